@@ -1,0 +1,130 @@
+#include "common/job_spec.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "common/model_layout.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace ps {
+namespace {
+
+absl::Status OutOfRange(absl::string_view field, double value, double lo,
+                        double hi) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": ", value, " is out of range; allowed: [", lo, ", ", hi, "]"));
+}
+
+absl::Status CheckRange(absl::string_view field, double value, double lo,
+                        double hi) {
+  if (value >= lo && value <= hi) return absl::OkStatus();
+  return OutOfRange(field, value, lo, hi);
+}
+
+absl::Status ValidateModel(const v1::JobSpec& spec) {
+  if (spec.model().type() == v1::MLP && spec.model().hidden_sizes().empty()) {
+    return absl::InvalidArgumentError(
+        "model.hiddenSizes: empty for MLP; allowed: one or more sizes in "
+        "[1, 65536] (or use model.type SOFTMAX)");
+  }
+  for (int i = 0; i < spec.model().hidden_sizes_size(); ++i) {
+    absl::Status s = CheckRange(absl::StrCat("model.hiddenSizes[", i, "]"),
+                                spec.model().hidden_sizes(i), 1, 65536);
+    if (!s.ok()) return s;
+  }
+  return LayerSizes(spec).status();
+}
+
+absl::Status ValidateOptimizer(const v1::OptimizerSpec& opt) {
+  if (opt.type() != v1::SGD) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("optimizer.type: unknown optimizer ",
+                     v1::OptimizerType_Name(opt.type()), "; allowed: SGD"));
+  }
+  if (!(opt.learning_rate() > 0.0f && opt.learning_rate() <= 10.0f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("optimizer.learningRate: ", opt.learning_rate(),
+                     " is out of range; allowed: (0, 10]"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::JobSpec> ParseJobSpecJson(const std::string& json) {
+  v1::JobSpec spec;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &spec, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "job spec is not valid JSON for ps.v1.JobSpec: ", status.message().as_string()));
+  }
+  return spec;
+}
+
+absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
+  if (spec.name().size() > 128) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "name: ", spec.name().size(), " characters; allowed: at most 128"));
+  }
+  for (const absl::Status& s :
+       {ValidateModel(spec), ValidateOptimizer(spec.optimizer()),
+        CheckRange("training.epochs", spec.training().epochs(), 1, 1000),
+        CheckRange("training.batchSize", spec.training().batch_size(), 1, 65536),
+        CheckRange("training.reportEverySteps",
+                   spec.training().report_every_steps(), 0, 1000000),
+        CheckRange("cluster.numWorkers", spec.cluster().num_workers(), 1, 4096),
+        CheckRange("cluster.numServers", spec.cluster().num_servers(), 0, 4096)}) {
+    if (!s.ok()) return s;
+  }
+  if (spec.data().dir().empty()) {
+    return absl::InvalidArgumentError(
+        "data.dir: empty; allowed: a folder readable by the coordinator and "
+        "every worker");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> DataFiles(const v1::JobSpec& spec) {
+  if (spec.data().dataset() != v1::FASHION_MNIST) return {};
+  return {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+}
+
+absl::Status ValidateJobSpecForCluster(const v1::JobSpec& spec,
+                                       const ClusterLimits& limits) {
+  absl::Status s = ValidateJobSpec(spec);
+  if (!s.ok()) return s;
+  if (spec.cluster().num_workers() > limits.live_workers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cluster.numWorkers: ", spec.cluster().num_workers(),
+        " but only ", limits.live_workers,
+        " workers are registered and alive; allowed: [1, ",
+        limits.live_workers, "]"));
+  }
+  if (limits.live_servers == 0) {
+    return absl::FailedPreconditionError(
+        "no live parameter servers are registered; start ps_server first");
+  }
+  if (spec.cluster().num_servers() > limits.live_servers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cluster.numServers: ", spec.cluster().num_servers(), " but only ",
+        limits.live_servers, " servers are alive; allowed: 0 (all) or [1, ",
+        limits.live_servers, "]"));
+  }
+  for (const std::string& name : DataFiles(spec)) {
+    std::filesystem::path path = std::filesystem::path(spec.data().dir()) / name;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      return absl::NotFoundError(
+          absl::StrCat("data.dir: missing data file ", path.string(),
+                       "; allowed: a folder holding ",
+                       "the dataset's four idx .gz files"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ps

@@ -1,0 +1,129 @@
+#include "common/job_spec.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "gtest/gtest.h"
+
+namespace ps {
+namespace {
+
+constexpr char kGoodSpec[] = R"({
+  "name": "mlp",
+  "model": {"type": "MLP", "hiddenSizes": [256]},
+  "data": {"dataset": "FASHION_MNIST", "dir": "/data"},
+  "optimizer": {"type": "SGD", "learningRate": 0.1},
+  "training": {"epochs": 5, "batchSize": 128, "seed": 7},
+  "cluster": {"numWorkers": 2, "numServers": 2}
+})";
+
+v1::JobSpec Good() {
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(kGoodSpec);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return *spec;
+}
+
+void ExpectRejected(const v1::JobSpec& spec, absl::string_view field,
+                    absl::string_view value) {
+  absl::Status s = ValidateJobSpec(spec);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find(field), std::string::npos) << s;
+  EXPECT_NE(s.message().find(value), std::string::npos) << s;
+  EXPECT_NE(s.message().find("allowed"), std::string::npos) << s;
+}
+
+TEST(JobSpecTest, ParsesAndValidatesGoodSpec) {
+  v1::JobSpec spec = Good();
+  EXPECT_EQ(spec.model().hidden_sizes(0), 256);
+  EXPECT_EQ(spec.training().seed(), 7u);
+  EXPECT_TRUE(ValidateJobSpec(spec).ok());
+}
+
+TEST(JobSpecTest, UnknownFieldIsRejected) {
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"({"modle": {}})");
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(spec.status().message().find("modle"), std::string::npos);
+}
+
+TEST(JobSpecTest, UnknownEnumNameIsRejected) {
+  absl::StatusOr<v1::JobSpec> spec =
+      ParseJobSpecJson(R"({"model": {"type": "RESNET"}})");
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(spec.status().message().find("RESNET"), std::string::npos);
+}
+
+TEST(JobSpecTest, UnknownModelIsRejected) {
+  v1::JobSpec spec = Good();
+  spec.mutable_model()->set_type(v1::MODEL_TYPE_UNSPECIFIED);
+  ExpectRejected(spec, "model.type", "0");
+}
+
+TEST(JobSpecTest, NonPositiveLearningRateIsRejected) {
+  v1::JobSpec spec = Good();
+  spec.mutable_optimizer()->set_learning_rate(0);
+  ExpectRejected(spec, "optimizer.learningRate", "0");
+  spec.mutable_optimizer()->set_learning_rate(-0.5f);
+  ExpectRejected(spec, "optimizer.learningRate", "-0.5");
+}
+
+TEST(JobSpecTest, RangesAreChecked) {
+  v1::JobSpec spec = Good();
+  spec.mutable_training()->set_epochs(0);
+  ExpectRejected(spec, "training.epochs", "0");
+  spec = Good();
+  spec.mutable_training()->set_batch_size(100000);
+  ExpectRejected(spec, "training.batchSize", "100000");
+  spec = Good();
+  spec.mutable_model()->set_hidden_sizes(0, -3);
+  ExpectRejected(spec, "model.hiddenSizes[0]", "-3");
+  spec = Good();
+  spec.mutable_model()->clear_hidden_sizes();
+  ExpectRejected(spec, "model.hiddenSizes", "empty");
+  spec = Good();
+  spec.mutable_optimizer()->set_type(v1::OPTIMIZER_TYPE_UNSPECIFIED);
+  ExpectRejected(spec, "optimizer.type", "OPTIMIZER_TYPE_UNSPECIFIED");
+  spec = Good();
+  spec.mutable_cluster()->set_num_workers(0);
+  ExpectRejected(spec, "cluster.numWorkers", "0");
+}
+
+TEST(JobSpecTest, MoreWorkersThanRegisteredIsRejected) {
+  absl::Status s = ValidateJobSpecForCluster(Good(), {.live_workers = 1,
+                                                      .live_servers = 2});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("cluster.numWorkers: 2 but only 1"),
+            std::string::npos)
+      << s;
+}
+
+TEST(JobSpecTest, NoServersIsFailedPrecondition) {
+  absl::Status s = ValidateJobSpecForCluster(Good(), {.live_workers = 2,
+                                                      .live_servers = 0});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(JobSpecTest, MissingDataFileNamesThePath) {
+  v1::JobSpec spec = Good();
+  std::filesystem::path dir =
+      std::filesystem::path(std::getenv("TEST_TMPDIR")) / "partial";
+  std::filesystem::create_directories(dir);
+  spec.mutable_data()->set_dir(dir.string());
+  for (const std::string& name : DataFiles(spec)) {
+    if (name == "t10k-labels-idx1-ubyte.gz") continue;
+    std::ofstream(dir / name) << "x";
+  }
+  absl::Status s = ValidateJobSpecForCluster(spec, {.live_workers = 2,
+                                                    .live_servers = 2});
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(s.message().find((dir / "t10k-labels-idx1-ubyte.gz").string()),
+            std::string::npos)
+      << s;
+  std::ofstream(dir / "t10k-labels-idx1-ubyte.gz") << "x";
+  EXPECT_TRUE(
+      ValidateJobSpecForCluster(spec, {.live_workers = 2, .live_servers = 2})
+          .ok());
+}
+
+}  // namespace
+}  // namespace ps

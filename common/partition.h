@@ -1,0 +1,46 @@
+// Dense partitioning: which server holds which range of each table.
+//
+// A table at least kMinSplitValues long is cut into one contiguous range per
+// server (sizes differ by at most one value), so a large pull or push fans out
+// to every server. A smaller table lives whole on the least-loaded server, so a
+// step does not pay one tiny RPC per server per small tensor.
+#ifndef PS_COMMON_PARTITION_H_
+#define PS_COMMON_PARTITION_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/ps/v1/ps.pb.h"
+
+namespace ps {
+
+inline constexpr int64_t kMinSplitValues = 16 * 1024;
+
+absl::StatusOr<v1::PartitionMap> BuildPartitionMap(
+    uint64_t epoch, const std::vector<v1::ServerEndpoint>& servers,
+    const std::vector<v1::TableDef>& tables);
+
+// The ranges of `map` owned by servers[server_index].
+std::vector<v1::DenseRange> RangesOf(const v1::PartitionMap& map,
+                                     int server_index);
+
+// A piece of a request routed to one server: values [offset, offset+count)
+// of `table`, which sit at `buffer_offset` in the caller's flat buffer.
+struct RoutedSlice {
+  int server_index = 0;
+  std::string table;
+  int64_t offset = 0;
+  int64_t count = 0;
+  int64_t buffer_offset = 0;
+};
+
+// Splits [offset, offset+count) of `table` into per-server pieces.
+absl::StatusOr<std::vector<RoutedSlice>> Route(const v1::PartitionMap& map,
+                                               const std::string& table,
+                                               int64_t offset, int64_t count,
+                                               int64_t buffer_offset);
+
+}  // namespace ps
+
+#endif  // PS_COMMON_PARTITION_H_

@@ -1,0 +1,47 @@
+// gRPC plumbing shared by every daemon and client: one place that decides
+// message limits, keepalive, health checking and reflection.
+#ifndef PS_COMMON_RPC_H_
+#define PS_COMMON_RPC_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
+namespace ps {
+
+// Largest message either side accepts. Clients split dense requests into
+// chunks of kMaxChunkBytes, well below this.
+inline constexpr int kMaxMessageBytes = 256 << 20;
+inline constexpr int64_t kMaxChunkBytes = 4 << 20;
+
+// A running gRPC server with health checking and reflection enabled.
+struct RunningServer {
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;         // the bound port (useful when asked for port 0).
+  std::string address;  // host:port that peers should dial.
+};
+
+// Binds `host:port` (port 0 picks a free port) and starts serving `services`,
+// which must outlive the server.
+absl::StatusOr<RunningServer> StartServer(
+    const std::string& host, int port,
+    const std::vector<grpc::Service*>& services);
+
+// A channel to `address` with the project's message limits. `index` makes
+// channels to the same address distinct connections (for parallel streams).
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           int index = 0);
+
+// The deadline `timeout` from now, in the form gRPC contexts take.
+inline std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout) {
+  return absl::ToChronoTime(absl::Now() + timeout);
+}
+
+}  // namespace ps
+
+#endif  // PS_COMMON_RPC_H_
