@@ -1,0 +1,59 @@
+#include "common/daemon.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace ps {
+namespace {
+
+sigset_t TerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+void BlockTerminationSignals() {
+  sigset_t set = TerminationSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal(absl::Duration timeout) {
+  sigset_t set = TerminationSignals();
+  if (timeout == absl::InfiniteDuration()) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    return sig;
+  }
+  timespec ts = absl::ToTimespec(timeout);
+  int sig = sigtimedwait(&set, nullptr, &ts);
+  return sig < 0 ? 0 : sig;
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& line) {
+  if (path.empty()) return absl::OkStatus();
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << line << "\n";
+    if (!out) {
+      return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ps

@@ -1,0 +1,36 @@
+#include "server/dense_shard.h"
+
+#include <cstring>
+
+#include "server/initializer.h"
+
+namespace ps::server {
+
+DenseShard::DenseShard(const v1::TableDef& def, int64_t begin, int64_t end,
+                       std::unique_ptr<UpdateRule> rule)
+    : begin_(begin), end_(end), rule_(std::move(rule)) {
+  absl::MutexLock lock(&mu_);
+  values_.resize(end - begin);
+  FillInitial(def.init(), begin, end - begin, values_.data());
+  state_.assign((end - begin) * rule_->StateFloats(), 0.0f);
+}
+
+int64_t DenseShard::bytes() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return static_cast<int64_t>((values_.size() + state_.size()) * sizeof(float));
+}
+
+void DenseShard::Read(int64_t offset, int64_t count, float* out) const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::memcpy(out, values_.data() + (offset - begin_), count * sizeof(float));
+}
+
+void DenseShard::Apply(int64_t offset, int64_t count, const float* grad) {
+  absl::MutexLock lock(&mu_);
+  const int64_t at = offset - begin_;
+  float* state =
+      state_.empty() ? nullptr : state_.data() + at * rule_->StateFloats();
+  rule_->Apply(values_.data() + at, state, grad, count);
+}
+
+}  // namespace ps::server

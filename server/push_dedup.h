@@ -1,0 +1,40 @@
+// Remembers which (worker, sequence number) pushes were applied, so a push
+// that is retried after a lost reply is applied once.
+//
+// Per worker it keeps the highest sequence seen and the set of sequences in
+// the window (highest - kWindow, highest]; sequences are expected to rise
+// roughly monotonically, with reordering bounded by the window. A sequence
+// older than the window is reported as a duplicate: it cannot be told apart,
+// and not applying is the safe answer. Thread-safe.
+#ifndef PS_SERVER_PUSH_DEDUP_H_
+#define PS_SERVER_PUSH_DEDUP_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+
+namespace ps::server {
+
+class PushDedup {
+ public:
+  static constexpr uint64_t kWindow = 4096;
+
+  // Records (worker, seq). Returns true the first time, false for a repeat.
+  bool FirstTime(const std::string& worker, uint64_t seq);
+
+ private:
+  struct Seen {
+    uint64_t highest = 0;
+    absl::flat_hash_set<uint64_t> recent;
+  };
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Seen> seen_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ps::server
+
+#endif  // PS_SERVER_PUSH_DEDUP_H_

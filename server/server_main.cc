@@ -1,0 +1,65 @@
+// ps_server: holds shards of parameter tables and applies pushes to them.
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/daemon.h"
+#include "common/logging.h"
+#include "common/member_agent.h"
+#include "common/rpc.h"
+#include "server/ps_service.h"
+#include "server/table_store.h"
+
+ABSL_FLAG(std::string, coordinator, "", "coordinator address, host:port (required)");
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on and advertise");
+ABSL_FLAG(int, port, 0, "port to listen on; 0 picks a free one");
+ABSL_FLAG(std::string, port_file, "", "if set, write host:port here once serving");
+ABSL_FLAG(double, max_memory_gb, 16, "most GiB of table values and optimizer state");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("ps_server --coordinator=HOST:PORT [--port=N]");
+  absl::ParseCommandLine(argc, argv);
+  ps::BlockTerminationSignals();
+  ps::InitLogging(absl::GetFlag(FLAGS_log_level));
+  auto log = ps::Logger("server");
+  if (absl::GetFlag(FLAGS_coordinator).empty()) {
+    log->error("--coordinator is required (host:port of ps_coordinator)");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_max_memory_gb) <= 0) {
+    log->error("--max_memory_gb must be > 0, got {}", absl::GetFlag(FLAGS_max_memory_gb));
+    return 2;
+  }
+
+  ps::server::TableStore store(
+      {.max_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_max_memory_gb) *
+                                         (1 << 30))});
+  ps::server::PsService service(&store);
+  auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
+                                absl::GetFlag(FLAGS_port), {&service});
+  if (!server.ok()) {
+    log->error("{}", server.status().ToString());
+    return 1;
+  }
+  auto agent = ps::MemberAgent::Start(
+      {.coordinator = absl::GetFlag(FLAGS_coordinator),
+       .role = ps::v1::SERVER,
+       .address = server->address},
+      [](const ps::v1::HeartbeatResponse&) {});
+  if (!agent.ok()) {
+    log->error("{}", agent.status().ToString());
+    return 1;
+  }
+  log->info("ps_server {} serving on {}", (*agent)->member_id(), server->address);
+  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file), server->address); !s.ok()) {
+    log->error("{}", s.ToString());
+    return 1;
+  }
+  int sig = ps::WaitForTerminationSignal();
+  log->info("signal {}: shutting down", sig);
+  agent->reset();
+  server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
+  return 0;
+}

@@ -1,0 +1,89 @@
+// All tables this server holds, for every job, and the data-plane operations
+// on them. Knows nothing of gRPC: takes and returns proto messages and
+// absl::Status, so it is tested directly.
+//
+// Thread-safe. Locking: the job map has its own lock, held only to find a
+// job; each shard has its own reader/writer lock. No lock spans tables.
+//
+// Error contract (every failing call leaves stored values unchanged):
+//   NOT_FOUND            unknown job or table
+//   FAILED_PRECONDITION  epoch differs from the server's, or the slice is in
+//                        the table but not on this server: refresh the map
+//   OUT_OF_RANGE         slice outside the table
+//   INVALID_ARGUMENT     malformed request (sizes, empty ids, bad defs)
+//   ALREADY_EXISTS       CreateTables for a job that has tables at another epoch
+//   RESOURCE_EXHAUSTED   the tables would exceed Options::max_bytes
+#ifndef PS_SERVER_TABLE_STORE_H_
+#define PS_SERVER_TABLE_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/ps/v1/ps.pb.h"
+#include "server/dense_shard.h"
+#include "server/push_dedup.h"
+
+namespace ps::server {
+
+struct TableStoreOptions {
+  // Upper bound on bytes of values plus optimizer state over all jobs.
+  // Requests beyond it fail with RESOURCE_EXHAUSTED instead of crashing.
+  int64_t max_bytes = int64_t{16} << 30;
+};
+
+class TableStore {
+ public:
+  explicit TableStore(TableStoreOptions options = {}) : options_(options) {}
+
+  // Creates the job's tables with the ranges this server owns. Idempotent for
+  // a repeated request at the same epoch.
+  absl::Status CreateTables(const v1::CreateTablesRequest& request);
+  // Drops every table of the job. Unknown job: OK (idempotent).
+  absl::Status DropTables(const std::string& job_id);
+
+  // Fills *values with the requested slices, concatenated as float32 LE.
+  absl::Status Pull(const v1::PullRequest& request, std::string* values) const;
+  // Applies the gradients. *duplicate is set when (worker_id, seq) was
+  // applied before; an empty worker_id skips de-duplication.
+  absl::Status Push(const v1::PushRequest& request, bool* duplicate);
+
+  std::vector<v1::TableStatus> Status() const;
+
+ private:
+  struct Table {
+    int64_t size = 0;
+    std::vector<std::unique_ptr<DenseShard>> shards;
+  };
+  struct JobTables {
+    uint64_t epoch = 0;
+    int64_t bytes = 0;
+    absl::flat_hash_map<std::string, Table> tables;
+    PushDedup dedup;
+  };
+
+  absl::StatusOr<std::shared_ptr<JobTables>> Find(const std::string& job_id,
+                                                  uint64_t epoch) const;
+  // Resolves every slice to its shard, checking all before any is used.
+  absl::StatusOr<std::vector<DenseShard*>> Resolve(
+      const JobTables& job,
+      const google::protobuf::RepeatedPtrField<v1::DenseSlice>& slices,
+      int64_t* total) const;
+  static absl::StatusOr<std::shared_ptr<JobTables>> Build(
+      const v1::CreateTablesRequest& request);
+
+  const TableStoreOptions options_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<JobTables>> jobs_
+      ABSL_GUARDED_BY(mu_);
+  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace ps::server
+
+#endif  // PS_SERVER_TABLE_STORE_H_
