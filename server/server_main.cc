@@ -11,7 +11,9 @@
 #include "server/ps_service.h"
 #include "server/table_store.h"
 
-ABSL_FLAG(std::string, coordinator, "", "coordinator address, host:port (required)");
+ABSL_FLAG(std::string, coordinator, "",
+          "coordinator address, host:port; empty runs standalone (no "
+          "membership: for benchmarks and tests that create tables directly)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on and advertise");
 ABSL_FLAG(int, port, 0, "port to listen on; 0 picks a free one");
 ABSL_FLAG(std::string, port_file, "", "if set, write host:port here once serving");
@@ -24,10 +26,6 @@ int main(int argc, char** argv) {
   ps::BlockTerminationSignals();
   ps::InitLogging(absl::GetFlag(FLAGS_log_level));
   auto log = ps::Logger("server");
-  if (absl::GetFlag(FLAGS_coordinator).empty()) {
-    log->error("--coordinator is required (host:port of ps_coordinator)");
-    return 2;
-  }
   if (absl::GetFlag(FLAGS_max_memory_gb) <= 0) {
     log->error("--max_memory_gb must be > 0, got {}", absl::GetFlag(FLAGS_max_memory_gb));
     return 2;
@@ -43,23 +41,29 @@ int main(int argc, char** argv) {
     log->error("{}", server.status().ToString());
     return 1;
   }
-  auto agent = ps::MemberAgent::Start(
-      {.coordinator = absl::GetFlag(FLAGS_coordinator),
-       .role = ps::v1::SERVER,
-       .address = server->address},
-      [](const ps::v1::HeartbeatResponse&) {});
-  if (!agent.ok()) {
-    log->error("{}", agent.status().ToString());
-    return 1;
+  std::unique_ptr<ps::MemberAgent> agent;
+  if (!absl::GetFlag(FLAGS_coordinator).empty()) {
+    auto started = ps::MemberAgent::Start(
+        {.coordinator = absl::GetFlag(FLAGS_coordinator),
+         .role = ps::v1::SERVER,
+         .address = server->address},
+        [](const ps::v1::HeartbeatResponse&) {});
+    if (!started.ok()) {
+      log->error("{}", started.status().ToString());
+      return 1;
+    }
+    agent = *std::move(started);
+    log->info("ps_server {} serving on {}", agent->member_id(), server->address);
+  } else {
+    log->warn("no --coordinator: standalone ps_server serving on {}", server->address);
   }
-  log->info("ps_server {} serving on {}", (*agent)->member_id(), server->address);
   if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file), server->address); !s.ok()) {
     log->error("{}", s.ToString());
     return 1;
   }
   int sig = ps::WaitForTerminationSignal();
   log->info("signal {}: shutting down", sig);
-  agent->reset();
+  agent.reset();
   server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
   return 0;
 }

@@ -1,0 +1,78 @@
+// ps_coordinator: membership, the job queue, partition maps and assignments.
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/synchronization/notification.h"
+#include "common/daemon.h"
+#include "common/logging.h"
+#include "common/rpc.h"
+#include "coordinator/coordinator_service.h"
+#include "coordinator/job_manager.h"
+#include "coordinator/membership.h"
+#include "coordinator/server_control.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on and advertise");
+ABSL_FLAG(int, port, 7000, "port to listen on; 0 picks a free one");
+ABSL_FLAG(std::string, port_file, "", "if set, write host:port here once serving");
+ABSL_FLAG(absl::Duration, lease, absl::Seconds(3),
+          "a member that sends no heartbeat for this long is declared dead");
+ABSL_FLAG(absl::Duration, pending_timeout, absl::Minutes(10),
+          "a job that cannot start within this long fails");
+ABSL_FLAG(absl::Duration, barrier_timeout, absl::Minutes(10),
+          "longest wait at a barrier for the other ranks");
+ABSL_FLAG(int, keep_succeeded_tables, 8,
+          "tables of this many latest succeeded jobs stay on servers for export");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("ps_coordinator [--port=N] [--lease=3s]");
+  absl::ParseCommandLine(argc, argv);
+  ps::BlockTerminationSignals();
+  ps::InitLogging(absl::GetFlag(FLAGS_log_level));
+  auto log = ps::Logger("coordinator");
+  const absl::Duration lease = absl::GetFlag(FLAGS_lease);
+  if (lease < absl::Milliseconds(100) || lease > absl::Hours(1)) {
+    log->error("--lease={} is out of range; allowed: [100ms, 1h]",
+               absl::FormatDuration(lease));
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_keep_succeeded_tables) < 0) {
+    log->error("--keep_succeeded_tables must be >= 0");
+    return 2;
+  }
+
+  ps::coordinator::Membership members(lease, [] { return absl::Now(); });
+  ps::coordinator::GrpcServerControl control(absl::Seconds(30));
+  ps::coordinator::JobManager jobs(
+      &members, &control, [] { return absl::Now(); },
+      {.barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
+       .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
+       .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables)});
+  ps::coordinator::CoordinatorService service(&members, &jobs, lease / 4);
+  auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
+                                absl::GetFlag(FLAGS_port), {&service});
+  if (!server.ok()) {
+    log->error("{}", server.status().ToString());
+    return 1;
+  }
+  absl::Notification stop;
+  std::thread ticker([&] {
+    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(50))) jobs.Tick();
+  });
+  log->info("ps_coordinator serving on {} (lease {})", server->address,
+            absl::FormatDuration(lease));
+  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file), server->address); !s.ok()) {
+    log->error("{}", s.ToString());
+    stop.Notify();
+    ticker.join();
+    return 1;
+  }
+  int sig = ps::WaitForTerminationSignal();
+  log->info("signal {}: shutting down", sig);
+  stop.Notify();
+  ticker.join();
+  server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
+  return 0;
+}

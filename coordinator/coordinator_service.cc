@@ -1,0 +1,128 @@
+#include "coordinator/coordinator_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace ps::coordinator {
+namespace {
+
+bool IsFinal(v1::JobState s) {
+  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
+}
+
+}  // namespace
+
+grpc::Status CoordinatorService::Register(grpc::ServerContext*,
+                                          const v1::RegisterRequest* request,
+                                          v1::RegisterResponse* response) {
+  absl::StatusOr<std::string> id =
+      members_->Register(request->role(), request->address());
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  response->set_member_id(*id);
+  response->set_lease_ms(absl::ToInt64Milliseconds(members_->lease()));
+  response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(heartbeat_interval_));
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*,
+                                           const v1::HeartbeatRequest* request,
+                                           v1::HeartbeatResponse* response) {
+  absl::Status s = members_->Heartbeat(request->member_id());
+  if (!s.ok()) return ToGrpcStatus(s);
+  jobs_->FillHeartbeat(request->member_id(), response);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::GetCluster(grpc::ServerContext*,
+                                            const v1::GetClusterRequest*,
+                                            v1::GetClusterResponse* response) {
+  const absl::Time now = absl::Now();
+  for (const MemberInfo& m : members_->All()) {
+    v1::Member* out = response->add_members();
+    out->set_id(m.id);
+    out->set_role(m.role);
+    out->set_address(m.address);
+    out->set_state(m.alive ? v1::ALIVE : v1::DEAD);
+    out->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(now - m.last_heartbeat));
+    if (m.alive) out->set_job_id(jobs_->JobOfMember(m.id));
+  }
+  response->set_lease_ms(absl::ToInt64Milliseconds(members_->lease()));
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::SubmitJob(grpc::ServerContext*,
+                                           const v1::SubmitJobRequest* request,
+                                           v1::SubmitJobResponse* response) {
+  absl::StatusOr<std::string> id = jobs_->Submit(request->spec());
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  response->set_job_id(*id);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::GetJob(grpc::ServerContext*,
+                                        const v1::GetJobRequest* request,
+                                        v1::Job* response) {
+  absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  *response = *std::move(job);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::ListJobs(grpc::ServerContext*,
+                                          const v1::ListJobsRequest*,
+                                          v1::ListJobsResponse* response) {
+  for (v1::Job& job : jobs_->List()) *response->add_jobs() = std::move(job);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::CancelJob(grpc::ServerContext*,
+                                           const v1::CancelJobRequest* request,
+                                           v1::CancelJobResponse* response) {
+  absl::StatusOr<v1::JobState> state = jobs_->Cancel(request->job_id());
+  if (!state.ok()) return ToGrpcStatus(state.status());
+  response->set_state(*state);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* ctx,
+                                          const v1::WatchJobRequest* request,
+                                          grpc::ServerWriter<v1::Job>* writer) {
+  int64_t seen = -1;
+  while (!ctx->IsCancelled()) {
+    // Short waits so a client that went away frees this thread promptly.
+    auto change = jobs_->WaitForChange(request->job_id(), seen, absl::Seconds(1));
+    if (!change.ok()) return ToGrpcStatus(change.status());
+    if (change->second == seen) continue;
+    seen = change->second;
+    if (!writer->Write(change->first)) break;
+    if (IsFinal(change->first.state())) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::ReportProgress(
+    grpc::ServerContext*, const v1::ReportProgressRequest* request,
+    v1::ReportProgressResponse*) {
+  return ToGrpcStatus(jobs_->ReportProgress(*request));
+}
+
+grpc::Status CoordinatorService::Barrier(grpc::ServerContext* ctx,
+                                         const v1::BarrierRequest* request,
+                                         v1::BarrierResponse*) {
+  v1::BarrierRequest bounded = *request;
+  // Never wait past the caller's own deadline.
+  const absl::Duration left = absl::FromChrono(ctx->deadline()) - absl::Now();
+  if (left < absl::Hours(24) &&
+      (bounded.timeout_ms() <= 0 || absl::Milliseconds(bounded.timeout_ms()) > left)) {
+    bounded.set_timeout_ms(std::max<int64_t>(1, absl::ToInt64Milliseconds(left)));
+  }
+  return ToGrpcStatus(jobs_->Barrier(bounded));
+}
+
+grpc::Status CoordinatorService::CompleteTask(
+    grpc::ServerContext*, const v1::CompleteTaskRequest* request,
+    v1::CompleteTaskResponse*) {
+  return ToGrpcStatus(jobs_->CompleteTask(*request));
+}
+
+}  // namespace ps::coordinator

@@ -1,0 +1,51 @@
+// gRPC adapter for the Coordinator service: validates the shape of requests,
+// calls Membership / JobManager, converts statuses. No logic of its own.
+#ifndef PS_COORDINATOR_COORDINATOR_SERVICE_H_
+#define PS_COORDINATOR_COORDINATOR_SERVICE_H_
+
+#include "coordinator/job_manager.h"
+#include "coordinator/membership.h"
+#include "proto/ps/v1/ps.grpc.pb.h"
+
+namespace ps::coordinator {
+
+class CoordinatorService final : public v1::Coordinator::Service {
+ public:
+  CoordinatorService(Membership* members, JobManager* jobs,
+                     absl::Duration heartbeat_interval)
+      : members_(members), jobs_(jobs), heartbeat_interval_(heartbeat_interval) {}
+
+  grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest*,
+                        v1::RegisterResponse*) override;
+  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*,
+                         v1::HeartbeatResponse*) override;
+  grpc::Status GetCluster(grpc::ServerContext*, const v1::GetClusterRequest*,
+                          v1::GetClusterResponse*) override;
+  grpc::Status SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest*,
+                         v1::SubmitJobResponse*) override;
+  grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest*,
+                      v1::Job*) override;
+  grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*,
+                        v1::ListJobsResponse*) override;
+  grpc::Status CancelJob(grpc::ServerContext*, const v1::CancelJobRequest*,
+                         v1::CancelJobResponse*) override;
+  grpc::Status WatchJob(grpc::ServerContext*, const v1::WatchJobRequest*,
+                        grpc::ServerWriter<v1::Job>*) override;
+  grpc::Status ReportProgress(grpc::ServerContext*,
+                              const v1::ReportProgressRequest*,
+                              v1::ReportProgressResponse*) override;
+  grpc::Status Barrier(grpc::ServerContext*, const v1::BarrierRequest*,
+                       v1::BarrierResponse*) override;
+  grpc::Status CompleteTask(grpc::ServerContext*,
+                            const v1::CompleteTaskRequest*,
+                            v1::CompleteTaskResponse*) override;
+
+ private:
+  Membership* const members_;
+  JobManager* const jobs_;
+  const absl::Duration heartbeat_interval_;
+};
+
+}  // namespace ps::coordinator
+
+#endif  // PS_COORDINATOR_COORDINATOR_SERVICE_H_

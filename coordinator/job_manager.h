@@ -1,0 +1,124 @@
+// Jobs: the queue, each job's state machine, the workers assigned to it and
+// the tables it owns on the servers. Knows nothing of gRPC; servers are
+// reached through ServerControl and time comes from an injected clock.
+//
+// State machine:
+//   PENDING --Tick: enough idle workers, tables created--> RUNNING
+//   PENDING --pending_timeout, or table creation failed--> FAILED
+//   RUNNING --every rank completed--> SUCCEEDED
+//   RUNNING --a rank failed, or a member it uses lost its lease--> FAILED
+//   PENDING/RUNNING --Cancel--> CANCELLED
+// A job that ends FAILED or CANCELLED has its tables dropped; a SUCCEEDED
+// job keeps them (for export) until it is one of more than
+// keep_succeeded_tables newer successes.
+//
+// Thread-safe. Blocking calls (Barrier, WaitForChange) wait with a deadline.
+// No lock is held while calling ServerControl.
+#ifndef PS_COORDINATOR_JOB_MANAGER_H_
+#define PS_COORDINATOR_JOB_MANAGER_H_
+
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/membership.h"
+#include "coordinator/server_control.h"
+#include "proto/ps/v1/ps.pb.h"
+
+namespace ps::coordinator {
+
+struct JobManagerOptions {
+  // Barrier wait when the request does not give one.
+  absl::Duration barrier_timeout = absl::Minutes(10);
+  // A job still PENDING after this long fails, naming what it waited for.
+  absl::Duration pending_timeout = absl::Minutes(10);
+  // Tables of this many most recent SUCCEEDED jobs stay on the servers.
+  int keep_succeeded_tables = 8;
+};
+
+class JobManager {
+ public:
+  JobManager(Membership* members, ServerControl* servers, Clock clock,
+             JobManagerOptions options = {});
+
+  // Validates against the cluster; returns the new job's id.
+  absl::StatusOr<std::string> Submit(const v1::JobSpec& spec);
+  absl::StatusOr<v1::Job> Get(const std::string& job_id) const;
+  std::vector<v1::Job> List() const;
+  absl::StatusOr<v1::JobState> Cancel(const std::string& job_id);
+  // Waits up to `timeout` for the job to change after version `seen`;
+  // returns the job and its version (unchanged when the wait timed out).
+  absl::StatusOr<std::pair<v1::Job, int64_t>> WaitForChange(
+      const std::string& job_id, int64_t seen, absl::Duration timeout) const;
+
+  // Worker side.
+  void FillHeartbeat(const std::string& member_id,
+                     v1::HeartbeatResponse* response) const;
+  absl::Status ReportProgress(const v1::ReportProgressRequest& request);
+  absl::Status Barrier(const v1::BarrierRequest& request);
+  absl::Status CompleteTask(const v1::CompleteTaskRequest& request);
+
+  // The job a member works for, or "".
+  std::string JobOfMember(const std::string& member_id) const;
+
+  // Periodic work: fail jobs that use expired members, start the oldest
+  // pending job if it fits, and drop tables of ended jobs.
+  void Tick();
+
+ private:
+  struct Record {
+    v1::Job job;
+    int64_t version = 0;
+    std::vector<v1::ReportProgressRequest> progress;  // by rank
+    std::vector<v1::CompleteTaskRequest> completed;   // by rank
+    std::vector<bool> done;                           // by rank
+    std::map<std::string, std::set<int>> barriers;
+  };
+  struct Drop {
+    std::vector<v1::ServerEndpoint> servers;
+    std::string job_id;
+  };
+
+  absl::StatusOr<Record*> Find(const std::string& job_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const Record* FindConst(const std::string& job_id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Record*> FindRunningRank(const std::string& job_id, int rank,
+                                          const std::string& member_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Finish(Record* r, v1::JobState state, const std::string& reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Changed(Record* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++r->version; }
+  void FailJobsOf(const std::vector<MemberInfo>& dead);
+  void StartNextPending();
+  absl::Status CreateAllTables(const v1::Job& job);
+  void RunDrops();
+  int64_t NowMs() const;
+
+  Membership* const members_;
+  ServerControl* const servers_;
+  const Clock clock_;
+  const JobManagerOptions options_;
+
+  mutable absl::Mutex mu_;
+  int64_t next_job_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_epoch_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<int64_t, Record> jobs_ ABSL_GUARDED_BY(mu_);  // by job number
+  absl::flat_hash_map<std::string, std::string> busy_
+      ABSL_GUARDED_BY(mu_);  // worker id -> job id
+  absl::flat_hash_map<std::string, std::string> last_job_
+      ABSL_GUARDED_BY(mu_);  // worker id -> latest job id
+  std::vector<Drop> drops_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> kept_ ABSL_GUARDED_BY(mu_);  // succeeded, tables kept
+};
+
+}  // namespace ps::coordinator
+
+#endif  // PS_COORDINATOR_JOB_MANAGER_H_

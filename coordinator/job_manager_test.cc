@@ -1,0 +1,290 @@
+#include "coordinator/job_manager.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/job_spec.h"
+#include "gtest/gtest.h"
+
+namespace ps::coordinator {
+namespace {
+
+// Records calls; fails CreateTables for the servers named in `fail`.
+class FakeServerControl : public ServerControl {
+ public:
+  absl::Status CreateTables(const v1::ServerEndpoint& server,
+                            const v1::CreateTablesRequest& request) override {
+    absl::MutexLock lock(&mu);
+    if (fail.count(server.member_id())) {
+      return absl::UnavailableError("creating tables on " + server.member_id());
+    }
+    created.push_back(server.member_id() + "/" + request.job_id());
+    return absl::OkStatus();
+  }
+  absl::Status DropTables(const v1::ServerEndpoint& server,
+                          const std::string& job_id) override {
+    absl::MutexLock lock(&mu);
+    dropped.push_back(server.member_id() + "/" + job_id);
+    return absl::OkStatus();
+  }
+  absl::Mutex mu;
+  std::set<std::string> fail;
+  std::vector<std::string> created, dropped;
+};
+
+class JobManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = std::string(std::getenv("TEST_TMPDIR")) + "/data";
+    std::filesystem::create_directories(data_dir_);
+    v1::JobSpec probe;
+    probe.mutable_data()->set_dataset(v1::FASHION_MNIST);
+    for (const std::string& f : DataFiles(probe)) {
+      std::ofstream(data_dir_ + "/" + f) << "x";
+    }
+    for (int i = 0; i < 2; ++i) {
+      servers_.push_back(*members_.Register(v1::SERVER, "127.0.0.1:1" + std::to_string(i)));
+      workers_.push_back(*members_.Register(v1::WORKER, "127.0.0.1:2" + std::to_string(i)));
+    }
+  }
+
+  v1::JobSpec Spec(int workers) {
+    v1::JobSpec spec;
+    spec.mutable_model()->set_type(v1::SOFTMAX);
+    spec.mutable_data()->set_dataset(v1::FASHION_MNIST);
+    spec.mutable_data()->set_dir(data_dir_);
+    spec.mutable_optimizer()->set_type(v1::SGD);
+    spec.mutable_optimizer()->set_learning_rate(0.1f);
+    spec.mutable_training()->set_epochs(1);
+    spec.mutable_training()->set_batch_size(32);
+    spec.mutable_cluster()->set_num_workers(workers);
+    return spec;
+  }
+
+  // Submits and ticks until RUNNING.
+  std::string Run(int workers) {
+    absl::StatusOr<std::string> id = jobs_.Submit(Spec(workers));
+    EXPECT_TRUE(id.ok()) << id.status();
+    jobs_.Tick();
+    EXPECT_EQ(jobs_.Get(*id)->state(), v1::RUNNING) << jobs_.Get(*id)->reason();
+    return *id;
+  }
+
+  void Heartbeat() {
+    for (const auto& id : servers_) ASSERT_TRUE(members_.Heartbeat(id).ok());
+    for (const auto& id : workers_) ASSERT_TRUE(members_.Heartbeat(id).ok());
+  }
+
+  v1::CompleteTaskRequest Done(const std::string& job, int rank, int correct) {
+    v1::CompleteTaskRequest c;
+    c.set_job_id(job);
+    c.set_rank(rank);
+    c.set_member_id(jobs_.Get(job)->worker_ids(rank));
+    c.set_test_examples(100);
+    c.set_test_correct(correct);
+    c.set_test_loss_sum(50);
+    return c;
+  }
+
+  absl::Time now_ = absl::FromUnixSeconds(1000);
+  Clock clock_ = [this] { return now_; };
+  Membership members_{absl::Seconds(3), clock_};
+  FakeServerControl control_;
+  JobManager jobs_{&members_, &control_, clock_,
+                   {.barrier_timeout = absl::Milliseconds(200),
+                    .pending_timeout = absl::Seconds(60),
+                    .keep_succeeded_tables = 1}};
+  std::string data_dir_;
+  std::vector<std::string> servers_, workers_;
+};
+
+TEST_F(JobManagerTest, JobRunsToSucceededWithCombinedAccuracy) {
+  std::string id = Run(2);
+  v1::Job job = *jobs_.Get(id);
+  EXPECT_EQ(job.partition_map().servers_size(), 2);
+  EXPECT_EQ(control_.created.size(), 2u);
+  v1::HeartbeatResponse hb;
+  jobs_.FillHeartbeat(job.worker_ids(1), &hb);
+  EXPECT_EQ(hb.task().job_id(), id);
+  EXPECT_EQ(hb.task().rank(), 1);
+  EXPECT_EQ(hb.task().num_workers(), 2);
+  ASSERT_TRUE(jobs_.CompleteTask(Done(id, 0, 90)).ok());
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::RUNNING);
+  ASSERT_TRUE(jobs_.CompleteTask(Done(id, 1, 80)).ok());
+  job = *jobs_.Get(id);
+  EXPECT_EQ(job.state(), v1::SUCCEEDED);
+  EXPECT_DOUBLE_EQ(job.result().test_accuracy(), 0.85);
+  EXPECT_EQ(jobs_.JobOfMember(job.worker_ids(0)), "");
+}
+
+TEST_F(JobManagerTest, OldSucceededTablesAreDroppedBeyondKeepLimit) {
+  std::string first = Run(2);
+  ASSERT_TRUE(jobs_.CompleteTask(Done(first, 0, 1)).ok());
+  ASSERT_TRUE(jobs_.CompleteTask(Done(first, 1, 1)).ok());
+  std::string second = Run(2);
+  ASSERT_TRUE(jobs_.CompleteTask(Done(second, 0, 1)).ok());
+  ASSERT_TRUE(jobs_.CompleteTask(Done(second, 1, 1)).ok());
+  jobs_.Tick();
+  EXPECT_EQ(control_.dropped,
+            (std::vector<std::string>{servers_[0] + "/" + first,
+                                      servers_[1] + "/" + first}));
+}
+
+TEST_F(JobManagerTest, TooManyWorkersIsRejectedAtSubmit) {
+  absl::StatusOr<std::string> id = jobs_.Submit(Spec(3));
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(id.status().message().find("cluster.numWorkers: 3"), std::string::npos);
+}
+
+TEST_F(JobManagerTest, SecondJobWaitsForIdleWorkersThenStarts) {
+  std::string first = Run(2);
+  absl::StatusOr<std::string> second = jobs_.Submit(Spec(1));
+  ASSERT_TRUE(second.ok());
+  jobs_.Tick();
+  v1::Job waiting = *jobs_.Get(*second);
+  EXPECT_EQ(waiting.state(), v1::PENDING);
+  EXPECT_NE(waiting.reason().find("0 idle"), std::string::npos) << waiting.reason();
+  ASSERT_TRUE(jobs_.Cancel(first).ok());
+  jobs_.Tick();
+  EXPECT_EQ(jobs_.Get(*second)->state(), v1::RUNNING);
+}
+
+TEST_F(JobManagerTest, PendingJobFailsAfterPendingTimeout) {
+  Run(2);
+  absl::StatusOr<std::string> second = jobs_.Submit(Spec(1));
+  now_ += absl::Seconds(61);
+  Heartbeat();
+  jobs_.Tick();
+  v1::Job job = *jobs_.Get(*second);
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_NE(job.reason().find("not started within"), std::string::npos);
+}
+
+TEST_F(JobManagerTest, DeadWorkerFailsJobWithReasonAndDropsTables) {
+  std::string id = Run(2);
+  std::string victim = jobs_.Get(id)->worker_ids(1);
+  now_ += absl::Seconds(2);
+  for (const auto& m : {servers_[0], servers_[1], jobs_.Get(id)->worker_ids(0)}) {
+    ASSERT_TRUE(members_.Heartbeat(m).ok());
+  }
+  now_ += absl::Seconds(2);
+  jobs_.Tick();
+  v1::Job job = *jobs_.Get(id);
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_NE(job.reason().find(victim + " (rank 1"), std::string::npos) << job.reason();
+  EXPECT_NE(job.reason().find("lease"), std::string::npos);
+  EXPECT_EQ(control_.dropped.size(), 2u);
+  v1::HeartbeatResponse hb;
+  jobs_.FillHeartbeat(job.worker_ids(0), &hb);
+  EXPECT_EQ(hb.cancelled_job_ids(0), id);
+  EXPECT_FALSE(hb.has_task());
+}
+
+TEST_F(JobManagerTest, TableCreationFailureFailsJobNamingServer) {
+  control_.fail.insert(servers_[1]);
+  absl::StatusOr<std::string> id = jobs_.Submit(Spec(1));
+  jobs_.Tick();
+  v1::Job job = *jobs_.Get(*id);
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_NE(job.reason().find(servers_[1]), std::string::npos);
+  jobs_.Tick();
+  EXPECT_EQ(control_.dropped.size(), 2u);  // the one created is cleaned up
+}
+
+TEST_F(JobManagerTest, BarrierTimeoutNamesMissingRanks) {
+  std::string id = Run(2);
+  v1::BarrierRequest b;
+  b.set_job_id(id);
+  b.set_rank(0);
+  b.set_name("trained");
+  absl::Status s = jobs_.Barrier(b);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(s.message().find("missing ranks: 1 (" + jobs_.Get(id)->worker_ids(1)),
+            std::string::npos)
+      << s;
+}
+
+TEST_F(JobManagerTest, BarrierReleasesWhenAllArrive) {
+  std::string id = Run(2);
+  v1::BarrierRequest b;
+  b.set_job_id(id);
+  b.set_name("trained");
+  b.set_timeout_ms(5000);
+  absl::Status other;
+  std::thread t([&] {
+    v1::BarrierRequest b1 = b;
+    b1.set_rank(1);
+    other = jobs_.Barrier(b1);
+  });
+  b.set_rank(0);
+  EXPECT_TRUE(jobs_.Barrier(b).ok());
+  t.join();
+  EXPECT_TRUE(other.ok()) << other;
+}
+
+TEST_F(JobManagerTest, CancelUnblocksBarrierAndRejectsProgress) {
+  std::string id = Run(2);
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    ASSERT_TRUE(jobs_.Cancel(id).ok());
+  });
+  v1::BarrierRequest b;
+  b.set_job_id(id);
+  b.set_rank(0);
+  b.set_timeout_ms(5000);
+  absl::Status s = jobs_.Barrier(b);
+  canceller.join();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  v1::ReportProgressRequest p;
+  p.set_job_id(id);
+  EXPECT_EQ(jobs_.ReportProgress(p).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::CANCELLED);
+}
+
+TEST_F(JobManagerTest, WrongMemberOrRankIsRejected) {
+  std::string id = Run(2);
+  v1::CompleteTaskRequest c = Done(id, 0, 1);
+  c.set_member_id(jobs_.Get(id)->worker_ids(1));
+  EXPECT_EQ(jobs_.CompleteTask(c).code(), absl::StatusCode::kPermissionDenied);
+  c = Done(id, 0, 1);
+  c.set_rank(7);
+  EXPECT_EQ(jobs_.CompleteTask(c).code(), absl::StatusCode::kInvalidArgument);
+  c = Done(id, 0, 200);
+  EXPECT_EQ(jobs_.CompleteTask(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(jobs_.Get("job-99").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(jobs_.Get("garbage").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(JobManagerTest, FailedRankFailsJobWithItsReason) {
+  std::string id = Run(2);
+  v1::CompleteTaskRequest c = Done(id, 1, 0);
+  c.set_failed(true);
+  c.set_reason("layer sizes do not match data");
+  ASSERT_TRUE(jobs_.CompleteTask(c).ok());
+  v1::Job job = *jobs_.Get(id);
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_NE(job.reason().find("rank 1"), std::string::npos);
+  EXPECT_NE(job.reason().find("layer sizes do not match data"), std::string::npos);
+}
+
+TEST_F(JobManagerTest, WaitForChangeSeesProgress) {
+  std::string id = Run(1);
+  auto first = jobs_.WaitForChange(id, -1, absl::Milliseconds(10));
+  ASSERT_TRUE(first.ok());
+  auto none = jobs_.WaitForChange(id, first->second, absl::Milliseconds(10));
+  EXPECT_EQ(none->second, first->second);
+  v1::ReportProgressRequest p;
+  p.set_job_id(id);
+  p.set_member_id(jobs_.Get(id)->worker_ids(0));
+  p.set_step(5);
+  p.set_total_steps(10);
+  ASSERT_TRUE(jobs_.ReportProgress(p).ok());
+  auto next = jobs_.WaitForChange(id, first->second, absl::Milliseconds(10));
+  EXPECT_GT(next->second, first->second);
+  EXPECT_EQ(next->first.progress().step(), 5);
+}
+
+}  // namespace
+}  // namespace ps::coordinator

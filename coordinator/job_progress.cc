@@ -1,0 +1,53 @@
+#include "coordinator/job_progress.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace ps::coordinator {
+
+v1::JobProgress AggregateProgress(
+    const std::vector<v1::ReportProgressRequest>& by_rank, int batch_size) {
+  v1::JobProgress p;
+  int reported = 0;
+  int epoch = INT_MAX;
+  for (const v1::ReportProgressRequest& r : by_rank) {
+    p.set_step(p.step() + r.step());
+    p.set_total_steps(p.total_steps() + r.total_steps());
+    p.set_examples_per_sec(p.examples_per_sec() + r.examples_per_sec());
+    epoch = std::min(epoch, r.epoch());
+    if (r.step() == 0) continue;
+    ++reported;
+    p.set_loss(p.loss() + r.loss());
+    p.set_accuracy(p.accuracy() + r.accuracy());
+  }
+  p.set_epoch(by_rank.empty() ? 0 : epoch);
+  if (reported > 0) {
+    p.set_loss(p.loss() / reported);
+    p.set_accuracy(p.accuracy() / reported);
+  }
+  const double steps_per_sec =
+      batch_size > 0 ? p.examples_per_sec() / batch_size : 0;
+  if (steps_per_sec > 0 && p.total_steps() >= p.step()) {
+    p.set_eta_seconds((p.total_steps() - p.step()) / steps_per_sec);
+  }
+  return p;
+}
+
+v1::JobResult CombineEvaluations(
+    const std::vector<v1::CompleteTaskRequest>& by_rank) {
+  v1::JobResult result;
+  int64_t correct = 0;
+  double loss = 0;
+  for (const v1::CompleteTaskRequest& r : by_rank) {
+    result.set_test_examples(result.test_examples() + r.test_examples());
+    correct += r.test_correct();
+    loss += r.test_loss_sum();
+  }
+  if (result.test_examples() > 0) {
+    result.set_test_accuracy(static_cast<double>(correct) / result.test_examples());
+    result.set_test_loss(loss / result.test_examples());
+  }
+  return result;
+}
+
+}  // namespace ps::coordinator

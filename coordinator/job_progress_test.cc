@@ -1,0 +1,52 @@
+#include "coordinator/job_progress.h"
+
+#include "gtest/gtest.h"
+
+namespace ps::coordinator {
+namespace {
+
+v1::ReportProgressRequest Report(int64_t step, int32_t epoch, double loss,
+                                 double eps) {
+  v1::ReportProgressRequest r;
+  r.set_step(step);
+  r.set_total_steps(100);
+  r.set_epoch(epoch);
+  r.set_loss(loss);
+  r.set_accuracy(0.5);
+  r.set_examples_per_sec(eps);
+  return r;
+}
+
+TEST(JobProgressTest, SumsStepsAveragesLossAndEstimatesEta) {
+  v1::JobProgress p =
+      AggregateProgress({Report(40, 2, 1.0, 100), Report(60, 3, 0.5, 300)}, 10);
+  EXPECT_EQ(p.step(), 100);
+  EXPECT_EQ(p.total_steps(), 200);
+  EXPECT_EQ(p.epoch(), 2);
+  EXPECT_DOUBLE_EQ(p.loss(), 0.75);
+  EXPECT_DOUBLE_EQ(p.examples_per_sec(), 400);
+  EXPECT_DOUBLE_EQ(p.eta_seconds(), 100 / 40.0);  // 40 steps/s
+}
+
+TEST(JobProgressTest, SilentRanksDoNotDiluteLoss) {
+  v1::JobProgress p = AggregateProgress({Report(10, 1, 2.0, 10), {}}, 1);
+  EXPECT_DOUBLE_EQ(p.loss(), 2.0);
+  EXPECT_EQ(p.epoch(), 0);
+}
+
+TEST(JobProgressTest, CombinesEvaluationsOverAllRanks) {
+  v1::CompleteTaskRequest a, b;
+  a.set_test_examples(600);
+  a.set_test_correct(500);
+  a.set_test_loss_sum(60);
+  b.set_test_examples(400);
+  b.set_test_correct(350);
+  b.set_test_loss_sum(20);
+  v1::JobResult r = CombineEvaluations({a, b});
+  EXPECT_EQ(r.test_examples(), 1000);
+  EXPECT_DOUBLE_EQ(r.test_accuracy(), 0.85);
+  EXPECT_DOUBLE_EQ(r.test_loss(), 0.08);
+}
+
+}  // namespace
+}  // namespace ps::coordinator

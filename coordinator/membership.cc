@@ -1,0 +1,95 @@
+#include "coordinator/membership.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace ps::coordinator {
+namespace {
+
+// Members that have been dead this many leases are forgotten.
+constexpr int kForgetAfterLeases = 20;
+
+}  // namespace
+
+Membership::Membership(absl::Duration lease, Clock clock)
+    : lease_(lease), clock_(std::move(clock)) {}
+
+absl::StatusOr<std::string> Membership::Register(v1::Role role,
+                                                 const std::string& address) {
+  if (role != v1::SERVER && role != v1::WORKER) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "role: ", role, "; allowed: SERVER, WORKER"));
+  }
+  if (address.empty() || address.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address: '", address, "'; allowed: host:port"));
+  }
+  absl::MutexLock lock(&mu_);
+  const int64_t n = next_id_++;
+  MemberInfo& m = members_[n];
+  m.id = absl::StrCat(role == v1::SERVER ? "server-" : "worker-", n);
+  m.role = role;
+  m.address = address;
+  m.last_heartbeat = clock_();
+  return m.id;
+}
+
+absl::Status Membership::Heartbeat(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [n, m] : members_) {
+    if (m.id != id) continue;
+    if (!m.alive) {
+      return absl::NotFoundError(absl::StrCat(
+          "member ", id, " was declared dead after its lease of ",
+          absl::FormatDuration(lease_), " expired; register again"));
+    }
+    m.last_heartbeat = clock_();
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("unknown member ", id, "; register first"));
+}
+
+std::vector<MemberInfo> Membership::Expire() {
+  std::vector<MemberInfo> expired;
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  for (auto it = members_.begin(); it != members_.end();) {
+    MemberInfo& m = it->second;
+    if (m.alive && now - m.last_heartbeat > lease_) {
+      m.alive = false;
+      expired.push_back(m);
+    }
+    if (!m.alive && now - m.last_heartbeat > kForgetAfterLeases * lease_) {
+      it = members_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return expired;
+}
+
+std::optional<MemberInfo> Membership::Get(const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [n, m] : members_) {
+    if (m.id == id) return m;
+  }
+  return std::nullopt;
+}
+
+std::vector<MemberInfo> Membership::Live(v1::Role role) const {
+  std::vector<MemberInfo> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [n, m] : members_) {
+    if (m.alive && m.role == role) out.push_back(m);
+  }
+  return out;
+}
+
+std::vector<MemberInfo> Membership::All() const {
+  std::vector<MemberInfo> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [n, m] : members_) out.push_back(m);
+  return out;
+}
+
+}  // namespace ps::coordinator
