@@ -1,0 +1,90 @@
+#include "worker/trainer.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace ps::worker {
+namespace {
+
+// Gathers rows `order[first, first+rows)` of `data` into contiguous buffers.
+Batch Gather(const Examples& data, const std::vector<int64_t>& order,
+             int64_t first, int64_t rows, std::vector<float>* x,
+             std::vector<int32_t>* y) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t row = order[first + i];
+    std::copy_n(data.x.data() + row * data.dim, data.dim,
+                x->data() + i * data.dim);
+    (*y)[i] = data.y[row];
+  }
+  return Batch{x->data(), y->data(), rows, data.dim};
+}
+
+}  // namespace
+
+absl::Status Train(const TrainerOptions& options, const Examples& train,
+                   Model* model, ParamStore* store, ProgressSink* sink,
+                   const std::atomic<bool>* cancelled) {
+  if (train.count == 0) {
+    return absl::FailedPreconditionError("this worker's training shard is empty");
+  }
+  const int64_t batch = options.batch_size;
+  const int64_t steps_per_epoch = (train.count + batch - 1) / batch;
+  std::vector<float> params(model->num_params()), grads(model->num_params());
+  std::vector<float> x(batch * train.dim);
+  std::vector<int32_t> y(batch);
+  std::vector<int64_t> order(train.count);
+  Progress progress;
+  progress.total_steps = steps_per_epoch * options.epochs;
+  BatchStats window;
+  absl::Time window_start = absl::Now();
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(options.seed * 1000003 + options.rank * 7919 + epoch);
+    std::shuffle(order.begin(), order.end(), rng);
+    progress.epoch = epoch;
+    for (int64_t s = 0; s < steps_per_epoch; ++s) {
+      if (cancelled != nullptr && cancelled->load()) {
+        return absl::CancelledError("task cancelled");
+      }
+      const int64_t rows = std::min(batch, train.count - s * batch);
+      Batch b = Gather(train, order, s * batch, rows, &x, &y);
+      absl::Status st = store->Pull(params.data());
+      if (st.ok()) st = model->ForwardBackward(params.data(), b, grads.data(), &window);
+      if (st.ok()) st = store->Push(grads.data());
+      if (!st.ok()) return st;
+      ++progress.step;
+      const bool last = progress.step == progress.total_steps;
+      if (progress.step % options.report_every_steps == 0 || last) {
+        const double secs = absl::ToDoubleSeconds(absl::Now() - window_start);
+        progress.loss = window.loss_sum / window.count;
+        progress.accuracy = static_cast<double>(window.correct) / window.count;
+        progress.examples_per_sec = secs > 0 ? window.count / secs : 0;
+        st = sink->Report(progress);
+        if (!st.ok()) return st;
+        window = BatchStats();
+        window_start = absl::Now();
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BatchStats> Evaluate(const Examples& data, int batch_size,
+                                    const float* params, Model* model) {
+  BatchStats stats;
+  for (int64_t first = 0; first < data.count; first += batch_size) {
+    const int64_t rows = std::min<int64_t>(batch_size, data.count - first);
+    Batch b{data.x.data() + first * data.dim, data.y.data() + first, rows,
+            data.dim};
+    absl::Status s = model->Evaluate(params, b, &stats);
+    if (!s.ok()) return s;
+  }
+  return stats;
+}
+
+}  // namespace ps::worker

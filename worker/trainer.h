@@ -1,0 +1,64 @@
+// The worker's training loop, independent of gRPC: pull -> compute -> push
+// per minibatch through a ParamStore, progress through a ProgressSink. The
+// real ParamStore talks to the servers; tests use an in-memory one.
+#ifndef PS_WORKER_TRAINER_H_
+#define PS_WORKER_TRAINER_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "worker/fashion_mnist.h"
+#include "worker/model.h"
+
+namespace ps::worker {
+
+// The job's parameters as one flat buffer, laid out as the Model expects.
+class ParamStore {
+ public:
+  virtual ~ParamStore() = default;
+  // Overwrites params (num_params floats) with the current values.
+  virtual absl::Status Pull(float* params) = 0;
+  // Sends the gradient of one minibatch.
+  virtual absl::Status Push(const float* grads) = 0;
+};
+
+struct Progress {
+  int64_t step = 0;  // steps done, 1-based once training started.
+  int64_t total_steps = 0;
+  int32_t epoch = 0;  // 1-based.
+  double loss = 0;      // mean over the report window.
+  double accuracy = 0;  // training accuracy over the report window.
+  double examples_per_sec = 0;
+};
+
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  // A non-OK status stops training with that status (e.g. job cancelled).
+  virtual absl::Status Report(const Progress& progress) = 0;
+};
+
+struct TrainerOptions {
+  int epochs = 1;
+  int batch_size = 32;
+  int report_every_steps = 20;
+  // Data order: each epoch shuffles this worker's shard with a generator
+  // seeded from (seed, rank, epoch), so runs are reproducible.
+  uint64_t seed = 0;
+  int rank = 0;
+};
+
+// Trains `model` on `train` for options.epochs. Stops early with the status
+// of a failed pull/push/report, or CANCELLED once *cancelled becomes true.
+absl::Status Train(const TrainerOptions& options, const Examples& train,
+                   Model* model, ParamStore* store, ProgressSink* sink,
+                   const std::atomic<bool>* cancelled);
+
+// Evaluates `params` on `data` in batches of batch_size.
+absl::StatusOr<BatchStats> Evaluate(const Examples& data, int batch_size,
+                                    const float* params, Model* model);
+
+}  // namespace ps::worker
+
+#endif  // PS_WORKER_TRAINER_H_
