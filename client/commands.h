@@ -1,0 +1,58 @@
+// psctl's commands as functions: each talks to a coordinator stub, writes
+// what a person should see to `out`, and returns a status whose message is
+// shown on failure. psctl_main.cc maps flags and arguments onto these.
+#ifndef PS_CLIENT_COMMANDS_H_
+#define PS_CLIENT_COMMANDS_H_
+
+#include <atomic>
+#include <functional>
+#include <ostream>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/local_cluster.h"
+#include "proto/ps/v1/ps.grpc.pb.h"
+
+namespace ps::client {
+
+// Reads, parses and checks a job-spec file (JSON, schema ps.v1.JobSpec).
+absl::StatusOr<v1::JobSpec> LoadJobSpec(const std::string& path);
+
+absl::StatusOr<std::string> Submit(v1::Coordinator::Stub* stub,
+                                   const v1::JobSpec& spec);
+absl::Status Status(v1::Coordinator::Stub* stub, const std::string& job_id,
+                    std::ostream& out);
+absl::Status List(v1::Coordinator::Stub* stub, std::ostream& out);
+absl::Status Cancel(v1::Coordinator::Stub* stub, const std::string& job_id,
+                    std::ostream& out);
+absl::Status Cluster(v1::Coordinator::Stub* stub, std::ostream& out);
+absl::Status Export(v1::Coordinator::Stub* stub, const std::string& job_id,
+                    const std::string& path, std::ostream& out);
+
+// Streams the job's progress to `out` (at most one line per `every`, plus
+// every state change) until it ends or `timeout` passes, and returns its
+// final state. `on_context` receives the stream's context so a signal
+// handler can cancel it, and nullptr once that context is gone.
+absl::StatusOr<v1::Job> Watch(
+    v1::Coordinator::Stub* stub, const std::string& job_id, std::ostream& out,
+    absl::Duration timeout, absl::Duration every = absl::Seconds(1),
+    const std::function<void(grpc::ClientContext*)>& on_context = nullptr);
+
+struct LocalRunOptions {
+  LocalClusterOptions cluster;
+  std::string export_path;  // empty: no export.
+  absl::Duration timeout = absl::Hours(24);
+};
+
+// `psctl local`: starts a LocalCluster, submits, watches, optionally exports,
+// tears down. Returns the job's final state (an error when the cluster could
+// not start). *interrupted (set by a signal handler) cancels the job.
+absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
+                                 const LocalRunOptions& options,
+                                 std::ostream& out,
+                                 const std::atomic<bool>* interrupted);
+
+}  // namespace ps::client
+
+#endif  // PS_CLIENT_COMMANDS_H_

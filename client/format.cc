@@ -1,0 +1,78 @@
+#include "client/format.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace ps::client {
+
+std::string Clock(double seconds) {
+  if (!(seconds >= 0) || seconds > 1e7) return "-";
+  const int64_t s = std::llround(seconds);
+  if (s >= 3600) return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+  return absl::StrFormat("%d:%02d", s / 60, s % 60);
+}
+
+std::string ProgressLine(const v1::Job& job) {
+  const v1::JobProgress& p = job.progress();
+  std::string line = absl::StrCat(job.id(), " ", v1::JobState_Name(job.state()));
+  if (job.state() == v1::PENDING) return absl::StrCat(line, " (", job.reason(), ")");
+  absl::StrAppendFormat(&line, " epoch %d/%d step %d/%d", p.epoch(),
+                        job.spec().training().epochs(), p.step(), p.total_steps());
+  if (p.step() > 0) {
+    absl::StrAppendFormat(&line, " loss %.4f acc %.1f%% %.0f ex/s ETA %s",
+                          p.loss(), 100 * p.accuracy(), p.examples_per_sec(),
+                          Clock(p.eta_seconds()));
+  }
+  return line;
+}
+
+std::string JobDetails(const v1::Job& job) {
+  std::string out = absl::StrCat("job:      ", job.id(), " (", job.spec().name(), ")\n",
+                                 "state:    ", v1::JobState_Name(job.state()), "\n");
+  if (!job.reason().empty()) absl::StrAppend(&out, "reason:   ", job.reason(), "\n");
+  absl::StrAppend(&out, "workers:  ", job.spec().cluster().num_workers(),
+                  "  servers: ", job.partition_map().servers_size(), "\n");
+  absl::StrAppend(&out, "progress: ", ProgressLine(job), "\n");
+  if (job.state() == v1::SUCCEEDED) {
+    absl::StrAppendFormat(&out,
+                          "result:   test accuracy %.2f%%  test loss %.4f  "
+                          "(%d test examples)  trained in %s\n",
+                          100 * job.result().test_accuracy(),
+                          job.result().test_loss(), job.result().test_examples(),
+                          Clock(job.result().train_seconds()));
+  }
+  return out;
+}
+
+std::string JobTable(const std::vector<v1::Job>& jobs) {
+  std::string out = absl::StrFormat("%-10s %-10s %-24s %-12s %s\n", "JOB",
+                                    "STATE", "NAME", "STEP", "RESULT / REASON");
+  for (const v1::Job& j : jobs) {
+    std::string result = j.state() == v1::SUCCEEDED
+                             ? absl::StrFormat("acc %.2f%%", 100 * j.result().test_accuracy())
+                             : j.reason();
+    absl::StrAppendFormat(&out, "%-10s %-10s %-24s %-12s %s\n", j.id(),
+                          v1::JobState_Name(j.state()), j.spec().name().substr(0, 24),
+                          absl::StrCat(j.progress().step(), "/", j.progress().total_steps()),
+                          result);
+  }
+  return out;
+}
+
+std::string ClusterTable(const v1::GetClusterResponse& cluster) {
+  std::string out = absl::StrFormat("%-12s %-7s %-22s %-6s %-10s %s\n", "MEMBER",
+                                    "ROLE", "ADDRESS", "STATE", "HEARTBEAT", "JOB");
+  for (const v1::Member& m : cluster.members()) {
+    absl::StrAppendFormat(
+        &out, "%-12s %-7s %-22s %-6s %-10s %s\n", m.id(),
+        m.role() == v1::SERVER ? "server" : "worker", m.address(),
+        m.state() == v1::ALIVE ? "alive" : "dead",
+        absl::StrCat(m.last_heartbeat_age_ms(), "ms ago"), m.job_id());
+  }
+  absl::StrAppend(&out, "lease: ", cluster.lease_ms(), " ms\n");
+  return out;
+}
+
+}  // namespace ps::client

@@ -1,0 +1,26 @@
+// How psctl shows jobs and the cluster to a person. Pure functions.
+#ifndef PS_CLIENT_FORMAT_H_
+#define PS_CLIENT_FORMAT_H_
+
+#include <string>
+#include <vector>
+
+#include "proto/ps/v1/ps.pb.h"
+
+namespace ps::client {
+
+// One line: "job-3 RUNNING epoch 2/5 step 1200/4690 loss 0.4123 acc 85.2%
+// 12345 ex/s ETA 0:12".
+std::string ProgressLine(const v1::Job& job);
+// Several lines: state, reason, timings, result.
+std::string JobDetails(const v1::Job& job);
+// A table with one row per job.
+std::string JobTable(const std::vector<v1::Job>& jobs);
+// A table with one row per member.
+std::string ClusterTable(const v1::GetClusterResponse& cluster);
+// "1:02:03" / "2:03".
+std::string Clock(double seconds);
+
+}  // namespace ps::client
+
+#endif  // PS_CLIENT_FORMAT_H_

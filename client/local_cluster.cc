@@ -1,0 +1,147 @@
+#include "client/local_cluster.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/rpc.h"
+#include "common/status.h"
+
+namespace ps::client {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Where each program lives under a bazel-bin folder.
+std::string BazelSubdir(const std::string& program) {
+  if (program == "ps_coordinator") return "coordinator";
+  if (program == "ps_server") return "server";
+  return "worker";
+}
+
+std::string ProgramPath(const std::string& bin_dir, const std::string& program) {
+  fs::path flat = fs::path(bin_dir) / program;
+  if (fs::exists(flat)) return flat.string();
+  return (fs::path(bin_dir) / BazelSubdir(program) / program).string();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> FindBinDir(const std::string& hint) {
+  std::vector<fs::path> candidates;
+  if (!hint.empty()) {
+    candidates.push_back(hint);
+  } else {
+    std::error_code ec;
+    fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+      candidates.push_back(self.parent_path());                // installed
+      candidates.push_back(self.parent_path().parent_path());  // bazel-bin
+    }
+  }
+  for (const fs::path& dir : candidates) {
+    if (access(ProgramPath(dir, "ps_coordinator").c_str(), X_OK) == 0) {
+      return dir.string();
+    }
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "cannot find ps_coordinator, ps_server and ps_worker",
+      hint.empty() ? " next to this program" : absl::StrCat(" in ", hint),
+      "; build them (bazel build //...) or pass --bin_dir"));
+}
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
+    const LocalClusterOptions& options) {
+  if (options.servers < 1 || options.servers > 64 || options.workers < 1 ||
+      options.workers > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "servers ", options.servers, ", workers ", options.workers,
+        "; allowed: each in [1, 64]"));
+  }
+  absl::StatusOr<std::string> bin_dir = FindBinDir(options.bin_dir);
+  if (!bin_dir.ok()) return bin_dir.status();
+  std::unique_ptr<LocalCluster> cluster(new LocalCluster(options));
+  cluster->options_.bin_dir = *bin_dir;
+  absl::Status s = cluster->StartAll();
+  if (!s.ok()) return s;  // the destructor stops what did start
+  return cluster;
+}
+
+absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,
+                                                const std::string& name,
+                                                std::vector<std::string> args) {
+  const std::string port_file = absl::StrCat(options_.work_dir, "/", name, ".addr");
+  std::vector<std::string> argv = {ProgramPath(options_.bin_dir, program),
+                                   "--port=0", "--port_file=" + port_file,
+                                   "--log_level=" + options_.log_level};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<std::unique_ptr<Subprocess>> p =
+      Subprocess::Start(argv, absl::StrCat(options_.work_dir, "/", name, ".log"));
+  if (!p.ok()) return p.status();
+  procs_.push_back(*std::move(p));
+  return procs_.back().get();
+}
+
+absl::Status LocalCluster::StartAll() {
+  absl::StatusOr<Subprocess*> coord =
+      Spawn("ps_coordinator", "coordinator",
+            {absl::StrCat("--lease=", absl::FormatDuration(options_.lease))});
+  if (!coord.ok()) return coord.status();
+  absl::StatusOr<std::string> address = WaitForFileLine(
+      options_.work_dir + "/coordinator.addr", options_.start_timeout, *coord);
+  if (!address.ok()) return address.status();
+  coordinator_address_ = *address;
+  stub_ = v1::Coordinator::NewStub(MakeChannel(coordinator_address_));
+  const std::string flag = "--coordinator=" + coordinator_address_;
+  for (int i = 0; i < options_.servers; ++i) {
+    absl::StatusOr<Subprocess*> p = Spawn("ps_server", absl::StrCat("server", i), {flag});
+    if (!p.ok()) return p.status();
+  }
+  for (int i = 0; i < options_.workers; ++i) {
+    absl::StatusOr<Subprocess*> p = Spawn("ps_worker", absl::StrCat("worker", i), {flag});
+    if (!p.ok()) return p.status();
+  }
+  return AwaitMembers();
+}
+
+absl::Status LocalCluster::AwaitMembers() {
+  const absl::Time deadline = absl::Now() + options_.start_timeout;
+  int servers = 0, workers = 0;
+  while (absl::Now() < deadline) {
+    for (auto& p : procs_) {
+      if (!p->Running()) {
+        return absl::UnavailableError(absl::StrCat(
+            "process ", p->pid(), " exited with status ",
+            p->exit_code().value_or(-1), " during start-up; see ", p->log_path()));
+      }
+    }
+    v1::GetClusterResponse cluster;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(2)));
+    if (stub_->GetCluster(&ctx, v1::GetClusterRequest(), &cluster).ok()) {
+      servers = workers = 0;
+      for (const v1::Member& m : cluster.members()) {
+        if (m.state() != v1::ALIVE) continue;
+        (m.role() == v1::SERVER ? servers : workers)++;
+      }
+      if (servers == options_.servers && workers == options_.workers) {
+        return absl::OkStatus();
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "after ", absl::FormatDuration(options_.start_timeout), " only ", servers,
+      " of ", options_.servers, " servers and ", workers, " of ",
+      options_.workers, " workers had registered with the coordinator at ",
+      coordinator_address_, "; logs in ", options_.work_dir));
+}
+
+void LocalCluster::Stop() {
+  // Workers first (they talk to servers), the coordinator last.
+  for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) (*it)->Stop();
+  procs_.clear();
+}
+
+}  // namespace ps::client

@@ -1,0 +1,151 @@
+// psctl: the user's view of a parameter-server cluster.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "client/commands.h"
+#include "common/daemon.h"
+#include "common/rpc.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
+ABSL_FLAG(std::string, out, "", "export: file to write the parameters to");
+ABSL_FLAG(int, servers, 2, "local: parameter servers to start");
+ABSL_FLAG(int, workers, 2, "local: workers to start");
+ABSL_FLAG(std::string, bin_dir, "", "local: folder of the daemon binaries");
+ABSL_FLAG(std::string, export_to, "", "local: export the trained parameters here");
+ABSL_FLAG(bool, keep_logs, false, "local: keep the logs folder even on success");
+ABSL_FLAG(absl::Duration, lease, absl::Seconds(3), "local: membership lease");
+ABSL_FLAG(absl::Duration, timeout, absl::Hours(24), "watch/local: give up after this long");
+
+namespace {
+
+constexpr char kUsage[] = R"(psctl COMMAND [ARGS] [--flags]
+
+commands:
+  submit SPEC.json     submit a job; prints its id
+  status JOB           state, progress and result of a job
+  list                 all jobs
+  watch JOB            follow a job live until it ends
+  cancel JOB           cancel a job
+  export JOB --out=F   write a job's trained parameters to F (PSX1 format)
+  cluster              members and their health
+  local SPEC.json      run one job on a local cluster of real processes
+                       (--servers=2 --workers=2 [--export_to=F])
+)";
+
+// Paths given on the command line are relative to where the user stands,
+// also under `bazel run` (which changes the working directory).
+std::string UserPath(const std::string& path) {
+  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (path.empty() || path[0] == '/' || wd == nullptr) return path;
+  return absl::StrCat(wd, "/", path);
+}
+
+int Fail(const absl::Status& s) {
+  std::cerr << "psctl: " << s.message() << " [" << absl::StatusCodeToString(s.code())
+            << "]" << std::endl;
+  return 1;
+}
+
+int ExitFor(const absl::StatusOr<ps::v1::Job>& job) {
+  if (!job.ok()) return Fail(job.status());
+  return job->state() == ps::v1::SUCCEEDED ? 0 : 1;
+}
+
+int RunLocalCommand(const std::string& spec_path) {
+  absl::StatusOr<ps::v1::JobSpec> spec = ps::client::LoadJobSpec(UserPath(spec_path));
+  if (!spec.ok()) return Fail(spec.status());
+  char tmpl[] = "/tmp/psctl-local-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return Fail(absl::InternalError("mkdtemp failed"));
+  ps::client::LocalRunOptions options;
+  options.cluster = {.servers = absl::GetFlag(FLAGS_servers),
+                     .workers = absl::GetFlag(FLAGS_workers),
+                     .bin_dir = absl::GetFlag(FLAGS_bin_dir),
+                     .work_dir = tmpl,
+                     .lease = absl::GetFlag(FLAGS_lease)};
+  options.export_path = UserPath(absl::GetFlag(FLAGS_export_to));
+  options.timeout = absl::GetFlag(FLAGS_timeout);
+  // SIGINT/SIGTERM are blocked in every thread; this one turns them into a
+  // cancellation of the job, after which everything is torn down.
+  std::atomic<bool> interrupted{false};
+  absl::Notification finished;
+  std::thread signals([&] {
+    while (!finished.HasBeenNotified()) {
+      if (ps::WaitForTerminationSignal(absl::Milliseconds(200)) != 0) interrupted = true;
+    }
+  });
+  auto job = ps::client::RunLocal(*spec, options, std::cout, &interrupted);
+  finished.Notify();
+  signals.join();
+  const bool ok = job.ok() && job->state() == ps::v1::SUCCEEDED;
+  if (ok && !absl::GetFlag(FLAGS_keep_logs)) {
+    std::error_code ec;
+    std::filesystem::remove_all(tmpl, ec);
+  } else {
+    std::cout << "logs kept in " << tmpl << std::endl;
+  }
+  return ExitFor(job);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  ps::BlockTerminationSignals();
+  if (args.size() < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = args[1];
+  const std::string arg = args.size() > 2 ? args[2] : "";
+  const bool needs_arg = command != "list" && command != "cluster";
+  if (needs_arg && arg.empty()) {
+    std::cerr << "psctl " << command << ": missing argument\n\n" << kUsage;
+    return 2;
+  }
+  if (command == "local") return RunLocalCommand(arg);
+
+  auto stub = ps::v1::Coordinator::NewStub(
+      ps::MakeChannel(absl::GetFlag(FLAGS_coordinator)));
+  if (command == "submit") {
+    auto spec = ps::client::LoadJobSpec(UserPath(arg));
+    if (!spec.ok()) return Fail(spec.status());
+    auto id = ps::client::Submit(stub.get(), *spec);
+    if (!id.ok()) return Fail(id.status());
+    std::cout << *id << std::endl;
+    return 0;
+  }
+  absl::Status s;
+  if (command == "status") {
+    s = ps::client::Status(stub.get(), arg, std::cout);
+  } else if (command == "list") {
+    s = ps::client::List(stub.get(), std::cout);
+  } else if (command == "watch") {
+    return ExitFor(ps::client::Watch(stub.get(), arg, std::cout,
+                                     absl::GetFlag(FLAGS_timeout)));
+  } else if (command == "cancel") {
+    s = ps::client::Cancel(stub.get(), arg, std::cout);
+  } else if (command == "cluster") {
+    s = ps::client::Cluster(stub.get(), std::cout);
+  } else if (command == "export") {
+    if (absl::GetFlag(FLAGS_out).empty()) {
+      return Fail(absl::InvalidArgumentError("export needs --out=FILE"));
+    }
+    s = ps::client::Export(stub.get(), arg, UserPath(absl::GetFlag(FLAGS_out)), std::cout);
+  } else {
+    std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  }
+  return s.ok() ? 0 : Fail(s);
+}

@@ -1,0 +1,66 @@
+// ps_worker: registers with the coordinator, takes tasks from its heartbeat
+// replies and trains them against the parameter servers, one task at a time.
+#include <atomic>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
+#include "common/daemon.h"
+#include "common/logging.h"
+#include "common/member_agent.h"
+#include "common/rpc.h"
+#include "worker/task_slot.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on and advertise");
+ABSL_FLAG(int, port, 0, "port for health checks; 0 picks a free one");
+ABSL_FLAG(std::string, port_file, "", "if set, write host:port here once registered");
+ABSL_FLAG(int, threads, 1, "compute threads (OpenBLAS) for this worker");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+
+extern "C" void openblas_set_num_threads(int);
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("ps_worker --coordinator=HOST:PORT");
+  absl::ParseCommandLine(argc, argv);
+  ps::BlockTerminationSignals();
+  ps::InitLogging(absl::GetFlag(FLAGS_log_level));
+  auto log = ps::Logger("worker");
+  const int threads = absl::GetFlag(FLAGS_threads);
+  if (threads < 1 || threads > 256) {
+    log->error("--threads={} is out of range; allowed: [1, 256]", threads);
+    return 2;
+  }
+  openblas_set_num_threads(threads);
+
+  auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
+                                absl::GetFlag(FLAGS_port), {});
+  if (!server.ok()) {
+    log->error("{}", server.status().ToString());
+    return 1;
+  }
+  ps::worker::TaskSlot slot;
+  auto agent = ps::MemberAgent::Start(
+      {.coordinator = absl::GetFlag(FLAGS_coordinator),
+       .role = ps::v1::WORKER,
+       .address = server->address},
+      [&slot](const ps::v1::HeartbeatResponse& r) { slot.OnHeartbeat(r); });
+  if (!agent.ok()) {
+    log->error("{}", agent.status().ToString());
+    return 1;
+  }
+  slot.SetAgent(agent->get());
+  log->info("ps_worker {} ready on {}", (*agent)->member_id(), server->address);
+  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file), server->address); !s.ok()) {
+    log->error("{}", s.ToString());
+    return 1;
+  }
+  int sig = ps::WaitForTerminationSignal();
+  log->info("signal {}: stopping", sig);
+  slot.Shutdown();
+  agent->reset();
+  server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
+  return 0;
+}
