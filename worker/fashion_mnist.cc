@@ -243,4 +243,9 @@ absl::StatusOr<Examples> LoadFashionMnist(const std::string& dir, Split split,
   return out;
 }
 
+void Standardize(float mean, float std, Examples* examples) {
+  const float inv = 1.0f / std;
+  for (float& v : examples->x) v = (v - mean) * inv;
+}
+
 }  // namespace ps::worker

@@ -16,6 +16,11 @@
 namespace ps::worker {
 
 // Where Debian's dataset-fashion-mnist package installs the files.
+// Mean and standard deviation of the training pixels (scaled to [0, 1]); the
+// worker standardises inputs with them, as torchvision's Normalize does.
+inline constexpr float kFashionMnistMean = 0.2860f;
+inline constexpr float kFashionMnistStd = 0.3530f;
+
 inline constexpr char kDefaultFashionMnistDir[] =
     "/usr/share/datasets/fashion-mnist";
 
@@ -26,6 +31,10 @@ struct Examples {
   std::vector<float> x;    // count * dim pixels, scaled from 0..255 to [0, 1].
   std::vector<int32_t> y;  // count labels, each in [0, 10).
 };
+
+// x <- (x - mean) / std, in place.
+void Standardize(float mean, float std, Examples* examples);
+
 
 enum class Split {
   kTrain,  // train-{images-idx3,labels-idx1}-ubyte.gz, 60000 rows.

@@ -114,6 +114,8 @@ absl::Status TrainAndEvaluate(const v1::Task& task,
   absl::StatusOr<Examples> test = LoadFashionMnist(
       spec.data().dir(), Split::kTest, task.rank(), task.num_workers());
   if (!test.ok()) return test.status();
+  Standardize(kFashionMnistMean, kFashionMnistStd, &*train);
+  Standardize(kFashionMnistMean, kFashionMnistStd, &*test);
   if (train->dim != sizes->front()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "model input size ", sizes->front(), " does not match the data's ",
