@@ -1,0 +1,46 @@
+// Test fixture: a LocalCluster of the real binaries (from this test's
+// runfiles) on loopback, synthetic data in TEST_TMPDIR, and helpers to submit
+// and wait on jobs. Every process is stopped when the fixture ends.
+#ifndef PS_TESTS_CLUSTER_FIXTURE_H_
+#define PS_TESTS_CLUSTER_FIXTURE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "client/local_cluster.h"
+#include "gtest/gtest.h"
+#include "proto/ps/v1/ps.grpc.pb.h"
+
+namespace ps::testing {
+
+// Where the test's runfiles hold the daemon binaries.
+std::string RunfilesBinDir();
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  // Starts the cluster; call from the test body (tests choose sizes).
+  void StartCluster(int servers, int workers,
+                    absl::Duration lease = absl::Seconds(3));
+
+  // A softmax/MLP job over the synthetic data.
+  v1::JobSpec Spec(int workers, int epochs, bool mlp = true);
+  std::string Submit(const v1::JobSpec& spec);
+  absl::Status SubmitStatus(const v1::JobSpec& spec);
+  v1::Job GetJob(const std::string& id);
+  // Polls until `done(job)` or `timeout`; fails the test on timeout.
+  v1::Job WaitFor(const std::string& id,
+                  const std::function<bool(const v1::Job&)>& done,
+                  absl::Duration timeout);
+  v1::Job WaitForEnd(const std::string& id, absl::Duration timeout);
+
+  std::string work_dir_;
+  std::string data_dir_;
+  std::unique_ptr<client::LocalCluster> cluster_;
+};
+
+bool IsFinal(const v1::Job& job);
+
+}  // namespace ps::testing
+
+#endif  // PS_TESTS_CLUSTER_FIXTURE_H_
