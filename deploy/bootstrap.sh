@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package the project needs to build, test and run.
+# Idempotent: packages already installed are left alone, and apt is not
+# touched at all when nothing is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  bazel-bootstrap g++ pkg-config
+  # gRPC, protobuf, Abseil, spdlog (and fmt), GoogleTest
+  libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
+  libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
+  libssl-dev zlib1g-dev
+  # CPU compute
+  libopenblas-dev
+  # data
+  dataset-fashion-mnist
+  # benchmarks
+  iperf3 nlohmann-json3-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "bootstrap: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "bootstrap: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "bootstrap: done"
