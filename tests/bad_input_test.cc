@@ -1,0 +1,173 @@
+// Malformed and out-of-range requests sent over the wire to real daemons get
+// a specific status and message, never crash them, and change nothing.
+#include <cstring>
+
+#include "absl/synchronization/notification.h"
+#include "common/rpc.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "tests/cluster_fixture.h"
+
+namespace ps::testing {
+namespace {
+
+class BadInputTest : public ClusterTest {
+ protected:
+  void SetUp() override {
+    StartCluster(1, 1);
+    grpc::ClientContext ctx;
+    v1::GetClusterResponse cluster;
+    ASSERT_TRUE(cluster_->coordinator()->GetCluster(&ctx, {}, &cluster).ok());
+    for (const auto& m : cluster.members()) {
+      if (m.role() == v1::SERVER) server_address_ = m.address();
+    }
+    ps_ = v1::ParameterServer::NewStub(MakeChannel(server_address_));
+    v1::CreateTablesRequest create;
+    create.set_job_id("manual-1");
+    create.set_epoch(5);
+    v1::TableDef* t = create.add_tables();
+    t->set_name("w");
+    t->set_size(1000);
+    t->mutable_init()->set_kind(v1::Initializer::UNIFORM);
+    t->mutable_init()->set_scale(1);
+    t->mutable_optimizer()->set_type(v1::SGD);
+    t->mutable_optimizer()->set_learning_rate(1);
+    v1::DenseRange* r = create.add_ranges();
+    r->set_table("w");
+    r->set_begin(0);
+    r->set_end(1000);
+    grpc::ClientContext cctx;
+    v1::CreateTablesResponse created;
+    ASSERT_TRUE(ps_->CreateTables(&cctx, create, &created).ok());
+    initial_ = PullAll();
+  }
+
+  std::string PullAll() {
+    v1::PullRequest p;
+    p.set_job_id("manual-1");
+    p.set_epoch(5);
+    v1::DenseSlice* s = p.add_slices();
+    s->set_table("w");
+    s->set_count(1000);
+    grpc::ClientContext ctx;
+    v1::PullResponse response;
+    EXPECT_TRUE(ps_->Pull(&ctx, p, &response).ok());
+    return response.values();
+  }
+
+  v1::PushRequest GoodPush() {
+    v1::PushRequest p;
+    p.set_job_id("manual-1");
+    p.set_epoch(5);
+    v1::DenseSlice* s = p.add_slices();
+    s->set_table("w");
+    s->set_offset(10);
+    s->set_count(4);
+    p.set_values(std::string(16, '\x01'));
+    return p;
+  }
+
+  void ExpectPushRejected(const v1::PushRequest& push, grpc::StatusCode code,
+                          const std::string& text) {
+    grpc::ClientContext ctx;
+    v1::PushResponse response;
+    grpc::Status s = ps_->Push(&ctx, push, &response);
+    EXPECT_EQ(s.error_code(), code) << s.error_message();
+    EXPECT_NE(s.error_message().find(text), std::string::npos) << s.error_message();
+    EXPECT_EQ(PullAll(), initial_) << "stored values changed";
+    EXPECT_TRUE(cluster_->server_process(0)->Running());
+  }
+
+  std::string server_address_;
+  std::unique_ptr<v1::ParameterServer::Stub> ps_;
+  std::string initial_;
+};
+
+TEST_F(BadInputTest, DataPlaneRejectsEachMalformedPush) {
+  v1::PushRequest p = GoodPush();
+  p.set_job_id("job-404");
+  ExpectPushRejected(p, grpc::StatusCode::NOT_FOUND, "job-404");
+  p = GoodPush();
+  p.mutable_slices(0)->set_table("nope");
+  ExpectPushRejected(p, grpc::StatusCode::NOT_FOUND, "unknown table nope");
+  p = GoodPush();
+  p.set_epoch(4);
+  ExpectPushRejected(p, grpc::StatusCode::FAILED_PRECONDITION, "stale partition map");
+  p = GoodPush();
+  p.mutable_slices(0)->set_offset(998);
+  ExpectPushRejected(p, grpc::StatusCode::OUT_OF_RANGE, "outside [0, 1000)");
+  p = GoodPush();
+  p.set_values(std::string(15, '\x01'));
+  ExpectPushRejected(p, grpc::StatusCode::INVALID_ARGUMENT, "15 bytes");
+  p = GoodPush();
+  p.mutable_slices(0)->set_count(-4);
+  ExpectPushRejected(p, grpc::StatusCode::OUT_OF_RANGE, "count -4");
+}
+
+TEST_F(BadInputTest, GarbageBytesDoNotCrashTheServer) {
+  grpc::GenericStub generic(MakeChannel(server_address_));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(absl::Seconds(5)));
+  const char junk[] = "\xff\xff\xff\xff\x0f garbage that is not a protobuf";
+  grpc::Slice slice(junk, sizeof(junk));
+  grpc::ByteBuffer request(&slice, 1), response;
+  absl::Notification done;
+  grpc::Status status;
+  generic.UnaryCall(&ctx, "/ps.v1.ParameterServer/Push", grpc::StubOptions(),
+                    &request, &response, [&](grpc::Status s) {
+                      status = s;
+                      done.Notify();
+                    });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(PullAll(), initial_);
+  EXPECT_TRUE(cluster_->server_process(0)->Running());
+}
+
+TEST_F(BadInputTest, CoordinatorAnswersUnknownsAndMalformedRequests) {
+  auto* c = cluster_->coordinator();
+  {
+    grpc::ClientContext ctx;
+    v1::GetJobRequest r;
+    r.set_job_id("job-42");
+    v1::Job job;
+    grpc::Status s = c->GetJob(&ctx, r, &job);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_NE(s.error_message().find("job-42"), std::string::npos);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::HeartbeatRequest r;
+    r.set_member_id("worker-77");
+    v1::HeartbeatResponse response;
+    EXPECT_EQ(c->Heartbeat(&ctx, r, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::RegisterRequest r;
+    r.set_address("127.0.0.1:1");
+    v1::RegisterResponse response;
+    grpc::Status s = c->Register(&ctx, r, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("role"), std::string::npos);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::SubmitJobRequest r;  // empty spec
+    v1::SubmitJobResponse response;
+    grpc::Status s = c->SubmitJob(&ctx, r, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("allowed"), std::string::npos) << s.error_message();
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ReportProgressRequest r;
+    r.set_job_id("job-9");
+    v1::ReportProgressResponse response;
+    EXPECT_EQ(c->ReportProgress(&ctx, r, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  EXPECT_TRUE(cluster_->coordinator_process()->Running());
+}
+
+}  // namespace
+}  // namespace ps::testing
