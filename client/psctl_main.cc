@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -109,6 +110,12 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[1];
   const std::string arg = args.size() > 2 ? args[2] : "";
+  static const std::set<std::string> kCommands = {
+      "submit", "status", "list", "watch", "cancel", "export", "cluster", "local"};
+  if (!kCommands.count(command)) {
+    std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  }
   const bool needs_arg = command != "list" && command != "cluster";
   if (needs_arg && arg.empty()) {
     std::cerr << "psctl " << command << ": missing argument\n\n" << kUsage;
@@ -138,14 +145,11 @@ int main(int argc, char** argv) {
     s = ps::client::Cancel(stub.get(), arg, std::cout);
   } else if (command == "cluster") {
     s = ps::client::Cluster(stub.get(), std::cout);
-  } else if (command == "export") {
+  } else {  // export
     if (absl::GetFlag(FLAGS_out).empty()) {
       return Fail(absl::InvalidArgumentError("export needs --out=FILE"));
     }
     s = ps::client::Export(stub.get(), arg, UserPath(absl::GetFlag(FLAGS_out)), std::cout);
-  } else {
-    std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
-    return 2;
   }
   return s.ok() ? 0 : Fail(s);
 }

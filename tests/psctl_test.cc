@@ -1,0 +1,115 @@
+// psctl as a user runs it: the real binary, its exit code and its output.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/subprocess.h"
+#include "gtest/gtest.h"
+#include "tests/cluster_fixture.h"
+#include "tests/synthetic_data.h"
+
+namespace ps::testing {
+namespace {
+
+class PsctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(std::getenv("TEST_TMPDIR"), "/",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_ + "/data");
+    ASSERT_TRUE(WriteSyntheticFashionMnist(dir_ + "/data", 2000, 500, 11).ok());
+  }
+
+  std::string WriteSpec(int epochs, const std::string& extra = "") {
+    const std::string path = dir_ + "/spec.json";
+    std::ofstream(path) << R"({"name": "cli", "model": {"type": "SOFTMAX"},
+      "data": {"dataset": "FASHION_MNIST", "dir": ")" << dir_ << R"(/data"},
+      "optimizer": {"type": "SGD", "learningRate": 0.1},
+      "training": {"epochs": )" << epochs << R"(, "batchSize": 32, "reportEverySteps": 5},
+      "cluster": {"numWorkers": 1})" << extra << "}";
+    return path;
+  }
+
+  // Starts psctl with `args`; output goes to dir_/psctl.log.
+  std::unique_ptr<Subprocess> Psctl(std::vector<std::string> args) {
+    args.insert(args.begin(), RunfilesBinDir() + "/client/psctl");
+    auto p = Subprocess::Start(args, dir_ + "/psctl.log");
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *std::move(p) : nullptr;
+  }
+
+  int Wait(Subprocess* p, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (p->Running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+    EXPECT_FALSE(p->Running()) << "psctl still running; output:\n" << Output();
+    return p->exit_code().value_or(-1);
+  }
+
+  std::string Output() {
+    std::ifstream in(dir_ + "/psctl.log");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::string dir_;
+};
+
+TEST_F(PsctlTest, LocalRunsJobToSucceededAndExports) {
+  auto p = Psctl({"local", WriteSpec(2), "--servers=2", "--workers=2",
+                  "--bin_dir=" + RunfilesBinDir(), "--export_to=" + dir_ + "/m.psx"});
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(120)), 0) << Output();
+  const std::string out = Output();
+  EXPECT_NE(out.find("state:    SUCCEEDED"), std::string::npos) << out;
+  EXPECT_NE(out.find("test accuracy"), std::string::npos) << out;
+  EXPECT_NE(out.find("exported 2 tables"), std::string::npos) << out;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/m.psx"));
+}
+
+TEST_F(PsctlTest, LocalIsCancelledByCtrlCAndTearsDown) {
+  auto p = Psctl({"local", WriteSpec(1000), "--servers=1", "--workers=1",
+                  "--bin_dir=" + RunfilesBinDir()});
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (Output().find("loss") == std::string::npos && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  kill(p->pid(), SIGINT);
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(30)), 1);
+  const std::string out = Output();
+  EXPECT_NE(out.find("interrupted: cancelling"), std::string::npos) << out;
+  EXPECT_NE(out.find("state:    CANCELLED"), std::string::npos) << out;
+  EXPECT_NE(out.find("stopping local cluster"), std::string::npos) << out;
+}
+
+TEST_F(PsctlTest, BadSpecFileGetsMessageNamingTheProblem) {
+  auto p = Psctl({"submit", WriteSpec(1, R"(, "colour": "red")")});
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(30)), 1);
+  EXPECT_NE(Output().find("colour"), std::string::npos) << Output();
+
+  p = Psctl({"submit", dir_ + "/missing.json"});
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(30)), 1);
+  EXPECT_NE(Output().find("cannot read job spec " + dir_ + "/missing.json"),
+            std::string::npos) << Output();
+
+  std::ofstream(dir_ + "/zero.json")
+      << R"({"model": {"type": "SOFTMAX"}, "data": {"dataset": "FASHION_MNIST", "dir": "/x"},
+             "optimizer": {"type": "SGD", "learningRate": 0},
+             "training": {"epochs": 1, "batchSize": 1}, "cluster": {"numWorkers": 1}})";
+  p = Psctl({"submit", dir_ + "/zero.json"});
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(30)), 1);
+  EXPECT_NE(Output().find("optimizer.learningRate: 0 is out of range; allowed: (0, 10]"),
+            std::string::npos) << Output();
+}
+
+TEST_F(PsctlTest, UnknownCommandPrintsUsage) {
+  auto p = Psctl({"frobnicate"});
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(30)), 2);
+  EXPECT_NE(Output().find("unknown command 'frobnicate'"), std::string::npos);
+  EXPECT_NE(Output().find("submit SPEC.json"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ps::testing
