@@ -1,0 +1,90 @@
+#include "client/chunk_plan.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace ps::client {
+namespace {
+
+absl::Status CheckRef(const v1::PartitionMap& map, const TableRef& ref) {
+  if (ref.count < 0 || ref.buffer_offset < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "table ", ref.table, ": count ", ref.count, " and buffer_offset ",
+        ref.buffer_offset, " must both be >= 0"));
+  }
+  for (const v1::TableDef& t : map.tables()) {
+    if (t.name() == ref.table) return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("table ", ref.table,
+                                          " is not in partition map epoch ",
+                                          map.epoch()));
+}
+
+// Appends `piece` to one server's chunks, starting a new chunk whenever the
+// last one is full, so every chunk but the last holds exactly chunk_values.
+void Pack(RoutedSlice piece, int64_t chunk_values, std::vector<Chunk>* chunks) {
+  while (piece.count > 0) {
+    if (chunks->empty() || chunks->back().values == chunk_values) {
+      chunks->emplace_back().server_index = piece.server_index;
+    }
+    Chunk& chunk = chunks->back();
+    RoutedSlice part = piece;
+    part.count = std::min(piece.count, chunk_values - chunk.values);
+    chunk.values += part.count;
+    piece.offset += part.count;
+    piece.buffer_offset += part.count;
+    piece.count -= part.count;
+    chunk.pieces.push_back(std::move(part));
+  }
+}
+
+std::vector<Chunk> Interleave(std::vector<std::vector<Chunk>> per_server) {
+  std::vector<Chunk> out;
+  for (size_t round = 0;; ++round) {
+    bool any = false;
+    for (std::vector<Chunk>& chunks : per_server) {
+      if (round >= chunks.size()) continue;
+      out.push_back(std::move(chunks[round]));
+      any = true;
+    }
+    if (!any) return out;
+  }
+}
+
+}  // namespace
+
+bool operator==(const TableRef& a, const TableRef& b) {
+  return a.offset == b.offset && a.count == b.count &&
+         a.buffer_offset == b.buffer_offset && a.table == b.table;
+}
+
+absl::StatusOr<std::vector<Chunk>> PlanChunks(const v1::PartitionMap& map,
+                                              const std::vector<TableRef>& refs,
+                                              int64_t chunk_values) {
+  if (chunk_values < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk_values ", chunk_values, " must be >= 1"));
+  }
+  std::vector<std::vector<Chunk>> per_server(map.servers_size());
+  for (const TableRef& ref : refs) {
+    if (ref.count == 0) continue;
+    if (absl::Status s = CheckRef(map, ref); !s.ok()) return s;
+    absl::StatusOr<std::vector<RoutedSlice>> routed =
+        Route(map, ref.table, ref.offset, ref.count, ref.buffer_offset);
+    if (!routed.ok()) return routed.status();
+    for (RoutedSlice& piece : *routed) {
+      if (piece.server_index < 0 || piece.server_index >= map.servers_size()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "partition map epoch ", map.epoch(), ": table ", ref.table,
+            " has a range on server index ", piece.server_index, " of ",
+            map.servers_size(), " servers"));
+      }
+      std::vector<Chunk>* chunks = &per_server[piece.server_index];
+      Pack(std::move(piece), chunk_values, chunks);
+    }
+  }
+  return Interleave(std::move(per_server));
+}
+
+}  // namespace ps::client

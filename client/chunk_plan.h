@@ -1,0 +1,57 @@
+// How one pull or push of dense values becomes RPCs, decided without any
+// network: every TableRef is routed through the partition map, and the
+// pieces for each server are packed, in order, into chunks of bounded size.
+// Many small pieces share one chunk (a small model costs about one RPC per
+// server); a piece bigger than a chunk is split over several.
+#ifndef PS_CLIENT_CHUNK_PLAN_H_
+#define PS_CLIENT_CHUNK_PLAN_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/partition.h"
+#include "proto/ps/v1/ps.pb.h"
+
+namespace ps::client {
+
+// Values [offset, offset + count) of `table`, exchanged with
+// buffer[buffer_offset, buffer_offset + count) of the caller's flat float
+// buffer.
+struct TableRef {
+  std::string table;
+  int64_t offset = 0;
+  int64_t count = 0;
+  int64_t buffer_offset = 0;
+};
+
+bool operator==(const TableRef& a, const TableRef& b);
+inline bool operator!=(const TableRef& a, const TableRef& b) {
+  return !(a == b);
+}
+
+// The payload of one RPC: pieces for one server, their values concatenated
+// in piece order on the wire.
+struct Chunk {
+  int server_index = 0;
+  std::vector<RoutedSlice> pieces;
+  int64_t values = 0;  // sum of the pieces' counts; in [1, chunk_values]
+};
+
+// Plans `refs` against `map` with at most `chunk_values` values per chunk.
+// Refs with count 0 are skipped, so an empty plan is possible. Chunks of
+// different servers are interleaved (server 0's first, server 1's first, ...)
+// so that every server starts working as early as possible.
+//
+// Errors (nothing is planned):
+//   INVALID_ARGUMENT  chunk_values < 1, or a negative count or buffer_offset
+//   NOT_FOUND         a table the map does not define
+//   OUT_OF_RANGE      a ref outside its table
+absl::StatusOr<std::vector<Chunk>> PlanChunks(const v1::PartitionMap& map,
+                                              const std::vector<TableRef>& refs,
+                                              int64_t chunk_values);
+
+}  // namespace ps::client
+
+#endif  // PS_CLIENT_CHUNK_PLAN_H_

@@ -1,0 +1,131 @@
+// The data-plane client: pulls and pushes dense values of one job across all
+// parameter servers of a partition map. Used by workers, `psctl export` and
+// the benchmarks.
+//
+// A call routes every TableRef through the map, packs the pieces for each
+// server into requests of at most PsClientOptions::chunk_bytes of values,
+// and sends all of them at once, spread over several connections per server.
+// The plan for a list of refs is kept, so repeating a call with the same refs
+// (a training loop) skips routing and reuses request buffers.
+//
+// Thread-compatible: one Pull() or Push() at a time per client. Separate
+// clients are independent.
+#ifndef PS_CLIENT_PS_CLIENT_H_
+#define PS_CLIENT_PS_CLIENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/call_batch.h"
+#include "client/chunk_plan.h"  // TableRef
+#include "client/wire_format.h"
+#include "common/rpc.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "proto/ps/v1/ps.pb.h"
+
+namespace ps::client {
+
+struct PsClientOptions {
+  // Identifies this client's pushes so that a retried push is applied once.
+  // Must be unique among the job's concurrent clients. Empty: no
+  // de-duplication (a retried push may be applied twice).
+  std::string worker_id;
+  // Deadline of each RPC. A call may take up to max_attempts times this.
+  absl::Duration rpc_timeout = absl::Seconds(30);
+  // Attempts per request. Only UNAVAILABLE is retried (a push keeps its
+  // sequence number, so the server applies it once); other errors return.
+  int max_attempts = 3;
+  // Most value bytes in one request, in [4, kMaxMessageBytes / 2]. Smaller
+  // chunks start streaming sooner and use more connections; larger ones cost
+  // fewer RPCs. A few MB suits both loopback and data-centre links.
+  int64_t chunk_bytes = kMaxChunkBytes;
+  // TCP connections per server, in [1, 64]. A server's requests are spread
+  // over them round-robin, since one HTTP/2 connection is flow-controlled
+  // and processed by one thread at a time on each side.
+  int channels_per_server = 2;
+};
+
+class PsClient {
+ public:
+  // Connects (lazily) to every server of `map`. INVALID_ARGUMENT names the
+  // bad option or map field; nothing is sent.
+  static absl::StatusOr<std::unique_ptr<PsClient>> Create(
+      std::string job_id, v1::PartitionMap map, PsClientOptions options);
+
+  PsClient(const PsClient&) = delete;
+  PsClient& operator=(const PsClient&) = delete;
+
+  // Fills buffer[r.buffer_offset, r.buffer_offset + r.count) with values
+  // [r.offset, r.offset + r.count) of table r.table, for every r in refs.
+  // `buffer` must hold max(buffer_offset + count) floats.
+  //
+  // Errors; on any, the buffer's contents are unspecified:
+  //   INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE  a bad ref (see PlanChunks);
+  //       found before any RPC
+  //   FAILED_PRECONDITION  a server is at another epoch: refresh the map and
+  //       create a new client
+  //   UNAVAILABLE, DEADLINE_EXCEEDED  a server cannot be reached in time
+  //   DATA_LOSS  a server answered with the wrong number of values
+  // A server-side error keeps its code, and its message is prefixed with
+  // "job J: pull from server M at HOST:PORT".
+  absl::Status Pull(const std::vector<TableRef>& refs, float* buffer);
+
+  // Sends grads[r.buffer_offset, r.buffer_offset + r.count) as the gradient
+  // of values [r.offset, r.offset + r.count) of r.table, for every r; each
+  // server applies its optimizer. `grads` is read before Push returns and
+  // not referenced after. Errors as for Pull; after an error some requests
+  // may have been applied and others not.
+  absl::Status Push(const std::vector<TableRef>& refs, const float* grads);
+
+  const v1::PartitionMap& map() const { return map_; }
+  const std::string& job_id() const { return job_id_; }
+
+ private:
+  struct Server {
+    std::string label;  // "server M at HOST:PORT", for errors
+    std::vector<std::unique_ptr<grpc::GenericStub>> stubs;  // one per channel
+  };
+  // Everything about one list of refs that outlives a call.
+  struct Plan {
+    bool valid = false;
+    std::vector<TableRef> refs;
+    std::vector<Chunk> chunks;
+    std::vector<grpc::GenericStub*> stubs;      // per chunk
+    std::vector<grpc::ByteBuffer> requests;     // per chunk
+    std::vector<std::string> push_prefixes;     // per chunk, pushes only
+    std::vector<std::shared_ptr<SharedBytes>> send;  // per chunk, pushes only
+  };
+  using PrepareFn = std::function<void(int chunk)>;
+
+  PsClient(std::string job_id, v1::PartitionMap map, PsClientOptions options,
+           std::vector<Server> servers);
+
+  absl::Status UpdatePlan(const std::vector<TableRef>& refs, Plan* plan);
+  void PreparePush(Plan* plan, int chunk, const float* grads);
+  // Runs one RPC per chunk of `plan`, calling `prepare(i)` just before the
+  // first attempt of chunk i, and retrying UNAVAILABLE ones.
+  absl::Status Execute(absl::string_view op, const std::string& method,
+                       Plan* plan, const PrepareFn& prepare,
+                       const CallBatch::OnResponse& on_response);
+
+  const std::string job_id_;
+  const v1::PartitionMap map_;
+  const PsClientOptions options_;
+  const std::vector<Server> servers_;
+  Plan pull_plan_;
+  Plan push_plan_;
+  // Starts at the creation time in microseconds, so a restarted client with
+  // the same worker_id continues above the sequences it used before.
+  std::atomic<uint64_t> next_seq_;
+};
+
+}  // namespace ps::client
+
+#endif  // PS_CLIENT_PS_CLIENT_H_

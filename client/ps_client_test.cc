@@ -1,0 +1,209 @@
+#include "client/ps_client.h"
+
+#include <memory>
+#include <vector>
+
+#include "common/partition.h"
+#include "common/rpc.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/ps/v1/ps.grpc.pb.h"
+#include "server/initializer.h"
+#include "server/ps_service.h"
+#include "server/table_store.h"
+
+namespace ps::client {
+namespace {
+
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+
+constexpr char kJob[] = "job-1";
+constexpr int64_t kBig = 100000;  // split over both servers at 50000
+constexpr int64_t kTiny = 10;     // whole on one server
+
+v1::TableDef Table(const std::string& name, int64_t size,
+                   v1::Initializer::Kind init) {
+  v1::TableDef t;
+  t.set_name(name);
+  t.set_size(size);
+  t.mutable_init()->set_kind(init);
+  t.mutable_init()->set_scale(1);
+  t.mutable_init()->set_seed(42);
+  t.mutable_optimizer()->set_type(v1::SGD);
+  t.mutable_optimizer()->set_learning_rate(1);
+  return t;
+}
+
+// Two real in-process servers holding one job with a split and a tiny table.
+class PsClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::vector<v1::ServerEndpoint> endpoints;
+    for (int i = 0; i < 2; ++i) {
+      stores_.push_back(std::make_unique<server::TableStore>());
+      services_.push_back(
+          std::make_unique<server::PsService>(stores_.back().get()));
+      auto running = StartServer("127.0.0.1", 0, {services_.back().get()});
+      ASSERT_TRUE(running.ok()) << running.status();
+      endpoints.emplace_back().set_member_id("s-" + std::to_string(i));
+      endpoints.back().set_address(running->address);
+      servers_.push_back(std::move(running->server));
+    }
+    tables_ = {Table("big", kBig, v1::Initializer::UNIFORM),
+               Table("tiny", kTiny, v1::Initializer::ZEROS)};
+    auto map = BuildPartitionMap(7, endpoints, tables_);
+    ASSERT_TRUE(map.ok()) << map.status();
+    map_ = *map;
+    for (int i = 0; i < 2; ++i) {
+      v1::CreateTablesRequest request;
+      request.set_job_id(kJob);
+      request.set_epoch(map_.epoch());
+      for (const auto& t : tables_) *request.add_tables() = t;
+      for (const auto& r : RangesOf(map_, i)) *request.add_ranges() = r;
+      ASSERT_TRUE(stores_[i]->CreateTables(request).ok());
+    }
+  }
+
+  void TearDown() override {
+    for (auto& s : servers_) {
+      if (s) s->Shutdown(DeadlineIn(absl::Seconds(1)));
+    }
+  }
+
+  std::unique_ptr<PsClient> NewClient(PsClientOptions options = {},
+                                      const v1::PartitionMap* map = nullptr) {
+    auto client = PsClient::Create(kJob, map ? *map : map_, options);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? *std::move(client) : nullptr;
+  }
+
+  // Both tables, back to back in one buffer.
+  static std::vector<TableRef> AllRefs() {
+    return {{"big", 0, kBig, 0}, {"tiny", 0, kTiny, kBig}};
+  }
+
+  static std::vector<float> InitialValues() {
+    std::vector<float> out(kBig + kTiny, 0.0f);
+    server::FillInitial(Table("big", kBig, v1::Initializer::UNIFORM).init(), 0,
+                        kBig, out.data());
+    return out;
+  }
+
+  std::vector<std::unique_ptr<server::TableStore>> stores_;
+  std::vector<std::unique_ptr<server::PsService>> services_;
+  std::vector<std::unique_ptr<grpc::Server>> servers_;
+  std::vector<v1::TableDef> tables_;
+  v1::PartitionMap map_;
+};
+
+TEST_F(PsClientTest, PullReturnsInitialValuesFromBothServers) {
+  auto client = NewClient();
+  std::vector<float> buffer(kBig + kTiny, -1.0f);
+  ASSERT_TRUE(client->Pull(AllRefs(), buffer.data()).ok());
+  EXPECT_EQ(buffer, InitialValues());
+}
+
+TEST_F(PsClientTest, PushThenPullAppliesSgdAcrossServerBoundary) {
+  auto client = NewClient({.worker_id = "w0"});
+  // Values [49990, 50010) straddle the two servers' ranges.
+  const std::vector<TableRef> refs = {{"big", 49990, 20, 0},
+                                      {"tiny", 3, 2, 20}};
+  std::vector<float> grads(22);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = i + 1.0f;
+  ASSERT_TRUE(client->Push(refs, grads.data()).ok());
+
+  std::vector<float> expected = InitialValues();
+  for (int i = 0; i < 20; ++i) expected[49990 + i] -= grads[i];
+  for (int i = 0; i < 2; ++i) expected[kBig + 3 + i] -= grads[20 + i];
+  std::vector<float> buffer(kBig + kTiny);
+  ASSERT_TRUE(client->Pull(AllRefs(), buffer.data()).ok());
+  EXPECT_EQ(buffer, expected);
+}
+
+TEST_F(PsClientTest, RepeatedPushesWithWorkerIdAreEachApplied) {
+  auto client = NewClient({.worker_id = "w0"});
+  const std::vector<TableRef> refs = {{"tiny", 0, 1, 0}};
+  const float grad = 0.5f;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client->Push(refs, &grad).ok());
+  float value = 0;
+  ASSERT_TRUE(client->Pull(refs, &value).ok());
+  EXPECT_EQ(value, -1.5f);
+}
+
+TEST_F(PsClientTest, SmallChunksGiveIdenticalResults) {
+  auto whole = NewClient({.worker_id = "w0"});
+  auto chunked = NewClient({.worker_id = "w1", .chunk_bytes = 4096});
+  std::vector<float> grads(kBig + kTiny);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = (i % 7) * 0.25f;
+  ASSERT_TRUE(chunked->Push(AllRefs(), grads.data()).ok());
+
+  std::vector<float> expected = InitialValues();
+  for (size_t i = 0; i < expected.size(); ++i) expected[i] -= grads[i];
+  std::vector<float> from_whole(kBig + kTiny), from_chunked(kBig + kTiny);
+  ASSERT_TRUE(whole->Pull(AllRefs(), from_whole.data()).ok());
+  ASSERT_TRUE(chunked->Pull(AllRefs(), from_chunked.data()).ok());
+  EXPECT_EQ(from_whole, expected);
+  EXPECT_EQ(from_chunked, expected);
+}
+
+TEST_F(PsClientTest, StaleEpochIsFailedPreconditionNamingServer) {
+  v1::PartitionMap stale = map_;
+  stale.set_epoch(map_.epoch() + 1);
+  auto client = NewClient({}, &stale);
+  std::vector<float> buffer(kBig + kTiny);
+  absl::Status s = client->Pull(AllRefs(), buffer.data());
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(s.message(), HasSubstr("job-1: pull from server s-"));
+  EXPECT_THAT(s.message(), HasSubstr(" at 127.0.0.1:"));
+  EXPECT_THAT(s.message(), HasSubstr("epoch"));
+}
+
+TEST_F(PsClientTest, BadRefsFailBeforeAnyRpc) {
+  // No server listens on these addresses: an RPC would be UNAVAILABLE.
+  v1::PartitionMap unreachable = map_;
+  for (auto& s : *unreachable.mutable_servers()) s.set_address("127.0.0.1:1");
+  auto client = NewClient({}, &unreachable);
+  std::vector<float> buffer(kBig + kTiny);
+  EXPECT_EQ(client->Pull({{"big", kBig - 10, 20, 0}}, buffer.data()).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(client->Push({{"big", -1, 2, 0}}, buffer.data()).code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(client->Pull({{"nope", 0, 1, 0}}, buffer.data()).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(client->Pull({{"big", 0, -1, 0}}, buffer.data()).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(client->Pull({{"big", 0, 0, 0}}, buffer.data()).ok());
+}
+
+TEST_F(PsClientTest, StoppedServerFailsWithinDeadlineNamingIt) {
+  const std::string address = map_.servers(1).address();
+  servers_[1]->Shutdown(DeadlineIn(absl::Seconds(1)));
+  servers_[1].reset();
+  const absl::Duration timeout = absl::Milliseconds(300);
+  auto client = NewClient({.rpc_timeout = timeout, .max_attempts = 2});
+  std::vector<float> buffer(kBig + kTiny);
+  const absl::Time start = absl::Now();
+  absl::Status s = client->Pull(AllRefs(), buffer.data());
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_THAT(s.code(), AnyOf(absl::StatusCode::kUnavailable,
+                              absl::StatusCode::kDeadlineExceeded))
+      << s;
+  EXPECT_THAT(s.message(), HasSubstr("server s-1 at " + address));
+  EXPECT_LT(took, 2 * (timeout + CallBatch::kWaitGrace) + absl::Seconds(1));
+}
+
+TEST_F(PsClientTest, CreateRejectsBadOptionsAndMaps) {
+  EXPECT_EQ(PsClient::Create(kJob, map_, {.chunk_bytes = 2}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PsClient::Create(kJob, map_, {.max_attempts = 0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PsClient::Create("", map_, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::PartitionMap empty;
+  EXPECT_EQ(PsClient::Create(kJob, empty, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ps::client

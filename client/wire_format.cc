@@ -1,0 +1,132 @@
+#include "client/wire_format.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/slice.h"
+#include "proto/ps/v1/ps.pb.h"
+
+namespace ps::client {
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+
+void AppendVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+template <typename Request>
+void AddSlices(const Chunk& chunk, Request* request) {
+  request->mutable_slices()->Reserve(static_cast<int>(chunk.pieces.size()));
+  for (const RoutedSlice& piece : chunk.pieces) {
+    v1::DenseSlice* slice = request->add_slices();
+    slice->set_table(piece.table);
+    slice->set_offset(piece.offset);
+    slice->set_count(piece.count);
+  }
+}
+
+}  // namespace
+
+std::string PullRequestBytes(const std::string& job_id, uint64_t epoch,
+                             const Chunk& chunk) {
+  v1::PullRequest request;
+  request.set_job_id(job_id);
+  request.set_epoch(epoch);
+  AddSlices(chunk, &request);
+  return request.SerializeAsString();
+}
+
+std::string PushRequestPrefix(const std::string& job_id, uint64_t epoch,
+                              const std::string& worker_id,
+                              const Chunk& chunk) {
+  v1::PushRequest request;
+  request.set_job_id(job_id);
+  request.set_epoch(epoch);
+  request.set_worker_id(worker_id);
+  AddSlices(chunk, &request);
+  return request.SerializeAsString();
+}
+
+std::string PushRequestTail(uint64_t seq, int64_t value_bytes) {
+  std::string out;
+  AppendVarint(WireFormatLite::MakeTag(v1::PushRequest::kSeqFieldNumber,
+                                       WireFormatLite::WIRETYPE_VARINT),
+               &out);
+  AppendVarint(seq, &out);
+  AppendVarint(
+      WireFormatLite::MakeTag(v1::PushRequest::kValuesFieldNumber,
+                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+      &out);
+  AppendVarint(static_cast<uint64_t>(value_bytes), &out);
+  return out;
+}
+
+absl::Status ScatterPullResponse(grpc::ByteBuffer* response,
+                                 const Chunk& chunk, float* buffer) {
+  static const uint32_t kValuesTag =
+      WireFormatLite::MakeTag(v1::PullResponse::kValuesFieldNumber,
+                              WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  grpc::ProtoBufferReader reader(response);
+  google::protobuf::io::CodedInputStream in(&reader);
+  const int64_t expected = chunk.values * int64_t{sizeof(float)};
+  int64_t got = 0;
+  const absl::Status malformed =
+      absl::DataLossError("pull response is not a valid PullResponse");
+  for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
+    if (tag != kValuesTag) {
+      // A field this client does not know (a newer server): skip it.
+      if (!WireFormatLite::SkipField(&in, tag)) return malformed;
+      continue;
+    }
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length)) return malformed;
+    got = length;
+    if (got != expected) break;
+    for (const RoutedSlice& piece : chunk.pieces) {
+      if (!in.ReadRaw(buffer + piece.buffer_offset,
+                      static_cast<int>(piece.count * sizeof(float)))) {
+        return malformed;
+      }
+    }
+  }
+  if (got != expected) {
+    return absl::DataLossError(absl::StrCat("pull response holds ", got,
+                                            " bytes of values, expected ",
+                                            expected));
+  }
+  if (in.CurrentPosition() != static_cast<int>(response->Length())) {
+    return malformed;
+  }
+  return absl::OkStatus();
+}
+
+char* SharedBytes::Resize(size_t size) {
+  if (size > capacity_) {
+    data_.reset(new char[size]);
+    capacity_ = size;
+  }
+  size_ = size;
+  return data_.get();
+}
+
+grpc::ByteBuffer SharedBytes::Share(const std::shared_ptr<SharedBytes>& self) {
+  self->shares_.fetch_add(1, std::memory_order_relaxed);
+  auto* keep = new std::shared_ptr<SharedBytes>(self);
+  grpc::Slice slice(self->data_.get(), self->size_, &SharedBytes::Release,
+                    keep);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+void SharedBytes::Release(void* share) {
+  auto* keep = static_cast<std::shared_ptr<SharedBytes>*>(share);
+  (*keep)->shares_.fetch_sub(1, std::memory_order_release);
+  delete keep;
+}
+
+}  // namespace ps::client
