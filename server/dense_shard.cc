@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "absl/base/internal/raw_logging.h"
+
 #include "server/initializer.h"
 
 namespace ps::server {
@@ -9,6 +11,8 @@ namespace ps::server {
 DenseShard::DenseShard(const v1::TableDef& def, int64_t begin, int64_t end,
                        std::unique_ptr<UpdateRule> rule)
     : begin_(begin), end_(end), rule_(std::move(rule)) {
+  ABSL_RAW_CHECK(rule_->StateFloats() <= kMaxStatePlanes,
+                 "update rule keeps more state planes than kMaxStatePlanes");
   absl::MutexLock lock(&mu_);
   values_.resize(end - begin);
   FillInitial(def.init(), begin, end - begin, values_.data());
@@ -28,9 +32,12 @@ void DenseShard::Read(int64_t offset, int64_t count, float* out) const {
 void DenseShard::Apply(int64_t offset, int64_t count, const float* grad) {
   absl::MutexLock lock(&mu_);
   const int64_t at = offset - begin_;
-  float* state =
-      state_.empty() ? nullptr : state_.data() + at * rule_->StateFloats();
-  rule_->Apply(values_.data() + at, state, grad, count);
+  const int64_t size = end_ - begin_;
+  float* planes[kMaxStatePlanes];
+  for (int k = 0; k < rule_->StateFloats(); ++k) {
+    planes[k] = state_.data() + k * size + at;
+  }
+  rule_->Apply(values_.data() + at, planes, grad, count);
 }
 
 }  // namespace ps::server

@@ -39,6 +39,7 @@ class DenseShard {
   const std::unique_ptr<UpdateRule> rule_;
   mutable absl::Mutex mu_;
   std::vector<float> values_ ABSL_GUARDED_BY(mu_);
+  // StateFloats() planes of (end - begin) floats each, back to back.
   std::vector<float> state_ ABSL_GUARDED_BY(mu_);
 };
 

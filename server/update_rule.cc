@@ -4,7 +4,7 @@
 
 namespace ps::server {
 
-void SgdRule::Apply(float* values, float* /*state*/, const float* grad,
+void SgdRule::Apply(float* values, float* const* /*state*/, const float* grad,
                     int64_t n) const {
   const float lr = lr_;
   for (int64_t i = 0; i < n; ++i) values[i] -= lr * grad[i];

@@ -1,8 +1,9 @@
 // The server-side update rule ("optimizer"): how a pushed gradient changes the
 // values it belongs to. Pluggable: a table's rule is chosen from its
 // OptimizerSpec by MakeUpdateRule, and any state the rule keeps (momentum,
-// moments, ...) lives in the shard beside the values, `StateFloats()` floats
-// per value.
+// moments, accumulators, per-value step counts) lives in the shard beside the
+// values as `StateFloats()` planes, each one float per value, so a chunk of
+// values [i, i+n) has its state at plane[k] + i in every plane k.
 #ifndef PS_SERVER_UPDATE_RULE_H_
 #define PS_SERVER_UPDATE_RULE_H_
 
@@ -14,6 +15,9 @@
 
 namespace ps::server {
 
+// Most state planes a rule may keep.
+inline constexpr int kMaxStatePlanes = 4;
+
 class UpdateRule {
  public:
   virtual ~UpdateRule() = default;
@@ -21,10 +25,11 @@ class UpdateRule {
   // Floats of optimizer state kept per value.
   virtual int StateFloats() const = 0;
 
-  // Applies one gradient to n values. `state` holds n * StateFloats() floats
-  // (nullptr when StateFloats() is 0). Called with the shard locked, so it
-  // needs no synchronisation of its own; must not fail.
-  virtual void Apply(float* values, float* state, const float* grad,
+  // Applies one gradient to n values. state[k] points at the n floats of
+  // plane k for these values (state is unused when StateFloats() is 0). The
+  // planes start zeroed. Called with the shard locked, so it needs no
+  // synchronisation of its own; must not fail.
+  virtual void Apply(float* values, float* const* state, const float* grad,
                      int64_t n) const = 0;
 };
 
@@ -33,7 +38,7 @@ class SgdRule : public UpdateRule {
  public:
   explicit SgdRule(float learning_rate) : lr_(learning_rate) {}
   int StateFloats() const override { return 0; }
-  void Apply(float* values, float* state, const float* grad,
+  void Apply(float* values, float* const* state, const float* grad,
              int64_t n) const override;
 
  private:
