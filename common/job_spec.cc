@@ -76,8 +76,21 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
         CheckRange("training.reportEverySteps",
                    spec.training().report_every_steps(), 0, 1000000),
         CheckRange("cluster.numWorkers", spec.cluster().num_workers(), 1, 4096),
+        CheckRange("training.staleness", spec.training().staleness(), 0, 1000),
         CheckRange("cluster.numServers", spec.cluster().num_servers(), 0, 4096)}) {
     if (!s.ok()) return s;
+  }
+  if (!v1::Consistency_IsValid(spec.training().consistency())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("training.consistency: ", spec.training().consistency(),
+                     "; allowed: ASP, BSP, SSP"));
+  }
+  if (spec.training().staleness() != 0 &&
+      spec.training().consistency() != v1::SSP) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training.staleness: ", spec.training().staleness(),
+        " is only meaningful with consistency SSP; allowed: 0 for ",
+        v1::Consistency_Name(spec.training().consistency())));
   }
   if (spec.data().dir().empty()) {
     return absl::InvalidArgumentError(

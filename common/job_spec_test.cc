@@ -88,6 +88,22 @@ TEST(JobSpecTest, RangesAreChecked) {
   ExpectRejected(spec, "cluster.numWorkers", "0");
 }
 
+TEST(JobSpecTest, ConsistencyAndStalenessAreChecked) {
+  v1::JobSpec spec = Good();
+  spec.mutable_training()->set_consistency(v1::SSP);
+  spec.mutable_training()->set_staleness(2);
+  EXPECT_TRUE(ValidateJobSpec(spec).ok());
+  spec.mutable_training()->set_staleness(5000);
+  ExpectRejected(spec, "training.staleness", "5000");
+  spec.mutable_training()->set_consistency(v1::BSP);
+  spec.mutable_training()->set_staleness(2);
+  ExpectRejected(spec, "training.staleness", "SSP");
+  absl::StatusOr<v1::JobSpec> parsed = ParseJobSpecJson(
+      R"({"training": {"consistency": "BSP"}})");
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->training().consistency(), v1::BSP);
+}
+
 TEST(JobSpecTest, MoreWorkersThanRegisteredIsRejected) {
   absl::Status s = ValidateJobSpecForCluster(Good(), {.live_workers = 1,
                                                       .live_servers = 2});

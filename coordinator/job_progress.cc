@@ -14,6 +14,7 @@ v1::JobProgress AggregateProgress(
     p.set_step(p.step() + r.step());
     p.set_total_steps(p.total_steps() + r.total_steps());
     p.set_examples_per_sec(p.examples_per_sec() + r.examples_per_sec());
+    p.set_max_staleness(std::max(p.max_staleness(), r.max_staleness()));
     epoch = std::min(epoch, r.epoch());
     if (r.step() == 0) continue;
     ++reported;

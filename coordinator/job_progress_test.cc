@@ -18,8 +18,10 @@ v1::ReportProgressRequest Report(int64_t step, int32_t epoch, double loss,
 }
 
 TEST(JobProgressTest, SumsStepsAveragesLossAndEstimatesEta) {
-  v1::JobProgress p =
-      AggregateProgress({Report(40, 2, 1.0, 100), Report(60, 3, 0.5, 300)}, 10);
+  v1::ReportProgressRequest stale = Report(60, 3, 0.5, 300);
+  stale.set_max_staleness(2);
+  v1::JobProgress p = AggregateProgress({Report(40, 2, 1.0, 100), stale}, 10);
+  EXPECT_EQ(p.max_staleness(), 2);
   EXPECT_EQ(p.step(), 100);
   EXPECT_EQ(p.total_steps(), 200);
   EXPECT_EQ(p.epoch(), 2);

@@ -131,6 +131,9 @@ absl::Status JobManager::CreateAllTables(const v1::Job& job) {
     v1::CreateTablesRequest request;
     request.set_job_id(job.id());
     request.set_epoch(map.epoch());
+    request.set_consistency(job.spec().training().consistency());
+    request.set_staleness(job.spec().training().staleness());
+    *request.mutable_worker_ids() = job.worker_ids();
     *request.mutable_tables() = map.tables();
     for (v1::DenseRange& range : RangesOf(map, i)) {
       *request.add_ranges() = std::move(range);

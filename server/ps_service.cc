@@ -27,10 +27,13 @@ grpc::Status PsService::DropTables(grpc::ServerContext*,
   return ToGrpcStatus(store_->DropTables(request->job_id()));
 }
 
-grpc::Status PsService::Pull(grpc::ServerContext*,
+grpc::Status PsService::Pull(grpc::ServerContext* ctx,
                              const v1::PullRequest* request,
                              v1::PullResponse* response) {
-  return ToGrpcStatus(store_->Pull(*request, response->mutable_values()));
+  // A waiting pull never outlives its caller's deadline, nor kMaxPullWait.
+  const absl::Time deadline =
+      std::min(absl::FromChrono(ctx->deadline()), absl::Now() + kMaxPullWait);
+  return ToGrpcStatus(store_->Pull(*request, deadline, response));
 }
 
 grpc::Status PsService::Push(grpc::ServerContext*,
@@ -47,6 +50,9 @@ grpc::Status PsService::ServerStatus(grpc::ServerContext*,
                                      v1::ServerStatusResponse* response) {
   for (v1::TableStatus& t : store_->Status()) {
     *response->add_tables() = std::move(t);
+  }
+  for (v1::JobServerStats& j : store_->JobStats()) {
+    *response->add_jobs() = std::move(j);
   }
   return grpc::Status::OK;
 }

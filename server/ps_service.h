@@ -3,10 +3,14 @@
 #ifndef PS_SERVER_PS_SERVICE_H_
 #define PS_SERVER_PS_SERVICE_H_
 
+#include "absl/time/time.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 #include "server/table_store.h"
 
 namespace ps::server {
+
+// Longest a BSP/SSP pull waits for slow workers, whatever its deadline.
+inline constexpr absl::Duration kMaxPullWait = absl::Minutes(10);
 
 class PsService final : public v1::ParameterServer::Service {
  public:

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "server/initializer.h"
 
@@ -24,10 +25,56 @@ absl::Status ValidateDef(const v1::TableDef& def) {
 
 }  // namespace
 
+absl::Status ValidateConsistency(const v1::CreateTablesRequest& request) {
+  const v1::Consistency mode = request.consistency();
+  if (!v1::Consistency_IsValid(mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "consistency: ", mode, "; allowed: ASP, BSP, SSP"));
+  }
+  if (request.staleness() < 0 || request.staleness() > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "staleness: ", request.staleness(), "; allowed: [0, 1000]"));
+  }
+  if ((mode == v1::BSP || mode == v1::SSP) && request.worker_ids().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker_ids: empty; ", v1::Consistency_Name(mode),
+        " needs the job's workers"));
+  }
+  absl::flat_hash_set<std::string> seen;
+  for (const std::string& w : request.worker_ids()) {
+    if (w.empty() || !seen.insert(w).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("worker_ids: '", w, "' is empty or repeated"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Index of the first NaN or Inf in v[0, n), or -1.
+int64_t FirstNonFinite(const float* v, int64_t n) {
+  const uint32_t* bits = reinterpret_cast<const uint32_t*>(v);
+  uint32_t any = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    any |= static_cast<uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
+  }
+  if (!any) return -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if ((bits[i] & 0x7f800000u) == 0x7f800000u) return i;
+  }
+  return -1;
+}
+
 absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
     const v1::CreateTablesRequest& request) {
+  absl::Status valid = ValidateConsistency(request);
+  if (!valid.ok()) return valid;
   auto job = std::make_shared<JobTables>();
   job->epoch = request.epoch();
+  job->num_workers = request.worker_ids_size();
+  job->clock = std::make_unique<JobClock>(
+      request.consistency(), request.staleness(),
+      std::vector<std::string>(request.worker_ids().begin(),
+                               request.worker_ids().end()));
   absl::flat_hash_map<std::string, const v1::TableDef*> defs;
   for (const v1::TableDef& def : request.tables()) {
     absl::Status s = ValidateDef(def);
@@ -59,6 +106,14 @@ absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
                                               *std::move(rule));
     job->bytes += shard->bytes();
     job->tables[r.table()].shards.push_back(std::move(shard));
+  }
+  if (job->clock->mode() == v1::BSP) {
+    std::vector<DenseShard*> shards;
+    for (auto& [name, table] : job->tables) {
+      for (auto& shard : table.shards) shards.push_back(shard.get());
+    }
+    job->bsp = std::make_unique<BspAccumulator>(shards);
+    job->bytes *= 2;  // the sums mirror the values
   }
   return job;
 }
@@ -105,6 +160,7 @@ absl::Status TableStore::DropTables(const std::string& job_id) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return absl::OkStatus();
   bytes_ -= it->second->bytes;
+  it->second->clock->Close();
   jobs_.erase(it);
   return absl::OkStatus();
 }
@@ -160,7 +216,8 @@ absl::StatusOr<std::vector<DenseShard*>> TableStore::Resolve(
 }
 
 absl::Status TableStore::Pull(const v1::PullRequest& request,
-                              std::string* values) const {
+                              absl::Time deadline,
+                              v1::PullResponse* response) const {
   absl::StatusOr<std::shared_ptr<JobTables>> job =
       Find(request.job_id(), request.epoch());
   if (!job.ok()) return job.status();
@@ -168,6 +225,11 @@ absl::Status TableStore::Pull(const v1::PullRequest& request,
   absl::StatusOr<std::vector<DenseShard*>> shards =
       Resolve(**job, request.slices(), &total);
   if (!shards.ok()) return shards.status();
+  absl::StatusOr<int64_t> staleness =
+      (*job)->clock->AwaitPull(request.clock(), deadline);
+  if (!staleness.ok()) return staleness.status();
+  response->set_staleness(*staleness);
+  std::string* values = response->mutable_values();
   values->resize(total * sizeof(float));
   float* out = reinterpret_cast<float*>(values->data());
   for (int i = 0; i < request.slices_size(); ++i) {
@@ -180,22 +242,18 @@ absl::Status TableStore::Pull(const v1::PullRequest& request,
 
 absl::Status TableStore::Push(const v1::PushRequest& request, bool* duplicate) {
   *duplicate = false;
-  absl::StatusOr<std::shared_ptr<JobTables>> job =
+  absl::StatusOr<std::shared_ptr<JobTables>> found =
       Find(request.job_id(), request.epoch());
-  if (!job.ok()) return job.status();
+  if (!found.ok()) return found.status();
+  JobTables& job = **found;
   int64_t total = 0;
   absl::StatusOr<std::vector<DenseShard*>> shards =
-      Resolve(**job, request.slices(), &total);
+      Resolve(job, request.slices(), &total);
   if (!shards.ok()) return shards.status();
   if (static_cast<int64_t>(request.values().size()) != total * 4) {
     return absl::InvalidArgumentError(absl::StrCat(
         "values: ", request.values().size(), " bytes, but the slices hold ",
         total, " float32 values; expected ", total * 4, " bytes"));
-  }
-  if (!request.worker_id().empty() &&
-      !(*job)->dedup.FirstTime(request.worker_id(), request.seq())) {
-    *duplicate = true;
-    return absl::OkStatus();
   }
   // Protobuf bytes are not guaranteed 4-byte aligned; the update loop reads
   // floats, so go through an aligned copy only when needed.
@@ -207,12 +265,73 @@ absl::Status TableStore::Push(const v1::PushRequest& request, bool* duplicate) {
     raw = reinterpret_cast<const char*>(aligned.data());
   }
   const float* grad = reinterpret_cast<const float*>(raw);
+  if (int64_t bad = FirstNonFinite(grad, total); bad >= 0) {
+    ++job.pushes_rejected_nonfinite;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "values: value ", bad, " of the push is ", grad[bad],
+        "; allowed: finite numbers (the push was not applied)"));
+  }
+  if (request.worker_id().empty()) {
+    if (job.clock->mode() != v1::ASP) {
+      return absl::InvalidArgumentError(
+          "worker_id: empty; BSP and SSP pushes must name their worker");
+    }
+  } else {
+    if (job.num_workers > 0) {
+      absl::Status s = job.clock->CheckPush(request.worker_id(), request.clock(),
+                                            request.clock_pushes());
+      if (!s.ok()) return s;
+    }
+    if (!job.dedup.FirstTime(request.worker_id(), request.seq())) {
+      *duplicate = true;
+      return absl::OkStatus();
+    }
+  }
+  return ApplyPush(job, request, *shards, grad);
+}
+
+absl::Status TableStore::ApplyPush(JobTables& job, const v1::PushRequest& request,
+                                   const std::vector<DenseShard*>& shards,
+                                   const float* grad) {
   for (int i = 0; i < request.slices_size(); ++i) {
     const v1::DenseSlice& s = request.slices(i);
-    (*shards)[i]->Apply(s.offset(), s.count(), grad);
+    if (job.bsp) {
+      job.bsp->Add(shards[i], s.offset(), s.count(), grad);
+    } else {
+      shards[i]->Apply(s.offset(), s.count(), grad);
+    }
     grad += s.count();
   }
-  return absl::OkStatus();
+  ++job.pushes_applied;
+  // Jobs created without their workers (tools, benchmarks) track no clocks.
+  if (request.worker_id().empty() || job.num_workers == 0) return absl::OkStatus();
+  bool all_finished = false;
+  absl::Status s = job.clock->RecordPush(request.worker_id(), request.clock(),
+                                         request.clock_pushes(), &all_finished);
+  if (s.ok() && all_finished && job.bsp) {
+    job.bsp->ApplyAndReset(1.0f / job.num_workers);
+    job.clock->Published(request.clock() + 1);
+  }
+  return s;
+}
+
+std::vector<v1::JobServerStats> TableStore::JobStats() const {
+  std::vector<v1::JobServerStats> out;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [job_id, job] : jobs_) {
+    v1::JobServerStats& s = out.emplace_back();
+    s.set_job_id(job_id);
+    s.set_pushes_applied(job->pushes_applied.load());
+    s.set_pushes_rejected_nonfinite(job->pushes_rejected_nonfinite.load());
+    PullStats pulls = job->clock->stats();
+    s.set_pulls(pulls.pulls);
+    s.set_pulls_waited(pulls.waited);
+    s.set_max_staleness(pulls.max_staleness);
+    if (pulls.pulls > 0) {
+      s.set_mean_staleness(static_cast<double>(pulls.staleness_sum) / pulls.pulls);
+    }
+  }
+  return out;
 }
 
 std::vector<v1::TableStatus> TableStore::Status() const {

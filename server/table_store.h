@@ -13,9 +13,17 @@
 //   INVALID_ARGUMENT     malformed request (sizes, empty ids, bad defs)
 //   ALREADY_EXISTS       CreateTables for a job that has tables at another epoch
 //   RESOURCE_EXHAUSTED   the tables would exceed Options::max_bytes
+//   DEADLINE_EXCEEDED    a BSP/SSP pull waited past its deadline (names the
+//                        slow workers)
+//   ABORTED              the job's tables were dropped while a pull waited
+//
+// Consistency (see job_clock.h): pushes name their worker and clock; under
+// BSP they are summed and the mean is applied once per clock, under ASP and
+// SSP applied as they arrive; pulls wait as the model requires.
 #ifndef PS_SERVER_TABLE_STORE_H_
 #define PS_SERVER_TABLE_STORE_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,7 +34,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/ps/v1/ps.pb.h"
+#include "absl/time/time.h"
+#include "server/bsp_accumulator.h"
 #include "server/dense_shard.h"
+#include "server/job_clock.h"
 #include "server/push_dedup.h"
 
 namespace ps::server {
@@ -47,13 +58,20 @@ class TableStore {
   // Drops every table of the job. Unknown job: OK (idempotent).
   absl::Status DropTables(const std::string& job_id);
 
-  // Fills *values with the requested slices, concatenated as float32 LE.
-  absl::Status Pull(const v1::PullRequest& request, std::string* values) const;
-  // Applies the gradients. *duplicate is set when (worker_id, seq) was
-  // applied before; an empty worker_id skips de-duplication.
+  // Waits as the job's consistency model requires (until `deadline` at
+  // most), then fills response->values with the requested slices,
+  // concatenated as float32 LE, and response->staleness.
+  absl::Status Pull(const v1::PullRequest& request, absl::Time deadline,
+                    v1::PullResponse* response) const;
+  // Applies (or, under BSP, accumulates) the gradients. A push whose values
+  // hold NaN or Inf is rejected whole. *duplicate is set when (worker_id,
+  // seq) was applied before; an empty worker_id skips de-duplication and
+  // clock tracking (allowed only under ASP). Clocks are tracked only for jobs
+  // created with their worker ids.
   absl::Status Push(const v1::PushRequest& request, bool* duplicate);
 
   std::vector<v1::TableStatus> Status() const;
+  std::vector<v1::JobServerStats> JobStats() const;
 
  private:
   struct Table {
@@ -63,8 +81,13 @@ class TableStore {
   struct JobTables {
     uint64_t epoch = 0;
     int64_t bytes = 0;
+    int num_workers = 0;
     absl::flat_hash_map<std::string, Table> tables;
     PushDedup dedup;
+    std::unique_ptr<JobClock> clock;
+    std::unique_ptr<BspAccumulator> bsp;  // BSP only
+    std::atomic<int64_t> pushes_applied{0};
+    std::atomic<int64_t> pushes_rejected_nonfinite{0};
   };
 
   absl::StatusOr<std::shared_ptr<JobTables>> Find(const std::string& job_id,
@@ -76,6 +99,9 @@ class TableStore {
       int64_t* total) const;
   static absl::StatusOr<std::shared_ptr<JobTables>> Build(
       const v1::CreateTablesRequest& request);
+  static absl::Status ApplyPush(JobTables& job, const v1::PushRequest& request,
+                                const std::vector<DenseShard*>& shards,
+                                const float* grad);
 
   const TableStoreOptions options_;
   mutable absl::Mutex mu_;

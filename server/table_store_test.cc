@@ -1,6 +1,7 @@
 #include "server/table_store.h"
 
 #include <cstring>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -57,8 +58,9 @@ std::vector<float> PullAll(const TableStore& store) {
   s->set_table("w");
   s->set_offset(0);
   s->set_count(60);
-  std::string bytes;
-  EXPECT_TRUE(store.Pull(p, &bytes).ok());
+  v1::PullResponse response;
+  EXPECT_TRUE(store.Pull(p, absl::Now() + absl::Seconds(1), &response).ok());
+  const std::string& bytes = response.values();
   std::vector<float> out(bytes.size() / 4);
   std::memcpy(out.data(), bytes.data(), bytes.size());
   return out;
@@ -152,6 +154,17 @@ TEST_F(TableStoreTest, BadSecondSliceRejectsWholePush) {
   ExpectPushRejected(p, absl::StatusCode::kOutOfRange, "offset 200");
 }
 
+TEST_F(TableStoreTest, NonFinitePushIsRejectedCountedAndNotApplied) {
+  std::vector<float> g = {1, 2, std::numeric_limits<float>::quiet_NaN()};
+  ExpectPushRejected(Push(0, g), absl::StatusCode::kInvalidArgument,
+                     "value 2 of the push is nan");
+  g[2] = std::numeric_limits<float>::infinity();
+  ExpectPushRejected(Push(0, g), absl::StatusCode::kInvalidArgument, "inf");
+  ASSERT_EQ(store_.JobStats().size(), 1u);
+  EXPECT_EQ(store_.JobStats()[0].pushes_rejected_nonfinite(), 2);
+  EXPECT_EQ(store_.JobStats()[0].pushes_applied(), 0);
+}
+
 TEST_F(TableStoreTest, MalformedCreateIsRejected) {
   TableStore store;
   v1::CreateTablesRequest r = Create();
@@ -159,6 +172,15 @@ TEST_F(TableStoreTest, MalformedCreateIsRejected) {
   EXPECT_EQ(store.CreateTables(r).code(), absl::StatusCode::kInvalidArgument);
   r = Create();
   r.mutable_tables(0)->mutable_optimizer()->set_learning_rate(0);
+  EXPECT_EQ(store.CreateTables(r).code(), absl::StatusCode::kInvalidArgument);
+  r = Create();
+  r.set_consistency(v1::BSP);  // without worker ids
+  EXPECT_EQ(store.CreateTables(r).code(), absl::StatusCode::kInvalidArgument);
+  r.add_worker_ids("w");
+  r.add_worker_ids("w");
+  EXPECT_EQ(store.CreateTables(r).code(), absl::StatusCode::kInvalidArgument);
+  r = Create();
+  r.set_staleness(-1);
   EXPECT_EQ(store.CreateTables(r).code(), absl::StatusCode::kInvalidArgument);
   r = Create();
   r.mutable_tables(0)->set_size(-5);
@@ -179,10 +201,10 @@ TEST_F(TableStoreTest, DropRemovesTablesAndReportsStatus) {
   EXPECT_EQ(status[0].bytes(), 240);
   ASSERT_TRUE(store_.DropTables(kJob).ok());
   EXPECT_TRUE(store_.Status().empty());
-  std::string out;
+  v1::PullResponse out;
   v1::PullRequest p;
   p.set_job_id(kJob);
-  EXPECT_EQ(store_.Pull(p, &out).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_.Pull(p, absl::Now(), &out).code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(TableStoreTest, ConcurrentPushesAreAllApplied) {
