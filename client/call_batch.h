@@ -9,6 +9,12 @@
 //
 // Not thread-safe: one thread calls Start() and Wait(). `on_response` runs on
 // gRPC threads, concurrently for different RPCs.
+//
+// The ClientContexts (which hold references to the channels) are destroyed on
+// the thread that calls Wait(), not in a callback: gRPC 1.51 crashes when a
+// callback drops the last reference to a channel (grpc/grpc#32584), which
+// would happen if the caller destroyed its stubs right after Wait(). Only an
+// abandoned RPC's context is left to its late callback.
 #ifndef PS_CLIENT_CALL_BATCH_H_
 #define PS_CLIENT_CALL_BATCH_H_
 
@@ -46,13 +52,16 @@ class CallBatch {
              const grpc::ByteBuffer& request);
 
   // Waits for every started RPC; returns one status per index (OK for an
-  // index never started). Call once.
-  std::vector<absl::Status> Wait();
+  // index never started). Call once. Polls for up to `spin` before blocking:
+  // waking a blocked thread costs tens of microseconds on some VMs, which is
+  // much of a small call's latency, while polling costs only that much CPU.
+  std::vector<absl::Status> Wait(absl::Duration spin = absl::ZeroDuration());
 
  private:
   struct State;
 
   std::shared_ptr<State> state_;  // shared with the callbacks in flight
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
   const absl::Duration timeout_;
   absl::Time last_deadline_ = absl::InfinitePast();
 };

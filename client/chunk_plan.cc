@@ -16,9 +16,8 @@ absl::Status CheckRef(const v1::PartitionMap& map, const TableRef& ref) {
   for (const v1::TableDef& t : map.tables()) {
     if (t.name() == ref.table) return absl::OkStatus();
   }
-  return absl::NotFoundError(absl::StrCat("table ", ref.table,
-                                          " is not in partition map epoch ",
-                                          map.epoch()));
+  return absl::NotFoundError(absl::StrCat(
+      "table ", ref.table, " is not in partition map epoch ", map.epoch()));
 }
 
 // Appends `piece` to one server's chunks, starting a new chunk whenever the

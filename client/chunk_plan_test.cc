@@ -22,8 +22,8 @@ v1::PartitionMap TwoServers() {
 }
 
 TEST(ChunkPlanTest, SmallRefsShareOneChunkPerServer) {
-  auto plan = PlanChunks(TwoServers(), {{"s1", 0, 10, 0}, {"s2", 0, 20, 10}},
-                         1 << 20);
+  auto plan =
+      PlanChunks(TwoServers(), {{"s1", 0, 10, 0}, {"s2", 0, 20, 10}}, 1 << 20);
   ASSERT_TRUE(plan.ok()) << plan.status();
   int64_t total = 0;
   for (const Chunk& c : *plan) total += c.values;

@@ -64,11 +64,15 @@ absl::Status ValidateMap(const v1::PartitionMap& map) {
 }
 
 std::string ServerLabel(const v1::ServerEndpoint& server, int index) {
-  const std::string name = server.member_id().empty()
-                               ? absl::StrCat("#", index)
-                               : server.member_id();
+  const std::string name = server.member_id().empty() ? absl::StrCat("#", index)
+                                                      : server.member_id();
   return absl::StrCat("server ", name, " at ", server.address());
 }
+
+// Calls moving at most this many value bytes are latency-bound (a small
+// model's step): their wait polls for up to kSmallCallSpin before blocking.
+constexpr int64_t kSmallCallBytes = 256 << 10;
+constexpr absl::Duration kSmallCallSpin = absl::Microseconds(100);
 
 absl::Duration Backoff(int attempt) {
   return std::min(absl::Milliseconds(100) * (1 << std::min(attempt - 1, 4)),
@@ -103,29 +107,59 @@ PsClient::PsClient(std::string job_id, v1::PartitionMap map,
       next_seq_(static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))) {}
 
 absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer) {
+  return Pull(refs, buffer, /*clock=*/0, /*staleness=*/nullptr);
+}
+
+absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
+                            int64_t clock, int64_t* staleness) {
+  const std::string op = absl::StrCat("job ", job_id_, ": pull");
+  if (clock < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": clock ", clock, " must be >= 0"));
+  }
   if (absl::Status s = UpdatePlan(refs, &pull_plan_); !s.ok()) {
-    return Annotate(s, absl::StrCat("job ", job_id_, ": pull"));
+    return Annotate(s, op);
   }
   Plan* plan = &pull_plan_;
-  // A pull request depends only on the plan, so it is serialised once.
-  auto prepare = [this, plan](int i) {
-    if (plan->requests[i].Valid()) return;
-    grpc::Slice slice(PullRequestBytes(job_id_, map_.epoch(), plan->chunks[i]));
-    plan->requests[i] = grpc::ByteBuffer(&slice, 1);
+  const grpc::Slice clock_field =
+      clock == 0 ? grpc::Slice()
+                 : grpc::Slice(VarintField(v1::PullRequest::kClockFieldNumber,
+                                           static_cast<uint64_t>(clock)));
+  auto prepare = [this, plan, &clock_field](int i) {
+    PreparePull(plan, i, clock_field);
   };
   auto scatter = [plan, buffer](int i, grpc::ByteBuffer* response) {
-    return ScatterPullResponse(response, plan->chunks[i], buffer);
+    return ScatterPullResponse(response, plan->chunks[i], buffer,
+                               &plan->staleness[i]);
   };
-  return Execute("pull from", PullMethod(), plan, prepare, scatter);
+  absl::Status status =
+      Execute("pull from", PullMethod(), plan, prepare, scatter);
+  if (status.ok() && staleness != nullptr) {
+    *staleness = 0;
+    for (int64_t s : plan->staleness) *staleness = std::max(*staleness, s);
+  }
+  return status;
 }
 
 absl::Status PsClient::Push(const std::vector<TableRef>& refs,
                             const float* grads) {
+  return Push(refs, grads, /*clock=*/0);
+}
+
+absl::Status PsClient::Push(const std::vector<TableRef>& refs,
+                            const float* grads, int64_t clock) {
+  const std::string op = absl::StrCat("job ", job_id_, ": push");
+  if (clock < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": clock ", clock, " must be >= 0"));
+  }
   if (absl::Status s = UpdatePlan(refs, &push_plan_); !s.ok()) {
-    return Annotate(s, absl::StrCat("job ", job_id_, ": push"));
+    return Annotate(s, op);
   }
   Plan* plan = &push_plan_;
-  auto prepare = [this, plan, grads](int i) { PreparePush(plan, i, grads); };
+  auto prepare = [this, plan, grads, clock](int i) {
+    PreparePush(plan, i, grads, clock);
+  };
   absl::Status status =
       Execute("push to", PushMethod(), plan, prepare, /*on_response=*/nullptr);
   // Drop this side's references, so a send buffer reads as idle as soon as
@@ -144,13 +178,18 @@ absl::Status PsClient::UpdatePlan(const std::vector<TableRef>& refs,
   fresh.refs = refs;
   fresh.chunks = *std::move(chunks);
   const size_t n = fresh.chunks.size();
-  std::vector<size_t> next_channel(servers_.size(), 0);
+  for (const Chunk& chunk : fresh.chunks) {
+    fresh.bytes += chunk.values * int64_t{sizeof(float)};
+  }
+  fresh.server_chunks.assign(servers_.size(), 0);
   for (const Chunk& chunk : fresh.chunks) {
     const Server& server = servers_[chunk.server_index];
-    size_t& channel = next_channel[chunk.server_index];
-    fresh.stubs.push_back(server.stubs[channel++ % server.stubs.size()].get());
+    int32_t& k = fresh.server_chunks[chunk.server_index];
+    fresh.stubs.push_back(server.stubs[k++ % server.stubs.size()].get());
   }
   fresh.requests.resize(n);
+  fresh.pull_prefixes.resize(n);
+  fresh.staleness.resize(n);
   fresh.push_prefixes.resize(n);
   fresh.send.resize(n);
   fresh.valid = true;
@@ -158,14 +197,27 @@ absl::Status PsClient::UpdatePlan(const std::vector<TableRef>& refs,
   return absl::OkStatus();
 }
 
-void PsClient::PreparePush(Plan* plan, int i, const float* grads) {
+void PsClient::PreparePull(Plan* plan, int i, const grpc::Slice& clock_field) {
+  grpc::Slice& prefix = plan->pull_prefixes[i];
+  if (prefix.size() == 0) {
+    prefix =
+        grpc::Slice(PullRequestBytes(job_id_, map_.epoch(), plan->chunks[i]));
+  }
+  const grpc::Slice parts[2] = {prefix, clock_field};
+  plan->requests[i] = grpc::ByteBuffer(parts, clock_field.size() == 0 ? 1 : 2);
+  plan->staleness[i] = 0;
+}
+
+void PsClient::PreparePush(Plan* plan, int i, const float* grads,
+                           int64_t clock) {
   const Chunk& chunk = plan->chunks[i];
   std::string& prefix = plan->push_prefixes[i];
   if (prefix.empty()) {
-    prefix = PushRequestPrefix(job_id_, map_.epoch(), options_.worker_id, chunk);
+    prefix = PushRequestPrefix(job_id_, map_.epoch(), options_.worker_id,
+                               plan->server_chunks[chunk.server_index], chunk);
   }
   const int64_t value_bytes = chunk.values * int64_t{sizeof(float)};
-  const std::string tail = PushRequestTail(next_seq_++, value_bytes);
+  const std::string tail = PushRequestTail(next_seq_++, clock, value_bytes);
   std::shared_ptr<SharedBytes>& send = plan->send[i];
   if (send == nullptr || send->busy()) send = SharedBytes::Make();
   char* out = send->Resize(prefix.size() + tail.size() + value_bytes);
@@ -203,19 +255,20 @@ absl::Status PsClient::Execute(absl::string_view op, const std::string& method,
         batch.Start(static_cast<int>(k), plan->stubs[i], method,
                     plan->requests[i]);
       }
-      results = batch.Wait();
+      results =
+          batch.Wait(plan->bytes <= kSmallCallBytes ? kSmallCallSpin
+                                                    : absl::ZeroDuration());
     }
     std::vector<int> retry;
     for (size_t k = 0; k < todo.size(); ++k) {
       if (results[k].ok()) continue;
-      if (absl::IsUnavailable(results[k]) &&
-          attempt < options_.max_attempts) {
+      if (absl::IsUnavailable(results[k]) && attempt < options_.max_attempts) {
         retry.push_back(todo[k]);
         continue;
       }
       const Server& server = servers_[plan->chunks[todo[k]].server_index];
-      return Annotate(results[k],
-                      absl::StrCat("job ", job_id_, ": ", op, " ", server.label));
+      return Annotate(results[k], absl::StrCat("job ", job_id_, ": ", op, " ",
+                                               server.label));
     }
     todo = std::move(retry);
     if (!todo.empty()) absl::SleepFor(Backoff(attempt));

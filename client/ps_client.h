@@ -28,6 +28,7 @@
 #include "client/wire_format.h"
 #include "common/rpc.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/slice.h"
 #include "proto/ps/v1/ps.pb.h"
 
 namespace ps::client {
@@ -66,22 +67,36 @@ class PsClient {
   // [r.offset, r.offset + r.count) of table r.table, for every r in refs.
   // `buffer` must hold max(buffer_offset + count) floats.
   //
+  // `clock` is the number of steps this worker has finished: under BSP and
+  // SSP each server holds the pull until the job's consistency model lets
+  // that clock read (at most rpc_timeout). *staleness, if not null, gets the
+  // largest staleness the servers reported. Clock 0 never waits.
+  //
   // Errors; on any, the buffer's contents are unspecified:
-  //   INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE  a bad ref (see PlanChunks);
-  //       found before any RPC
+  //   INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE  a bad ref (see PlanChunks)
+  //       or a negative clock; found before any RPC
   //   FAILED_PRECONDITION  a server is at another epoch: refresh the map and
   //       create a new client
-  //   UNAVAILABLE, DEADLINE_EXCEEDED  a server cannot be reached in time
+  //   UNAVAILABLE, DEADLINE_EXCEEDED  a server cannot be reached in time, or
+  //       (BSP/SSP) other workers did not reach the clock in time
   //   DATA_LOSS  a server answered with the wrong number of values
   // A server-side error keeps its code, and its message is prefixed with
   // "job J: pull from server M at HOST:PORT".
+  absl::Status Pull(const std::vector<TableRef>& refs, float* buffer,
+                    int64_t clock, int64_t* staleness);
+  // Pull at clock 0: for ASP jobs and tools that read without training.
   absl::Status Pull(const std::vector<TableRef>& refs, float* buffer);
 
   // Sends grads[r.buffer_offset, r.buffer_offset + r.count) as the gradient
-  // of values [r.offset, r.offset + r.count) of r.table, for every r; each
-  // server applies its optimizer. `grads` is read before Push returns and
-  // not referenced after. Errors as for Pull; after an error some requests
-  // may have been applied and others not.
+  // of values [r.offset, r.offset + r.count) of r.table, for every r, as the
+  // gradient of step `clock`; each server applies its optimizer (under BSP,
+  // once every worker's gradient for the clock arrived). A worker's pushes
+  // must come in clock order. `grads` is read before Push returns and not
+  // referenced after. Errors as for Pull; after an error some requests may
+  // have been applied and others not.
+  absl::Status Push(const std::vector<TableRef>& refs, const float* grads,
+                    int64_t clock);
+  // Push as clock 0: for ASP jobs without clock tracking.
   absl::Status Push(const std::vector<TableRef>& refs, const float* grads);
 
   const v1::PartitionMap& map() const { return map_; }
@@ -97,10 +112,15 @@ class PsClient {
     bool valid = false;
     std::vector<TableRef> refs;
     std::vector<Chunk> chunks;
-    std::vector<grpc::GenericStub*> stubs;      // per chunk
-    std::vector<grpc::ByteBuffer> requests;     // per chunk
-    std::vector<std::string> push_prefixes;     // per chunk, pushes only
-    std::vector<std::shared_ptr<SharedBytes>> send;  // per chunk, pushes only
+    int64_t bytes = 0;                   // value bytes of one call
+    std::vector<int32_t> server_chunks;  // chunks per server
+    // Per chunk:
+    std::vector<grpc::GenericStub*> stubs;
+    std::vector<grpc::ByteBuffer> requests;
+    std::vector<grpc::Slice> pull_prefixes;          // pulls only
+    std::vector<int64_t> staleness;                  // pulls only
+    std::vector<std::string> push_prefixes;          // pushes only
+    std::vector<std::shared_ptr<SharedBytes>> send;  // pushes only
   };
   using PrepareFn = std::function<void(int chunk)>;
 
@@ -108,7 +128,8 @@ class PsClient {
            std::vector<Server> servers);
 
   absl::Status UpdatePlan(const std::vector<TableRef>& refs, Plan* plan);
-  void PreparePush(Plan* plan, int chunk, const float* grads);
+  void PreparePull(Plan* plan, int chunk, const grpc::Slice& clock_field);
+  void PreparePush(Plan* plan, int chunk, const float* grads, int64_t clock);
   // Runs one RPC per chunk of `plan`, calling `prepare(i)` just before the
   // first attempt of chunk i, and retrying UNAVAILABLE ones.
   absl::Status Execute(absl::string_view op, const std::string& method,

@@ -55,13 +55,21 @@ class PsClientTest : public ::testing::Test {
     auto map = BuildPartitionMap(7, endpoints, tables_);
     ASSERT_TRUE(map.ok()) << map.status();
     map_ = *map;
+    CreateJob(kJob, v1::ASP, {});
+  }
+
+  void CreateJob(const std::string& job_id, v1::Consistency consistency,
+                 const std::vector<std::string>& worker_ids) {
     for (int i = 0; i < 2; ++i) {
       v1::CreateTablesRequest request;
-      request.set_job_id(kJob);
+      request.set_job_id(job_id);
       request.set_epoch(map_.epoch());
+      request.set_consistency(consistency);
+      for (const auto& w : worker_ids) request.add_worker_ids(w);
       for (const auto& t : tables_) *request.add_tables() = t;
       for (const auto& r : RangesOf(map_, i)) *request.add_ranges() = r;
-      ASSERT_TRUE(stores_[i]->CreateTables(request).ok());
+      absl::Status s = stores_[i]->CreateTables(request);
+      ASSERT_TRUE(s.ok()) << s;
     }
   }
 
@@ -72,8 +80,9 @@ class PsClientTest : public ::testing::Test {
   }
 
   std::unique_ptr<PsClient> NewClient(PsClientOptions options = {},
-                                      const v1::PartitionMap* map = nullptr) {
-    auto client = PsClient::Create(kJob, map ? *map : map_, options);
+                                      const v1::PartitionMap* map = nullptr,
+                                      const std::string& job_id = kJob) {
+    auto client = PsClient::Create(job_id, map ? *map : map_, options);
     EXPECT_TRUE(client.ok()) << client.status();
     return client.ok() ? *std::move(client) : nullptr;
   }
@@ -145,6 +154,40 @@ TEST_F(PsClientTest, SmallChunksGiveIdenticalResults) {
   ASSERT_TRUE(chunked->Pull(AllRefs(), from_chunked.data()).ok());
   EXPECT_EQ(from_whole, expected);
   EXPECT_EQ(from_chunked, expected);
+}
+
+TEST_F(PsClientTest, ClocksOfChunkedPushesCompleteOnEveryServer) {
+  // BSP with one worker: a pull at clock c reads once clock c - 1 is applied,
+  // which each server sees only when all its chunks of that push arrived.
+  CreateJob("bsp", v1::BSP, {"w0"});
+  auto client = NewClient(
+      {.worker_id = "w0", .rpc_timeout = absl::Seconds(2), .chunk_bytes = 4096},
+      nullptr, "bsp");
+  std::vector<float> grads(kBig + kTiny, 1.0f), buffer(kBig + kTiny);
+  int64_t staleness = -1;
+  for (int64_t clock = 0; clock < 2; ++clock) {
+    ASSERT_TRUE(client->Pull(AllRefs(), buffer.data(), clock, &staleness).ok());
+    EXPECT_EQ(staleness, 0);
+    ASSERT_TRUE(client->Push(AllRefs(), grads.data(), clock).ok());
+  }
+  ASSERT_TRUE(client->Pull(AllRefs(), buffer.data(), 2, &staleness).ok());
+  std::vector<float> expected = InitialValues();
+  for (float& v : expected) v -= 2.0f;
+  EXPECT_EQ(buffer, expected);
+}
+
+TEST_F(PsClientTest, PullAheadOfOtherWorkersTimesOut) {
+  CreateJob("bsp2", v1::BSP, {"w0", "w1"});
+  auto client =
+      NewClient({.worker_id = "w0", .rpc_timeout = absl::Milliseconds(300)},
+                nullptr, "bsp2");
+  std::vector<float> grads(kBig + kTiny, 1.0f), buffer(kBig + kTiny);
+  ASSERT_TRUE(client->Push(AllRefs(), grads.data(), 0).ok());
+  int64_t staleness = 0;
+  absl::Status s = client->Pull(AllRefs(), buffer.data(), 1, &staleness);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_EQ(client->Pull(AllRefs(), buffer.data(), -1, &staleness).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(PsClientTest, StaleEpochIsFailedPreconditionNamingServer) {

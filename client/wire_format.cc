@@ -44,21 +44,29 @@ std::string PullRequestBytes(const std::string& job_id, uint64_t epoch,
 
 std::string PushRequestPrefix(const std::string& job_id, uint64_t epoch,
                               const std::string& worker_id,
-                              const Chunk& chunk) {
+                              int32_t clock_pushes, const Chunk& chunk) {
   v1::PushRequest request;
   request.set_job_id(job_id);
   request.set_epoch(epoch);
   request.set_worker_id(worker_id);
+  request.set_clock_pushes(clock_pushes);
   AddSlices(chunk, &request);
   return request.SerializeAsString();
 }
 
-std::string PushRequestTail(uint64_t seq, int64_t value_bytes) {
+std::string VarintField(int field_number, uint64_t value) {
   std::string out;
-  AppendVarint(WireFormatLite::MakeTag(v1::PushRequest::kSeqFieldNumber,
-                                       WireFormatLite::WIRETYPE_VARINT),
-               &out);
-  AppendVarint(seq, &out);
+  AppendVarint(
+      WireFormatLite::MakeTag(field_number, WireFormatLite::WIRETYPE_VARINT),
+      &out);
+  AppendVarint(value, &out);
+  return out;
+}
+
+std::string PushRequestTail(uint64_t seq, int64_t clock, int64_t value_bytes) {
+  std::string out = VarintField(v1::PushRequest::kSeqFieldNumber, seq);
+  out += VarintField(v1::PushRequest::kClockFieldNumber,
+                     static_cast<uint64_t>(clock));
   AppendVarint(
       WireFormatLite::MakeTag(v1::PushRequest::kValuesFieldNumber,
                               WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
@@ -67,11 +75,14 @@ std::string PushRequestTail(uint64_t seq, int64_t value_bytes) {
   return out;
 }
 
-absl::Status ScatterPullResponse(grpc::ByteBuffer* response,
-                                 const Chunk& chunk, float* buffer) {
+absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
+                                 float* buffer, int64_t* staleness) {
   static const uint32_t kValuesTag =
       WireFormatLite::MakeTag(v1::PullResponse::kValuesFieldNumber,
                               WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  static const uint32_t kStalenessTag = WireFormatLite::MakeTag(
+      v1::PullResponse::kStalenessFieldNumber, WireFormatLite::WIRETYPE_VARINT);
+  *staleness = 0;
   grpc::ProtoBufferReader reader(response);
   google::protobuf::io::CodedInputStream in(&reader);
   const int64_t expected = chunk.values * int64_t{sizeof(float)};
@@ -79,6 +90,12 @@ absl::Status ScatterPullResponse(grpc::ByteBuffer* response,
   const absl::Status malformed =
       absl::DataLossError("pull response is not a valid PullResponse");
   for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
+    if (tag == kStalenessTag) {
+      uint64_t value = 0;
+      if (!in.ReadVarint64(&value)) return malformed;
+      *staleness = static_cast<int64_t>(value);
+      continue;
+    }
     if (tag != kValuesTag) {
       // A field this client does not know (a newer server): skip it.
       if (!WireFormatLite::SkipField(&in, tag)) return malformed;
@@ -96,9 +113,8 @@ absl::Status ScatterPullResponse(grpc::ByteBuffer* response,
     }
   }
   if (got != expected) {
-    return absl::DataLossError(absl::StrCat("pull response holds ", got,
-                                            " bytes of values, expected ",
-                                            expected));
+    return absl::DataLossError(absl::StrCat(
+        "pull response holds ", got, " bytes of values, expected ", expected));
   }
   if (in.CurrentPosition() != static_cast<int>(response->Length())) {
     return malformed;

@@ -20,25 +20,32 @@
 
 namespace ps::client {
 
-// A serialised PullRequest for `chunk`'s pieces.
+// A serialised PullRequest for `chunk`'s pieces, without the clock (which
+// changes per call and is appended as VarintField).
 std::string PullRequestBytes(const std::string& job_id, uint64_t epoch,
                              const Chunk& chunk);
 
-// A serialised PushRequest for `chunk` holding every field but seq and
-// values; constant for a chunk, so it is built once per plan.
+// A serialised PushRequest for `chunk` holding every field but seq, clock
+// and values; constant for a chunk, so it is built once per plan.
+// `clock_pushes` is how many requests of one Push go to the chunk's server.
 std::string PushRequestPrefix(const std::string& job_id, uint64_t epoch,
-                              const std::string& worker_id, const Chunk& chunk);
+                              const std::string& worker_id,
+                              int32_t clock_pushes, const Chunk& chunk);
 
-// The bytes that follow the prefix: the seq field, then the values field's
-// tag and length for `value_bytes` bytes of values, which come next.
-std::string PushRequestTail(uint64_t seq, int64_t value_bytes);
+// The bytes that follow the prefix: the seq and clock fields, then the values
+// field's tag and length for `value_bytes` bytes of values, which come next.
+std::string PushRequestTail(uint64_t seq, int64_t clock, int64_t value_bytes);
+
+// One varint field (int64 fields use it too, as two's complement).
+std::string VarintField(int field_number, uint64_t value);
 
 // Copies the values of the serialised PullResponse in `response` to
-// `buffer`: chunk.pieces[i] lands at buffer + pieces[i].buffer_offset.
-// DATA_LOSS when the message is malformed or its values are not exactly
-// chunk.values floats (the buffer may then be partly written).
-absl::Status ScatterPullResponse(grpc::ByteBuffer* response,
-                                 const Chunk& chunk, float* buffer);
+// `buffer`: chunk.pieces[i] lands at buffer + pieces[i].buffer_offset, and
+// sets *staleness (0 when absent). DATA_LOSS when the message is malformed or
+// its values are not exactly chunk.values floats (the buffer may then be
+// partly written).
+absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
+                                 float* buffer, int64_t* staleness);
 
 // A reusable send buffer that gRPC may still reference after an RPC has
 // finished (its transport drops slices asynchronously, and later still after

@@ -23,24 +23,30 @@ grpc::ByteBuffer Buffer(const std::string& bytes) {
 
 TEST(WireFormatTest, PushRequestPartsParseAsOneMessage) {
   const std::string values = "0123456789abcdefghij";  // 5 floats
-  const std::string bytes = PushRequestPrefix("job", 3, "w", TwoPieces()) +
-                            PushRequestTail(1234567, values.size()) + values;
+  const std::string bytes = PushRequestPrefix("job", 3, "w", 2, TwoPieces()) +
+                            PushRequestTail(1234567, 42, values.size()) +
+                            values;
   v1::PushRequest request;
   ASSERT_TRUE(request.ParseFromString(bytes));
   EXPECT_EQ(request.job_id(), "job");
   EXPECT_EQ(request.epoch(), 3u);
   EXPECT_EQ(request.worker_id(), "w");
   EXPECT_EQ(request.seq(), 1234567u);
+  EXPECT_EQ(request.clock(), 42);
+  EXPECT_EQ(request.clock_pushes(), 2);
   ASSERT_EQ(request.slices_size(), 2);
   EXPECT_EQ(request.slices(1).table(), "b");
   EXPECT_EQ(request.slices(0).offset(), 10);
   EXPECT_EQ(request.values(), values);
 }
 
-TEST(WireFormatTest, PullRequestHoldsTheChunksSlices) {
+TEST(WireFormatTest, PullRequestHoldsTheChunksSlicesAndClock) {
   v1::PullRequest request;
-  ASSERT_TRUE(request.ParseFromString(PullRequestBytes("job", 3, TwoPieces())));
+  ASSERT_TRUE(request.ParseFromString(
+      PullRequestBytes("job", 3, TwoPieces()) +
+      VarintField(v1::PullRequest::kClockFieldNumber, 7)));
   EXPECT_EQ(request.epoch(), 3u);
+  EXPECT_EQ(request.clock(), 7);
   ASSERT_EQ(request.slices_size(), 2);
   EXPECT_EQ(request.slices(0).count(), 2);
 }
@@ -49,9 +55,12 @@ TEST(WireFormatTest, PullResponseIsScatteredToPieceOffsets) {
   const float values[5] = {1, 2, 3, 4, 5};
   v1::PullResponse response;
   response.set_values(reinterpret_cast<const char*>(values), sizeof(values));
+  response.set_staleness(3);
   grpc::ByteBuffer buffer = Buffer(response.SerializeAsString());
   float out[6] = {0, 0, 0, 0, 0, 0};
-  ASSERT_TRUE(ScatterPullResponse(&buffer, TwoPieces(), out).ok());
+  int64_t staleness = -1;
+  ASSERT_TRUE(ScatterPullResponse(&buffer, TwoPieces(), out, &staleness).ok());
+  EXPECT_EQ(staleness, 3);
   // Piece "a" (values 1, 2) goes to out[4..5], piece "b" to out[0..2].
   const float expected[6] = {3, 4, 5, 0, 1, 2};
   EXPECT_EQ(std::memcmp(out, expected, sizeof(out)), 0);
@@ -65,7 +74,9 @@ TEST(WireFormatTest, UnknownResponseFieldsAreSkipped) {
   grpc::ByteBuffer buffer =
       Buffer(std::string("\x48\x01", 2) + response.SerializeAsString());
   float out[6];
-  EXPECT_TRUE(ScatterPullResponse(&buffer, TwoPieces(), out).ok());
+  int64_t staleness = -1;
+  EXPECT_TRUE(ScatterPullResponse(&buffer, TwoPieces(), out, &staleness).ok());
+  EXPECT_EQ(staleness, 0);
 }
 
 TEST(WireFormatTest, WrongValueCountIsDataLoss) {
@@ -73,13 +84,14 @@ TEST(WireFormatTest, WrongValueCountIsDataLoss) {
   response.set_values(std::string(16, '\0'));  // 4 floats, 5 expected
   grpc::ByteBuffer buffer = Buffer(response.SerializeAsString());
   float out[6];
-  EXPECT_EQ(ScatterPullResponse(&buffer, TwoPieces(), out).code(),
+  int64_t staleness = 0;
+  EXPECT_EQ(ScatterPullResponse(&buffer, TwoPieces(), out, &staleness).code(),
             absl::StatusCode::kDataLoss);
   grpc::ByteBuffer empty = Buffer("");
-  EXPECT_EQ(ScatterPullResponse(&empty, TwoPieces(), out).code(),
+  EXPECT_EQ(ScatterPullResponse(&empty, TwoPieces(), out, &staleness).code(),
             absl::StatusCode::kDataLoss);
   grpc::ByteBuffer garbage = Buffer("\x0a\xff\xff\xff\xff\x0f");
-  EXPECT_EQ(ScatterPullResponse(&garbage, TwoPieces(), out).code(),
+  EXPECT_EQ(ScatterPullResponse(&garbage, TwoPieces(), out, &staleness).code(),
             absl::StatusCode::kDataLoss);
 }
 

@@ -233,6 +233,7 @@ absl::StatusOr<Examples> LoadFashionMnist(const std::string& dir, Split split,
   const int64_t end = n * (shard_index + 1) / num_shards;
   Examples out;
   out.count = end - begin;
+  out.split_count = n;
   out.dim = image_header->dim;
   if (auto s = ReadImages(*images, *image_header, begin, end, out); !s.ok()) {
     return s;

@@ -27,6 +27,7 @@ inline constexpr char kDefaultFashionMnistDir[] =
 // A dense, row-major block of labelled examples.
 struct Examples {
   int64_t count = 0;       // Number of rows.
+  int64_t split_count = 0; // Rows in the whole split, over all shards.
   int64_t dim = 0;         // Features per row (784 = 28x28 for Fashion-MNIST).
   std::vector<float> x;    // count * dim pixels, scaled from 0..255 to [0, 1].
   std::vector<int32_t> y;  // count labels, each in [0, 10).

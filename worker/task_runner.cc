@@ -32,8 +32,15 @@ class ServerParamStore : public ParamStore {
   ServerParamStore(std::unique_ptr<client::PsClient> client,
                    std::vector<client::TableRef> refs)
       : client_(std::move(client)), refs_(std::move(refs)) {}
-  absl::Status Pull(float* params) override { return client_->Pull(refs_, params); }
-  absl::Status Push(const float* grads) override { return client_->Push(refs_, grads); }
+  absl::StatusOr<int64_t> Pull(float* params, int64_t clock) override {
+    int64_t staleness = 0;
+    absl::Status s = client_->Pull(refs_, params, clock, &staleness);
+    if (!s.ok()) return s;
+    return staleness;
+  }
+  absl::Status Push(const float* grads, int64_t clock) override {
+    return client_->Push(refs_, grads, clock);
+  }
 
  private:
   std::unique_ptr<client::PsClient> client_;
@@ -55,6 +62,7 @@ class CoordinatorSink : public ProgressSink {
     r.set_loss(p.loss);
     r.set_accuracy(p.accuracy);
     r.set_examples_per_sec(p.examples_per_sec);
+    r.set_max_staleness(p.max_staleness);
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(options_.rpc_timeout));
     v1::ReportProgressResponse response;
@@ -135,13 +143,17 @@ absl::Status TrainAndEvaluate(const v1::Task& task,
                       .batch_size = spec.training().batch_size(),
                       .report_every_steps = spec.training().report_every_steps(),
                       .seed = spec.training().seed(),
-                      .rank = task.rank()};
+                      .rank = task.rank(),
+                      .examples_per_epoch = train->split_count / task.num_workers()};
   absl::Status s = Train(topt, *train, model->get(), store->get(), &sink, cancelled);
   if (s.ok()) s = AwaitOthers(task, options);
   if (!s.ok()) return s;
+  // Read at the clock after the last step: under BSP/SSP that waits for
+  // every worker's updates.
   std::vector<float> params((*model)->num_params());
-  s = (*store)->Pull(params.data());
-  if (!s.ok()) return s;
+  absl::StatusOr<int64_t> final_pull =
+      (*store)->Pull(params.data(), TotalSteps(topt, train->count));
+  if (!final_pull.ok()) return final_pull.status();
   absl::StatusOr<BatchStats> eval = Evaluate(*test, kEvalBatch, params.data(), model->get());
   if (!eval.ok()) return eval.status();
   done->set_test_examples(eval->count);

@@ -24,38 +24,59 @@ Batch Gather(const Examples& data, const std::vector<int64_t>& order,
   return Batch{x->data(), y->data(), rows, data.dim};
 }
 
+int64_t ExamplesPerEpoch(const TrainerOptions& options, int64_t shard_count) {
+  return options.examples_per_epoch > 0
+             ? std::min(options.examples_per_epoch, shard_count)
+             : shard_count;
+}
+
 }  // namespace
+
+std::vector<int64_t> EpochOrder(uint64_t seed, int rank, int epoch, int64_t count) {
+  std::vector<int64_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed * 1000003 + rank * 7919 + epoch);
+  std::shuffle(order.begin(), order.end(), rng);
+  return order;
+}
+
+int64_t TotalSteps(const TrainerOptions& options, int64_t shard_count) {
+  const int64_t used = ExamplesPerEpoch(options, shard_count);
+  return options.epochs * ((used + options.batch_size - 1) / options.batch_size);
+}
 
 absl::Status Train(const TrainerOptions& options, const Examples& train,
                    Model* model, ParamStore* store, ProgressSink* sink,
                    const std::atomic<bool>* cancelled) {
-  if (train.count == 0) {
+  const int64_t used = ExamplesPerEpoch(options, train.count);
+  if (used == 0) {
     return absl::FailedPreconditionError("this worker's training shard is empty");
   }
   const int64_t batch = options.batch_size;
-  const int64_t steps_per_epoch = (train.count + batch - 1) / batch;
+  const int64_t steps_per_epoch = (used + batch - 1) / batch;
   std::vector<float> params(model->num_params()), grads(model->num_params());
   std::vector<float> x(batch * train.dim);
   std::vector<int32_t> y(batch);
-  std::vector<int64_t> order(train.count);
   Progress progress;
   progress.total_steps = steps_per_epoch * options.epochs;
   BatchStats window;
   absl::Time window_start = absl::Now();
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    std::iota(order.begin(), order.end(), 0);
-    std::mt19937_64 rng(options.seed * 1000003 + options.rank * 7919 + epoch);
-    std::shuffle(order.begin(), order.end(), rng);
+    const std::vector<int64_t> order =
+        EpochOrder(options.seed, options.rank, epoch, train.count);
     progress.epoch = epoch;
     for (int64_t s = 0; s < steps_per_epoch; ++s) {
       if (cancelled != nullptr && cancelled->load()) {
         return absl::CancelledError("task cancelled");
       }
-      const int64_t rows = std::min(batch, train.count - s * batch);
+      const int64_t rows = std::min(batch, used - s * batch);
       Batch b = Gather(train, order, s * batch, rows, &x, &y);
-      absl::Status st = store->Pull(params.data());
-      if (st.ok()) st = model->ForwardBackward(params.data(), b, grads.data(), &window);
-      if (st.ok()) st = store->Push(grads.data());
+      const int64_t clock = progress.step;
+      absl::StatusOr<int64_t> staleness = store->Pull(params.data(), clock);
+      if (!staleness.ok()) return staleness.status();
+      progress.max_staleness = std::max(progress.max_staleness, *staleness);
+      absl::Status st = model->ForwardBackward(params.data(), b, grads.data(), &window);
+      if (st.ok()) st = store->Push(grads.data(), clock);
       if (!st.ok()) return st;
       ++progress.step;
       const bool last = progress.step == progress.total_steps;

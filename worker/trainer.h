@@ -6,21 +6,29 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "worker/fashion_mnist.h"
 #include "worker/model.h"
 
 namespace ps::worker {
 
 // The job's parameters as one flat buffer, laid out as the Model expects.
+//
+// Clocks: a worker's clock is the number of steps it has finished. Step c
+// pulls at clock c and pushes its gradient as clock c; the store may make the
+// pull wait for other workers (BSP, SSP).
 class ParamStore {
  public:
   virtual ~ParamStore() = default;
-  // Overwrites params (num_params floats) with the current values.
-  virtual absl::Status Pull(float* params) = 0;
-  // Sends the gradient of one minibatch.
-  virtual absl::Status Push(const float* grads) = 0;
+  // Overwrites params (num_params floats) with the values a worker at
+  // `clock` may read; returns their staleness (steps of the slowest worker
+  // they may be missing).
+  virtual absl::StatusOr<int64_t> Pull(float* params, int64_t clock) = 0;
+  // Sends the gradient of step `clock`.
+  virtual absl::Status Push(const float* grads, int64_t clock) = 0;
 };
 
 struct Progress {
@@ -30,6 +38,7 @@ struct Progress {
   double loss = 0;      // mean over the report window.
   double accuracy = 0;  // training accuracy over the report window.
   double examples_per_sec = 0;
+  int64_t max_staleness = 0;  // over all pulls so far
 };
 
 class ProgressSink {
@@ -47,7 +56,18 @@ struct TrainerOptions {
   // seeded from (seed, rank, epoch), so runs are reproducible.
   uint64_t seed = 0;
   int rank = 0;
+  // Examples used per epoch: a prefix of each epoch's shuffled shard. 0 uses
+  // the whole shard. Ranks of a BSP/SSP job must take the same number of
+  // steps, so the task runner sets this to the smallest shard's size.
+  int64_t examples_per_epoch = 0;
 };
+
+// The order in which Train() visits a shard of `count` examples in `epoch`
+// (1-based): a shuffle seeded from (seed, rank, epoch).
+std::vector<int64_t> EpochOrder(uint64_t seed, int rank, int epoch, int64_t count);
+
+// Steps Train() takes over a shard of `shard_count` examples.
+int64_t TotalSteps(const TrainerOptions& options, int64_t shard_count);
 
 // Trains `model` on `train` for options.epochs. Stops early with the status
 // of a failed pull/push/report, or CANCELLED once *cancelled becomes true.

@@ -12,13 +12,15 @@ namespace {
 class InMemoryStore : public ParamStore {
  public:
   InMemoryStore(int64_t n, float lr) : values(n, 0.0f), lr_(lr) {}
-  absl::Status Pull(float* params) override {
+  absl::StatusOr<int64_t> Pull(float* params, int64_t clock) override {
     if (fail_pulls) return absl::UnavailableError("server gone");
+    EXPECT_EQ(clock, pulls) << "clock is the number of finished steps";
     std::copy(values.begin(), values.end(), params);
     ++pulls;
-    return absl::OkStatus();
+    return clock % 3;  // pretend staleness
   }
-  absl::Status Push(const float* grads) override {
+  absl::Status Push(const float* grads, int64_t clock) override {
+    EXPECT_EQ(clock, pushes);
     for (size_t i = 0; i < values.size(); ++i) values[i] -= lr_ * grads[i];
     ++pushes;
     return absl::OkStatus();
@@ -72,12 +74,22 @@ TEST(TrainerTest, PullComputePushEveryStepAndLearns) {
   EXPECT_EQ(sink.reports.back().step, 21);
   EXPECT_EQ(sink.reports.back().total_steps, 21);
   EXPECT_EQ(sink.reports.back().epoch, 3);
+  EXPECT_EQ(sink.reports.back().max_staleness, 2);
   EXPECT_GT(sink.reports.back().accuracy, 0.95);
   EXPECT_LT(sink.reports.back().loss, sink.reports.front().loss);
   auto stats = Evaluate(Blobs(100, 2), 16, store.values.data(), model->get());
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->count, 100);
   EXPECT_GT(stats->correct, 95);
+}
+
+TEST(TrainerTest, ExamplesPerEpochLimitsSteps) {
+  auto model = CreateCpuMlp({4, 2}, 8);
+  InMemoryStore store((*model)->num_params(), 0.1f);
+  RecordingSink sink;
+  TrainerOptions opt{.epochs = 2, .batch_size = 8, .examples_per_epoch = 20};
+  ASSERT_TRUE(Train(opt, Blobs(23, 1), model->get(), &store, &sink, nullptr).ok());
+  EXPECT_EQ(store.pushes, 2 * 3);  // ceil(20 / 8) per epoch, not ceil(23 / 8)
 }
 
 TEST(TrainerTest, StoreFailureStopsTrainingWithItsStatus) {

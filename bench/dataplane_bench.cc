@@ -1,0 +1,365 @@
+// dataplane_bench: push, pull and push+pull throughput and latency of dense
+// requests through PsClient against real standalone ps_server processes,
+// next to an iperf3 single-stream loopback baseline measured in the same run.
+//
+// Prints a Markdown table. Throughput counts float32 value bytes (GB = 1e9
+// bytes); push+pull alternates pushes and pulls (a training step's traffic)
+// and counts both directions; p50/p99 are of single Push or Pull calls in
+// that phase.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/bench_cluster.h"
+#include "bench/malloc_tuning.h"
+#include "client/ps_client.h"
+#include "common/partition.h"
+#include "common/rpc.h"
+
+ABSL_FLAG(std::string, server_binary, "",
+          "ps_server binary; empty: bazel-bin/server/ps_server under "
+          "$BUILD_WORKSPACE_DIRECTORY, else under the current directory");
+ABSL_FLAG(std::string, iperf3, "/usr/bin/iperf3",
+          "iperf3 binary for the loopback baseline; empty skips it");
+ABSL_FLAG(int, iperf_seconds, 3, "length of the iperf3 test");
+ABSL_FLAG(std::vector<std::string>, sizes,
+          std::vector<std::string>({"4K", "1M", "16M", "64M"}),
+          "request sizes in bytes; K and M suffixes are binary units");
+ABSL_FLAG(std::vector<std::string>, servers,
+          std::vector<std::string>({"1", "2"}), "server counts to measure");
+ABSL_FLAG(double, seconds, 0.5,
+          "target time of each of the three measurements of a row (push, "
+          "pull, push+pull); scale it to trade run time for stability");
+ABSL_FLAG(int, warmup, 3, "untimed push+pull rounds before each row");
+ABSL_FLAG(int64_t, chunk_bytes, ps::kMaxChunkBytes,
+          "PsClientOptions::chunk_bytes");
+ABSL_FLAG(int, channels_per_server, 2, "PsClientOptions::channels_per_server");
+ABSL_FLAG(bool, tune_malloc, true,
+          "apply bench/malloc_tuning.h to this (the client) process, as a "
+          "worker should");
+ABSL_FLAG(bool, tune_server_malloc, false,
+          "start ps_server with the same settings through GLIBC_TUNABLES "
+          "(what server_main would do with the recommended change)");
+ABSL_FLAG(std::string, work_dir, "",
+          "folder for server logs and port files; empty: a new "
+          "/tmp/dataplane_bench.XXXXXX");
+
+namespace ps::bench {
+namespace {
+
+struct Row {
+  int servers = 0;
+  int64_t bytes = 0;
+  double push_bps = 0, pull_bps = 0, step_bps = 0;  // value bytes per second
+  double p50_ms = 0, p99_ms = 0;                    // per call
+};
+
+absl::StatusOr<int64_t> ParseSize(const std::string& text) {
+  int64_t unit = 1;
+  std::string digits = text;
+  if (!digits.empty() && (digits.back() == 'K' || digits.back() == 'M')) {
+    unit = digits.back() == 'K' ? 1 << 10 : 1 << 20;
+    digits.pop_back();
+  }
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(digits, &n) || n <= 0 || (n * unit) % 4 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--sizes: ", text, " is not a positive multiple of 4 bytes"));
+  }
+  return n * unit;
+}
+
+std::string SizeLabel(int64_t bytes) {
+  if (bytes % (1 << 20) == 0) return absl::StrCat(bytes >> 20, " MB");
+  if (bytes % (1 << 10) == 0) return absl::StrCat(bytes >> 10, " KB");
+  return absl::StrCat(bytes, " B");
+}
+
+// Runs `op` `n` times; returns each call's duration in seconds.
+absl::StatusOr<std::vector<double>> TimeCalls(
+    int n, const std::function<absl::Status()>& op) {
+  std::vector<double> seconds;
+  seconds.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    if (absl::Status s = op(); !s.ok()) return s;
+    const std::chrono::duration<double> took =
+        std::chrono::steady_clock::now() - start;
+    seconds.push_back(took.count());
+  }
+  return seconds;
+}
+
+double Sum(const std::vector<double>& v) {
+  double total = 0;
+  for (double x : v) total += x;
+  return total;
+}
+
+// Nearest-rank percentile, q in (0, 1].
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(std::ceil(q * v.size()));
+  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
+}
+
+// Enough calls of about `estimate` seconds to fill --seconds.
+int Iterations(double estimate) {
+  const double n = absl::GetFlag(FLAGS_seconds) / std::max(estimate, 1e-6);
+  return static_cast<int>(std::clamp(n, 5.0, 200000.0));
+}
+
+absl::Status Measure(client::PsClient* client, int64_t bytes, Row* row) {
+  const int64_t values = bytes / 4;
+  const std::vector<client::TableRef> refs = {{"w", 0, values, 0}};
+  std::vector<float> buffer(values), grads(values, 1e-3f);
+  auto push = [&] { return client->Push(refs, grads.data()); };
+  auto pull = [&] { return client->Pull(refs, buffer.data()); };
+  auto step = [&] {
+    absl::Status s = push();
+    return s.ok() ? pull() : s;
+  };
+  absl::StatusOr<std::vector<double>> warm =
+      TimeCalls(std::max(1, absl::GetFlag(FLAGS_warmup)), step);
+  if (!warm.ok()) return warm.status();
+  absl::StatusOr<std::vector<double>> one_push = TimeCalls(1, push);
+  absl::StatusOr<std::vector<double>> one_pull = TimeCalls(1, pull);
+  if (!one_push.ok()) return one_push.status();
+  if (!one_pull.ok()) return one_pull.status();
+
+  absl::StatusOr<std::vector<double>> pushes =
+      TimeCalls(Iterations((*one_push)[0]), push);
+  if (!pushes.ok()) return pushes.status();
+  absl::StatusOr<std::vector<double>> pulls =
+      TimeCalls(Iterations((*one_pull)[0]), pull);
+  if (!pulls.ok()) return pulls.status();
+  int next = 0;
+  auto alternate = [&] { return next++ % 2 == 0 ? push() : pull(); };
+  absl::StatusOr<std::vector<double>> calls =
+      TimeCalls(2 * Iterations((*one_push)[0] + (*one_pull)[0]), alternate);
+  if (!calls.ok()) return calls.status();
+
+  row->push_bps = bytes * pushes->size() / Sum(*pushes);
+  row->pull_bps = bytes * pulls->size() / Sum(*pulls);
+  row->step_bps = bytes * calls->size() / Sum(*calls);
+  row->p50_ms = 1e3 * Percentile(*calls, 0.5);
+  row->p99_ms = 1e3 * Percentile(*calls, 0.99);
+  return absl::OkStatus();
+}
+
+// One row: a fresh job with one SGD table of `bytes` over the first
+// `count` servers.
+absl::StatusOr<Row> MeasureRow(const std::vector<ServerProcess>& servers,
+                               int count, int64_t bytes) {
+  std::vector<v1::ServerEndpoint> endpoints;
+  for (int i = 0; i < count; ++i) endpoints.push_back(servers[i].endpoint);
+  v1::TableDef table;
+  table.set_name("w");
+  table.set_size(bytes / 4);
+  table.mutable_init()->set_kind(v1::Initializer::ZEROS);
+  table.mutable_optimizer()->set_type(v1::SGD);
+  table.mutable_optimizer()->set_learning_rate(1e-3f);
+  absl::StatusOr<v1::PartitionMap> map =
+      BuildPartitionMap(/*epoch=*/1, endpoints, {table});
+  if (!map.ok()) return map.status();
+  const std::string job_id = absl::StrCat("bench-", count, "-", bytes);
+  if (absl::Status s = CreateTables(job_id, *map); !s.ok()) return s;
+
+  client::PsClientOptions options;
+  options.worker_id = "bench";
+  options.chunk_bytes = absl::GetFlag(FLAGS_chunk_bytes);
+  options.channels_per_server = absl::GetFlag(FLAGS_channels_per_server);
+  absl::StatusOr<std::unique_ptr<client::PsClient>> client =
+      client::PsClient::Create(job_id, *map, options);
+  if (!client.ok()) return client.status();
+  Row row{.servers = count, .bytes = bytes};
+  absl::Status measured = Measure(client->get(), bytes, &row);
+  absl::Status dropped = DropTables(job_id, *map);
+  if (!measured.ok()) return measured;
+  if (!dropped.ok()) return dropped;
+  return row;
+}
+
+// The iperf3 baseline, measured before and after the rows since this
+// machine's loopback speed drifts; ratios use the mean.
+struct Loopback {
+  double before_bps = 0, after_bps = 0;
+  double mean() const { return (before_bps + after_bps) / 2; }
+};
+
+void PrintTable(const std::vector<Row>& rows, const Loopback& loopback) {
+  const double gb = 1e9;
+  const double lo = loopback.mean() > 0 ? loopback.mean() : NAN;
+  absl::PrintF(
+      "iperf3 loopback, 1 stream: %.2f GB/s before, %.2f GB/s after, "
+      "%.2f GB/s mean\n\n",
+      loopback.before_bps / gb, loopback.after_bps / gb, lo / gb);
+  absl::PrintF(
+      "| servers | size | push GB/s | pull GB/s | push+pull GB/s | p50 ms | "
+      "p99 ms | push / loopback | pull / loopback |\n"
+      "|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+  for (const Row& r : rows) {
+    absl::PrintF(
+        "| %d | %s | %.2f | %.2f | %.2f | %.3f | %.3f | %.2f | %.2f |\n",
+        r.servers, SizeLabel(r.bytes), r.push_bps / gb, r.pull_bps / gb,
+        r.step_bps / gb, r.p50_ms, r.p99_ms, r.push_bps / lo, r.pull_bps / lo);
+  }
+  absl::PrintF(
+      "\nGB = 1e9 bytes of float32 values. push+pull alternates Push and Pull "
+      "calls and counts both directions; p50/p99 are per call in that phase. "
+      "chunk_bytes=%d, channels_per_server=%d, client malloc tuned: %s, "
+      "server malloc tuned: %s.\n",
+      absl::GetFlag(FLAGS_chunk_bytes),
+      absl::GetFlag(FLAGS_channels_per_server),
+      absl::GetFlag(FLAGS_tune_malloc) ? "yes" : "no",
+      absl::GetFlag(FLAGS_tune_server_malloc) ? "yes" : "no");
+}
+
+absl::StatusOr<std::string> ServerBinary() {
+  std::string path = absl::GetFlag(FLAGS_server_binary);
+  if (path.empty()) {
+    const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+    path = absl::StrCat(workspace ? workspace : ".",
+                        "/bazel-bin/server/ps_server");
+  }
+  if (access(path.c_str(), X_OK) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("ps_server binary ", path,
+                     " is not executable; build //server:ps_server or pass "
+                     "--server_binary"));
+  }
+  return path;
+}
+
+absl::StatusOr<std::string> WorkDir() {
+  std::string dir = absl::GetFlag(FLAGS_work_dir);
+  if (!dir.empty()) {
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("--work_dir ", dir, ": ", strerror(errno)));
+    }
+    return dir;
+  }
+  char pattern[] = "/tmp/dataplane_bench.XXXXXX";
+  if (mkdtemp(pattern) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
+  }
+  return std::string(pattern);
+}
+
+struct Plan {
+  std::vector<int64_t> sizes;
+  std::vector<int> server_counts;
+  std::string server_binary;
+  std::string work_dir;
+};
+
+absl::StatusOr<Plan> PlanFromFlags() {
+  Plan plan;
+  for (const std::string& s : absl::GetFlag(FLAGS_sizes)) {
+    absl::StatusOr<int64_t> bytes = ParseSize(s);
+    if (!bytes.ok()) return bytes.status();
+    plan.sizes.push_back(*bytes);
+  }
+  for (const std::string& s : absl::GetFlag(FLAGS_servers)) {
+    int n = 0;
+    if (!absl::SimpleAtoi(s, &n) || n < 1 || n > 64) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--servers: ", s, " is not in [1, 64]"));
+    }
+    plan.server_counts.push_back(n);
+  }
+  if (plan.sizes.empty() || plan.server_counts.empty()) {
+    return absl::InvalidArgumentError(
+        "--sizes and --servers must not be empty");
+  }
+  absl::StatusOr<std::string> binary = ServerBinary();
+  if (!binary.ok()) return binary.status();
+  plan.server_binary = *binary;
+  absl::StatusOr<std::string> work_dir = WorkDir();
+  if (!work_dir.ok()) return work_dir.status();
+  plan.work_dir = *work_dir;
+  return plan;
+}
+
+// One iperf3 measurement, or 0 when --iperf3 is empty.
+absl::StatusOr<double> MeasureLoopback(const std::string& work_dir) {
+  if (absl::GetFlag(FLAGS_iperf3).empty()) return 0.0;
+  return IperfLoopbackBytesPerSecond(
+      absl::GetFlag(FLAGS_iperf3),
+      absl::Seconds(absl::GetFlag(FLAGS_iperf_seconds)), work_dir);
+}
+
+absl::Status Run() {
+  absl::StatusOr<Plan> plan = PlanFromFlags();
+  if (!plan.ok()) return plan.status();
+  std::cerr << "logs in " << plan->work_dir << "\n";
+  Loopback loopback;
+  absl::StatusOr<double> before = MeasureLoopback(plan->work_dir);
+  if (!before.ok()) return before.status();
+  loopback.before_bps = *before;
+
+  // Owns the server processes: they are stopped on every return below.
+  absl::StatusOr<std::vector<ServerProcess>> servers = StartServers(
+      plan->server_binary,
+      *std::max_element(plan->server_counts.begin(), plan->server_counts.end()),
+      plan->work_dir);
+  if (!servers.ok()) return servers.status();
+  std::vector<Row> rows;
+  for (int count : plan->server_counts) {
+    for (int64_t bytes : plan->sizes) {
+      std::cerr << "measuring " << count << " server(s), " << SizeLabel(bytes)
+                << "\n";
+      absl::StatusOr<Row> row = MeasureRow(*servers, count, bytes);
+      if (!row.ok()) return row.status();
+      rows.push_back(*row);
+    }
+  }
+  absl::StatusOr<double> after = MeasureLoopback(plan->work_dir);
+  if (!after.ok()) return after.status();
+  loopback.after_bps = *after;
+  PrintTable(rows, loopback);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace ps::bench
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "dataplane_bench [--server_binary=PATH] [--sizes=4K,1M] [--servers=1,2]");
+  absl::ParseCommandLine(argc, argv);
+  // Both before any thread starts: mallopt, and setenv (children inherit it).
+  if (absl::GetFlag(FLAGS_tune_malloc)) {
+    if (absl::Status s = ps::bench::TuneMallocForBulkTransfers(); !s.ok()) {
+      std::cerr << "dataplane_bench: " << s << "\n";
+      return 1;
+    }
+  }
+  if (absl::GetFlag(FLAGS_tune_server_malloc)) {
+    setenv("GLIBC_TUNABLES", ps::bench::BulkTransferGlibcTunables().c_str(),
+           /*overwrite=*/1);
+  }
+  absl::Status s = ps::bench::Run();
+  if (!s.ok()) {
+    std::cerr << "dataplane_bench: " << s << "\n";
+    return 1;
+  }
+  return 0;
+}
