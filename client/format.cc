@@ -35,6 +35,11 @@ std::string JobDetails(const v1::Job& job) {
   absl::StrAppend(&out, "workers:  ", job.spec().cluster().num_workers(),
                   "  servers: ", job.partition_map().servers_size(), "\n");
   absl::StrAppend(&out, "progress: ", ProgressLine(job), "\n");
+  const v1::Consistency mode = job.spec().training().consistency();
+  absl::StrAppend(&out, "sync:     ",
+                  mode == v1::CONSISTENCY_UNSPECIFIED ? "ASP" : v1::Consistency_Name(mode),
+                  mode == v1::SSP ? absl::StrCat("(", job.spec().training().staleness(), ")") : "",
+                  ", max staleness ", job.progress().max_staleness(), "\n");
   if (job.state() == v1::SUCCEEDED) {
     absl::StrAppendFormat(&out,
                           "result:   test accuracy %.2f%%  test loss %.4f  "

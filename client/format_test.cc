@@ -44,6 +44,11 @@ TEST(FormatTest, DetailsShowReasonAndResult) {
   job.set_state(v1::FAILED);
   job.set_reason("worker-3 lost its lease");
   EXPECT_NE(JobDetails(job).find("reason:   worker-3 lost its lease"), std::string::npos);
+  job.mutable_spec()->mutable_training()->set_consistency(v1::SSP);
+  job.mutable_spec()->mutable_training()->set_staleness(2);
+  job.mutable_progress()->set_max_staleness(2);
+  EXPECT_NE(JobDetails(job).find("sync:     SSP(2), max staleness 2"), std::string::npos)
+      << JobDetails(job);
   job.set_state(v1::SUCCEEDED);
   job.mutable_result()->set_test_accuracy(0.8612);
   EXPECT_NE(JobDetails(job).find("test accuracy 86.12%"), std::string::npos);
