@@ -21,6 +21,7 @@ class FakeServerControl : public ServerControl {
       return absl::UnavailableError("creating tables on " + server.member_id());
     }
     created.push_back(server.member_id() + "/" + request.job_id());
+    last_create = request;
     return absl::OkStatus();
   }
   absl::Status DropTables(const v1::ServerEndpoint& server,
@@ -32,6 +33,7 @@ class FakeServerControl : public ServerControl {
   absl::Mutex mu;
   std::set<std::string> fail;
   std::vector<std::string> created, dropped;
+  v1::CreateTablesRequest last_create;
 };
 
 class JobManagerTest : public ::testing::Test {
@@ -117,6 +119,23 @@ TEST_F(JobManagerTest, JobRunsToSucceededWithCombinedAccuracy) {
   EXPECT_EQ(job.state(), v1::SUCCEEDED);
   EXPECT_DOUBLE_EQ(job.result().test_accuracy(), 0.85);
   EXPECT_EQ(jobs_.JobOfMember(job.worker_ids(0)), "");
+}
+
+TEST_F(JobManagerTest, TablesCarryConsistencyAndWorkersByRank) {
+  v1::JobSpec spec = Spec(2);
+  spec.mutable_training()->set_consistency(v1::SSP);
+  spec.mutable_training()->set_staleness(3);
+  absl::StatusOr<std::string> id = jobs_.Submit(spec);
+  ASSERT_TRUE(id.ok()) << id.status();
+  jobs_.Tick();
+  v1::Job job = *jobs_.Get(*id);
+  const v1::CreateTablesRequest& r = control_.last_create;
+  EXPECT_EQ(r.consistency(), v1::SSP);
+  EXPECT_EQ(r.staleness(), 3);
+  ASSERT_EQ(r.worker_ids_size(), 2);
+  EXPECT_EQ(r.worker_ids(0), job.worker_ids(0));
+  EXPECT_EQ(r.worker_ids(1), job.worker_ids(1));
+  EXPECT_EQ(r.epoch(), job.partition_map().epoch());
 }
 
 TEST_F(JobManagerTest, OldSucceededTablesAreDroppedBeyondKeepLimit) {
