@@ -55,7 +55,7 @@ struct Row {
   std::string name;
   int bytes_per_value;
   std::function<void()> pass;
-  std::vector<double> gbs;  // One per timed repetition, sorted at the end.
+  std::vector<double> gbs = {};  // One per timed rep, sorted at the end.
 
   double best() const { return gbs.back(); }
   double median() const { return gbs[gbs.size() / 2]; }

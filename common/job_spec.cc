@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/model_layout.h"
+#include "common/optimizer_spec.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace ps {
@@ -36,20 +37,6 @@ absl::Status ValidateModel(const v1::JobSpec& spec) {
   return LayerSizes(spec).status();
 }
 
-absl::Status ValidateOptimizer(const v1::OptimizerSpec& opt) {
-  if (opt.type() != v1::SGD) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("optimizer.type: unknown optimizer ",
-                     v1::OptimizerType_Name(opt.type()), "; allowed: SGD"));
-  }
-  if (!(opt.learning_rate() > 0.0f && opt.learning_rate() <= 10.0f)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("optimizer.learningRate: ", opt.learning_rate(),
-                     " is out of range; allowed: (0, 10]"));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<v1::JobSpec> ParseJobSpecJson(const std::string& json) {
@@ -70,7 +57,7 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
         "name: ", spec.name().size(), " characters; allowed: at most 128"));
   }
   for (const absl::Status& s :
-       {ValidateModel(spec), ValidateOptimizer(spec.optimizer()),
+       {ValidateModel(spec), ValidateOptimizerSpec(spec.optimizer()),
         CheckRange("training.epochs", spec.training().epochs(), 1, 1000),
         CheckRange("training.batchSize", spec.training().batch_size(), 1, 65536),
         CheckRange("training.reportEverySteps",

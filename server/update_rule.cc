@@ -1,29 +1,29 @@
 #include "server/update_rule.h"
 
-#include "absl/strings/str_cat.h"
+#include "common/optimizer_spec.h"
+#include "server/optimizers.h"
 
 namespace ps::server {
 
-void SgdRule::Apply(float* values, float* const* /*state*/, const float* grad,
-                    int64_t n) const {
-  const float lr = lr_;
-  for (int64_t i = 0; i < n; ++i) values[i] -= lr * grad[i];
-}
-
 absl::StatusOr<std::unique_ptr<UpdateRule>> MakeUpdateRule(
     const v1::OptimizerSpec& spec) {
-  if (!(spec.learning_rate() > 0.0f && spec.learning_rate() <= 10.0f)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("optimizer.learningRate: ", spec.learning_rate(),
-                     " is out of range; allowed: (0, 10]"));
-  }
-  switch (spec.type()) {
+  absl::StatusOr<OptimizerParams> params = ResolveOptimizerSpec(spec);
+  if (!params.ok()) return params.status();
+  switch (params->type) {
     case v1::SGD:
-      return std::make_unique<SgdRule>(spec.learning_rate());
+      return internal::MakeSgdRule(*params);
+    case v1::MOMENTUM:
+      return internal::MakeMomentumRule(*params);
+    case v1::ADAGRAD:
+      return internal::MakeAdagradRule(*params);
+    case v1::ADAM:
+    case v1::ADAMW:
+      return internal::MakeAdamRule(*params);
+    case v1::FTRL:
+      return internal::MakeFtrlRule(*params);
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "optimizer.type: unknown optimizer ",
-          v1::OptimizerType_Name(spec.type()), "; allowed: SGD"));
+      // ResolveOptimizerSpec admits only the types above.
+      return absl::InternalError("optimizer.type: validated type has no rule");
   }
 }
 
