@@ -27,8 +27,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/bench_cluster.h"
-#include "bench/malloc_tuning.h"
 #include "client/ps_client.h"
+#include "common/daemon.h"
 #include "common/partition.h"
 #include "common/rpc.h"
 
@@ -51,11 +51,8 @@ ABSL_FLAG(int64_t, chunk_bytes, ps::kMaxChunkBytes,
           "PsClientOptions::chunk_bytes");
 ABSL_FLAG(int, channels_per_server, 2, "PsClientOptions::channels_per_server");
 ABSL_FLAG(bool, tune_malloc, true,
-          "apply bench/malloc_tuning.h to this (the client) process, as a "
-          "worker should");
-ABSL_FLAG(bool, tune_server_malloc, false,
-          "start ps_server with the same settings through GLIBC_TUNABLES "
-          "(what server_main would do with the recommended change)");
+          "apply TuneMallocForBulkTransfers (common/daemon.h) to this (the "
+          "client) process, as ps_worker does (ps_server always does)");
 ABSL_FLAG(std::string, work_dir, "",
           "folder for server logs and port files; empty: a new "
           "/tmp/dataplane_bench.XXXXXX");
@@ -223,12 +220,10 @@ void PrintTable(const std::vector<Row>& rows, const Loopback& loopback) {
   absl::PrintF(
       "\nGB = 1e9 bytes of float32 values. push+pull alternates Push and Pull "
       "calls and counts both directions; p50/p99 are per call in that phase. "
-      "chunk_bytes=%d, channels_per_server=%d, client malloc tuned: %s, "
-      "server malloc tuned: %s.\n",
+      "chunk_bytes=%d, channels_per_server=%d, client malloc tuned: %s.\n",
       absl::GetFlag(FLAGS_chunk_bytes),
       absl::GetFlag(FLAGS_channels_per_server),
-      absl::GetFlag(FLAGS_tune_malloc) ? "yes" : "no",
-      absl::GetFlag(FLAGS_tune_server_malloc) ? "yes" : "no");
+      absl::GetFlag(FLAGS_tune_malloc) ? "yes" : "no");
 }
 
 absl::StatusOr<std::string> ServerBinary() {
@@ -345,16 +340,12 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "dataplane_bench [--server_binary=PATH] [--sizes=4K,1M] [--servers=1,2]");
   absl::ParseCommandLine(argc, argv);
-  // Both before any thread starts: mallopt, and setenv (children inherit it).
+  // Before any thread starts (mallopt's requirement).
   if (absl::GetFlag(FLAGS_tune_malloc)) {
-    if (absl::Status s = ps::bench::TuneMallocForBulkTransfers(); !s.ok()) {
+    if (absl::Status s = ps::TuneMallocForBulkTransfers(); !s.ok()) {
       std::cerr << "dataplane_bench: " << s << "\n";
       return 1;
     }
-  }
-  if (absl::GetFlag(FLAGS_tune_server_malloc)) {
-    setenv("GLIBC_TUNABLES", ps::bench::BulkTransferGlibcTunables().c_str(),
-           /*overwrite=*/1);
   }
   absl::Status s = ps::bench::Run();
   if (!s.ok()) {

@@ -101,6 +101,9 @@ int RunLocalCommand(const std::string& spec_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // psctl export and local move whole models; without the settings it only
+  // runs slower, which is not worth failing a command for.
+  ps::TuneMallocForBulkTransfers().IgnoreError();
   absl::SetProgramUsageMessage(kUsage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   ps::BlockTerminationSignals();

@@ -1,5 +1,6 @@
 #include "common/daemon.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -20,6 +21,14 @@ sigset_t TerminationSignals() {
 }
 
 }  // namespace
+
+absl::Status TuneMallocForBulkTransfers() {
+  if (mallopt(M_MMAP_THRESHOLD, static_cast<int>(kMmapThresholdBytes)) != 1 ||
+      mallopt(M_TRIM_THRESHOLD, static_cast<int>(kTrimThresholdBytes)) != 1) {
+    return absl::InternalError("mallopt rejected the bulk-transfer settings");
+  }
+  return absl::OkStatus();
+}
 
 void BlockTerminationSignals() {
   sigset_t set = TerminationSignals();

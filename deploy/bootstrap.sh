@@ -17,6 +17,12 @@ PACKAGES=(
   dataset-fashion-mnist
   # benchmarks
   iperf3 nlohmann-json3-dev
+  # PyTorch 1.13 CPU baseline for bench/run_step_bench.sh (/usr/bin/python3)
+  python3-torch
+  # flight-delay workload: deploy/flights/setup.sh (node + npm; npm ships with
+  # nodesource's nodejs, Debian's own needs the separate npm package) and
+  # bench/flights_torch.py
+  nodejs python3-numpy
 )
 
 missing=()

@@ -1,6 +1,13 @@
 // One contiguous range [begin, end) of a dense table, with its optimizer state.
-// Reads take a shared lock, updates an exclusive one, so concurrent pulls
-// proceed in parallel and never see a half-applied update. Thread-safe.
+// Thread-safe.
+//
+// Locking: the range is cut into stripes of kStripeValues values, each with
+// its own reader/writer lock. A Read or Apply holds every stripe its range
+// touches (in increasing order, so ranges never deadlock) for its whole
+// duration: concurrent pulls proceed in parallel, no read ever sees a
+// half-applied update, and updates of disjoint stripes (the chunks of one
+// big push, which arrive on several connections at once) apply in parallel
+// instead of queueing behind one lock.
 #ifndef PS_SERVER_DENSE_SHARD_H_
 #define PS_SERVER_DENSE_SHARD_H_
 
@@ -8,15 +15,20 @@
 #include <memory>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/ps/v1/ps.pb.h"
 #include "server/update_rule.h"
+#include "server/value_pieces.h"
 
 namespace ps::server {
 
 class DenseShard {
  public:
+  // Values per lock stripe: 1 MiB, a quarter of a client's default chunk,
+  // so that chunks cut at multiples of it from the shard's start (the
+  // common case) share no stripe.
+  static constexpr int64_t kStripeValues = int64_t{1} << 18;
+
   // `def` must have passed validation; [begin, end) within [0, def.size()).
   DenseShard(const v1::TableDef& def, int64_t begin, int64_t end,
              std::unique_ptr<UpdateRule> rule);
@@ -29,18 +41,44 @@ class DenseShard {
   // Bytes of values and optimizer state.
   int64_t bytes() const;
 
-  // Copies values [offset, offset+count) (global indices, must be contained).
-  void Read(int64_t offset, int64_t count, float* out) const;
+  // Copies values [offset, offset+count) (global indices, must be contained)
+  // as float32 to `out`, which need not be aligned.
+  void Read(int64_t offset, int64_t count, void* out) const;
   // Applies the update rule with `grad` to [offset, offset+count).
   void Apply(int64_t offset, int64_t count, const float* grad);
+  // The same with the gradient read in place from floats [first,
+  // first+count) of `grad`, run by run.
+  void Apply(int64_t offset, int64_t count, const ValuePieces& grad,
+             int64_t first);
 
  private:
+  enum class Access { kRead, kWrite };
+  // Holds the stripes of [offset, offset+count) while it lives.
+  class RangeLock {
+   public:
+    RangeLock(const DenseShard& shard, int64_t offset, int64_t count,
+              Access access);
+    ~RangeLock();
+    RangeLock(const RangeLock&) = delete;
+    RangeLock& operator=(const RangeLock&) = delete;
+
+   private:
+    absl::Mutex* const first_;
+    absl::Mutex* const last_;  // one past the last stripe held
+    const Access access_;
+  };
+
+  // Requires the stripes of [offset, offset+count) held for writing.
+  void ApplyLocked(int64_t offset, int64_t count, const float* grad);
+
   const int64_t begin_, end_;
   const std::unique_ptr<UpdateRule> rule_;
-  mutable absl::Mutex mu_;
-  std::vector<float> values_ ABSL_GUARDED_BY(mu_);
+  // ceil((end - begin) / kStripeValues) locks; stripe i guards values
+  // [begin + i * kStripeValues, ...) and the same range of every state plane.
+  const std::unique_ptr<absl::Mutex[]> stripes_;
+  std::vector<float> values_;
   // StateFloats() planes of (end - begin) floats each, back to back.
-  std::vector<float> state_ ABSL_GUARDED_BY(mu_);
+  std::vector<float> state_;
 };
 
 }  // namespace ps::server

@@ -40,8 +40,9 @@ void FillInitial(const v1::Initializer& init, int64_t first, int64_t n,
   const float scale = init.scale();
   for (int64_t i = 0; i < n; ++i) {
     // Top 24 bits -> [0, 1) exactly representable in float.
-    const float u = static_cast<float>(Mix(seed ^ static_cast<uint64_t>(first + i)) >> 40) *
-                    (1.0f / 16777216.0f);
+    const float u =
+        static_cast<float>(Mix(seed ^ static_cast<uint64_t>(first + i)) >> 40) *
+        (1.0f / 16777216.0f);
     out[i] = (2.0f * u - 1.0f) * scale;
   }
 }

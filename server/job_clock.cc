@@ -41,9 +41,9 @@ absl::Status JobClock::Check(const std::string& worker, int64_t clock,
         "), whose next clock on this server is ", w.finished));
   }
   if (w.received >= clock_pushes) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "more than the announced ", clock_pushes, " pushes for clock ", clock,
-        " from ", worker));
+    return absl::FailedPreconditionError(
+        absl::StrCat("more than the announced ", clock_pushes,
+                     " pushes for clock ", clock, " from ", worker));
   }
   return absl::OkStatus();
 }
@@ -58,9 +58,9 @@ absl::Status JobClock::RecordPush(const std::string& worker, int64_t clock,
   if (++w.received < clock_pushes) return absl::OkStatus();
   w.received = 0;
   ++w.finished;
-  *all_finished = std::all_of(workers_.begin(), workers_.end(), [&](const auto& e) {
-    return e.second.finished > clock;
-  });
+  *all_finished =
+      std::all_of(workers_.begin(), workers_.end(),
+                  [&](const auto& e) { return e.second.finished > clock; });
   return absl::OkStatus();
 }
 
@@ -80,14 +80,16 @@ std::string JobClock::Laggards(int64_t needed) const {
   std::vector<std::string> slow;
   for (const auto& [id, w] : workers_) {
     if (w.finished < needed) {
-      slow.push_back(absl::StrCat(id, " (rank ", w.rank, ") at clock ", w.finished));
+      slow.push_back(
+          absl::StrCat(id, " (rank ", w.rank, ") at clock ", w.finished));
     }
   }
   std::sort(slow.begin(), slow.end());
   return absl::StrJoin(slow, ", ");
 }
 
-absl::StatusOr<int64_t> JobClock::AwaitPull(int64_t clock, absl::Time deadline) {
+absl::StatusOr<int64_t> JobClock::AwaitPull(int64_t clock,
+                                            absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   const int64_t needed = clock - staleness_;
   bool waited = false;
@@ -95,14 +97,15 @@ absl::StatusOr<int64_t> JobClock::AwaitPull(int64_t clock, absl::Time deadline) 
     auto ready = [&] { return closed_ || GateClock() >= needed; };
     waited = !ready();
     if (!mu_.AwaitWithDeadline(absl::Condition(&ready), deadline)) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "pull at clock ", clock, " timed out waiting for clock ", needed,
-          " of: ", Laggards(needed)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("pull at clock ", clock, " timed out waiting for clock ",
+                       needed, " of: ", Laggards(needed)));
     }
     if (closed_) return absl::AbortedError("the job's tables were dropped");
   }
   const int64_t gate = GateClock();
-  const int64_t staleness = gate == LLONG_MAX ? 0 : std::max<int64_t>(0, clock - gate);
+  const int64_t staleness =
+      gate == LLONG_MAX ? 0 : std::max<int64_t>(0, clock - gate);
   ++stats_.pulls;
   stats_.waited += waited;
   stats_.max_staleness = std::max(stats_.max_staleness, staleness);

@@ -74,11 +74,13 @@ TEST(JobClockTest, ClockFinishesAfterAnnouncedPushes) {
 
 TEST(JobClockTest, BadPushesAreRejected) {
   JobClock c(v1::SSP, 1, kWorkers);
-  EXPECT_EQ(c.CheckPush("stranger", 0, 1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.CheckPush("stranger", 0, 1).code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(c.CheckPush("w0", 0, 0).code(), absl::StatusCode::kInvalidArgument);
   absl::Status ahead = c.CheckPush("w0", 3, 1);
   EXPECT_EQ(ahead.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(ahead.message().find("next clock on this server is 0"), std::string::npos);
+  EXPECT_NE(ahead.message().find("next clock on this server is 0"),
+            std::string::npos);
 }
 
 TEST(JobClockTest, CloseWakesWaitersWithAborted) {

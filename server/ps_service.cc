@@ -1,9 +1,126 @@
 #include "server/ps_service.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "server/value_pieces.h"
+#include "server/wire_format.h"
 
 namespace ps::server {
+namespace {
+
+// How often a waiting pull checks whether its call was cancelled (the
+// client gave up, or the server is shutting down).
+constexpr absl::Duration kCancelCheckInterval = absl::Milliseconds(100);
+
+// The bytes of `buffer` as views into its slices, which *slices keeps alive.
+absl::Status PiecesOf(const grpc::ByteBuffer& buffer,
+                      std::vector<grpc::Slice>* slices,
+                      std::vector<absl::string_view>* pieces) {
+  if (grpc::Status s = buffer.Dump(slices); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request bytes are unreadable: ", s.error_message()));
+  }
+  pieces->reserve(slices->size());
+  for (const grpc::Slice& slice : *slices) {
+    pieces->emplace_back(reinterpret_cast<const char*>(slice.begin()),
+                         slice.size());
+  }
+  return absl::OkStatus();
+}
+
+grpc::ByteBuffer SerializedBytes(const google::protobuf::MessageLite& message) {
+  // Always one slice, even when empty: a ByteBuffer without one is no
+  // message at all to gRPC.
+  grpc::Slice slice(message.SerializeAsString());
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+absl::StatusOr<PullPlan> PlanPull(const TableStore& store,
+                                  const grpc::ByteBuffer& request) {
+  std::vector<grpc::Slice> slices;
+  std::vector<absl::string_view> pieces;
+  if (absl::Status s = PiecesOf(request, &slices, &pieces); !s.ok()) return s;
+  v1::PullRequest parsed;
+  if (absl::Status s = ParseMessage(pieces, &parsed); !s.ok()) return s;
+  return store.PlanPull(parsed);
+}
+
+// Serialises the PullResponse into one buffer of exactly its size, with the
+// values copied from the shards straight into place.
+absl::Status WritePullResponse(const PullPlan& plan, int64_t staleness,
+                               grpc::ByteBuffer* response) {
+  const int64_t value_bytes = plan.values() * int64_t{sizeof(float)};
+  const PullResponseFraming framing = FramePullResponse(value_bytes, staleness);
+  const size_t size = framing.head.size() + value_bytes + framing.tail.size();
+  char* bytes = static_cast<char*>(std::malloc(size));
+  if (bytes == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot allocate a pull response of ", size, " bytes"));
+  }
+  std::memcpy(bytes, framing.head.data(), framing.head.size());
+  plan.Read(bytes + framing.head.size());
+  std::memcpy(bytes + framing.head.size() + value_bytes, framing.tail.data(),
+              framing.tail.size());
+  grpc::Slice slice(bytes, size, std::free);  // owns `bytes` from here
+  *response = grpc::ByteBuffer(&slice, 1);
+  return absl::OkStatus();
+}
+
+grpc::Status Respond(const PullPlan& plan,
+                     const absl::StatusOr<int64_t>& staleness,
+                     grpc::ByteBuffer* response) {
+  if (!staleness.ok()) return ToGrpcStatus(staleness.status());
+  return ToGrpcStatus(WritePullResponse(plan, *staleness, response));
+}
+
+// plan.Await(deadline), except that it gives up soon after the call is
+// cancelled, so that a server shutting down is not held up by waits.
+absl::StatusOr<int64_t> AwaitUnlessCancelled(
+    const grpc::CallbackServerContext& ctx, const PullPlan& plan,
+    absl::Time deadline) {
+  while (true) {
+    const absl::Time until =
+        std::min(deadline, absl::Now() + kCancelCheckInterval);
+    absl::StatusOr<int64_t> staleness = plan.Await(until);
+    if (!absl::IsDeadlineExceeded(staleness.status()) || until == deadline) {
+      return staleness;
+    }
+    if (ctx.IsCancelled()) {
+      return absl::CancelledError(
+          "the pull was cancelled while it waited for the job's clocks");
+    }
+  }
+}
+
+absl::Status PushFromBytes(TableStore& store, const grpc::ByteBuffer& request,
+                           grpc::ByteBuffer* response) {
+  std::vector<grpc::Slice> slices;
+  std::vector<absl::string_view> pieces;
+  if (absl::Status s = PiecesOf(request, &slices, &pieces); !s.ok()) return s;
+  v1::PushRequest fields;
+  std::vector<absl::string_view> values;
+  if (absl::Status s = ParsePushRequest(pieces, &fields, &values); !s.ok()) {
+    return s;
+  }
+  bool duplicate = false;
+  absl::Status s =
+      store.Push(fields, ValuePieces(std::move(values)), &duplicate);
+  if (!s.ok()) return s;
+  v1::PushResponse reply;
+  reply.set_duplicate(duplicate);
+  *response = SerializedBytes(reply);
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 grpc::Status PsService::CreateTables(grpc::ServerContext*,
                                      const v1::CreateTablesRequest* request,
@@ -27,22 +144,37 @@ grpc::Status PsService::DropTables(grpc::ServerContext*,
   return ToGrpcStatus(store_->DropTables(request->job_id()));
 }
 
-grpc::Status PsService::Pull(grpc::ServerContext* ctx,
-                             const v1::PullRequest* request,
-                             v1::PullResponse* response) {
+grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<PullPlan> plan = PlanPull(*store_, *request);
+  if (!plan.ok()) {
+    reactor->Finish(ToGrpcStatus(plan.status()));
+    return reactor;
+  }
+  // Readable now (always under ASP): answer on this thread.
+  absl::StatusOr<int64_t> staleness = plan->Await(absl::InfinitePast());
+  if (!absl::IsDeadlineExceeded(staleness.status())) {
+    reactor->Finish(Respond(*plan, staleness, response));
+    return reactor;
+  }
   // A waiting pull never outlives its caller's deadline, nor kMaxPullWait.
   const absl::Time deadline =
       std::min(absl::FromChrono(ctx->deadline()), absl::Now() + kMaxPullWait);
-  return ToGrpcStatus(store_->Pull(*request, deadline, response));
+  waits_.Run([ctx, reactor, response, deadline, plan = *std::move(plan)] {
+    reactor->Finish(
+        Respond(plan, AwaitUnlessCancelled(*ctx, plan, deadline), response));
+  });
+  return reactor;
 }
 
-grpc::Status PsService::Push(grpc::ServerContext*,
-                             const v1::PushRequest* request,
-                             v1::PushResponse* response) {
-  bool duplicate = false;
-  absl::Status s = store_->Push(*request, &duplicate);
-  response->set_duplicate(duplicate);
-  return ToGrpcStatus(s);
+grpc::ServerUnaryReactor* PsService::Push(grpc::CallbackServerContext* ctx,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(PushFromBytes(*store_, *request, response)));
+  return reactor;
 }
 
 grpc::Status PsService::ServerStatus(grpc::ServerContext*,

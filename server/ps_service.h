@@ -1,18 +1,31 @@
 // gRPC adapter for the ParameterServer service: unpacks the request, calls the
 // TableStore, converts the status. No logic of its own.
+//
+// Pull and Push, the data plane, are raw callback methods: they take the
+// request as the slices it arrived in and answer with bytes built here, so
+// that values are copied once per direction (see server/wire_format.h). A
+// pull that has to wait for its job's clocks waits on a thread of its own
+// (WaitPool), never on one of gRPC's callback threads. The control-plane
+// methods are ordinary synchronous handlers.
 #ifndef PS_SERVER_PS_SERVICE_H_
 #define PS_SERVER_PS_SERVICE_H_
 
 #include "absl/time/time.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 #include "server/table_store.h"
+#include "server/wait_pool.h"
 
 namespace ps::server {
 
 // Longest a BSP/SSP pull waits for slow workers, whatever its deadline.
 inline constexpr absl::Duration kMaxPullWait = absl::Minutes(10);
 
-class PsService final : public v1::ParameterServer::Service {
+using RawDataPlaneService = v1::ParameterServer::WithRawCallbackMethod_Pull<
+    v1::ParameterServer::WithRawCallbackMethod_Push<
+        v1::ParameterServer::Service>>;
+
+// The server must be shut down before the service is destroyed.
+class PsService final : public RawDataPlaneService {
  public:
   explicit PsService(TableStore* store) : store_(store) {}
 
@@ -22,16 +35,21 @@ class PsService final : public v1::ParameterServer::Service {
   grpc::Status DropTables(grpc::ServerContext* ctx,
                           const v1::DropTablesRequest* request,
                           v1::DropTablesResponse* response) override;
-  grpc::Status Pull(grpc::ServerContext* ctx, const v1::PullRequest* request,
-                    v1::PullResponse* response) override;
-  grpc::Status Push(grpc::ServerContext* ctx, const v1::PushRequest* request,
-                    v1::PushResponse* response) override;
+  // Request: a serialised PullRequest; response: a serialised PullResponse.
+  grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* ctx,
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
+  // Request: a serialised PushRequest; response: a serialised PushResponse.
+  grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* ctx,
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
   grpc::Status ServerStatus(grpc::ServerContext* ctx,
                             const v1::ServerStatusRequest* request,
                             v1::ServerStatusResponse* response) override;
 
  private:
   TableStore* store_;  // not owned
+  WaitPool waits_;     // pulls waiting on their job's clocks
 };
 
 }  // namespace ps::server

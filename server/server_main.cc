@@ -16,18 +16,23 @@ ABSL_FLAG(std::string, coordinator, "",
           "membership: for benchmarks and tests that create tables directly)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on and advertise");
 ABSL_FLAG(int, port, 0, "port to listen on; 0 picks a free one");
-ABSL_FLAG(std::string, port_file, "", "if set, write host:port here once serving");
-ABSL_FLAG(double, max_memory_gb, 16, "most GiB of table values and optimizer state");
+ABSL_FLAG(std::string, port_file, "",
+          "if set, write host:port here once serving");
+ABSL_FLAG(double, max_memory_gb, 16,
+          "most GiB of table values and optimizer state");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
+  const absl::Status malloc_tuned = ps::TuneMallocForBulkTransfers();
   absl::SetProgramUsageMessage("ps_server --coordinator=HOST:PORT [--port=N]");
   absl::ParseCommandLine(argc, argv);
   ps::BlockTerminationSignals();
   ps::InitLogging(absl::GetFlag(FLAGS_log_level));
   auto log = ps::Logger("server");
+  if (!malloc_tuned.ok()) log->warn("{}", malloc_tuned.ToString());
   if (absl::GetFlag(FLAGS_max_memory_gb) <= 0) {
-    log->error("--max_memory_gb must be > 0, got {}", absl::GetFlag(FLAGS_max_memory_gb));
+    log->error("--max_memory_gb must be > 0, got {}",
+               absl::GetFlag(FLAGS_max_memory_gb));
     return 2;
   }
 
@@ -43,21 +48,25 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<ps::MemberAgent> agent;
   if (!absl::GetFlag(FLAGS_coordinator).empty()) {
-    auto started = ps::MemberAgent::Start(
-        {.coordinator = absl::GetFlag(FLAGS_coordinator),
-         .role = ps::v1::SERVER,
-         .address = server->address},
-        [](const ps::v1::HeartbeatResponse&) {});
+    auto started =
+        ps::MemberAgent::Start({.coordinator = absl::GetFlag(FLAGS_coordinator),
+                                .role = ps::v1::SERVER,
+                                .address = server->address},
+                               [](const ps::v1::HeartbeatResponse&) {});
     if (!started.ok()) {
       log->error("{}", started.status().ToString());
       return 1;
     }
     agent = *std::move(started);
-    log->info("ps_server {} serving on {}", agent->member_id(), server->address);
+    log->info("ps_server {} serving on {}", agent->member_id(),
+              server->address);
   } else {
-    log->warn("no --coordinator: standalone ps_server serving on {}", server->address);
+    log->warn("no --coordinator: standalone ps_server serving on {}",
+              server->address);
   }
-  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file), server->address); !s.ok()) {
+  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file),
+                                       server->address);
+      !s.ok()) {
     log->error("{}", s.ToString());
     return 1;
   }

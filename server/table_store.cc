@@ -1,7 +1,5 @@
 #include "server/table_store.h"
 
-#include <cstring>
-
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "server/initializer.h"
@@ -14,12 +12,13 @@ absl::Status ValidateDef(const v1::TableDef& def) {
     return absl::InvalidArgumentError("table name is empty");
   }
   if (def.size() <= 0 || def.size() > (int64_t{1} << 36)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("table ", def.name(), ": size ", def.size(),
-                     "; allowed: [1, 2^36]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "table ", def.name(), ": size ", def.size(), "; allowed: [1, 2^36]"));
   }
   absl::Status s = ValidateInitializer(def.init());
-  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("table ", def.name(), ": ", s.message()));
+  if (!s.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat("table ", def.name(), ": ", s.message()));
   return absl::OkStatus();
 }
 
@@ -28,17 +27,17 @@ absl::Status ValidateDef(const v1::TableDef& def) {
 absl::Status ValidateConsistency(const v1::CreateTablesRequest& request) {
   const v1::Consistency mode = request.consistency();
   if (!v1::Consistency_IsValid(mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "consistency: ", mode, "; allowed: ASP, BSP, SSP"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("consistency: ", mode, "; allowed: ASP, BSP, SSP"));
   }
   if (request.staleness() < 0 || request.staleness() > 1000) {
     return absl::InvalidArgumentError(absl::StrCat(
         "staleness: ", request.staleness(), "; allowed: [0, 1000]"));
   }
   if ((mode == v1::BSP || mode == v1::SSP) && request.worker_ids().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "worker_ids: empty; ", v1::Consistency_Name(mode),
-        " needs the job's workers"));
+    return absl::InvalidArgumentError(absl::StrCat("worker_ids: empty; ",
+                                                   v1::Consistency_Name(mode),
+                                                   " needs the job's workers"));
   }
   absl::flat_hash_set<std::string> seen;
   for (const std::string& w : request.worker_ids()) {
@@ -48,20 +47,6 @@ absl::Status ValidateConsistency(const v1::CreateTablesRequest& request) {
     }
   }
   return absl::OkStatus();
-}
-
-// Index of the first NaN or Inf in v[0, n), or -1.
-int64_t FirstNonFinite(const float* v, int64_t n) {
-  const uint32_t* bits = reinterpret_cast<const uint32_t*>(v);
-  uint32_t any = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    any |= static_cast<uint32_t>((bits[i] & 0x7f800000u) == 0x7f800000u);
-  }
-  if (!any) return -1;
-  for (int64_t i = 0; i < n; ++i) {
-    if ((bits[i] & 0x7f800000u) == 0x7f800000u) return i;
-  }
-  return -1;
 }
 
 absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
@@ -123,7 +108,8 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
     return absl::InvalidArgumentError("job_id is empty");
   }
   int64_t planned = 0;
-  for (const v1::DenseRange& r : request.ranges()) planned += (r.end() - r.begin()) * 4;
+  for (const v1::DenseRange& r : request.ranges())
+    planned += (r.end() - r.begin()) * 4;
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(request.job_id());
@@ -215,32 +201,58 @@ absl::StatusOr<std::vector<DenseShard*>> TableStore::Resolve(
   return out;
 }
 
-absl::Status TableStore::Pull(const v1::PullRequest& request,
-                              absl::Time deadline,
-                              v1::PullResponse* response) const {
+absl::StatusOr<int64_t> PullPlan::Await(absl::Time deadline) const {
+  return clock_->AwaitPull(pull_clock_, deadline);
+}
+
+void PullPlan::Read(char* out) const {
+  for (const Slice& s : slices_) {
+    s.shard->Read(s.offset, s.count, out);
+    out += s.count * int64_t{sizeof(float)};
+  }
+}
+
+absl::StatusOr<PullPlan> TableStore::PlanPull(
+    const v1::PullRequest& request) const {
   absl::StatusOr<std::shared_ptr<JobTables>> job =
       Find(request.job_id(), request.epoch());
   if (!job.ok()) return job.status();
-  int64_t total = 0;
+  PullPlan plan;
   absl::StatusOr<std::vector<DenseShard*>> shards =
-      Resolve(**job, request.slices(), &total);
+      Resolve(**job, request.slices(), &plan.values_);
   if (!shards.ok()) return shards.status();
-  absl::StatusOr<int64_t> staleness =
-      (*job)->clock->AwaitPull(request.clock(), deadline);
+  plan.clock_ = (*job)->clock.get();
+  plan.pull_clock_ = request.clock();
+  plan.slices_.reserve(shards->size());
+  for (int i = 0; i < request.slices_size(); ++i) {
+    const v1::DenseSlice& s = request.slices(i);
+    plan.slices_.push_back({(*shards)[i], s.offset(), s.count()});
+  }
+  plan.job_ = *std::move(job);
+  return plan;
+}
+
+absl::Status TableStore::Pull(const v1::PullRequest& request,
+                              absl::Time deadline,
+                              v1::PullResponse* response) const {
+  absl::StatusOr<PullPlan> plan = PlanPull(request);
+  if (!plan.ok()) return plan.status();
+  absl::StatusOr<int64_t> staleness = plan->Await(deadline);
   if (!staleness.ok()) return staleness.status();
   response->set_staleness(*staleness);
   std::string* values = response->mutable_values();
-  values->resize(total * sizeof(float));
-  float* out = reinterpret_cast<float*>(values->data());
-  for (int i = 0; i < request.slices_size(); ++i) {
-    const v1::DenseSlice& s = request.slices(i);
-    (*shards)[i]->Read(s.offset(), s.count(), out);
-    out += s.count();
-  }
+  values->resize(plan->values() * sizeof(float));
+  plan->Read(values->data());
   return absl::OkStatus();
 }
 
 absl::Status TableStore::Push(const v1::PushRequest& request, bool* duplicate) {
+  return Push(request, ValuePieces({absl::string_view(request.values())}),
+              duplicate);
+}
+
+absl::Status TableStore::Push(const v1::PushRequest& request,
+                              const ValuePieces& values, bool* duplicate) {
   *duplicate = false;
   absl::StatusOr<std::shared_ptr<JobTables>> found =
       Find(request.job_id(), request.epoch());
@@ -250,26 +262,16 @@ absl::Status TableStore::Push(const v1::PushRequest& request, bool* duplicate) {
   absl::StatusOr<std::vector<DenseShard*>> shards =
       Resolve(job, request.slices(), &total);
   if (!shards.ok()) return shards.status();
-  if (static_cast<int64_t>(request.values().size()) != total * 4) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "values: ", request.values().size(), " bytes, but the slices hold ",
-        total, " float32 values; expected ", total * 4, " bytes"));
+  if (values.bytes() != total * 4) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("values: ", values.bytes(), " bytes, but the slices hold ",
+                     total, " float32 values; expected ", total * 4, " bytes"));
   }
-  // Protobuf bytes are not guaranteed 4-byte aligned; the update loop reads
-  // floats, so go through an aligned copy only when needed.
-  const char* raw = request.values().data();
-  std::vector<float> aligned;
-  if (reinterpret_cast<uintptr_t>(raw) % alignof(float) != 0) {
-    aligned.resize(total);
-    std::memcpy(aligned.data(), raw, total * 4);
-    raw = reinterpret_cast<const char*>(aligned.data());
-  }
-  const float* grad = reinterpret_cast<const float*>(raw);
-  if (int64_t bad = FirstNonFinite(grad, total); bad >= 0) {
+  if (int64_t bad = values.FirstNonFinite(); bad >= 0) {
     ++job.pushes_rejected_nonfinite;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "values: value ", bad, " of the push is ", grad[bad],
-        "; allowed: finite numbers (the push was not applied)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("values: value ", bad, " of the push is ", values.At(bad),
+                     "; allowed: finite numbers (the push was not applied)"));
   }
   if (request.worker_id().empty()) {
     if (job.clock->mode() != v1::ASP) {
@@ -278,8 +280,8 @@ absl::Status TableStore::Push(const v1::PushRequest& request, bool* duplicate) {
     }
   } else {
     if (job.num_workers > 0) {
-      absl::Status s = job.clock->CheckPush(request.worker_id(), request.clock(),
-                                            request.clock_pushes());
+      absl::Status s = job.clock->CheckPush(
+          request.worker_id(), request.clock(), request.clock_pushes());
       if (!s.ok()) return s;
     }
     if (!job.dedup.FirstTime(request.worker_id(), request.seq())) {
@@ -287,24 +289,30 @@ absl::Status TableStore::Push(const v1::PushRequest& request, bool* duplicate) {
       return absl::OkStatus();
     }
   }
-  return ApplyPush(job, request, *shards, grad);
+  return ApplyPush(job, request, *shards, values);
 }
 
-absl::Status TableStore::ApplyPush(JobTables& job, const v1::PushRequest& request,
+absl::Status TableStore::ApplyPush(JobTables& job,
+                                   const v1::PushRequest& request,
                                    const std::vector<DenseShard*>& shards,
-                                   const float* grad) {
+                                   const ValuePieces& values) {
+  int64_t first = 0;  // of the slice's values in `values`
   for (int i = 0; i < request.slices_size(); ++i) {
     const v1::DenseSlice& s = request.slices(i);
     if (job.bsp) {
-      job.bsp->Add(shards[i], s.offset(), s.count(), grad);
+      values.ForEachRun(first, s.count(),
+                        [&](int64_t at, const float* grad, int64_t n) {
+                          job.bsp->Add(shards[i], s.offset() + at, n, grad);
+                        });
     } else {
-      shards[i]->Apply(s.offset(), s.count(), grad);
+      shards[i]->Apply(s.offset(), s.count(), values, first);
     }
-    grad += s.count();
+    first += s.count();
   }
   ++job.pushes_applied;
   // Jobs created without their workers (tools, benchmarks) track no clocks.
-  if (request.worker_id().empty() || job.num_workers == 0) return absl::OkStatus();
+  if (request.worker_id().empty() || job.num_workers == 0)
+    return absl::OkStatus();
   bool all_finished = false;
   absl::Status s = job.clock->RecordPush(request.worker_id(), request.clock(),
                                          request.clock_pushes(), &all_finished);
@@ -328,7 +336,8 @@ std::vector<v1::JobServerStats> TableStore::JobStats() const {
     s.set_pulls_waited(pulls.waited);
     s.set_max_staleness(pulls.max_staleness);
     if (pulls.pulls > 0) {
-      s.set_mean_staleness(static_cast<double>(pulls.staleness_sum) / pulls.pulls);
+      s.set_mean_staleness(static_cast<double>(pulls.staleness_sum) /
+                           pulls.pulls);
     }
   }
   return out;

@@ -1,6 +1,10 @@
 // All tables this server holds, for every job, and the data-plane operations
-// on them. Knows nothing of gRPC: takes and returns proto messages and
-// absl::Status, so it is tested directly.
+// on them. Knows nothing of gRPC: takes proto messages, byte pieces and
+// buffers, returns absl::Status, so it is tested directly.
+//
+// Values are copied once on the server: a push is applied straight from the
+// pieces its request arrived in (ValuePieces), and a pull writes straight
+// into the caller's buffer (PullPlan::Read), which the caller sizes first.
 //
 // Thread-safe. Locking: the job map has its own lock, held only to find a
 // job; each shard has its own reader/writer lock. No lock spans tables.
@@ -39,6 +43,7 @@
 #include "server/dense_shard.h"
 #include "server/job_clock.h"
 #include "server/push_dedup.h"
+#include "server/value_pieces.h"
 
 namespace ps::server {
 
@@ -46,6 +51,40 @@ struct TableStoreOptions {
   // Upper bound on bytes of values plus optimizer state over all jobs.
   // Requests beyond it fail with RESOURCE_EXHAUSTED instead of crashing.
   int64_t max_bytes = int64_t{16} << 30;
+};
+
+// A pull checked against the job's tables (TableStore::PlanPull): what it
+// reads, and the job clock it waits on. Keeps the job's tables alive even if
+// they are dropped meanwhile (Await then answers ABORTED). Movable; const
+// methods are thread-safe.
+class PullPlan {
+ public:
+  // Floats the pull reads: its slices' counts summed.
+  int64_t values() const { return values_; }
+
+  // Waits (until `deadline` at most) until the job's consistency model lets
+  // the pull read, then records it in the job's stats and returns its
+  // staleness. DEADLINE_EXCEEDED names the workers it waited for; a
+  // deadline in the past checks without waiting (DEADLINE_EXCEEDED: the pull
+  // would have to wait; nothing is recorded). ABORTED: the job's tables
+  // were dropped.
+  absl::StatusOr<int64_t> Await(absl::Time deadline) const;
+
+  // Copies the slices' values, concatenated as float32 LE, to
+  // out[0, values() * 4); `out` need not be aligned. Call after Await.
+  void Read(char* out) const;
+
+ private:
+  friend class TableStore;
+  struct Slice {
+    const DenseShard* shard;
+    int64_t offset, count;
+  };
+  std::shared_ptr<const void> job_;  // owns the shards and the clock
+  JobClock* clock_ = nullptr;
+  int64_t pull_clock_ = 0;  // the puller's clock
+  std::vector<Slice> slices_;
+  int64_t values_ = 0;
 };
 
 class TableStore {
@@ -58,16 +97,28 @@ class TableStore {
   // Drops every table of the job. Unknown job: OK (idempotent).
   absl::Status DropTables(const std::string& job_id);
 
-  // Waits as the job's consistency model requires (until `deadline` at
-  // most), then fills response->values with the requested slices,
-  // concatenated as float32 LE, and response->staleness.
+  // The first step of a pull: resolves its slices (NOT_FOUND,
+  // FAILED_PRECONDITION, OUT_OF_RANGE as above). The caller then awaits the
+  // plan and reads it into a buffer of plan.values() floats.
+  absl::StatusOr<PullPlan> PlanPull(const v1::PullRequest& request) const;
+  // All of a pull in one call: waits as the job's consistency model
+  // requires (until `deadline` at most), then fills response->values with
+  // the requested slices, concatenated as float32 LE, and
+  // response->staleness.
   absl::Status Pull(const v1::PullRequest& request, absl::Time deadline,
                     v1::PullResponse* response) const;
-  // Applies (or, under BSP, accumulates) the gradients. A push whose values
-  // hold NaN or Inf is rejected whole. *duplicate is set when (worker_id,
-  // seq) was applied before; an empty worker_id skips de-duplication and
-  // clock tracking (allowed only under ASP). Clocks are tracked only for jobs
-  // created with their worker ids.
+
+  // Applies (or, under BSP, accumulates) the gradients `values`, the
+  // request's float32 LE values in slice order; request.values() itself is
+  // not read. Every check (sizes, NaN or Inf anywhere: the push is rejected
+  // whole, epoch, ranges, clocks, de-duplication) passes before any value
+  // changes. *duplicate is set when (worker_id, seq) was applied before; an
+  // empty worker_id skips de-duplication and clock tracking (allowed only
+  // under ASP). Clocks are tracked only for jobs created with their worker
+  // ids.
+  absl::Status Push(const v1::PushRequest& request, const ValuePieces& values,
+                    bool* duplicate);
+  // The same with the values in request.values().
   absl::Status Push(const v1::PushRequest& request, bool* duplicate);
 
   std::vector<v1::TableStatus> Status() const;
@@ -101,7 +152,7 @@ class TableStore {
       const v1::CreateTablesRequest& request);
   static absl::Status ApplyPush(JobTables& job, const v1::PushRequest& request,
                                 const std::vector<DenseShard*>& shards,
-                                const float* grad);
+                                const ValuePieces& values);
 
   const TableStoreOptions options_;
   mutable absl::Mutex mu_;

@@ -48,7 +48,8 @@ absl::Status Push(TableStore& store, const std::string& worker, int64_t clock,
   return store.Push(p, &dup);
 }
 
-absl::StatusOr<std::pair<float, int64_t>> Pull(const TableStore& store, int64_t clock,
+absl::StatusOr<std::pair<float, int64_t>> Pull(const TableStore& store,
+                                               int64_t clock,
                                                absl::Duration wait) {
   v1::PullRequest p;
   p.set_job_id("j");
@@ -69,7 +70,8 @@ TEST(TableStoreConsistencyTest, BspAppliesMeanOnceEveryWorkerPushed) {
   TableStore store;
   ASSERT_TRUE(store.CreateTables(Create(v1::BSP, 0)).ok());
   ASSERT_TRUE(Push(store, "a", 0, 1.0f, 1).ok());
-  EXPECT_EQ(Pull(store, 0, absl::ZeroDuration())->first, 0.0f);  // not applied yet
+  EXPECT_EQ(Pull(store, 0, absl::ZeroDuration())->first,
+            0.0f);  // not applied yet
   EXPECT_EQ(Pull(store, 1, absl::Milliseconds(20)).status().code(),
             absl::StatusCode::kDeadlineExceeded);
   ASSERT_TRUE(Push(store, "b", 0, 3.0f, 1).ok());
@@ -101,7 +103,8 @@ TEST(TableStoreConsistencyTest, SspAppliesAtOnceAndBoundsStaleness) {
   ASSERT_TRUE(Push(store, "a", 1, 1.0f, 2).ok());
   auto blocked = Pull(store, 2, absl::Milliseconds(20));
   EXPECT_EQ(blocked.status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_NE(blocked.status().message().find("b (rank 1) at clock 0"), std::string::npos);
+  EXPECT_NE(blocked.status().message().find("b (rank 1) at clock 0"),
+            std::string::npos);
   ASSERT_TRUE(Push(store, "b", 0, 1.0f, 1).ok());
   auto ok = Pull(store, 2, absl::Seconds(1));
   ASSERT_TRUE(ok.ok());
@@ -112,8 +115,10 @@ TEST(TableStoreConsistencyTest, SspAppliesAtOnceAndBoundsStaleness) {
 TEST(TableStoreConsistencyTest, OutOfOrderOrUnknownWorkerPushIsRejected) {
   TableStore store;
   ASSERT_TRUE(store.CreateTables(Create(v1::SSP, 1)).ok());
-  EXPECT_EQ(Push(store, "a", 3, 1.0f, 1).code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Push(store, "zed", 0, 1.0f, 1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Push(store, "a", 3, 1.0f, 1).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Push(store, "zed", 0, 1.0f, 1).code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Pull(store, 0, absl::ZeroDuration())->first, 0.0f);
 }
 

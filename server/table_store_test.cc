@@ -204,7 +204,8 @@ TEST_F(TableStoreTest, DropRemovesTablesAndReportsStatus) {
   v1::PullResponse out;
   v1::PullRequest p;
   p.set_job_id(kJob);
-  EXPECT_EQ(store_.Pull(p, absl::Now(), &out).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_.Pull(p, absl::Now(), &out).code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(TableStoreTest, ConcurrentPushesAreAllApplied) {
@@ -213,7 +214,8 @@ TEST_F(TableStoreTest, ConcurrentPushesAreAllApplied) {
     threads.emplace_back([&] {
       for (int i = 0; i < 250; ++i) {
         bool dup;
-        ASSERT_TRUE(store_.Push(Push(0, std::vector<float>(60, 1.0f)), &dup).ok());
+        ASSERT_TRUE(
+            store_.Push(Push(0, std::vector<float>(60, 1.0f)), &dup).ok());
       }
     });
   }

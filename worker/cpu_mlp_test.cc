@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/gradient_check.h"
 
 namespace ps::worker {
 namespace {
@@ -20,87 +21,29 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 std::vector<float> UniformVector(int64_t n, float scale, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  std::vector<float> v(n);
-  for (float& f : v) f = dist(rng);
-  return v;
+  return testing::Uniform<float>(n, scale, rng);
 }
 
 std::vector<int32_t> RandomLabels(int64_t n, int classes, std::mt19937& rng) {
-  std::uniform_int_distribution<int32_t> dist(0, classes - 1);
-  std::vector<int32_t> v(n);
-  for (int32_t& label : v) label = dist(rng);
-  return v;
+  return testing::RandomLabels(n, classes, rng);
 }
 
-std::unique_ptr<Model> MakeMlp(std::vector<int64_t> sizes, int64_t max_rows) {
-  absl::StatusOr<std::unique_ptr<Model>> model =
-      CreateCpuMlp(std::move(sizes), max_rows);
+template <typename T = float>
+std::unique_ptr<BasicModel<T>> MakeMlp(std::vector<int64_t> sizes,
+                                       int64_t max_rows) {
+  absl::StatusOr<std::unique_ptr<BasicModel<T>>> model =
+      CreateCpuMlp<T>(std::move(sizes), max_rows);
   EXPECT_TRUE(model.ok()) << model.status();
   return model.ok() ? *std::move(model) : nullptr;
 }
 
-double MeanLoss(Model& model, const std::vector<float>& params,
-                const Batch& batch) {
-  BatchStats stats;
-  EXPECT_TRUE(model.Evaluate(params.data(), batch, &stats).ok());
-  return stats.loss_sum / stats.count;
-}
-
-// Analytic gradients and central differences of the mean loss, per parameter.
-struct Gradients {
-  std::vector<float> analytic;
-  std::vector<double> numeric;
-};
-
-Gradients ComputeGradients(const std::vector<int64_t>& sizes) {
+// Every layer (dense, bias, ReLU, softmax cross-entropy) in double, against
+// central differences of the double model's own loss.
+testing::DenseGradients DoubleGradients(const std::vector<int64_t>& sizes) {
   constexpr int kRows = 6;
-  constexpr float kEps = 1e-2f;
-  std::mt19937 rng(7);
-  std::unique_ptr<Model> model = MakeMlp(sizes, kRows);
-  std::vector<float> params = UniformVector(model->num_params(), 1.0f, rng);
-  std::vector<float> x = UniformVector(kRows * sizes[0], 1.0f, rng);
-  std::vector<int32_t> y = RandomLabels(kRows, sizes.back(), rng);
-  const Batch batch{x.data(), y.data(), kRows, sizes[0]};
-
-  Gradients g;
-  g.analytic.resize(params.size());
-  BatchStats stats;
-  EXPECT_TRUE(
-      model->ForwardBackward(params.data(), batch, g.analytic.data(), &stats)
-          .ok());
-  for (float& p : params) {
-    const float saved = p;
-    const float plus = saved + kEps;
-    const float minus = saved - kEps;
-    p = plus;
-    const double loss_plus = MeanLoss(*model, params, batch);
-    p = minus;
-    const double loss_minus = MeanLoss(*model, params, batch);
-    p = saved;
-    // Divide by the step float rounding actually took, not 2 * kEps.
-    g.numeric.push_back((loss_plus - loss_minus) /
-                        (static_cast<double>(plus) - minus));
-  }
-  return g;
-}
-
-bool Matches(double analytic, double numeric) {
-  return std::abs(analytic - numeric) <= 2e-3 + 2e-2 * std::abs(numeric);
-}
-
-void ExpectGradientsMatch(const std::vector<int64_t>& sizes) {
-  const Gradients g = ComputeGradients(sizes);
-  ASSERT_EQ(g.numeric.size(), static_cast<size_t>(MlpParamCount(sizes)));
-  double largest = 0;
-  for (size_t i = 0; i < g.numeric.size(); ++i) {
-    EXPECT_TRUE(Matches(g.analytic[i], g.numeric[i]))
-        << "param " << i << ": analytic " << g.analytic[i] << ", numeric "
-        << g.numeric[i];
-    largest = std::max(largest, std::abs(g.numeric[i]));
-  }
-  // A check against all-zero gradients would prove nothing.
-  EXPECT_GT(largest, 0.05);
+  std::unique_ptr<BasicModel<double>> model = MakeMlp<double>(sizes, kRows);
+  return testing::ComputeDenseGradients(*model, sizes.front(), sizes.back(),
+                                        kRows, /*seed=*/7);
 }
 
 TEST(CpuMlpTest, ParamCountFollowsLayout) {
@@ -110,22 +53,53 @@ TEST(CpuMlpTest, ParamCountFollowsLayout) {
             7 * 5 + 5 + 5 * 4 + 4 + 4 * 3 + 3);
 }
 
-TEST(CpuMlpTest, MlpGradientsMatchFiniteDifferences) {
-  ExpectGradientsMatch({7, 5, 4, 3});
+TEST(CpuMlpTest, MlpGradientsMatchFiniteDifferencesInDouble) {
+  const testing::DenseGradients g = DoubleGradients({7, 5, 4, 3});
+  testing::ExpectGradientsMatch(g.analytic, g.numeric, "param");
 }
 
-TEST(CpuMlpTest, SoftmaxRegressionGradientsMatchFiniteDifferences) {
-  ExpectGradientsMatch({7, 3});
+TEST(CpuMlpTest, SoftmaxRegressionGradientsMatchFiniteDifferencesInDouble) {
+  const testing::DenseGradients g = DoubleGradients({7, 3});
+  testing::ExpectGradientsMatch(g.analytic, g.numeric, "param");
 }
 
-// Guards the tolerance itself: a 10% gradient error must not pass.
-TEST(CpuMlpTest, GradientCheckCatchesTenPercentError) {
-  const Gradients g = ComputeGradients({7, 5, 4, 3});
+// Guards the tolerance itself: a 0.1% gradient error must not pass.
+TEST(CpuMlpTest, GradientCheckCatchesSmallError) {
+  const testing::DenseGradients g = DoubleGradients({7, 5, 4, 3});
   int mismatches = 0;
   for (size_t i = 0; i < g.numeric.size(); ++i) {
-    mismatches += !Matches(1.1 * g.analytic[i], g.numeric[i]);
+    mismatches += !testing::GradientsAgree(1.001 * g.analytic[i], g.numeric[i]);
   }
   EXPECT_GT(mismatches, 10);
+}
+
+// The float model computes what the double one does, to float precision.
+TEST(CpuMlpTest, FloatGradientsMatchDouble) {
+  constexpr int kRows = 16;
+  const std::vector<int64_t> sizes = {20, 12, 6};
+  std::mt19937 rng(3);
+  const std::vector<double> params =
+      testing::Uniform<double>(MlpParamCount(sizes), 0.5, rng);
+  const std::vector<double> x = testing::Uniform<double>(kRows * 20, 1.0, rng);
+  const std::vector<int32_t> y = RandomLabels(kRows, 6, rng);
+  std::vector<double> grads(params.size());
+  BatchStats stats;
+  ASSERT_TRUE(MakeMlp<double>(sizes, kRows)
+                  ->ForwardBackward(params.data(),
+                                    {x.data(), y.data(), kRows, 20},
+                                    grads.data(), &stats)
+                  .ok());
+  const std::vector<float> params_f = testing::Cast<float>(params);
+  const std::vector<float> x_f = testing::Cast<float>(x);
+  std::vector<float> grads_f(params.size());
+  BatchStats stats_f;
+  ASSERT_TRUE(MakeMlp(sizes, kRows)
+                  ->ForwardBackward(params_f.data(),
+                                    {x_f.data(), y.data(), kRows, 20},
+                                    grads_f.data(), &stats_f)
+                  .ok());
+  testing::ExpectClose(testing::Cast<double>(grads_f), grads, 1e-4, "grad");
+  EXPECT_NEAR(stats_f.loss_sum, stats.loss_sum, 1e-4 * stats.loss_sum);
 }
 
 // Labels are the argmax of a random linear "teacher", so a linear model can
@@ -262,6 +236,15 @@ TEST(CpuMlpTest, FactoryRejectsBadShapes) {
                 "is 0");
   ExpectInvalid(CreateCpuMlp({784, 10}, 0).status(), "max_batch_rows is 0",
                 "expected 1..");
+}
+
+// A model that cannot fit fails its creation instead of throwing
+// std::bad_alloc through the worker.
+TEST(CpuMlpTest, FactoryRejectsModelsLargerThanMemory) {
+  const absl::Status status = CreateCpuMlp({784, 1 << 30, 10}, 1000).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("needs"), HasSubstr("bytes of memory")));
 }
 
 TEST(CpuMlpTest, RejectsBatchesThatDoNotFit) {

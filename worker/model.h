@@ -1,7 +1,11 @@
 // The compute interface a worker trains through. Parameters live outside the
-// model, in a flat float buffer the worker pulls from and pushes gradients to
-// the parameter servers, so a backend (CPU, CUDA, ...) holds only scratch
-// space and can be swapped without touching the training loop.
+// model, in a flat buffer the worker pulls from and pushes gradients to the
+// parameter servers, so a backend (CPU, CUDA, ...) holds only scratch space
+// and can be swapped without touching the training loop.
+//
+// The interface is templated on the scalar type: production uses float
+// (Model, Batch); the gradient checks use double so finite differences are
+// exact enough to check every layer tightly.
 
 #ifndef PS_WORKER_MODEL_H_
 #define PS_WORKER_MODEL_H_
@@ -14,8 +18,9 @@ namespace ps::worker {
 
 // A borrowed view of `rows` labelled examples; the caller keeps the memory
 // alive for the duration of the call.
-struct Batch {
-  const float* x = nullptr;    // rows * dim features, row-major.
+template <typename T>
+struct BasicBatch {
+  const T* x = nullptr;        // rows * dim features, row-major.
   const int32_t* y = nullptr;  // rows class labels.
   int64_t rows = 0;
   int64_t dim = 0;
@@ -36,28 +41,45 @@ struct BatchStats {
 // model, and every backend for the same architecture must agree on it so
 // that parameters and gradients mean the same thing on every worker.
 //
-// Both methods return InvalidArgument, without touching the outputs, when the
-// batch does not fit the model (wrong dim, too many or too few rows, a label
-// out of range) or a pointer is null.
-class Model {
+// Both compute methods return InvalidArgument, without touching the outputs,
+// when the batch does not fit the model (wrong dim, too many or too few rows,
+// a label out of range) or a pointer is null. A device backend may also
+// return Internal when its device fails; the outputs are then unspecified.
+template <typename T>
+class BasicModel {
  public:
-  virtual ~Model() = default;
+  virtual ~BasicModel() = default;
 
   // Length of the parameter and gradient buffers.
   virtual int64_t num_params() const = 0;
 
+  // A hint that `batch` comes next: a device backend starts copying it to
+  // the device so the copy overlaps with what the caller does before the
+  // compute call (the trainer pulls parameters meanwhile). The next
+  // ForwardBackward or Evaluate given a batch with the same pointers and
+  // shape uses that copy, so the caller must not change the batch's memory
+  // in between. Any other batch is copied as usual. Errors are those of the
+  // compute calls; the default does nothing.
+  virtual absl::Status Prefetch(const BasicBatch<T>& /*batch*/) {
+    return absl::OkStatus();
+  }
+
   // Computes the gradient of the mean loss over `batch` with respect to
-  // `params` (num_params() floats) and writes it to `grads` (num_params()
-  // floats, overwritten; must not alias params). Adds the batch's loss sum,
+  // `params` (num_params() values) and writes it to `grads` (num_params()
+  // values, overwritten; must not alias params). Adds the batch's loss sum,
   // correct count and row count to *stats.
-  virtual absl::Status ForwardBackward(const float* params, const Batch& batch,
-                                       float* grads, BatchStats* stats) = 0;
+  virtual absl::Status ForwardBackward(const T* params,
+                                       const BasicBatch<T>& batch, T* grads,
+                                       BatchStats* stats) = 0;
 
   // Forward pass only: adds the batch's loss sum, correct count and row
   // count to *stats. Gives the same loss as ForwardBackward for equal inputs.
-  virtual absl::Status Evaluate(const float* params, const Batch& batch,
+  virtual absl::Status Evaluate(const T* params, const BasicBatch<T>& batch,
                                 BatchStats* stats) = 0;
 };
+
+using Batch = BasicBatch<float>;
+using Model = BasicModel<float>;
 
 }  // namespace ps::worker
 

@@ -9,7 +9,7 @@
 #include "common/model_layout.h"
 #include "common/rpc.h"
 #include "common/status.h"
-#include "worker/cpu_mlp.h"
+#include "worker/compute.h"
 #include "worker/fashion_mnist.h"
 #include "worker/trainer.h"
 
@@ -129,8 +129,9 @@ absl::Status TrainAndEvaluate(const v1::Task& task,
         "model input size ", sizes->front(), " does not match the data's ",
         train->dim, " features"));
   }
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateCpuMlp(
-      *sizes, std::max(spec.training().batch_size(), kEvalBatch));
+  absl::StatusOr<std::unique_ptr<Model>> model =
+      CreateModel(*sizes, std::max(spec.training().batch_size(), kEvalBatch),
+                  options.compute);
   if (!model.ok()) return model.status();
   absl::StatusOr<std::unique_ptr<ParamStore>> store =
       ConnectStore(task, options, (*model)->num_params());

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
+#include "worker/compute.h"
 
 namespace ps::worker {
 
@@ -21,6 +22,8 @@ struct TaskRunnerOptions {
   absl::Duration rpc_timeout = absl::Seconds(10);
   // Longest wait for the other ranks at the end of training.
   absl::Duration barrier_timeout = absl::Minutes(10);
+  // Which backend computes (see worker/compute.h).
+  ComputeOptions compute;
 };
 
 // Blocks until the task ends. Returns the task's outcome (also reported to

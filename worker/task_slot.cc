@@ -36,7 +36,8 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
   auto run = std::make_unique<Running>();
   run->job_id = last_job_;
   TaskRunnerOptions options{.member_id = agent_->member_id(),
-                            .coordinator = agent_->coordinator()};
+                            .coordinator = agent_->coordinator(),
+                            .compute = compute_};
   Running* r = run.get();
   r->thread = std::thread([r, options, task = response.task()] {
     RunTask(task, options, &r->cancelled).IgnoreError();  // reported inside

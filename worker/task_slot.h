@@ -13,12 +13,14 @@
 #include "absl/synchronization/mutex.h"
 #include "common/member_agent.h"
 #include "proto/ps/v1/ps.pb.h"
+#include "worker/compute.h"
 
 namespace ps::worker {
 
 class TaskSlot {
  public:
-  TaskSlot() = default;
+  // Every task this slot runs computes on the backend `compute` picks.
+  explicit TaskSlot(ComputeOptions compute = {}) : compute_(compute) {}
   ~TaskSlot() { Shutdown(); }
 
   // Must be called before heartbeats can start tasks.
@@ -36,6 +38,7 @@ class TaskSlot {
   };
   void ReapFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const ComputeOptions compute_;
   absl::Mutex mu_;
   MemberAgent* agent_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::unique_ptr<Running> running_ ABSL_GUARDED_BY(mu_);

@@ -71,6 +71,8 @@ absl::Status Train(const TrainerOptions& options, const Examples& train,
       }
       const int64_t rows = std::min(batch, used - s * batch);
       Batch b = Gather(train, order, s * batch, rows, &x, &y);
+      // A device backend copies the batch over while the pull is in flight.
+      if (absl::Status st = model->Prefetch(b); !st.ok()) return st;
       const int64_t clock = progress.step;
       absl::StatusOr<int64_t> staleness = store->Pull(params.data(), clock);
       if (!staleness.ok()) return staleness.status();

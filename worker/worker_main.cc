@@ -6,11 +6,14 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/daemon.h"
 #include "common/logging.h"
 #include "common/member_agent.h"
 #include "common/rpc.h"
+#include "worker/compute.h"
 #include "worker/task_slot.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
@@ -19,21 +22,59 @@ ABSL_FLAG(int, port, 0, "port for health checks; 0 picks a free one");
 ABSL_FLAG(std::string, port_file, "", "if set, write host:port here once registered");
 ABSL_FLAG(int, threads, 1, "compute threads (OpenBLAS) for this worker");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(std::string, device, "auto",
+          "compute backend: auto (CUDA when a GPU is visible, else CPU), "
+          "cuda or cpu");
+ABSL_FLAG(int, gpu, 0,
+          "index of the GPU the CUDA backend uses; run one worker per GPU");
 
 extern "C" void openblas_set_num_threads(int);
 
+namespace {
+
+// --device and --gpu, checked against the GPUs present so that a worker that
+// cannot compute where it was told to exits at start-up rather than failing
+// every task it is given. *where describes the choice for the log.
+absl::StatusOr<ps::worker::ComputeOptions> ComputeFromFlags(
+    std::string* where) {
+  const std::string name = absl::GetFlag(FLAGS_device);
+  absl::StatusOr<ps::worker::Device> device = ps::worker::ParseDevice(name);
+  if (!device.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--device=", name, ": ", device.status().message()));
+  }
+  const ps::worker::ComputeOptions options{.device = *device,
+                                           .gpu_index = absl::GetFlag(FLAGS_gpu)};
+  absl::StatusOr<ps::worker::Placement> placement =
+      ps::worker::ResolveDevice(options);
+  if (!placement.ok()) return placement.status();
+  *where = placement->description;
+  return options;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  const absl::Status malloc_tuned = ps::TuneMallocForBulkTransfers();
   absl::SetProgramUsageMessage("ps_worker --coordinator=HOST:PORT");
   absl::ParseCommandLine(argc, argv);
   ps::BlockTerminationSignals();
   ps::InitLogging(absl::GetFlag(FLAGS_log_level));
   auto log = ps::Logger("worker");
+  if (!malloc_tuned.ok()) log->warn("{}", malloc_tuned.ToString());
   const int threads = absl::GetFlag(FLAGS_threads);
   if (threads < 1 || threads > 256) {
     log->error("--threads={} is out of range; allowed: [1, 256]", threads);
     return 2;
   }
   openblas_set_num_threads(threads);
+  std::string where;
+  const absl::StatusOr<ps::worker::ComputeOptions> compute =
+      ComputeFromFlags(&where);
+  if (!compute.ok()) {
+    log->error("{}", std::string(compute.status().message()));
+    return 2;
+  }
 
   auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
                                 absl::GetFlag(FLAGS_port), {});
@@ -41,7 +82,7 @@ int main(int argc, char** argv) {
     log->error("{}", server.status().ToString());
     return 1;
   }
-  ps::worker::TaskSlot slot;
+  ps::worker::TaskSlot slot(*compute);
   auto agent = ps::MemberAgent::Start(
       {.coordinator = absl::GetFlag(FLAGS_coordinator),
        .role = ps::v1::WORKER,
@@ -52,7 +93,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   slot.SetAgent(agent->get());
-  log->info("ps_worker {} ready on {}", (*agent)->member_id(), server->address);
+  log->info("ps_worker {} ready on {}, computing on {}", (*agent)->member_id(),
+            server->address, where);
   if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file), server->address); !s.ok()) {
     log->error("{}", s.ToString());
     return 1;

@@ -1,0 +1,229 @@
+// PsService over a real in-process gRPC server: the raw data-plane methods
+// against ordinary protobuf clients, malformed bytes, and pulls that wait.
+#include "server/ps_service.h"
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "common/rpc.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "gtest/gtest.h"
+
+namespace ps::server {
+namespace {
+
+// Table "w" of 4 values, zeros, SGD lr 1; workers a and b.
+v1::CreateTablesRequest Create(v1::Consistency mode, int staleness) {
+  v1::CreateTablesRequest r;
+  r.set_job_id("j");
+  r.set_epoch(1);
+  r.set_consistency(mode);
+  r.set_staleness(staleness);
+  r.add_worker_ids("a");
+  r.add_worker_ids("b");
+  v1::TableDef* t = r.add_tables();
+  t->set_name("w");
+  t->set_size(4);
+  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
+  t->mutable_optimizer()->set_type(v1::SGD);
+  t->mutable_optimizer()->set_learning_rate(1.0f);
+  v1::DenseRange* range = r.add_ranges();
+  range->set_table("w");
+  range->set_end(4);
+  return r;
+}
+
+v1::PushRequest PushOf(const std::string& worker, int64_t clock, float g) {
+  v1::PushRequest p;
+  p.set_job_id("j");
+  p.set_epoch(1);
+  p.set_worker_id(worker);
+  p.set_seq(static_cast<uint64_t>(clock) + 1);
+  p.set_clock(clock);
+  p.set_clock_pushes(1);
+  v1::DenseSlice* s = p.add_slices();
+  s->set_table("w");
+  s->set_count(4);
+  std::vector<float> v(4, g);
+  p.set_values(std::string(reinterpret_cast<const char*>(v.data()), 16));
+  return p;
+}
+
+v1::PullRequest PullOf(int64_t clock) {
+  v1::PullRequest p;
+  p.set_job_id("j");
+  p.set_epoch(1);
+  p.set_clock(clock);
+  v1::DenseSlice* s = p.add_slices();
+  s->set_table("w");
+  s->set_count(4);
+  return p;
+}
+
+float First(const v1::PullResponse& r) {
+  float f = 0;
+  if (r.values().size() >= 4) std::memcpy(&f, r.values().data(), 4);
+  return f;
+}
+
+class PsServiceTest : public ::testing::Test {
+ protected:
+  void Start(v1::Consistency mode, int staleness) {
+    ASSERT_TRUE(store_.CreateTables(Create(mode, staleness)).ok());
+    auto running = StartServer("127.0.0.1", 0, {&service_});
+    ASSERT_TRUE(running.ok()) << running.status();
+    server_ = std::move(running->server);
+    channel_ = MakeChannel(running->address);
+    stub_ = v1::ParameterServer::NewStub(channel_);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown(DeadlineIn(absl::Seconds(1)));
+  }
+
+  grpc::Status Push(const v1::PushRequest& request, bool* duplicate) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+    v1::PushResponse response;
+    grpc::Status s = stub_->Push(&ctx, request, &response);
+    *duplicate = response.duplicate();
+    return s;
+  }
+
+  grpc::Status Pull(const v1::PullRequest& request, absl::Duration timeout,
+                    v1::PullResponse* response) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(timeout));
+    return stub_->Pull(&ctx, request, response);
+  }
+
+  // Sends `bytes` as the request of `method` and returns the status.
+  grpc::Status RawCall(const std::string& method, const std::string& bytes) {
+    grpc::GenericStub generic(channel_);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1), response;
+    absl::Notification done;
+    grpc::Status status;
+    generic.UnaryCall(&ctx, "/ps.v1.ParameterServer/" + method,
+                      grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) {
+                        status = s;
+                        done.Notify();
+                      });
+    done.WaitForNotification();
+    return status;
+  }
+
+  TableStore store_;
+  PsService service_{&store_};
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ParameterServer::Stub> stub_;
+};
+
+TEST_F(PsServiceTest, ProtobufClientsPushAndPull) {
+  Start(v1::SSP, 1);
+  bool duplicate = true;
+  ASSERT_TRUE(Push(PushOf("a", 0, 2.0f), &duplicate).ok());
+  EXPECT_FALSE(duplicate);
+  EXPECT_EQ(Push(PushOf("a", 0, 2.0f), &duplicate).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);  // a's clock 0 is done
+  v1::PullResponse response;
+  ASSERT_TRUE(Pull(PullOf(1), absl::Seconds(5), &response).ok());
+  EXPECT_EQ(response.values().size(), 16u);
+  EXPECT_EQ(First(response), -2.0f);
+  EXPECT_EQ(response.staleness(), 1);  // b has finished no clock yet
+}
+
+TEST_F(PsServiceTest, RetriedPushIsReportedDuplicate) {
+  Start(v1::ASP, 0);
+  // Two pushes make a's clock 0, so a retry of the first is still in order
+  // and is caught by de-duplication.
+  v1::PushRequest p = PushOf("a", 0, 1.0f);
+  p.set_clock_pushes(2);
+  bool duplicate = true;
+  ASSERT_TRUE(Push(p, &duplicate).ok());
+  EXPECT_FALSE(duplicate);
+  ASSERT_TRUE(Push(p, &duplicate).ok());
+  EXPECT_TRUE(duplicate);
+  v1::PullResponse response;
+  ASSERT_TRUE(Pull(PullOf(0), absl::Seconds(5), &response).ok());
+  EXPECT_EQ(First(response), -1.0f);
+}
+
+TEST_F(PsServiceTest, MalformedBytesAreInvalidArgumentAndChangeNothing) {
+  Start(v1::ASP, 0);
+  const std::string junk("\xff\xff\xff\xff\x0f garbage", 13);
+  const std::string push = PushOf("", 0, 1.0f).SerializeAsString();
+  for (const std::string& bytes :
+       {junk, push.substr(0, push.size() - 3), std::string("\x32\x7f", 2)}) {
+    EXPECT_EQ(RawCall("Push", bytes).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  EXPECT_EQ(RawCall("Pull", junk).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::PullResponse response;
+  ASSERT_TRUE(Pull(PullOf(0), absl::Seconds(5), &response).ok());
+  EXPECT_EQ(First(response), 0.0f);
+}
+
+TEST_F(PsServiceTest, ManyWaitingPullsDoNotHoldUpThePushesTheyWaitFor) {
+  Start(v1::SSP, 0);
+  // More waiting pulls than gRPC has callback threads: if they blocked
+  // those threads, the pushes below could never be served.
+  constexpr int kPulls = 12;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<v1::PullResponse> responses(kPulls);
+  std::vector<grpc::Status> statuses(kPulls);
+  std::vector<absl::Notification> done(kPulls);
+  const v1::PullRequest request = PullOf(1);
+  for (int i = 0; i < kPulls; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(DeadlineIn(absl::Seconds(20)));
+    stub_->async()->Pull(contexts.back().get(), &request, &responses[i],
+                         [&, i](grpc::Status s) {
+                           statuses[i] = s;
+                           done[i].Notify();
+                         });
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // let them start waiting
+  bool duplicate;
+  ASSERT_TRUE(Push(PushOf("a", 0, 1.0f), &duplicate).ok());
+  ASSERT_TRUE(Push(PushOf("b", 0, 1.0f), &duplicate).ok());
+  for (int i = 0; i < kPulls; ++i) {
+    ASSERT_TRUE(done[i].WaitForNotificationWithTimeout(absl::Seconds(10)));
+    EXPECT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    EXPECT_EQ(First(responses[i]), -2.0f);
+  }
+}
+
+TEST_F(PsServiceTest, WaitingPullEndsAtItsDeadlineNamingTheSlowWorkers) {
+  Start(v1::BSP, 0);
+  v1::PullResponse response;
+  grpc::Status s = Pull(PullOf(1), absl::Milliseconds(300), &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST_F(PsServiceTest, ShutdownIsNotHeldUpByAWaitingPull) {
+  Start(v1::BSP, 0);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(absl::Seconds(60)));
+  const v1::PullRequest request = PullOf(1);
+  v1::PullResponse response;
+  absl::Notification done;
+  stub_->async()->Pull(&ctx, &request, &response,
+                       [&](grpc::Status) { done.Notify(); });
+  absl::SleepFor(absl::Milliseconds(200));
+  const absl::Time start = absl::Now();
+  server_->Shutdown(DeadlineIn(absl::Milliseconds(100)));
+  server_.reset();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+}
+
+}  // namespace
+}  // namespace ps::server

@@ -1,0 +1,53 @@
+// The bytes of data-plane messages on the server side, read and written so
+// that values are copied once: a push's values are applied straight from the
+// pieces the request arrived in, and a pull's values are copied from the
+// shards straight into the response's one buffer.
+//
+// Protobuf's wire format lets a message be cut at field boundaries: a
+// PushRequest is its small fields (parsed here by protobuf) with a `values`
+// field somewhere among them (found here and left in place), and a
+// PullResponse is [values tag, length][values][staleness field].
+//
+// Knows nothing of gRPC: messages come and go as byte pieces. Malformed
+// input of any kind (truncated varints, lengths past the end, invalid tags)
+// is INVALID_ARGUMENT, never a crash; unknown fields are skipped.
+#ifndef PS_SERVER_WIRE_FORMAT_H_
+#define PS_SERVER_WIRE_FORMAT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "google/protobuf/message_lite.h"
+#include "proto/ps/v1/ps.pb.h"
+
+namespace ps::server {
+
+// Parses the serialised message that is the concatenation of `pieces` into
+// *message. INVALID_ARGUMENT naming the message type when it does not parse.
+absl::Status ParseMessage(absl::Span<const absl::string_view> pieces,
+                          google::protobuf::MessageLite* message);
+
+// Splits the serialised PushRequest that is the concatenation of `pieces`:
+// every field but `values` is parsed into *fields (whose values stay empty),
+// and the bytes of `values` are set in *values as views into `pieces`, in
+// order, without copying (the last occurrence wins, as in protobuf; none
+// leaves *values empty). The views live as long as the pieces' bytes.
+absl::Status ParsePushRequest(absl::Span<const absl::string_view> pieces,
+                              v1::PushRequest* fields,
+                              std::vector<absl::string_view>* values);
+
+// A serialised PullResponse is head + values + tail, where head and tail
+// depend only on the size of the values and on the staleness.
+struct PullResponseFraming {
+  std::string head;  // the values field's tag and length
+  std::string tail;  // the staleness field; empty for 0 (proto3 default)
+};
+PullResponseFraming FramePullResponse(int64_t value_bytes, int64_t staleness);
+
+}  // namespace ps::server
+
+#endif  // PS_SERVER_WIRE_FORMAT_H_

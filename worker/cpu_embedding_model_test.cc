@@ -1,0 +1,182 @@
+#include "worker/cpu_embedding_model.h"
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/gradient_check.h"
+
+namespace ps::worker {
+namespace {
+
+using ::testing::HasSubstr;
+
+EmbeddingModelSpec SmallSpec(Head head) {
+  EmbeddingModelSpec spec;
+  spec.slots = 3;
+  spec.dim = 4;
+  spec.hidden_sizes = {5};
+  spec.head = head;
+  spec.outputs = head == Head::kLogistic ? 1 : 4;
+  spec.max_batch_rows = 8;
+  return spec;
+}
+
+template <typename T = float>
+std::unique_ptr<BasicEmbeddingModel<T>> MakeModel(
+    const EmbeddingModelSpec& spec) {
+  absl::StatusOr<std::unique_ptr<BasicEmbeddingModel<T>>> model =
+      CreateCpuEmbeddingModel<T>(spec);
+  EXPECT_TRUE(model.ok()) << model.status();
+  return model.ok() ? *std::move(model) : nullptr;
+}
+
+void ExpectGradientsMatch(const EmbeddingModelSpec& spec) {
+  std::unique_ptr<BasicEmbeddingModel<double>> model = MakeModel<double>(spec);
+  const testing::EmbeddingGradients g = testing::ComputeEmbeddingGradients(
+      *model, /*examples=*/6, /*num_rows=*/7, /*seed=*/11);
+  testing::ExpectGradientsMatch(g.dense.analytic, g.dense.numeric,
+                                "dense param");
+  testing::ExpectGradientsMatch(g.rows.analytic, g.rows.numeric, "row value");
+}
+
+// Gather, dense layers with ReLU and the sigmoid cross-entropy head, with
+// rows used by several (example, slot) pairs and one row unused.
+TEST(CpuEmbeddingModelTest, LogisticGradientsMatchFiniteDifferences) {
+  ExpectGradientsMatch(SmallSpec(Head::kLogistic));
+}
+
+TEST(CpuEmbeddingModelTest, SoftmaxGradientsMatchFiniteDifferences) {
+  ExpectGradientsMatch(SmallSpec(Head::kSoftmax));
+}
+
+TEST(CpuEmbeddingModelTest, LinearModelOnEmbeddingsMatchesFiniteDifferences) {
+  EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  spec.hidden_sizes.clear();
+  ExpectGradientsMatch(spec);
+}
+
+TEST(CpuEmbeddingModelTest, UnusedRowGetsZeroGradient) {
+  const testing::EmbeddingGradients g = testing::ComputeEmbeddingGradients(
+      *MakeModel<double>(SmallSpec(Head::kLogistic)), 6, 7, 11);
+  const int64_t dim = 4;
+  for (int64_t d = 0; d < dim; ++d) EXPECT_EQ(g.rows.analytic[6 * dim + d], 0);
+}
+
+// Row r's gradient is the sum of the input gradients of the pairs using it:
+// the model with the row duplicated into separate rows gives the parts.
+TEST(CpuEmbeddingModelTest, RepeatedRowsSumTheirGradients) {
+  EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  spec.slots = 2;
+  std::unique_ptr<EmbeddingModel> model = MakeModel(spec);
+  std::mt19937 rng(5);
+  const std::vector<float> params =
+      testing::Uniform<float>(model->num_dense_params(), 1.0, rng);
+  const std::vector<float> row = testing::Uniform<float>(4, 1.0, rng);
+  std::vector<float> two_rows = row;
+  two_rows.insert(two_rows.end(), row.begin(), row.end());
+  const std::vector<int32_t> labels = {1};
+  const std::vector<int32_t> shared = {0, 0}, split = {0, 1};
+  std::vector<float> dense(params.size()), once(4), twice(8);
+  BatchStats stats;
+  ASSERT_TRUE(
+      model
+          ->ForwardBackward(params.data(),
+                            {row.data(), 1, shared.data(), labels.data(), 1},
+                            dense.data(), once.data(), &stats)
+          .ok());
+  ASSERT_TRUE(model
+                  ->ForwardBackward(
+                      params.data(),
+                      {two_rows.data(), 2, split.data(), labels.data(), 1},
+                      dense.data(), twice.data(), &stats)
+                  .ok());
+  for (int d = 0; d < 4; ++d) {
+    EXPECT_NEAR(once[d], twice[d] + twice[4 + d], 1e-6);
+  }
+}
+
+TEST(CpuEmbeddingModelTest, EvaluateReturnsLogitsAndMatchingLoss) {
+  const EmbeddingModelSpec spec = SmallSpec(Head::kSoftmax);
+  std::unique_ptr<EmbeddingModel> model = MakeModel(spec);
+  std::mt19937 rng(2);
+  const std::vector<float> params =
+      testing::Uniform<float>(model->num_dense_params(), 1.0, rng);
+  testing::EmbeddingInputs<double> in =
+      testing::RandomEmbeddingInputs(spec, 5, 6, rng);
+  const std::vector<float> rows = testing::Cast<float>(in.rows);
+  const EmbeddingBatch batch{rows.data(), in.num_rows, in.index.data(),
+                             in.labels.data(), in.examples};
+  BatchStats trained, evaluated;
+  std::vector<float> dense(params.size()), row_grads(rows.size());
+  ASSERT_TRUE(model
+                  ->ForwardBackward(params.data(), batch, dense.data(),
+                                    row_grads.data(), &trained)
+                  .ok());
+  std::vector<float> logits(5 * 4);
+  ASSERT_TRUE(
+      model->Evaluate(params.data(), batch, &evaluated, logits.data()).ok());
+  EXPECT_EQ(evaluated.loss_sum, trained.loss_sum);
+  EXPECT_EQ(evaluated.count, 5);
+  int correct = 0;
+  for (int e = 0; e < 5; ++e) {
+    const float* z = &logits[e * 4];
+    correct += std::max_element(z, z + 4) - z == in.labels[e];
+  }
+  EXPECT_EQ(correct, evaluated.correct);
+}
+
+void ExpectInvalid(const absl::Status& status, const std::string& part) {
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(status.message(), HasSubstr(part));
+}
+
+TEST(CpuEmbeddingModelTest, FactoryRejectsBadSpecs) {
+  EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  spec.slots = 0;
+  ExpectInvalid(CreateCpuEmbeddingModel(spec).status(), "slots is 0");
+  spec = SmallSpec(Head::kLogistic);
+  spec.dim = 0;
+  ExpectInvalid(CreateCpuEmbeddingModel(spec).status(), "dim is 0");
+  spec = SmallSpec(Head::kLogistic);
+  spec.outputs = 3;
+  ExpectInvalid(CreateCpuEmbeddingModel(spec).status(), "outputs is 3");
+  spec = SmallSpec(Head::kSoftmax);
+  spec.hidden_sizes = {5, -1};
+  ExpectInvalid(CreateCpuEmbeddingModel(spec).status(), "layer_sizes[2] is -1");
+}
+
+TEST(CpuEmbeddingModelTest, RejectsBatchesThatDoNotFit) {
+  const EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  std::unique_ptr<EmbeddingModel> model = MakeModel(spec);
+  const std::vector<float> params(model->num_dense_params(), 0.0f);
+  const std::vector<float> rows(4 * 4, 0.0f);
+  std::vector<int32_t> index = {0, 1, 2, 3, 0, 1};
+  std::vector<int32_t> labels = {0, 1};
+  std::vector<float> dense(params.size()), row_grads(rows.size());
+  BatchStats stats;
+  auto run = [&](const EmbeddingBatch& batch) {
+    return model->ForwardBackward(params.data(), batch, dense.data(),
+                                  row_grads.data(), &stats);
+  };
+  ExpectInvalid(run({rows.data(), 4, index.data(), labels.data(), 9}),
+                "batch.examples is 9");
+  ExpectInvalid(run({rows.data(), 25, index.data(), labels.data(), 2}),
+                "batch.num_rows is 25");
+  index[4] = 4;
+  ExpectInvalid(run({rows.data(), 4, index.data(), labels.data(), 2}),
+                "batch.row_index[4] (example 1, slot 1) is 4");
+  index[4] = 0;
+  labels[1] = 2;
+  ExpectInvalid(run({rows.data(), 4, index.data(), labels.data(), 2}),
+                "batch.labels[1] is 2, expected a binary label");
+  ExpectInvalid(run({nullptr, 4, index.data(), labels.data(), 2}), "non-null");
+  EXPECT_EQ(stats.count, 0);
+}
+
+}  // namespace
+}  // namespace ps::worker
