@@ -27,7 +27,7 @@ PY
   out=$(bazel-bin/client/psctl local "$tmp/spec.json" --servers=2 --workers=2 2>&1) || true
   local acc time stale
   acc=$(sed -n 's/.*test accuracy \([0-9.]*%\).*/\1/p' <<<"$out" | tail -1)
-  time=$(sed -n 's/.*trained in \([0-9:]*\).*/\1/p' <<<"$out" | tail -1)
+  time=$(sed -n 's/.*trained in \([0-9.]* s\).*/\1/p' <<<"$out" | tail -1)
   stale=$(sed -n 's/.*max staleness \([0-9]*\).*/\1/p' <<<"$out" | tail -1)
   echo "| $label | ${acc:-FAILED} | ${time:--} | ${stale:--} |"
 }

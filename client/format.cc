@@ -43,10 +43,10 @@ std::string JobDetails(const v1::Job& job) {
   if (job.state() == v1::SUCCEEDED) {
     absl::StrAppendFormat(&out,
                           "result:   test accuracy %.2f%%  test loss %.4f  "
-                          "(%d test examples)  trained in %s\n",
+                          "(%d test examples)  trained in %.1f s\n",
                           100 * job.result().test_accuracy(),
                           job.result().test_loss(), job.result().test_examples(),
-                          Clock(job.result().train_seconds()));
+                          job.result().train_seconds());
   }
   return out;
 }
