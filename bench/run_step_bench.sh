@@ -71,9 +71,9 @@ for t in $THREADS; do
 done
 
 if ! gpu_json=$("$BIN" --device=cuda --layers="$LAYERS" --batch="$BATCH" \
-  --steps="$STEPS" 2>/tmp/step_bench_cuda.err); then
+  --steps="$STEPS" 2>&1); then
   echo
-  echo "No GPU: $(cat /tmp/step_bench_cuda.err)"
+  echo "No GPU figures: $gpu_json"
   exit 0
 fi
 torch_gpu="n/a ($("$PY" -c 'import torch; print("PyTorch built without CUDA" if not torch.cuda.is_available() else "")'))"
