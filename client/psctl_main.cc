@@ -25,6 +25,9 @@ ABSL_FLAG(int, workers, 2, "local: workers to start");
 ABSL_FLAG(std::string, bin_dir, "", "local: folder of the daemon binaries");
 ABSL_FLAG(std::string, export_to, "", "local: export the trained parameters here");
 ABSL_FLAG(bool, keep_logs, false, "local: keep the logs folder even on success");
+ABSL_FLAG(std::string, work_dir, "",
+          "local: folder for logs and port files, kept afterwards (default: a "
+          "new folder under $TMPDIR or /tmp, removed when the job succeeds)");
 ABSL_FLAG(absl::Duration, lease, absl::Seconds(3), "local: membership lease");
 ABSL_FLAG(absl::Duration, timeout, absl::Hours(24), "watch/local: give up after this long");
 
@@ -66,13 +69,28 @@ int ExitFor(const absl::StatusOr<ps::v1::Job>& job) {
 int RunLocalCommand(const std::string& spec_path) {
   absl::StatusOr<ps::v1::JobSpec> spec = ps::client::LoadJobSpec(UserPath(spec_path));
   if (!spec.ok()) return Fail(spec.status());
-  char tmpl[] = "/tmp/psctl-local-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return Fail(absl::InternalError("mkdtemp failed"));
+  std::string work_dir = UserPath(absl::GetFlag(FLAGS_work_dir));
+  const bool own_dir = work_dir.empty();
+  if (own_dir) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/psctl-local-XXXXXX");
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      return Fail(absl::InternalError(absl::StrCat("cannot create ", tmpl)));
+    }
+    work_dir = tmpl;
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(work_dir, ec);
+    if (ec) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          "--work_dir=", work_dir, ": cannot create it: ", ec.message())));
+    }
+  }
   ps::client::LocalRunOptions options;
   options.cluster = {.servers = absl::GetFlag(FLAGS_servers),
                      .workers = absl::GetFlag(FLAGS_workers),
                      .bin_dir = absl::GetFlag(FLAGS_bin_dir),
-                     .work_dir = tmpl,
+                     .work_dir = work_dir,
                      .lease = absl::GetFlag(FLAGS_lease)};
   options.export_path = UserPath(absl::GetFlag(FLAGS_export_to));
   options.timeout = absl::GetFlag(FLAGS_timeout);
@@ -89,11 +107,11 @@ int RunLocalCommand(const std::string& spec_path) {
   finished.Notify();
   signals.join();
   const bool ok = job.ok() && job->state() == ps::v1::SUCCEEDED;
-  if (ok && !absl::GetFlag(FLAGS_keep_logs)) {
+  if (ok && own_dir && !absl::GetFlag(FLAGS_keep_logs)) {
     std::error_code ec;
-    std::filesystem::remove_all(tmpl, ec);
+    std::filesystem::remove_all(work_dir, ec);
   } else {
-    std::cout << "logs kept in " << tmpl << std::endl;
+    std::cout << "logs kept in " << work_dir << std::endl;
   }
   return ExitFor(job);
 }

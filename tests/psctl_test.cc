@@ -60,7 +60,8 @@ class PsctlTest : public ::testing::Test {
 
 TEST_F(PsctlTest, LocalRunsJobToSucceededAndExports) {
   auto p = Psctl({"local", WriteSpec(2), "--servers=2", "--workers=2",
-                  "--bin_dir=" + RunfilesBinDir(), "--export_to=" + dir_ + "/m.psx"});
+                  "--bin_dir=" + RunfilesBinDir(), "--work_dir=" + dir_ + "/logs",
+                  "--export_to=" + dir_ + "/m.psx"});
   EXPECT_EQ(Wait(p.get(), absl::Seconds(120)), 0) << Output();
   const std::string out = Output();
   EXPECT_NE(out.find("state:    SUCCEEDED"), std::string::npos) << out;
@@ -71,7 +72,7 @@ TEST_F(PsctlTest, LocalRunsJobToSucceededAndExports) {
 
 TEST_F(PsctlTest, LocalIsCancelledByCtrlCAndTearsDown) {
   auto p = Psctl({"local", WriteSpec(1000), "--servers=1", "--workers=1",
-                  "--bin_dir=" + RunfilesBinDir()});
+                  "--bin_dir=" + RunfilesBinDir(), "--work_dir=" + dir_ + "/logs"});
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (Output().find("loss") == std::string::npos && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(50));
@@ -82,6 +83,7 @@ TEST_F(PsctlTest, LocalIsCancelledByCtrlCAndTearsDown) {
   EXPECT_NE(out.find("interrupted: cancelling"), std::string::npos) << out;
   EXPECT_NE(out.find("state:    CANCELLED"), std::string::npos) << out;
   EXPECT_NE(out.find("stopping local cluster"), std::string::npos) << out;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/logs/coordinator.log"));
 }
 
 TEST_F(PsctlTest, BadSpecFileGetsMessageNamingTheProblem) {
