@@ -159,12 +159,22 @@ grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
     reactor->Finish(Respond(*plan, staleness, response));
     return reactor;
   }
+  // Each waiting pull holds a thread: bound them, so that a peer sending
+  // pulls far ahead of every worker's clock cannot exhaust the process.
+  if (waiting_.fetch_add(1) >= kMaxWaitingPulls) {
+    waiting_.fetch_sub(1);
+    reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
+        "more than ", kMaxWaitingPulls,
+        " pulls are already waiting for their jobs' clocks; retry later"))));
+    return reactor;
+  }
   // A waiting pull never outlives its caller's deadline, nor kMaxPullWait.
   const absl::Time deadline =
       std::min(absl::FromChrono(ctx->deadline()), absl::Now() + kMaxPullWait);
-  waits_.Run([ctx, reactor, response, deadline, plan = *std::move(plan)] {
+  waits_.Run([this, ctx, reactor, response, deadline, plan = *std::move(plan)] {
     reactor->Finish(
         Respond(plan, AwaitUnlessCancelled(*ctx, plan, deadline), response));
+    waiting_.fetch_sub(1);
   });
   return reactor;
 }

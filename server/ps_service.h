@@ -10,6 +10,8 @@
 #ifndef PS_SERVER_PS_SERVICE_H_
 #define PS_SERVER_PS_SERVICE_H_
 
+#include <atomic>
+
 #include "absl/time/time.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 #include "server/table_store.h"
@@ -19,6 +21,10 @@ namespace ps::server {
 
 // Longest a BSP/SSP pull waits for slow workers, whatever its deadline.
 inline constexpr absl::Duration kMaxPullWait = absl::Minutes(10);
+// Most pulls waiting at once (each holds a thread); more get
+// RESOURCE_EXHAUSTED. Far above what a job's workers send: one per worker
+// and server-chunk.
+inline constexpr int kMaxWaitingPulls = 1024;
 
 using RawDataPlaneService = v1::ParameterServer::WithRawCallbackMethod_Pull<
     v1::ParameterServer::WithRawCallbackMethod_Push<
@@ -49,7 +55,8 @@ class PsService final : public RawDataPlaneService {
 
  private:
   TableStore* store_;  // not owned
-  WaitPool waits_;     // pulls waiting on their job's clocks
+  std::atomic<int> waiting_{0};  // pulls handed to waits_ and not finished
+  WaitPool waits_;               // pulls waiting on their job's clocks
 };
 
 }  // namespace ps::server
