@@ -1,0 +1,200 @@
+#include "server/sparse_shard.h"
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace ps::server {
+namespace {
+
+v1::TableDef Def(v1::OptimizerType type, v1::Initializer::Kind kind) {
+  v1::TableDef def;
+  def.set_name("emb");
+  def.mutable_init()->set_kind(kind);
+  def.mutable_init()->set_scale(0.1f);
+  def.mutable_init()->set_seed(42);
+  def.mutable_optimizer()->set_type(type);
+  def.mutable_optimizer()->set_learning_rate(1.0f);
+  return def;
+}
+
+std::unique_ptr<SparseShard> Shard(const v1::TableDef& def, int dim) {
+  auto rule = MakeUpdateRule(def.optimizer());
+  EXPECT_TRUE(rule.ok()) << rule.status();
+  return std::make_unique<SparseShard>(def, dim, *std::move(rule));
+}
+
+TEST(SparseShardTest, SameKeyGetsSameInitialRowInEveryShard) {
+  const v1::TableDef def = Def(v1::SGD, v1::Initializer::UNIFORM);
+  constexpr int kDim = 8;
+  auto a = Shard(def, kDim);
+  auto b = Shard(def, kDim);
+  const std::vector<uint64_t> keys = {7, 123456789012345ULL, 0, 8};
+  std::vector<float> out_a(keys.size() * kDim), out_b(keys.size() * kDim);
+  a->Read(keys, out_a.data());
+  // Touch other keys first in b, so creation order differs.
+  std::vector<float> scratch(3 * kDim);
+  b->Read(std::vector<uint64_t>{99, 8, 1000}, scratch.data());
+  b->Read(keys, out_b.data());
+  EXPECT_EQ(out_a, out_b);
+  EXPECT_EQ(a->rows(), 4);
+  EXPECT_EQ(b->rows(), 6);
+
+  std::vector<float> expected(kDim);
+  FillInitialRow(def.init(), keys[1], kDim, expected.data());
+  EXPECT_EQ(std::vector<float>(out_a.begin() + kDim, out_a.begin() + 2 * kDim),
+            expected);
+  for (float v : out_a) {
+    EXPECT_LE(std::fabs(v), 0.1f);
+  }
+  // Different keys (7 and 8 are adjacent) get different rows.
+  for (size_t i = 0; i < keys.size(); ++i) {
+    for (size_t j = i + 1; j < keys.size(); ++j) {
+      EXPECT_NE(std::vector<float>(out_a.begin() + i * kDim,
+                                   out_a.begin() + (i + 1) * kDim),
+                std::vector<float>(out_a.begin() + j * kDim,
+                                   out_a.begin() + (j + 1) * kDim))
+          << keys[i] << " vs " << keys[j];
+    }
+  }
+}
+
+TEST(SparseShardTest, ZerosInitializerGivesZeroRows) {
+  auto shard = Shard(Def(v1::SGD, v1::Initializer::ZEROS), 3);
+  std::vector<float> out(6, -1.0f);
+  shard->Read(std::vector<uint64_t>{1, 2}, out.data());
+  EXPECT_EQ(out, std::vector<float>(6, 0.0f));
+}
+
+TEST(SparseShardTest, SgdApplyChangesExactlyTheTouchedRows) {
+  constexpr int kDim = 4;
+  auto shard = Shard(Def(v1::SGD, v1::Initializer::UNIFORM), kDim);
+  const std::vector<uint64_t> all = {1, 2, 3, 4, 5};
+  std::vector<float> before(all.size() * kDim);
+  shard->Read(all, before.data());
+
+  const std::vector<uint64_t> touched = {4, 2, 77};  // 77 is new
+  std::vector<float> grads(touched.size() * kDim);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = 0.25f * (i + 1);
+  shard->Apply(touched, grads.data());
+  EXPECT_EQ(shard->rows(), 6);
+
+  std::vector<float> after(all.size() * kDim);
+  shard->Read(all, after.data());
+  for (size_t r = 0; r < all.size(); ++r) {
+    for (int j = 0; j < kDim; ++j) {
+      float g = 0.0f;
+      if (all[r] == 4) g = grads[0 * kDim + j];
+      if (all[r] == 2) g = grads[1 * kDim + j];
+      EXPECT_EQ(after[r * kDim + j], before[r * kDim + j] - g)
+          << "key " << all[r] << " element " << j;
+    }
+  }
+  std::vector<float> init(kDim), row(kDim);
+  FillInitialRow(Def(v1::SGD, v1::Initializer::UNIFORM).init(), 77, kDim,
+                 init.data());
+  shard->Read(std::vector<uint64_t>{77}, row.data());
+  for (int j = 0; j < kDim; ++j) {
+    EXPECT_EQ(row[j], init[j] - grads[2 * kDim + j]);
+  }
+}
+
+TEST(SparseShardTest, AdagradStateIsPerRow) {
+  constexpr int kDim = 2;
+  auto shard = Shard(Def(v1::ADAGRAD, v1::Initializer::ZEROS), kDim);
+  const std::vector<float> ones(kDim, 1.0f);
+  shard->Apply(std::vector<uint64_t>{10}, ones.data());
+  shard->Apply(std::vector<uint64_t>{10}, ones.data());
+  // Row 11's first update must not see row 10's accumulator.
+  shard->Apply(std::vector<uint64_t>{11}, ones.data());
+  std::vector<float> out(2 * kDim);
+  shard->Read(std::vector<uint64_t>{10, 11}, out.data());
+  // a = 1 then 2: w = -1 - 1/sqrt(2); a fresh row moves by -1.
+  const float expected10 = -1.0f - 1.0f / std::sqrt(2.0f);
+  for (int j = 0; j < kDim; ++j) {
+    EXPECT_NEAR(out[j], expected10, 1e-6) << j;
+    EXPECT_NEAR(out[kDim + j], -1.0f, 1e-6) << j;
+  }
+  EXPECT_EQ(shard->raw_bytes(), 2 * kDim * 4 * 2);
+}
+
+TEST(SparseShardTest, ConcurrentReadAndApplyOnOverlappingKeys) {
+  constexpr int kDim = 8, kThreads = 4, kRounds = 200, kKeys = 500;
+  auto shard = Shard(Def(v1::SGD, v1::Initializer::ZEROS), kDim);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Each thread covers all keys, starting at a different offset, so
+      // rows are created and updated by several threads at once.
+      std::vector<uint64_t> keys(kKeys);
+      for (int i = 0; i < kKeys; ++i) keys[i] = (i + t * 97) % kKeys;
+      const std::vector<float> grads(kKeys * kDim, 1.0f);
+      std::vector<float> out(kKeys * kDim);
+      for (int r = 0; r < kRounds; ++r) {
+        shard->Apply(keys, grads.data());
+        shard->Read(keys, out.data());
+        for (int i = 0; i < kKeys; ++i) {
+          // A row is never seen half-updated.
+          for (int j = 1; j < kDim; ++j) {
+            ASSERT_EQ(out[i * kDim + j], out[i * kDim]) << keys[i];
+          }
+          ASSERT_LE(out[i * kDim], -1.0f);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(shard->rows(), kKeys);
+  std::vector<uint64_t> keys(kKeys);
+  for (int i = 0; i < kKeys; ++i) keys[i] = i;
+  std::vector<float> out(kKeys * kDim);
+  shard->Read(keys, out.data());
+  EXPECT_EQ(out, std::vector<float>(kKeys * kDim,
+                                    -static_cast<float>(kThreads * kRounds)));
+}
+
+// Inserts `rows` rows and returns bytes() / raw_bytes().
+double MemoryRatio(v1::OptimizerType type, int dim, int64_t rows) {
+  auto shard = Shard(Def(type, v1::Initializer::UNIFORM), dim);
+  constexpr int kBatch = 1024;
+  std::vector<uint64_t> keys(kBatch);
+  std::vector<float> out(kBatch * dim);
+  for (int64_t first = 0; first < rows; first += kBatch) {
+    const int n = static_cast<int>(std::min<int64_t>(kBatch, rows - first));
+    for (int i = 0; i < n; ++i) {
+      // Spread-out keys, as hashed feature ids are.
+      keys[i] = static_cast<uint64_t>(first + i) * 0x9e3779b97f4a7c15ULL;
+    }
+    shard->Read(absl::MakeConstSpan(keys.data(), n), out.data());
+  }
+  EXPECT_EQ(shard->rows(), rows);
+  EXPECT_GE(shard->bytes(), shard->raw_bytes());
+  return static_cast<double>(shard->bytes()) / shard->raw_bytes();
+}
+
+TEST(SparseShardTest, MemoryOverheadForAMillionRows) {
+  constexpr int64_t kRows = 1000000;
+  std::cout << "bytes()/raw_bytes() for " << kRows << " rows\n"
+            << "  dim      SGD  ADAGRAD\n";
+  for (int dim : {1, 4, 16, 64}) {
+    const double sgd = MemoryRatio(v1::SGD, dim, kRows);
+    const double adagrad = MemoryRatio(v1::ADAGRAD, dim, kRows);
+    char line[64];
+    std::snprintf(line, sizeof(line), "%5d %8.3f %8.3f\n", dim, sgd, adagrad);
+    std::cout << line;
+    if (dim == 16) {
+      EXPECT_LE(adagrad, 1.5);
+    }
+    ::testing::Test::RecordProperty("ratio_sgd_dim" + std::to_string(dim),
+                                    std::to_string(sgd));
+    ::testing::Test::RecordProperty("ratio_adagrad_dim" + std::to_string(dim),
+                                    std::to_string(adagrad));
+  }
+}
+
+}  // namespace
+}  // namespace ps::server
