@@ -10,6 +10,7 @@
 #include "client/format.h"
 #include "common/job_spec.h"
 #include "common/rpc.h"
+#include "common/job_state.h"
 #include "common/status.h"
 
 namespace ps::client {
@@ -17,9 +18,6 @@ namespace {
 
 constexpr absl::Duration kRpcTimeout = absl::Seconds(10);
 
-bool IsFinal(v1::JobState s) {
-  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
-}
 
 absl::StatusOr<v1::Job> GetJob(v1::Coordinator::Stub* stub,
                                const std::string& job_id) {

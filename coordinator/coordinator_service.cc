@@ -1,17 +1,10 @@
 #include "coordinator/coordinator_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/job_state.h"
 #include "common/status.h"
 
 namespace ps::coordinator {
-namespace {
-
-bool IsFinal(v1::JobState s) {
-  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
-}
-
-}  // namespace
-
 grpc::Status CoordinatorService::Register(grpc::ServerContext*,
                                           const v1::RegisterRequest* request,
                                           v1::RegisterResponse* response) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/job_spec.h"
+#include "common/job_state.h"
 #include "common/logging.h"
 #include "common/model_layout.h"
 #include "common/partition.h"
@@ -15,9 +16,6 @@
 namespace ps::coordinator {
 namespace {
 
-bool IsFinal(v1::JobState s) {
-  return s == v1::SUCCEEDED || s == v1::FAILED || s == v1::CANCELLED;
-}
 
 std::vector<v1::ServerEndpoint> ServersOf(const v1::Job& job) {
   return {job.partition_map().servers().begin(),

@@ -1,5 +1,6 @@
 #include "server/initializer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -7,15 +8,21 @@
 namespace ps::server {
 namespace {
 
-// splitmix64: a fast, well-mixed hash of (seed, index).
-uint64_t Mix(uint64_t x) {
+// A hash's top 24 bits as a float in [-scale, scale): [0, 1) exactly
+// representable in float, then stretched.
+float Uniform(uint64_t hash, float scale) {
+  const float u = static_cast<float>(hash >> 40) * (1.0f / 16777216.0f);
+  return (2.0f * u - 1.0f) * scale;
+}
+
+}  // namespace
+
+uint64_t SplitMix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
-
-}  // namespace
 
 absl::Status ValidateInitializer(const v1::Initializer& init) {
   if (init.kind() != v1::Initializer::ZEROS &&
@@ -33,17 +40,28 @@ absl::Status ValidateInitializer(const v1::Initializer& init) {
 void FillInitial(const v1::Initializer& init, int64_t first, int64_t n,
                  float* out) {
   if (init.kind() != v1::Initializer::UNIFORM) {
-    for (int64_t i = 0; i < n; ++i) out[i] = 0.0f;
+    std::fill(out, out + n, 0.0f);
     return;
   }
-  const uint64_t seed = Mix(init.seed());
-  const float scale = init.scale();
+  const uint64_t seed = SplitMix64(init.seed());
   for (int64_t i = 0; i < n; ++i) {
-    // Top 24 bits -> [0, 1) exactly representable in float.
-    const float u =
-        static_cast<float>(Mix(seed ^ static_cast<uint64_t>(first + i)) >> 40) *
-        (1.0f / 16777216.0f);
-    out[i] = (2.0f * u - 1.0f) * scale;
+    out[i] = Uniform(SplitMix64(seed ^ static_cast<uint64_t>(first + i)),
+                     init.scale());
+  }
+}
+
+void FillInitialRow(const v1::Initializer& init, uint64_t key, int dim,
+                    float* out) {
+  if (init.kind() != v1::Initializer::UNIFORM) {
+    std::fill(out, out + dim, 0.0f);
+    return;
+  }
+  // Mixing the key on its own first keeps (seed, key) pairs that differ in
+  // the same bits from landing on the same stream.
+  const uint64_t base =
+      SplitMix64(SplitMix64(init.seed()) ^ SplitMix64(key));
+  for (int j = 0; j < dim; ++j) {
+    out[j] = Uniform(SplitMix64(base + static_cast<uint64_t>(j)), init.scale());
   }
 }
 

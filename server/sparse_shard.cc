@@ -5,17 +5,10 @@
 #include <limits>
 
 #include "absl/base/internal/raw_logging.h"
+#include "server/initializer.h"
 
 namespace ps::server {
 namespace {
-
-// splitmix64, as in initializer.cc (kept private there).
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // Bytes a flat_hash_map allocates for `capacity` slots: the slots, one
 // control byte each plus a group's worth of cloned control bytes, and the
@@ -29,25 +22,6 @@ int64_t IndexBytes(const Map& map) {
 }
 
 }  // namespace
-
-void FillInitialRow(const v1::Initializer& init, uint64_t key, int dim,
-                    float* out) {
-  if (init.kind() != v1::Initializer::UNIFORM) {
-    std::fill(out, out + dim, 0.0f);
-    return;
-  }
-  // Mixing the key on its own first keeps (seed, key) pairs that differ in
-  // the same bits from landing on the same stream.
-  const uint64_t base = Mix(Mix(init.seed()) ^ Mix(key));
-  const float scale = init.scale();
-  for (int j = 0; j < dim; ++j) {
-    // Top 24 bits -> [0, 1) exactly representable in float.
-    const float u = static_cast<float>(Mix(base + static_cast<uint64_t>(j)) >>
-                                       40) *
-                    (1.0f / 16777216.0f);
-    out[j] = (2.0f * u - 1.0f) * scale;
-  }
-}
 
 SparseShard::SparseShard(const v1::TableDef& def, int dim,
                          std::unique_ptr<UpdateRule> rule)
@@ -67,7 +41,7 @@ SparseShard::SparseShard(const v1::TableDef& def, int dim,
 SparseShard::Stripe& SparseShard::StripeOf(uint64_t key) {
   // Top bits of a different mix than the index's own hash, so a stripe's
   // keys still spread evenly over its index.
-  return stripes_[Mix(key ^ 0x5851f42d4c957f2dULL) >> 58];
+  return stripes_[SplitMix64(key ^ 0x5851f42d4c957f2dULL) >> 58];
 }
 
 float* SparseShard::Record(const Stripe& stripe, uint32_t row) const {

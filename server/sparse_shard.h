@@ -29,16 +29,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "proto/ps/v1/ps.pb.h"
+#include "server/initializer.h"
 #include "server/update_rule.h"
 
 namespace ps::server {
-
-// Fills out[0, dim) with the initial row of `key`: element j is a pure
-// function of (init.seed, key, j) with the UNIFORM / ZEROS meaning of
-// FillInitial (server/initializer.h). `init` must have passed
-// ValidateInitializer.
-void FillInitialRow(const v1::Initializer& init, uint64_t key, int dim,
-                    float* out);
 
 class SparseShard {
  public:

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/job_state.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "tests/synthetic_data.h"
@@ -16,10 +17,7 @@ std::string RunfilesBinDir() {
   return absl::StrCat(srcdir ? srcdir : ".", "/", workspace ? workspace : "pscluster");
 }
 
-bool IsFinal(const v1::Job& job) {
-  return job.state() == v1::SUCCEEDED || job.state() == v1::FAILED ||
-         job.state() == v1::CANCELLED;
-}
+bool IsFinal(const v1::Job& job) { return ps::IsFinal(job.state()); }
 
 void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease) {
   const std::string base = std::getenv("TEST_TMPDIR");
