@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/hash.h"
 
 namespace ps::server {
 namespace {
@@ -16,13 +17,6 @@ float Uniform(uint64_t hash, float scale) {
 }
 
 }  // namespace
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 absl::Status ValidateInitializer(const v1::Initializer& init) {
   if (init.kind() != v1::Initializer::ZEROS &&

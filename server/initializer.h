@@ -13,9 +13,6 @@ namespace ps::server {
 
 absl::Status ValidateInitializer(const v1::Initializer& init);
 
-// splitmix64: a fast, well-mixed 64-bit hash.
-uint64_t SplitMix64(uint64_t x);
-
 // Fills out[0, n) with the values of elements [first, first + n).
 void FillInitial(const v1::Initializer& init, int64_t first, int64_t n,
                  float* out);

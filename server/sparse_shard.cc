@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/base/internal/raw_logging.h"
+#include "common/hash.h"
 #include "server/initializer.h"
 
 namespace ps::server {
