@@ -98,6 +98,28 @@ absl::Status Cluster(v1::Coordinator::Stub* stub, std::ostream& out) {
   return absl::OkStatus();
 }
 
+absl::Status Tables(v1::Coordinator::Stub* stub, const std::string& job_id,
+                    std::ostream& out) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(kRpcTimeout));
+  v1::GetClusterResponse cluster;
+  absl::Status s = FromGrpcStatus(stub->GetCluster(&ctx, {}, &cluster));
+  if (!s.ok()) return s;
+  std::vector<ServerTables> servers;
+  for (const v1::Member& m : cluster.members()) {
+    if (m.role() != v1::SERVER || m.state() != v1::ALIVE) continue;
+    ServerTables& st = servers.emplace_back();
+    st.member_id = m.id();
+    auto server = v1::ParameterServer::NewStub(MakeChannel(m.address()));
+    grpc::ClientContext server_ctx;
+    server_ctx.set_deadline(DeadlineIn(kRpcTimeout));
+    st.status = FromGrpcStatus(
+        server->ServerStatus(&server_ctx, {}, &st.response));
+  }
+  out << TablesTable(servers, job_id);
+  return absl::OkStatus();
+}
+
 absl::Status Export(v1::Coordinator::Stub* stub, const std::string& job_id,
                     const std::string& path, std::ostream& out) {
   absl::StatusOr<v1::Job> job = GetJob(stub, job_id);

@@ -27,6 +27,11 @@ absl::Status List(v1::Coordinator::Stub* stub, std::ostream& out);
 absl::Status Cancel(v1::Coordinator::Stub* stub, const std::string& job_id,
                     std::ostream& out);
 absl::Status Cluster(v1::Coordinator::Stub* stub, std::ostream& out);
+// Asks every live server for its ServerStatus and shows one row per table
+// (of `job_id` only, when not empty): kind, rows, values, bytes held and
+// bytes per raw byte. A server that does not answer gets a row saying so.
+absl::Status Tables(v1::Coordinator::Stub* stub, const std::string& job_id,
+                    std::ostream& out);
 absl::Status Export(v1::Coordinator::Stub* stub, const std::string& job_id,
                     const std::string& path, std::ostream& out);
 

@@ -41,12 +41,21 @@ std::string JobDetails(const v1::Job& job) {
                   mode == v1::SSP ? absl::StrCat("(", job.spec().training().staleness(), ")") : "",
                   ", max staleness ", job.progress().max_staleness(), "\n");
   if (job.state() == v1::SUCCEEDED) {
-    absl::StrAppendFormat(&out,
-                          "result:   test accuracy %.2f%%  test loss %.4f  "
-                          "(%d test examples)  trained in %.1f s\n",
-                          100 * job.result().test_accuracy(),
-                          job.result().test_loss(), job.result().test_examples(),
-                          job.result().train_seconds());
+    const v1::JobResult& r = job.result();
+    const v1::ModelType type = job.spec().model().type();
+    if (type == v1::SPARSE_LR || type == v1::WIDE_DEEP) {
+      absl::StrAppendFormat(&out,
+                            "result:   test AUC %.4f  log-loss %.4f  accuracy "
+                            "%.2f%%  (%d test examples)  trained in %.1f s\n",
+                            r.test_auc(), r.test_loss(), 100 * r.test_accuracy(),
+                            r.test_examples(), r.train_seconds());
+    } else {
+      absl::StrAppendFormat(&out,
+                            "result:   test accuracy %.2f%%  test loss %.4f  "
+                            "(%d test examples)  trained in %.1f s\n",
+                            100 * r.test_accuracy(), r.test_loss(),
+                            r.test_examples(), r.train_seconds());
+    }
   }
   return out;
 }
@@ -55,9 +64,13 @@ std::string JobTable(const std::vector<v1::Job>& jobs) {
   std::string out = absl::StrFormat("%-10s %-10s %-24s %-12s %s\n", "JOB",
                                     "STATE", "NAME", "STEP", "RESULT / REASON");
   for (const v1::Job& j : jobs) {
-    std::string result = j.state() == v1::SUCCEEDED
-                             ? absl::StrFormat("acc %.2f%%", 100 * j.result().test_accuracy())
-                             : j.reason();
+    std::string result = j.reason();
+    if (j.state() == v1::SUCCEEDED) {
+      const v1::ModelType type = j.spec().model().type();
+      result = type == v1::SPARSE_LR || type == v1::WIDE_DEEP
+                   ? absl::StrFormat("auc %.4f", j.result().test_auc())
+                   : absl::StrFormat("acc %.2f%%", 100 * j.result().test_accuracy());
+    }
     absl::StrAppendFormat(&out, "%-10s %-10s %-24s %-12s %s\n", j.id(),
                           v1::JobState_Name(j.state()), j.spec().name().substr(0, 24),
                           absl::StrCat(j.progress().step(), "/", j.progress().total_steps()),
@@ -77,6 +90,31 @@ std::string ClusterTable(const v1::GetClusterResponse& cluster) {
         absl::StrCat(m.last_heartbeat_age_ms(), "ms ago"), m.job_id());
   }
   absl::StrAppend(&out, "lease: ", cluster.lease_ms(), " ms\n");
+  return out;
+}
+
+std::string TablesTable(const std::vector<ServerTables>& servers,
+                        const std::string& job_id) {
+  std::string out = absl::StrFormat("%-12s %-10s %-16s %-6s %12s %12s %14s %s\n",
+                                    "SERVER", "JOB", "TABLE", "KIND", "ROWS",
+                                    "VALUES", "BYTES", "BYTES/RAW");
+  for (const ServerTables& s : servers) {
+    if (!s.status.ok()) {
+      absl::StrAppend(&out, s.member_id, "  no answer: ", s.status.message(), "\n");
+      continue;
+    }
+    for (const v1::TableStatus& t : s.response.tables()) {
+      if (!job_id.empty() && t.job_id() != job_id) continue;
+      const bool sparse = t.kind() == v1::SPARSE;
+      absl::StrAppendFormat(
+          &out, "%-12s %-10s %-16s %-6s %12s %12d %14d %s\n", s.member_id,
+          t.job_id(), t.table(), sparse ? "sparse" : "dense",
+          sparse ? absl::StrCat(t.rows()) : "-", t.values(), t.bytes(),
+          t.raw_bytes() > 0
+              ? absl::StrFormat("%.2f", static_cast<double>(t.bytes()) / t.raw_bytes())
+              : "-");
+    }
+  }
   return out;
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+
 #include "proto/ps/v1/ps.pb.h"
 
 namespace ps::client {
@@ -18,6 +20,16 @@ std::string JobDetails(const v1::Job& job);
 std::string JobTable(const std::vector<v1::Job>& jobs);
 // A table with one row per member.
 std::string ClusterTable(const v1::GetClusterResponse& cluster);
+// One server's answer to ServerStatus.
+struct ServerTables {
+  std::string member_id;
+  absl::Status status;  // of the RPC
+  v1::ServerStatusResponse response;
+};
+// A table with one row per (server, table) of `job_id` (every job when
+// empty): kind, rows, values, bytes and bytes / raw bytes.
+std::string TablesTable(const std::vector<ServerTables>& servers,
+                        const std::string& job_id);
 // "1:02:03" / "2:03".
 std::string Clock(double seconds);
 

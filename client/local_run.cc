@@ -54,6 +54,11 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
   guard.join();
   if (job.ok()) {
     out << JobDetails(*job);
+    // What the servers held for the job, before the cluster goes away
+    // (tables of a finished job are kept until the next ones push them out).
+    if (job->state() == v1::SUCCEEDED) {
+      Tables((*cluster)->coordinator(), *id, out).IgnoreError();
+    }
     if (job->state() == v1::SUCCEEDED && !options.export_path.empty()) {
       absl::Status s = Export((*cluster)->coordinator(), *id, options.export_path, out);
       if (!s.ok()) return s;

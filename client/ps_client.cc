@@ -7,7 +7,9 @@
 
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
+#include "common/hash.h"
 #include "common/status.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 
 namespace ps::client {
 namespace {
@@ -104,13 +106,20 @@ PsClient::PsClient(std::string job_id, v1::PartitionMap map,
       map_(std::move(map)),
       options_(std::move(options)),
       servers_(std::move(servers)),
+      next_stub_(servers_.size(), 0),
       next_seq_(static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))) {}
 
 absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer) {
-  return Pull(refs, buffer, /*clock=*/0, /*staleness=*/nullptr);
+  return Pull(refs, buffer, /*sparse=*/{}, /*clock=*/0, /*staleness=*/nullptr);
 }
 
 absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
+                            int64_t clock, int64_t* staleness) {
+  return Pull(refs, buffer, /*sparse=*/{}, clock, staleness);
+}
+
+absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
+                            const std::vector<SparsePullRef>& sparse,
                             int64_t clock, int64_t* staleness) {
   const std::string op = absl::StrCat("job ", job_id_, ": pull");
   if (clock < 0) {
@@ -120,34 +129,104 @@ absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
   if (absl::Status s = UpdatePlan(refs, &pull_plan_); !s.ok()) {
     return Annotate(s, op);
   }
+  std::vector<std::pair<const std::string*, absl::Span<const uint64_t>>> tables;
+  for (const SparsePullRef& ref : sparse) {
+    if (ref.rows == nullptr && !ref.keys.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": sparse table ", ref.table, ": rows is null"));
+    }
+    tables.emplace_back(&ref.table, ref.keys);
+  }
+  std::vector<int> dims;
+  absl::StatusOr<std::vector<SparseRequest>> sparse_requests =
+      RouteSparse(tables, &dims);
+  if (!sparse_requests.ok()) return Annotate(sparse_requests.status(), op);
   Plan* plan = &pull_plan_;
+  CallSet calls = DenseCalls(plan);
+  const int dense_calls = static_cast<int>(calls.stubs.size());
+  for (SparseRequest& r : *sparse_requests) {
+    v1::PullRequest request;
+    request.set_job_id(job_id_);
+    request.set_epoch(map_.epoch());
+    request.set_clock(clock);
+    std::string* keys = request.mutable_keys();
+    keys->resize(r.keys.size() * sizeof(uint64_t));
+    char* out = keys->data();
+    for (const uint64_t* key : r.keys) {
+      std::memcpy(out, key, sizeof(uint64_t));
+      out += sizeof(uint64_t);
+    }
+    for (const auto& [ref, count] : r.slices) {
+      v1::SparseSlice* slice = request.add_sparse();
+      slice->set_table(sparse[ref].table);
+      slice->set_keys(count);
+    }
+    grpc::Slice bytes(request.SerializeAsString());
+    r.request = grpc::ByteBuffer(&bytes, 1);
+    AddCall(&calls, r.server_index, &r.request);
+    calls.bytes += r.values * int64_t{sizeof(float)};
+  }
   const grpc::Slice clock_field =
       clock == 0 ? grpc::Slice()
                  : grpc::Slice(VarintField(v1::PullRequest::kClockFieldNumber,
                                            static_cast<uint64_t>(clock)));
-  auto prepare = [this, plan, &clock_field](int i) {
-    PreparePull(plan, i, clock_field);
+  auto prepare = [this, plan, dense_calls, &clock_field](int i) {
+    if (i < dense_calls) PreparePull(plan, i, clock_field);
   };
-  auto scatter = [plan, buffer](int i, grpc::ByteBuffer* response) {
-    return ScatterPullResponse(response, plan->chunks[i], buffer,
-                               &plan->staleness[i]);
+  auto scatter = [&](int i, grpc::ByteBuffer* response) -> absl::Status {
+    if (i < dense_calls) {
+      return ScatterPullResponse(response, plan->chunks[i], buffer,
+                                 &plan->staleness[i]);
+    }
+    SparseRequest& r = (*sparse_requests)[i - dense_calls];
+    v1::PullResponse parsed;
+    grpc::ProtoBufferReader reader(response);
+    if (!parsed.ParseFromZeroCopyStream(&reader)) {
+      return absl::DataLossError("sparse pull response is not a PullResponse");
+    }
+    if (static_cast<int64_t>(parsed.values().size()) !=
+        r.values * int64_t{sizeof(float)}) {
+      return absl::DataLossError(absl::StrCat(
+          "sparse pull answered ", parsed.values().size(), " bytes; expected ",
+          r.values * int64_t{sizeof(float)}));
+    }
+    const char* in = parsed.values().data();
+    size_t row = 0;
+    for (const auto& [ref, count] : r.slices) {
+      const size_t bytes = dims[ref] * sizeof(float);
+      for (int64_t k = 0; k < count; ++k, ++row) {
+        std::memcpy(sparse[ref].rows + r.rows[row] * dims[ref], in, bytes);
+        in += bytes;
+      }
+    }
+    r.staleness = parsed.staleness();
+    return absl::OkStatus();
   };
-  absl::Status status =
-      Execute("pull from", PullMethod(), plan, prepare, scatter);
+  absl::Status status = Execute("pull from", PullMethod(), calls, prepare, scatter);
   if (status.ok() && staleness != nullptr) {
     *staleness = 0;
     for (int64_t s : plan->staleness) *staleness = std::max(*staleness, s);
+    for (const SparseRequest& r : *sparse_requests) {
+      *staleness = std::max(*staleness, r.staleness);
+    }
   }
   return status;
 }
 
 absl::Status PsClient::Push(const std::vector<TableRef>& refs,
                             const float* grads) {
-  return Push(refs, grads, /*clock=*/0);
+  return Push(refs, grads, /*sparse=*/{}, /*clock=*/0);
 }
 
 absl::Status PsClient::Push(const std::vector<TableRef>& refs,
                             const float* grads, int64_t clock) {
+  return Push(refs, grads, /*sparse=*/{}, clock);
+}
+
+absl::Status PsClient::Push(const std::vector<TableRef>& refs,
+                            const float* grads,
+                            const std::vector<SparsePushRef>& sparse,
+                            int64_t clock) {
   const std::string op = absl::StrCat("job ", job_id_, ": push");
   if (clock < 0) {
     return absl::InvalidArgumentError(
@@ -156,16 +235,164 @@ absl::Status PsClient::Push(const std::vector<TableRef>& refs,
   if (absl::Status s = UpdatePlan(refs, &push_plan_); !s.ok()) {
     return Annotate(s, op);
   }
+  std::vector<std::pair<const std::string*, absl::Span<const uint64_t>>> tables;
+  for (const SparsePushRef& ref : sparse) {
+    if (ref.grads == nullptr && !ref.keys.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          op, ": sparse table ", ref.table, ": grads is null"));
+    }
+    tables.emplace_back(&ref.table, ref.keys);
+  }
+  std::vector<int> dims;
+  absl::StatusOr<std::vector<SparseRequest>> sparse_requests =
+      RouteSparse(tables, &dims);
+  if (!sparse_requests.ok()) return Annotate(sparse_requests.status(), op);
+  // A worker's clock advances on a server once all of that clock's pushes
+  // arrived there; with sparse tables every server must hear of every clock.
+  std::vector<int32_t> per_server(servers_.size(), 0);
+  for (const Chunk& chunk : push_plan_.chunks) ++per_server[chunk.server_index];
+  for (const SparseRequest& r : *sparse_requests) ++per_server[r.server_index];
+  if (map_.sparse_partitions() > 0 && !options_.worker_id.empty()) {
+    for (size_t s = 0; s < servers_.size(); ++s) {
+      if (per_server[s] > 0) continue;
+      SparseRequest& empty = sparse_requests->emplace_back();
+      empty.server_index = static_cast<int>(s);
+      per_server[s] = 1;
+    }
+  }
   Plan* plan = &push_plan_;
-  auto prepare = [this, plan, grads, clock](int i) {
-    PreparePush(plan, i, grads, clock);
+  CallSet calls = DenseCalls(plan);
+  const int dense_calls = static_cast<int>(calls.stubs.size());
+  for (SparseRequest& r : *sparse_requests) {
+    v1::PushRequest request;
+    request.set_job_id(job_id_);
+    request.set_epoch(map_.epoch());
+    request.set_worker_id(options_.worker_id);
+    request.set_seq(next_seq_++);
+    request.set_clock(clock);
+    request.set_clock_pushes(per_server[r.server_index]);
+    std::string* keys = request.mutable_keys();
+    keys->resize(r.keys.size() * sizeof(uint64_t));
+    std::string* values = request.mutable_values();
+    values->resize(r.values * sizeof(float));
+    char* key_out = keys->data();
+    char* value_out = values->data();
+    size_t row = 0;
+    for (const auto& [ref, count] : r.slices) {
+      v1::SparseSlice* slice = request.add_sparse();
+      slice->set_table(sparse[ref].table);
+      slice->set_keys(count);
+      const size_t bytes = dims[ref] * sizeof(float);
+      for (int64_t k = 0; k < count; ++k, ++row) {
+        std::memcpy(key_out, r.keys[row], sizeof(uint64_t));
+        key_out += sizeof(uint64_t);
+        std::memcpy(value_out, sparse[ref].grads + r.rows[row] * dims[ref],
+                    bytes);
+        value_out += bytes;
+      }
+    }
+    grpc::Slice bytes(request.SerializeAsString());
+    r.request = grpc::ByteBuffer(&bytes, 1);
+    AddCall(&calls, r.server_index, &r.request);
+    calls.bytes += r.values * int64_t{sizeof(float)};
+  }
+  auto prepare = [this, plan, grads, clock, dense_calls, &per_server](int i) {
+    if (i < dense_calls) {
+      PreparePush(plan, i, grads, clock,
+                  per_server[plan->chunks[i].server_index]);
+    }
   };
   absl::Status status =
-      Execute("push to", PushMethod(), plan, prepare, /*on_response=*/nullptr);
+      Execute("push to", PushMethod(), calls, prepare, /*on_response=*/nullptr);
   // Drop this side's references, so a send buffer reads as idle as soon as
   // gRPC has finished with it.
   for (grpc::ByteBuffer& request : plan->requests) request.Clear();
   return status;
+}
+
+absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
+    const std::vector<std::pair<const std::string*, absl::Span<const uint64_t>>>&
+        tables,
+    std::vector<int>* dims) const {
+  std::vector<SparseRequest> out;
+  dims->clear();
+  if (tables.empty()) return out;
+  for (const auto& [name, keys] : tables) {
+    const v1::TableDef* def = nullptr;
+    for (const v1::TableDef& t : map_.tables()) {
+      if (t.name() == *name) def = &t;
+    }
+    if (def == nullptr) {
+      return absl::NotFoundError(absl::StrCat(
+          "table ", *name, " is not in partition map epoch ", map_.epoch()));
+    }
+    if (def->kind() != v1::SPARSE || def->dim() < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "table ", *name, " is DENSE; sparse keys need a SPARSE table"));
+    }
+    dims->push_back(def->dim());
+  }
+  const uint32_t partitions = map_.sparse_partitions();
+  if (partitions == 0 ||
+      map_.partition_servers_size() != static_cast<int>(partitions)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "partition map epoch ", map_.epoch(), " has ", partitions,
+        " sparse partitions and ", map_.partition_servers_size(),
+        " partition servers; expected equal and >= 1"));
+  }
+  const int64_t max_values =
+      std::max<int64_t>(1, options_.chunk_bytes / int64_t{sizeof(float)});
+  // The request each server is filling now, as an index into `out`.
+  std::vector<int> open(servers_.size(), -1);
+  // Key indexes of each (server, ref), gathered ref by ref.
+  std::vector<std::vector<int64_t>> by_server(servers_.size());
+  for (size_t ref = 0; ref < tables.size(); ++ref) {
+    const absl::Span<const uint64_t> keys = tables[ref].second;
+    const int dim = (*dims)[ref];
+    for (auto& v : by_server) v.clear();
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const int server =
+          map_.partition_servers(SparsePartition(keys[i], partitions));
+      by_server[server].push_back(static_cast<int64_t>(i));
+    }
+    for (size_t s = 0; s < servers_.size(); ++s) {
+      for (int64_t i : by_server[s]) {
+        if (open[s] < 0 || out[open[s]].values + dim > max_values) {
+          open[s] = static_cast<int>(out.size());
+          out.emplace_back().server_index = static_cast<int>(s);
+        }
+        SparseRequest& r = out[open[s]];
+        if (r.slices.empty() || r.slices.back().first != static_cast<int>(ref)) {
+          r.slices.emplace_back(static_cast<int>(ref), 0);
+        }
+        ++r.slices.back().second;
+        r.keys.push_back(&keys[i]);
+        r.rows.push_back(i);
+        r.values += dim;
+      }
+    }
+  }
+  return out;
+}
+
+PsClient::CallSet PsClient::DenseCalls(Plan* plan) const {
+  CallSet calls;
+  for (size_t i = 0; i < plan->chunks.size(); ++i) {
+    calls.stubs.push_back(plan->stubs[i]);
+    calls.requests.push_back(&plan->requests[i]);
+    calls.servers.push_back(plan->chunks[i].server_index);
+  }
+  calls.bytes = plan->bytes;
+  return calls;
+}
+
+void PsClient::AddCall(CallSet* calls, int server_index,
+                       grpc::ByteBuffer* request) {
+  const Server& server = servers_[server_index];
+  int32_t& k = next_stub_[server_index];
+  calls->stubs.push_back(server.stubs[k++ % server.stubs.size()].get());
+  calls->requests.push_back(request);
+  calls->servers.push_back(server_index);
 }
 
 absl::Status PsClient::UpdatePlan(const std::vector<TableRef>& refs,
@@ -209,15 +436,15 @@ void PsClient::PreparePull(Plan* plan, int i, const grpc::Slice& clock_field) {
 }
 
 void PsClient::PreparePush(Plan* plan, int i, const float* grads,
-                           int64_t clock) {
+                           int64_t clock, int32_t clock_pushes) {
   const Chunk& chunk = plan->chunks[i];
   std::string& prefix = plan->push_prefixes[i];
   if (prefix.empty()) {
-    prefix = PushRequestPrefix(job_id_, map_.epoch(), options_.worker_id,
-                               plan->server_chunks[chunk.server_index], chunk);
+    prefix = PushRequestPrefix(job_id_, map_.epoch(), options_.worker_id, chunk);
   }
   const int64_t value_bytes = chunk.values * int64_t{sizeof(float)};
-  const std::string tail = PushRequestTail(next_seq_++, clock, value_bytes);
+  const std::string tail =
+      PushRequestTail(next_seq_++, clock, clock_pushes, value_bytes);
   std::shared_ptr<SharedBytes>& send = plan->send[i];
   if (send == nullptr || send->busy()) send = SharedBytes::Make();
   char* out = send->Resize(prefix.size() + tail.size() + value_bytes);
@@ -234,9 +461,9 @@ void PsClient::PreparePush(Plan* plan, int i, const float* grads,
 }
 
 absl::Status PsClient::Execute(absl::string_view op, const std::string& method,
-                               Plan* plan, const PrepareFn& prepare,
+                               const CallSet& calls, const PrepareFn& prepare,
                                const CallBatch::OnResponse& on_response) {
-  std::vector<int> todo(plan->chunks.size());
+  std::vector<int> todo(calls.stubs.size());
   std::iota(todo.begin(), todo.end(), 0);
   for (int attempt = 1; !todo.empty(); ++attempt) {
     std::vector<absl::Status> results;
@@ -252,11 +479,11 @@ absl::Status PsClient::Execute(absl::string_view op, const std::string& method,
       for (size_t k = 0; k < todo.size(); ++k) {
         const int i = todo[k];
         if (attempt == 1) prepare(i);
-        batch.Start(static_cast<int>(k), plan->stubs[i], method,
-                    plan->requests[i]);
+        batch.Start(static_cast<int>(k), calls.stubs[i], method,
+                    *calls.requests[i]);
       }
       results =
-          batch.Wait(plan->bytes <= kSmallCallBytes ? kSmallCallSpin
+          batch.Wait(calls.bytes <= kSmallCallBytes ? kSmallCallSpin
                                                     : absl::ZeroDuration());
     }
     std::vector<int> retry;
@@ -266,7 +493,7 @@ absl::Status PsClient::Execute(absl::string_view op, const std::string& method,
         retry.push_back(todo[k]);
         continue;
       }
-      const Server& server = servers_[plan->chunks[todo[k]].server_index];
+      const Server& server = servers_[calls.servers[todo[k]]];
       return Annotate(results[k], absl::StrCat("job ", job_id_, ": ", op, " ",
                                                server.label));
     }

@@ -1,12 +1,16 @@
-// The data-plane client: pulls and pushes dense values of one job across all
-// parameter servers of a partition map. Used by workers, `psctl export` and
-// the benchmarks.
+// The data-plane client: pulls and pushes dense values and sparse rows of
+// one job across all parameter servers of a partition map. Used by workers,
+// `psctl export` and the benchmarks.
 //
 // A call routes every TableRef through the map, packs the pieces for each
 // server into requests of at most PsClientOptions::chunk_bytes of values,
 // and sends all of them at once, spread over several connections per server.
 // The plan for a list of refs is kept, so repeating a call with the same refs
-// (a training loop) skips routing and reuses request buffers.
+// (a training loop) skips routing and reuses request buffers. Sparse keys are
+// routed per call (they change every step): each key goes to the server of
+// its virtual partition, and one call sends at most one request per server
+// for its sparse rows (more when they exceed chunk_bytes), concurrently with
+// the dense ones.
 //
 // Thread-compatible: one Pull() or Push() at a time per client. Separate
 // clients are independent.
@@ -23,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "client/call_batch.h"
 #include "client/chunk_plan.h"  // TableRef
 #include "client/wire_format.h"
@@ -51,6 +56,21 @@ struct PsClientOptions {
   // over them round-robin, since one HTTP/2 connection is flow-controlled
   // and processed by one thread at a time on each side.
   int channels_per_server = 2;
+};
+
+// Rows of a sparse table in one call: the row of keys[i] is
+// rows[i * dim, (i + 1) * dim), dim being the table's row width. A pull
+// writes the rows; keys may repeat. A push reads them as gradients; keys
+// must be distinct (sum the gradients of a repeated key first).
+struct SparsePullRef {
+  std::string table;
+  absl::Span<const uint64_t> keys;
+  float* rows = nullptr;
+};
+struct SparsePushRef {
+  std::string table;
+  absl::Span<const uint64_t> keys;
+  const float* grads = nullptr;
 };
 
 class PsClient {
@@ -86,6 +106,13 @@ class PsClient {
                     int64_t clock, int64_t* staleness);
   // Pull at clock 0: for ASP jobs and tools that read without training.
   absl::Status Pull(const std::vector<TableRef>& refs, float* buffer);
+  // Pull of dense refs and sparse rows in one step (one set of concurrent
+  // RPCs). Besides the errors above, INVALID_ARGUMENT for a sparse ref that
+  // names a dense table or has a null rows pointer, NOT_FOUND for an
+  // unknown table; both found before any RPC.
+  absl::Status Pull(const std::vector<TableRef>& refs, float* buffer,
+                    const std::vector<SparsePullRef>& sparse, int64_t clock,
+                    int64_t* staleness);
 
   // Sends grads[r.buffer_offset, r.buffer_offset + r.count) as the gradient
   // of values [r.offset, r.offset + r.count) of r.table, for every r, as the
@@ -98,6 +125,12 @@ class PsClient {
                     int64_t clock);
   // Push as clock 0: for ASP jobs without clock tracking.
   absl::Status Push(const std::vector<TableRef>& refs, const float* grads);
+  // Push of dense gradients and sparse row gradients in one step. When the
+  // job has sparse tables and this client has a worker_id, every server gets
+  // at least one request (an empty one if nothing else), so that each server
+  // sees every worker finish the clock (BSP, SSP).
+  absl::Status Push(const std::vector<TableRef>& refs, const float* grads,
+                    const std::vector<SparsePushRef>& sparse, int64_t clock);
 
   const v1::PartitionMap& map() const { return map_; }
   const std::string& job_id() const { return job_id_; }
@@ -122,18 +155,45 @@ class PsClient {
     std::vector<std::string> push_prefixes;          // pushes only
     std::vector<std::shared_ptr<SharedBytes>> send;  // pushes only
   };
-  using PrepareFn = std::function<void(int chunk)>;
+  // The RPCs of one call: dense chunks of a Plan first, then sparse ones.
+  struct CallSet {
+    std::vector<grpc::GenericStub*> stubs;
+    std::vector<grpc::ByteBuffer*> requests;
+    std::vector<int> servers;  // server index of each RPC
+    int64_t bytes = 0;         // value bytes of the call
+  };
+  // Sparse rows of one call bound for one server, as one request.
+  struct SparseRequest {
+    int server_index = 0;
+    std::vector<std::pair<int, int64_t>> slices;  // (sparse ref, key count)
+    std::vector<const uint64_t*> keys;            // per row, in slice order
+    std::vector<int64_t> rows;  // per row: index of the key in its ref
+    int64_t values = 0;         // floats of the rows
+    grpc::ByteBuffer request;
+    int64_t staleness = 0;
+  };
+  using PrepareFn = std::function<void(int call)>;
 
   PsClient(std::string job_id, v1::PartitionMap map, PsClientOptions options,
            std::vector<Server> servers);
 
   absl::Status UpdatePlan(const std::vector<TableRef>& refs, Plan* plan);
   void PreparePull(Plan* plan, int chunk, const grpc::Slice& clock_field);
-  void PreparePush(Plan* plan, int chunk, const float* grads, int64_t clock);
-  // Runs one RPC per chunk of `plan`, calling `prepare(i)` just before the
-  // first attempt of chunk i, and retrying UNAVAILABLE ones.
+  void PreparePush(Plan* plan, int chunk, const float* grads, int64_t clock,
+                   int32_t clock_pushes);
+  // Routes the keys of `tables` (each with its key span) to servers and
+  // groups them into requests of at most chunk_bytes of rows. INVALID_ARGUMENT
+  // or NOT_FOUND for a bad table, before anything is sent.
+  absl::StatusOr<std::vector<SparseRequest>> RouteSparse(
+      const std::vector<std::pair<const std::string*, absl::Span<const uint64_t>>>&
+          tables,
+      std::vector<int>* dims) const;
+  CallSet DenseCalls(Plan* plan) const;
+  void AddCall(CallSet* calls, int server_index, grpc::ByteBuffer* request);
+  // Runs every RPC of `calls`, calling `prepare(i)` just before the first
+  // attempt of RPC i, and retrying UNAVAILABLE ones.
   absl::Status Execute(absl::string_view op, const std::string& method,
-                       Plan* plan, const PrepareFn& prepare,
+                       const CallSet& calls, const PrepareFn& prepare,
                        const CallBatch::OnResponse& on_response);
 
   const std::string job_id_;
@@ -142,6 +202,7 @@ class PsClient {
   const std::vector<Server> servers_;
   Plan pull_plan_;
   Plan push_plan_;
+  std::vector<int32_t> next_stub_;  // per server: round-robin for sparse RPCs
   // Starts at the creation time in microseconds, so a restarted client with
   // the same worker_id continues above the sequences it used before.
   std::atomic<uint64_t> next_seq_;

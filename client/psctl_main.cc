@@ -43,6 +43,7 @@ commands:
   cancel JOB           cancel a job
   export JOB --out=F   write a job's trained parameters to F (PSX1 format)
   cluster              members and their health
+  tables [JOB]         tables held by each live server: rows, values, bytes
   local SPEC.json      run one job on a local cluster of real processes
                        (--servers=2 --workers=2 [--export_to=F])
 )";
@@ -132,12 +133,13 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   const std::string arg = args.size() > 2 ? args[2] : "";
   static const std::set<std::string> kCommands = {
-      "submit", "status", "list", "watch", "cancel", "export", "cluster", "local"};
+      "submit", "status", "list", "watch", "cancel", "export", "cluster", "tables", "local"};
   if (!kCommands.count(command)) {
     std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   }
-  const bool needs_arg = command != "list" && command != "cluster";
+  const bool needs_arg =
+      command != "list" && command != "cluster" && command != "tables";
   if (needs_arg && arg.empty()) {
     std::cerr << "psctl " << command << ": missing argument\n\n" << kUsage;
     return 2;
@@ -166,6 +168,8 @@ int main(int argc, char** argv) {
     s = ps::client::Cancel(stub.get(), arg, std::cout);
   } else if (command == "cluster") {
     s = ps::client::Cluster(stub.get(), std::cout);
+  } else if (command == "tables") {
+    s = ps::client::Tables(stub.get(), arg, std::cout);
   } else {  // export
     if (absl::GetFlag(FLAGS_out).empty()) {
       return Fail(absl::InvalidArgumentError("export needs --out=FILE"));

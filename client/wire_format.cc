@@ -44,12 +44,11 @@ std::string PullRequestBytes(const std::string& job_id, uint64_t epoch,
 
 std::string PushRequestPrefix(const std::string& job_id, uint64_t epoch,
                               const std::string& worker_id,
-                              int32_t clock_pushes, const Chunk& chunk) {
+                              const Chunk& chunk) {
   v1::PushRequest request;
   request.set_job_id(job_id);
   request.set_epoch(epoch);
   request.set_worker_id(worker_id);
-  request.set_clock_pushes(clock_pushes);
   AddSlices(chunk, &request);
   return request.SerializeAsString();
 }
@@ -63,10 +62,13 @@ std::string VarintField(int field_number, uint64_t value) {
   return out;
 }
 
-std::string PushRequestTail(uint64_t seq, int64_t clock, int64_t value_bytes) {
+std::string PushRequestTail(uint64_t seq, int64_t clock, int32_t clock_pushes,
+                            int64_t value_bytes) {
   std::string out = VarintField(v1::PushRequest::kSeqFieldNumber, seq);
   out += VarintField(v1::PushRequest::kClockFieldNumber,
                      static_cast<uint64_t>(clock));
+  out += VarintField(v1::PushRequest::kClockPushesFieldNumber,
+                     static_cast<uint64_t>(clock_pushes));
   AppendVarint(
       WireFormatLite::MakeTag(v1::PushRequest::kValuesFieldNumber,
                               WireFormatLite::WIRETYPE_LENGTH_DELIMITED),

@@ -25,16 +25,18 @@ namespace ps::client {
 std::string PullRequestBytes(const std::string& job_id, uint64_t epoch,
                              const Chunk& chunk);
 
-// A serialised PushRequest for `chunk` holding every field but seq, clock
-// and values; constant for a chunk, so it is built once per plan.
-// `clock_pushes` is how many requests of one Push go to the chunk's server.
+// A serialised PushRequest for `chunk` holding every field but seq, clock,
+// clock_pushes and values; constant for a chunk, so it is built once per
+// plan.
 std::string PushRequestPrefix(const std::string& job_id, uint64_t epoch,
                               const std::string& worker_id,
-                              int32_t clock_pushes, const Chunk& chunk);
+                              const Chunk& chunk);
 
-// The bytes that follow the prefix: the seq and clock fields, then the values
+// The bytes that follow the prefix: the seq, clock and clock_pushes fields
+// (how many requests of one Push go to the chunk's server), then the values
 // field's tag and length for `value_bytes` bytes of values, which come next.
-std::string PushRequestTail(uint64_t seq, int64_t clock, int64_t value_bytes);
+std::string PushRequestTail(uint64_t seq, int64_t clock, int32_t clock_pushes,
+                            int64_t value_bytes);
 
 // One varint field (int64 fields use it too, as two's complement).
 std::string VarintField(int field_number, uint64_t value);

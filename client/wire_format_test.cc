@@ -23,8 +23,8 @@ grpc::ByteBuffer Buffer(const std::string& bytes) {
 
 TEST(WireFormatTest, PushRequestPartsParseAsOneMessage) {
   const std::string values = "0123456789abcdefghij";  // 5 floats
-  const std::string bytes = PushRequestPrefix("job", 3, "w", 2, TwoPieces()) +
-                            PushRequestTail(1234567, 42, values.size()) +
+  const std::string bytes = PushRequestPrefix("job", 3, "w", TwoPieces()) +
+                            PushRequestTail(1234567, 42, 2, values.size()) +
                             values;
   v1::PushRequest request;
   ASSERT_TRUE(request.ParseFromString(bytes));

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/model_layout.h"
 #include "common/optimizer_spec.h"
 #include "google/protobuf/util/json_util.h"
@@ -88,9 +89,15 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
 }
 
 std::vector<std::string> DataFiles(const v1::JobSpec& spec) {
-  if (spec.data().dataset() != v1::FASHION_MNIST) return {};
-  return {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+  switch (spec.data().dataset()) {
+    case v1::FASHION_MNIST:
+      return {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+    case v1::FLIGHTS:
+      return {"train.psf", "test.psf"};
+    default:
+      return {};
+  }
 }
 
 absl::Status ValidateJobSpecForCluster(const v1::JobSpec& spec,
@@ -121,7 +128,10 @@ absl::Status ValidateJobSpecForCluster(const v1::JobSpec& spec,
       return absl::NotFoundError(
           absl::StrCat("data.dir: missing data file ", path.string(),
                        "; allowed: a folder holding ",
-                       "the dataset's four idx .gz files"));
+                       absl::StrJoin(DataFiles(spec), ", "),
+                       spec.data().dataset() == v1::FLIGHTS
+                           ? " (written by deploy/flights/setup.sh)"
+                           : ""));
     }
   }
   return absl::OkStatus();

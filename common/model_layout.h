@@ -17,16 +17,42 @@ struct DatasetShape {
   int64_t num_classes = 0;
 };
 
+// Dense datasets only (FASHION_MNIST); FLIGHTS examples are hashed keys.
 absl::StatusOr<DatasetShape> ShapeOf(v1::Dataset dataset);
 
+// True for the models over hashed sparse features (SPARSE_LR, WIDE_DEEP).
+bool IsSparseModel(v1::ModelType type);
+
+// The sparse models' settings with defaults resolved.
+struct SparseModelShape {
+  std::vector<v1::FlightFeature> features;  // never empty
+  int hash_bits = 20;
+  int embedding_dim = 0;  // WIDE_DEEP only; 0 for SPARSE_LR
+};
+
+// The features used when ModelSpec.features is empty.
+std::vector<v1::FlightFeature> DefaultFlightFeatures();
+
+// InvalidArgument naming the field unless `spec` describes a sparse model
+// over FLIGHTS with valid features (each at most once), hash_bits and
+// embedding_dim.
+absl::StatusOr<SparseModelShape> SparseShapeOf(const v1::JobSpec& spec);
+
 // Dense layer widths from input to output: {784, 256, 10} for an MLP with one
-// hidden layer of 256 on Fashion-MNIST, {784, 10} for softmax regression.
+// hidden layer of 256 on Fashion-MNIST, {784, 10} for softmax regression;
+// for WIDE_DEEP the deep part {slots * embedding_dim, hidden..., 1}; empty
+// for SPARSE_LR.
 absl::StatusOr<std::vector<int64_t>> LayerSizes(const v1::JobSpec& spec);
 
-// One table per tensor, in flat-buffer order: for each layer l,
+// The model's tables in flat-buffer order. Dense models: for each layer l,
 // "layer<l>.weight" [in, out] then "layer<l>.bias" [out]. Weights and biases
 // start uniform in +-1/sqrt(in) (PyTorch's nn.Linear default), seeded from
 // spec.training.seed and the table's index.
+//
+// Sparse models: "wide" (SPARSE, dim 1, zeros), for WIDE_DEEP "embed"
+// (SPARSE, dim embedding_dim, uniform in +-1/sqrt(embedding_dim)), then the
+// dense "bias" (1 value, zero), then for WIDE_DEEP the deep layers as above.
+// The worker's dense flat buffer holds the DENSE tables only, in this order.
 absl::StatusOr<std::vector<v1::TableDef>> ModelTables(const v1::JobSpec& spec);
 
 }  // namespace ps

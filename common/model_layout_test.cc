@@ -1,5 +1,7 @@
 #include "common/model_layout.h"
 
+#include <functional>
+
 #include "gtest/gtest.h"
 
 namespace ps {
@@ -44,6 +46,92 @@ TEST(ModelLayoutTest, UnknownModelIsInvalidArgument) {
   absl::StatusOr<std::vector<v1::TableDef>> tables = ModelTables(spec);
   EXPECT_EQ(tables.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(tables.status().message().find("model.type"), std::string::npos);
+}
+
+v1::JobSpec WideDeepSpec() {
+  v1::JobSpec spec;
+  spec.mutable_model()->set_type(v1::WIDE_DEEP);
+  spec.mutable_model()->add_hidden_sizes(32);
+  spec.mutable_model()->set_embedding_dim(4);
+  spec.mutable_data()->set_dataset(v1::FLIGHTS);
+  spec.mutable_optimizer()->set_type(v1::ADAGRAD);
+  spec.mutable_optimizer()->set_learning_rate(0.05f);
+  return spec;
+}
+
+TEST(ModelLayoutTest, WideDeepHasSparseTablesThenDenseOnes) {
+  absl::StatusOr<std::vector<v1::TableDef>> tables = ModelTables(WideDeepSpec());
+  ASSERT_TRUE(tables.ok()) << tables.status();
+  ASSERT_EQ(tables->size(), 7u);
+  EXPECT_EQ((*tables)[0].name(), "wide");
+  EXPECT_EQ((*tables)[0].kind(), v1::SPARSE);
+  EXPECT_EQ((*tables)[0].dim(), 1);
+  EXPECT_EQ((*tables)[0].size(), 0);
+  EXPECT_EQ((*tables)[1].name(), "embed");
+  EXPECT_EQ((*tables)[1].dim(), 4);
+  EXPECT_EQ((*tables)[2].name(), "bias");
+  EXPECT_EQ((*tables)[2].kind(), v1::DENSE);
+  EXPECT_EQ((*tables)[2].size(), 1);
+  EXPECT_EQ((*tables)[3].name(), "layer0.weight");
+  EXPECT_EQ((*tables)[3].size(), 6 * 4 * 32);  // six default features
+  EXPECT_EQ((*tables)[6].name(), "layer1.bias");
+  EXPECT_EQ((*tables)[6].size(), 1);
+  EXPECT_EQ((*tables)[1].optimizer().type(), v1::ADAGRAD);
+}
+
+TEST(ModelLayoutTest, SparseLrIsWideAndBias) {
+  v1::JobSpec spec = WideDeepSpec();
+  spec.mutable_model()->set_type(v1::SPARSE_LR);
+  spec.mutable_model()->clear_hidden_sizes();
+  spec.mutable_model()->set_embedding_dim(0);
+  spec.mutable_model()->add_features(v1::ORIGIN_HOUR);
+  absl::StatusOr<std::vector<v1::TableDef>> tables = ModelTables(spec);
+  ASSERT_TRUE(tables.ok()) << tables.status();
+  ASSERT_EQ(tables->size(), 2u);
+  EXPECT_EQ((*tables)[0].name(), "wide");
+  EXPECT_EQ((*tables)[1].name(), "bias");
+  absl::StatusOr<SparseModelShape> shape = SparseShapeOf(spec);
+  ASSERT_TRUE(shape.ok());
+  EXPECT_EQ(shape->features.size(), 1u);
+  EXPECT_EQ(shape->hash_bits, 20);
+}
+
+TEST(ModelLayoutTest, SparseModelErrorsNameTheField) {
+  struct Case {
+    std::function<void(v1::JobSpec*)> edit;
+    std::string field;
+  };
+  std::vector<Case> cases = {
+      {[](v1::JobSpec* s) { s->mutable_data()->set_dataset(v1::FASHION_MNIST); },
+       "data.dataset"},
+      {[](v1::JobSpec* s) { s->mutable_model()->add_features(v1::ORIGIN);
+                            s->mutable_model()->add_features(v1::ORIGIN); },
+       "model.features[1]"},
+      {[](v1::JobSpec* s) { s->mutable_model()->add_features(
+                                static_cast<v1::FlightFeature>(99)); },
+       "model.features[0]"},
+      {[](v1::JobSpec* s) { s->mutable_model()->set_hash_bits(63); },
+       "model.hashBits"},
+      {[](v1::JobSpec* s) { s->mutable_model()->set_embedding_dim(257); },
+       "model.embeddingDim"},
+      {[](v1::JobSpec* s) { s->mutable_model()->set_type(v1::SPARSE_LR); },
+       "model.hiddenSizes"},
+  };
+  for (const Case& c : cases) {
+    v1::JobSpec spec = WideDeepSpec();
+    c.edit(&spec);
+    absl::Status s = ModelTables(spec).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_NE(s.message().find(c.field), std::string::npos) << s.message();
+  }
+}
+
+TEST(ModelLayoutTest, DenseModelOnFlightsIsRejected) {
+  v1::JobSpec spec = MlpSpec();
+  spec.mutable_data()->set_dataset(v1::FLIGHTS);
+  absl::Status s = ModelTables(spec).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("data.dataset"), std::string::npos) << s.message();
 }
 
 }  // namespace

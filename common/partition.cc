@@ -17,7 +17,17 @@ absl::StatusOr<v1::PartitionMap> BuildPartitionMap(
   for (const v1::ServerEndpoint& s : servers) *map.add_servers() = s;
   std::vector<int64_t> load(servers.size(), 0);
   const int64_t n = static_cast<int64_t>(servers.size());
+  bool any_sparse = false;
   for (const v1::TableDef& t : tables) {
+    if (t.kind() == v1::SPARSE) {
+      if (t.dim() < 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "table ", t.name(), ": sparse row width ", t.dim(), " must be > 0"));
+      }
+      *map.add_tables() = t;
+      any_sparse = true;
+      continue;
+    }
     if (t.size() <= 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("table ", t.name(), ": size ", t.size(), " must be > 0"));
@@ -43,7 +53,22 @@ absl::StatusOr<v1::PartitionMap> BuildPartitionMap(
       load[target] += t.size();
     }
   }
+  if (any_sparse) {
+    map.set_sparse_partitions(kSparsePartitions);
+    for (uint32_t p = 0; p < kSparsePartitions; ++p) {
+      map.add_partition_servers(static_cast<int32_t>(p % n));
+    }
+  }
   return map;
+}
+
+std::vector<uint32_t> PartitionsOf(const v1::PartitionMap& map,
+                                   int server_index) {
+  std::vector<uint32_t> out;
+  for (int p = 0; p < map.partition_servers_size(); ++p) {
+    if (map.partition_servers(p) == server_index) out.push_back(p);
+  }
+  return out;
 }
 
 std::vector<v1::DenseRange> RangesOf(const v1::PartitionMap& map,

@@ -1,4 +1,5 @@
-// Dense partitioning: which server holds which range of each table.
+// Partitioning: which server holds which range of each dense table, and
+// which virtual partitions of the sparse keys.
 //
 // A table at least kMinSplitValues long is cut into one contiguous range per
 // server (sizes differ by at most one value), so a large pull or push fans out
@@ -17,6 +18,12 @@ namespace ps {
 
 inline constexpr int64_t kMinSplitValues = 16 * 1024;
 
+// Virtual partitions of sparse keys (PartitionMap.sparse_partitions), dealt
+// to the servers round-robin: many more than servers, so that each server
+// holds nearly the same share of keys and a future rebalance moves small
+// pieces.
+inline constexpr uint32_t kSparsePartitions = 4096;
+
 absl::StatusOr<v1::PartitionMap> BuildPartitionMap(
     uint64_t epoch, const std::vector<v1::ServerEndpoint>& servers,
     const std::vector<v1::TableDef>& tables);
@@ -24,6 +31,10 @@ absl::StatusOr<v1::PartitionMap> BuildPartitionMap(
 // The ranges of `map` owned by servers[server_index].
 std::vector<v1::DenseRange> RangesOf(const v1::PartitionMap& map,
                                      int server_index);
+
+// The virtual partitions of `map` owned by servers[server_index].
+std::vector<uint32_t> PartitionsOf(const v1::PartitionMap& map,
+                                   int server_index);
 
 // A piece of a request routed to one server: values [offset, offset+count)
 // of `table`, which sit at `buffer_offset` in the caller's flat buffer.

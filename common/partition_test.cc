@@ -70,5 +70,42 @@ TEST(PartitionTest, NoServersIsFailedPrecondition) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(PartitionTest, SparseTablesGetVirtualPartitionsRoundRobin) {
+  v1::TableDef wide;
+  wide.set_name("wide");
+  wide.set_kind(v1::SPARSE);
+  wide.set_dim(1);
+  auto map = BuildPartitionMap(1, Servers(3), {wide, Table("bias", 1)});
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_EQ(map->tables_size(), 2);
+  ASSERT_EQ(map->ranges_size(), 1);  // only the dense table has a range
+  EXPECT_EQ(map->ranges(0).table(), "bias");
+  ASSERT_EQ(map->sparse_partitions(), kSparsePartitions);
+  ASSERT_EQ(map->partition_servers_size(), static_cast<int>(kSparsePartitions));
+  size_t owned = 0;
+  for (int s = 0; s < 3; ++s) {
+    std::vector<uint32_t> parts = PartitionsOf(*map, s);
+    EXPECT_NEAR(parts.size(), kSparsePartitions / 3.0, 1.0);
+    for (uint32_t p : parts) EXPECT_EQ(map->partition_servers(p), s);
+    owned += parts.size();
+  }
+  EXPECT_EQ(owned, kSparsePartitions);
+}
+
+TEST(PartitionTest, DenseOnlyJobHasNoSparsePartitions) {
+  auto map = BuildPartitionMap(1, Servers(2), {Table("w", 10)});
+  ASSERT_TRUE(map.ok());
+  EXPECT_EQ(map->sparse_partitions(), 0u);
+  EXPECT_EQ(map->partition_servers_size(), 0);
+}
+
+TEST(PartitionTest, SparseTableNeedsARowWidth) {
+  v1::TableDef t;
+  t.set_name("embed");
+  t.set_kind(v1::SPARSE);
+  EXPECT_EQ(BuildPartitionMap(1, Servers(1), {t}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace ps

@@ -138,6 +138,8 @@ absl::Status JobManager::CreateAllTables(const v1::Job& job) {
     for (v1::DenseRange& range : RangesOf(map, i)) {
       *request.add_ranges() = std::move(range);
     }
+    request.set_sparse_partitions(map.sparse_partitions());
+    for (uint32_t p : PartitionsOf(map, i)) request.add_owned_partitions(p);
     absl::Status s = servers_->CreateTables(map.servers(i), request);
     if (!s.ok()) return s;
   }
