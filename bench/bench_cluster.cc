@@ -3,10 +3,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -120,6 +122,38 @@ absl::StatusOr<std::vector<ServerProcess>> StartServers(
   return servers;
 }
 
+absl::StatusOr<std::string> FindServerBinary(const std::string& flag) {
+  std::string path = flag;
+  if (path.empty()) {
+    const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+    path = absl::StrCat(workspace ? workspace : ".",
+                        "/bazel-bin/server/ps_server");
+  }
+  if (access(path.c_str(), X_OK) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat("ps_server binary ", path,
+                     " is not executable; build //server:ps_server or pass "
+                     "--server_binary"));
+  }
+  return path;
+}
+
+absl::StatusOr<std::string> MakeWorkDir(const std::string& flag,
+                                        const std::string& prefix) {
+  if (!flag.empty()) {
+    if (mkdir(flag.c_str(), 0755) != 0 && errno != EEXIST) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("--work_dir ", flag, ": ", strerror(errno)));
+    }
+    return flag;
+  }
+  std::string pattern = absl::StrCat("/tmp/", prefix, ".XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
+  }
+  return pattern;
+}
+
 absl::Status CreateTables(const std::string& job_id,
                           const v1::PartitionMap& map) {
   for (int i = 0; i < map.servers_size(); ++i) {
@@ -128,6 +162,8 @@ absl::Status CreateTables(const std::string& job_id,
     request.set_epoch(map.epoch());
     *request.mutable_tables() = map.tables();
     for (v1::DenseRange& r : RangesOf(map, i)) *request.add_ranges() = r;
+    request.set_sparse_partitions(map.sparse_partitions());
+    for (uint32_t p : PartitionsOf(map, i)) request.add_owned_partitions(p);
     auto stub =
         v1::ParameterServer::NewStub(MakeChannel(map.servers(i).address()));
     grpc::ClientContext context;

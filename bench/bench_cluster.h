@@ -25,13 +25,22 @@ struct ServerProcess {
   v1::ServerEndpoint endpoint;  // member_id "bench-s<i>", address HOST:PORT
 };
 
+// `flag` when set, else bazel-bin/server/ps_server under
+// $BUILD_WORKSPACE_DIRECTORY (bazel run), else under the current directory.
+// NOT_FOUND unless it is executable.
+absl::StatusOr<std::string> FindServerBinary(const std::string& flag);
+
+// `flag` (created if missing) when set, else a new /tmp/<prefix>.XXXXXX.
+absl::StatusOr<std::string> MakeWorkDir(const std::string& flag,
+                                        const std::string& prefix);
+
 // Starts `count` standalone `binary` (ps_server) processes on loopback, each
 // logging to work_dir/server-<i>.log, and waits until all serve.
 absl::StatusOr<std::vector<ServerProcess>> StartServers(
     const std::string& binary, int count, const std::string& work_dir);
 
 // Creates `job_id`'s tables on every server of `map` with that server's
-// ranges, as the coordinator would.
+// ranges and sparse partitions, as the coordinator would.
 absl::Status CreateTables(const std::string& job_id,
                           const v1::PartitionMap& map);
 

@@ -226,38 +226,6 @@ void PrintTable(const std::vector<Row>& rows, const Loopback& loopback) {
       absl::GetFlag(FLAGS_tune_malloc) ? "yes" : "no");
 }
 
-absl::StatusOr<std::string> ServerBinary() {
-  std::string path = absl::GetFlag(FLAGS_server_binary);
-  if (path.empty()) {
-    const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
-    path = absl::StrCat(workspace ? workspace : ".",
-                        "/bazel-bin/server/ps_server");
-  }
-  if (access(path.c_str(), X_OK) != 0) {
-    return absl::NotFoundError(
-        absl::StrCat("ps_server binary ", path,
-                     " is not executable; build //server:ps_server or pass "
-                     "--server_binary"));
-  }
-  return path;
-}
-
-absl::StatusOr<std::string> WorkDir() {
-  std::string dir = absl::GetFlag(FLAGS_work_dir);
-  if (!dir.empty()) {
-    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("--work_dir ", dir, ": ", strerror(errno)));
-    }
-    return dir;
-  }
-  char pattern[] = "/tmp/dataplane_bench.XXXXXX";
-  if (mkdtemp(pattern) == nullptr) {
-    return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
-  }
-  return std::string(pattern);
-}
-
 struct Plan {
   std::vector<int64_t> sizes;
   std::vector<int> server_counts;
@@ -284,10 +252,12 @@ absl::StatusOr<Plan> PlanFromFlags() {
     return absl::InvalidArgumentError(
         "--sizes and --servers must not be empty");
   }
-  absl::StatusOr<std::string> binary = ServerBinary();
+  absl::StatusOr<std::string> binary =
+      FindServerBinary(absl::GetFlag(FLAGS_server_binary));
   if (!binary.ok()) return binary.status();
   plan.server_binary = *binary;
-  absl::StatusOr<std::string> work_dir = WorkDir();
+  absl::StatusOr<std::string> work_dir =
+      MakeWorkDir(absl::GetFlag(FLAGS_work_dir), "dataplane_bench");
   if (!work_dir.ok()) return work_dir.status();
   plan.work_dir = *work_dir;
   return plan;
