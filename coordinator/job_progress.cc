@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <climits>
 
+#include "common/auc.h"
+
 namespace ps::coordinator {
 
 v1::JobProgress AggregateProgress(
@@ -39,11 +41,20 @@ v1::JobResult CombineEvaluations(
   v1::JobResult result;
   int64_t correct = 0;
   double loss = 0;
+  std::vector<int64_t> pos, neg;
   for (const v1::CompleteTaskRequest& r : by_rank) {
     result.set_test_examples(result.test_examples() + r.test_examples());
     correct += r.test_correct();
     loss += r.test_loss_sum();
+    if (r.score_hist_pos_size() == 0) continue;
+    pos.resize(r.score_hist_pos_size(), 0);
+    neg.resize(r.score_hist_neg_size(), 0);
+    for (int b = 0; b < r.score_hist_pos_size() && b < r.score_hist_neg_size(); ++b) {
+      pos[b] += r.score_hist_pos(b);
+      neg[b] += r.score_hist_neg(b);
+    }
   }
+  if (!pos.empty()) result.set_test_auc(Auc(pos, neg));
   if (result.test_examples() > 0) {
     result.set_test_accuracy(static_cast<double>(correct) / result.test_examples());
     result.set_test_loss(loss / result.test_examples());

@@ -1,5 +1,6 @@
 #include "coordinator/job_progress.h"
 
+#include "common/auc.h"
 #include "gtest/gtest.h"
 
 namespace ps::coordinator {
@@ -48,6 +49,22 @@ TEST(JobProgressTest, CombinesEvaluationsOverAllRanks) {
   EXPECT_EQ(r.test_examples(), 1000);
   EXPECT_DOUBLE_EQ(r.test_accuracy(), 0.85);
   EXPECT_DOUBLE_EQ(r.test_loss(), 0.08);
+}
+
+TEST(CombineEvaluationsTest, MergesScoreHistogramsIntoOneAuc) {
+  // Rank 0 holds the positives, rank 1 the negatives: only the merged
+  // histograms can rank them against each other.
+  v1::CompleteTaskRequest a, b;
+  a.set_test_examples(2);
+  b.set_test_examples(2);
+  for (int i = 0; i < kAucBins; ++i) {
+    a.add_score_hist_pos(i == kAucBins - 1 ? 2 : 0);
+    a.add_score_hist_neg(0);
+    b.add_score_hist_pos(0);
+    b.add_score_hist_neg(i == 0 ? 2 : 0);
+  }
+  v1::JobResult r = CombineEvaluations({a, b});
+  EXPECT_DOUBLE_EQ(r.test_auc(), 1.0);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/auc.h"
+#include "common/model_layout.h"
 #include "coordinator/job_manager.h"
 #include "coordinator/job_progress.h"
 
@@ -96,6 +98,20 @@ absl::Status JobManager::CompleteTask(const v1::CompleteTaskRequest& request) {
         "test_correct ", request.test_correct(), " and test_examples ",
         request.test_examples(), "; allowed: 0 <= correct <= examples"));
   }
+  if (request.score_hist_pos_size() != request.score_hist_neg_size() ||
+      (request.score_hist_pos_size() != 0 &&
+       request.score_hist_pos_size() != kAucBins)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "score_hist_pos has ", request.score_hist_pos_size(),
+        " bins and score_hist_neg ", request.score_hist_neg_size(),
+        "; allowed: both empty or both ", kAucBins));
+  }
+  for (int b = 0; b < request.score_hist_pos_size(); ++b) {
+    if (request.score_hist_pos(b) < 0 || request.score_hist_neg(b) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "score histogram bin ", b, " is negative; allowed: counts >= 0"));
+    }
+  }
   r->completed[request.rank()] = request;
   r->done[request.rank()] = true;
   if (std::find(r->done.begin(), r->done.end(), false) != r->done.end()) {
@@ -106,7 +122,9 @@ absl::Status JobManager::CompleteTask(const v1::CompleteTaskRequest& request) {
   result.set_train_seconds((NowMs() - r->job.start_time_ms()) / 1000.0);
   *r->job.mutable_result() = result;
   Finish(r, v1::SUCCEEDED,
-         absl::StrCat("test accuracy ", result.test_accuracy()));
+         IsSparseModel(r->job.spec().model().type())
+             ? absl::StrCat("test AUC ", result.test_auc())
+             : absl::StrCat("test accuracy ", result.test_accuracy()));
   return absl::OkStatus();
 }
 
