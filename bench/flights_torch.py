@@ -1,16 +1,19 @@
 #!/usr/bin/python3
 """Single-process PyTorch baseline for the flight-delay workload.
 
-Sparse logistic regression over 2^20 hashed features, trained on train.psf
-and evaluated (log-loss, AUC) on test.psf as written by
-deploy/flights/setup.sh. The features are hashed exactly as
-worker/feature_hash.{h,cc} hashes them; `--self-check` asserts the same
-hard-coded keys as worker/feature_hash_test.cc and needs only numpy.
+Sparse logistic regression over 2^20 hashed features (--features; by
+default the six base ones), trained on train.psf and evaluated (log-loss,
+AUC) on test.psf as written by deploy/flights/setup.sh. The features are
+hashed exactly as worker/feature_hash.{h,cc} hashes them; `--self-check`
+asserts the same hard-coded keys as worker/feature_hash_test.cc, the two
+crosses included, and needs only numpy.
 
 Runs with Debian's python3-torch (1.13, CPU) and python3-numpy under
 /usr/bin/python3, e.g.
 
   /usr/bin/python3 bench/flights_torch.py --data-dir /var/lib/pscluster/flights
+  /usr/bin/python3 bench/flights_torch.py --features \
+      origin,dest,route,hour,weekday,distance_bucket,origin_hour,dest_hour
   /usr/bin/python3 bench/flights_torch.py --self-check
 
 Progress goes to stderr; the last lines on stdout are a Markdown table row.
@@ -52,7 +55,13 @@ def load_psf(path):
 
 # ---- Feature hashing (bit for bit worker/feature_hash.cc) ------------------
 
-NUM_SLOTS = 6  # origin, destination, route, hour, weekday, distance bucket
+# Name -> number of ps.v1.FlightFeature (proto/ps/v1/ps.proto). A feature's
+# salt is derived from its number, never from its position in --features.
+FEATURES = {
+    "origin": 1, "dest": 2, "route": 3, "hour": 4, "weekday": 5,
+    "distance_bucket": 6, "origin_hour": 7, "dest_hour": 8,
+}
+DEFAULT_FEATURES = ["origin", "dest", "route", "hour", "weekday", "distance_bucket"]
 DELAYED_THRESHOLD_MINUTES = 15
 DISTANCE_EDGES = np.array([250, 500, 750, 1000, 1500, 2000, 2500], dtype=np.int64)
 _U64 = np.uint64
@@ -67,29 +76,52 @@ def mix64(x):
     return x ^ (x >> _U64(31))
 
 
-def slot_salt(slot):
-    return mix64(np.array([slot + 1], dtype=np.uint64) * _GOLDEN_GAMMA)[0]
+def feature_salt(name):
+    """Mix64(number * golden gamma): the number-th splitmix64 output."""
+    return mix64(np.array([FEATURES[name]], dtype=np.uint64) * _GOLDEN_GAMMA)[0]
 
 
-def slot_values(rec):
-    """(rows, NUM_SLOTS) uint64 values before salting, in slot order."""
+def parse_features(text):
+    """A --features value: comma-separated names, each known and at most once."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        return list(DEFAULT_FEATURES)
+    for name in names:
+        if name not in FEATURES:
+            raise argparse.ArgumentTypeError(
+                f"unknown feature {name!r}, expected some of {', '.join(FEATURES)}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"features {text!r} repeat a name")
+    return names
+
+
+def feature_values(rec, features=DEFAULT_FEATURES):
+    """(rows, len(features)) uint64 values before salting, in list order."""
     minute = rec["minute"].astype(np.int64)
     origin = rec["origin"].astype(np.uint64)
     destination = rec["destination"].astype(np.uint64)
-    values = np.empty((len(rec), NUM_SLOTS), dtype=np.uint64)
-    values[:, 0] = origin
-    values[:, 1] = destination
-    values[:, 2] = origin | (destination << _U64(32))
-    values[:, 3] = (minute % 1440) // 60       # numpy % and // floor, like C++ FloorMod
-    values[:, 4] = (minute // 1440) % 7        # 0 = Monday: 2001-01-01 was one
-    values[:, 5] = np.searchsorted(DISTANCE_EDGES, rec["distance"].astype(np.int64), side="right")
+    hour = ((minute % 1440) // 60).astype(np.uint64)  # numpy % and // floor, like C++
+    columns = {
+        "origin": lambda: origin,
+        "dest": lambda: destination,
+        "route": lambda: origin | (destination << _U64(32)),
+        "hour": lambda: hour,
+        "weekday": lambda: (minute // 1440) % 7,  # 0 = Monday: 2001-01-01 was one
+        "distance_bucket": lambda: np.searchsorted(
+            DISTANCE_EDGES, rec["distance"].astype(np.int64), side="right"),
+        "origin_hour": lambda: origin | (hour << _U64(32)),
+        "dest_hour": lambda: destination | (hour << _U64(32)),
+    }
+    values = np.empty((len(rec), len(features)), dtype=np.uint64)
+    for s, name in enumerate(features):
+        values[:, s] = columns[name]()
     return values
 
 
-def hash_keys(rec, num_bits=20):
-    """(rows, NUM_SLOTS) uint64 keys: Mix64(value ^ SlotSalt(slot)) mod 2^num_bits."""
-    values = slot_values(rec)
-    salts = np.array([slot_salt(s) for s in range(NUM_SLOTS)], dtype=np.uint64)
+def hash_keys(rec, num_bits=20, features=DEFAULT_FEATURES):
+    """(rows, len(features)) uint64 keys: Mix64(value ^ FeatureSalt(f)) mod 2^num_bits."""
+    values = feature_values(rec, features)
+    salts = np.array([feature_salt(name) for name in features], dtype=np.uint64)
     keys = mix64(values ^ salts[None, :])
     if num_bits < 64:
         keys &= _U64((1 << num_bits) - 1)
@@ -111,32 +143,44 @@ SELF_CHECK_ROWS = [  # minute, delay, distance, origin, destination
     (-1, -5, 0, "A", "WXYZ"),           # 2000-12-31 23:59; 1- and 4-letter codes
     (100000, 0, 65535, "SFO", "JFK"),   # 2001-03-11 10:40 (Sunday), top bucket
 ]
+# Keys of all eight features, in FEATURES order; the first six columns are
+# the default features' keys.
 SELF_CHECK_KEYS_20 = [
-    [680187, 573214, 845177, 236405, 1024711, 913930],
-    [432281, 141634, 93228, 236405, 205662, 330649],
-    [614890, 36028, 981750, 182054, 205662, 278947],
-    [1657, 965444, 667033, 1027895, 205662, 190779],
+    [680187, 573214, 845177, 236405, 1024711, 913930, 846165, 951326],
+    [432281, 141634, 93228, 236405, 205662, 330649, 467377, 395605],
+    [614890, 36028, 981750, 182054, 205662, 278947, 929306, 532699],
+    [1657, 965444, 667033, 1027895, 205662, 190779, 219460, 876809],
 ]
 SELF_CHECK_KEYS_64_ROW0 = [14954278209911939323, 7243226719594266398, 412416343170409849,
-                           4132491476520377205, 3310286063217386183, 6081409776666669578]
+                           4132491476520377205, 3310286063217386183, 6081409776666669578,
+                           10557441626069592405, 7505624095901254686]
 
 
 def self_check():
     rec = np.array([(m, d, km, pack_code(o), pack_code(t)) for m, d, km, o, t in SELF_CHECK_ROWS],
                    dtype=PSF_RECORD)
-    got20 = hash_keys(rec, 20).tolist()
-    got64 = hash_keys(rec[:1], 64)[0].tolist()
-    expected_values = [
-        [pack_code("LAS"), pack_code("PHL"), pack_code("LAS") | pack_code("PHL") << 32, 0, 0, 6],
-        [pack_code("ATL"), pack_code("MEM"), pack_code("ATL") | pack_code("MEM") << 32, 0, 6, 1],
-        [pack_code("A"), pack_code("WXYZ"), pack_code("A") | pack_code("WXYZ") << 32, 23, 6, 0],
-        [pack_code("SFO"), pack_code("JFK"), pack_code("SFO") | pack_code("JFK") << 32, 10, 6, 7],
-    ]
+    everything = list(FEATURES)
+    # A feature's key must not depend on its position in the list.
+    shuffled = ["dest_hour", "weekday", "origin", "origin_hour"]
+    columns = [everything.index(name) for name in shuffled]
+    expected_values = []
+    for (_, _, _, o, t), hour, weekday, bucket in zip(
+            SELF_CHECK_ROWS, [0, 0, 23, 10], [0, 6, 6, 6], [6, 1, 0, 7]):
+        o, t = pack_code(o), pack_code(t)
+        expected_values.append([o, t, o | t << 32, hour, weekday, bucket,
+                                o | hour << 32, t | hour << 32])
     ok = True
-    for name, got, want in [("slot values", slot_values(rec).tolist(), expected_values),
-                            ("keys (20 bits)", got20, SELF_CHECK_KEYS_20),
-                            ("keys (64 bits) of row 0", got64, SELF_CHECK_KEYS_64_ROW0),
-                            ("labels", labels(rec).tolist(), [1.0, 1.0, 0.0, 0.0])]:
+    for name, got, want in [
+            ("feature values", feature_values(rec, everything).tolist(), expected_values),
+            ("default features' keys (20 bits)", hash_keys(rec, 20).tolist(),
+             [row[:6] for row in SELF_CHECK_KEYS_20]),
+            ("all features' keys (20 bits)", hash_keys(rec, 20, everything).tolist(),
+             SELF_CHECK_KEYS_20),
+            ("keys of " + ",".join(shuffled), hash_keys(rec, 20, shuffled).tolist(),
+             [[row[c] for c in columns] for row in SELF_CHECK_KEYS_20]),
+            ("keys (64 bits) of row 0", hash_keys(rec[:1], 64, everything)[0].tolist(),
+             SELF_CHECK_KEYS_64_ROW0),
+            ("labels", labels(rec).tolist(), [1.0, 1.0, 0.0, 0.0])]:
         if got != want:
             ok = False
             print(f"self-check: {name} differ:\n  got      {got}\n  expected {want}")
@@ -182,16 +226,18 @@ def train_and_evaluate(args):
     started = time.perf_counter()
     train = load_psf(os.path.join(args.data_dir, "train.psf"))
     test = load_psf(os.path.join(args.data_dir, "test.psf"))
-    train_keys = torch.from_numpy(hash_keys(train, args.num_bits).astype(np.int64))
+    train_keys = torch.from_numpy(
+        hash_keys(train, args.num_bits, args.features).astype(np.int64))
     train_y = torch.from_numpy(labels(train))
-    test_keys = torch.from_numpy(hash_keys(test, args.num_bits).astype(np.int64))
+    test_keys = torch.from_numpy(
+        hash_keys(test, args.num_bits, args.features).astype(np.int64))
     test_y = labels(test)
     log(f"loaded and hashed {len(train)} train + {len(test)} test rows in "
         f"{time.perf_counter() - started:.1f} s; train positives {train_y.mean():.3f}, "
         f"test positives {test_y.mean():.3f}")
 
-    # w . x + b with x the 0/1 indicator of the row's NUM_SLOTS keys: the sum
-    # of NUM_SLOTS embedding rows of width 1. Zero-initialised, as a
+    # w . x + b with x the 0/1 indicator of the row's len(features) keys: the
+    # sum of that many embedding rows of width 1. Zero-initialised, as a
     # parameter server's sparse table starts.
     weights = torch.nn.EmbeddingBag(1 << args.num_bits, 1, mode="sum", sparse=True)
     torch.nn.init.zeros_(weights.weight)
@@ -240,7 +286,7 @@ def markdown(args, result):
     header = ("| workload | model | optimizer | batch | epochs | s/epoch | examples/s "
               "| test log-loss | test AUC |")
     row = (f"| flights 2.7M/300k | PyTorch {result['torch']} sparse LR 2^{args.num_bits}, "
-           f"{result['threads']} threads | {args.optimizer} lr {args.lr:g} | {args.batch} "
+           f"{len(args.features)} features, {result['threads']} threads | {args.optimizer} lr {args.lr:g} | {args.batch} "
            f"| {args.epochs} | {result['seconds']:.2f} | {result['rate']:,.0f} "
            f"| {result['loss']:.4f} | {result['auc']:.4f} |")
     return header + "\n|" + "---|" * header.count(" |") + "\n" + row
@@ -256,6 +302,9 @@ def main():
     parser.add_argument("--optimizer", choices=["adagrad", "sgd"], default="adagrad")
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--num-bits", type=int, default=20)
+    parser.add_argument("--features", type=parse_features, default=list(DEFAULT_FEATURES),
+                        help="comma-separated, from " + ",".join(FEATURES) +
+                             "; default " + ",".join(DEFAULT_FEATURES))
     parser.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=True,
                         help="train in a seeded random order (default) or in file order")
     parser.add_argument("--seed", type=int, default=0)

@@ -5,7 +5,9 @@
 # table row (s/epoch, examples/s, test log-loss and AUC).
 #
 #   bench/run_flights_baseline.sh [flights_torch.py args...]
-#   e.g. --epochs 3, --optimizer sgd --lr 5, --data-dir DIR
+#   e.g. --epochs 3, --optimizer sgd --lr 5, --data-dir DIR, or the two
+#   crosses on top of the six default features:
+#   --features origin,dest,route,hour,weekday,distance_bucket,origin_hour,dest_hour
 #
 # Needs python3-torch and python3-numpy (deploy/bootstrap.sh) and, for the
 # first set-up only, npm registry access. FLIGHTS_DIR overrides the data

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "client/export.h"
 #include "client/format.h"
@@ -127,9 +128,22 @@ absl::Status Export(v1::Coordinator::Stub* stub, const std::string& job_id,
   absl::Status s = ExportJob(*job, path);
   if (!s.ok()) return s;
   int64_t values = 0;
-  for (const auto& t : job->partition_map().tables()) values += t.size();
-  out << "exported " << job->partition_map().tables_size() << " tables ("
-      << values << " values) of " << job_id << " to " << path << "\n";
+  int dense = 0;
+  std::vector<std::string> sparse;
+  for (const auto& t : job->partition_map().tables()) {
+    if (t.kind() == v1::SPARSE) {
+      sparse.push_back(t.name());
+    } else {
+      ++dense;
+      values += t.size();
+    }
+  }
+  out << "exported " << dense << " tables (" << values << " values) of "
+      << job_id << " to " << path << "\n";
+  if (!sparse.empty()) {
+    out << "not exported: sparse tables " << absl::StrJoin(sparse, ", ")
+        << " (exporting sparse rows is not supported yet)\n";
+  }
   return absl::OkStatus();
 }
 

@@ -34,6 +34,7 @@ absl::Status ExportJob(const v1::Job& job, const std::string& path) {
   std::vector<ExportedTable> tables;
   int64_t total = 0;
   for (const v1::TableDef& t : job.partition_map().tables()) {
+    if (t.kind() == v1::SPARSE) continue;  // see export.h
     refs.push_back({t.name(), 0, t.size(), total});
     tables.push_back({t.name(), {t.shape().begin(), t.shape().end()}, {}});
     total += t.size();

@@ -10,6 +10,10 @@
 //
 // For the models shipped, table "layer<l>.weight" has shape [in, out] and
 // "layer<l>.bias" [out]; the layer computes y = x * W + b.
+//
+// Only DENSE tables are exported. Sparse tables ("wide", "embed") are
+// skipped: the data plane has no call that lists a table's keys yet, and
+// pulling every possible key would create a row for each.
 #ifndef PS_CLIENT_EXPORT_H_
 #define PS_CLIENT_EXPORT_H_
 

@@ -32,9 +32,7 @@ struct ScoreHistogram {
   ScoreHistogram() : pos(kAucBins, 0), neg(kAucBins, 0) {}
 
   // Counts one example with predicted probability p.
-  void Add(double p, bool positive) {
-    ++(positive ? pos : neg)[AucBin(p)];
-  }
+  void Add(double p, bool positive) { ++(positive ? pos : neg)[AucBin(p)]; }
 
   // Adds other's counts to this one's.
   void Merge(const ScoreHistogram& other);

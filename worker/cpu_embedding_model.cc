@@ -35,8 +35,12 @@ class CpuEmbeddingModel final : public BasicEmbeddingModel<T> {
     }
     const int64_t pairs = batch.examples * spec_.slots;
     cpu::GatherRows(batch.rows, batch.row_index, pairs, spec_.dim, x_.data());
-    stack_.Forward(dense_params, x_.data(), batch.examples);
+    const T* logits = Forward(dense_params, batch);
     stack_.LossAndGradient(batch.labels, batch.examples, stats);
+    if (batch.logit_grads != nullptr) {
+      LogisticLogitGradients(logits, batch.labels, batch.examples,
+                             batch.logit_grads);
+    }
     stack_.Backward(dense_params, x_.data(), batch.examples, dense_grads,
                     dx_.data());
     std::fill_n(row_grads, batch.num_rows * spec_.dim, T{0});
@@ -53,7 +57,7 @@ class CpuEmbeddingModel final : public BasicEmbeddingModel<T> {
     }
     cpu::GatherRows(batch.rows, batch.row_index, batch.examples * spec_.slots,
                     spec_.dim, x_.data());
-    const T* out = stack_.Forward(dense_params, x_.data(), batch.examples);
+    const T* out = Forward(dense_params, batch);
     stack_.Loss(batch.labels, batch.examples, stats);
     if (logits != nullptr) {
       std::copy_n(out, batch.examples * stack_.outputs(), logits);
@@ -62,6 +66,21 @@ class CpuEmbeddingModel final : public BasicEmbeddingModel<T> {
   }
 
  private:
+  // The stack on the gathered x_, plus the batch's logit offset. The stack
+  // keeps the logits in its own scratch, where Loss and LossAndGradient read
+  // them, and its Backward never reads the output layer's values (that
+  // layer has no activation), so the offset is added there in place.
+  const T* Forward(const T* dense_params, const BasicEmbeddingBatch<T>& batch) {
+    const T* logits = stack_.Forward(dense_params, x_.data(), batch.examples);
+    if (batch.logit_offset != nullptr) {
+      T* shifted = const_cast<T*>(logits);
+      for (int64_t e = 0; e < batch.examples; ++e) {
+        shifted[e] += batch.logit_offset[e];
+      }
+    }
+    return logits;
+  }
+
   absl::Status CheckArgs(const T* dense_params,
                          const BasicEmbeddingBatch<T>& batch,
                          const BatchStats* stats) const {

@@ -1,5 +1,7 @@
 #include "worker/cpu_embedding_model.h"
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <random>
 #include <string>
@@ -9,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "worker/gradient_check.h"
+#include "worker/logit_offset_check.h"
 
 namespace ps::worker {
 namespace {
@@ -130,6 +133,61 @@ TEST(CpuEmbeddingModelTest, EvaluateReturnsLogitsAndMatchingLoss) {
   EXPECT_EQ(correct, evaluated.correct);
 }
 
+// The wide part's hook: logits shifted by batch.logit_offset, and
+// batch.logit_grads equal to d(mean loss)/d(offset).
+TEST(CpuEmbeddingModelTest, LogitOffsetGradientsMatchFiniteDifferences) {
+  EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  testing::ExpectOffsetGradientsMatch(testing::ComputeOffsetGradients(
+      *MakeModel<double>(spec), /*examples=*/6, /*num_rows=*/7, /*seed=*/3));
+  spec.hidden_sizes.clear();
+  testing::ExpectOffsetGradientsMatch(
+      testing::ComputeOffsetGradients(*MakeModel<double>(spec), 6, 7, 4));
+}
+
+TEST(CpuEmbeddingModelTest, LogitOffsetShiftsLogitsAndLoss) {
+  const EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  std::unique_ptr<EmbeddingModel> model = MakeModel(spec);
+  std::mt19937 rng(8);
+  const std::vector<float> params =
+      testing::Uniform<float>(model->num_dense_params(), 1.0, rng);
+  const testing::EmbeddingInputs<double> in =
+      testing::RandomEmbeddingInputs(spec, 5, 6, rng);
+  const std::vector<float> rows = testing::Cast<float>(in.rows);
+  EmbeddingBatch batch{rows.data(), in.num_rows, in.index.data(),
+                       in.labels.data(), in.examples};
+  std::vector<float> plain(5), shifted(5);
+  BatchStats plain_stats, shifted_stats;
+  ASSERT_TRUE(
+      model->Evaluate(params.data(), batch, &plain_stats, plain.data()).ok());
+  const std::vector<float> offset = {0.5f, -1.0f, 2.0f, 0.0f, -3.0f};
+  batch.logit_offset = offset.data();
+  ASSERT_TRUE(
+      model->Evaluate(params.data(), batch, &shifted_stats, shifted.data())
+          .ok());
+  double loss = 0;
+  for (int e = 0; e < 5; ++e) {
+    EXPECT_NEAR(shifted[e], plain[e] + offset[e], 1e-6) << "example " << e;
+    const double z = shifted[e];
+    loss += std::log1p(std::exp(-std::abs(z))) + std::max(z, 0.0) -
+            in.labels[e] * z;
+  }
+  EXPECT_NEAR(shifted_stats.loss_sum, loss, 1e-5);
+  // ForwardBackward sees the same shifted logits: its logit gradients are
+  // (sigmoid(z) - y) / examples.
+  std::vector<float> dense(params.size()), row_grads(rows.size()), dz(5);
+  batch.logit_grads = dz.data();
+  BatchStats trained;
+  ASSERT_TRUE(model
+                  ->ForwardBackward(params.data(), batch, dense.data(),
+                                    row_grads.data(), &trained)
+                  .ok());
+  EXPECT_EQ(trained.loss_sum, shifted_stats.loss_sum);
+  for (int e = 0; e < 5; ++e) {
+    const double p = 1 / (1 + std::exp(-static_cast<double>(shifted[e])));
+    EXPECT_NEAR(dz[e], (p - in.labels[e]) / 5, 1e-6) << "example " << e;
+  }
+}
+
 void ExpectInvalid(const absl::Status& status, const std::string& part) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_THAT(status.message(), HasSubstr(part));
@@ -176,6 +234,25 @@ TEST(CpuEmbeddingModelTest, RejectsBatchesThatDoNotFit) {
                 "batch.labels[1] is 2, expected a binary label");
   ExpectInvalid(run({nullptr, 4, index.data(), labels.data(), 2}), "non-null");
   EXPECT_EQ(stats.count, 0);
+}
+
+TEST(CpuEmbeddingModelTest, SoftmaxHeadRejectsLogitOffsetAndGrads) {
+  const EmbeddingModelSpec spec = SmallSpec(Head::kSoftmax);
+  std::unique_ptr<EmbeddingModel> model = MakeModel(spec);
+  const std::vector<float> params(model->num_dense_params(), 0.0f);
+  const std::vector<float> rows(4 * 4, 0.0f), offset(2, 0.0f);
+  const std::vector<int32_t> index = {0, 1, 2, 3, 0, 1}, labels = {0, 3};
+  std::vector<float> dense(params.size()), row_grads(rows.size()), dz(2);
+  EmbeddingBatch batch{rows.data(), 4, index.data(), labels.data(), 2};
+  batch.logit_offset = offset.data();
+  BatchStats stats;
+  ExpectInvalid(model->Evaluate(params.data(), batch, &stats, nullptr),
+                "batch.logit_offset and batch.logit_grads must be null");
+  batch.logit_offset = nullptr;
+  batch.logit_grads = dz.data();
+  ExpectInvalid(model->ForwardBackward(params.data(), batch, dense.data(),
+                                       row_grads.data(), &stats),
+                "softmax head");
 }
 
 }  // namespace

@@ -17,9 +17,9 @@ namespace {
 // Device buffers for one batch, with their pinned staging twins.
 template <typename T>
 struct EmbeddingBuffers {
-  gpu::DeviceArray<T> rows, x, dx, row_grads;
+  gpu::DeviceArray<T> rows, x, dx, row_grads, logit_offset;
   gpu::DeviceArray<int32_t> index, labels;
-  gpu::PinnedArray<T> host_rows, host_row_grads, host_logits;
+  gpu::PinnedArray<T> host_rows, host_row_grads, host_logits, host_offset;
   gpu::PinnedArray<int32_t> host_index, host_labels;
 
   // max_pairs = max examples * slots: also the most rows a block may hold.
@@ -32,6 +32,8 @@ struct EmbeddingBuffers {
     PS_RETURN_IF_ERROR(gpu::AllocateArray(values, &row_grads));
     PS_RETURN_IF_ERROR(gpu::AllocateArray(max_pairs, &index));
     PS_RETURN_IF_ERROR(gpu::AllocateArray(max_examples, &labels));
+    PS_RETURN_IF_ERROR(gpu::AllocateArray(max_examples, &logit_offset));
+    PS_RETURN_IF_ERROR(gpu::AllocateArray(max_examples, &host_offset));
     PS_RETURN_IF_ERROR(gpu::AllocateArray(values, &host_rows));
     PS_RETURN_IF_ERROR(gpu::AllocateArray(values, &host_row_grads));
     PS_RETURN_IF_ERROR(
@@ -42,7 +44,8 @@ struct EmbeddingBuffers {
 
   static int64_t DeviceBytes(int64_t max_examples, int64_t max_pairs,
                              int64_t dim) {
-    return 4 * max_pairs * dim * static_cast<int64_t>(sizeof(T)) +
+    return (4 * max_pairs * dim + max_examples) *
+               static_cast<int64_t>(sizeof(T)) +
            (max_pairs + max_examples) * static_cast<int64_t>(sizeof(int32_t));
   }
 };
@@ -99,6 +102,8 @@ class CudaEmbeddingModel final : public BasicEmbeddingModel<T> {
   }
 
   absl::Status UploadAndGather(const BasicEmbeddingBatch<T>& batch);
+  absl::Status Forward(const T* dense_params,
+                       const BasicEmbeddingBatch<T>& batch);
   absl::Status RunForwardBackward(const T* dense_params,
                                   const BasicEmbeddingBatch<T>& batch,
                                   T* dense_grads, T* row_grads,
@@ -136,8 +141,8 @@ CudaEmbeddingModel<T>::Create(const EmbeddingModelSpec& spec, int gpu_index) {
   return model;
 }
 
-// Uploads the block, indices and labels through pinned memory and queues the
-// gather of each example's slot embeddings into x.
+// Uploads the block, indices, labels and any logit offset through pinned
+// memory and queues the gather of each example's slot embeddings into x.
 template <typename T>
 absl::Status CudaEmbeddingModel<T>::UploadAndGather(
     const BasicEmbeddingBatch<T>& batch) {
@@ -157,10 +162,30 @@ absl::Status CudaEmbeddingModel<T>::UploadAndGather(
                                        buf_.host_index.data(), index_bytes));
   PS_RETURN_IF_ERROR(copy.CopyToDevice(buf_.labels.data(),
                                        buf_.host_labels.data(), label_bytes));
+  if (batch.logit_offset != nullptr) {
+    const int64_t offset_bytes = batch.examples * sizeof(T);
+    std::memcpy(buf_.host_offset.data(), batch.logit_offset, offset_bytes);
+    PS_RETURN_IF_ERROR(copy.CopyToDevice(
+        buf_.logit_offset.data(), buf_.host_offset.data(), offset_bytes));
+  }
   PS_RETURN_IF_ERROR(copy.Record(batch_uploaded_));
   PS_RETURN_IF_ERROR(ctx_->compute.Wait(batch_uploaded_));
   return gpu::GatherRows(ctx_->compute, buf_.rows.data(), buf_.index.data(),
                          pairs, spec_.dim, buf_.x.data());
+}
+
+// The stack on the gathered x, plus the batch's logit offset. The stack
+// keeps the logits in its own device scratch, where Loss and LossAndGradient
+// read them, and its Backward never reads the output layer's values (that
+// layer has no activation), so the offset is added there in place.
+template <typename T>
+absl::Status CudaEmbeddingModel<T>::Forward(
+    const T* dense_params, const BasicEmbeddingBatch<T>& batch) {
+  PS_RETURN_IF_ERROR(
+      stack_->Forward(dense_params, buf_.x.data(), batch.examples));
+  if (batch.logit_offset == nullptr) return absl::OkStatus();
+  return gpu::AddTo(ctx_->compute, buf_.logit_offset.data(), batch.examples,
+                    const_cast<T*>(stack_->device_logits()));
 }
 
 template <typename T>
@@ -171,8 +196,13 @@ absl::Status CudaEmbeddingModel<T>::RunForwardBackward(
   const int64_t rows = batch.examples;
   const int64_t row_values = batch.num_rows * spec_.dim;
   PS_RETURN_IF_ERROR(UploadAndGather(batch));
-  PS_RETURN_IF_ERROR(stack_->Forward(dense_params, buf_.x.data(), rows));
+  PS_RETURN_IF_ERROR(Forward(dense_params, batch));
   PS_RETURN_IF_ERROR(stack_->LossAndGradient(buf_.labels.data(), rows));
+  // The logit gradients are computed on the host from the final logits.
+  if (batch.logit_grads != nullptr) {
+    PS_RETURN_IF_ERROR(compute.CopyToHost(
+        buf_.host_logits.data(), stack_->device_logits(), rows * sizeof(T)));
+  }
   PS_RETURN_IF_ERROR(stack_->Backward(buf_.x.data(), rows, buf_.dx.data()));
   PS_RETURN_IF_ERROR(
       compute.Zero(buf_.row_grads.data(), row_values * sizeof(T)));
@@ -186,6 +216,10 @@ absl::Status CudaEmbeddingModel<T>::RunForwardBackward(
   PS_RETURN_IF_ERROR(stack_->DownloadGrads(dense_grads));
   PS_RETURN_IF_ERROR(compute.Synchronize());
   std::memcpy(row_grads, buf_.host_row_grads.data(), row_values * sizeof(T));
+  if (batch.logit_grads != nullptr) {
+    LogisticLogitGradients<T>(buf_.host_logits.data(), batch.labels, rows,
+                              batch.logit_grads);
+  }
   return stack_->AddStats(rows, stats);
 }
 
@@ -196,7 +230,7 @@ absl::Status CudaEmbeddingModel<T>::RunEvaluate(
   const int64_t rows = batch.examples;
   const int64_t logit_bytes = rows * stack_->outputs() * sizeof(T);
   PS_RETURN_IF_ERROR(UploadAndGather(batch));
-  PS_RETURN_IF_ERROR(stack_->Forward(dense_params, buf_.x.data(), rows));
+  PS_RETURN_IF_ERROR(Forward(dense_params, batch));
   PS_RETURN_IF_ERROR(stack_->Loss(buf_.labels.data(), rows));
   if (logits != nullptr) {
     PS_RETURN_IF_ERROR(ctx_->compute.CopyToHost(

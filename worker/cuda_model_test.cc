@@ -14,6 +14,7 @@
 #include "worker/cuda_mlp.h"
 #include "worker/gpu_runtime.h"
 #include "worker/gradient_check.h"
+#include "worker/logit_offset_check.h"
 
 namespace ps::worker {
 namespace {
@@ -79,6 +80,11 @@ TEST_F(CudaModelTest, EmbeddingGradientsMatchFiniteDifferencesInDouble) {
                                   "dense param");
     testing::ExpectGradientsMatch(g.rows.analytic, g.rows.numeric, "row value");
   }
+}
+
+TEST_F(CudaModelTest, LogitOffsetGradientsMatchFiniteDifferencesInDouble) {
+  testing::ExpectOffsetGradientsMatch(testing::ComputeOffsetGradients(
+      *CudaEmbedding<double>(SmallSpec(Head::kLogistic)), 6, 7, 3));
 }
 
 // One training step of each backend on the same random batch.
@@ -191,6 +197,48 @@ TEST_F(CudaModelTest, EmbeddingModelMatchesCpu) {
     EXPECT_NEAR(stats[0].loss_sum, stats[1].loss_sum,
                 kAgreement * stats[1].loss_sum);
   }
+}
+
+// The wide part's hook through both backends: the same shifted logits,
+// logit gradients and embedding gradients.
+TEST_F(CudaModelTest, LogitOffsetMatchesCpu) {
+  EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  spec.hidden_sizes = {16};
+  spec.max_batch_rows = 64;
+  std::unique_ptr<EmbeddingModel> cuda = CudaEmbedding(spec);
+  std::unique_ptr<EmbeddingModel> cpu = *CreateCpuEmbeddingModel(spec);
+  std::mt19937 rng(29);
+  const std::vector<float> params =
+      testing::Uniform<float>(cpu->num_dense_params(), 0.3, rng);
+  const testing::EmbeddingInputs<double> in =
+      testing::RandomEmbeddingInputs(spec, 64, 100, rng);
+  const std::vector<float> rows = testing::Cast<float>(in.rows);
+  const std::vector<float> offset = testing::Uniform<float>(64, 2.0, rng);
+  std::vector<float> dense[2], row_grads[2], logit_grads[2], logits[2];
+  EmbeddingModel* models[2] = {cuda.get(), cpu.get()};
+  for (int m = 0; m < 2; ++m) {
+    dense[m].resize(params.size());
+    row_grads[m].resize(rows.size());
+    logit_grads[m].resize(64);
+    logits[m].resize(64);
+    EmbeddingBatch batch{rows.data(), in.num_rows, in.index.data(),
+                         in.labels.data(), in.examples};
+    batch.logit_offset = offset.data();
+    batch.logit_grads = logit_grads[m].data();
+    BatchStats stats;
+    ASSERT_TRUE(models[m]
+                    ->ForwardBackward(params.data(), batch, dense[m].data(),
+                                      row_grads[m].data(), &stats)
+                    .ok());
+    ASSERT_TRUE(models[m]
+                    ->Evaluate(params.data(), batch, &stats, logits[m].data())
+                    .ok());
+  }
+  testing::ExpectClose(dense[0], dense[1], kAgreement, "dense grad");
+  testing::ExpectClose(row_grads[0], row_grads[1], kAgreement, "row grad");
+  testing::ExpectClose(logit_grads[0], logit_grads[1], kAgreement,
+                       "logit grad");
+  testing::ExpectClose(logits[0], logits[1], kAgreement, "logit");
 }
 
 // The CUDA runtime's current device is per thread: a model built in one

@@ -1,5 +1,6 @@
 #include "worker/embedding_model.h"
 
+#include <cmath>
 #include <limits>
 
 #include "absl/strings/str_format.h"
@@ -87,13 +88,35 @@ absl::Status CheckEmbeddingBatch(const EmbeddingModelSpec& spec,
       !s.ok()) {
     return s;
   }
+  if (spec.head != Head::kLogistic &&
+      (batch.logit_offset != nullptr || batch.logit_grads != nullptr)) {
+    return absl::InvalidArgumentError(
+        "batch.logit_offset and batch.logit_grads must be null for the "
+        "softmax head: they need the logistic head's single logit");
+  }
   return CheckLabels("batch.labels", batch.labels, batch.examples, spec.head,
                      spec.outputs);
+}
+
+template <typename T>
+void LogisticLogitGradients(const T* logits, const int32_t* labels,
+                            int64_t examples, T* grads) {
+  const T inv_examples = T{1} / static_cast<T>(examples);
+  for (int64_t e = 0; e < examples; ++e) {
+    const T z = logits[e];
+    const T x = std::exp(-std::abs(z));  // In (0, 1]: never overflows.
+    const T sigmoid = z >= T{0} ? T{1} / (T{1} + x) : x / (T{1} + x);
+    grads[e] = (sigmoid - static_cast<T>(labels[e])) * inv_examples;
+  }
 }
 
 template absl::Status CheckEmbeddingBatch<float>(
     const EmbeddingModelSpec&, const BasicEmbeddingBatch<float>&);
 template absl::Status CheckEmbeddingBatch<double>(
     const EmbeddingModelSpec&, const BasicEmbeddingBatch<double>&);
+template void LogisticLogitGradients<float>(const float*, const int32_t*,
+                                            int64_t, float*);
+template void LogisticLogitGradients<double>(const double*, const int32_t*,
+                                             int64_t, double*);
 
 }  // namespace ps::worker

@@ -11,6 +11,11 @@
 // returns the dense gradients plus one gradient row per block row, already
 // summed over every use of that row, which the worker pushes under the same
 // keys.
+//
+// A wide & deep model adds a linear ("wide") part to the logistic head's
+// logit: the caller computes it per example, passes it as
+// batch.logit_offset, and gets d(mean loss)/d(logit) back in
+// batch.logit_grads to back-propagate into the wide part itself.
 
 #ifndef PS_WORKER_EMBEDDING_MODEL_H_
 #define PS_WORKER_EMBEDDING_MODEL_H_
@@ -61,12 +66,22 @@ struct BasicEmbeddingBatch {
   const int32_t* row_index = nullptr;
   const int32_t* labels = nullptr;  // examples labels, as the head expects.
   int64_t examples = 0;
+  // Optional, logistic head only: `examples` values added to the examples'
+  // logits before the sigmoid, so p = sigmoid(deep logit + logit_offset[e]).
+  // Null adds nothing. The logits Evaluate writes include the offset.
+  const T* logit_offset = nullptr;
+  // Optional output of ForwardBackward, logistic head only: `examples`
+  // values, d(mean loss)/d(logit) = (p - label) / examples per example,
+  // which is also the gradient with respect to logit_offset. Null skips it;
+  // Evaluate ignores it.
+  T* logit_grads = nullptr;
 };
 
-// InvalidArgument, naming the field and value, unless the pointers are
-// non-null, 1 <= examples <= max_batch_rows, 1 <= num_rows <=
-// max_batch_rows * slots, every row index is in [0, num_rows) and every
-// label is one the head accepts.
+// InvalidArgument, naming the field and value, unless the required pointers
+// are non-null, 1 <= examples <= max_batch_rows, 1 <= num_rows <=
+// max_batch_rows * slots, every row index is in [0, num_rows), every label
+// is one the head accepts, and logit_offset and logit_grads are null unless
+// the head is logistic.
 template <typename T>
 absl::Status CheckEmbeddingBatch(const EmbeddingModelSpec& spec,
                                  const BasicEmbeddingBatch<T>& batch);
@@ -89,7 +104,8 @@ class BasicEmbeddingModel {
   // Gradient of the mean loss over the batch: d/d(dense params) into
   // dense_grads (num_dense_params() values) and d/d(batch.rows) into
   // row_grads (num_rows x dim, row-major); both overwritten. A block row no
-  // example uses gets a zero gradient. Adds loss, correct count and example
+  // example uses gets a zero gradient. With batch.logit_grads, also
+  // d(mean loss)/d(logit) there. Adds loss, correct count and example
   // count to *stats.
   virtual absl::Status ForwardBackward(const T* dense_params,
                                        const BasicEmbeddingBatch<T>& batch,
@@ -99,11 +115,19 @@ class BasicEmbeddingModel {
   // Forward pass only: adds loss, correct count and example count to *stats
   // and, when logits is non-null, writes the head's inputs there (examples x
   // outputs; for the logistic head sigmoid(logit) is the predicted
-  // probability, which AUC needs).
+  // probability, which AUC needs, and the logit includes
+  // batch.logit_offset).
   virtual absl::Status Evaluate(const T* dense_params,
                                 const BasicEmbeddingBatch<T>& batch,
                                 BatchStats* stats, T* logits) = 0;
 };
+
+// d(mean loss)/d(logit) of the logistic head for `examples` final logits
+// (offset included): (sigmoid(z) - label) / examples, as the backends
+// compute it, written to grads. For the backends' logit_grads output.
+template <typename T>
+void LogisticLogitGradients(const T* logits, const int32_t* labels,
+                            int64_t examples, T* grads);
 
 using EmbeddingBatch = BasicEmbeddingBatch<float>;
 using EmbeddingModel = BasicEmbeddingModel<float>;
@@ -112,6 +136,11 @@ extern template absl::Status CheckEmbeddingBatch<float>(
     const EmbeddingModelSpec&, const BasicEmbeddingBatch<float>&);
 extern template absl::Status CheckEmbeddingBatch<double>(
     const EmbeddingModelSpec&, const BasicEmbeddingBatch<double>&);
+extern template void LogisticLogitGradients<float>(const float*, const int32_t*,
+                                                   int64_t, float*);
+extern template void LogisticLogitGradients<double>(const double*,
+                                                    const int32_t*, int64_t,
+                                                    double*);
 
 }  // namespace ps::worker
 

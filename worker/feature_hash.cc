@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "common/hash.h"
 
 namespace ps::worker {
 namespace {
@@ -25,16 +26,84 @@ uint64_t Mask(int num_bits) {
   return num_bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << num_bits) - 1;
 }
 
-}  // namespace
-
-uint64_t Mix64(uint64_t x) {
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
+uint64_t Hour(int32_t minute) {
+  return static_cast<uint64_t>(FloorMod(minute, kMinutesPerDay) / 60);
 }
 
-uint64_t SlotSalt(FlightSlot slot) {
-  return Mix64((static_cast<uint64_t>(slot) + 1) * kGoldenGamma);
+absl::Status CheckColumns(const FlightRows& rows) {
+  const size_t n = static_cast<size_t>(rows.count);
+  if (rows.count >= 0 && rows.minute.size() == n && rows.delay.size() == n &&
+      rows.distance.size() == n && rows.origin.size() == n &&
+      rows.destination.size() == n) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "FlightRows with count %d has columns of %d minute, %d delay, %d "
+      "distance, %d origin and %d destination values, expected %d each",
+      rows.count, rows.minute.size(), rows.delay.size(), rows.distance.size(),
+      rows.origin.size(), rows.destination.size(), rows.count));
+}
+
+}  // namespace
+
+std::vector<FlightFeature> DefaultFlightFeatures() {
+  return {FlightFeature::kOrigin,  FlightFeature::kDestination,
+          FlightFeature::kRoute,   FlightFeature::kHour,
+          FlightFeature::kWeekday, FlightFeature::kDistanceBucket};
+}
+
+absl::StatusOr<FlightFeature> FlightFeatureFromNumber(int number) {
+  if (number < 1 || number > kMaxFlightFeatureNumber) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "flight feature %d, expected 1..%d (ORIGIN .. DEST_HOUR)", number,
+        kMaxFlightFeatureNumber));
+  }
+  return static_cast<FlightFeature>(number);
+}
+
+const char* FlightFeatureName(FlightFeature feature) {
+  switch (feature) {
+    case FlightFeature::kOrigin:
+      return "origin";
+    case FlightFeature::kDestination:
+      return "dest";
+    case FlightFeature::kRoute:
+      return "route";
+    case FlightFeature::kHour:
+      return "hour";
+    case FlightFeature::kWeekday:
+      return "weekday";
+    case FlightFeature::kDistanceBucket:
+      return "distance_bucket";
+    case FlightFeature::kOriginHour:
+      return "origin_hour";
+    case FlightFeature::kDestinationHour:
+      return "dest_hour";
+  }
+  return "unknown";
+}
+
+absl::Status ValidateFlightFeatures(absl::Span<const FlightFeature> features) {
+  bool seen[kMaxFlightFeatureNumber + 1] = {};
+  for (size_t i = 0; i < features.size(); ++i) {
+    const int number = static_cast<int>(features[i]);
+    if (number < 1 || number > kMaxFlightFeatureNumber) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "features[%d] is %d, expected a flight feature in 1..%d", i, number,
+          kMaxFlightFeatureNumber));
+    }
+    if (seen[number]) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "features[%d] is %s (%d) again, expected each feature at most once",
+          i, FlightFeatureName(features[i]), number));
+    }
+    seen[number] = true;
+  }
+  return absl::OkStatus();
+}
+
+uint64_t FeatureSalt(FlightFeature feature) {
+  return Mix64(static_cast<uint64_t>(feature) * kGoldenGamma);
 }
 
 int DistanceBucket(uint16_t miles) {
@@ -43,41 +112,45 @@ int DistanceBucket(uint16_t miles) {
                           std::begin(kDistanceEdges));
 }
 
-uint64_t FlightSlotValue(FlightSlot slot, int32_t minute, uint16_t distance,
-                         uint32_t origin, uint32_t destination) {
-  switch (slot) {
-    case FlightSlot::kOrigin:
+uint64_t FlightFeatureValue(FlightFeature feature, int32_t minute,
+                            uint16_t distance, uint32_t origin,
+                            uint32_t destination) {
+  switch (feature) {
+    case FlightFeature::kOrigin:
       return origin;
-    case FlightSlot::kDestination:
+    case FlightFeature::kDestination:
       return destination;
-    case FlightSlot::kRoute:
+    case FlightFeature::kRoute:
       return uint64_t{origin} | uint64_t{destination} << 32;
-    case FlightSlot::kHour:
-      return static_cast<uint64_t>(FloorMod(minute, kMinutesPerDay) / 60);
-    case FlightSlot::kWeekday:
+    case FlightFeature::kHour:
+      return Hour(minute);
+    case FlightFeature::kWeekday:
       return static_cast<uint64_t>(
           FloorMod(FloorDiv(minute, kMinutesPerDay), 7));
-    case FlightSlot::kDistanceBucket:
+    case FlightFeature::kDistanceBucket:
       return static_cast<uint64_t>(DistanceBucket(distance));
+    case FlightFeature::kOriginHour:
+      return uint64_t{origin} | Hour(minute) << 32;
+    case FlightFeature::kDestinationHour:
+      return uint64_t{destination} | Hour(minute) << 32;
   }
-  return 0;  // Unreachable: the switch covers every slot.
+  return 0;  // Unreachable for validated features.
 }
 
-uint64_t FeatureKey(FlightSlot slot, uint64_t value, int num_bits) {
-  return Mix64(value ^ SlotSalt(slot)) & Mask(num_bits);
+uint64_t FeatureKey(FlightFeature feature, uint64_t value, int num_bits) {
+  return Mix64(value ^ FeatureSalt(feature)) & Mask(num_bits);
 }
 
-std::array<uint64_t, kFlightSlots> FlightKeys(const FlightRows& rows, int64_t i,
-                                              int num_bits) {
-  std::array<uint64_t, kFlightSlots> keys;
-  for (int s = 0; s < kFlightSlots; ++s) {
-    const auto slot = static_cast<FlightSlot>(s);
-    keys[s] = FeatureKey(slot,
-                         FlightSlotValue(slot, rows.minute[i], rows.distance[i],
-                                         rows.origin[i], rows.destination[i]),
-                         num_bits);
+void FlightKeys(const FlightRows& rows, int64_t i,
+                absl::Span<const FlightFeature> features, int num_bits,
+                uint64_t* keys) {
+  for (size_t s = 0; s < features.size(); ++s) {
+    keys[s] = FeatureKey(
+        features[s],
+        FlightFeatureValue(features[s], rows.minute[i], rows.distance[i],
+                           rows.origin[i], rows.destination[i]),
+        num_bits);
   }
-  return keys;
 }
 
 absl::StatusOr<FlightFeatures> HashFlightFeatures(
@@ -86,25 +159,22 @@ absl::StatusOr<FlightFeatures> HashFlightFeatures(
     return absl::InvalidArgumentError(
         absl::StrFormat("num_bits %d, expected 1..64", options.num_bits));
   }
-  const size_t n = static_cast<size_t>(rows.count);
-  if (rows.count < 0 || rows.minute.size() != n || rows.delay.size() != n ||
-      rows.distance.size() != n || rows.origin.size() != n ||
-      rows.destination.size() != n) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "FlightRows with count %d has columns of %d minute, %d delay, %d "
-        "distance, %d origin and %d destination values, expected %d each",
-        rows.count, rows.minute.size(), rows.delay.size(), rows.distance.size(),
-        rows.origin.size(), rows.destination.size(), rows.count));
+  if (absl::Status s = ValidateFlightFeatures(options.features); !s.ok()) {
+    return s;
   }
+  if (absl::Status s = CheckColumns(rows); !s.ok()) return s;
   FlightFeatures out;
   out.count = rows.count;
   out.num_bits = options.num_bits;
-  out.keys.resize(n * kFlightSlots);
+  out.features =
+      options.features.empty() ? DefaultFlightFeatures() : options.features;
+  out.slots = static_cast<int>(out.features.size());
+  const size_t n = static_cast<size_t>(rows.count);
+  out.keys.resize(n * out.slots);
   out.labels.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    const std::array<uint64_t, kFlightSlots> keys =
-        FlightKeys(rows, static_cast<int64_t>(i), options.num_bits);
-    std::copy(keys.begin(), keys.end(), out.keys.begin() + i * kFlightSlots);
+    FlightKeys(rows, static_cast<int64_t>(i), out.features, options.num_bits,
+               out.keys.data() + i * out.slots);
     out.labels[i] = rows.delay[i] > kDelayedThresholdMinutes ? 1.0f : 0.0f;
   }
   return out;

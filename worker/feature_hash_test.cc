@@ -1,12 +1,15 @@
 #include "worker/feature_hash.h"
 
-#include <array>
+#include <cctype>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/hash.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/ps/v1/ps.pb.h"
 #include "worker/flights_data.h"
 
 namespace ps::worker {
@@ -34,15 +37,27 @@ constexpr Flight kRows[] = {
     {-1, -5, 0, "A", "WXYZ"},          // 2000-12-31 23:59; short/long codes.
     {100000, 0, 65535, "SFO", "JFK"},  // 2001-03-11 10:40 (Sunday), top bucket.
 };
-constexpr uint64_t kKeys20[][kFlightSlots] = {
-    {680187, 573214, 845177, 236405, 1024711, 913930},
-    {432281, 141634, 93228, 236405, 205662, 330649},
-    {614890, 36028, 981750, 182054, 205662, 278947},
-    {1657, 965444, 667033, 1027895, 205662, 190779},
+// Keys of all eight features in number order (kAllFeatures); the first six
+// columns are the default features' keys, unchanged since before the
+// crosses existed.
+constexpr int kAll = 8;
+constexpr uint64_t kKeys20[][kAll] = {
+    {680187, 573214, 845177, 236405, 1024711, 913930, 846165, 951326},
+    {432281, 141634, 93228, 236405, 205662, 330649, 467377, 395605},
+    {614890, 36028, 981750, 182054, 205662, 278947, 929306, 532699},
+    {1657, 965444, 667033, 1027895, 205662, 190779, 219460, 876809},
 };
-constexpr uint64_t kKeys64Row0[kFlightSlots] = {
+constexpr uint64_t kKeys64Row0[kAll] = {
     14954278209911939323ULL, 7243226719594266398ULL, 412416343170409849ULL,
     4132491476520377205ULL,  3310286063217386183ULL, 6081409776666669578ULL,
+    10557441626069592405ULL, 7505624095901254686ULL,
+};
+
+const std::vector<FlightFeature> kAllFeatures = {
+    FlightFeature::kOrigin,     FlightFeature::kDestination,
+    FlightFeature::kRoute,      FlightFeature::kHour,
+    FlightFeature::kWeekday,    FlightFeature::kDistanceBucket,
+    FlightFeature::kOriginHour, FlightFeature::kDestinationHour,
 };
 
 FlightRows MakeRows() {
@@ -58,30 +73,78 @@ FlightRows MakeRows() {
   return rows;
 }
 
-TEST(FeatureHashTest, Mix64IsSplitMix64) {
-  // The first output of splitmix64 seeded with 0, as published with it.
-  EXPECT_EQ(SlotSalt(FlightSlot::kOrigin), 0xE220A8397B1DCDAFULL);
-  EXPECT_EQ(Mix64(0x9E3779B97F4A7C15ULL), 0xE220A8397B1DCDAFULL);
+std::vector<uint64_t> Keys(const FlightRows& rows, int64_t i,
+                           const std::vector<FlightFeature>& features,
+                           int num_bits) {
+  std::vector<uint64_t> keys(features.size());
+  FlightKeys(rows, i, features, num_bits, keys.data());
+  return keys;
 }
 
-TEST(FeatureHashTest, SlotValuesDecodeTimeDistanceAndCodes) {
+std::vector<uint64_t> Columns(const uint64_t (&row)[kAll],
+                              const std::vector<FlightFeature>& features) {
+  std::vector<uint64_t> out;
+  for (FlightFeature f : features) out.push_back(row[static_cast<int>(f) - 1]);
+  return out;
+}
+
+// The proto enum the job spec carries and the mirror here must agree.
+TEST(FeatureHashTest, NumbersMatchTheProtoEnum) {
+  static_assert(static_cast<int>(FlightFeature::kOrigin) == v1::ORIGIN);
+  static_assert(static_cast<int>(FlightFeature::kDestination) == v1::DEST);
+  static_assert(static_cast<int>(FlightFeature::kRoute) == v1::ROUTE);
+  static_assert(static_cast<int>(FlightFeature::kHour) == v1::HOUR);
+  static_assert(static_cast<int>(FlightFeature::kWeekday) == v1::WEEKDAY);
+  static_assert(static_cast<int>(FlightFeature::kDistanceBucket) ==
+                v1::DISTANCE_BUCKET);
+  static_assert(static_cast<int>(FlightFeature::kOriginHour) ==
+                v1::ORIGIN_HOUR);
+  static_assert(static_cast<int>(FlightFeature::kDestinationHour) ==
+                v1::DEST_HOUR);
+  EXPECT_EQ(kMaxFlightFeatureNumber, v1::FlightFeature_MAX);
+  for (int n = v1::FlightFeature_MIN; n <= v1::FlightFeature_MAX; ++n) {
+    absl::StatusOr<FlightFeature> f = FlightFeatureFromNumber(n);
+    if (n == v1::FLIGHT_FEATURE_UNSPECIFIED) {
+      EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument);
+      continue;
+    }
+    ASSERT_TRUE(f.ok()) << f.status();
+    std::string proto_name = v1::FlightFeature_Name(n);
+    for (char& c : proto_name) c = static_cast<char>(std::tolower(c));
+    EXPECT_EQ(FlightFeatureName(*f), proto_name);
+  }
+}
+
+TEST(FeatureHashTest, SaltIsSplitMix64OutputOfTheFeatureNumber) {
+  // The first output of splitmix64 seeded with 0, as published with it.
+  EXPECT_EQ(FeatureSalt(FlightFeature::kOrigin), 0xE220A8397B1DCDAFULL);
+  EXPECT_EQ(FeatureSalt(FlightFeature::kDestinationHour),
+            Mix64(8 * 0x9E3779B97F4A7C15ULL));
+}
+
+TEST(FeatureHashTest, FeatureValuesDecodeTimeDistanceAndCodes) {
   const FlightRows rows = MakeRows();
   auto values = [&rows](int64_t i) {
     std::vector<uint64_t> out;
-    for (int s = 0; s < kFlightSlots; ++s) {
-      out.push_back(FlightSlotValue(static_cast<FlightSlot>(s), rows.minute[i],
-                                    rows.distance[i], rows.origin[i],
-                                    rows.destination[i]));
+    for (FlightFeature f : kAllFeatures) {
+      out.push_back(FlightFeatureValue(f, rows.minute[i], rows.distance[i],
+                                       rows.origin[i], rows.destination[i]));
     }
     return out;
   };
   const uint64_t las = 'L' | 'A' << 8 | 'S' << 16;
   const uint64_t phl = 'P' | 'H' << 8 | 'L' << 16;
-  EXPECT_THAT(values(0), ElementsAre(las, phl, las | phl << 32, 0, 0, 6));
+  EXPECT_THAT(values(0),
+              ElementsAre(las, phl, las | phl << 32, 0, 0, 6, las, phl));
   EXPECT_THAT(values(1),
-              ElementsAre(rows.origin[1], rows.destination[1], _, 0, 6, 1));
-  EXPECT_THAT(values(2), ElementsAre('A', 0x5A595857ULL, _, 23, 6, 0));
-  EXPECT_THAT(values(3), ElementsAre(_, _, _, 10, 6, 7));
+              ElementsAre(rows.origin[1], rows.destination[1], _, 0, 6, 1,
+                          rows.origin[1], rows.destination[1]));
+  EXPECT_THAT(values(2), ElementsAre('A', 0x5A595857ULL, _, 23, 6, 0,
+                                     'A' | uint64_t{23} << 32,
+                                     0x5A595857ULL | uint64_t{23} << 32));
+  EXPECT_THAT(values(3), ElementsAre(_, _, _, 10, 6, 7,
+                                     rows.origin[3] | uint64_t{10} << 32,
+                                     rows.destination[3] | uint64_t{10} << 32));
 }
 
 TEST(FeatureHashTest, DistanceBucketEdgesAreInclusiveBelow) {
@@ -98,10 +161,24 @@ TEST(FeatureHashTest, DistanceBucketEdgesAreInclusiveBelow) {
 TEST(FeatureHashTest, KeysMatchPythonBaseline) {
   const FlightRows rows = MakeRows();
   for (int64_t i = 0; i < rows.count; ++i) {
-    EXPECT_THAT(FlightKeys(rows, i, 20), ElementsAreArray(kKeys20[i]))
+    EXPECT_THAT(Keys(rows, i, kAllFeatures, 20), ElementsAreArray(kKeys20[i]))
         << "row " << i;
   }
-  EXPECT_THAT(FlightKeys(rows, 0, 64), ElementsAreArray(kKeys64Row0));
+  EXPECT_THAT(Keys(rows, 0, kAllFeatures, 64), ElementsAreArray(kKeys64Row0));
+}
+
+// A feature's key depends on the feature, not on where the list puts it or
+// which other features the list holds.
+TEST(FeatureHashTest, KeysDoNotDependOnPositionInTheList) {
+  const FlightRows rows = MakeRows();
+  const std::vector<FlightFeature> shuffled = {
+      FlightFeature::kDestinationHour, FlightFeature::kWeekday,
+      FlightFeature::kOrigin, FlightFeature::kOriginHour};
+  for (int64_t i = 0; i < rows.count; ++i) {
+    EXPECT_THAT(Keys(rows, i, shuffled, 20),
+                ElementsAreArray(Columns(kKeys20[i], shuffled)))
+        << "row " << i;
+  }
 }
 
 TEST(FeatureHashTest, HashFlightFeaturesLaysOutKeysRowMajorWithLabels) {
@@ -110,14 +187,48 @@ TEST(FeatureHashTest, HashFlightFeaturesLaysOutKeysRowMajorWithLabels) {
   ASSERT_TRUE(features.ok()) << features.status();
   EXPECT_EQ(features->count, 4);
   EXPECT_EQ(features->num_bits, 20);
-  ASSERT_EQ(features->keys.size(), 4u * kFlightSlots);
+  EXPECT_EQ(features->slots, 6);
+  EXPECT_EQ(features->features, DefaultFlightFeatures());
+  ASSERT_EQ(features->keys.size(), 4u * 6);
   for (int i = 0; i < 4; ++i) {
-    for (int s = 0; s < kFlightSlots; ++s) {
-      EXPECT_EQ(features->keys[i * kFlightSlots + s], kKeys20[i][s]);
+    for (int s = 0; s < 6; ++s) {
+      EXPECT_EQ(features->keys[i * 6 + s], kKeys20[i][s]);
     }
   }
   // Delays 33, 17, -5, 0 against the 15-minute threshold.
   EXPECT_THAT(features->labels, ElementsAre(1.0f, 1.0f, 0.0f, 0.0f));
+}
+
+TEST(FeatureHashTest, HashFlightFeaturesUsesTheConfiguredFeatures) {
+  FeatureHashOptions options;
+  options.features = kAllFeatures;
+  absl::StatusOr<FlightFeatures> features =
+      HashFlightFeatures(MakeRows(), options);
+  ASSERT_TRUE(features.ok()) << features.status();
+  EXPECT_EQ(features->slots, kAll);
+  EXPECT_EQ(features->features, kAllFeatures);
+  ASSERT_EQ(features->keys.size(), 4u * kAll);
+  for (int i = 0; i < 4; ++i) {
+    for (int s = 0; s < kAll; ++s) {
+      EXPECT_EQ(features->keys[i * kAll + s], kKeys20[i][s]);
+    }
+  }
+}
+
+TEST(FeatureHashTest, RepeatedOrUnknownFeaturesAreInvalidArgument) {
+  FeatureHashOptions options;
+  options.features = {FlightFeature::kHour, FlightFeature::kRoute,
+                      FlightFeature::kHour};
+  absl::StatusOr<FlightFeatures> features =
+      HashFlightFeatures(MakeRows(), options);
+  EXPECT_EQ(features.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(features.status().message(), HasSubstr("features[2] is hour"));
+  options.features = {FlightFeature::kHour, static_cast<FlightFeature>(9)};
+  features = HashFlightFeatures(MakeRows(), options);
+  EXPECT_EQ(features.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(features.status().message(), HasSubstr("features[1] is 9"));
+  EXPECT_THAT(FlightFeatureFromNumber(0).status().message(),
+              HasSubstr("flight feature 0, expected 1..8"));
 }
 
 TEST(FeatureHashTest, DelayOfExactlyFifteenMinutesIsOnTime) {
@@ -142,9 +253,9 @@ TEST(FeatureHashTest, KeysStayBelowTwoToTheNumBits) {
 
 TEST(FeatureHashTest, FewerBitsKeepTheLowBitsOfTheFullHash) {
   const FlightRows rows = MakeRows();
-  const std::array<uint64_t, kFlightSlots> full = FlightKeys(rows, 0, 64);
-  const std::array<uint64_t, kFlightSlots> low = FlightKeys(rows, 0, 12);
-  for (int s = 0; s < kFlightSlots; ++s) EXPECT_EQ(low[s], full[s] & 0xfff);
+  const std::vector<uint64_t> full = Keys(rows, 0, kAllFeatures, 64);
+  const std::vector<uint64_t> low = Keys(rows, 0, kAllFeatures, 12);
+  for (int s = 0; s < kAll; ++s) EXPECT_EQ(low[s], full[s] & 0xfff);
 }
 
 TEST(FeatureHashTest, NumBitsOutOfRangeIsInvalidArgument) {

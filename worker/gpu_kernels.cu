@@ -53,6 +53,11 @@ __global__ void AddBiasActivationKernel(const T* bias, int64_t rows,
 }
 
 template <typename T>
+__global__ void AddToKernel(const T* x, int64_t n, T* y) {
+  for (int64_t i = GlobalThread(); i < n; i += GridThreads()) y[i] += x[i];
+}
+
+template <typename T>
 __global__ void ReluBackwardKernel(const T* activations, int64_t n, T* grad) {
   for (int64_t i = GlobalThread(); i < n; i += GridThreads()) {
     if (!(activations[i] > T(0))) grad[i] = T(0);
@@ -183,6 +188,13 @@ absl::Status AddBiasActivation(const Stream& stream, const T* bias,
 }
 
 template <typename T>
+absl::Status AddTo(const Stream& stream, const T* x, int64_t n, T* y) {
+  if (n == 0) return absl::OkStatus();
+  AddToKernel<<<BlocksFor(n), kThreads, 0, AsStream(stream)>>>(x, n, y);
+  return LaunchStatus("AddTo kernel");
+}
+
+template <typename T>
 absl::Status ReluBackward(const Stream& stream, const T* activations, int64_t n,
                           T* grad) {
   if (n == 0) return absl::OkStatus();
@@ -247,6 +259,7 @@ absl::Status ScatterAddRows(const Stream& stream, const T* grad,
 #define PS_INSTANTIATE_GPU_KERNELS(T)                                          \
   template absl::Status AddBiasActivation<T>(const Stream&, const T*, int64_t, \
                                              int64_t, Activation, T*);         \
+  template absl::Status AddTo<T>(const Stream&, const T*, int64_t, T*);        \
   template absl::Status ReluBackward<T>(const Stream&, const T*, int64_t, T*); \
   template absl::Status ColumnSums<T>(const Stream&, const T*, int64_t,        \
                                       int64_t, T*);                            \

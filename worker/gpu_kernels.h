@@ -1,10 +1,10 @@
 // The CUDA backend's own kernels, the device twins of cpu_kernels.h: bias and
-// ReLU, the bias gradient, the two loss heads, and the embedding gather and
-// scatter-add. GEMMs go to cuBLAS (gpu_runtime.h). Each function queues one
-// kernel on `stream` over device pointers and returns the launch's status;
-// errors inside the kernel surface at the next synchronisation. T is float
-// or double. Nothing here checks shapes or indices: callers validate them
-// on the host first (CheckEmbeddingBatch, CheckLabels).
+// ReLU, an elementwise add, the bias gradient, the two loss heads, and the
+// embedding gather and scatter-add. GEMMs go to cuBLAS (gpu_runtime.h). Each
+// function queues one kernel on `stream` over device pointers and returns the
+// launch's status; errors inside the kernel surface at the next
+// synchronisation. T is float or double. Nothing here checks shapes or indices:
+// callers validate them on the host first (CheckEmbeddingBatch, CheckLabels).
 
 #ifndef PS_WORKER_GPU_KERNELS_H_
 #define PS_WORKER_GPU_KERNELS_H_
@@ -23,6 +23,10 @@ template <typename T>
 absl::Status AddBiasActivation(const Stream& stream, const T* bias,
                                int64_t rows, int64_t cols,
                                Activation activation, T* out);
+
+// y[i] += x[i] for i in [0, n): e.g. a per-example offset onto the logits.
+template <typename T>
+absl::Status AddTo(const Stream& stream, const T* x, int64_t n, T* y);
 
 // Zeroes grad wherever the ReLU's output (hence its input) was <= 0.
 template <typename T>

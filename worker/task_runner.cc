@@ -11,12 +11,18 @@
 #include "common/status.h"
 #include "worker/compute.h"
 #include "worker/fashion_mnist.h"
+#include "worker/feature_hash.h"
+#include "worker/flights_data.h"
+#include "worker/flights_model.h"
+#include "worker/sparse_trainer.h"
 #include "worker/trainer.h"
 
 namespace ps::worker {
 namespace {
 
 constexpr int kEvalBatch = 1000;
+// Test batches of the flight models: large, since a batch costs one pull.
+constexpr int kSparseEvalBatch = 4096;
 
 // The coordinator answers FAILED_PRECONDITION once the job is no longer
 // RUNNING (cancelled, or failed by another rank): for this task that means
@@ -45,6 +51,43 @@ class ServerParamStore : public ParamStore {
  private:
   std::unique_ptr<client::PsClient> client_;
   std::vector<client::TableRef> refs_;
+};
+
+// A sparse model's tables on the servers: the DENSE tables as one flat
+// buffer, the sparse ones row by row.
+class ServerSparseParamStore : public SparseParamStore {
+ public:
+  ServerSparseParamStore(std::unique_ptr<client::PsClient> client,
+                         std::vector<client::TableRef> dense)
+      : client_(std::move(client)), dense_(std::move(dense)) {}
+  absl::StatusOr<int64_t> Pull(float* dense, std::vector<SparseBlock>* blocks,
+                               int64_t clock) override {
+    pull_refs_.resize(blocks->size());
+    for (size_t i = 0; i < blocks->size(); ++i) {
+      SparseBlock& b = (*blocks)[i];
+      pull_refs_[i] = {b.table, b.keys, b.values.data()};
+    }
+    int64_t staleness = 0;
+    absl::Status s = client_->Pull(dense_, dense, pull_refs_, clock, &staleness);
+    if (!s.ok()) return s;
+    return staleness;
+  }
+  absl::Status Push(const float* dense_grads,
+                    const std::vector<SparseBlock>& blocks,
+                    int64_t clock) override {
+    push_refs_.resize(blocks.size());
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      const SparseBlock& b = blocks[i];
+      push_refs_[i] = {b.table, b.keys, b.values.data()};
+    }
+    return client_->Push(dense_, dense_grads, push_refs_, clock);
+  }
+
+ private:
+  std::unique_ptr<client::PsClient> client_;
+  std::vector<client::TableRef> dense_;
+  std::vector<client::SparsePullRef> pull_refs_;
+  std::vector<client::SparsePushRef> push_refs_;
 };
 
 class CoordinatorSink : public ProgressSink {
@@ -95,6 +138,35 @@ absl::StatusOr<std::unique_ptr<ParamStore>> ConnectStore(
   return std::make_unique<ServerParamStore>(*std::move(client), std::move(refs));
 }
 
+absl::StatusOr<std::unique_ptr<SparseParamStore>> ConnectSparseStore(
+    const v1::Task& task, const TaskRunnerOptions& options,
+    const FlightsModel& model) {
+  std::vector<client::TableRef> dense;
+  int64_t offset = 0;
+  std::vector<int64_t> sparse_dims;
+  for (const v1::TableDef& t : task.partition_map().tables()) {
+    if (t.kind() == v1::SPARSE) {
+      sparse_dims.push_back(t.dim());
+      continue;
+    }
+    dense.push_back({t.name(), 0, t.size(), offset});
+    offset += t.size();
+  }
+  if (offset != model.num_dense() || sparse_dims != model.table_dims()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the job's tables hold ", offset, " dense values and ",
+        sparse_dims.size(), " sparse tables but the model has ",
+        model.num_dense(), " dense parameters and ", model.table_dims().size(),
+        " sparse tables"));
+  }
+  absl::StatusOr<std::unique_ptr<client::PsClient>> client =
+      client::PsClient::Create(task.job_id(), task.partition_map(),
+                               {.worker_id = options.member_id});
+  if (!client.ok()) return client.status();
+  return std::make_unique<ServerSparseParamStore>(*std::move(client),
+                                                  std::move(dense));
+}
+
 absl::Status AwaitOthers(const v1::Task& task, const TaskRunnerOptions& options) {
   v1::BarrierRequest b;
   b.set_job_id(task.job_id());
@@ -108,12 +180,91 @@ absl::Status AwaitOthers(const v1::Task& task, const TaskRunnerOptions& options)
       FromGrpcStatus(options.coordinator->Barrier(&ctx, b, &response)));
 }
 
+// The flight-delay models: trains and evaluates; fills the evaluation,
+// with the AUC histogram, into *done.
+absl::Status TrainAndEvaluateSparse(const v1::Task& task,
+                                    const TaskRunnerOptions& options,
+                                    const std::atomic<bool>* cancelled,
+                                    v1::CompleteTaskRequest* done) {
+  const v1::JobSpec& spec = task.spec();
+  absl::StatusOr<SparseModelShape> shape = SparseShapeOf(spec);
+  if (!shape.ok()) return shape.status();
+  FeatureHashOptions hash{.num_bits = shape->hash_bits};
+  for (v1::FlightFeature f : shape->features) {
+    absl::StatusOr<FlightFeature> feature = FlightFeatureFromNumber(f);
+    if (!feature.ok()) return feature.status();
+    hash.features.push_back(*feature);
+  }
+  // Each rank streams only its shard of each file.
+  const std::string dir = spec.data().dir();
+  absl::StatusOr<FlightRows> train_rows =
+      LoadFlights(absl::StrCat(dir, "/train.psf"), task.rank(), task.num_workers());
+  if (!train_rows.ok()) return train_rows.status();
+  absl::StatusOr<FlightFeatures> train = HashFlightFeatures(*train_rows, hash);
+  if (!train.ok()) return train.status();
+  const int64_t train_split = train_rows->split_count;
+  train_rows = FlightRows();  // the keys are all training needs
+  absl::StatusOr<FlightRows> test_rows =
+      LoadFlights(absl::StrCat(dir, "/test.psf"), task.rank(), task.num_workers());
+  if (!test_rows.ok()) return test_rows.status();
+  absl::StatusOr<FlightFeatures> test = HashFlightFeatures(*test_rows, hash);
+  if (!test.ok()) return test.status();
+  test_rows = FlightRows();
+  FlightsModelSpec model_spec{
+      .type = spec.model().type() == v1::SPARSE_LR ? FlightsModelType::kSparseLr
+                                                   : FlightsModelType::kWideDeep,
+      .slots = static_cast<int64_t>(hash.features.size()),
+      .embedding_dim = shape->embedding_dim,
+      .hidden_sizes = {spec.model().hidden_sizes().begin(),
+                       spec.model().hidden_sizes().end()},
+      .max_batch = std::max(spec.training().batch_size(), kSparseEvalBatch)};
+  absl::StatusOr<std::unique_ptr<FlightsModel>> model =
+      CreateFlightsModel(model_spec, options.compute);
+  if (!model.ok()) return model.status();
+  absl::StatusOr<std::unique_ptr<SparseParamStore>> store =
+      ConnectSparseStore(task, options, **model);
+  if (!store.ok()) return store.status();
+  Logger("worker")->info(
+      "{} rank {}/{}: {} train and {} test flights, {} features, {} dense "
+      "parameters",
+      task.job_id(), task.rank(), task.num_workers(), train->count,
+      test->count, hash.features.size(), (*model)->num_dense());
+  CoordinatorSink sink(task, options);
+  TrainerOptions topt{.epochs = spec.training().epochs(),
+                      .batch_size = spec.training().batch_size(),
+                      .report_every_steps = spec.training().report_every_steps(),
+                      .seed = spec.training().seed(),
+                      .rank = task.rank(),
+                      .examples_per_epoch = train_split / task.num_workers()};
+  absl::Status s = TrainSparse(topt, *train, model->get(), store->get(), &sink,
+                               cancelled);
+  if (s.ok()) s = AwaitOthers(task, options);
+  if (!s.ok()) return s;
+  // Read at the clock after the last step: under BSP/SSP that waits for
+  // every worker's updates.
+  absl::StatusOr<SparseEvaluation> eval =
+      EvaluateSparse(*test, kSparseEvalBatch, TotalSteps(topt, train->count),
+                     model->get(), store->get());
+  if (!eval.ok()) return eval.status();
+  done->set_test_examples(eval->stats.count);
+  done->set_test_correct(eval->stats.correct);
+  done->set_test_loss_sum(eval->stats.loss_sum);
+  *done->mutable_score_hist_pos() = {eval->histogram.pos.begin(),
+                                     eval->histogram.pos.end()};
+  *done->mutable_score_hist_neg() = {eval->histogram.neg.begin(),
+                                     eval->histogram.neg.end()};
+  return absl::OkStatus();
+}
+
 // Trains and evaluates; fills the evaluation into *done.
 absl::Status TrainAndEvaluate(const v1::Task& task,
                               const TaskRunnerOptions& options,
                               const std::atomic<bool>* cancelled,
                               v1::CompleteTaskRequest* done) {
   const v1::JobSpec& spec = task.spec();
+  if (IsSparseModel(spec.model().type())) {
+    return TrainAndEvaluateSparse(task, options, cancelled, done);
+  }
   absl::StatusOr<std::vector<int64_t>> sizes = LayerSizes(spec);
   if (!sizes.ok()) return sizes.status();
   absl::StatusOr<Examples> train = LoadFashionMnist(
