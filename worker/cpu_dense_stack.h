@@ -32,6 +32,12 @@ class CpuDenseStack {
   // (rows x outputs()), valid until the next call.
   const T* Forward(const T* params, const T* x, int64_t rows);
 
+  // The last Forward's logits, writable: a caller may shift them (a wide
+  // part's logit, say) before Loss or LossAndGradient, which read them from
+  // here. Backward never reads the output layer's values (that layer has no
+  // activation), so a shift changes the loss and its gradient only.
+  T* mutable_logits() { return activations_.back().data(); }
+
   // Adds the loss of the last Forward's rows to *stats.
   void Loss(const int32_t* labels, int64_t rows, BatchStats* stats);
 

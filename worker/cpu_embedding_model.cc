@@ -66,16 +66,14 @@ class CpuEmbeddingModel final : public BasicEmbeddingModel<T> {
   }
 
  private:
-  // The stack on the gathered x_, plus the batch's logit offset. The stack
-  // keeps the logits in its own scratch, where Loss and LossAndGradient read
-  // them, and its Backward never reads the output layer's values (that
-  // layer has no activation), so the offset is added there in place.
+  // The stack on the gathered x_, plus the batch's logit offset, added in
+  // place where the stack's loss reads the logits.
   const T* Forward(const T* dense_params, const BasicEmbeddingBatch<T>& batch) {
-    const T* logits = stack_.Forward(dense_params, x_.data(), batch.examples);
+    stack_.Forward(dense_params, x_.data(), batch.examples);
+    T* logits = stack_.mutable_logits();
     if (batch.logit_offset != nullptr) {
-      T* shifted = const_cast<T*>(logits);
       for (int64_t e = 0; e < batch.examples; ++e) {
-        shifted[e] += batch.logit_offset[e];
+        logits[e] += batch.logit_offset[e];
       }
     }
     return logits;

@@ -80,6 +80,9 @@ class CudaDenseStack {
   // stream). Leaves the logits in device_logits().
   absl::Status Forward(const T* host_params, const T* x, int64_t rows);
   const T* device_logits() const { return activations_.back().data(); }
+  // The same, writable: a caller may shift the logits before Loss or
+  // LossAndGradient (Backward never reads the output layer's values).
+  T* mutable_device_logits() { return activations_.back().data(); }
 
   // Queues the head's per-row loss (and, for LossAndGradient, the logit
   // gradient Backward starts from) and its copy back to the host.

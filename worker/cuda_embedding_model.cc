@@ -174,10 +174,8 @@ absl::Status CudaEmbeddingModel<T>::UploadAndGather(
                          pairs, spec_.dim, buf_.x.data());
 }
 
-// The stack on the gathered x, plus the batch's logit offset. The stack
-// keeps the logits in its own device scratch, where Loss and LossAndGradient
-// read them, and its Backward never reads the output layer's values (that
-// layer has no activation), so the offset is added there in place.
+// The stack on the gathered x, plus the batch's logit offset, added in place
+// where the stack's loss reads the logits.
 template <typename T>
 absl::Status CudaEmbeddingModel<T>::Forward(
     const T* dense_params, const BasicEmbeddingBatch<T>& batch) {
@@ -185,7 +183,7 @@ absl::Status CudaEmbeddingModel<T>::Forward(
       stack_->Forward(dense_params, buf_.x.data(), batch.examples));
   if (batch.logit_offset == nullptr) return absl::OkStatus();
   return gpu::AddTo(ctx_->compute, buf_.logit_offset.data(), batch.examples,
-                    const_cast<T*>(stack_->device_logits()));
+                    stack_->mutable_device_logits());
 }
 
 template <typename T>
