@@ -56,6 +56,12 @@ std::string JobDetails(const v1::Job& job) {
                             100 * r.test_accuracy(), r.test_loss(),
                             r.test_examples(), r.train_seconds());
     }
+    if (r.train_examples_per_sec() > 0) {
+      absl::StrAppendFormat(&out,
+                            "          training loop: %.0f examples/s over all "
+                            "workers\n",
+                            r.train_examples_per_sec());
+    }
   }
   return out;
 }

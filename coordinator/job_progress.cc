@@ -42,7 +42,11 @@ v1::JobResult CombineEvaluations(
   int64_t correct = 0;
   double loss = 0;
   std::vector<int64_t> pos, neg;
+  int64_t trained = 0;
+  double loop_seconds = 0;
   for (const v1::CompleteTaskRequest& r : by_rank) {
+    trained += r.train_examples();
+    loop_seconds = std::max(loop_seconds, r.train_loop_seconds());
     result.set_test_examples(result.test_examples() + r.test_examples());
     correct += r.test_correct();
     loss += r.test_loss_sum();
@@ -55,6 +59,7 @@ v1::JobResult CombineEvaluations(
     }
   }
   if (!pos.empty()) result.set_test_auc(Auc(pos, neg));
+  if (loop_seconds > 0) result.set_train_examples_per_sec(trained / loop_seconds);
   if (result.test_examples() > 0) {
     result.set_test_accuracy(static_cast<double>(correct) / result.test_examples());
     result.set_test_loss(loss / result.test_examples());

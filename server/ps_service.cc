@@ -127,9 +127,15 @@ grpc::Status PsService::CreateTables(grpc::ServerContext*,
                                      v1::CreateTablesResponse*) {
   absl::Status s = store_->CreateTables(*request);
   if (s.ok()) {
-    Logger("server")->info("job {}: created {} tables, {} ranges at epoch {}",
-                           request->job_id(), request->tables_size(),
-                           request->ranges_size(), request->epoch());
+    int sparse = 0;
+    for (const v1::TableDef& t : request->tables())
+      sparse += t.kind() == v1::SPARSE;
+    Logger("server")->info(
+        "job {}: created {} tables ({} sparse), {} ranges, {} of {} sparse "
+        "partitions at epoch {}",
+        request->job_id(), request->tables_size(), sparse,
+        request->ranges_size(), request->owned_partitions_size(),
+        request->sparse_partitions(), request->epoch());
   } else {
     Logger("server")->warn("job {}: create tables failed: {}",
                            request->job_id(), s.ToString());

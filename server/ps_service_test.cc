@@ -171,6 +171,67 @@ TEST_F(PsServiceTest, MalformedBytesAreInvalidArgumentAndChangeNothing) {
   EXPECT_EQ(First(response), 0.0f);
 }
 
+TEST_F(PsServiceTest, SparseRowsTravelWithDenseValuesBothWays) {
+  Start(v1::ASP, 0);
+  // Job "s": dense "w" of 2 values and sparse "emb" (dim 3), zeros, SGD lr
+  // 1; one partition, owned here.
+  v1::CreateTablesRequest create;
+  create.set_job_id("s");
+  create.set_epoch(1);
+  for (const char* name : {"w", "emb"}) {
+    v1::TableDef* t = create.add_tables();
+    t->set_name(name);
+    t->mutable_init()->set_kind(v1::Initializer::ZEROS);
+    t->mutable_optimizer()->set_type(v1::SGD);
+    t->mutable_optimizer()->set_learning_rate(1.0f);
+  }
+  create.mutable_tables(0)->set_size(2);
+  create.mutable_tables(1)->set_kind(v1::SPARSE);
+  create.mutable_tables(1)->set_dim(3);
+  create.add_ranges()->set_table("w");
+  create.mutable_ranges(0)->set_end(2);
+  create.set_sparse_partitions(1);
+  create.add_owned_partitions(0);
+  ASSERT_TRUE(store_.CreateTables(create).ok());
+
+  const uint64_t keys[2] = {42, 7};
+  const std::string key_bytes(reinterpret_cast<const char*>(keys), 16);
+  v1::PushRequest push;
+  push.set_job_id("s");
+  push.set_epoch(1);
+  push.add_slices()->set_table("w");
+  push.mutable_slices(0)->set_count(2);
+  push.add_sparse()->set_table("emb");
+  push.mutable_sparse(0)->set_keys(2);
+  push.set_keys(key_bytes);
+  const std::vector<float> grads = {1, 2, 3, 3, 3, 4, 4, 4};
+  push.set_values(std::string(reinterpret_cast<const char*>(grads.data()),
+                              grads.size() * 4));
+  bool duplicate;
+  grpc::Status s = Push(push, &duplicate);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  v1::PullRequest pull;
+  pull.set_job_id("s");
+  pull.set_epoch(1);
+  *pull.mutable_slices() = push.slices();
+  *pull.mutable_sparse() = push.sparse();
+  pull.set_keys(key_bytes);
+  v1::PullResponse response;
+  s = Pull(pull, absl::Seconds(5), &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::vector<float> got(response.values().size() / 4);
+  std::memcpy(got.data(), response.values().data(), got.size() * 4);
+  EXPECT_EQ(got, std::vector<float>({-1, -2, -3, -3, -3, -4, -4, -4}));
+
+  // A sparse slice naming the dense table, over the wire.
+  push.mutable_sparse(0)->set_table("w");
+  s = Push(push, &duplicate);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("table w is DENSE"), std::string::npos)
+      << s.error_message();
+}
+
 TEST_F(PsServiceTest, ManyWaitingPullsDoNotHoldUpThePushesTheyWaitFor) {
   Start(v1::SSP, 0);
   // More waiting pulls than gRPC has callback threads: if they blocked

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 
 #include "absl/base/internal/raw_logging.h"
 #include "common/hash.h"
@@ -11,15 +10,36 @@
 namespace ps::server {
 namespace {
 
-// Bytes a flat_hash_map allocates for `capacity` slots: the slots, one
-// control byte each plus a group's worth of cloned control bytes, and the
-// bookkeeping word stored in front of them.
-template <typename Map>
-int64_t IndexBytes(const Map& map) {
-  const int64_t capacity = static_cast<int64_t>(map.capacity());
-  if (capacity == 0) return 0;
-  return capacity * static_cast<int64_t>(sizeof(typename Map::value_type) + 1) +
-         16 + static_cast<int64_t>(sizeof(size_t));
+// The key sits in the first two floats of its record.
+constexpr int64_t kKeyFloats = 2;
+
+// An index slot: the low kRowBits hold row + 1 (0: empty slot), the rest a
+// tag of the key's hash that rejects most other keys without reading their
+// records.
+constexpr int kRowBits = 27;
+constexpr uint32_t kRowMask = (uint32_t{1} << kRowBits) - 1;
+constexpr uint32_t kMinCapacity = 16;
+
+// One mix per key, cut into disjoint bits: the stripe (top 6), the home
+// slot (32 below those) and the tag (the low 5).
+uint64_t Hash(uint64_t key) { return SplitMix64(key ^ 0x5851f42d4c957f2dULL); }
+uint32_t Tag(uint64_t hash) {
+  return (static_cast<uint32_t>(hash) & 31u) << kRowBits;
+}
+uint32_t Home(uint64_t hash, uint32_t capacity) {
+  // Lemire's multiply-shift: a uniform slot in [0, capacity) without a
+  // division, for capacities that are not powers of two.
+  return static_cast<uint32_t>(((hash >> 26) & 0xffffffffu) * capacity >> 32);
+}
+// Most rows an index of `capacity` slots takes: 85%.
+bool Fits(int64_t rows, uint32_t capacity) {
+  return rows * 20 <= int64_t{capacity} * 17;
+}
+
+uint64_t KeyOf(const float* record) {
+  uint64_t key;
+  std::memcpy(&key, record, sizeof(key));
+  return key;
 }
 
 }  // namespace
@@ -30,7 +50,7 @@ SparseShard::SparseShard(const v1::TableDef& def, int dim,
       dim_(dim),
       rule_(std::move(rule)),
       planes_(rule_->StateFloats()),
-      record_floats_(int64_t{1 + planes_} * dim),
+      record_floats_(kKeyFloats + int64_t{1 + planes_} * dim),
       rows_per_block_(std::max<int64_t>(
           1, kBlockBytes / (record_floats_ * int64_t{sizeof(float)}))),
       stripes_(new Stripe[kStripes]) {
@@ -39,10 +59,8 @@ SparseShard::SparseShard(const v1::TableDef& def, int dim,
                  "update rule keeps more state planes than kMaxStatePlanes");
 }
 
-SparseShard::Stripe& SparseShard::StripeOf(uint64_t key) {
-  // Top bits of a different mix than the index's own hash, so a stripe's
-  // keys still spread evenly over its index.
-  return stripes_[SplitMix64(key ^ 0x5851f42d4c957f2dULL) >> 58];
+SparseShard::Stripe& SparseShard::StripeOf(uint64_t hash) const {
+  return stripes_[hash >> 58];
 }
 
 float* SparseShard::Record(const Stripe& stripe, uint32_t row) const {
@@ -51,84 +69,142 @@ float* SparseShard::Record(const Stripe& stripe, uint32_t row) const {
   return stripe.blocks[block].get() + within * record_floats_;
 }
 
-float* SparseShard::Find(const Stripe& stripe, uint64_t key) const {
-  auto it = stripe.index.find(key);
-  return it == stripe.index.end() ? nullptr : Record(stripe, it->second);
+float* SparseShard::Find(const Stripe& stripe, uint64_t key,
+                         uint64_t hash) const {
+  const uint32_t capacity = stripe.capacity;
+  if (capacity == 0) return nullptr;
+  const uint32_t tag = Tag(hash);
+  // Ends: the index is never full, so an empty slot follows every run.
+  for (uint32_t i = Home(hash, capacity);; i = i + 1 == capacity ? 0 : i + 1) {
+    const uint32_t slot = stripe.slots[i];
+    if (slot == 0) return nullptr;
+    if ((slot & ~kRowMask) != tag) continue;
+    float* record = Record(stripe, (slot & kRowMask) - 1);
+    if (KeyOf(record) == key) return record;
+  }
 }
 
-float* SparseShard::FindOrCreate(Stripe& stripe, uint64_t key) {
-  const size_t next = stripe.index.size();
-  auto [it, inserted] =
-      stripe.index.try_emplace(key, static_cast<uint32_t>(next));
-  if (!inserted) return Record(stripe, it->second);
-  ABSL_RAW_CHECK(next < std::numeric_limits<uint32_t>::max(),
-                 "sparse shard stripe holds 2^32 rows");
-  if (static_cast<int64_t>(next) ==
+void SparseShard::Reserve(Stripe& stripe) {
+  int64_t grown = 0;  // bytes
+  if (!Fits(int64_t{stripe.rows} + 1, stripe.capacity)) {
+    const uint32_t capacity =
+        std::max(kMinCapacity, stripe.capacity + stripe.capacity / 2);
+    auto slots = std::make_unique<uint32_t[]>(capacity);  // zeroed: empty
+    for (uint32_t row = 0; row < stripe.rows; ++row) {
+      const uint64_t hash = Hash(KeyOf(Record(stripe, row)));
+      uint32_t i = Home(hash, capacity);
+      while (slots[i] != 0) i = i + 1 == capacity ? 0 : i + 1;
+      slots[i] = Tag(hash) | (row + 1);
+    }
+    grown += (int64_t{capacity} - stripe.capacity) * int64_t{sizeof(uint32_t)};
+    stripe.slots = std::move(slots);
+    stripe.capacity = capacity;
+  }
+  if (int64_t{stripe.rows} ==
       static_cast<int64_t>(stripe.blocks.size()) * rows_per_block_) {
+    const size_t table_before = stripe.blocks.capacity();
     // Uninitialised on purpose: each record is filled when its row is made.
     stripe.blocks.emplace_back(new float[rows_per_block_ * record_floats_]);
+    grown += rows_per_block_ * record_floats_ * int64_t{sizeof(float)};
+    grown += static_cast<int64_t>((stripe.blocks.capacity() - table_before) *
+                                  sizeof(stripe.blocks[0]));
   }
-  float* record = Record(stripe, static_cast<uint32_t>(next));
-  FillInitialRow(init_, key, dim_, record);
-  std::fill(record + dim_, record + record_floats_, 0.0f);  // planes start 0
+  if (grown != 0) bytes_.fetch_add(grown, std::memory_order_relaxed);
+}
+
+float* SparseShard::FindOrCreate(Stripe& stripe, uint64_t key, uint64_t hash) {
+  if (float* record = Find(stripe, key, hash)) return record;
+  ABSL_RAW_CHECK(stripe.rows < kMaxRowsPerStripe,
+                 "sparse shard stripe holds kMaxRowsPerStripe rows");
+  Reserve(stripe);
+  const uint32_t row = stripe.rows++;
+  uint32_t i = Home(hash, stripe.capacity);
+  while (stripe.slots[i] != 0) i = i + 1 == stripe.capacity ? 0 : i + 1;
+  stripe.slots[i] = Tag(hash) | (row + 1);
+  float* record = Record(stripe, row);
+  std::memcpy(record, &key, sizeof(key));
+  FillInitialRow(init_, key, dim_, record + kKeyFloats);
+  // Planes start zeroed.
+  std::fill(record + kKeyFloats + dim_, record + record_floats_, 0.0f);
   return record;
 }
 
-void SparseShard::Read(absl::Span<const uint64_t> keys, float* out) {
+void SparseShard::Read(absl::Span<const uint64_t> keys, void* out) {
   const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    Stripe& stripe = StripeOf(keys[i]);
-    float* dst = out + i * dim_;
+  char* dst = static_cast<char*>(out);
+  for (size_t i = 0; i < keys.size(); ++i, dst += row_bytes) {
+    const uint64_t hash = Hash(keys[i]);
+    Stripe& stripe = StripeOf(hash);
     {
       // Existing rows, the common case, only need the shared lock.
       absl::ReaderMutexLock lock(&stripe.mu);
-      if (const float* record = Find(stripe, keys[i])) {
-        std::memcpy(dst, record, row_bytes);
+      if (const float* record = Find(stripe, keys[i], hash)) {
+        std::memcpy(dst, record + kKeyFloats, row_bytes);
         continue;
       }
     }
     absl::MutexLock lock(&stripe.mu);
-    std::memcpy(dst, FindOrCreate(stripe, keys[i]), row_bytes);
+    std::memcpy(dst, FindOrCreate(stripe, keys[i], hash) + kKeyFloats,
+                row_bytes);
   }
 }
 
-void SparseShard::Apply(absl::Span<const uint64_t> keys, const float* grads) {
+void SparseShard::ApplyRow(uint64_t key, const float* grad) {
+  const uint64_t hash = Hash(key);
+  Stripe& stripe = StripeOf(hash);
+  absl::MutexLock lock(&stripe.mu);
+  float* values = FindOrCreate(stripe, key, hash) + kKeyFloats;
   float* planes[kMaxStatePlanes];
-  for (size_t i = 0; i < keys.size(); ++i) {
-    Stripe& stripe = StripeOf(keys[i]);
-    absl::MutexLock lock(&stripe.mu);
-    float* record = FindOrCreate(stripe, keys[i]);
-    for (int k = 0; k < planes_; ++k) planes[k] = record + (k + 1) * dim_;
-    rule_->Apply(record, planes, grads + i * dim_, dim_);
-  }
+  for (int k = 0; k < planes_; ++k) planes[k] = values + (k + 1) * dim_;
+  rule_->Apply(values, planes, grad, dim_);
+}
+
+void SparseShard::Apply(absl::Span<const uint64_t> keys, const float* grads) {
+  for (size_t i = 0; i < keys.size(); ++i) ApplyRow(keys[i], grads + i * dim_);
+}
+
+void SparseShard::Apply(absl::Span<const uint64_t> keys,
+                        const ValuePieces& grads, int64_t first) {
+  // Rows whole within a run are applied in place; a row cut by a run's end
+  // is gathered in `partial` first.
+  std::unique_ptr<float[]> partial;
+  int64_t filled = 0;  // floats of row `row` gathered in `partial`
+  size_t row = 0;
+  grads.ForEachRun(first, static_cast<int64_t>(keys.size()) * dim_,
+                   [&](int64_t, const float* v, int64_t n) {
+                     while (n > 0) {
+                       if (filled == 0 && n >= dim_) {
+                         ApplyRow(keys[row++], v);
+                         v += dim_;
+                         n -= dim_;
+                         continue;
+                       }
+                       if (partial == nullptr) partial.reset(new float[dim_]);
+                       const int64_t take = std::min<int64_t>(n, dim_ - filled);
+                       std::memcpy(partial.get() + filled, v,
+                                   take * sizeof(float));
+                       filled += take;
+                       v += take;
+                       n -= take;
+                       if (filled == dim_) {
+                         ApplyRow(keys[row++], partial.get());
+                         filled = 0;
+                       }
+                     }
+                   });
 }
 
 int64_t SparseShard::rows() const {
   int64_t total = 0;
   for (int s = 0; s < kStripes; ++s) {
     absl::ReaderMutexLock lock(&stripes_[s].mu);
-    total += static_cast<int64_t>(stripes_[s].index.size());
-  }
-  return total;
-}
-
-int64_t SparseShard::bytes() const {
-  int64_t total = 0;
-  const int64_t block_bytes =
-      rows_per_block_ * record_floats_ * int64_t{sizeof(float)};
-  for (int s = 0; s < kStripes; ++s) {
-    const Stripe& stripe = stripes_[s];
-    absl::ReaderMutexLock lock(&stripe.mu);
-    total += static_cast<int64_t>(stripe.blocks.size()) * block_bytes;
-    total += static_cast<int64_t>(stripe.blocks.capacity() *
-                                  sizeof(stripe.blocks[0]));
-    total += IndexBytes(stripe.index);
+    total += stripes_[s].rows;
   }
   return total;
 }
 
 int64_t SparseShard::raw_bytes() const {
-  return rows() * record_floats_ * int64_t{sizeof(float)};
+  return rows() * (record_floats_ - kKeyFloats) * int64_t{sizeof(float)};
 }
 
 }  // namespace ps::server

@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -157,6 +159,58 @@ TEST(SparseShardTest, ConcurrentReadAndApplyOnOverlappingKeys) {
                                     -static_cast<float>(kThreads * kRounds)));
 }
 
+TEST(SparseShardTest, ApplyFromPiecesMatchesApplyFromFloats) {
+  constexpr int kDim = 5;
+  const v1::TableDef def = Def(v1::ADAGRAD, v1::Initializer::UNIFORM);
+  auto a = Shard(def, kDim);
+  auto b = Shard(def, kDim);
+  const std::vector<uint64_t> keys = {3, 1, 4, 15, 9, 2};
+  std::vector<float> grads(keys.size() * kDim);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = 0.1f * (i % 7) - 0.3f;
+  a->Apply(keys, grads.data());
+  // Two floats of padding in front, then pieces cut inside rows and inside
+  // floats, one of them misaligned.
+  std::string bytes(8, '\0');
+  bytes.append(reinterpret_cast<const char*>(grads.data()), grads.size() * 4);
+  const absl::string_view all(bytes);
+  ValuePieces pieces({all.substr(0, 17), all.substr(17, 1), all.substr(18, 45),
+                      all.substr(63)});
+  b->Apply(keys, pieces, /*first=*/2);
+  std::vector<float> out_a(keys.size() * kDim), out_b(keys.size() * kDim);
+  a->Read(keys, out_a.data());
+  b->Read(keys, out_b.data());
+  EXPECT_EQ(out_a, out_b);
+}
+
+TEST(SparseShardTest, ReadWritesToUnalignedOutput) {
+  constexpr int kDim = 3;
+  auto shard = Shard(Def(v1::SGD, v1::Initializer::UNIFORM), kDim);
+  const std::vector<uint64_t> keys = {11, 12};
+  std::vector<float> aligned(keys.size() * kDim);
+  shard->Read(keys, aligned.data());
+  std::vector<char> buffer(keys.size() * kDim * 4 + 1);
+  shard->Read(keys, buffer.data() + 1);
+  EXPECT_EQ(std::memcmp(buffer.data() + 1, aligned.data(), aligned.size() * 4),
+            0);
+}
+
+TEST(SparseShardTest, ManyRowsAreAllFoundAgainAfterTheIndexGrows) {
+  constexpr int kDim = 2;
+  auto shard = Shard(Def(v1::SGD, v1::Initializer::ZEROS), kDim);
+  constexpr int kKeys = 100000;
+  std::vector<uint64_t> keys(kKeys);
+  for (int i = 0; i < kKeys; ++i) keys[i] = static_cast<uint64_t>(i) * 7919;
+  const std::vector<float> grads(kKeys * kDim, 1.0f);
+  shard->Apply(keys, grads.data());
+  EXPECT_GT(shard->bytes(), 0);
+  const int64_t bytes = shard->bytes();
+  std::vector<float> out(kKeys * kDim);
+  shard->Read(keys, out.data());
+  EXPECT_EQ(out, std::vector<float>(kKeys * kDim, -1.0f));
+  EXPECT_EQ(shard->rows(), kKeys);
+  EXPECT_EQ(shard->bytes(), bytes) << "reading existing rows allocates nothing";
+}
+
 // Inserts `rows` rows and returns bytes() / raw_bytes().
 double MemoryRatio(v1::OptimizerType type, int dim, int64_t rows) {
   auto shard = Shard(Def(type, v1::Initializer::UNIFORM), dim);
@@ -176,18 +230,23 @@ double MemoryRatio(v1::OptimizerType type, int dim, int64_t rows) {
   return static_cast<double>(shard->bytes()) / shard->raw_bytes();
 }
 
+// The design's promise (sparse_shard.h): at most 1.5x when a row's raw
+// payload is at least 64 bytes. Narrower rows are reported, not asserted.
 TEST(SparseShardTest, MemoryOverheadForAMillionRows) {
   constexpr int64_t kRows = 1000000;
   std::cout << "bytes()/raw_bytes() for " << kRows << " rows\n"
             << "  dim      SGD  ADAGRAD\n";
-  for (int dim : {1, 4, 16, 64}) {
+  for (int dim : {1, 4, 8, 16, 64}) {
     const double sgd = MemoryRatio(v1::SGD, dim, kRows);
     const double adagrad = MemoryRatio(v1::ADAGRAD, dim, kRows);
     char line[64];
     std::snprintf(line, sizeof(line), "%5d %8.3f %8.3f\n", dim, sgd, adagrad);
     std::cout << line;
-    if (dim == 16) {
-      EXPECT_LE(adagrad, 1.5);
+    if (dim * 4 >= 64) {
+      EXPECT_LE(sgd, 1.5) << "SGD dim " << dim;
+    }
+    if (dim * 4 * 2 >= 64) {
+      EXPECT_LE(adagrad, 1.5) << "ADAGRAD dim " << dim;
     }
     ::testing::Test::RecordProperty("ratio_sgd_dim" + std::to_string(dim),
                                     std::to_string(sgd));

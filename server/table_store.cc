@@ -1,58 +1,21 @@
 #include "server/table_store.h"
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "server/initializer.h"
+#include "server/table_defs.h"
 
 namespace ps::server {
-namespace {
 
-absl::Status ValidateDef(const v1::TableDef& def) {
-  if (def.name().empty()) {
-    return absl::InvalidArgumentError("table name is empty");
+int64_t TableStore::JobTables::SparseBytes() const {
+  int64_t total = sparse_bsp ? sparse_bsp->bytes() : 0;
+  for (const auto& [name, table] : tables) {
+    if (table.sparse) total += table.sparse->bytes();
   }
-  if (def.size() <= 0 || def.size() > (int64_t{1} << 36)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "table ", def.name(), ": size ", def.size(), "; allowed: [1, 2^36]"));
-  }
-  absl::Status s = ValidateInitializer(def.init());
-  if (!s.ok())
-    return absl::InvalidArgumentError(
-        absl::StrCat("table ", def.name(), ": ", s.message()));
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::Status ValidateConsistency(const v1::CreateTablesRequest& request) {
-  const v1::Consistency mode = request.consistency();
-  if (!v1::Consistency_IsValid(mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("consistency: ", mode, "; allowed: ASP, BSP, SSP"));
-  }
-  if (request.staleness() < 0 || request.staleness() > 1000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "staleness: ", request.staleness(), "; allowed: [0, 1000]"));
-  }
-  if ((mode == v1::BSP || mode == v1::SSP) && request.worker_ids().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("worker_ids: empty; ",
-                                                   v1::Consistency_Name(mode),
-                                                   " needs the job's workers"));
-  }
-  absl::flat_hash_set<std::string> seen;
-  for (const std::string& w : request.worker_ids()) {
-    if (w.empty() || !seen.insert(w).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("worker_ids: '", w, "' is empty or repeated"));
-    }
-  }
-  return absl::OkStatus();
+  return total;
 }
 
 absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
     const v1::CreateTablesRequest& request) {
-  absl::Status valid = ValidateConsistency(request);
-  if (!valid.ok()) return valid;
+  if (absl::Status s = ValidateCreateTables(request); !s.ok()) return s;
   auto job = std::make_shared<JobTables>();
   job->epoch = request.epoch();
   job->num_workers = request.worker_ids_size();
@@ -60,35 +23,36 @@ absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
       request.consistency(), request.staleness(),
       std::vector<std::string>(request.worker_ids().begin(),
                                request.worker_ids().end()));
+  job->owned =
+      OwnedPartitions(request.sparse_partitions(), request.owned_partitions());
   absl::flat_hash_map<std::string, const v1::TableDef*> defs;
+  std::vector<SparseShard*> sparse;
   for (const v1::TableDef& def : request.tables()) {
-    absl::Status s = ValidateDef(def);
-    if (!s.ok()) return s;
-    if (!defs.emplace(def.name(), &def).second) {
+    defs[def.name()] = &def;
+    Table& table = job->tables[def.name()];
+    table.kind = def.kind();
+    table.size = def.size();
+    if (def.kind() != v1::SPARSE) continue;
+    absl::StatusOr<std::unique_ptr<UpdateRule>> rule =
+        MakeUpdateRule(def.optimizer());
+    if (!rule.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("table ", def.name(), " is defined twice"));
+          absl::StrCat("table ", def.name(), ": ", rule.status().message()));
     }
-    job->tables[def.name()].size = def.size();
+    table.sparse =
+        std::make_unique<SparseShard>(def, def.dim(), *std::move(rule));
+    sparse.push_back(table.sparse.get());
   }
   for (const v1::DenseRange& r : request.ranges()) {
-    auto it = defs.find(r.table());
-    if (it == defs.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("range names unknown table ", r.table()));
-    }
-    if (r.begin() < 0 || r.begin() >= r.end() || r.end() > it->second->size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "table ", r.table(), ": range [", r.begin(), ", ", r.end(),
-          ") is not within [0, ", it->second->size(), ")"));
-    }
+    const v1::TableDef& def = *defs[r.table()];
     absl::StatusOr<std::unique_ptr<UpdateRule>> rule =
-        MakeUpdateRule(it->second->optimizer());
+        MakeUpdateRule(def.optimizer());
     if (!rule.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("table ", r.table(), ": ", rule.status().message()));
     }
-    auto shard = std::make_unique<DenseShard>(*it->second, r.begin(), r.end(),
-                                              *std::move(rule));
+    auto shard =
+        std::make_unique<DenseShard>(def, r.begin(), r.end(), *std::move(rule));
     job->bytes += shard->bytes();
     job->tables[r.table()].shards.push_back(std::move(shard));
   }
@@ -99,8 +63,17 @@ absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
     }
     job->bsp = std::make_unique<BspAccumulator>(shards);
     job->bytes *= 2;  // the sums mirror the values
+    if (!sparse.empty()) {
+      job->sparse_bsp = std::make_unique<SparseBspAccumulator>(sparse);
+    }
   }
   return job;
+}
+
+int64_t TableStore::HeldBytesLocked() const {
+  int64_t total = bytes_;
+  for (const auto& [id, job] : jobs_) total += job->SparseBytes();
+  return total;
 }
 
 absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
@@ -119,19 +92,21 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
           "job ", request.job_id(), " already has tables at epoch ",
           it->second->epoch, "; drop them first"));
     }
-    if (bytes_ + planned > options_.max_bytes) {
+    if (const int64_t held = HeldBytesLocked();
+        held + planned > options_.max_bytes) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "job ", request.job_id(), " needs ", planned, " bytes; server holds ",
-          bytes_, " of at most ", options_.max_bytes));
+          held, " of at most ", options_.max_bytes));
     }
   }
   absl::StatusOr<std::shared_ptr<JobTables>> job = Build(request);
   if (!job.ok()) return job.status();
   absl::MutexLock lock(&mu_);
-  if (bytes_ + (*job)->bytes > options_.max_bytes) {
+  if (const int64_t held = HeldBytesLocked();
+      held + (*job)->bytes > options_.max_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "job ", request.job_id(), " needs ", (*job)->bytes,
-        " bytes; server holds ", bytes_, " of at most ", options_.max_bytes));
+        " bytes; server holds ", held, " of at most ", options_.max_bytes));
   }
   if (!jobs_.emplace(request.job_id(), *job).second) {
     return absl::AlreadyExistsError(
@@ -167,40 +142,6 @@ absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Find(
   return it->second;
 }
 
-absl::StatusOr<std::vector<DenseShard*>> TableStore::Resolve(
-    const JobTables& job,
-    const google::protobuf::RepeatedPtrField<v1::DenseSlice>& slices,
-    int64_t* total) const {
-  std::vector<DenseShard*> out;
-  out.reserve(slices.size());
-  *total = 0;
-  for (const v1::DenseSlice& s : slices) {
-    auto it = job.tables.find(s.table());
-    if (it == job.tables.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown table ", s.table()));
-    }
-    if (s.offset() < 0 || s.count() <= 0 || s.offset() > it->second.size ||
-        s.count() > it->second.size - s.offset()) {
-      return absl::OutOfRangeError(absl::StrCat(
-          "table ", s.table(), ": slice offset ", s.offset(), " count ",
-          s.count(), " is outside [0, ", it->second.size, ")"));
-    }
-    DenseShard* owner = nullptr;
-    for (const auto& shard : it->second.shards) {
-      if (shard->Contains(s.offset(), s.count())) owner = shard.get();
-    }
-    if (owner == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "table ", s.table(), ": slice [", s.offset(), ", ",
-          s.offset() + s.count(), ") is not held by this server at epoch ",
-          job.epoch, "; refresh the map"));
-    }
-    out.push_back(owner);
-    *total += s.count();
-  }
-  return out;
-}
-
 absl::StatusOr<int64_t> PullPlan::Await(absl::Time deadline) const {
   return clock_->AwaitPull(pull_clock_, deadline);
 }
@@ -210,6 +151,10 @@ void PullPlan::Read(char* out) const {
     s.shard->Read(s.offset, s.count, out);
     out += s.count * int64_t{sizeof(float)};
   }
+  for (const SparseRows& s : sparse_) {
+    s.shard->Read(absl::MakeConstSpan(keys_).subspan(s.first, s.count), out);
+    out += s.count * s.shard->dim() * int64_t{sizeof(float)};
+  }
 }
 
 absl::StatusOr<PullPlan> TableStore::PlanPull(
@@ -217,17 +162,31 @@ absl::StatusOr<PullPlan> TableStore::PlanPull(
   absl::StatusOr<std::shared_ptr<JobTables>> job =
       Find(request.job_id(), request.epoch());
   if (!job.ok()) return job.status();
+  absl::StatusOr<Resolved> resolved =
+      Resolve(**job, request.slices(), request.sparse(), request.keys());
+  if (!resolved.ok()) return resolved.status();
+  const int64_t values = resolved->dense_values + resolved->sparse_values;
+  if (values * int64_t{sizeof(float)} > options_.max_pull_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pull of ", resolved->dense_values, " dense values and ",
+        resolved->sparse_values, " sparse row values would answer ",
+        values * int64_t{sizeof(float)}, " bytes; allowed: at most ",
+        options_.max_pull_bytes, " per pull (split it)"));
+  }
+  if (!resolved->keys.empty()) {
+    if (absl::Status s = CheckRoom(request.job_id()); !s.ok()) return s;
+  }
   PullPlan plan;
-  absl::StatusOr<std::vector<DenseShard*>> shards =
-      Resolve(**job, request.slices(), &plan.values_);
-  if (!shards.ok()) return shards.status();
+  plan.values_ = values;
   plan.clock_ = (*job)->clock.get();
   plan.pull_clock_ = request.clock();
-  plan.slices_.reserve(shards->size());
+  plan.slices_.reserve(resolved->dense.size());
   for (int i = 0; i < request.slices_size(); ++i) {
     const v1::DenseSlice& s = request.slices(i);
-    plan.slices_.push_back({(*shards)[i], s.offset(), s.count()});
+    plan.slices_.push_back({resolved->dense[i], s.offset(), s.count()});
   }
+  plan.sparse_ = std::move(resolved->sparse);
+  plan.keys_ = std::move(resolved->keys);
   plan.job_ = *std::move(job);
   return plan;
 }
@@ -258,20 +217,15 @@ absl::Status TableStore::Push(const v1::PushRequest& request,
       Find(request.job_id(), request.epoch());
   if (!found.ok()) return found.status();
   JobTables& job = **found;
-  int64_t total = 0;
-  absl::StatusOr<std::vector<DenseShard*>> shards =
-      Resolve(job, request.slices(), &total);
-  if (!shards.ok()) return shards.status();
-  if (values.bytes() != total * 4) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("values: ", values.bytes(), " bytes, but the slices hold ",
-                     total, " float32 values; expected ", total * 4, " bytes"));
+  absl::StatusOr<Resolved> resolved =
+      Resolve(job, request.slices(), request.sparse(), request.keys());
+  if (!resolved.ok()) return resolved.status();
+  if (absl::Status s = CheckPushValues(job, request, *resolved, values);
+      !s.ok()) {
+    return s;
   }
-  if (int64_t bad = values.FirstNonFinite(); bad >= 0) {
-    ++job.pushes_rejected_nonfinite;
-    return absl::InvalidArgumentError(
-        absl::StrCat("values: value ", bad, " of the push is ", values.At(bad),
-                     "; allowed: finite numbers (the push was not applied)"));
+  if (!resolved->keys.empty()) {
+    if (absl::Status s = CheckRoom(request.job_id()); !s.ok()) return s;
   }
   if (request.worker_id().empty()) {
     if (job.clock->mode() != v1::ASP) {
@@ -289,25 +243,36 @@ absl::Status TableStore::Push(const v1::PushRequest& request,
       return absl::OkStatus();
     }
   }
-  return ApplyPush(job, request, *shards, values);
+  return ApplyPush(job, request, *resolved, values);
 }
 
 absl::Status TableStore::ApplyPush(JobTables& job,
                                    const v1::PushRequest& request,
-                                   const std::vector<DenseShard*>& shards,
+                                   const Resolved& resolved,
                                    const ValuePieces& values) {
   int64_t first = 0;  // of the slice's values in `values`
   for (int i = 0; i < request.slices_size(); ++i) {
     const v1::DenseSlice& s = request.slices(i);
+    DenseShard* shard = resolved.dense[i];
     if (job.bsp) {
       values.ForEachRun(first, s.count(),
                         [&](int64_t at, const float* grad, int64_t n) {
-                          job.bsp->Add(shards[i], s.offset() + at, n, grad);
+                          job.bsp->Add(shard, s.offset() + at, n, grad);
                         });
     } else {
-      shards[i]->Apply(s.offset(), s.count(), values, first);
+      shard->Apply(s.offset(), s.count(), values, first);
     }
     first += s.count();
+  }
+  for (const PullPlan::SparseRows& rows : resolved.sparse) {
+    const auto keys =
+        absl::MakeConstSpan(resolved.keys).subspan(rows.first, rows.count);
+    if (job.sparse_bsp) {
+      job.sparse_bsp->Add(rows.shard, keys, values, first);
+    } else {
+      rows.shard->Apply(keys, values, first);
+    }
+    first += rows.count * rows.shard->dim();
   }
   ++job.pushes_applied;
   // Jobs created without their workers (tools, benchmarks) track no clocks.
@@ -317,7 +282,9 @@ absl::Status TableStore::ApplyPush(JobTables& job,
   absl::Status s = job.clock->RecordPush(request.worker_id(), request.clock(),
                                          request.clock_pushes(), &all_finished);
   if (s.ok() && all_finished && job.bsp) {
-    job.bsp->ApplyAndReset(1.0f / job.num_workers);
+    const float mean = 1.0f / job.num_workers;
+    job.bsp->ApplyAndReset(mean);
+    if (job.sparse_bsp) job.sparse_bsp->ApplyAndReset(mean);
     job.clock->Published(request.clock() + 1);
   }
   return s;
@@ -343,18 +310,35 @@ std::vector<v1::JobServerStats> TableStore::JobStats() const {
   return out;
 }
 
+void TableStore::AddStatus(const std::string& job_id, const std::string& name,
+                           const Table& table, v1::TableStatus* out) {
+  out->set_job_id(job_id);
+  out->set_table(name);
+  out->set_kind(table.kind);
+  if (table.sparse) {
+    const SparseShard& shard = *table.sparse;
+    const int64_t rows = shard.rows();
+    out->set_rows(rows);
+    out->set_values(rows * shard.dim());
+    out->set_bytes(shard.bytes());
+    out->set_raw_bytes(shard.raw_bytes());
+    return;
+  }
+  // A dense shard holds its values and state planes and nothing else, so
+  // its bytes are its raw bytes.
+  for (const auto& shard : table.shards) {
+    out->set_values(out->values() + shard->end() - shard->begin());
+    out->set_bytes(out->bytes() + shard->bytes());
+  }
+  out->set_raw_bytes(out->bytes());
+}
+
 std::vector<v1::TableStatus> TableStore::Status() const {
   std::vector<v1::TableStatus> out;
   absl::ReaderMutexLock lock(&mu_);
   for (const auto& [job_id, job] : jobs_) {
     for (const auto& [name, table] : job->tables) {
-      v1::TableStatus& t = out.emplace_back();
-      t.set_job_id(job_id);
-      t.set_table(name);
-      for (const auto& shard : table.shards) {
-        t.set_values(t.values() + shard->end() - shard->begin());
-        t.set_bytes(t.bytes() + shard->bytes());
-      }
+      AddStatus(job_id, name, table, &out.emplace_back());
     }
   }
   return out;

@@ -2,6 +2,12 @@
 // on them. Knows nothing of gRPC: takes proto messages, byte pieces and
 // buffers, returns absl::Status, so it is tested directly.
 //
+// A DENSE table is held as the ranges this server owns (DenseShard); a
+// SPARSE table as one SparseShard holding the rows of whichever keys of the
+// job's owned virtual partitions arrive. One request may carry dense slices
+// and sparse slices together; its values are the dense slices' values in
+// order, then each sparse slice's rows (keys x dim) in key order.
+//
 // Values are copied once on the server: a push is applied straight from the
 // pieces its request arrived in (ValuePieces), and a pull writes straight
 // into the caller's buffer (PullPlan::Read), which the caller sizes first.
@@ -9,21 +15,33 @@
 // Thread-safe. Locking: the job map has its own lock, held only to find a
 // job; each shard has its own reader/writer lock. No lock spans tables.
 //
-// Error contract (every failing call leaves stored values unchanged):
+// Error contract (every failing call leaves stored values unchanged and
+// creates no sparse row):
 //   NOT_FOUND            unknown job or table
 //   FAILED_PRECONDITION  epoch differs from the server's, or the slice is in
-//                        the table but not on this server: refresh the map
+//                        the table but not on this server, or a sparse key
+//                        is in a partition this server does not own:
+//                        refresh the map
 //   OUT_OF_RANGE         slice outside the table
-//   INVALID_ARGUMENT     malformed request (sizes, empty ids, bad defs)
-//   ALREADY_EXISTS       CreateTables for a job that has tables at another epoch
-//   RESOURCE_EXHAUSTED   the tables would exceed Options::max_bytes
+//   INVALID_ARGUMENT     malformed request (sizes, empty ids, bad defs, a
+//                        slice of the wrong kind of table, a key repeated
+//                        in a push slice, value bytes that do not match the
+//                        slices' values and rows, NaN or Inf in a push, a
+//                        pull answering more than max_pull_bytes)
+//   ALREADY_EXISTS       CreateTables for a job with tables at another epoch
+//   RESOURCE_EXHAUSTED   the tables would exceed Options::max_bytes, or a
+//                        request with sparse keys arrives while the server
+//                        already holds more than max_bytes
 //   DEADLINE_EXCEEDED    a BSP/SSP pull waited past its deadline (names the
 //                        slow workers)
 //   ABORTED              the job's tables were dropped while a pull waited
 //
 // Consistency (see job_clock.h): pushes name their worker and clock; under
-// BSP they are summed and the mean is applied once per clock, under ASP and
-// SSP applied as they arrive; pulls wait as the model requires.
+// BSP they are summed (dense values by index, sparse rows by key) and the
+// mean is applied once per clock, under ASP and SSP applied as they arrive;
+// pulls wait as the model requires. A push with no slices at all only
+// advances its worker's clock (clients send one to every server they have
+// nothing for, so that each server sees every worker's clocks).
 #ifndef PS_SERVER_TABLE_STORE_H_
 #define PS_SERVER_TABLE_STORE_H_
 
@@ -36,21 +54,38 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "proto/ps/v1/ps.pb.h"
 #include "absl/time/time.h"
+#include "proto/ps/v1/ps.pb.h"
 #include "server/bsp_accumulator.h"
 #include "server/dense_shard.h"
 #include "server/job_clock.h"
 #include "server/push_dedup.h"
+#include "server/sparse_bsp.h"
+#include "server/sparse_keys.h"
+#include "server/sparse_shard.h"
 #include "server/value_pieces.h"
 
 namespace ps::server {
 
 struct TableStoreOptions {
-  // Upper bound on bytes of values plus optimizer state over all jobs.
-  // Requests beyond it fail with RESOURCE_EXHAUSTED instead of crashing.
+  // Upper bound on bytes of values plus optimizer state over all jobs:
+  // dense tables (with BSP's sums) as created, plus sparse tables as they
+  // grow (SparseShard::bytes(), with the open BSP clock's sparse sums).
+  // CreateTables beyond it fails with RESOURCE_EXHAUSTED, and so does any
+  // request with sparse keys while the server already holds more. Sparse
+  // tables grow inside requests, so each request that passed the check may
+  // overshoot by the rows it creates: for a pull at most max_pull_bytes of
+  // values, for a push the rows its values cover (a message is at most 256
+  // MiB), each times 1 + the optimizer's state planes, plus the shard's
+  // overhead (sparse_shard.h).
   int64_t max_bytes = int64_t{16} << 30;
+  // Most value bytes one pull answers (dense values and sparse rows): a
+  // larger pull is INVALID_ARGUMENT before any row is read or created. The
+  // default leaves room for framing under the RPC layer's message limit
+  // (kMaxMessageBytes, common/rpc.h, 256 MiB).
+  int64_t max_pull_bytes = (int64_t{256} << 20) - 1024;
 };
 
 // A pull checked against the job's tables (TableStore::PlanPull): what it
@@ -59,7 +94,8 @@ struct TableStoreOptions {
 // methods are thread-safe.
 class PullPlan {
  public:
-  // Floats the pull reads: its slices' counts summed.
+  // Floats the pull reads: its dense slices' counts plus its sparse slices'
+  // keys x dim, summed.
   int64_t values() const { return values_; }
 
   // Waits (until `deadline` at most) until the job's consistency model lets
@@ -70,8 +106,10 @@ class PullPlan {
   // were dropped.
   absl::StatusOr<int64_t> Await(absl::Time deadline) const;
 
-  // Copies the slices' values, concatenated as float32 LE, to
-  // out[0, values() * 4); `out` need not be aligned. Call after Await.
+  // Copies the dense slices' values, then each sparse slice's rows in key
+  // order, as float32 LE, to out[0, values() * 4); `out` need not be
+  // aligned. Creates the missing rows of the sparse slices' keys. Call
+  // after Await.
   void Read(char* out) const;
 
  private:
@@ -80,10 +118,17 @@ class PullPlan {
     const DenseShard* shard;
     int64_t offset, count;
   };
+  // Keys [first, first + count) of keys_ in `shard`.
+  struct SparseRows {
+    SparseShard* shard;
+    int64_t first, count;
+  };
   std::shared_ptr<const void> job_;  // owns the shards and the clock
   JobClock* clock_ = nullptr;
   int64_t pull_clock_ = 0;  // the puller's clock
   std::vector<Slice> slices_;
+  std::vector<SparseRows> sparse_;
+  std::vector<uint64_t> keys_;  // the request's keys, decoded
   int64_t values_ = 0;
 };
 
@@ -91,15 +136,20 @@ class TableStore {
  public:
   explicit TableStore(TableStoreOptions options = {}) : options_(options) {}
 
-  // Creates the job's tables with the ranges this server owns. Idempotent for
-  // a repeated request at the same epoch.
+  // Creates the job's tables: the dense ranges this server owns, and for
+  // each SPARSE table one SparseShard, empty, that will hold the rows of
+  // whichever keys of owned_partitions arrive. INVALID_ARGUMENT as
+  // ValidateCreateTables (table_defs.h) says. Idempotent for a repeated
+  // request at the same epoch.
   absl::Status CreateTables(const v1::CreateTablesRequest& request);
   // Drops every table of the job. Unknown job: OK (idempotent).
   absl::Status DropTables(const std::string& job_id);
 
-  // The first step of a pull: resolves its slices (NOT_FOUND,
-  // FAILED_PRECONDITION, OUT_OF_RANGE as above). The caller then awaits the
-  // plan and reads it into a buffer of plan.values() floats.
+  // The first step of a pull: resolves its dense and sparse slices and
+  // checks its keys (NOT_FOUND, FAILED_PRECONDITION, OUT_OF_RANGE,
+  // INVALID_ARGUMENT, RESOURCE_EXHAUSTED as above); creates nothing. The
+  // caller then awaits the plan and reads it into a buffer of
+  // plan.values() floats. Keys may repeat: each occurrence gets the row.
   absl::StatusOr<PullPlan> PlanPull(const v1::PullRequest& request) const;
   // All of a pull in one call: waits as the job's consistency model
   // requires (until `deadline` at most), then fills response->values with
@@ -109,13 +159,15 @@ class TableStore {
                     v1::PullResponse* response) const;
 
   // Applies (or, under BSP, accumulates) the gradients `values`, the
-  // request's float32 LE values in slice order; request.values() itself is
-  // not read. Every check (sizes, NaN or Inf anywhere: the push is rejected
-  // whole, epoch, ranges, clocks, de-duplication) passes before any value
-  // changes. *duplicate is set when (worker_id, seq) was applied before; an
-  // empty worker_id skips de-duplication and clock tracking (allowed only
-  // under ASP). Clocks are tracked only for jobs created with their worker
-  // ids.
+  // request's float32 LE values: the dense slices' values in slice order,
+  // then each sparse slice's rows in key order; request.values() itself is
+  // not read. Every check (sizes, kinds, key counts and ownership, a key
+  // repeated within a sparse slice, NaN or Inf anywhere: the push is
+  // rejected whole, epoch, ranges, clocks, memory, de-duplication) passes
+  // before any value changes or any row is created. *duplicate is set when
+  // (worker_id, seq) was applied before; an empty worker_id skips
+  // de-duplication and clock tracking (allowed only under ASP). Clocks are
+  // tracked only for jobs created with their worker ids.
   absl::Status Push(const v1::PushRequest& request, const ValuePieces& values,
                     bool* duplicate);
   // The same with the values in request.values().
@@ -126,39 +178,77 @@ class TableStore {
 
  private:
   struct Table {
-    int64_t size = 0;
-    std::vector<std::unique_ptr<DenseShard>> shards;
+    v1::TableKind kind = v1::DENSE;
+    int64_t size = 0;  // DENSE: values in the whole table
+    std::vector<std::unique_ptr<DenseShard>> shards;  // DENSE: ranges here
+    std::unique_ptr<SparseShard> sparse;              // SPARSE: rows here
   };
   struct JobTables {
     uint64_t epoch = 0;
-    int64_t bytes = 0;
+    int64_t bytes = 0;  // dense shards and BSP's dense sums; fixed
     int num_workers = 0;
     absl::flat_hash_map<std::string, Table> tables;
+    OwnedPartitions owned;
     PushDedup dedup;
     std::unique_ptr<JobClock> clock;
-    std::unique_ptr<BspAccumulator> bsp;  // BSP only
+    std::unique_ptr<BspAccumulator> bsp;               // BSP only
+    std::unique_ptr<SparseBspAccumulator> sparse_bsp;  // BSP with SPARSE only
     std::atomic<int64_t> pushes_applied{0};
     std::atomic<int64_t> pushes_rejected_nonfinite{0};
+
+    // Bytes of the sparse tables and BSP's sparse sums now; cheap.
+    int64_t SparseBytes() const;
+  };
+  // A request's slices resolved against its job, every check passed.
+  struct Resolved {
+    std::vector<DenseShard*> dense;  // by dense slice
+    int64_t dense_values = 0;
+    std::vector<PullPlan::SparseRows> sparse;  // by sparse slice
+    std::vector<uint64_t> keys;
+    int64_t sparse_values = 0;
   };
 
   absl::StatusOr<std::shared_ptr<JobTables>> Find(const std::string& job_id,
                                                   uint64_t epoch) const;
-  // Resolves every slice to its shard, checking all before any is used.
-  absl::StatusOr<std::vector<DenseShard*>> Resolve(
+  // Resolves every dense slice to its shard and every sparse slice to its
+  // table's shard and keys, checking all before any is used.
+  absl::StatusOr<Resolved> Resolve(
       const JobTables& job,
       const google::protobuf::RepeatedPtrField<v1::DenseSlice>& slices,
-      int64_t* total) const;
+      const google::protobuf::RepeatedPtrField<v1::SparseSlice>& sparse,
+      absl::string_view key_bytes) const;
+  absl::Status ResolveDense(
+      const JobTables& job,
+      const google::protobuf::RepeatedPtrField<v1::DenseSlice>& slices,
+      Resolved* out) const;
+  absl::Status ResolveSparse(
+      const JobTables& job,
+      const google::protobuf::RepeatedPtrField<v1::SparseSlice>& slices,
+      absl::string_view key_bytes, Resolved* out) const;
+  // Checks a push's values against its resolved slices: byte count, keys
+  // distinct per sparse slice, all finite.
+  static absl::Status CheckPushValues(JobTables& job,
+                                      const v1::PushRequest& request,
+                                      const Resolved& resolved,
+                                      const ValuePieces& values);
+  // RESOURCE_EXHAUSTED when the server already holds more than max_bytes:
+  // the check before a request that may create sparse rows.
+  absl::Status CheckRoom(const std::string& job_id) const;
+  // Bytes held over all jobs.
+  int64_t HeldBytesLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   static absl::StatusOr<std::shared_ptr<JobTables>> Build(
       const v1::CreateTablesRequest& request);
   static absl::Status ApplyPush(JobTables& job, const v1::PushRequest& request,
-                                const std::vector<DenseShard*>& shards,
+                                const Resolved& resolved,
                                 const ValuePieces& values);
+  static void AddStatus(const std::string& job_id, const std::string& name,
+                        const Table& table, v1::TableStatus* out);
 
   const TableStoreOptions options_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<JobTables>> jobs_
       ABSL_GUARDED_BY(mu_);
-  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;  // JobTables::bytes summed
 };
 
 }  // namespace ps::server

@@ -32,7 +32,9 @@ absl::Status ParseMessage(absl::Span<const absl::string_view> pieces,
                           google::protobuf::MessageLite* message);
 
 // Splits the serialised PushRequest that is the concatenation of `pieces`:
-// every field but `values` is parsed into *fields (whose values stay empty),
+// every field but `values` is parsed into *fields (whose values stay empty):
+// the dense slices, the sparse slices and their `keys` (copied: 8 bytes per
+// row, small beside the row's values), ids and clocks, and any unknown field,
 // and the bytes of `values` are set in *values as views into `pieces`, in
 // order, without copying (the last occurrence wins, as in protobuf; none
 // leaves *values empty). The views live as long as the pieces' bytes.

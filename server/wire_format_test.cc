@@ -27,6 +27,13 @@ v1::PushRequest FullPush() {
   p.set_values(values);
   p.set_clock(-1);  // ten-byte varint
   p.set_clock_pushes(3);
+  // Sparse rows: their slices and keys are small fields, parsed with the
+  // rest; their gradients sit in `values` after the dense ones.
+  v1::SparseSlice* sparse = p.add_sparse();
+  sparse->set_table("emb");
+  sparse->set_keys(2);
+  const uint64_t keys[2] = {1, ~uint64_t{0}};
+  p.set_keys(std::string(reinterpret_cast<const char*>(keys), sizeof(keys)));
   return p;
 }
 
@@ -73,6 +80,18 @@ TEST(ParsePushRequestTest, SplitsFieldsAndValuesAtAnyCut) {
       }
     }
   }
+}
+
+TEST(ParsePushRequestTest, SparseSlicesAndKeysAreParsedIntoTheFields) {
+  const v1::PushRequest push = FullPush();
+  v1::PushRequest fields;
+  std::string values;
+  ASSERT_TRUE(Parse(push.SerializeAsString(), &fields, &values).ok());
+  ASSERT_EQ(fields.sparse_size(), 1);
+  EXPECT_EQ(fields.sparse(0).table(), "emb");
+  EXPECT_EQ(fields.sparse(0).keys(), 2);
+  EXPECT_EQ(fields.keys(), push.keys());
+  EXPECT_EQ(values, push.values());
 }
 
 TEST(ParsePushRequestTest, ValuesMayComeInAnyOrderAndTheLastWins) {
@@ -163,6 +182,9 @@ TEST(ParseMessageTest, ParsesAcrossPiecesAndRejectsGarbage) {
   pull.set_epoch(3);
   pull.set_clock(9);
   pull.add_slices()->set_table("w");
+  pull.add_sparse()->set_table("emb");
+  pull.mutable_sparse(0)->set_keys(1);
+  pull.set_keys(std::string(8, '\x07'));
   const std::string bytes = pull.SerializeAsString();
   v1::PullRequest parsed;
   ASSERT_TRUE(ParseMessage(CutAt(bytes, {1, 5, 6}), &parsed).ok());

@@ -1,6 +1,8 @@
 // Malformed and out-of-range requests sent over the wire to real daemons get
 // a specific status and message, never crash them, and change nothing.
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "common/rpc.h"
@@ -35,10 +37,20 @@ class BadInputTest : public ClusterTest {
     r->set_table("w");
     r->set_begin(0);
     r->set_end(1000);
+    // Sparse "emb": rows of 16, one partition, owned here.
+    v1::TableDef* emb = create.add_tables();
+    emb->set_name("emb");
+    emb->set_kind(v1::SPARSE);
+    emb->set_dim(16);
+    *emb->mutable_init() = t->init();
+    *emb->mutable_optimizer() = t->optimizer();
+    create.set_sparse_partitions(1);
+    create.add_owned_partitions(0);
     grpc::ClientContext cctx;
     v1::CreateTablesResponse created;
     ASSERT_TRUE(ps_->CreateTables(&cctx, create, &created).ok());
     initial_ = PullAll();
+    initial_rows_ = PullRows(kProbeKeys);
   }
 
   std::string PullAll() {
@@ -52,6 +64,55 @@ class BadInputTest : public ClusterTest {
     v1::PullResponse response;
     EXPECT_TRUE(ps_->Pull(&ctx, p, &response).ok());
     return response.values();
+  }
+
+  // The rows of `keys` in "emb", as the server answers them.
+  std::string PullRows(const std::vector<uint64_t>& keys) {
+    v1::PullRequest p;
+    p.set_job_id("manual-1");
+    p.set_epoch(5);
+    v1::SparseSlice* s = p.add_sparse();
+    s->set_table("emb");
+    s->set_keys(static_cast<int64_t>(keys.size()));
+    p.set_keys(KeyBytes(keys));
+    grpc::ClientContext ctx;
+    v1::PullResponse response;
+    grpc::Status status = ps_->Pull(&ctx, p, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.values();
+  }
+
+  // Rows the server holds for "emb".
+  int64_t SparseRowsHeld() {
+    grpc::ClientContext ctx;
+    v1::ServerStatusResponse status;
+    EXPECT_TRUE(ps_->ServerStatus(&ctx, {}, &status).ok());
+    for (const v1::TableStatus& t : status.tables()) {
+      if (t.table() == "emb") return t.rows();
+    }
+    ADD_FAILURE() << "no status for table emb";
+    return -1;
+  }
+
+  static std::string KeyBytes(const std::vector<uint64_t>& keys) {
+    return std::string(reinterpret_cast<const char*>(keys.data()),
+                       keys.size() * sizeof(uint64_t));
+  }
+
+  // A push of gradients for `rows` rows of `dim` values to new keys of the
+  // sparse `table`.
+  v1::PushRequest SparsePush(const std::string& table, int64_t rows, int dim) {
+    v1::PushRequest p;
+    p.set_job_id("manual-1");
+    p.set_epoch(5);
+    v1::SparseSlice* s = p.add_sparse();
+    s->set_table(table);
+    s->set_keys(2);
+    p.set_keys(KeyBytes({1001, 1002}));
+    const std::vector<float> grads(rows * dim, 1.0f);
+    p.set_values(std::string(reinterpret_cast<const char*>(grads.data()),
+                             grads.size() * sizeof(float)));
+    return p;
   }
 
   v1::PushRequest GoodPush() {
@@ -72,14 +133,27 @@ class BadInputTest : public ClusterTest {
     v1::PushResponse response;
     grpc::Status s = ps_->Push(&ctx, push, &response);
     EXPECT_EQ(s.error_code(), code) << s.error_message();
-    EXPECT_NE(s.error_message().find(text), std::string::npos) << s.error_message();
+    EXPECT_NE(s.error_message().find(text), std::string::npos)
+        << s.error_message();
     EXPECT_EQ(PullAll(), initial_) << "stored values changed";
     EXPECT_TRUE(cluster_->server_process(0)->Running());
   }
 
+  // Like ExpectPushRejected, and the sparse table neither changed nor grew.
+  void ExpectSparsePushRejected(const v1::PushRequest& push,
+                                grpc::StatusCode code,
+                                const std::string& text) {
+    const int64_t rows = SparseRowsHeld();
+    ExpectPushRejected(push, code, text);
+    EXPECT_EQ(SparseRowsHeld(), rows) << "a row was created";
+    EXPECT_EQ(PullRows(kProbeKeys), initial_rows_) << "stored rows changed";
+  }
+
+  const std::vector<uint64_t> kProbeKeys = {7, 1ULL << 40, 99};
   std::string server_address_;
   std::unique_ptr<v1::ParameterServer::Stub> ps_;
   std::string initial_;
+  std::string initial_rows_;
 };
 
 TEST_F(BadInputTest, DataPlaneRejectsEachMalformedPush) {
@@ -91,7 +165,8 @@ TEST_F(BadInputTest, DataPlaneRejectsEachMalformedPush) {
   ExpectPushRejected(p, grpc::StatusCode::NOT_FOUND, "unknown table nope");
   p = GoodPush();
   p.set_epoch(4);
-  ExpectPushRejected(p, grpc::StatusCode::FAILED_PRECONDITION, "stale partition map");
+  ExpectPushRejected(p, grpc::StatusCode::FAILED_PRECONDITION,
+                     "stale partition map");
   p = GoodPush();
   p.mutable_slices(0)->set_offset(998);
   ExpectPushRejected(p, grpc::StatusCode::OUT_OF_RANGE, "outside [0, 1000)");
@@ -101,6 +176,50 @@ TEST_F(BadInputTest, DataPlaneRejectsEachMalformedPush) {
   p = GoodPush();
   p.mutable_slices(0)->set_count(-4);
   ExpectPushRejected(p, grpc::StatusCode::OUT_OF_RANGE, "count -4");
+}
+
+TEST_F(BadInputTest, DataPlaneRejectsEachMalformedSparsePush) {
+  // Each is a well-formed push (sent last, below) with one thing wrong.
+  ExpectSparsePushRejected(SparsePush("w", 2, 16),
+                           grpc::StatusCode::INVALID_ARGUMENT,
+                           "table w is DENSE; sparse keys need a SPARSE table");
+  // Rows of dimension 15 for a dim-16 table.
+  ExpectSparsePushRejected(SparsePush("emb", 2, 15),
+                           grpc::StatusCode::INVALID_ARGUMENT,
+                           "values: 120 bytes, but the slices hold 0 dense "
+                           "values + 32 sparse row values");
+  // Values for three rows, two keys.
+  ExpectSparsePushRejected(SparsePush("emb", 3, 16),
+                           grpc::StatusCode::INVALID_ARGUMENT,
+                           "values: 192 bytes");
+  // A key count that does not match the key bytes.
+  v1::PushRequest p = SparsePush("emb", 2, 16);
+  p.mutable_sparse(0)->set_keys(3);
+  ExpectSparsePushRejected(
+      p, grpc::StatusCode::INVALID_ARGUMENT,
+      "keys: 16 bytes, but the sparse slices count 3 keys");
+  p = SparsePush("emb", 2, 16);
+  p.set_keys(KeyBytes({1001, 1001}));
+  ExpectSparsePushRejected(p, grpc::StatusCode::INVALID_ARGUMENT,
+                           "sum the gradients of repeated keys");
+  p = SparsePush("emb", 2, 16);
+  p.mutable_sparse(0)->set_table("nope");
+  ExpectSparsePushRejected(p, grpc::StatusCode::NOT_FOUND,
+                           "unknown table nope");
+
+  // And the well-formed push is applied: SGD with lr 1 and gradients 1.
+  const std::string before = PullRows({1001, 1002});
+  grpc::ClientContext ctx;
+  v1::PushResponse response;
+  ASSERT_TRUE(ps_->Push(&ctx, SparsePush("emb", 2, 16), &response).ok());
+  const std::string after = PullRows({1001, 1002});
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < before.size(); i += sizeof(float)) {
+    float b, a;
+    std::memcpy(&b, before.data() + i, sizeof(float));
+    std::memcpy(&a, after.data() + i, sizeof(float));
+    EXPECT_EQ(a, b - 1.0f) << "value " << i / sizeof(float);
+  }
 }
 
 TEST_F(BadInputTest, GarbageBytesDoNotCrashTheServer) {
@@ -139,7 +258,8 @@ TEST_F(BadInputTest, CoordinatorAnswersUnknownsAndMalformedRequests) {
     v1::HeartbeatRequest r;
     r.set_member_id("worker-77");
     v1::HeartbeatResponse response;
-    EXPECT_EQ(c->Heartbeat(&ctx, r, &response).error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(c->Heartbeat(&ctx, r, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
   }
   {
     grpc::ClientContext ctx;
@@ -156,7 +276,8 @@ TEST_F(BadInputTest, CoordinatorAnswersUnknownsAndMalformedRequests) {
     v1::SubmitJobResponse response;
     grpc::Status s = c->SubmitJob(&ctx, r, &response);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_NE(s.error_message().find("allowed"), std::string::npos) << s.error_message();
+    EXPECT_NE(s.error_message().find("allowed"), std::string::npos)
+        << s.error_message();
   }
   {
     grpc::ClientContext ctx;

@@ -28,6 +28,7 @@ void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease) {
   std::filesystem::create_directories(work_dir_);
   std::filesystem::create_directories(data_dir_);
   ASSERT_TRUE(WriteSyntheticFashionMnist(data_dir_, 3000, 1000, 7).ok());
+  ASSERT_TRUE(WriteSyntheticFlights(data_dir_, 20000, 4000, 7).ok());
   auto cluster = client::LocalCluster::Start({.servers = servers,
                                               .workers = workers,
                                               .bin_dir = RunfilesBinDir(),
@@ -50,6 +51,28 @@ v1::JobSpec ClusterTest::Spec(int workers, int epochs, bool mlp) {
   spec.mutable_training()->set_batch_size(32);
   spec.mutable_training()->set_seed(3);
   spec.mutable_training()->set_report_every_steps(5);
+  spec.mutable_cluster()->set_num_workers(workers);
+  return spec;
+}
+
+v1::JobSpec ClusterTest::FlightsSpec(v1::ModelType type, int workers,
+                                     int epochs) {
+  v1::JobSpec spec;
+  spec.set_name("test-flights");
+  spec.mutable_model()->set_type(type);
+  spec.mutable_model()->set_hash_bits(16);
+  if (type == v1::WIDE_DEEP) {
+    spec.mutable_model()->set_embedding_dim(4);
+    spec.mutable_model()->add_hidden_sizes(8);
+  }
+  spec.mutable_data()->set_dataset(v1::FLIGHTS);
+  spec.mutable_data()->set_dir(data_dir_);
+  spec.mutable_optimizer()->set_type(v1::ADAGRAD);
+  spec.mutable_optimizer()->set_learning_rate(0.1f);
+  spec.mutable_training()->set_epochs(epochs);
+  spec.mutable_training()->set_batch_size(128);
+  spec.mutable_training()->set_seed(3);
+  spec.mutable_training()->set_report_every_steps(10);
   spec.mutable_cluster()->set_num_workers(workers);
   return spec;
 }

@@ -25,6 +25,8 @@ class ClusterTest : public ::testing::Test {
 
   // A softmax/MLP job over the synthetic data.
   v1::JobSpec Spec(int workers, int epochs, bool mlp = true);
+  // A SPARSE_LR or WIDE_DEEP job over the synthetic flights.
+  v1::JobSpec FlightsSpec(v1::ModelType type, int workers, int epochs);
   std::string Submit(const v1::JobSpec& spec);
   absl::Status SubmitStatus(const v1::JobSpec& spec);
   v1::Job GetJob(const std::string& id);

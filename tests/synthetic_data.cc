@@ -2,6 +2,10 @@
 
 #include <zlib.h>
 
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -56,6 +60,55 @@ absl::Status WriteSyntheticFashionMnist(const std::string& dir, int train_rows,
   absl::Status s = WriteSplit(dir, "train", train_rows, &rng);
   if (!s.ok()) return s;
   return WriteSplit(dir, "t10k", test_rows, &rng);
+}
+
+namespace {
+
+absl::Status WriteFlightsFile(const std::string& path, int first, int rows,
+                              std::mt19937* rng) {
+  static constexpr const char* kAirports[] = {"ATL", "ORD", "DFW", "LAX",
+                                              "DEN", "SFO", "SEA", "BOS"};
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  out.write("PSF1", 4);
+  const uint32_t record = 16;
+  const uint64_t count = rows;
+  out.write(reinterpret_cast<const char*>(&record), 4);
+  out.write(reinterpret_cast<const char*>(&count), 8);
+  std::uniform_int_distribution<int> airport(0, 7);
+  std::uniform_real_distribution<double> unit(0, 1);
+  for (int i = 0; i < rows; ++i) {
+    const int32_t minute = (first + i) * 7;  // non-decreasing
+    const int hour = minute / 60 % 24;
+    const int origin = airport(*rng);
+    const int dest = (origin + 1 + airport(*rng) % 7) % 8;
+    const double logit = -3 + 3.0 * (hour >= 17) + 2.5 * (origin < 2);
+    const bool delayed = unit(*rng) < 1 / (1 + std::exp(-logit));
+    const int16_t delay = delayed ? 40 : 0;
+    const uint16_t distance = static_cast<uint16_t>(200 + 300 * dest);
+    char codes[8] = {};
+    std::memcpy(codes, kAirports[origin], 3);
+    std::memcpy(codes + 4, kAirports[dest], 3);
+    out.write(reinterpret_cast<const char*>(&minute), 4);
+    out.write(reinterpret_cast<const char*>(&delay), 2);
+    out.write(reinterpret_cast<const char*>(&distance), 2);
+    out.write(codes, 8);
+  }
+  out.close();
+  if (!out) return absl::DataLossError(absl::StrCat("short write to ", path));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteSyntheticFlights(const std::string& dir, int train_rows,
+                                   int test_rows, unsigned seed) {
+  std::mt19937 rng(seed);
+  absl::Status s =
+      WriteFlightsFile(absl::StrCat(dir, "/train.psf"), 0, train_rows, &rng);
+  if (!s.ok()) return s;
+  return WriteFlightsFile(absl::StrCat(dir, "/test.psf"), train_rows,
+                          test_rows, &rng);
 }
 
 }  // namespace ps::testing

@@ -167,6 +167,16 @@ absl::StatusOr<std::unique_ptr<SparseParamStore>> ConnectSparseStore(
                                                   std::move(dense));
 }
 
+// The examples a finished training loop went through, and its duration.
+void RecordTrainingLoop(const TrainerOptions& topt, int64_t shard_count,
+                        absl::Duration took, v1::CompleteTaskRequest* done) {
+  const int64_t per_epoch =
+      topt.examples_per_epoch > 0 ? std::min(topt.examples_per_epoch, shard_count)
+                                  : shard_count;
+  done->set_train_examples(per_epoch * topt.epochs);
+  done->set_train_loop_seconds(absl::ToDoubleSeconds(took));
+}
+
 absl::Status AwaitOthers(const v1::Task& task, const TaskRunnerOptions& options) {
   v1::BarrierRequest b;
   b.set_job_id(task.job_id());
@@ -236,8 +246,10 @@ absl::Status TrainAndEvaluateSparse(const v1::Task& task,
                       .seed = spec.training().seed(),
                       .rank = task.rank(),
                       .examples_per_epoch = train_split / task.num_workers()};
+  const absl::Time start = absl::Now();
   absl::Status s = TrainSparse(topt, *train, model->get(), store->get(), &sink,
                                cancelled);
+  RecordTrainingLoop(topt, train->count, absl::Now() - start, done);
   if (s.ok()) s = AwaitOthers(task, options);
   if (!s.ok()) return s;
   // Read at the clock after the last step: under BSP/SSP that waits for
@@ -297,7 +309,9 @@ absl::Status TrainAndEvaluate(const v1::Task& task,
                       .seed = spec.training().seed(),
                       .rank = task.rank(),
                       .examples_per_epoch = train->split_count / task.num_workers()};
+  const absl::Time start = absl::Now();
   absl::Status s = Train(topt, *train, model->get(), store->get(), &sink, cancelled);
+  RecordTrainingLoop(topt, train->count, absl::Now() - start, done);
   if (s.ok()) s = AwaitOthers(task, options);
   if (!s.ok()) return s;
   // Read at the clock after the last step: under BSP/SSP that waits for
