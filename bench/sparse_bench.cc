@@ -204,6 +204,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "sparse_bench: sparse pull/push keys per second against real servers");
   absl::ParseCommandLine(argc, argv);
+  ps::DisableMutexDeadlockDetection();
   ps::TuneMallocForBulkTransfers().IgnoreError();
   absl::Status s = ps::bench::Run();
   if (!s.ok()) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <thread>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -25,6 +26,12 @@ const std::string& PushMethod() {
 }
 
 absl::Status ValidateOptions(const PsClientOptions& o) {
+  if (o.small_call_spin < absl::ZeroDuration() ||
+      o.small_call_spin > absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("small_call_spin ", absl::FormatDuration(o.small_call_spin),
+                     " must be in [0, 1ms]"));
+  }
   if (o.rpc_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "rpc_timeout ", absl::FormatDuration(o.rpc_timeout), " must be > 0"));
@@ -72,9 +79,9 @@ std::string ServerLabel(const v1::ServerEndpoint& server, int index) {
 }
 
 // Calls moving at most this many value bytes are latency-bound (a small
-// model's step): their wait polls for up to kSmallCallSpin before blocking.
+// model's step): their wait polls for up to PsClientOptions::small_call_spin
+// before blocking.
 constexpr int64_t kSmallCallBytes = 256 << 10;
-constexpr absl::Duration kSmallCallSpin = absl::Microseconds(100);
 
 absl::Duration Backoff(int attempt) {
   return std::min(absl::Milliseconds(100) * (1 << std::min(attempt - 1, 4)),
@@ -82,6 +89,11 @@ absl::Duration Backoff(int attempt) {
 }
 
 }  // namespace
+
+absl::Duration DefaultSmallCallSpin() {
+  return std::thread::hardware_concurrency() >= 4 ? absl::Microseconds(100)
+                                                  : absl::ZeroDuration();
+}
 
 absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Create(
     std::string job_id, v1::PartitionMap map, PsClientOptions options) {
@@ -109,6 +121,20 @@ PsClient::PsClient(std::string job_id, v1::PartitionMap map,
       next_stub_(servers_.size(), 0),
       next_seq_(static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()))) {}
 
+// What a staged call keeps alive until its RPCs are done.
+struct PsClient::Stage {
+  std::string op;  // "pull from" / "push to"
+  CallSet calls;
+  PrepareFn prepare;
+  CallBatch::OnResponse on_response;  // may be empty
+  std::function<void()> finish;       // after every RPC succeeded; may be empty
+  std::function<void()> cleanup;      // after the RPCs, whatever the outcome
+  std::vector<SparseRequest> sparse;
+  std::vector<int> dims;
+  grpc::Slice clock_field;
+  std::vector<int32_t> per_server;
+};
+
 absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer) {
   return Pull(refs, buffer, /*sparse=*/{}, /*clock=*/0, /*staleness=*/nullptr);
 }
@@ -121,6 +147,54 @@ absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
 absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
                             const std::vector<SparsePullRef>& sparse,
                             int64_t clock, int64_t* staleness) {
+  absl::StatusOr<std::unique_ptr<Stage>> pull =
+      StagePull(refs, buffer, sparse, clock, staleness);
+  if (!pull.ok()) return pull.status();
+  return Run({pull->get()});
+}
+
+absl::Status PsClient::Push(const std::vector<TableRef>& refs,
+                            const float* grads) {
+  return Push(refs, grads, /*sparse=*/{}, /*clock=*/0);
+}
+
+absl::Status PsClient::Push(const std::vector<TableRef>& refs,
+                            const float* grads, int64_t clock) {
+  return Push(refs, grads, /*sparse=*/{}, clock);
+}
+
+absl::Status PsClient::Push(const std::vector<TableRef>& refs,
+                            const float* grads,
+                            const std::vector<SparsePushRef>& sparse,
+                            int64_t clock) {
+  absl::StatusOr<std::unique_ptr<Stage>> push =
+      StagePush(refs, grads, sparse, clock);
+  if (!push.ok()) return push.status();
+  return Run({push->get()});
+}
+
+absl::Status PsClient::PushAndPull(const std::vector<TableRef>& push_refs,
+                                   const float* grads,
+                                   const std::vector<SparsePushRef>& push_sparse,
+                                   int64_t push_clock,
+                                   const std::vector<TableRef>& pull_refs,
+                                   float* buffer,
+                                   const std::vector<SparsePullRef>& pull_sparse,
+                                   int64_t pull_clock, int64_t* staleness) {
+  absl::StatusOr<std::unique_ptr<Stage>> push =
+      StagePush(push_refs, grads, push_sparse, push_clock);
+  if (!push.ok()) return push.status();
+  absl::StatusOr<std::unique_ptr<Stage>> pull =
+      StagePull(pull_refs, buffer, pull_sparse, pull_clock, staleness);
+  if (!pull.ok()) return pull.status();
+  return Run({push->get(), pull->get()});
+}
+
+
+absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
+    const std::vector<TableRef>& refs, float* buffer,
+    const std::vector<SparsePullRef>& sparse, int64_t clock,
+    int64_t* staleness) {
   const std::string op = absl::StrCat("job ", job_id_, ": pull");
   if (clock < 0) {
     return absl::InvalidArgumentError(
@@ -137,14 +211,17 @@ absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
     }
     tables.emplace_back(&ref.table, ref.keys);
   }
-  std::vector<int> dims;
-  absl::StatusOr<std::vector<SparseRequest>> sparse_requests =
-      RouteSparse(tables, &dims);
-  if (!sparse_requests.ok()) return Annotate(sparse_requests.status(), op);
+  auto stage = std::make_unique<Stage>();
+  Stage* st = stage.get();
+  st->op = "pull from";
+  absl::StatusOr<std::vector<SparseRequest>> routed =
+      RouteSparse(tables, &st->dims);
+  if (!routed.ok()) return Annotate(routed.status(), op);
+  st->sparse = *std::move(routed);
   Plan* plan = &pull_plan_;
-  CallSet calls = DenseCalls(plan);
-  const int dense_calls = static_cast<int>(calls.stubs.size());
-  for (SparseRequest& r : *sparse_requests) {
+  st->calls = DenseCalls(plan, PullMethod());
+  const int dense_calls = static_cast<int>(st->calls.stubs.size());
+  for (SparseRequest& r : st->sparse) {
     v1::PullRequest request;
     request.set_job_id(job_id_);
     request.set_epoch(map_.epoch());
@@ -163,22 +240,26 @@ absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
     }
     grpc::Slice bytes(request.SerializeAsString());
     r.request = grpc::ByteBuffer(&bytes, 1);
-    AddCall(&calls, r.server_index, &r.request);
-    calls.bytes += r.values * int64_t{sizeof(float)};
+    AddCall(&st->calls, r.server_index, &r.request, PullMethod());
+    st->calls.bytes += r.values * int64_t{sizeof(float)};
   }
-  const grpc::Slice clock_field =
-      clock == 0 ? grpc::Slice()
-                 : grpc::Slice(VarintField(v1::PullRequest::kClockFieldNumber,
-                                           static_cast<uint64_t>(clock)));
-  auto prepare = [this, plan, dense_calls, &clock_field](int i) {
-    if (i < dense_calls) PreparePull(plan, i, clock_field);
+  if (clock != 0) {
+    st->clock_field = grpc::Slice(VarintField(
+        v1::PullRequest::kClockFieldNumber, static_cast<uint64_t>(clock)));
+  }
+  st->prepare = [this, plan, dense_calls, st](int i) {
+    if (i < dense_calls) PreparePull(plan, i, st->clock_field);
   };
-  auto scatter = [&](int i, grpc::ByteBuffer* response) -> absl::Status {
+  // Sparse rows go to the caller's rows pointers, captured per ref.
+  std::vector<float*> rows;
+  for (const SparsePullRef& ref : sparse) rows.push_back(ref.rows);
+  st->on_response = [plan, buffer, dense_calls, st, rows = std::move(rows)](
+                        int i, grpc::ByteBuffer* response) -> absl::Status {
     if (i < dense_calls) {
       return ScatterPullResponse(response, plan->chunks[i], buffer,
                                  &plan->staleness[i]);
     }
-    SparseRequest& r = (*sparse_requests)[i - dense_calls];
+    SparseRequest& r = st->sparse[i - dense_calls];
     v1::PullResponse parsed;
     grpc::ProtoBufferReader reader(response);
     if (!parsed.ParseFromZeroCopyStream(&reader)) {
@@ -193,40 +274,31 @@ absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
     const char* in = parsed.values().data();
     size_t row = 0;
     for (const auto& [ref, count] : r.slices) {
-      const size_t bytes = dims[ref] * sizeof(float);
+      const int dim = st->dims[ref];
+      const size_t bytes = dim * sizeof(float);
       for (int64_t k = 0; k < count; ++k, ++row) {
-        std::memcpy(sparse[ref].rows + r.rows[row] * dims[ref], in, bytes);
+        std::memcpy(rows[ref] + r.rows[row] * dim, in, bytes);
         in += bytes;
       }
     }
     r.staleness = parsed.staleness();
     return absl::OkStatus();
   };
-  absl::Status status = Execute("pull from", PullMethod(), calls, prepare, scatter);
-  if (status.ok() && staleness != nullptr) {
-    *staleness = 0;
-    for (int64_t s : plan->staleness) *staleness = std::max(*staleness, s);
-    for (const SparseRequest& r : *sparse_requests) {
-      *staleness = std::max(*staleness, r.staleness);
-    }
+  if (staleness != nullptr) {
+    st->finish = [plan, st, staleness] {
+      *staleness = 0;
+      for (int64_t s : plan->staleness) *staleness = std::max(*staleness, s);
+      for (const SparseRequest& r : st->sparse) {
+        *staleness = std::max(*staleness, r.staleness);
+      }
+    };
   }
-  return status;
+  return stage;
 }
 
-absl::Status PsClient::Push(const std::vector<TableRef>& refs,
-                            const float* grads) {
-  return Push(refs, grads, /*sparse=*/{}, /*clock=*/0);
-}
-
-absl::Status PsClient::Push(const std::vector<TableRef>& refs,
-                            const float* grads, int64_t clock) {
-  return Push(refs, grads, /*sparse=*/{}, clock);
-}
-
-absl::Status PsClient::Push(const std::vector<TableRef>& refs,
-                            const float* grads,
-                            const std::vector<SparsePushRef>& sparse,
-                            int64_t clock) {
+absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
+    const std::vector<TableRef>& refs, const float* grads,
+    const std::vector<SparsePushRef>& sparse, int64_t clock) {
   const std::string op = absl::StrCat("job ", job_id_, ": push");
   if (clock < 0) {
     return absl::InvalidArgumentError(
@@ -243,34 +315,37 @@ absl::Status PsClient::Push(const std::vector<TableRef>& refs,
     }
     tables.emplace_back(&ref.table, ref.keys);
   }
-  std::vector<int> dims;
-  absl::StatusOr<std::vector<SparseRequest>> sparse_requests =
-      RouteSparse(tables, &dims);
-  if (!sparse_requests.ok()) return Annotate(sparse_requests.status(), op);
+  auto stage = std::make_unique<Stage>();
+  Stage* st = stage.get();
+  st->op = "push to";
+  absl::StatusOr<std::vector<SparseRequest>> routed =
+      RouteSparse(tables, &st->dims);
+  if (!routed.ok()) return Annotate(routed.status(), op);
+  st->sparse = *std::move(routed);
   // A worker's clock advances on a server once all of that clock's pushes
   // arrived there; with sparse tables every server must hear of every clock.
-  std::vector<int32_t> per_server(servers_.size(), 0);
-  for (const Chunk& chunk : push_plan_.chunks) ++per_server[chunk.server_index];
-  for (const SparseRequest& r : *sparse_requests) ++per_server[r.server_index];
+  st->per_server.assign(servers_.size(), 0);
+  for (const Chunk& chunk : push_plan_.chunks) ++st->per_server[chunk.server_index];
+  for (const SparseRequest& r : st->sparse) ++st->per_server[r.server_index];
   if (map_.sparse_partitions() > 0 && !options_.worker_id.empty()) {
     for (size_t s = 0; s < servers_.size(); ++s) {
-      if (per_server[s] > 0) continue;
-      SparseRequest& empty = sparse_requests->emplace_back();
+      if (st->per_server[s] > 0) continue;
+      SparseRequest& empty = st->sparse.emplace_back();
       empty.server_index = static_cast<int>(s);
-      per_server[s] = 1;
+      st->per_server[s] = 1;
     }
   }
   Plan* plan = &push_plan_;
-  CallSet calls = DenseCalls(plan);
-  const int dense_calls = static_cast<int>(calls.stubs.size());
-  for (SparseRequest& r : *sparse_requests) {
+  st->calls = DenseCalls(plan, PushMethod());
+  const int dense_calls = static_cast<int>(st->calls.stubs.size());
+  for (SparseRequest& r : st->sparse) {
     v1::PushRequest request;
     request.set_job_id(job_id_);
     request.set_epoch(map_.epoch());
     request.set_worker_id(options_.worker_id);
     request.set_seq(next_seq_++);
     request.set_clock(clock);
-    request.set_clock_pushes(per_server[r.server_index]);
+    request.set_clock_pushes(st->per_server[r.server_index]);
     std::string* keys = request.mutable_keys();
     keys->resize(r.keys.size() * sizeof(uint64_t));
     std::string* values = request.mutable_values();
@@ -282,31 +357,71 @@ absl::Status PsClient::Push(const std::vector<TableRef>& refs,
       v1::SparseSlice* slice = request.add_sparse();
       slice->set_table(sparse[ref].table);
       slice->set_keys(count);
-      const size_t bytes = dims[ref] * sizeof(float);
+      const int dim = st->dims[ref];
+      const size_t bytes = dim * sizeof(float);
       for (int64_t k = 0; k < count; ++k, ++row) {
         std::memcpy(key_out, r.keys[row], sizeof(uint64_t));
         key_out += sizeof(uint64_t);
-        std::memcpy(value_out, sparse[ref].grads + r.rows[row] * dims[ref],
-                    bytes);
+        std::memcpy(value_out, sparse[ref].grads + r.rows[row] * dim, bytes);
         value_out += bytes;
       }
     }
     grpc::Slice bytes(request.SerializeAsString());
     r.request = grpc::ByteBuffer(&bytes, 1);
-    AddCall(&calls, r.server_index, &r.request);
-    calls.bytes += r.values * int64_t{sizeof(float)};
+    AddCall(&st->calls, r.server_index, &r.request, PushMethod());
+    st->calls.bytes += r.values * int64_t{sizeof(float)};
   }
-  auto prepare = [this, plan, grads, clock, dense_calls, &per_server](int i) {
+  st->prepare = [this, plan, grads, clock, dense_calls, st](int i) {
     if (i < dense_calls) {
       PreparePush(plan, i, grads, clock,
-                  per_server[plan->chunks[i].server_index]);
+                  st->per_server[plan->chunks[i].server_index]);
     }
   };
-  absl::Status status =
-      Execute("push to", PushMethod(), calls, prepare, /*on_response=*/nullptr);
   // Drop this side's references, so a send buffer reads as idle as soon as
   // gRPC has finished with it.
-  for (grpc::ByteBuffer& request : plan->requests) request.Clear();
+  st->cleanup = [plan] {
+    for (grpc::ByteBuffer& request : plan->requests) request.Clear();
+  };
+  return stage;
+}
+
+absl::Status PsClient::Run(const std::vector<Stage*>& stages) {
+  CallSet all;
+  std::vector<int> first;  // index of each stage's first call in `all`
+  for (Stage* st : stages) {
+    first.push_back(static_cast<int>(all.stubs.size()));
+    const CallSet& c = st->calls;
+    all.stubs.insert(all.stubs.end(), c.stubs.begin(), c.stubs.end());
+    all.requests.insert(all.requests.end(), c.requests.begin(), c.requests.end());
+    all.servers.insert(all.servers.end(), c.servers.begin(), c.servers.end());
+    all.methods.insert(all.methods.end(), c.methods.begin(), c.methods.end());
+    all.ops.insert(all.ops.end(), c.stubs.size(), &st->op);
+    all.bytes += c.bytes;
+  }
+  // The stage of call i, and i's index within it.
+  auto locate = [&](int i) {
+    size_t k = stages.size() - 1;
+    while (i < first[k]) --k;
+    return std::pair<Stage*, int>(stages[k], i - first[k]);
+  };
+  auto prepare = [&](int i) {
+    auto [st, j] = locate(i);
+    st->prepare(j);
+  };
+  CallBatch::OnResponse on_response;
+  for (Stage* st : stages) {
+    if (st->on_response) {
+      on_response = [&](int i, grpc::ByteBuffer* response) -> absl::Status {
+        auto [st, j] = locate(i);
+        return st->on_response ? st->on_response(j, response) : absl::OkStatus();
+      };
+    }
+  }
+  absl::Status status = Execute(all, prepare, on_response);
+  for (Stage* st : stages) {
+    if (status.ok() && st->finish) st->finish();
+    if (st->cleanup) st->cleanup();
+  }
   return status;
 }
 
@@ -375,24 +490,27 @@ absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
   return out;
 }
 
-PsClient::CallSet PsClient::DenseCalls(Plan* plan) const {
+PsClient::CallSet PsClient::DenseCalls(Plan* plan,
+                                       const std::string& method) const {
   CallSet calls;
   for (size_t i = 0; i < plan->chunks.size(); ++i) {
     calls.stubs.push_back(plan->stubs[i]);
     calls.requests.push_back(&plan->requests[i]);
     calls.servers.push_back(plan->chunks[i].server_index);
+    calls.methods.push_back(&method);
   }
   calls.bytes = plan->bytes;
   return calls;
 }
 
 void PsClient::AddCall(CallSet* calls, int server_index,
-                       grpc::ByteBuffer* request) {
+                       grpc::ByteBuffer* request, const std::string& method) {
   const Server& server = servers_[server_index];
   int32_t& k = next_stub_[server_index];
   calls->stubs.push_back(server.stubs[k++ % server.stubs.size()].get());
   calls->requests.push_back(request);
   calls->servers.push_back(server_index);
+  calls->methods.push_back(&method);
 }
 
 absl::Status PsClient::UpdatePlan(const std::vector<TableRef>& refs,
@@ -460,8 +578,7 @@ void PsClient::PreparePush(Plan* plan, int i, const float* grads,
   plan->requests[i] = SharedBytes::Share(send);
 }
 
-absl::Status PsClient::Execute(absl::string_view op, const std::string& method,
-                               const CallSet& calls, const PrepareFn& prepare,
+absl::Status PsClient::Execute(const CallSet& calls, const PrepareFn& prepare,
                                const CallBatch::OnResponse& on_response) {
   std::vector<int> todo(calls.stubs.size());
   std::iota(todo.begin(), todo.end(), 0);
@@ -479,11 +596,11 @@ absl::Status PsClient::Execute(absl::string_view op, const std::string& method,
       for (size_t k = 0; k < todo.size(); ++k) {
         const int i = todo[k];
         if (attempt == 1) prepare(i);
-        batch.Start(static_cast<int>(k), calls.stubs[i], method,
+        batch.Start(static_cast<int>(k), calls.stubs[i], *calls.methods[i],
                     *calls.requests[i]);
       }
       results =
-          batch.Wait(calls.bytes <= kSmallCallBytes ? kSmallCallSpin
+          batch.Wait(calls.bytes <= kSmallCallBytes ? options_.small_call_spin
                                                     : absl::ZeroDuration());
     }
     std::vector<int> retry;
@@ -494,7 +611,8 @@ absl::Status PsClient::Execute(absl::string_view op, const std::string& method,
         continue;
       }
       const Server& server = servers_[calls.servers[todo[k]]];
-      return Annotate(results[k], absl::StrCat("job ", job_id_, ": ", op, " ",
+      return Annotate(results[k], absl::StrCat("job ", job_id_, ": ",
+                                               *calls.ops[todo[k]], " ",
                                                server.label));
     }
     todo = std::move(retry);

@@ -38,6 +38,12 @@
 
 namespace ps::client {
 
+// 100 us on a machine with at least 4 hardware threads, else 0: with fewer,
+// a polling client takes the CPU that servers and other workers on the same
+// machine need (measured: a 2-core machine trains the flights example about
+// 25% faster without polling).
+absl::Duration DefaultSmallCallSpin();
+
 struct PsClientOptions {
   // Identifies this client's pushes so that a retried push is applied once.
   // Must be unique among the job's concurrent clients. Empty: no
@@ -56,6 +62,10 @@ struct PsClientOptions {
   // over them round-robin, since one HTTP/2 connection is flow-controlled
   // and processed by one thread at a time on each side.
   int channels_per_server = 2;
+  // How long a call moving at most 256 KiB polls for its answers before
+  // blocking, in [0, 1ms]: waking a blocked thread costs tens of
+  // microseconds on some VMs, a large part of a small call's latency.
+  absl::Duration small_call_spin = DefaultSmallCallSpin();
 };
 
 // Rows of a sparse table in one call: the row of keys[i] is
@@ -132,6 +142,22 @@ class PsClient {
   absl::Status Push(const std::vector<TableRef>& refs, const float* grads,
                     const std::vector<SparsePushRef>& sparse, int64_t clock);
 
+  // A training step's exchange in one round trip: pushes the gradient of
+  // step push_clock and pulls for step pull_clock (normally push_clock + 1)
+  // with every RPC of both in flight at once. Under BSP and SSP the servers
+  // order them (the pull waits for the clock the push completes); under ASP
+  // the pull may be answered before this push is applied, so the values may
+  // lack this worker's own latest gradient. Errors as for Push and Pull;
+  // after an error the buffer's contents are unspecified and some pushes
+  // may have been applied.
+  absl::Status PushAndPull(const std::vector<TableRef>& push_refs,
+                           const float* grads,
+                           const std::vector<SparsePushRef>& push_sparse,
+                           int64_t push_clock,
+                           const std::vector<TableRef>& pull_refs, float* buffer,
+                           const std::vector<SparsePullRef>& pull_sparse,
+                           int64_t pull_clock, int64_t* staleness);
+
   const v1::PartitionMap& map() const { return map_; }
   const std::string& job_id() const { return job_id_; }
 
@@ -159,9 +185,12 @@ class PsClient {
   struct CallSet {
     std::vector<grpc::GenericStub*> stubs;
     std::vector<grpc::ByteBuffer*> requests;
-    std::vector<int> servers;  // server index of each RPC
-    int64_t bytes = 0;         // value bytes of the call
+    std::vector<int> servers;                   // server index of each RPC
+    std::vector<const std::string*> methods;    // of each RPC
+    std::vector<const std::string*> ops;        // "pull from"..., for errors
+    int64_t bytes = 0;                          // value bytes of the call
   };
+  struct Stage;
   // Sparse rows of one call bound for one server, as one request.
   struct SparseRequest {
     int server_index = 0;
@@ -181,6 +210,16 @@ class PsClient {
   void PreparePull(Plan* plan, int chunk, const grpc::Slice& clock_field);
   void PreparePush(Plan* plan, int chunk, const float* grads, int64_t clock,
                    int32_t clock_pushes);
+  // Checks and routes one pull or push and builds its requests; nothing is
+  // sent. Run() sends the RPCs of one or more stages at once.
+  absl::StatusOr<std::unique_ptr<Stage>> StagePull(
+      const std::vector<TableRef>& refs, float* buffer,
+      const std::vector<SparsePullRef>& sparse, int64_t clock,
+      int64_t* staleness);
+  absl::StatusOr<std::unique_ptr<Stage>> StagePush(
+      const std::vector<TableRef>& refs, const float* grads,
+      const std::vector<SparsePushRef>& sparse, int64_t clock);
+  absl::Status Run(const std::vector<Stage*>& stages);
   // Routes the keys of `tables` (each with its key span) to servers and
   // groups them into requests of at most chunk_bytes of rows. INVALID_ARGUMENT
   // or NOT_FOUND for a bad table, before anything is sent.
@@ -188,12 +227,12 @@ class PsClient {
       const std::vector<std::pair<const std::string*, absl::Span<const uint64_t>>>&
           tables,
       std::vector<int>* dims) const;
-  CallSet DenseCalls(Plan* plan) const;
-  void AddCall(CallSet* calls, int server_index, grpc::ByteBuffer* request);
+  CallSet DenseCalls(Plan* plan, const std::string& method) const;
+  void AddCall(CallSet* calls, int server_index, grpc::ByteBuffer* request,
+               const std::string& method);
   // Runs every RPC of `calls`, calling `prepare(i)` just before the first
   // attempt of RPC i, and retrying UNAVAILABLE ones.
-  absl::Status Execute(absl::string_view op, const std::string& method,
-                       const CallSet& calls, const PrepareFn& prepare,
+  absl::Status Execute(const CallSet& calls, const PrepareFn& prepare,
                        const CallBatch::OnResponse& on_response);
 
   const std::string job_id_;

@@ -122,6 +122,7 @@ int RunLocalCommand(const std::string& spec_path) {
 int main(int argc, char** argv) {
   // psctl export and local move whole models; without the settings it only
   // runs slower, which is not worth failing a command for.
+  ps::DisableMutexDeadlockDetection();
   ps::TuneMallocForBulkTransfers().IgnoreError();
   absl::SetProgramUsageMessage(kUsage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);

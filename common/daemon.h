@@ -34,6 +34,13 @@ inline constexpr int64_t kTrimThresholdBytes = int64_t{512} << 20;
 // then works as before, only slower.
 absl::Status TuneMallocForBulkTransfers();
 
+// Turns off Abseil's mutex deadlock detection. Debian's Abseil is built
+// without NDEBUG, so by default every absl::Mutex lock and unlock also
+// updates a global lock-order graph (under a global lock); in ps_server that
+// was most of the locking cost of a sparse pull or push. Call first thing in
+// main(), before any mutex is used. Tests keep the detection on.
+void DisableMutexDeadlockDetection();
+
 // Blocks SIGINT and SIGTERM in the calling thread and every thread it starts
 // afterwards; call first thing in main(), then WaitForTerminationSignal().
 void BlockTerminationSignals();

@@ -27,6 +27,7 @@ ABSL_FLAG(int, keep_succeeded_tables, 8,
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
+  ps::DisableMutexDeadlockDetection();
   absl::SetProgramUsageMessage("ps_coordinator [--port=N] [--lease=3s]");
   absl::ParseCommandLine(argc, argv);
   ps::BlockTerminationSignals();

@@ -23,6 +23,7 @@ ABSL_FLAG(double, max_memory_gb, 16,
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
+  ps::DisableMutexDeadlockDetection();
   const absl::Status malloc_tuned = ps::TuneMallocForBulkTransfers();
   absl::SetProgramUsageMessage("ps_server --coordinator=HOST:PORT [--port=N]");
   absl::ParseCommandLine(argc, argv);

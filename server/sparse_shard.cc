@@ -129,69 +129,131 @@ float* SparseShard::FindOrCreate(Stripe& stripe, uint64_t key, uint64_t hash) {
   return record;
 }
 
+namespace {
+
+// The keys of one call grouped by stripe: by_stripe[start[s], start[s + 1])
+// are the indexes of the keys in stripe s, in call order. Per thread, so a
+// call allocates only when it is the largest the thread has seen.
+struct StripeGroups {
+  std::vector<uint64_t> hashes;
+  std::vector<uint32_t> by_stripe;
+  std::vector<uint32_t> missing;
+  uint32_t start[SparseShard::kStripes + 1];
+
+  void Group(absl::Span<const uint64_t> keys) {
+    const size_t n = keys.size();
+    hashes.resize(n);
+    by_stripe.resize(n);
+    uint32_t count[SparseShard::kStripes] = {};
+    for (size_t i = 0; i < n; ++i) {
+      hashes[i] = Hash(keys[i]);
+      ++count[hashes[i] >> 58];
+    }
+    start[0] = 0;
+    for (int s = 0; s < SparseShard::kStripes; ++s) {
+      start[s + 1] = start[s] + count[s];
+    }
+    uint32_t next[SparseShard::kStripes];
+    std::copy(start, start + SparseShard::kStripes, next);
+    for (size_t i = 0; i < n; ++i) {
+      by_stripe[next[hashes[i] >> 58]++] = static_cast<uint32_t>(i);
+    }
+  }
+};
+
+StripeGroups& ThreadGroups() {
+  thread_local StripeGroups groups;
+  return groups;
+}
+
+}  // namespace
+
 void SparseShard::Read(absl::Span<const uint64_t> keys, void* out) {
   const size_t row_bytes = static_cast<size_t>(dim_) * sizeof(float);
   char* dst = static_cast<char*>(out);
-  for (size_t i = 0; i < keys.size(); ++i, dst += row_bytes) {
-    const uint64_t hash = Hash(keys[i]);
-    Stripe& stripe = StripeOf(hash);
+  StripeGroups& g = ThreadGroups();
+  g.Group(keys);
+  for (int s = 0; s < kStripes; ++s) {
+    if (g.start[s] == g.start[s + 1]) continue;
+    Stripe& stripe = stripes_[s];
+    g.missing.clear();
     {
       // Existing rows, the common case, only need the shared lock.
       absl::ReaderMutexLock lock(&stripe.mu);
-      if (const float* record = Find(stripe, keys[i], hash)) {
-        std::memcpy(dst, record + kKeyFloats, row_bytes);
-        continue;
+      for (uint32_t k = g.start[s]; k < g.start[s + 1]; ++k) {
+        const uint32_t i = g.by_stripe[k];
+        if (const float* record = Find(stripe, keys[i], g.hashes[i])) {
+          std::memcpy(dst + i * row_bytes, record + kKeyFloats, row_bytes);
+        } else {
+          g.missing.push_back(i);
+        }
       }
     }
+    if (g.missing.empty()) continue;
     absl::MutexLock lock(&stripe.mu);
-    std::memcpy(dst, FindOrCreate(stripe, keys[i], hash) + kKeyFloats,
-                row_bytes);
+    for (uint32_t i : g.missing) {
+      std::memcpy(dst + i * row_bytes,
+                  FindOrCreate(stripe, keys[i], g.hashes[i]) + kKeyFloats,
+                  row_bytes);
+    }
   }
 }
 
-void SparseShard::ApplyRow(uint64_t key, const float* grad) {
-  const uint64_t hash = Hash(key);
-  Stripe& stripe = StripeOf(hash);
-  absl::MutexLock lock(&stripe.mu);
-  float* values = FindOrCreate(stripe, key, hash) + kKeyFloats;
+void SparseShard::ApplyRows(absl::Span<const uint64_t> keys,
+                            const float* const* grads) {
+  StripeGroups& g = ThreadGroups();
+  g.Group(keys);
   float* planes[kMaxStatePlanes];
-  for (int k = 0; k < planes_; ++k) planes[k] = values + (k + 1) * dim_;
-  rule_->Apply(values, planes, grad, dim_);
+  for (int s = 0; s < kStripes; ++s) {
+    if (g.start[s] == g.start[s + 1]) continue;
+    Stripe& stripe = stripes_[s];
+    absl::MutexLock lock(&stripe.mu);
+    for (uint32_t k = g.start[s]; k < g.start[s + 1]; ++k) {
+      const uint32_t i = g.by_stripe[k];
+      float* values = FindOrCreate(stripe, keys[i], g.hashes[i]) + kKeyFloats;
+      for (int p = 0; p < planes_; ++p) planes[p] = values + (p + 1) * dim_;
+      rule_->Apply(values, planes, grads[i], dim_);
+    }
+  }
 }
 
 void SparseShard::Apply(absl::Span<const uint64_t> keys, const float* grads) {
-  for (size_t i = 0; i < keys.size(); ++i) ApplyRow(keys[i], grads + i * dim_);
+  std::vector<const float*> rows(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) rows[i] = grads + i * dim_;
+  ApplyRows(keys, rows.data());
 }
 
 void SparseShard::Apply(absl::Span<const uint64_t> keys,
                         const ValuePieces& grads, int64_t first) {
-  // Rows whole within a run are applied in place; a row cut by a run's end
-  // is gathered in `partial` first.
-  std::unique_ptr<float[]> partial;
-  int64_t filled = 0;  // floats of row `row` gathered in `partial`
+  // Rows whole within a run are read in place; a row cut by a run's end is
+  // gathered into `partial` first.
+  std::vector<const float*> rows(keys.size());
+  std::vector<std::unique_ptr<float[]>> partial;
+  int64_t filled = 0;  // floats of row `row` gathered in partial.back()
   size_t row = 0;
   grads.ForEachRun(first, static_cast<int64_t>(keys.size()) * dim_,
                    [&](int64_t, const float* v, int64_t n) {
                      while (n > 0) {
                        if (filled == 0 && n >= dim_) {
-                         ApplyRow(keys[row++], v);
+                         rows[row++] = v;
                          v += dim_;
                          n -= dim_;
                          continue;
                        }
-                       if (partial == nullptr) partial.reset(new float[dim_]);
+                       if (filled == 0) partial.emplace_back(new float[dim_]);
                        const int64_t take = std::min<int64_t>(n, dim_ - filled);
-                       std::memcpy(partial.get() + filled, v,
+                       std::memcpy(partial.back().get() + filled, v,
                                    take * sizeof(float));
                        filled += take;
                        v += take;
                        n -= take;
                        if (filled == dim_) {
-                         ApplyRow(keys[row++], partial.get());
+                         rows[row++] = partial.back().get();
                          filled = 0;
                        }
                      }
                    });
+  ApplyRows(keys, rows.data());
 }
 
 int64_t SparseShard::rows() const {

@@ -24,6 +24,9 @@
 // relatively more. Measured for 1M rows (sparse_shard_test): SGD dim 1
 // 4.64, dim 8 1.50, dim 16 1.27; ADAGRAD dim 4 1.50, dim 8 1.27, dim 64 1.03.
 //
+// A call takes each stripe's lock once for all of its keys (keys are
+// grouped by stripe first), not once per key.
+//
 // Thread-safety: thread-safe. Keys are spread over kStripes stripes by a
 // hash; each stripe has its own lock, index and blocks. Every key is handled
 // under its own stripe's lock, so a row is never seen half-updated, but a
@@ -124,8 +127,9 @@ class SparseShard {
   // Makes room for one more row in the index (rehashing into a larger
   // table) and, when the last block is full, in the blocks.
   void Reserve(Stripe& stripe) ABSL_EXCLUSIVE_LOCKS_REQUIRED(stripe.mu);
-  // Applies the update rule to the row of `key` with `grad` (dim floats).
-  void ApplyRow(uint64_t key, const float* grad);
+  // Applies the update rule with grads[i] (dim floats) to the row of
+  // keys[i], for every i. Locks each stripe once for all of its keys.
+  void ApplyRows(absl::Span<const uint64_t> keys, const float* const* grads);
 
   const v1::Initializer init_;
   const int dim_;

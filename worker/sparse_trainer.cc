@@ -93,6 +93,14 @@ class SparseStep {
     return store->Push(dense_grads_.data(), blocks_, clock);
   }
 
+  // Pushes this step's gradients as `clock` and pulls `next`'s parameters
+  // (already Loaded) as clock + 1, together.
+  absl::StatusOr<int64_t> PushAndPull(SparseParamStore* store, int64_t clock,
+                                      SparseStep* next) {
+    return store->PushAndPull(dense_grads_.data(), blocks_, clock,
+                              next->dense_.data(), &next->blocks_, clock + 1);
+  }
+
   absl::Status Logits(float* logits) {
     return model_->Logits(Params(), Batch(), logits);
   }
@@ -184,34 +192,55 @@ absl::Status TrainSparse(const TrainerOptions& options,
   }
   const int64_t batch = options.batch_size;
   const int64_t steps_per_epoch = (used + batch - 1) / batch;
-  SparseStep step(model, batch);
   Progress progress;
   progress.total_steps = steps_per_epoch * options.epochs;
+  // Two steps' buffers: while step c's gradients are pushed, step c + 1's
+  // parameters are pulled into the other.
+  SparseStep steps[2] = {SparseStep(model, batch), SparseStep(model, batch)};
+  // The shuffled orders of the epochs of the current and the next step.
+  std::vector<int64_t> orders[2];
+  int order_epoch[2] = {0, 0};
+  auto load = [&](int64_t g, SparseStep* step) {
+    const int epoch = static_cast<int>(g / steps_per_epoch) + 1;
+    const int64_t s = g % steps_per_epoch;
+    std::vector<int64_t>& order = orders[epoch % 2];
+    if (order_epoch[epoch % 2] != epoch) {
+      order = EpochOrder(options.seed, options.rank, epoch, train.count);
+      order_epoch[epoch % 2] = epoch;
+    }
+    step->Load(train, order.data() + s * batch,
+               std::min(batch, used - s * batch));
+  };
   BatchStats window;
   absl::Time window_start = absl::Now();
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    const std::vector<int64_t> order =
-        EpochOrder(options.seed, options.rank, epoch, train.count);
-    progress.epoch = epoch;
-    for (int64_t s = 0; s < steps_per_epoch; ++s) {
-      if (cancelled != nullptr && cancelled->load()) {
-        return absl::CancelledError("task cancelled");
-      }
-      step.Load(train, order.data() + s * batch,
-                std::min(batch, used - s * batch));
-      const int64_t clock = progress.step;
-      absl::StatusOr<int64_t> staleness = step.Pull(store, clock);
-      if (!staleness.ok()) return staleness.status();
-      progress.max_staleness = std::max(progress.max_staleness, *staleness);
-      absl::Status st = step.ComputeGradients(&window);
-      if (st.ok()) st = step.Push(store, clock);
+  if (cancelled != nullptr && cancelled->load()) {
+    return absl::CancelledError("task cancelled");
+  }
+  load(0, &steps[0]);
+  absl::StatusOr<int64_t> staleness = steps[0].Pull(store, /*clock=*/0);
+  for (int64_t g = 0; g < progress.total_steps; ++g) {
+    if (!staleness.ok()) return staleness.status();
+    progress.max_staleness = std::max(progress.max_staleness, *staleness);
+    if (cancelled != nullptr && cancelled->load()) {
+      return absl::CancelledError("task cancelled");
+    }
+    progress.epoch = static_cast<int>(g / steps_per_epoch) + 1;
+    SparseStep& step = steps[g % 2];
+    absl::Status st = step.ComputeGradients(&window);
+    if (!st.ok()) return st;
+    if (g + 1 < progress.total_steps) {
+      SparseStep& next = steps[(g + 1) % 2];
+      load(g + 1, &next);
+      staleness = step.PushAndPull(store, g, &next);
+    } else {
+      st = step.Push(store, g);
       if (!st.ok()) return st;
-      ++progress.step;
-      if (progress.step % options.report_every_steps == 0 ||
-          progress.step == progress.total_steps) {
-        CloseWindow(&window, &window_start, &progress);
-        if (st = sink->Report(progress); !st.ok()) return st;
-      }
+    }
+    ++progress.step;
+    if (progress.step % options.report_every_steps == 0 ||
+        progress.step == progress.total_steps) {
+      CloseWindow(&window, &window_start, &progress);
+      if (st = sink->Report(progress); !st.ok()) return st;
     }
   }
   return absl::OkStatus();

@@ -64,10 +64,24 @@ class SparseParamStore {
   virtual absl::Status Push(const float* dense_grads,
                             const std::vector<SparseBlock>& blocks,
                             int64_t clock) = 0;
+  // Push(dense_grads, push_blocks, push_clock), then Pull(dense,
+  // pull_blocks, pull_clock). A store may send both at once, saving a round
+  // trip per step; under ASP the pull may then miss this push.
+  virtual absl::StatusOr<int64_t> PushAndPull(
+      const float* dense_grads, const std::vector<SparseBlock>& push_blocks,
+      int64_t push_clock, float* dense, std::vector<SparseBlock>* pull_blocks,
+      int64_t pull_clock) {
+    if (absl::Status s = Push(dense_grads, push_blocks, push_clock); !s.ok()) {
+      return s;
+    }
+    return Pull(dense, pull_blocks, pull_clock);
+  }
 };
 
 // Trains `model` on `train` for options.epochs (options.batch_size at most
-// the model's max_batch). Labels are FlightFeatures.labels (> 0.5 counts
+// the model's max_batch). Step c's push and step c + 1's pull go to the
+// store together (SparseParamStore::PushAndPull), so a step costs one round
+// trip to the servers, not two. Labels are FlightFeatures.labels (> 0.5 counts
 // as delayed). Progress goes to `sink` every options.report_every_steps
 // steps and after the last: loss and accuracy (see
 // FlightsModel::ForwardBackward) over the steps since the previous report,

@@ -82,6 +82,28 @@ class ServerSparseParamStore : public SparseParamStore {
     }
     return client_->Push(dense_, dense_grads, push_refs_, clock);
   }
+  absl::StatusOr<int64_t> PushAndPull(const float* dense_grads,
+                                      const std::vector<SparseBlock>& push_blocks,
+                                      int64_t push_clock, float* dense,
+                                      std::vector<SparseBlock>* pull_blocks,
+                                      int64_t pull_clock) override {
+    push_refs_.resize(push_blocks.size());
+    for (size_t i = 0; i < push_blocks.size(); ++i) {
+      const SparseBlock& b = push_blocks[i];
+      push_refs_[i] = {b.table, b.keys, b.values.data()};
+    }
+    pull_refs_.resize(pull_blocks->size());
+    for (size_t i = 0; i < pull_blocks->size(); ++i) {
+      SparseBlock& b = (*pull_blocks)[i];
+      pull_refs_[i] = {b.table, b.keys, b.values.data()};
+    }
+    int64_t staleness = 0;
+    absl::Status s =
+        client_->PushAndPull(dense_, dense_grads, push_refs_, push_clock, dense_,
+                             dense, pull_refs_, pull_clock, &staleness);
+    if (!s.ok()) return s;
+    return staleness;
+  }
 
  private:
   std::unique_ptr<client::PsClient> client_;

@@ -55,6 +55,7 @@ absl::StatusOr<ps::worker::ComputeOptions> ComputeFromFlags(
 }  // namespace
 
 int main(int argc, char** argv) {
+  ps::DisableMutexDeadlockDetection();
   const absl::Status malloc_tuned = ps::TuneMallocForBulkTransfers();
   absl::SetProgramUsageMessage("ps_worker --coordinator=HOST:PORT");
   absl::ParseCommandLine(argc, argv);
