@@ -64,7 +64,7 @@ spec["data"]["dir"] = data
 json.dump(spec, open(dst, "w"))
 PY
   if ! bazel-bin/client/psctl local "$spec" --servers="$n" --workers="$n" \
-      --work_dir="$work/cluster-$n" > "$out" 2>&1; then
+      --work_dir="$work/$(basename "$example" .json)-$n" > "$out" 2>&1; then
     cat "$out" >&2
     return 1
   fi

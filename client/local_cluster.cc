@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "common/rpc.h"
@@ -72,6 +73,10 @@ absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,
                                                 const std::string& name,
                                                 std::vector<std::string> args) {
   const std::string port_file = absl::StrCat(options_.work_dir, "/", name, ".addr");
+  // A work_dir used before still holds the last run's address files; one
+  // left there would point at a process that is gone.
+  std::error_code ignored;
+  std::filesystem::remove(port_file, ignored);
   std::vector<std::string> argv = {ProgramPath(options_.bin_dir, program),
                                    "--port=0", "--port_file=" + port_file,
                                    "--log_level=" + options_.log_level};

@@ -133,6 +133,7 @@ struct PsClient::Stage {
   std::vector<int> dims;
   grpc::Slice clock_field;
   std::vector<int32_t> per_server;
+  std::vector<int> chunk_of;  // dense call -> chunk of the plan
 };
 
 absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer) {
@@ -219,13 +220,22 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
   if (!routed.ok()) return Annotate(routed.status(), op);
   st->sparse = *std::move(routed);
   Plan* plan = &pull_plan_;
-  st->calls = DenseCalls(plan, PullMethod());
+  const std::vector<bool> folded = FoldDenseChunks(*plan, &st->sparse);
+  st->calls = DenseCalls(plan, PullMethod(), folded, &st->chunk_of);
   const int dense_calls = static_cast<int>(st->calls.stubs.size());
   for (SparseRequest& r : st->sparse) {
     v1::PullRequest request;
     request.set_job_id(job_id_);
     request.set_epoch(map_.epoch());
     request.set_clock(clock);
+    for (int c : r.dense_chunks) {
+      for (const RoutedSlice& piece : plan->chunks[c].pieces) {
+        v1::DenseSlice* slice = request.add_slices();
+        slice->set_table(piece.table);
+        slice->set_offset(piece.offset);
+        slice->set_count(piece.count);
+      }
+    }
     std::string* keys = request.mutable_keys();
     keys->resize(r.keys.size() * sizeof(uint64_t));
     char* out = keys->data();
@@ -241,14 +251,14 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
     grpc::Slice bytes(request.SerializeAsString());
     r.request = grpc::ByteBuffer(&bytes, 1);
     AddCall(&st->calls, r.server_index, &r.request, PullMethod());
-    st->calls.bytes += r.values * int64_t{sizeof(float)};
+    st->calls.bytes += (r.dense_values + r.values) * int64_t{sizeof(float)};
   }
   if (clock != 0) {
     st->clock_field = grpc::Slice(VarintField(
         v1::PullRequest::kClockFieldNumber, static_cast<uint64_t>(clock)));
   }
   st->prepare = [this, plan, dense_calls, st](int i) {
-    if (i < dense_calls) PreparePull(plan, i, st->clock_field);
+    if (i < dense_calls) PreparePull(plan, st->chunk_of[i], st->clock_field);
   };
   // Sparse rows go to the caller's rows pointers, captured per ref.
   std::vector<float*> rows;
@@ -256,8 +266,9 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
   st->on_response = [plan, buffer, dense_calls, st, rows = std::move(rows)](
                         int i, grpc::ByteBuffer* response) -> absl::Status {
     if (i < dense_calls) {
-      return ScatterPullResponse(response, plan->chunks[i], buffer,
-                                 &plan->staleness[i]);
+      const int c = st->chunk_of[i];
+      return ScatterPullResponse(response, plan->chunks[c], buffer,
+                                 &plan->staleness[c]);
     }
     SparseRequest& r = st->sparse[i - dense_calls];
     v1::PullResponse parsed;
@@ -265,13 +276,21 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
     if (!parsed.ParseFromZeroCopyStream(&reader)) {
       return absl::DataLossError("sparse pull response is not a PullResponse");
     }
-    if (static_cast<int64_t>(parsed.values().size()) !=
-        r.values * int64_t{sizeof(float)}) {
-      return absl::DataLossError(absl::StrCat(
-          "sparse pull answered ", parsed.values().size(), " bytes; expected ",
-          r.values * int64_t{sizeof(float)}));
+    const int64_t expected = (r.dense_values + r.values) * int64_t{sizeof(float)};
+    if (static_cast<int64_t>(parsed.values().size()) != expected) {
+      return absl::DataLossError(absl::StrCat("pull answered ",
+                                              parsed.values().size(),
+                                              " bytes of values; expected ",
+                                              expected));
     }
     const char* in = parsed.values().data();
+    for (int c : r.dense_chunks) {
+      for (const RoutedSlice& piece : plan->chunks[c].pieces) {
+        const size_t bytes = piece.count * sizeof(float);
+        std::memcpy(buffer + piece.buffer_offset, in, bytes);
+        in += bytes;
+      }
+    }
     size_t row = 0;
     for (const auto& [ref, count] : r.slices) {
       const int dim = st->dims[ref];
@@ -284,6 +303,9 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
     r.staleness = parsed.staleness();
     return absl::OkStatus();
   };
+  for (size_t c = 0; c < folded.size(); ++c) {
+    if (folded[c]) plan->staleness[c] = 0;
+  }
   if (staleness != nullptr) {
     st->finish = [plan, st, staleness] {
       *staleness = 0;
@@ -322,10 +344,14 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
       RouteSparse(tables, &st->dims);
   if (!routed.ok()) return Annotate(routed.status(), op);
   st->sparse = *std::move(routed);
+  Plan* plan = &push_plan_;
+  const std::vector<bool> folded = FoldDenseChunks(*plan, &st->sparse);
   // A worker's clock advances on a server once all of that clock's pushes
   // arrived there; with sparse tables every server must hear of every clock.
   st->per_server.assign(servers_.size(), 0);
-  for (const Chunk& chunk : push_plan_.chunks) ++st->per_server[chunk.server_index];
+  for (size_t c = 0; c < plan->chunks.size(); ++c) {
+    if (!folded[c]) ++st->per_server[plan->chunks[c].server_index];
+  }
   for (const SparseRequest& r : st->sparse) ++st->per_server[r.server_index];
   if (map_.sparse_partitions() > 0 && !options_.worker_id.empty()) {
     for (size_t s = 0; s < servers_.size(); ++s) {
@@ -335,8 +361,7 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
       st->per_server[s] = 1;
     }
   }
-  Plan* plan = &push_plan_;
-  st->calls = DenseCalls(plan, PushMethod());
+  st->calls = DenseCalls(plan, PushMethod(), folded, &st->chunk_of);
   const int dense_calls = static_cast<int>(st->calls.stubs.size());
   for (SparseRequest& r : st->sparse) {
     v1::PushRequest request;
@@ -349,9 +374,20 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
     std::string* keys = request.mutable_keys();
     keys->resize(r.keys.size() * sizeof(uint64_t));
     std::string* values = request.mutable_values();
-    values->resize(r.values * sizeof(float));
+    values->resize((r.dense_values + r.values) * sizeof(float));
     char* key_out = keys->data();
     char* value_out = values->data();
+    for (int c : r.dense_chunks) {
+      for (const RoutedSlice& piece : plan->chunks[c].pieces) {
+        v1::DenseSlice* slice = request.add_slices();
+        slice->set_table(piece.table);
+        slice->set_offset(piece.offset);
+        slice->set_count(piece.count);
+        const size_t bytes = piece.count * sizeof(float);
+        std::memcpy(value_out, grads + piece.buffer_offset, bytes);
+        value_out += bytes;
+      }
+    }
     size_t row = 0;
     for (const auto& [ref, count] : r.slices) {
       v1::SparseSlice* slice = request.add_sparse();
@@ -369,12 +405,13 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
     grpc::Slice bytes(request.SerializeAsString());
     r.request = grpc::ByteBuffer(&bytes, 1);
     AddCall(&st->calls, r.server_index, &r.request, PushMethod());
-    st->calls.bytes += r.values * int64_t{sizeof(float)};
+    st->calls.bytes += (r.dense_values + r.values) * int64_t{sizeof(float)};
   }
   st->prepare = [this, plan, grads, clock, dense_calls, st](int i) {
     if (i < dense_calls) {
-      PreparePush(plan, i, grads, clock,
-                  st->per_server[plan->chunks[i].server_index]);
+      const int c = st->chunk_of[i];
+      PreparePush(plan, c, grads, clock,
+                  st->per_server[plan->chunks[c].server_index]);
     }
   };
   // Drop this side's references, so a send buffer reads as idle as soon as
@@ -490,16 +527,42 @@ absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
   return out;
 }
 
-PsClient::CallSet PsClient::DenseCalls(Plan* plan,
-                                       const std::string& method) const {
+std::vector<bool> PsClient::FoldDenseChunks(
+    const Plan& plan, std::vector<SparseRequest>* sparse) const {
+  std::vector<bool> folded(plan.chunks.size(), false);
+  if (sparse->empty()) return folded;
+  std::vector<SparseRequest*> first(servers_.size(), nullptr);
+  for (SparseRequest& r : *sparse) {
+    if (first[r.server_index] == nullptr) first[r.server_index] = &r;
+  }
+  for (size_t c = 0; c < plan.chunks.size(); ++c) {
+    const Chunk& chunk = plan.chunks[c];
+    SparseRequest* r = first[chunk.server_index];
+    // Big chunks keep their own RPC and its copy-free path.
+    if (r == nullptr || chunk.values * int64_t{sizeof(float)} > kSmallCallBytes) {
+      continue;
+    }
+    r->dense_chunks.push_back(static_cast<int>(c));
+    r->dense_values += chunk.values;
+    folded[c] = true;
+  }
+  return folded;
+}
+
+PsClient::CallSet PsClient::DenseCalls(Plan* plan, const std::string& method,
+                                       const std::vector<bool>& folded,
+                                       std::vector<int>* chunk_of) const {
   CallSet calls;
+  chunk_of->clear();
   for (size_t i = 0; i < plan->chunks.size(); ++i) {
+    if (folded[i]) continue;
+    chunk_of->push_back(static_cast<int>(i));
     calls.stubs.push_back(plan->stubs[i]);
     calls.requests.push_back(&plan->requests[i]);
     calls.servers.push_back(plan->chunks[i].server_index);
     calls.methods.push_back(&method);
+    calls.bytes += plan->chunks[i].values * int64_t{sizeof(float)};
   }
-  calls.bytes = plan->bytes;
   return calls;
 }
 

@@ -194,10 +194,14 @@ class PsClient {
   // Sparse rows of one call bound for one server, as one request.
   struct SparseRequest {
     int server_index = 0;
+    // Small dense chunks of the same server carried by this request instead
+    // of their own RPCs (their values come first on the wire).
+    std::vector<int> dense_chunks;
+    int64_t dense_values = 0;
     std::vector<std::pair<int, int64_t>> slices;  // (sparse ref, key count)
     std::vector<const uint64_t*> keys;            // per row, in slice order
     std::vector<int64_t> rows;  // per row: index of the key in its ref
-    int64_t values = 0;         // floats of the rows
+    int64_t values = 0;         // floats of the rows (without dense_values)
     grpc::ByteBuffer request;
     int64_t staleness = 0;
   };
@@ -227,7 +231,16 @@ class PsClient {
       const std::vector<std::pair<const std::string*, absl::Span<const uint64_t>>>&
           tables,
       std::vector<int>* dims) const;
-  CallSet DenseCalls(Plan* plan, const std::string& method) const;
+  // Folds each small dense chunk of `plan` into the first sparse request to
+  // its server, so that a step costs one RPC per server; returns which
+  // chunks were folded.
+  std::vector<bool> FoldDenseChunks(const Plan& plan,
+                                    std::vector<SparseRequest>* sparse) const;
+  // The RPCs of the chunks of `plan` that were not folded; *chunk_of gets
+  // the chunk index of each.
+  CallSet DenseCalls(Plan* plan, const std::string& method,
+                     const std::vector<bool>& folded,
+                     std::vector<int>* chunk_of) const;
   void AddCall(CallSet* calls, int server_index, grpc::ByteBuffer* request,
                const std::string& method);
   // Runs every RPC of `calls`, calling `prepare(i)` just before the first

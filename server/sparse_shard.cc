@@ -218,42 +218,25 @@ void SparseShard::ApplyRows(absl::Span<const uint64_t> keys,
 }
 
 void SparseShard::Apply(absl::Span<const uint64_t> keys, const float* grads) {
-  std::vector<const float*> rows(keys.size());
+  thread_local std::vector<const float*> rows;
+  rows.resize(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) rows[i] = grads + i * dim_;
   ApplyRows(keys, rows.data());
 }
 
 void SparseShard::Apply(absl::Span<const uint64_t> keys,
                         const ValuePieces& grads, int64_t first) {
-  // Rows whole within a run are read in place; a row cut by a run's end is
-  // gathered into `partial` first.
-  std::vector<const float*> rows(keys.size());
-  std::vector<std::unique_ptr<float[]>> partial;
-  int64_t filled = 0;  // floats of row `row` gathered in partial.back()
-  size_t row = 0;
-  grads.ForEachRun(first, static_cast<int64_t>(keys.size()) * dim_,
-                   [&](int64_t, const float* v, int64_t n) {
-                     while (n > 0) {
-                       if (filled == 0 && n >= dim_) {
-                         rows[row++] = v;
-                         v += dim_;
-                         n -= dim_;
-                         continue;
-                       }
-                       if (filled == 0) partial.emplace_back(new float[dim_]);
-                       const int64_t take = std::min<int64_t>(n, dim_ - filled);
-                       std::memcpy(partial.back().get() + filled, v,
-                                   take * sizeof(float));
-                       filled += take;
-                       v += take;
-                       n -= take;
-                       if (filled == dim_) {
-                         rows[row++] = partial.back().get();
-                         filled = 0;
-                       }
-                     }
+  // ForEachRun's runs are valid only during its callback (a float split
+  // across pieces is handed out from a temporary), and the rows are applied
+  // stripe by stripe afterwards: gather them first. One copy of the
+  // gradients costs less than taking each stripe's lock once per key.
+  thread_local std::vector<float> gathered;
+  gathered.resize(keys.size() * static_cast<size_t>(dim_));
+  grads.ForEachRun(first, static_cast<int64_t>(gathered.size()),
+                   [](int64_t at, const float* v, int64_t n) {
+                     std::memcpy(gathered.data() + at, v, n * sizeof(float));
                    });
-  ApplyRows(keys, rows.data());
+  Apply(keys, gathered.data());
 }
 
 int64_t SparseShard::rows() const {

@@ -86,9 +86,9 @@ class SparseShard {
   // keys[i], creating it first if missing. Keys must be unique within a call
   // (the caller checks); a repeated key would simply be updated twice.
   void Apply(absl::Span<const uint64_t> keys, const float* grads);
-  // The same with the gradients read in place from floats [first, first +
-  // keys.size() * dim) of `grads`; a row split across pieces is still
-  // applied in one step under its stripe's lock.
+  // The same with the gradients in floats [first, first + keys.size() * dim)
+  // of `grads`, gathered into one buffer first (pieces may split floats and
+  // rows anywhere).
   void Apply(absl::Span<const uint64_t> keys, const ValuePieces& grads,
              int64_t first);
 
