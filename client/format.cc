@@ -112,6 +112,7 @@ std::string TablesTable(const std::vector<ServerTables>& servers,
     for (const v1::TableStatus& t : s.response.tables()) {
       if (!job_id.empty() && t.job_id() != job_id) continue;
       const bool sparse = t.kind() == v1::SPARSE;
+      if (!sparse && t.values() == 0) continue;  // no range of it here
       absl::StrAppendFormat(
           &out, "%-12s %-10s %-16s %-6s %12s %12d %14d %s\n", s.member_id,
           t.job_id(), t.table(), sparse ? "sparse" : "dense",

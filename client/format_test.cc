@@ -1,9 +1,13 @@
 #include "client/format.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace ps::client {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(FormatTest, ClockFormatsMinutesAndHours) {
   EXPECT_EQ(Clock(0), "0:00");
@@ -55,4 +59,45 @@ TEST(FormatTest, DetailsShowReasonAndResult) {
 }
 
 }  // namespace
+TEST(FormatTest, TablesShowSparseRowsAndSkipRangesHeldElsewhere) {
+  ServerTables a;
+  a.member_id = "server-1";
+  v1::TableStatus* wide = a.response.add_tables();
+  wide->set_job_id("job-1");
+  wide->set_table("wide");
+  wide->set_kind(v1::SPARSE);
+  wide->set_rows(5968);
+  wide->set_values(5968);
+  wide->set_bytes(47744);
+  wide->set_raw_bytes(47744 / 2);
+  v1::TableStatus* bias = a.response.add_tables();
+  bias->set_job_id("job-1");
+  bias->set_table("bias");
+  bias->set_values(0);  // held by another server
+  ServerTables b;
+  b.member_id = "server-2";
+  b.status = absl::UnavailableError("connection refused");
+  const std::string out = TablesTable({a, b}, "job-1");
+  EXPECT_THAT(out, HasSubstr("wide"));
+  EXPECT_THAT(out, HasSubstr("5968"));
+  EXPECT_THAT(out, HasSubstr("2.00"));
+  EXPECT_THAT(out, Not(HasSubstr("bias")));
+  EXPECT_THAT(out, HasSubstr("server-2  no answer: connection refused"));
+  EXPECT_EQ(TablesTable({a}, "job-2").find("wide"), std::string::npos);
+}
+
+TEST(FormatTest, SparseModelResultShowsAuc) {
+  v1::Job job;
+  job.set_id("job-1");
+  job.set_state(v1::SUCCEEDED);
+  job.mutable_spec()->mutable_model()->set_type(v1::SPARSE_LR);
+  job.mutable_result()->set_test_auc(0.7089);
+  job.mutable_result()->set_test_loss(0.4802);
+  job.mutable_result()->set_train_examples_per_sec(3000000);
+  const std::string out = JobDetails(job);
+  EXPECT_THAT(out, HasSubstr("test AUC 0.7089  log-loss 0.4802"));
+  EXPECT_THAT(out, HasSubstr("training loop: 3000000 examples/s"));
+  EXPECT_THAT(JobTable({job}), HasSubstr("auc 0.7089"));
+}
+
 }  // namespace ps::client

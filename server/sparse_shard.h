@@ -19,10 +19,11 @@
 // Memory: bytes() / raw_bytes() is at most 1.5 once a shard holds about a
 // million rows whose raw payload, dim * 4 * (1 + StateFloats()), is at least
 // 64 bytes (SGD from dim 16, ADAGRAD from dim 8): at most ~15 bytes of key
-// and index per row plus at most one block of slack per stripe (4 MiB per
+// and index per row plus at most one block of slack per stripe (256 KiB per
 // shard, which dominates small shards). Narrower rows pay the per-row bytes
 // relatively more. Measured for 1M rows (sparse_shard_test): SGD dim 1
-// 4.64, dim 8 1.50, dim 16 1.27; ADAGRAD dim 4 1.50, dim 8 1.27, dim 64 1.03.
+// 4.54, dim 8 1.45, dim 16 1.23; ADAGRAD dim 1 2.77, dim 4 1.45, dim 8
+// 1.23, dim 64 1.03.
 //
 // A call takes each stripe's lock once for all of its keys (keys are
 // grouped by stripe first), not once per key.
@@ -57,8 +58,9 @@ class SparseShard {
   // Lock stripes: enough that a few dozen RPC threads rarely collide.
   static constexpr int kStripes = 64;
   // Target size of one storage block. Bounds the slack (at most one block
-  // per stripe, 4 MiB per shard) while keeping the block table tiny.
-  static constexpr int64_t kBlockBytes = int64_t{64} << 10;
+  // per stripe, 256 KiB per shard, which matters for small tables) while
+  // keeping the block table small (8 bytes per 4 KiB).
+  static constexpr int64_t kBlockBytes = int64_t{4} << 10;
   // Most rows one stripe holds (an index slot packs a row number with hash
   // bits): ~8.6e9 rows per shard, far more than TableStoreOptions::max_bytes
   // lets a server hold; reaching it is a CHECK failure.

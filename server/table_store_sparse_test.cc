@@ -299,7 +299,7 @@ TEST_F(TableStoreSparseTest, NonFiniteRowIsRejectedAndCounted) {
 }
 
 TEST_F(TableStoreSparseTest, FullServerRefusesRequestsThatMayCreateRows) {
-  // Dense "w" takes 32 bytes; the first rows take a block of 64 KiB.
+  // Dense "w" takes 32 bytes; the first rows take a block of 4 KiB.
   TableStore small({.max_bytes = 1000});
   ASSERT_TRUE(small.CreateTables(Create()).ok());
   PullRows(small, probe_);  // allowed: the server held 32 bytes
