@@ -5,6 +5,16 @@
 #include "grpcpp/health_check_service_interface.h"
 
 namespace ps {
+namespace {
+
+// HTTP/2 frames as large as the protocol allows (16 MiB - 1) instead of
+// gRPC's 16 KiB default: a 4 MiB data-plane request then costs a few frame
+// headers and flow-control updates instead of 256. Measured with
+// bench/dataplane_bench on loopback: 64 MB push 1.9 -> 2.4-2.6 GB/s, pull
+// 2.3-2.5 -> 2.8-3.0 GB/s. Each peer announces it for what it receives.
+constexpr int kMaxFrameBytes = (16 << 20) - 1;
+
+}  // namespace
 
 absl::StatusOr<RunningServer> StartServer(
     const std::string& host, int port,
@@ -17,6 +27,7 @@ absl::StatusOr<RunningServer> StartServer(
                            grpc::InsecureServerCredentials(), &out.port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
   for (grpc::Service* s : services) builder.RegisterService(s);
   out.server = builder.BuildAndStart();
   if (!out.server || out.port == 0) {
@@ -37,6 +48,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   // Distinct args give distinct subchannels, hence distinct TCP connections.
   args.SetInt("ps.channel_index", index);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
                                    args);
 }
