@@ -167,10 +167,10 @@ grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
   }
   // Each waiting pull holds a thread: bound them, so that a peer sending
   // pulls far ahead of every worker's clock cannot exhaust the process.
-  if (waiting_.fetch_add(1) >= kMaxWaitingPulls) {
+  if (waiting_.fetch_add(1) >= max_waiting_pulls_) {
     waiting_.fetch_sub(1);
     reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
-        "more than ", kMaxWaitingPulls,
+        "more than ", max_waiting_pulls_,
         " pulls are already waiting for their jobs' clocks; retry later"))));
     return reactor;
   }

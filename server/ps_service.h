@@ -33,7 +33,10 @@ using RawDataPlaneService = v1::ParameterServer::WithRawCallbackMethod_Pull<
 // The server must be shut down before the service is destroyed.
 class PsService final : public RawDataPlaneService {
  public:
-  explicit PsService(TableStore* store) : store_(store) {}
+  // `max_waiting_pulls`: most pulls waiting at once (see kMaxWaitingPulls).
+  explicit PsService(TableStore* store,
+                     int max_waiting_pulls = kMaxWaitingPulls)
+      : store_(store), max_waiting_pulls_(max_waiting_pulls) {}
 
   grpc::Status CreateTables(grpc::ServerContext* ctx,
                             const v1::CreateTablesRequest* request,
@@ -55,6 +58,7 @@ class PsService final : public RawDataPlaneService {
 
  private:
   TableStore* store_;  // not owned
+  const int max_waiting_pulls_;
   std::atomic<int> waiting_{0};  // pulls handed to waits_ and not finished
   WaitPool waits_;               // pulls waiting on their job's clocks
 };

@@ -10,10 +10,13 @@
 #include "absl/synchronization/notification.h"
 #include "common/rpc.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace ps::server {
 namespace {
+
+using ::testing::HasSubstr;
 
 // Table "w" of 4 values, zeros, SGD lr 1; workers a and b.
 v1::CreateTablesRequest Create(v1::Consistency mode, int staleness) {
@@ -71,9 +74,11 @@ float First(const v1::PullResponse& r) {
 
 class PsServiceTest : public ::testing::Test {
  protected:
-  void Start(v1::Consistency mode, int staleness) {
+  void Start(v1::Consistency mode, int staleness,
+             int max_waiting_pulls = kMaxWaitingPulls) {
     ASSERT_TRUE(store_.CreateTables(Create(mode, staleness)).ok());
-    auto running = StartServer("127.0.0.1", 0, {&service_});
+    service_ = std::make_unique<PsService>(&store_, max_waiting_pulls);
+    auto running = StartServer("127.0.0.1", 0, {service_.get()});
     ASSERT_TRUE(running.ok()) << running.status();
     server_ = std::move(running->server);
     channel_ = MakeChannel(running->address);
@@ -119,7 +124,7 @@ class PsServiceTest : public ::testing::Test {
   }
 
   TableStore store_;
-  PsService service_{&store_};
+  std::unique_ptr<PsService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ParameterServer::Stub> stub_;
@@ -260,6 +265,39 @@ TEST_F(PsServiceTest, ManyWaitingPullsDoNotHoldUpThePushesTheyWaitFor) {
     EXPECT_TRUE(statuses[i].ok()) << statuses[i].error_message();
     EXPECT_EQ(First(responses[i]), -2.0f);
   }
+}
+
+TEST_F(PsServiceTest, PullsBeyondTheWaitingCapAreResourceExhausted) {
+  Start(v1::BSP, 0, /*max_waiting_pulls=*/3);
+  const v1::PullRequest request = PullOf(1);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<v1::PullResponse> responses(3);
+  std::vector<grpc::Status> statuses(3);
+  std::vector<absl::Notification> done(3);
+  for (int i = 0; i < 3; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(DeadlineIn(absl::Seconds(20)));
+    stub_->async()->Pull(contexts.back().get(), &request, &responses[i],
+                         [&, i](grpc::Status s) {
+                           statuses[i] = s;
+                           done[i].Notify();
+                         });
+  }
+  absl::SleepFor(absl::Milliseconds(300));  // let them start waiting
+  v1::PullResponse response;
+  grpc::Status s = Pull(request, absl::Seconds(5), &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("more than 3 pulls"));
+  // The waiting ones are served once the clock completes, and then the cap
+  // has room again.
+  bool duplicate;
+  ASSERT_TRUE(Push(PushOf("a", 0, 1.0f), &duplicate).ok());
+  ASSERT_TRUE(Push(PushOf("b", 0, 1.0f), &duplicate).ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(done[i].WaitForNotificationWithTimeout(absl::Seconds(10)));
+    EXPECT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+  }
+  EXPECT_TRUE(Pull(request, absl::Seconds(5), &response).ok());
 }
 
 TEST_F(PsServiceTest, WaitingPullEndsAtItsDeadlineNamingTheSlowWorkers) {
