@@ -69,6 +69,22 @@ absl::Status ValidateMap(const v1::PartitionMap& map) {
           r.server_index(), "; the map has ", map.servers_size(), " servers"));
     }
   }
+  if (map.partition_servers_size() !=
+      static_cast<int64_t>(map.sparse_partitions())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "partition map: ", map.partition_servers_size(),
+        " partition_servers for ", map.sparse_partitions(),
+        " sparse_partitions; expected one per partition"));
+  }
+  for (int p = 0; p < map.partition_servers_size(); ++p) {
+    if (map.partition_servers(p) < 0 ||
+        map.partition_servers(p) >= map.servers_size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "partition map: partition ", p, " names server_index ",
+          map.partition_servers(p), "; the map has ", map.servers_size(),
+          " servers"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -492,8 +508,8 @@ absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
         " sparse partitions and ", map_.partition_servers_size(),
         " partition servers; expected equal and >= 1"));
   }
-  const int64_t max_values =
-      std::max<int64_t>(1, options_.chunk_bytes / int64_t{sizeof(float)});
+  // A request's rows and keys together stay within chunk_bytes (at least
+  // one row per request).
   // The request each server is filling now, as an index into `out`.
   std::vector<int> open(servers_.size(), -1);
   // Key indexes of each (server, ref), gathered ref by ref.
@@ -509,7 +525,12 @@ absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
     }
     for (size_t s = 0; s < servers_.size(); ++s) {
       for (int64_t i : by_server[s]) {
-        if (open[s] < 0 || out[open[s]].values + dim > max_values) {
+        const int64_t row_bytes = dim * int64_t{sizeof(float)} + 8;
+        if (open[s] < 0 ||
+            (out[open[s]].values * int64_t{sizeof(float)} +
+             static_cast<int64_t>(out[open[s]].keys.size()) * 8 + row_bytes >
+                 options_.chunk_bytes &&
+             !out[open[s]].keys.empty())) {
           open[s] = static_cast<int>(out.size());
           out.emplace_back().server_index = static_cast<int>(s);
         }
@@ -569,8 +590,9 @@ PsClient::CallSet PsClient::DenseCalls(Plan* plan, const std::string& method,
 void PsClient::AddCall(CallSet* calls, int server_index,
                        grpc::ByteBuffer* request, const std::string& method) {
   const Server& server = servers_[server_index];
-  int32_t& k = next_stub_[server_index];
-  calls->stubs.push_back(server.stubs[k++ % server.stubs.size()].get());
+  uint32_t& k = next_stub_[server_index];
+  calls->stubs.push_back(server.stubs[k].get());
+  k = (k + 1) % server.stubs.size();
   calls->requests.push_back(request);
   calls->servers.push_back(server_index);
   calls->methods.push_back(&method);

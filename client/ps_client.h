@@ -54,7 +54,8 @@ struct PsClientOptions {
   // Attempts per request. Only UNAVAILABLE is retried (a push keeps its
   // sequence number, so the server applies it once); other errors return.
   int max_attempts = 3;
-  // Most value bytes in one request, in [4, kMaxMessageBytes / 2]. Smaller
+  // Most value bytes in one request (sparse requests count their keys too),
+  // in [4, kMaxMessageBytes / 2]. Smaller
   // chunks start streaming sooner and use more connections; larger ones cost
   // fewer RPCs. A few MB suits both loopback and data-centre links.
   int64_t chunk_bytes = kMaxChunkBytes;
@@ -144,12 +145,15 @@ class PsClient {
 
   // A training step's exchange in one round trip: pushes the gradient of
   // step push_clock and pulls for step pull_clock (normally push_clock + 1)
-  // with every RPC of both in flight at once. Under BSP and SSP the servers
-  // order them (the pull waits for the clock the push completes); under ASP
-  // the pull may be answered before this push is applied, so the values may
-  // lack this worker's own latest gradient. Errors as for Push and Pull;
-  // after an error the buffer's contents are unspecified and some pushes
-  // may have been applied.
+  // with every RPC of both in flight at once. The pull may be answered
+  // before the push beside it is applied, so the values may lack this
+  // worker's own latest gradient. Meant for ASP, where pulls never wait:
+  // under BSP (or SSP with a small bound) the pull may wait on the server
+  // for the very push sent beside it, and a push that fails with
+  // UNAVAILABLE is retried only after the whole call, i.e. after that pull
+  // timed out; use Push then Pull there. Errors as for Push and Pull; after
+  // an error the buffer's contents are unspecified and some pushes may have
+  // been applied.
   absl::Status PushAndPull(const std::vector<TableRef>& push_refs,
                            const float* grads,
                            const std::vector<SparsePushRef>& push_sparse,
@@ -254,7 +258,7 @@ class PsClient {
   const std::vector<Server> servers_;
   Plan pull_plan_;
   Plan push_plan_;
-  std::vector<int32_t> next_stub_;  // per server: round-robin for sparse RPCs
+  std::vector<uint32_t> next_stub_;  // per server: round-robin for sparse RPCs
   // Starts at the creation time in microseconds, so a restarted client with
   // the same worker_id continues above the sequences it used before.
   std::atomic<uint64_t> next_seq_;

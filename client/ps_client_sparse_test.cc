@@ -217,6 +217,18 @@ TEST_F(PsClientSparseTest, BadSparseRefsFailBeforeAnyRpc) {
   EXPECT_EQ(Rows(0, "wide") + Rows(1, "wide"), 0);
 }
 
+TEST_F(PsClientSparseTest, MapWithABadPartitionServerIsRefused) {
+  v1::PartitionMap bad = map_;
+  bad.set_partition_servers(17, 5);  // the map has 2 servers
+  auto client = PsClient::Create(kJob, bad, {});
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(client.status().message(), HasSubstr("partition 17"));
+  bad = map_;
+  bad.mutable_partition_servers()->RemoveLast();
+  EXPECT_EQ(PsClient::Create(kJob, bad, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(PsClientSparseTest, RepeatedPushKeysAreRejectedByTheServer) {
   std::vector<uint64_t> keys = {5, 5};
   float grads[2] = {1, 1};

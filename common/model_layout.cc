@@ -8,12 +8,12 @@
 namespace ps {
 namespace {
 
+// Table i (0-based) is seeded with seed * 1000003 + i + 1.
 v1::TableDef& AddTable(const v1::JobSpec& spec, std::string name,
                        std::vector<v1::TableDef>* tables) {
-  const uint64_t index = tables->size();
   v1::TableDef& t = tables->emplace_back();
   t.set_name(std::move(name));
-  t.mutable_init()->set_seed(spec.training().seed() * 1000003 + index);
+  t.mutable_init()->set_seed(spec.training().seed() * 1000003 + tables->size());
   *t.mutable_optimizer() = spec.optimizer();
   return t;
 }

@@ -166,6 +166,22 @@ StripeGroups& ThreadGroups() {
   return groups;
 }
 
+// Per-thread scratch is kept between calls up to this many elements; a
+// bigger request's scratch is freed after it, so that one huge request does
+// not pin memory (outside max_bytes) on every thread that served one.
+constexpr size_t kKeptScratch = size_t{1} << 20;
+
+template <typename T>
+void TrimScratch(std::vector<T>& v) {
+  if (v.capacity() > kKeptScratch) std::vector<T>().swap(v);
+}
+
+void TrimGroups(StripeGroups& g) {
+  TrimScratch(g.hashes);
+  TrimScratch(g.by_stripe);
+  TrimScratch(g.missing);
+}
+
 }  // namespace
 
 void SparseShard::Read(absl::Span<const uint64_t> keys, void* out) {
@@ -197,6 +213,7 @@ void SparseShard::Read(absl::Span<const uint64_t> keys, void* out) {
                   row_bytes);
     }
   }
+  TrimGroups(g);
 }
 
 void SparseShard::ApplyRows(absl::Span<const uint64_t> keys,
@@ -215,6 +232,7 @@ void SparseShard::ApplyRows(absl::Span<const uint64_t> keys,
       rule_->Apply(values, planes, grads[i], dim_);
     }
   }
+  TrimGroups(g);
 }
 
 void SparseShard::Apply(absl::Span<const uint64_t> keys, const float* grads) {
@@ -222,6 +240,7 @@ void SparseShard::Apply(absl::Span<const uint64_t> keys, const float* grads) {
   rows.resize(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) rows[i] = grads + i * dim_;
   ApplyRows(keys, rows.data());
+  TrimScratch(rows);
 }
 
 void SparseShard::Apply(absl::Span<const uint64_t> keys,
@@ -237,6 +256,7 @@ void SparseShard::Apply(absl::Span<const uint64_t> keys,
                      std::memcpy(gathered.data() + at, v, n * sizeof(float));
                    });
   Apply(keys, gathered.data());
+  TrimScratch(gathered);
 }
 
 int64_t SparseShard::rows() const {

@@ -425,7 +425,8 @@ class TableStoreSparseBspTest : public ::testing::Test {
 TEST_F(TableStoreSparseBspTest, AppliesTheMeanPerKeyOnceEveryWorkerPushed) {
   const uint64_t k = keys_[0], m = keys_[1];
   ASSERT_TRUE(PushAt("a", 0, PushOf("emb", {k}, {1, 1, 1, 1})).ok());
-  // Not applied yet, and no row was created by the sum.
+  // No row was created by the sum, and the gradient is not applied yet.
+  EXPECT_EQ(StatusOf(store_, "emb").rows(), 0);
   EXPECT_EQ(*PullAt(0, {k}, absl::ZeroDuration()), InitialRow(k));
   EXPECT_EQ(StatusOf(store_, "emb").rows(), 1);
   EXPECT_EQ(PullAt(1, {k}, absl::Milliseconds(20)).status().code(),

@@ -65,8 +65,9 @@ class SparseParamStore {
                             const std::vector<SparseBlock>& blocks,
                             int64_t clock) = 0;
   // Push(dense_grads, push_blocks, push_clock), then Pull(dense,
-  // pull_blocks, pull_clock). A store may send both at once, saving a round
-  // trip per step; under ASP the pull may then miss this push.
+  // pull_blocks, pull_clock). A store may send both at once when the job's
+  // consistency model allows (ASP), saving a round trip per step; the pull
+  // may then miss this push.
   virtual absl::StatusOr<int64_t> PushAndPull(
       const float* dense_grads, const std::vector<SparseBlock>& push_blocks,
       int64_t push_clock, float* dense, std::vector<SparseBlock>* pull_blocks,
@@ -80,8 +81,8 @@ class SparseParamStore {
 
 // Trains `model` on `train` for options.epochs (options.batch_size at most
 // the model's max_batch). Step c's push and step c + 1's pull go to the
-// store together (SparseParamStore::PushAndPull), so a step costs one round
-// trip to the servers, not two. Labels are FlightFeatures.labels (> 0.5 counts
+// store in one call (SparseParamStore::PushAndPull), which may send them
+// together, so a step costs one round trip to the servers, not two. Labels are FlightFeatures.labels (> 0.5 counts
 // as delayed). Progress goes to `sink` every options.report_every_steps
 // steps and after the last: loss and accuracy (see
 // FlightsModel::ForwardBackward) over the steps since the previous report,

@@ -57,9 +57,11 @@ class ServerParamStore : public ParamStore {
 // buffer, the sparse ones row by row.
 class ServerSparseParamStore : public SparseParamStore {
  public:
+  // `overlap`: send a step's push and the next step's pull together (ASP
+  // only; see PsClient::PushAndPull).
   ServerSparseParamStore(std::unique_ptr<client::PsClient> client,
-                         std::vector<client::TableRef> dense)
-      : client_(std::move(client)), dense_(std::move(dense)) {}
+                         std::vector<client::TableRef> dense, bool overlap)
+      : client_(std::move(client)), dense_(std::move(dense)), overlap_(overlap) {}
   absl::StatusOr<int64_t> Pull(float* dense, std::vector<SparseBlock>* blocks,
                                int64_t clock) override {
     pull_refs_.resize(blocks->size());
@@ -87,6 +89,10 @@ class ServerSparseParamStore : public SparseParamStore {
                                       int64_t push_clock, float* dense,
                                       std::vector<SparseBlock>* pull_blocks,
                                       int64_t pull_clock) override {
+    if (!overlap_) {
+      return SparseParamStore::PushAndPull(dense_grads, push_blocks, push_clock,
+                                           dense, pull_blocks, pull_clock);
+    }
     push_refs_.resize(push_blocks.size());
     for (size_t i = 0; i < push_blocks.size(); ++i) {
       const SparseBlock& b = push_blocks[i];
@@ -108,6 +114,7 @@ class ServerSparseParamStore : public SparseParamStore {
  private:
   std::unique_ptr<client::PsClient> client_;
   std::vector<client::TableRef> dense_;
+  const bool overlap_;
   std::vector<client::SparsePullRef> pull_refs_;
   std::vector<client::SparsePushRef> push_refs_;
 };
@@ -185,8 +192,10 @@ absl::StatusOr<std::unique_ptr<SparseParamStore>> ConnectSparseStore(
       client::PsClient::Create(task.job_id(), task.partition_map(),
                                {.worker_id = options.member_id});
   if (!client.ok()) return client.status();
+  const v1::Consistency mode = task.spec().training().consistency();
+  const bool asp = mode == v1::ASP || mode == v1::CONSISTENCY_UNSPECIFIED;
   return std::make_unique<ServerSparseParamStore>(*std::move(client),
-                                                  std::move(dense));
+                                                  std::move(dense), asp);
 }
 
 // The examples a finished training loop went through, and its duration.
