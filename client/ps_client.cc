@@ -98,6 +98,8 @@ std::string ServerLabel(const v1::ServerEndpoint& server, int index) {
 // model's step): their wait polls for up to PsClientOptions::small_call_spin
 // before blocking.
 constexpr int64_t kSmallCallBytes = 256 << 10;
+// Dense requests are not split below this (see ChunkValues).
+constexpr int64_t kMinSplitChunkBytes = 256 << 10;
 
 absl::Duration Backoff(int attempt) {
   return std::min(absl::Milliseconds(100) * (1 << std::min(attempt - 1, 4)),
@@ -570,6 +572,22 @@ std::vector<bool> PsClient::FoldDenseChunks(
   return folded;
 }
 
+int64_t PsClient::ChunkValues(const std::vector<TableRef>& refs) const {
+  // Split a call into at least one request per connection (a 1 MB pull to
+  // one server as two of 512 KB, over its two connections), so that both
+  // connections and both ends' threads work on it, but never below
+  // kMinSplitChunkBytes (small calls stay one request) nor above chunk_bytes.
+  int64_t values = 0;
+  for (const TableRef& r : refs) values += std::max<int64_t>(r.count, 0);
+  const int64_t ways =
+      static_cast<int64_t>(servers_.size()) * options_.channels_per_server;
+  const int64_t even = (values + ways - 1) / ways;
+  const int64_t max_values = options_.chunk_bytes / int64_t{sizeof(float)};
+  const int64_t min_values = std::min(
+      max_values, kMinSplitChunkBytes / static_cast<int64_t>(sizeof(float)));
+  return std::clamp(even, min_values, max_values);
+}
+
 PsClient::CallSet PsClient::DenseCalls(Plan* plan, const std::string& method,
                                        const std::vector<bool>& folded,
                                        std::vector<int>* chunk_of) const {
@@ -601,8 +619,8 @@ void PsClient::AddCall(CallSet* calls, int server_index,
 absl::Status PsClient::UpdatePlan(const std::vector<TableRef>& refs,
                                   Plan* plan) {
   if (plan->valid && plan->refs == refs) return absl::OkStatus();
-  absl::StatusOr<std::vector<Chunk>> chunks = PlanChunks(
-      map_, refs, options_.chunk_bytes / static_cast<int64_t>(sizeof(float)));
+  absl::StatusOr<std::vector<Chunk>> chunks =
+      PlanChunks(map_, refs, ChunkValues(refs));
   if (!chunks.ok()) return chunks.status();
   Plan fresh;
   fresh.refs = refs;

@@ -55,9 +55,11 @@ struct PsClientOptions {
   // sequence number, so the server applies it once); other errors return.
   int max_attempts = 3;
   // Most value bytes in one request (sparse requests count their keys too),
-  // in [4, kMaxMessageBytes / 2]. Smaller
-  // chunks start streaming sooner and use more connections; larger ones cost
-  // fewer RPCs. A few MB suits both loopback and data-centre links.
+  // in [4, kMaxMessageBytes / 2]. Smaller chunks start streaming sooner and
+  // use more connections; larger ones cost fewer RPCs. A few MB suits both
+  // loopback and data-centre links. A dense call of at least 512 KB is also
+  // split into at least one request per connection (channels_per_server per
+  // server), of no less than 256 KB each.
   int64_t chunk_bytes = kMaxChunkBytes;
   // TCP connections per server, in [1, 64]. A server's requests are spread
   // over them round-robin, since one HTTP/2 connection is flow-controlled
@@ -215,6 +217,8 @@ class PsClient {
            std::vector<Server> servers);
 
   absl::Status UpdatePlan(const std::vector<TableRef>& refs, Plan* plan);
+  // Values per dense request for a call over `refs`.
+  int64_t ChunkValues(const std::vector<TableRef>& refs) const;
   void PreparePull(Plan* plan, int chunk, const grpc::Slice& clock_field);
   void PreparePush(Plan* plan, int chunk, const float* grads, int64_t clock,
                    int32_t clock_pushes);
