@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "common/partition.h"
@@ -152,6 +154,12 @@ absl::StatusOr<std::string> MakeWorkDir(const std::string& flag,
     return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
   }
   return pattern;
+}
+
+void RemoveWorkDir(const std::string& flag, const std::string& dir) {
+  if (!flag.empty()) return;
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
 }
 
 absl::Status CreateTables(const std::string& job_id,

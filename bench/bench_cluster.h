@@ -34,6 +34,10 @@ absl::StatusOr<std::string> FindServerBinary(const std::string& flag);
 absl::StatusOr<std::string> MakeWorkDir(const std::string& flag,
                                         const std::string& prefix);
 
+// After a successful run: removes `dir` when MakeWorkDir created it (`flag`
+// empty); a folder the user named is kept. Stop the servers first.
+void RemoveWorkDir(const std::string& flag, const std::string& dir);
+
 // Starts `count` standalone `binary` (ps_server) processes on loopback, each
 // logging to work_dir/server-<i>.log, and waits until all serve.
 absl::StatusOr<std::vector<ServerProcess>> StartServers(

@@ -274,7 +274,8 @@ absl::StatusOr<double> MeasureLoopback(const std::string& work_dir) {
 absl::Status Run() {
   absl::StatusOr<Plan> plan = PlanFromFlags();
   if (!plan.ok()) return plan.status();
-  std::cerr << "logs in " << plan->work_dir << "\n";
+  std::cerr << "logs in " << plan->work_dir
+            << " (removed after a successful run)\n";
   Loopback loopback;
   absl::StatusOr<double> before = MeasureLoopback(plan->work_dir);
   if (!before.ok()) return before.status();
@@ -300,6 +301,8 @@ absl::Status Run() {
   if (!after.ok()) return after.status();
   loopback.after_bps = *after;
   PrintTable(rows, loopback);
+  servers->clear();  // stops them, so their logs can go
+  RemoveWorkDir(absl::GetFlag(FLAGS_work_dir), plan->work_dir);
   return absl::OkStatus();
 }
 

@@ -97,7 +97,7 @@ absl::Status Run() {
   absl::StatusOr<std::string> dir =
       MakeWorkDir(absl::GetFlag(FLAGS_work_dir), "sparse_bench");
   if (!dir.ok()) return dir.status();
-  std::cerr << "logs in " << *dir << "\n";
+  std::cerr << "logs in " << *dir << " (removed after a successful run)\n";
   absl::StatusOr<std::vector<ServerProcess>> servers =
       StartServers(*binary, n_servers, *dir);
   if (!servers.ok()) return servers.status();
@@ -194,7 +194,11 @@ absl::Status Run() {
       "\nservers hold %d rows in %.1f MB: %.2f bytes per raw byte (values + "
       "optimizer state)\n",
       rows_held, bytes / 1e6, raw > 0 ? static_cast<double>(bytes) / raw : 0.0);
-  return DropTables(job_id, *map);
+  if (absl::Status s = DropTables(job_id, *map); !s.ok()) return s;
+  client->reset();
+  servers->clear();  // stops them, so their logs can go
+  RemoveWorkDir(absl::GetFlag(FLAGS_work_dir), *dir);
+  return absl::OkStatus();
 }
 
 }  // namespace
