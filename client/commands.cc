@@ -127,23 +127,16 @@ absl::Status Export(v1::Coordinator::Stub* stub, const std::string& job_id,
   if (!job.ok()) return job.status();
   absl::Status s = ExportJob(*job, path);
   if (!s.ok()) return s;
-  int64_t values = 0;
-  int dense = 0;
-  std::vector<std::string> sparse;
-  for (const auto& t : job->partition_map().tables()) {
-    if (t.kind() == v1::SPARSE) {
-      sparse.push_back(t.name());
-    } else {
-      ++dense;
-      values += t.size();
-    }
+  absl::StatusOr<std::vector<ExportedTable>> written = ReadExport(path);
+  if (!written.ok()) return written.status();
+  int64_t values = 0, rows = 0;
+  for (const ExportedTable& t : *written) {
+    values += static_cast<int64_t>(t.values.size());
+    rows += static_cast<int64_t>(t.keys.size());
   }
-  out << "exported " << dense << " tables (" << values << " values) of "
-      << job_id << " to " << path << "\n";
-  if (!sparse.empty()) {
-    out << "not exported: sparse tables " << absl::StrJoin(sparse, ", ")
-        << " (exporting sparse rows is not supported yet)\n";
-  }
+  out << "exported " << written->size() << " tables (" << values
+      << " values, " << rows << " sparse rows) of " << job_id << " to "
+      << path << "\n";
   return absl::OkStatus();
 }
 

@@ -25,6 +25,50 @@ TEST(ExportTest, WriteThenReadRoundTrips) {
   EXPECT_EQ((*back)[1].values, (std::vector<float>{-1, 0, 1}));
 }
 
+TEST(ExportTest, SparseTablesRoundTripWithTheirKeys) {
+  ExportedTable wide{"wide", {1 << 20, 2}, {1, 2, 3, 4, 5, 6}};
+  wide.sparse = true;
+  wide.dim = 2;
+  wide.keys = {7, 9, 1234567890123ull};
+  ASSERT_TRUE(WriteExport({wide, {"bias", {1}, {0.5f}}}, Tmp("s.psx")).ok());
+  auto back = ReadExport(Tmp("s.psx"));
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_TRUE((*back)[0].sparse);
+  EXPECT_EQ((*back)[0].dim, 2);
+  EXPECT_EQ((*back)[0].keys, wide.keys);
+  EXPECT_EQ((*back)[0].values, wide.values);
+  EXPECT_FALSE((*back)[1].sparse);
+  EXPECT_EQ((*back)[1].values, (std::vector<float>{0.5f}));
+  // Values that do not fill keys x dim are refused, nothing written.
+  wide.values.pop_back();
+  EXPECT_EQ(WriteExport({wide}, Tmp("bad_sparse.psx")).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ExportTest, Psx1FilesStillRead) {
+  // PSX1: magic, count, then per table name, dims, shape, count, values.
+  std::string bytes = "PSX1";
+  auto put = [&](const void* p, size_t n) {
+    bytes.append(static_cast<const char*>(p), n);
+  };
+  const uint32_t count = 1, len = 1, dims = 1;
+  const int64_t dim0 = 2, n = 2;
+  const float values[2] = {1.5f, -2};
+  put(&count, 4);
+  put(&len, 4);
+  bytes += "t";
+  put(&dims, 4);
+  put(&dim0, 8);
+  put(&n, 8);
+  put(values, 8);
+  std::ofstream(Tmp("old.psx"), std::ios::binary) << bytes;
+  auto back = ReadExport(Tmp("old.psx"));
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0].values, (std::vector<float>{1.5f, -2}));
+}
+
 TEST(ExportTest, CorruptFilesAreDataLoss) {
   std::ofstream(Tmp("bad.psx")) << "NOPE";
   EXPECT_EQ(ReadExport(Tmp("bad.psx")).status().code(), absl::StatusCode::kDataLoss);

@@ -55,6 +55,10 @@ class PsService final : public RawDataPlaneService {
   grpc::Status ServerStatus(grpc::ServerContext* ctx,
                             const v1::ServerStatusRequest* request,
                             v1::ServerStatusResponse* response) override;
+  // Streams blocks of about 1 MiB.
+  grpc::Status ScanRows(grpc::ServerContext* ctx,
+                        const v1::ScanRowsRequest* request,
+                        grpc::ServerWriter<v1::RowBlock>* writer) override;
 
  private:
   TableStore* store_;  // not owned

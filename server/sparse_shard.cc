@@ -259,6 +259,35 @@ void SparseShard::Apply(absl::Span<const uint64_t> keys,
   TrimScratch(gathered);
 }
 
+void SparseShard::Scan(
+    int64_t max_rows,
+    absl::FunctionRef<void(absl::Span<const uint64_t>, const float*)> fn)
+    const {
+  max_rows = std::max<int64_t>(1, max_rows);
+  std::vector<uint64_t> keys;
+  std::vector<float> rows;
+  for (int s = 0; s < kStripes; ++s) {
+    const Stripe& stripe = stripes_[s];
+    for (uint32_t first = 0;; first += static_cast<uint32_t>(max_rows)) {
+      keys.clear();
+      rows.clear();
+      {
+        absl::ReaderMutexLock lock(&stripe.mu);
+        const uint32_t end = static_cast<uint32_t>(
+            std::min<int64_t>(stripe.rows, first + max_rows));
+        if (first >= end) break;
+        for (uint32_t row = first; row < end; ++row) {
+          const float* record = Record(stripe, row);
+          keys.push_back(KeyOf(record));
+          rows.insert(rows.end(), record + kKeyFloats,
+                      record + kKeyFloats + dim_);
+        }
+      }
+      fn(keys, rows.data());
+    }
+  }
+}
+
 int64_t SparseShard::rows() const {
   int64_t total = 0;
   for (int s = 0; s < kStripes; ++s) {

@@ -45,6 +45,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/functional/function_ref.h"
 #include "absl/types/span.h"
 #include "proto/ps/v1/ps.pb.h"
 #include "server/initializer.h"
@@ -93,6 +94,15 @@ class SparseShard {
   // rows anywhere).
   void Apply(absl::Span<const uint64_t> keys, const ValuePieces& grads,
              int64_t first);
+
+  // Calls fn(keys, rows) with every row held, in blocks of at most
+  // max_rows rows: keys[i]'s row is rows[i * dim, (i + 1) * dim). Each
+  // block is copied under its stripe's shared lock and handed out after it
+  // is released; rows changed meanwhile may be seen before or after.
+  void Scan(int64_t max_rows,
+            absl::FunctionRef<void(absl::Span<const uint64_t> keys,
+                                   const float* rows)>
+                fn) const;
 
   // Rows held.
   int64_t rows() const;

@@ -290,6 +290,30 @@ absl::Status TableStore::ApplyPush(JobTables& job,
   return s;
 }
 
+absl::Status TableStore::ScanRows(
+    const std::string& job_id, uint64_t epoch, const std::string& table,
+    int64_t block_bytes,
+    absl::FunctionRef<void(absl::Span<const uint64_t>, const float*, int)> fn)
+    const {
+  absl::StatusOr<std::shared_ptr<JobTables>> job = Find(job_id, epoch);
+  if (!job.ok()) return job.status();
+  auto it = (*job)->tables.find(table);
+  if (it == (*job)->tables.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown table ", table));
+  }
+  if (it->second.kind != v1::SPARSE) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "table ", table, " is DENSE; ScanRows lists the rows of a SPARSE "
+        "table (pull a dense one)"));
+  }
+  const SparseShard& shard = *it->second.sparse;
+  const int64_t row_bytes = int64_t{8} + shard.dim() * int64_t{sizeof(float)};
+  shard.Scan(block_bytes / row_bytes, [&](absl::Span<const uint64_t> keys, const float* rows) {
+    fn(keys, rows, shard.dim());
+  });
+  return absl::OkStatus();
+}
+
 std::vector<v1::JobServerStats> TableStore::JobStats() const {
   std::vector<v1::JobServerStats> out;
   absl::ReaderMutexLock lock(&mu_);

@@ -52,6 +52,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -172,6 +173,17 @@ class TableStore {
                     bool* duplicate);
   // The same with the values in request.values().
   absl::Status Push(const v1::PushRequest& request, bool* duplicate);
+
+  // Every row this server holds of sparse table `table` of the job, in
+  // blocks of about block_bytes of keys and values (at least one row; see
+  // SparseShard::Scan). NOT_FOUND: unknown job or table; INVALID_ARGUMENT:
+  // a DENSE table; FAILED_PRECONDITION: another epoch.
+  absl::Status ScanRows(
+      const std::string& job_id, uint64_t epoch, const std::string& table,
+      int64_t block_bytes,
+      absl::FunctionRef<void(absl::Span<const uint64_t> keys,
+                             const float* rows, int dim)>
+          fn) const;
 
   std::vector<v1::TableStatus> Status() const;
   std::vector<v1::JobServerStats> JobStats() const;

@@ -3,6 +3,7 @@
 // sparse rows spread over two servers by virtual partition.
 #include "tests/cluster_fixture.h"
 
+#include "client/export.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
@@ -59,6 +60,18 @@ TEST_F(ClusterTest, SparseLogisticRegressionLearnsAndSpreadsRows) {
   // at most 8 + 8 + 56 + 24 + 7 + 8 = 111 distinct values.
   EXPECT_GT(rows, 40);
   EXPECT_LE(rows, 111);
+
+  // The export holds every row the servers hold, and the bias.
+  const std::string path = work_dir_ + "/flights.psx";
+  absl::Status s = client::ExportJob(job, path);
+  ASSERT_TRUE(s.ok()) << s;
+  auto tables = client::ReadExport(path);
+  ASSERT_TRUE(tables.ok()) << tables.status();
+  ASSERT_EQ(tables->size(), 2u);
+  EXPECT_EQ((*tables)[0].name, "wide");
+  EXPECT_EQ(static_cast<int64_t>((*tables)[0].keys.size()), rows);
+  EXPECT_EQ((*tables)[1].name, "bias");
+  EXPECT_EQ((*tables)[1].values.size(), 1u);
 }
 
 TEST_F(ClusterTest, SparseLogisticRegressionUnderBspSucceeds) {
