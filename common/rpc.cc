@@ -14,6 +14,18 @@ namespace {
 // 2.3-2.5 -> 2.8-3.0 GB/s. Each peer announces it for what it receives.
 constexpr int kMaxFrameBytes = (16 << 20) - 1;
 
+// Socket reads into buffers of 256 KiB to 8 MiB (gRPC starts at 8 KiB and
+// grows them slowly): fewer reads and wake-ups per multi-MB message.
+// Measured with bench/dataplane_bench, 1 server, three alternating runs
+// each: 1 MB push 1.8-2.3 -> 2.3-2.8 GB/s, pull 2.2-2.9 -> 2.8-3.4 GB/s;
+// 16 MB push 1.9-2.1 -> 2.3-2.4 GB/s.
+template <typename Args>
+void SetReadChunks(Args&& set) {
+  set(GRPC_ARG_TCP_READ_CHUNK_SIZE, 1 << 20);
+  set(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, 256 << 10);
+  set(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, 8 << 20);
+}
+
 }  // namespace
 
 absl::StatusOr<RunningServer> StartServer(
@@ -28,6 +40,9 @@ absl::StatusOr<RunningServer> StartServer(
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
+  SetReadChunks([&](const char* name, int value) {
+    builder.AddChannelArgument(name, value);
+  });
   for (grpc::Service* s : services) builder.RegisterService(s);
   out.server = builder.BuildAndStart();
   if (!out.server || out.port == 0) {
@@ -49,6 +64,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
   // Distinct args give distinct subchannels, hence distinct TCP connections.
   args.SetInt("ps.channel_index", index);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
+  SetReadChunks(
+      [&](const char* name, int value) { args.SetInt(name, value); });
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
                                    args);
 }
