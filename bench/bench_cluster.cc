@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -122,6 +124,12 @@ absl::StatusOr<std::vector<ServerProcess>> StartServers(
     servers[i].endpoint.set_address(*address);
   }
   return servers;
+}
+
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const size_t rank = static_cast<size_t>(std::ceil(q * v.size()));
+  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
 }
 
 absl::StatusOr<std::string> FindServerBinary(const std::string& flag) {

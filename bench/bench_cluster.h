@@ -25,6 +25,9 @@ struct ServerProcess {
   v1::ServerEndpoint endpoint;  // member_id "bench-s<i>", address HOST:PORT
 };
 
+// Nearest-rank percentile of `v` (not empty), q in (0, 1].
+double Percentile(std::vector<double> v, double q);
+
 // `flag` when set, else bazel-bin/server/ps_server under
 // $BUILD_WORKSPACE_DIRECTORY (bazel run), else under the current directory.
 // NOT_FOUND unless it is executable.

@@ -109,13 +109,6 @@ double Sum(const std::vector<double>& v) {
   return total;
 }
 
-// Nearest-rank percentile, q in (0, 1].
-double Percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  size_t rank = static_cast<size_t>(std::ceil(q * v.size()));
-  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
-}
-
 // Enough calls of about `estimate` seconds to fill --seconds.
 int Iterations(double estimate) {
   const double n = absl::GetFlag(FLAGS_seconds) / std::max(estimate, 1e-6);

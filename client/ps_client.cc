@@ -210,35 +210,47 @@ absl::Status PsClient::PushAndPull(const std::vector<TableRef>& push_refs,
 }
 
 
-absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
-    const std::vector<TableRef>& refs, float* buffer,
-    const std::vector<SparsePullRef>& sparse, int64_t clock,
-    int64_t* staleness) {
-  const std::string op = absl::StrCat("job ", job_id_, ": pull");
+absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StartStage(
+    absl::string_view kind, int64_t clock, const std::vector<TableRef>& refs,
+    const std::vector<SparseKeys>& tables, Plan* plan,
+    std::vector<bool>* folded) {
+  const std::string op = absl::StrCat("job ", job_id_, ": ", kind);
   if (clock < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(op, ": clock ", clock, " must be >= 0"));
   }
-  if (absl::Status s = UpdatePlan(refs, &pull_plan_); !s.ok()) {
-    return Annotate(s, op);
-  }
-  std::vector<std::pair<const std::string*, absl::Span<const uint64_t>>> tables;
-  for (const SparsePullRef& ref : sparse) {
-    if (ref.rows == nullptr && !ref.keys.empty()) {
+  if (absl::Status s = UpdatePlan(refs, plan); !s.ok()) return Annotate(s, op);
+  for (const SparseKeys& t : tables) {
+    if (!t.has_values && !t.keys.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          op, ": sparse table ", ref.table, ": rows is null"));
+          op, ": sparse table ", *t.table, ": ",
+          kind == "pull" ? "rows" : "grads", " is null"));
     }
-    tables.emplace_back(&ref.table, ref.keys);
   }
   auto stage = std::make_unique<Stage>();
-  Stage* st = stage.get();
-  st->op = "pull from";
+  stage->op = kind == "pull" ? "pull from" : "push to";
   absl::StatusOr<std::vector<SparseRequest>> routed =
-      RouteSparse(tables, &st->dims);
+      RouteSparse(tables, &stage->dims);
   if (!routed.ok()) return Annotate(routed.status(), op);
-  st->sparse = *std::move(routed);
+  stage->sparse = *std::move(routed);
+  *folded = FoldDenseChunks(*plan, &stage->sparse);
+  return stage;
+}
+
+absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
+    const std::vector<TableRef>& refs, float* buffer,
+    const std::vector<SparsePullRef>& sparse, int64_t clock,
+    int64_t* staleness) {
+  std::vector<SparseKeys> tables;
+  for (const SparsePullRef& ref : sparse) {
+    tables.push_back({&ref.table, ref.keys, ref.rows != nullptr});
+  }
   Plan* plan = &pull_plan_;
-  const std::vector<bool> folded = FoldDenseChunks(*plan, &st->sparse);
+  std::vector<bool> folded;
+  absl::StatusOr<std::unique_ptr<Stage>> stage =
+      StartStage("pull", clock, refs, tables, plan, &folded);
+  if (!stage.ok()) return stage.status();
+  Stage* st = stage->get();
   st->calls = DenseCalls(plan, PullMethod(), folded, &st->chunk_of);
   const int dense_calls = static_cast<int>(st->calls.stubs.size());
   for (SparseRequest& r : st->sparse) {
@@ -339,31 +351,16 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
 absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
     const std::vector<TableRef>& refs, const float* grads,
     const std::vector<SparsePushRef>& sparse, int64_t clock) {
-  const std::string op = absl::StrCat("job ", job_id_, ": push");
-  if (clock < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(op, ": clock ", clock, " must be >= 0"));
-  }
-  if (absl::Status s = UpdatePlan(refs, &push_plan_); !s.ok()) {
-    return Annotate(s, op);
-  }
-  std::vector<std::pair<const std::string*, absl::Span<const uint64_t>>> tables;
+  std::vector<SparseKeys> tables;
   for (const SparsePushRef& ref : sparse) {
-    if (ref.grads == nullptr && !ref.keys.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          op, ": sparse table ", ref.table, ": grads is null"));
-    }
-    tables.emplace_back(&ref.table, ref.keys);
+    tables.push_back({&ref.table, ref.keys, ref.grads != nullptr});
   }
-  auto stage = std::make_unique<Stage>();
-  Stage* st = stage.get();
-  st->op = "push to";
-  absl::StatusOr<std::vector<SparseRequest>> routed =
-      RouteSparse(tables, &st->dims);
-  if (!routed.ok()) return Annotate(routed.status(), op);
-  st->sparse = *std::move(routed);
   Plan* plan = &push_plan_;
-  const std::vector<bool> folded = FoldDenseChunks(*plan, &st->sparse);
+  std::vector<bool> folded;
+  absl::StatusOr<std::unique_ptr<Stage>> stage =
+      StartStage("push", clock, refs, tables, plan, &folded);
+  if (!stage.ok()) return stage.status();
+  Stage* st = stage->get();
   // A worker's clock advances on a server once all of that clock's pushes
   // arrived there; with sparse tables every server must hear of every clock.
   st->per_server.assign(servers_.size(), 0);
@@ -481,16 +478,15 @@ absl::Status PsClient::Run(const std::vector<Stage*>& stages) {
 }
 
 absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
-    const std::vector<std::pair<const std::string*, absl::Span<const uint64_t>>>&
-        tables,
-    std::vector<int>* dims) const {
+    const std::vector<SparseKeys>& tables, std::vector<int>* dims) const {
   std::vector<SparseRequest> out;
   dims->clear();
   if (tables.empty()) return out;
-  for (const auto& [name, keys] : tables) {
+  for (const SparseKeys& t : tables) {
+    const std::string* name = t.table;
     const v1::TableDef* def = nullptr;
-    for (const v1::TableDef& t : map_.tables()) {
-      if (t.name() == *name) def = &t;
+    for (const v1::TableDef& d : map_.tables()) {
+      if (d.name() == *name) def = &d;
     }
     if (def == nullptr) {
       return absl::NotFoundError(absl::StrCat(
@@ -517,7 +513,7 @@ absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
   // Key indexes of each (server, ref), gathered ref by ref.
   std::vector<std::vector<int64_t>> by_server(servers_.size());
   for (size_t ref = 0; ref < tables.size(); ++ref) {
-    const absl::Span<const uint64_t> keys = tables[ref].second;
+    const absl::Span<const uint64_t> keys = tables[ref].keys;
     const int dim = (*dims)[ref];
     for (auto& v : by_server) v.clear();
     for (size_t i = 0; i < keys.size(); ++i) {

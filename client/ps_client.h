@@ -232,13 +232,24 @@ class PsClient {
       const std::vector<TableRef>& refs, const float* grads,
       const std::vector<SparsePushRef>& sparse, int64_t clock);
   absl::Status Run(const std::vector<Stage*>& stages);
-  // Routes the keys of `tables` (each with its key span) to servers and
-  // groups them into requests of at most chunk_bytes of rows. INVALID_ARGUMENT
-  // or NOT_FOUND for a bad table, before anything is sent.
+  // One sparse ref of a call, whichever direction.
+  struct SparseKeys {
+    const std::string* table;
+    absl::Span<const uint64_t> keys;
+    bool has_values;  // rows (pull) or grads (push) is not null
+  };
+  // Routes the keys of `tables` to servers and groups them into requests of
+  // at most chunk_bytes of rows and keys. INVALID_ARGUMENT or NOT_FOUND for
+  // a bad table, before anything is sent.
   absl::StatusOr<std::vector<SparseRequest>> RouteSparse(
-      const std::vector<std::pair<const std::string*, absl::Span<const uint64_t>>>&
-          tables,
-      std::vector<int>* dims) const;
+      const std::vector<SparseKeys>& tables, std::vector<int>* dims) const;
+  // What a pull and a push stage share: checks the clock and the refs
+  // (`kind`: "pull" or "push", for messages), plans the dense refs into
+  // *plan, routes the sparse keys and folds small dense chunks into them.
+  absl::StatusOr<std::unique_ptr<Stage>> StartStage(
+      absl::string_view kind, int64_t clock, const std::vector<TableRef>& refs,
+      const std::vector<SparseKeys>& tables, Plan* plan,
+      std::vector<bool>* folded);
   // Folds each small dense chunk of `plan` into the first sparse request to
   // its server, so that a step costs one RPC per server; returns which
   // chunks were folded.

@@ -180,7 +180,7 @@ TEST_F(PsClientSparseTest, LargeMixedPushSpanningManySlicesIsApplied) {
   }
 }
 
-TEST_F(PsClientSparseTest, PushAndPullSendsBothInOneCall) {
+TEST_F(PsClientSparseTest, PushAndPullAppliesThePushAndAnswersThePull) {
   std::vector<uint64_t> keys = {1, 2, 3};
   std::vector<float> dense(kDense), wide(3);
   ASSERT_TRUE(client_->Pull(DenseRefs(), dense.data(),

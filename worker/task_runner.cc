@@ -64,25 +64,16 @@ class ServerSparseParamStore : public SparseParamStore {
       : client_(std::move(client)), dense_(std::move(dense)), overlap_(overlap) {}
   absl::StatusOr<int64_t> Pull(float* dense, std::vector<SparseBlock>* blocks,
                                int64_t clock) override {
-    pull_refs_.resize(blocks->size());
-    for (size_t i = 0; i < blocks->size(); ++i) {
-      SparseBlock& b = (*blocks)[i];
-      pull_refs_[i] = {b.table, b.keys, b.values.data()};
-    }
     int64_t staleness = 0;
-    absl::Status s = client_->Pull(dense_, dense, pull_refs_, clock, &staleness);
+    absl::Status s =
+        client_->Pull(dense_, dense, PullRefs(blocks), clock, &staleness);
     if (!s.ok()) return s;
     return staleness;
   }
   absl::Status Push(const float* dense_grads,
                     const std::vector<SparseBlock>& blocks,
                     int64_t clock) override {
-    push_refs_.resize(blocks.size());
-    for (size_t i = 0; i < blocks.size(); ++i) {
-      const SparseBlock& b = blocks[i];
-      push_refs_[i] = {b.table, b.keys, b.values.data()};
-    }
-    return client_->Push(dense_, dense_grads, push_refs_, clock);
+    return client_->Push(dense_, dense_grads, PushRefs(blocks), clock);
   }
   absl::StatusOr<int64_t> PushAndPull(const float* dense_grads,
                                       const std::vector<SparseBlock>& push_blocks,
@@ -93,25 +84,33 @@ class ServerSparseParamStore : public SparseParamStore {
       return SparseParamStore::PushAndPull(dense_grads, push_blocks, push_clock,
                                            dense, pull_blocks, pull_clock);
     }
-    push_refs_.resize(push_blocks.size());
-    for (size_t i = 0; i < push_blocks.size(); ++i) {
-      const SparseBlock& b = push_blocks[i];
-      push_refs_[i] = {b.table, b.keys, b.values.data()};
-    }
-    pull_refs_.resize(pull_blocks->size());
-    for (size_t i = 0; i < pull_blocks->size(); ++i) {
-      SparseBlock& b = (*pull_blocks)[i];
-      pull_refs_[i] = {b.table, b.keys, b.values.data()};
-    }
     int64_t staleness = 0;
-    absl::Status s =
-        client_->PushAndPull(dense_, dense_grads, push_refs_, push_clock, dense_,
-                             dense, pull_refs_, pull_clock, &staleness);
+    absl::Status s = client_->PushAndPull(
+        dense_, dense_grads, PushRefs(push_blocks), push_clock, dense_, dense,
+        PullRefs(pull_blocks), pull_clock, &staleness);
     if (!s.ok()) return s;
     return staleness;
   }
 
  private:
+  // The blocks as the client's refs, in buffers reused from call to call.
+  const std::vector<client::SparsePullRef>& PullRefs(
+      std::vector<SparseBlock>* blocks) {
+    pull_refs_.clear();
+    for (SparseBlock& b : *blocks) {
+      pull_refs_.push_back({b.table, b.keys, b.values.data()});
+    }
+    return pull_refs_;
+  }
+  const std::vector<client::SparsePushRef>& PushRefs(
+      const std::vector<SparseBlock>& blocks) {
+    push_refs_.clear();
+    for (const SparseBlock& b : blocks) {
+      push_refs_.push_back({b.table, b.keys, b.values.data()});
+    }
+    return push_refs_;
+  }
+
   std::unique_ptr<client::PsClient> client_;
   std::vector<client::TableRef> dense_;
   const bool overlap_;
