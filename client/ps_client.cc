@@ -99,7 +99,7 @@ std::string ServerLabel(const v1::ServerEndpoint& server, int index) {
 // before blocking.
 constexpr int64_t kSmallCallBytes = 256 << 10;
 // Dense requests are not split below this (see ChunkValues).
-constexpr int64_t kMinSplitChunkBytes = 256 << 10;
+constexpr int64_t kMinSplitChunkBytes = 512 << 10;
 
 absl::Duration Backoff(int attempt) {
   return std::min(absl::Milliseconds(100) * (1 << std::min(attempt - 1, 4)),
@@ -152,6 +152,8 @@ struct PsClient::Stage {
   grpc::Slice clock_field;
   std::vector<int32_t> per_server;
   std::vector<int> chunk_of;  // dense call -> chunk of the plan
+  // Dense push values lent to gRPC from the caller's gradients.
+  std::unique_ptr<Loan> loan;
 };
 
 absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer) {
@@ -422,15 +424,15 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
     AddCall(&st->calls, r.server_index, &r.request, PushMethod());
     st->calls.bytes += (r.dense_values + r.values) * int64_t{sizeof(float)};
   }
+  st->loan = std::make_unique<Loan>();
   st->prepare = [this, plan, grads, clock, dense_calls, st](int i) {
     if (i < dense_calls) {
       const int c = st->chunk_of[i];
       PreparePush(plan, c, grads, clock,
-                  st->per_server[plan->chunks[c].server_index]);
+                  st->per_server[plan->chunks[c].server_index], st->loan.get());
     }
   };
-  // Drop this side's references, so a send buffer reads as idle as soon as
-  // gRPC has finished with it.
+  // Drop this side's references, so that only gRPC's keep the loan out.
   st->cleanup = [plan] {
     for (grpc::ByteBuffer& request : plan->requests) request.Clear();
   };
@@ -473,6 +475,21 @@ absl::Status PsClient::Run(const std::vector<Stage*>& stages) {
   for (Stage* st : stages) {
     if (status.ok() && st->finish) st->finish();
     if (st->cleanup) st->cleanup();
+  }
+  for (Stage* st : stages) {
+    if (st->loan == nullptr) continue;
+    // Immediate after answered calls; after a failed one, gRPC lets go when
+    // the connection holding its queued bytes closes, which keepalive
+    // bounds.
+    if (st->loan->AwaitReturn(absl::Now() + kMaxTransportHold)) continue;
+    const int64_t out = st->loan->out();
+    st->loan.release();  // gRPC still calls back into it: keep it forever
+    return absl::InternalError(absl::StrCat(
+        "job ", job_id_, ": push: gRPC still holds ", out,
+        " slices of the caller's gradients ",
+        absl::FormatDuration(kMaxTransportHold),
+        " after the call ended; that memory must stay valid (",
+        status.ToString(), ")"));
   }
   return status;
 }
@@ -635,7 +652,6 @@ absl::Status PsClient::UpdatePlan(const std::vector<TableRef>& refs,
   fresh.pull_prefixes.resize(n);
   fresh.staleness.resize(n);
   fresh.push_prefixes.resize(n);
-  fresh.send.resize(n);
   fresh.valid = true;
   *plan = std::move(fresh);
   return absl::OkStatus();
@@ -653,28 +669,22 @@ void PsClient::PreparePull(Plan* plan, int i, const grpc::Slice& clock_field) {
 }
 
 void PsClient::PreparePush(Plan* plan, int i, const float* grads,
-                           int64_t clock, int32_t clock_pushes) {
+                           int64_t clock, int32_t clock_pushes, Loan* loan) {
   const Chunk& chunk = plan->chunks[i];
   std::string& prefix = plan->push_prefixes[i];
   if (prefix.empty()) {
     prefix = PushRequestPrefix(job_id_, map_.epoch(), options_.worker_id, chunk);
   }
   const int64_t value_bytes = chunk.values * int64_t{sizeof(float)};
-  const std::string tail =
-      PushRequestTail(next_seq_++, clock, clock_pushes, value_bytes);
-  std::shared_ptr<SharedBytes>& send = plan->send[i];
-  if (send == nullptr || send->busy()) send = SharedBytes::Make();
-  char* out = send->Resize(prefix.size() + tail.size() + value_bytes);
-  std::memcpy(out, prefix.data(), prefix.size());
-  out += prefix.size();
-  std::memcpy(out, tail.data(), tail.size());
-  out += tail.size();
+  std::vector<grpc::Slice> parts;
+  parts.reserve(1 + chunk.pieces.size());
+  parts.emplace_back(absl::StrCat(
+      prefix, PushRequestTail(next_seq_++, clock, clock_pushes, value_bytes)));
   for (const RoutedSlice& piece : chunk.pieces) {
-    const size_t bytes = piece.count * sizeof(float);
-    std::memcpy(out, grads + piece.buffer_offset, bytes);
-    out += bytes;
+    parts.push_back(loan->Lend(grads + piece.buffer_offset,
+                               piece.count * sizeof(float)));
   }
-  plan->requests[i] = SharedBytes::Share(send);
+  plan->requests[i] = grpc::ByteBuffer(parts.data(), parts.size());
 }
 
 absl::Status PsClient::Execute(const CallSet& calls, const PrepareFn& prepare,

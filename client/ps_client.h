@@ -131,9 +131,13 @@ class PsClient {
   // of values [r.offset, r.offset + r.count) of r.table, for every r, as the
   // gradient of step `clock`; each server applies its optimizer (under BSP,
   // once every worker's gradient for the clock arrived). A worker's pushes
-  // must come in clock order. `grads` is read before Push returns and not
-  // referenced after. Errors as for Pull; after an error some requests may
-  // have been applied and others not.
+  // must come in clock order. gRPC sends the dense values straight from
+  // `grads` (no copy), so the caller must not change them until Push
+  // returns; Push returns only once gRPC has let go of them, and they are
+  // not referenced after (should gRPC hold them kMaxTransportHold past a
+  // failed call, Push says so with INTERNAL, and `grads` must then stay
+  // valid for the life of the process). Errors as for Pull; after an error
+  // some requests may have been applied and others not.
   absl::Status Push(const std::vector<TableRef>& refs, const float* grads,
                     int64_t clock);
   // Push as clock 0: for ASP jobs without clock tracking.
@@ -185,7 +189,6 @@ class PsClient {
     std::vector<grpc::Slice> pull_prefixes;          // pulls only
     std::vector<int64_t> staleness;                  // pulls only
     std::vector<std::string> push_prefixes;          // pushes only
-    std::vector<std::shared_ptr<SharedBytes>> send;  // pushes only
   };
   // The RPCs of one call: dense chunks of a Plan first, then sparse ones.
   struct CallSet {
@@ -220,8 +223,9 @@ class PsClient {
   // Values per dense request for a call over `refs`.
   int64_t ChunkValues(const std::vector<TableRef>& refs) const;
   void PreparePull(Plan* plan, int chunk, const grpc::Slice& clock_field);
+  // The values are lent from `grads` through `loan`, not copied.
   void PreparePush(Plan* plan, int chunk, const float* grads, int64_t clock,
-                   int32_t clock_pushes);
+                   int32_t clock_pushes, Loan* loan);
   // Checks and routes one pull or push and builds its requests; nothing is
   // sent. Run() sends the RPCs of one or more stages at once.
   absl::StatusOr<std::unique_ptr<Stage>> StagePull(

@@ -124,27 +124,30 @@ absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
   return absl::OkStatus();
 }
 
-char* SharedBytes::Resize(size_t size) {
-  if (size > capacity_) {
-    data_.reset(new char[size]);
-    capacity_ = size;
+grpc::Slice Loan::Lend(const void* data, size_t size) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++out_;
   }
-  size_ = size;
-  return data_.get();
+  // gRPC only reads send slices; its constructor just wants a void*.
+  return grpc::Slice(const_cast<void*>(data), size, &Loan::Return, this);
 }
 
-grpc::ByteBuffer SharedBytes::Share(const std::shared_ptr<SharedBytes>& self) {
-  self->shares_.fetch_add(1, std::memory_order_relaxed);
-  auto* keep = new std::shared_ptr<SharedBytes>(self);
-  grpc::Slice slice(self->data_.get(), self->size_, &SharedBytes::Release,
-                    keep);
-  return grpc::ByteBuffer(&slice, 1);
+void Loan::Return(void* loan) {
+  auto* self = static_cast<Loan*>(loan);
+  absl::MutexLock lock(&self->mu_);
+  --self->out_;
 }
 
-void SharedBytes::Release(void* share) {
-  auto* keep = static_cast<std::shared_ptr<SharedBytes>*>(share);
-  (*keep)->shares_.fetch_sub(1, std::memory_order_release);
-  delete keep;
+bool Loan::AwaitReturn(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto back = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return out_ == 0; };
+  return mu_.AwaitWithDeadline(absl::Condition(&back), deadline);
+}
+
+int64_t Loan::out() const {
+  absl::MutexLock lock(&mu_);
+  return out_;
 }
 
 }  // namespace ps::client

@@ -9,14 +9,17 @@
 #ifndef PS_CLIENT_WIRE_FORMAT_H_
 #define PS_CLIENT_WIRE_FORMAT_H_
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "client/chunk_plan.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
 
 namespace ps::client {
 
@@ -49,36 +52,38 @@ std::string VarintField(int field_number, uint64_t value);
 absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
                                  float* buffer, int64_t* staleness);
 
-// A reusable send buffer that gRPC may still reference after an RPC has
-// finished (its transport drops slices asynchronously, and later still after
-// a cancelled call). Share() hands gRPC a reference that keeps the memory
-// alive; the owner rewrites the bytes only while busy() is false.
-// Thread-compatible, except that gRPC's release may run on any thread.
-class SharedBytes {
+// Lends the caller's memory to gRPC as send slices, so that a push's values
+// go from the caller's gradients to the socket with no copy in between, and
+// tells when gRPC has let go of all of it: a transport drops the slices of a
+// message once the socket write that carried them has finished (after the
+// RPC's answer, as a rule; for a call that failed while its bytes were still
+// queued, only when that connection closes). The caller's memory must stay
+// valid and unchanged until AwaitReturn() says everything is back.
+// Thread-safe: gRPC returns slices on its own threads.
+class Loan {
  public:
-  static std::shared_ptr<SharedBytes> Make() {
-    return std::shared_ptr<SharedBytes>(new SharedBytes());
-  }
+  Loan() = default;
+  Loan(const Loan&) = delete;
+  Loan& operator=(const Loan&) = delete;
+  // The loan must not be destroyed while slices are out.
+  ~Loan() = default;
 
-  // Grows the buffer to hold `size` bytes, keeping no contents. Only while
-  // !busy(). New memory is not zeroed: the caller writes all of it.
-  char* Resize(size_t size);
-  size_t size() const { return size_; }
+  // A slice over [data, data + size), counted out until gRPC drops its last
+  // reference.
+  grpc::Slice Lend(const void* data, size_t size);
 
-  // True while a ByteBuffer from Share() is alive anywhere.
-  bool busy() const { return shares_.load(std::memory_order_acquire) > 0; }
+  // Waits until every lent slice is back; false when some are still out at
+  // `deadline` (the loan must then be kept alive, and so must the memory).
+  bool AwaitReturn(absl::Time deadline);
 
-  // A ByteBuffer over the current bytes, without copying them.
-  static grpc::ByteBuffer Share(const std::shared_ptr<SharedBytes>& self);
+  // Slices still out.
+  int64_t out() const;
 
  private:
-  SharedBytes() = default;
-  static void Release(void* share);
+  static void Return(void* loan);
 
-  std::unique_ptr<char[]> data_;
-  size_t size_ = 0;
-  size_t capacity_ = 0;
-  std::atomic<int> shares_{0};
+  mutable absl::Mutex mu_;
+  int64_t out_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ps::client

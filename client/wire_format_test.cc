@@ -95,24 +95,34 @@ TEST(WireFormatTest, WrongValueCountIsDataLoss) {
             absl::StatusCode::kDataLoss);
 }
 
-TEST(WireFormatTest, SharedBytesAreBusyWhileShared) {
-  auto bytes = SharedBytes::Make();
-  std::memcpy(bytes->Resize(3), "abc", 3);
-  EXPECT_FALSE(bytes->busy());
+TEST(WireFormatTest, LoanIsOutWhileGrpcHoldsItsSlices) {
+  const std::string memory = "abcdef";
+  Loan loan;
+  EXPECT_TRUE(loan.AwaitReturn(absl::InfinitePast()));
   {
-    grpc::ByteBuffer shared = SharedBytes::Share(bytes);
+    grpc::Slice parts[2] = {loan.Lend(memory.data(), 3),
+                            loan.Lend(memory.data() + 3, 3)};
+    grpc::ByteBuffer shared(parts, 2);
     grpc::ByteBuffer copy = shared;
-    EXPECT_TRUE(bytes->busy());
+    EXPECT_EQ(loan.out(), 2);
     shared.Clear();
-    EXPECT_TRUE(bytes->busy());
+    for (grpc::Slice& p : parts) p = grpc::Slice();
+    EXPECT_EQ(loan.out(), 2);  // `copy` still refers to both
+    EXPECT_FALSE(loan.AwaitReturn(absl::Now() + absl::Milliseconds(10)));
     std::vector<grpc::Slice> slices;
     ASSERT_TRUE(copy.Dump(&slices).ok());
-    ASSERT_EQ(slices.size(), 1u);
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(slices[0].begin()),
-                          slices[0].size()),
-              "abc");
+    std::string read;
+    for (const grpc::Slice& s : slices) {
+      read.append(reinterpret_cast<const char*>(s.begin()), s.size());
+      // Lent, not copied: the slices point into `memory`.
+      EXPECT_GE(reinterpret_cast<const char*>(s.begin()), memory.data());
+      EXPECT_LT(reinterpret_cast<const char*>(s.begin()),
+                memory.data() + memory.size());
+    }
+    EXPECT_EQ(read, "abcdef");
   }
-  EXPECT_FALSE(bytes->busy());
+  EXPECT_EQ(loan.out(), 0);
+  EXPECT_TRUE(loan.AwaitReturn(absl::Now() + absl::Milliseconds(10)));
 }
 
 }  // namespace

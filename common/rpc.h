@@ -19,6 +19,16 @@ namespace ps {
 inline constexpr int kMaxMessageBytes = 256 << 20;
 inline constexpr int64_t kMaxChunkBytes = 4 << 20;
 
+// Client keepalive: a ping after this long without traffic, and the
+// connection is closed when its answer takes longer than the timeout.
+inline constexpr absl::Duration kKeepaliveTime = absl::Seconds(10);
+inline constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(5);
+// How long a client transport may go on holding a request's send buffers
+// after its call failed: until keepalive has closed a connection whose peer
+// stopped reading.
+inline constexpr absl::Duration kMaxTransportHold =
+    absl::Seconds(20);  // kKeepaliveTime + kKeepaliveTimeout + 5 s
+
 // A running gRPC server with health checking and reflection enabled.
 struct RunningServer {
   std::unique_ptr<grpc::Server> server;
