@@ -1,20 +1,22 @@
-// A batch of unary RPCs in flight at once over gRPC's callback API, with a
-// wait that is always bounded.
+// A batch of unary RPCs in flight at once, with a wait that is always
+// bounded.
 //
 // Start() issues RPCs one at a time, so the caller can prepare the next
 // request while earlier ones travel; Wait() returns when all have answered.
 // An RPC that gRPC has not answered by its deadline plus kWaitGrace is
-// cancelled and abandoned: Wait() still returns, and from then on no callback
-// of this batch calls `on_response` or touches the caller's memory.
+// cancelled and abandoned: Wait() still returns, and `on_response` is not
+// called for it.
 //
-// Not thread-safe: one thread calls Start() and Wait(). `on_response` runs on
-// gRPC threads, concurrently for different RPCs.
+// The batch has its own completion queue, and Wait() polls it on the
+// caller's thread: that thread reads the answers off the sockets itself and
+// runs `on_response` there, in the order the answers come. gRPC's callback
+// API, used before, handed every answer from one of its threads to the
+// waiting one: one more thread wake-up per call. Measured with
+// bench/dataplane_bench on a 2-vCPU VM, ten alternating runs of each: 4 KB
+// p50 0.15-0.22 -> 0.13-0.20 ms, 1 MB push 1.4-2.5 -> 1.8-2.5 GB/s, 1 MB
+// pull 1.9-3.0 -> 2.3-3.3 GB/s.
 //
-// The ClientContexts (which hold references to the channels) are destroyed on
-// the thread that calls Wait(), not in a callback: gRPC 1.51 crashes when a
-// callback drops the last reference to a channel (grpc/grpc#32584), which
-// would happen if the caller destroyed its stubs right after Wait(). Only an
-// abandoned RPC's context is left to its late callback.
+// Not thread-safe: one thread calls Start() and Wait().
 #ifndef PS_CLIENT_CALL_BATCH_H_
 #define PS_CLIENT_CALL_BATCH_H_
 
@@ -26,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
 
 namespace ps::client {
 
@@ -34,7 +37,8 @@ class CallBatch {
   // How long past an RPC's deadline Wait() waits for gRPC to report it.
   static constexpr absl::Duration kWaitGrace = absl::Seconds(1);
 
-  // Called with each OK answer; its status becomes that RPC's result.
+  // Called with each OK answer, on the thread in Wait(); its status becomes
+  // that RPC's result.
   using OnResponse =
       std::function<absl::Status(int index, grpc::ByteBuffer* response)>;
 
@@ -58,10 +62,18 @@ class CallBatch {
   std::vector<absl::Status> Wait(absl::Duration spin = absl::ZeroDuration());
 
  private:
-  struct State;
+  struct Call;
+  struct Leftovers;
 
-  std::shared_ptr<State> state_;  // shared with the callbacks in flight
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
+  // Takes one completion from the queue, waiting until `deadline`; false
+  // when there was none.
+  bool Next(absl::Time deadline);
+
+  OnResponse on_response_;
+  std::unique_ptr<Leftovers> leftovers_;  // the queue and the calls
+  std::vector<absl::Status> results_;
+  int outstanding_ = 0;
+  bool waited_ = false;
   const absl::Duration timeout_;
   absl::Time last_deadline_ = absl::InfinitePast();
 };
