@@ -5,7 +5,10 @@
 // Prints a Markdown table. Throughput counts float32 value bytes (GB = 1e9
 // bytes); push+pull alternates pushes and pulls (a training step's traffic)
 // and counts both directions; p50/p99 are of single Push or Pull calls in
-// that phase.
+// that phase. Each row measures its three phases --repeats times in turn and
+// reports the median of each, and measures iperf3 right before the row, so
+// that each ratio compares two measurements taken seconds apart (this
+// machine's loopback speed drifts by 20% within minutes).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,7 +40,7 @@ ABSL_FLAG(std::string, server_binary, "",
           "$BUILD_WORKSPACE_DIRECTORY, else under the current directory");
 ABSL_FLAG(std::string, iperf3, "/usr/bin/iperf3",
           "iperf3 binary for the loopback baseline; empty skips it");
-ABSL_FLAG(int, iperf_seconds, 3, "length of the iperf3 test");
+ABSL_FLAG(int, iperf_seconds, 2, "length of each iperf3 test (one per row)");
 ABSL_FLAG(std::vector<std::string>, sizes,
           std::vector<std::string>({"4K", "1M", "16M", "64M"}),
           "request sizes in bytes; K and M suffixes are binary units");
@@ -47,6 +50,9 @@ ABSL_FLAG(double, seconds, 0.5,
           "target time of each of the three measurements of a row (push, "
           "pull, push+pull); scale it to trade run time for stability");
 ABSL_FLAG(int, warmup, 3, "untimed push+pull rounds before each row");
+ABSL_FLAG(int, repeats, 3,
+          "times each row's three phases are measured, in turn; the table "
+          "gives the median of each");
 ABSL_FLAG(int64_t, chunk_bytes, ps::kMaxChunkBytes,
           "PsClientOptions::chunk_bytes");
 ABSL_FLAG(int, channels_per_server, 2, "PsClientOptions::channels_per_server");
@@ -63,6 +69,7 @@ namespace {
 struct Row {
   int servers = 0;
   int64_t bytes = 0;
+  double loopback_bps = 0;  // iperf3, measured right before the row
   double push_bps = 0, pull_bps = 0, step_bps = 0;  // value bytes per second
   double p50_ms = 0, p99_ms = 0;                    // per call
 };
@@ -115,6 +122,12 @@ int Iterations(double estimate) {
   return static_cast<int>(std::clamp(n, 5.0, 200000.0));
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 == 1 ? v[v.size() / 2]
+                           : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
 absl::Status Measure(client::PsClient* client, int64_t bytes, Row* row) {
   const int64_t values = bytes / 4;
   const std::vector<client::TableRef> refs = {{"w", 0, values, 0}};
@@ -133,23 +146,29 @@ absl::Status Measure(client::PsClient* client, int64_t bytes, Row* row) {
   if (!one_push.ok()) return one_push.status();
   if (!one_pull.ok()) return one_pull.status();
 
-  absl::StatusOr<std::vector<double>> pushes =
-      TimeCalls(Iterations((*one_push)[0]), push);
-  if (!pushes.ok()) return pushes.status();
-  absl::StatusOr<std::vector<double>> pulls =
-      TimeCalls(Iterations((*one_pull)[0]), pull);
-  if (!pulls.ok()) return pulls.status();
-  int next = 0;
-  auto alternate = [&] { return next++ % 2 == 0 ? push() : pull(); };
-  absl::StatusOr<std::vector<double>> calls =
-      TimeCalls(2 * Iterations((*one_push)[0] + (*one_pull)[0]), alternate);
-  if (!calls.ok()) return calls.status();
-
-  row->push_bps = bytes * pushes->size() / Sum(*pushes);
-  row->pull_bps = bytes * pulls->size() / Sum(*pulls);
-  row->step_bps = bytes * calls->size() / Sum(*calls);
-  row->p50_ms = 1e3 * Percentile(*calls, 0.5);
-  row->p99_ms = 1e3 * Percentile(*calls, 0.99);
+  std::vector<double> push_bps, pull_bps, step_bps, step_calls;
+  for (int r = 0; r < std::max(1, absl::GetFlag(FLAGS_repeats)); ++r) {
+    absl::StatusOr<std::vector<double>> pushes =
+        TimeCalls(Iterations((*one_push)[0]), push);
+    if (!pushes.ok()) return pushes.status();
+    absl::StatusOr<std::vector<double>> pulls =
+        TimeCalls(Iterations((*one_pull)[0]), pull);
+    if (!pulls.ok()) return pulls.status();
+    int next = 0;
+    auto alternate = [&] { return next++ % 2 == 0 ? push() : pull(); };
+    absl::StatusOr<std::vector<double>> calls =
+        TimeCalls(2 * Iterations((*one_push)[0] + (*one_pull)[0]), alternate);
+    if (!calls.ok()) return calls.status();
+    push_bps.push_back(bytes * pushes->size() / Sum(*pushes));
+    pull_bps.push_back(bytes * pulls->size() / Sum(*pulls));
+    step_bps.push_back(bytes * calls->size() / Sum(*calls));
+    step_calls.insert(step_calls.end(), calls->begin(), calls->end());
+  }
+  row->push_bps = Median(push_bps);
+  row->pull_bps = Median(pull_bps);
+  row->step_bps = Median(step_bps);
+  row->p50_ms = 1e3 * Percentile(step_calls, 0.5);
+  row->p99_ms = 1e3 * Percentile(step_calls, 0.99);
   return absl::OkStatus();
 }
 
@@ -186,35 +205,29 @@ absl::StatusOr<Row> MeasureRow(const std::vector<ServerProcess>& servers,
   return row;
 }
 
-// The iperf3 baseline, measured before and after the rows since this
-// machine's loopback speed drifts; ratios use the mean.
-struct Loopback {
-  double before_bps = 0, after_bps = 0;
-  double mean() const { return (before_bps + after_bps) / 2; }
-};
-
-void PrintTable(const std::vector<Row>& rows, const Loopback& loopback) {
+void PrintTable(const std::vector<Row>& rows) {
   const double gb = 1e9;
-  const double lo = loopback.mean() > 0 ? loopback.mean() : NAN;
   absl::PrintF(
-      "iperf3 loopback, 1 stream: %.2f GB/s before, %.2f GB/s after, "
-      "%.2f GB/s mean\n\n",
-      loopback.before_bps / gb, loopback.after_bps / gb, lo / gb);
-  absl::PrintF(
-      "| servers | size | push GB/s | pull GB/s | push+pull GB/s | p50 ms | "
-      "p99 ms | push / loopback | pull / loopback |\n"
-      "|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+      "| servers | size | loopback GB/s | push GB/s | pull GB/s | "
+      "push+pull GB/s | p50 ms | p99 ms | push / loopback | "
+      "pull / loopback |\n"
+      "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
   for (const Row& r : rows) {
+    const double lo = r.loopback_bps > 0 ? r.loopback_bps : NAN;
     absl::PrintF(
-        "| %d | %s | %.2f | %.2f | %.2f | %.3f | %.3f | %.2f | %.2f |\n",
-        r.servers, SizeLabel(r.bytes), r.push_bps / gb, r.pull_bps / gb,
-        r.step_bps / gb, r.p50_ms, r.p99_ms, r.push_bps / lo, r.pull_bps / lo);
+        "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %.2f | %.2f |\n",
+        r.servers, SizeLabel(r.bytes), r.loopback_bps / gb, r.push_bps / gb,
+        r.pull_bps / gb, r.step_bps / gb, r.p50_ms, r.p99_ms, r.push_bps / lo,
+        r.pull_bps / lo);
   }
   absl::PrintF(
-      "\nGB = 1e9 bytes of float32 values. push+pull alternates Push and Pull "
+      "\nGB = 1e9 bytes of float32 values. loopback: iperf3, one stream, "
+      "%d s, right before the row. push, pull, push+pull: median of %d "
+      "measurements of about %.2f s each; push+pull alternates Push and Pull "
       "calls and counts both directions; p50/p99 are per call in that phase. "
       "chunk_bytes=%d, channels_per_server=%d, client malloc tuned: %s.\n",
-      absl::GetFlag(FLAGS_chunk_bytes),
+      absl::GetFlag(FLAGS_iperf_seconds), absl::GetFlag(FLAGS_repeats),
+      absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_chunk_bytes),
       absl::GetFlag(FLAGS_channels_per_server),
       absl::GetFlag(FLAGS_tune_malloc) ? "yes" : "no");
 }
@@ -269,11 +282,6 @@ absl::Status Run() {
   if (!plan.ok()) return plan.status();
   std::cerr << "logs in " << plan->work_dir
             << " (removed after a successful run)\n";
-  Loopback loopback;
-  absl::StatusOr<double> before = MeasureLoopback(plan->work_dir);
-  if (!before.ok()) return before.status();
-  loopback.before_bps = *before;
-
   // Owns the server processes: they are stopped on every return below.
   absl::StatusOr<std::vector<ServerProcess>> servers = StartServers(
       plan->server_binary,
@@ -285,15 +293,16 @@ absl::Status Run() {
     for (int64_t bytes : plan->sizes) {
       std::cerr << "measuring " << count << " server(s), " << SizeLabel(bytes)
                 << "\n";
+      // The servers sit idle meanwhile.
+      absl::StatusOr<double> loopback = MeasureLoopback(plan->work_dir);
+      if (!loopback.ok()) return loopback.status();
       absl::StatusOr<Row> row = MeasureRow(*servers, count, bytes);
       if (!row.ok()) return row.status();
+      row->loopback_bps = *loopback;
       rows.push_back(*row);
     }
   }
-  absl::StatusOr<double> after = MeasureLoopback(plan->work_dir);
-  if (!after.ok()) return after.status();
-  loopback.after_bps = *after;
-  PrintTable(rows, loopback);
+  PrintTable(rows);
   servers->clear();  // stops them, so their logs can go
   RemoveWorkDir(absl::GetFlag(FLAGS_work_dir), plan->work_dir);
   return absl::OkStatus();
