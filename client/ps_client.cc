@@ -588,8 +588,12 @@ std::vector<bool> PsClient::FoldDenseChunks(
 int64_t PsClient::ChunkValues(const std::vector<TableRef>& refs) const {
   // Split a call into at least one request per connection (a 1 MB pull to
   // one server as two of 512 KB, over its two connections), so that both
-  // connections and both ends' threads work on it, but never below
-  // kMinSplitChunkBytes (small calls stay one request) nor above chunk_bytes.
+  // connections and both ends' threads work on it, but into requests of no
+  // less than kMinSplitChunkBytes (a 1 MB call to two servers is one request
+  // to each, not two) nor more than chunk_bytes. Measured with
+  // bench/dataplane_bench: two servers, 1 MB pushes as 4 x 256 KB ran at
+  // 1.1-2.0 GB/s, as 2 x 512 KB at 1.9-2.8 GB/s; smaller requests than
+  // that were slower still.
   int64_t values = 0;
   for (const TableRef& r : refs) values += std::max<int64_t>(r.count, 0);
   const int64_t ways =

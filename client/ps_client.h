@@ -57,9 +57,9 @@ struct PsClientOptions {
   // Most value bytes in one request (sparse requests count their keys too),
   // in [4, kMaxMessageBytes / 2]. Smaller chunks start streaming sooner and
   // use more connections; larger ones cost fewer RPCs. A few MB suits both
-  // loopback and data-centre links. A dense call of at least 512 KB is also
-  // split into at least one request per connection (channels_per_server per
-  // server), of no less than 256 KB each.
+  // loopback and data-centre links. A dense call of at least 1 MB is also
+  // split into up to one request per connection (channels_per_server per
+  // server), of no less than 512 KB each.
   int64_t chunk_bytes = kMaxChunkBytes;
   // TCP connections per server, in [1, 64]. A server's requests are spread
   // over them round-robin, since one HTTP/2 connection is flow-controlled
