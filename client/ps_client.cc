@@ -482,10 +482,8 @@ absl::Status PsClient::Run(const std::vector<Stage*>& stages) {
     // the connection holding its queued bytes closes, which keepalive
     // bounds.
     if (st->loan->AwaitReturn(absl::Now() + kMaxTransportHold)) continue;
-    const int64_t out = st->loan->out();
-    st->loan.release();  // gRPC still calls back into it: keep it forever
     return absl::InternalError(absl::StrCat(
-        "job ", job_id_, ": push: gRPC still holds ", out,
+        "job ", job_id_, ": push: gRPC still holds ", st->loan->out(),
         " slices of the caller's gradients ",
         absl::FormatDuration(kMaxTransportHold),
         " after the call ended; that memory must stay valid (",

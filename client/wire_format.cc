@@ -126,28 +126,35 @@ absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
 
 grpc::Slice Loan::Lend(const void* data, size_t size) {
   {
-    absl::MutexLock lock(&mu_);
-    ++out_;
+    absl::MutexLock lock(&state_->mu);
+    ++state_->out;
   }
   // gRPC only reads send slices; its constructor just wants a void*.
-  return grpc::Slice(const_cast<void*>(data), size, &Loan::Return, this);
+  return grpc::Slice(const_cast<void*>(data), size, &Loan::Return,
+                     new std::shared_ptr<State>(state_));
 }
 
-void Loan::Return(void* loan) {
-  auto* self = static_cast<Loan*>(loan);
-  absl::MutexLock lock(&self->mu_);
-  --self->out_;
+void Loan::Return(void* share) {
+  auto* state = static_cast<std::shared_ptr<State>*>(share);
+  {
+    absl::MutexLock lock(&(*state)->mu);
+    --(*state)->out;
+  }
+  // Last, so that a waiter that saw the count reach zero and destroyed its
+  // Loan cannot pull the mutex from under this thread's unlock.
+  delete state;
 }
 
 bool Loan::AwaitReturn(absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
-  auto back = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return out_ == 0; };
-  return mu_.AwaitWithDeadline(absl::Condition(&back), deadline);
+  State& s = *state_;
+  absl::MutexLock lock(&s.mu);
+  auto back = [&s]() ABSL_SHARED_LOCKS_REQUIRED(s.mu) { return s.out == 0; };
+  return s.mu.AwaitWithDeadline(absl::Condition(&back), deadline);
 }
 
 int64_t Loan::out() const {
-  absl::MutexLock lock(&mu_);
-  return out_;
+  absl::MutexLock lock(&state_->mu);
+  return state_->out;
 }
 
 }  // namespace ps::client

@@ -62,10 +62,10 @@ absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
 // Thread-safe: gRPC returns slices on its own threads.
 class Loan {
  public:
-  Loan() = default;
+  Loan() : state_(std::make_shared<State>()) {}
   Loan(const Loan&) = delete;
   Loan& operator=(const Loan&) = delete;
-  // The loan must not be destroyed while slices are out.
+  // Slices still out keep the loan's own bookkeeping alive (not the memory).
   ~Loan() = default;
 
   // A slice over [data, data + size), counted out until gRPC drops its last
@@ -73,17 +73,21 @@ class Loan {
   grpc::Slice Lend(const void* data, size_t size);
 
   // Waits until every lent slice is back; false when some are still out at
-  // `deadline` (the loan must then be kept alive, and so must the memory).
+  // `deadline` (the memory must then stay valid for as long as they are).
   bool AwaitReturn(absl::Time deadline);
 
   // Slices still out.
   int64_t out() const;
 
  private:
-  static void Return(void* loan);
+  struct State {
+    absl::Mutex mu;
+    int64_t out ABSL_GUARDED_BY(mu) = 0;
+  };
+  // `share` is a heap std::shared_ptr<State>, one per lent slice.
+  static void Return(void* share);
 
-  mutable absl::Mutex mu_;
-  int64_t out_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace ps::client
