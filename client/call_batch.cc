@@ -66,11 +66,13 @@ bool CallBatch::Next(absl::Time deadline) {
   Call* call = static_cast<Call*>(tag);
   call->done = true;
   --outstanding_;
+  if (abandoned_) return true;  // its result is already set
   absl::Status result =
       ok ? FromGrpcStatus(call->status)
          : absl::InternalError("gRPC failed to complete the call");
-  if (result.ok() && on_response_) result = on_response_(call->index,
-                                                         &call->response);
+  if (result.ok() && on_response_) {
+    result = on_response_(call->index, &call->response);
+  }
   call->response.Clear();
   results_[call->index] = std::move(result);
   return true;
@@ -93,10 +95,9 @@ std::vector<absl::Status> CallBatch::Wait(absl::Duration spin) {
           " plus ", absl::FormatDuration(kWaitGrace)));
     }
   }
-  // Cancelled calls come back at once as a rule; their answers are no
-  // longer consumed.
-  on_response_ = nullptr;
-  std::vector<absl::Status> late(results_.size());
+  // Cancelled calls come back at once as a rule; whatever they bring is
+  // dropped.
+  abandoned_ = true;
   const absl::Time drain_until = absl::Now() + kWaitGrace;
   while (outstanding_ > 0 && Next(drain_until)) {
   }

@@ -74,6 +74,7 @@ class CallBatch {
   std::vector<absl::Status> results_;
   int outstanding_ = 0;
   bool waited_ = false;
+  bool abandoned_ = false;  // Wait() gave up on the calls still out
   const absl::Duration timeout_;
   absl::Time last_deadline_ = absl::InfinitePast();
 };
