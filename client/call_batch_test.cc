@@ -117,6 +117,16 @@ TEST_F(CallBatchTest, AnswersAreConsumedOnTheWaitingThread) {
   EXPECT_EQ(answers, 3);
 }
 
+TEST_F(CallBatchTest, SpinningWaitGetsEveryAnswer) {
+  Start(absl::Milliseconds(5));  // longer than the spin: it then blocks
+  CallBatch batch(2, absl::Seconds(5), nullptr);
+  batch.Start(0, stub_.get(), pull_, empty_request_);
+  batch.Start(1, stub_.get(), push_, empty_request_);
+  std::vector<absl::Status> results = batch.Wait(absl::Milliseconds(1));
+  EXPECT_TRUE(results[0].ok()) << results[0];
+  EXPECT_EQ(results[1].code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(CallBatchTest, DestructorWaitsForUnwaitedRpcs) {
   Start(absl::Milliseconds(50));
   std::atomic<int> answers{0};
