@@ -1,9 +1,10 @@
-// The bytes of data-plane messages, built and read so that values are copied
-// once on the client instead of three times (caller -> message -> gRPC slice,
-// and back). Everything here follows ps.v1 exactly: protobuf's wire format
-// lets a message be written as concatenated fields, so a PushRequest is
+// The bytes of data-plane messages, built and read so that the client copies
+// no push value and each pull value once (protobuf would copy each two or
+// three times: caller -> message -> gRPC slice, and back). Everything here
+// follows ps.v1 exactly: protobuf's wire format lets a message be written as
+// concatenated fields, so a PushRequest is
 //   [protobuf-serialised fields but seq and values][seq][values tag, length]
-//   [values]
+//   [values, lent from the caller's buffer (Loan)]
 // and a PullResponse's values field is read straight into the caller's
 // buffer, piece by piece.
 #ifndef PS_CLIENT_WIRE_FORMAT_H_
