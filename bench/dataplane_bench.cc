@@ -147,7 +147,7 @@ absl::Status Measure(client::PsClient* client, int64_t bytes, Row* row) {
   if (!one_pull.ok()) return one_pull.status();
 
   std::vector<double> push_bps, pull_bps, step_bps, step_calls;
-  for (int r = 0; r < std::max(1, absl::GetFlag(FLAGS_repeats)); ++r) {
+  for (int r = 0; r < absl::GetFlag(FLAGS_repeats); ++r) {
     absl::StatusOr<std::vector<double>> pushes =
         TimeCalls(Iterations((*one_push)[0]), push);
     if (!pushes.ok()) return pushes.status();
@@ -240,6 +240,19 @@ struct Plan {
 };
 
 absl::StatusOr<Plan> PlanFromFlags() {
+  if (absl::GetFlag(FLAGS_repeats) < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--repeats: ", absl::GetFlag(FLAGS_repeats), " must be >= 1"));
+  }
+  if (absl::GetFlag(FLAGS_iperf_seconds) < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--iperf_seconds: ", absl::GetFlag(FLAGS_iperf_seconds),
+                     " must be >= 1 (iperf3 reads 0 as forever)"));
+  }
+  if (!(absl::GetFlag(FLAGS_seconds) > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--seconds: ", absl::GetFlag(FLAGS_seconds), " must be > 0"));
+  }
   Plan plan;
   for (const std::string& s : absl::GetFlag(FLAGS_sizes)) {
     absl::StatusOr<int64_t> bytes = ParseSize(s);
