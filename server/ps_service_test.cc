@@ -300,11 +300,18 @@ TEST_F(PsServiceTest, PullsBeyondTheWaitingCapAreResourceExhausted) {
   EXPECT_TRUE(Pull(request, absl::Seconds(5), &response).ok());
 }
 
-TEST_F(PsServiceTest, WaitingPullEndsAtItsDeadlineNamingTheSlowWorkers) {
-  Start(v1::BSP, 0);
+TEST_F(PsServiceTest, WaitingPullIsReleasedOnTheServerAtItsDeadline) {
+  // Room for one waiting pull: a second one is turned away unless the
+  // server let go of the first when its deadline passed.
+  Start(v1::BSP, 0, /*max_waiting_pulls=*/1);
   v1::PullResponse response;
   grpc::Status s = Pull(PullOf(1), absl::Milliseconds(300), &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server's wait ends at the same deadline, checked every 100 ms.
+  absl::SleepFor(absl::Milliseconds(400));
+  s = Pull(PullOf(1), absl::Milliseconds(300), &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << s.error_message();
 }
 
 TEST_F(PsServiceTest, ShutdownIsNotHeldUpByAWaitingPull) {

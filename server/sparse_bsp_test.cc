@@ -45,10 +45,13 @@ TEST(SparseBspAccumulatorTest, AppliesTheScaledSumPerKeyOnce) {
   shard->Read(std::vector<uint64_t>{5, 6, 7}, out.data());
   EXPECT_EQ(out, std::vector<float>({-2, -2, -2, -1, -1, -1, 0, 0, 0}));
 
-  // The sums start again from zero.
+  // The sums start again from zero: the next clock applies only its own
+  // gradient (key 6), and key 5's old sum is not applied again.
+  const std::string next = Bytes({4, 4, 4});
+  bsp.Add(shard.get(), std::vector<uint64_t>{6}, ValuePieces({next}), 0);
   bsp.ApplyAndReset(0.5f);
   shard->Read(std::vector<uint64_t>{5, 6, 7}, out.data());
-  EXPECT_EQ(out, std::vector<float>({-2, -2, -2, -1, -1, -1, 0, 0, 0}));
+  EXPECT_EQ(out, std::vector<float>({-2, -2, -2, -3, -3, -3, 0, 0, 0}));
 }
 
 }  // namespace
