@@ -41,7 +41,6 @@ class OwnedPartitions {
   // `owned` must each be below `partitions` (ValidateCreateTables).
   OwnedPartitions(uint32_t partitions, absl::Span<const uint32_t> owned);
 
-  uint32_t partitions() const { return partitions_; }
   bool Owns(uint64_t key) const;
 
   // FAILED_PRECONDITION naming the first key of `keys` (the keys of a slice

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "common/hash.h"
+#include "common/model_layout.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/ps/v1/ps.pb.h"
@@ -113,6 +114,20 @@ TEST(FeatureHashTest, NumbersMatchTheProtoEnum) {
     for (char& c : proto_name) c = static_cast<char>(std::tolower(c));
     EXPECT_EQ(FlightFeatureName(*f), proto_name);
   }
+}
+
+TEST(FeatureHashTest, DefaultFeaturesAreTheJobSpecDefaults) {
+  // The worker keeps its own list to stay free of the proto; the job spec's
+  // default (common/model_layout) is the one jobs get.
+  std::vector<int> spec_default;
+  for (v1::FlightFeature f : ps::DefaultFlightFeatures()) {
+    spec_default.push_back(f);
+  }
+  std::vector<int> worker_default;
+  for (FlightFeature f : DefaultFlightFeatures()) {
+    worker_default.push_back(static_cast<int>(f));
+  }
+  EXPECT_EQ(worker_default, spec_default);
 }
 
 TEST(FeatureHashTest, SaltIsSplitMix64OutputOfTheFeatureNumber) {
