@@ -81,8 +81,11 @@ bool CallBatch::Next(absl::Time deadline) {
 std::vector<absl::Status> CallBatch::Wait(absl::Duration spin) {
   waited_ = true;
   const absl::Time spin_until = absl::Now() + spin;
+  // A poll that returns at once: the deadline must be a real past time,
+  // since gRPC 1.51 reads time_point::min() (absl::InfinitePast()) as no
+  // deadline at all.
   while (outstanding_ > 0 && absl::Now() < spin_until) {
-    Next(absl::InfinitePast());
+    Next(absl::UnixEpoch());
   }
   while (outstanding_ > 0 && Next(last_deadline_ + kWaitGrace)) {
   }

@@ -1,5 +1,7 @@
 #include "client/call_batch.h"
 
+#include <time.h>
+
 #include <atomic>
 #include <thread>
 
@@ -117,14 +119,27 @@ TEST_F(CallBatchTest, AnswersAreConsumedOnTheWaitingThread) {
   EXPECT_EQ(answers, 3);
 }
 
-TEST_F(CallBatchTest, SpinningWaitGetsEveryAnswer) {
-  Start(absl::Milliseconds(5));  // longer than the spin: it then blocks
+// CPU time of the calling thread.
+absl::Duration ThreadCpuTime() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
+}
+
+TEST_F(CallBatchTest, SpinningWaitPollsForTheSpinThenBlocks) {
+  Start(absl::Milliseconds(300));  // far longer than the spin
   CallBatch batch(2, absl::Seconds(5), nullptr);
   batch.Start(0, stub_.get(), pull_, empty_request_);
   batch.Start(1, stub_.get(), push_, empty_request_);
-  std::vector<absl::Status> results = batch.Wait(absl::Milliseconds(1));
+  const absl::Duration cpu = ThreadCpuTime();
+  std::vector<absl::Status> results = batch.Wait(absl::Milliseconds(50));
+  const absl::Duration spent = ThreadCpuTime() - cpu;
   EXPECT_TRUE(results[0].ok()) << results[0];
   EXPECT_EQ(results[1].code(), absl::StatusCode::kFailedPrecondition);
+  // Polling burns CPU for the spin (a blocking wait would use almost none),
+  // and the rest of the 300 ms is spent blocked.
+  EXPECT_GT(spent, absl::Milliseconds(5));
+  EXPECT_LT(spent, absl::Milliseconds(200));
 }
 
 TEST_F(CallBatchTest, DestructorWaitsForUnwaitedRpcs) {
