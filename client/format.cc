@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/model_layout.h"
 
 namespace ps::client {
 
@@ -42,8 +43,7 @@ std::string JobDetails(const v1::Job& job) {
                   ", max staleness ", job.progress().max_staleness(), "\n");
   if (job.state() == v1::SUCCEEDED) {
     const v1::JobResult& r = job.result();
-    const v1::ModelType type = job.spec().model().type();
-    if (type == v1::SPARSE_LR || type == v1::WIDE_DEEP) {
+    if (IsSparseModel(job.spec().model().type())) {
       absl::StrAppendFormat(&out,
                             "result:   test AUC %.4f  log-loss %.4f  accuracy "
                             "%.2f%%  (%d test examples)  trained in %.1f s\n",
@@ -72,8 +72,7 @@ std::string JobTable(const std::vector<v1::Job>& jobs) {
   for (const v1::Job& j : jobs) {
     std::string result = j.reason();
     if (j.state() == v1::SUCCEEDED) {
-      const v1::ModelType type = j.spec().model().type();
-      result = type == v1::SPARSE_LR || type == v1::WIDE_DEEP
+      result = IsSparseModel(j.spec().model().type())
                    ? absl::StrFormat("auc %.4f", j.result().test_auc())
                    : absl::StrFormat("acc %.2f%%", 100 * j.result().test_accuracy());
     }

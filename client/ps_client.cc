@@ -641,13 +641,10 @@ absl::Status PsClient::UpdatePlan(const std::vector<TableRef>& refs,
   fresh.refs = refs;
   fresh.chunks = *std::move(chunks);
   const size_t n = fresh.chunks.size();
-  for (const Chunk& chunk : fresh.chunks) {
-    fresh.bytes += chunk.values * int64_t{sizeof(float)};
-  }
-  fresh.server_chunks.assign(servers_.size(), 0);
+  std::vector<int32_t> server_chunks(servers_.size(), 0);
   for (const Chunk& chunk : fresh.chunks) {
     const Server& server = servers_[chunk.server_index];
-    int32_t& k = fresh.server_chunks[chunk.server_index];
+    int32_t& k = server_chunks[chunk.server_index];
     fresh.stubs.push_back(server.stubs[k++ % server.stubs.size()].get());
   }
   fresh.requests.resize(n);

@@ -182,8 +182,6 @@ class PsClient {
     bool valid = false;
     std::vector<TableRef> refs;
     std::vector<Chunk> chunks;
-    int64_t bytes = 0;                   // value bytes of one call
-    std::vector<int32_t> server_chunks;  // chunks per server
     // Per chunk:
     std::vector<grpc::GenericStub*> stubs;
     std::vector<grpc::ByteBuffer> requests;

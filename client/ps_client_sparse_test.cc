@@ -2,6 +2,7 @@
 // routed by virtual partition, small dense chunks folded into the sparse
 // request of their server, and push + pull in one round trip.
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <vector>
@@ -106,22 +107,27 @@ class PsClientSparseTest : public ::testing::Test {
 TEST_F(PsClientSparseTest, MixedPullEqualsSeparatePulls) {
   std::vector<uint64_t> keys(500);
   std::iota(keys.begin(), keys.end(), 1000);
-  std::vector<float> dense(kDense), wide(keys.size()), embed(keys.size() * 4);
+  // NaN until written: an unwritten value fails every check below.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> dense(kDense, nan), wide(keys.size(), nan),
+      embed(keys.size() * 4, nan);
   ASSERT_TRUE(client_
                   ->Pull(DenseRefs(), dense.data(),
                          {{"wide", keys, wide.data()}, {"embed", keys, embed.data()}},
                          /*clock=*/0, nullptr)
                   .ok());
-  std::vector<float> dense2(kDense), wide2(keys.size()), embed2(keys.size() * 4);
+  std::vector<float> dense2(kDense, nan), wide2(keys.size(), nan),
+      embed2(keys.size() * 4, nan);
   ASSERT_TRUE(client_->Pull(DenseRefs(), dense2.data()).ok());
   ASSERT_TRUE(client_->Pull({}, nullptr, {{"wide", keys, wide2.data()}}, 0, nullptr).ok());
   ASSERT_TRUE(client_->Pull({}, nullptr, {{"embed", keys, embed2.data()}}, 0, nullptr).ok());
   EXPECT_EQ(dense, dense2);
   EXPECT_EQ(wide, wide2);
   EXPECT_EQ(embed, embed2);
-  // Initial values are uniform in [-1, 1], not left-over memory.
-  for (float v : dense) ASSERT_LE(std::abs(v), 1.0f);
-  for (float v : embed) ASSERT_LE(std::abs(v), 1.0f);
+  // Every value was written, with an initial value in [-1, 1].
+  for (const std::vector<float>* got : {&dense, &wide, &embed}) {
+    for (float v : *got) ASSERT_LE(std::abs(v), 1.0f);
+  }
   // Rows were created where their partition lives, on both servers.
   EXPECT_GT(Rows(0, "wide"), 0);
   EXPECT_GT(Rows(1, "wide"), 0);
@@ -196,7 +202,16 @@ TEST_F(PsClientSparseTest, PushAndPullAppliesThePushAndAnswersThePull) {
                                 {{"wide", keys, wide2.data()}}, 0, &staleness)
                   .ok());
   EXPECT_EQ(staleness, 0);
-  // Under ASP the pull may or may not see the push; a later pull does.
+  // Under ASP the pull beside the push sees each value before or after it.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(wide2[i] == wide[i] || wide2[i] == wide[i] - wide_grads[i])
+        << "key " << keys[i] << ": " << wide2[i];
+  }
+  for (int64_t i : {int64_t{0}, kDense - 1}) {
+    EXPECT_TRUE(dense2[i] == dense[i] || dense2[i] == dense[i] - 0.5f)
+        << "value " << i << ": " << dense2[i];
+  }
+  // A later pull sees it.
   std::vector<float> dense3(kDense), wide3(3);
   ASSERT_TRUE(client_->Pull(DenseRefs(), dense3.data(),
                             {{"wide", keys, wide3.data()}}, 0, nullptr)

@@ -37,7 +37,6 @@ class BatchKeys {
   // The batch's distinct keys in first-seen order.
   const std::vector<uint64_t>& keys() const { return keys_; }
   int64_t size() const { return static_cast<int64_t>(keys_.size()); }
-  int64_t max_keys() const { return max_keys_; }
 
  private:
   struct Slot {
