@@ -153,24 +153,6 @@ absl::Status CheckData(const FlightFeatures& data, int batch_size,
   return absl::OkStatus();
 }
 
-int64_t ExamplesPerEpoch(const TrainerOptions& options, int64_t shard_count) {
-  return options.examples_per_epoch > 0
-             ? std::min(options.examples_per_epoch, shard_count)
-             : shard_count;
-}
-
-// Fills the window's figures into *progress and starts a new window.
-void CloseWindow(BatchStats* window, absl::Time* window_start,
-                 Progress* progress) {
-  const absl::Time now = absl::Now();
-  const double secs = absl::ToDoubleSeconds(now - *window_start);
-  progress->loss = window->loss_sum / window->count;
-  progress->accuracy = static_cast<double>(window->correct) / window->count;
-  progress->examples_per_sec = secs > 0 ? window->count / secs : 0;
-  *window = BatchStats();
-  *window_start = now;
-}
-
 }  // namespace
 
 absl::Status TrainSparse(const TrainerOptions& options,
@@ -193,7 +175,7 @@ absl::Status TrainSparse(const TrainerOptions& options,
   const int64_t batch = options.batch_size;
   const int64_t steps_per_epoch = (used + batch - 1) / batch;
   Progress progress;
-  progress.total_steps = steps_per_epoch * options.epochs;
+  progress.total_steps = TotalSteps(options, train.count);
   // Two steps' buffers: while step c's gradients are pushed, step c + 1's
   // parameters are pulled into the other.
   SparseStep steps[2] = {SparseStep(model, batch), SparseStep(model, batch)};

@@ -200,10 +200,7 @@ absl::StatusOr<std::unique_ptr<SparseParamStore>> ConnectSparseStore(
 // The examples a finished training loop went through, and its duration.
 void RecordTrainingLoop(const TrainerOptions& topt, int64_t shard_count,
                         absl::Duration took, v1::CompleteTaskRequest* done) {
-  const int64_t per_epoch =
-      topt.examples_per_epoch > 0 ? std::min(topt.examples_per_epoch, shard_count)
-                                  : shard_count;
-  done->set_train_examples(per_epoch * topt.epochs);
+  done->set_train_examples(ExamplesPerEpoch(topt, shard_count) * topt.epochs);
   done->set_train_loop_seconds(absl::ToDoubleSeconds(took));
 }
 

@@ -24,13 +24,24 @@ Batch Gather(const Examples& data, const std::vector<int64_t>& order,
   return Batch{x->data(), y->data(), rows, data.dim};
 }
 
+}  // namespace
+
 int64_t ExamplesPerEpoch(const TrainerOptions& options, int64_t shard_count) {
   return options.examples_per_epoch > 0
              ? std::min(options.examples_per_epoch, shard_count)
              : shard_count;
 }
 
-}  // namespace
+void CloseWindow(BatchStats* window, absl::Time* window_start,
+                 Progress* progress) {
+  const absl::Time now = absl::Now();
+  const double secs = absl::ToDoubleSeconds(now - *window_start);
+  progress->loss = window->loss_sum / window->count;
+  progress->accuracy = static_cast<double>(window->correct) / window->count;
+  progress->examples_per_sec = secs > 0 ? window->count / secs : 0;
+  *window = BatchStats();
+  *window_start = now;
+}
 
 std::vector<int64_t> EpochOrder(uint64_t seed, int rank, int epoch, int64_t count) {
   std::vector<int64_t> order(count);
@@ -58,7 +69,7 @@ absl::Status Train(const TrainerOptions& options, const Examples& train,
   std::vector<float> x(batch * train.dim);
   std::vector<int32_t> y(batch);
   Progress progress;
-  progress.total_steps = steps_per_epoch * options.epochs;
+  progress.total_steps = TotalSteps(options, train.count);
   BatchStats window;
   absl::Time window_start = absl::Now();
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
@@ -83,14 +94,9 @@ absl::Status Train(const TrainerOptions& options, const Examples& train,
       ++progress.step;
       const bool last = progress.step == progress.total_steps;
       if (progress.step % options.report_every_steps == 0 || last) {
-        const double secs = absl::ToDoubleSeconds(absl::Now() - window_start);
-        progress.loss = window.loss_sum / window.count;
-        progress.accuracy = static_cast<double>(window.correct) / window.count;
-        progress.examples_per_sec = secs > 0 ? window.count / secs : 0;
+        CloseWindow(&window, &window_start, &progress);
         st = sink->Report(progress);
         if (!st.ok()) return st;
-        window = BatchStats();
-        window_start = absl::Now();
       }
     }
   }

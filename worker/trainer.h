@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "worker/fashion_mnist.h"
 #include "worker/model.h"
 
@@ -66,8 +67,18 @@ struct TrainerOptions {
 // (1-based): a shuffle seeded from (seed, rank, epoch).
 std::vector<int64_t> EpochOrder(uint64_t seed, int rank, int epoch, int64_t count);
 
-// Steps Train() takes over a shard of `shard_count` examples.
+// Examples of a shard of `shard_count` that one epoch trains on:
+// options.examples_per_epoch when set, at most the shard.
+int64_t ExamplesPerEpoch(const TrainerOptions& options, int64_t shard_count);
+
+// Steps Train() (and TrainSparse()) take over a shard of `shard_count`
+// examples.
 int64_t TotalSteps(const TrainerOptions& options, int64_t shard_count);
+
+// Fills the report window's loss, accuracy and throughput into *progress
+// and starts a new window.
+void CloseWindow(BatchStats* window, absl::Time* window_start,
+                 Progress* progress);
 
 // Trains `model` on `train` for options.epochs. Stops early with the status
 // of a failed pull/push/report, or CANCELLED once *cancelled becomes true.
