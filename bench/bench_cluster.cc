@@ -99,16 +99,19 @@ absl::StatusOr<double> RunIperfClient(const std::string& iperf3, int port,
 }  // namespace
 
 absl::StatusOr<std::vector<ServerProcess>> StartServers(
-    const std::string& binary, int count, const std::string& work_dir) {
+    const std::string& binary, int count, const std::string& work_dir,
+    const std::vector<std::string>& extra_flags) {
   std::vector<ServerProcess> servers(count);
   std::vector<std::string> port_files(count);
   for (int i = 0; i < count; ++i) {
     port_files[i] = absl::StrCat(work_dir, "/server-", i, ".port");
     std::remove(port_files[i].c_str());
-    absl::StatusOr<std::unique_ptr<Subprocess>> process =
-        Subprocess::Start({binary, "--port=0", "--port_file=" + port_files[i],
-                           "--log_level=warn"},
-                          absl::StrCat(work_dir, "/server-", i, ".log"));
+    std::vector<std::string> argv = {binary, "--port=0",
+                                      "--port_file=" + port_files[i],
+                                      "--log_level=warn"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(
+        argv, absl::StrCat(work_dir, "/server-", i, ".log"));
     if (!process.ok()) return process.status();
     servers[i].process = *std::move(process);
     servers[i].endpoint.set_member_id(absl::StrCat("bench-s", i));

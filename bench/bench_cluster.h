@@ -42,9 +42,11 @@ absl::StatusOr<std::string> MakeWorkDir(const std::string& flag,
 void RemoveWorkDir(const std::string& flag, const std::string& dir);
 
 // Starts `count` standalone `binary` (ps_server) processes on loopback, each
-// logging to work_dir/server-<i>.log, and waits until all serve.
+// logging to work_dir/server-<i>.log, with `extra_flags` added to each
+// command line, and waits until all serve.
 absl::StatusOr<std::vector<ServerProcess>> StartServers(
-    const std::string& binary, int count, const std::string& work_dir);
+    const std::string& binary, int count, const std::string& work_dir,
+    const std::vector<std::string>& extra_flags = {});
 
 // Creates `job_id`'s tables on every server of `map` with that server's
 // ranges and sparse partitions, as the coordinator would.

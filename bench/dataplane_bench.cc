@@ -29,6 +29,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "bench/bench_cluster.h"
 #include "client/ps_client.h"
 #include "common/daemon.h"
@@ -56,9 +57,13 @@ ABSL_FLAG(int, repeats, 3,
 ABSL_FLAG(int64_t, chunk_bytes, ps::kMaxChunkBytes,
           "PsClientOptions::chunk_bytes");
 ABSL_FLAG(int, channels_per_server, 2, "PsClientOptions::channels_per_server");
-ABSL_FLAG(bool, tune_malloc, true,
-          "apply TuneMallocForBulkTransfers (common/daemon.h) to this (the "
-          "client) process, as ps_worker does (ps_server always does)");
+ABSL_FLAG(bool, tune_process, true,
+          "apply TuneMallocForBulkTransfers and DisableMutexDeadlockDetection "
+          "(common/daemon.h) to this (the client) process, as ps_worker does "
+          "(ps_server always does)");
+ABSL_FLAG(std::vector<std::string>, server_flags, {},
+          "extra flags for every ps_server, comma-separated, e.g. "
+          "--server_flags=--batch_scheduling=false");
 ABSL_FLAG(std::string, work_dir, "",
           "folder for server logs and port files; empty: a new "
           "/tmp/dataplane_bench.XXXXXX");
@@ -225,11 +230,15 @@ void PrintTable(const std::vector<Row>& rows) {
       "%d s, right before the row. push, pull, push+pull: median of %d "
       "measurements of about %.2f s each; push+pull alternates Push and Pull "
       "calls and counts both directions; p50/p99 are per call in that phase. "
-      "chunk_bytes=%d, channels_per_server=%d, client malloc tuned: %s.\n",
+      "chunk_bytes=%d, channels_per_server=%d, client process tuned: %s, "
+      "server flags: %s.\n",
       absl::GetFlag(FLAGS_iperf_seconds), absl::GetFlag(FLAGS_repeats),
       absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_chunk_bytes),
       absl::GetFlag(FLAGS_channels_per_server),
-      absl::GetFlag(FLAGS_tune_malloc) ? "yes" : "no");
+      absl::GetFlag(FLAGS_tune_process) ? "yes" : "no",
+      absl::GetFlag(FLAGS_server_flags).empty()
+          ? "none"
+          : absl::StrJoin(absl::GetFlag(FLAGS_server_flags), " "));
 }
 
 struct Plan {
@@ -299,7 +308,7 @@ absl::Status Run() {
   absl::StatusOr<std::vector<ServerProcess>> servers = StartServers(
       plan->server_binary,
       *std::max_element(plan->server_counts.begin(), plan->server_counts.end()),
-      plan->work_dir);
+      plan->work_dir, absl::GetFlag(FLAGS_server_flags));
   if (!servers.ok()) return servers.status();
   std::vector<Row> rows;
   for (int count : plan->server_counts) {
@@ -329,7 +338,8 @@ int main(int argc, char** argv) {
       "dataplane_bench [--server_binary=PATH] [--sizes=4K,1M] [--servers=1,2]");
   absl::ParseCommandLine(argc, argv);
   // Before any thread starts (mallopt's requirement).
-  if (absl::GetFlag(FLAGS_tune_malloc)) {
+  if (absl::GetFlag(FLAGS_tune_process)) {
+    ps::DisableMutexDeadlockDetection();
     if (absl::Status s = ps::TuneMallocForBulkTransfers(); !s.ok()) {
       std::cerr << "dataplane_bench: " << s << "\n";
       return 1;

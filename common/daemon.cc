@@ -2,9 +2,12 @@
 
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +34,15 @@ absl::Status TuneMallocForBulkTransfers() {
   if (mallopt(M_MMAP_THRESHOLD, static_cast<int>(kMmapThresholdBytes)) != 1 ||
       mallopt(M_TRIM_THRESHOLD, static_cast<int>(kTrimThresholdBytes)) != 1) {
     return absl::InternalError("mallopt rejected the bulk-transfer settings");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UseBatchScheduling() {
+  const sched_param param{};  // SCHED_BATCH takes priority 0
+  if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
+    return absl::InternalError(
+        absl::StrCat("sched_setscheduler(SCHED_BATCH): ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }

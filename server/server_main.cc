@@ -21,16 +21,26 @@ ABSL_FLAG(std::string, port_file, "",
 ABSL_FLAG(double, max_memory_gb, 16,
           "most GiB of table values and optimizer state");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(bool, batch_scheduling, true,
+          "run the server's threads under Linux's SCHED_BATCH policy, so that "
+          "a thread woken by an arriving request does not preempt the client "
+          "that sent it when they share a CPU (see UseBatchScheduling in "
+          "common/daemon.h)");
 
 int main(int argc, char** argv) {
   ps::DisableMutexDeadlockDetection();
   const absl::Status malloc_tuned = ps::TuneMallocForBulkTransfers();
   absl::SetProgramUsageMessage("ps_server --coordinator=HOST:PORT [--port=N]");
   absl::ParseCommandLine(argc, argv);
+  // Before any thread starts: threads inherit the policy.
+  const absl::Status batch = absl::GetFlag(FLAGS_batch_scheduling)
+                                 ? ps::UseBatchScheduling()
+                                 : absl::OkStatus();
   ps::BlockTerminationSignals();
   ps::InitLogging(absl::GetFlag(FLAGS_log_level));
   auto log = ps::Logger("server");
   if (!malloc_tuned.ok()) log->warn("{}", malloc_tuned.ToString());
+  if (!batch.ok()) log->warn("{}", batch.ToString());
   if (absl::GetFlag(FLAGS_max_memory_gb) <= 0) {
     log->error("--max_memory_gb must be > 0, got {}",
                absl::GetFlag(FLAGS_max_memory_gb));
