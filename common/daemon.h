@@ -45,8 +45,8 @@ void DisableMutexDeadlockDetection();
 // Linux's SCHED_BATCH policy; call in main() before any thread starts.
 // Batch threads get the same CPU share as normal ones (nice still applies);
 // what changes is that a batch thread woken up does not preempt the thread
-// running on the CPU the kernel woke it on, and waits for that thread to
-// block or for the scheduler tick instead.
+// running on the CPU the kernel woke it on: it waits for that thread to
+// block, for the scheduler tick, or for another CPU to take it.
 //
 // Why ps_server uses it: when a client on the same machine sends requests to
 // several servers, its first send wakes that server's thread on the
