@@ -20,6 +20,17 @@ absl::Status CheckRef(const v1::PartitionMap& map, const TableRef& ref) {
       "table ", ref.table, " is not in partition map epoch ", map.epoch()));
 }
 
+// Moves the front of `piece` into `chunk`, as much as fits in `capacity`.
+void FillFrom(RoutedSlice* piece, int64_t capacity, Chunk* chunk) {
+  RoutedSlice part = *piece;
+  part.count = std::min(piece->count, capacity - chunk->values);
+  chunk->values += part.count;
+  piece->offset += part.count;
+  piece->buffer_offset += part.count;
+  piece->count -= part.count;
+  chunk->pieces.push_back(std::move(part));
+}
+
 // Appends `piece` to one server's chunks, starting a new chunk whenever the
 // last one is full, so every chunk but the last holds exactly chunk_values.
 void Pack(RoutedSlice piece, int64_t chunk_values, std::vector<Chunk>* chunks) {
@@ -27,14 +38,35 @@ void Pack(RoutedSlice piece, int64_t chunk_values, std::vector<Chunk>* chunks) {
     if (chunks->empty() || chunks->back().values == chunk_values) {
       chunks->emplace_back().server_index = piece.server_index;
     }
-    Chunk& chunk = chunks->back();
-    RoutedSlice part = piece;
-    part.count = std::min(piece.count, chunk_values - chunk.values);
-    chunk.values += part.count;
-    piece.offset += part.count;
-    piece.buffer_offset += part.count;
-    piece.count -= part.count;
-    chunk.pieces.push_back(std::move(part));
+    FillFrom(&piece, chunk_values, &chunks->back());
+  }
+}
+
+// Cuts the last of one server's chunks, when it holds at least 2 * min_values,
+// into chunks of half its values, a quarter, ..., the last two holding
+// min_values to 2 * min_values - 1 (and the same pieces, in order).
+void Taper(int64_t min_values, std::vector<Chunk>* chunks) {
+  if (chunks->empty() || chunks->back().values < 2 * min_values) return;
+  Chunk last = std::move(chunks->back());
+  chunks->pop_back();
+  std::vector<int64_t> sizes;
+  int64_t left = last.values;
+  while (left >= 2 * min_values) {
+    sizes.push_back(left / 2);
+    left -= left / 2;
+  }
+  sizes.push_back(left);
+  size_t next = 0;  // sizes[next] is the size of the chunk being filled
+  bool open = false;
+  for (RoutedSlice& piece : last.pieces) {
+    while (piece.count > 0) {
+      if (!open || chunks->back().values == sizes[next]) {
+        if (open) ++next;
+        chunks->emplace_back().server_index = piece.server_index;
+        open = true;
+      }
+      FillFrom(&piece, sizes[next], &chunks->back());
+    }
   }
 }
 
@@ -60,10 +92,15 @@ bool operator==(const TableRef& a, const TableRef& b) {
 
 absl::StatusOr<std::vector<Chunk>> PlanChunks(const v1::PartitionMap& map,
                                               const std::vector<TableRef>& refs,
-                                              int64_t chunk_values) {
+                                              int64_t chunk_values,
+                                              int64_t taper_min_values) {
   if (chunk_values < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("chunk_values ", chunk_values, " must be >= 1"));
+  }
+  if (taper_min_values < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "taper_min_values ", taper_min_values, " must be >= 0"));
   }
   std::vector<std::vector<Chunk>> per_server(map.servers_size());
   for (const TableRef& ref : refs) {
@@ -81,6 +118,11 @@ absl::StatusOr<std::vector<Chunk>> PlanChunks(const v1::PartitionMap& map,
       }
       std::vector<Chunk>* chunks = &per_server[piece.server_index];
       Pack(std::move(piece), chunk_values, chunks);
+    }
+  }
+  if (taper_min_values > 0) {
+    for (std::vector<Chunk>& chunks : per_server) {
+      Taper(taper_min_values, &chunks);
     }
   }
   return Interleave(std::move(per_server));

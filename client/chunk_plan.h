@@ -44,13 +44,22 @@ struct Chunk {
 // different servers are interleaved (server 0's first, server 1's first, ...)
 // so that every server starts working as early as possible.
 //
+// With taper_min_values > 0, a server's last chunk that holds at least
+// 2 * taper_min_values is cut into chunks of half its values, a quarter, ...,
+// down to two of taper_min_values to 2 * taper_min_values - 1 (4 MB becomes
+// 2 MB, 1 MB, 512 KB, 512 KB for 128K values). A server reads and applies
+// its last request after the client has sent everything, with nothing else
+// to overlap; a smaller last request shortens that tail.
+//
 // Errors (nothing is planned):
-//   INVALID_ARGUMENT  chunk_values < 1, or a negative count or buffer_offset
+//   INVALID_ARGUMENT  chunk_values < 1, taper_min_values < 0, or a negative
+//                     count or buffer_offset
 //   NOT_FOUND         a table the map does not define
 //   OUT_OF_RANGE      a ref outside its table
 absl::StatusOr<std::vector<Chunk>> PlanChunks(const v1::PartitionMap& map,
                                               const std::vector<TableRef>& refs,
-                                              int64_t chunk_values);
+                                              int64_t chunk_values,
+                                              int64_t taper_min_values = 0);
 
 }  // namespace ps::client
 

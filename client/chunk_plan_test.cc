@@ -59,6 +59,90 @@ TEST(ChunkPlanTest, LargeRefIsSplitIntoBoundedInterleavedChunks) {
   EXPECT_EQ((*plan)[1].pieces[0].offset, 50000);
 }
 
+// One server, table "t" of 100 values.
+v1::PartitionMap OneServer() {
+  std::vector<v1::ServerEndpoint> servers(1);
+  servers[0].set_address("a:1");
+  std::vector<v1::TableDef> tables(1);
+  tables[0].set_name("t");
+  tables[0].set_size(100);
+  auto map = BuildPartitionMap(1, servers, tables);
+  EXPECT_TRUE(map.ok());
+  return *map;
+}
+
+std::vector<int64_t> ChunkSizes(const std::vector<Chunk>& plan) {
+  std::vector<int64_t> sizes;
+  for (const Chunk& c : plan) sizes.push_back(c.values);
+  return sizes;
+}
+
+TEST(ChunkPlanTest, TaperCutsTheLastChunkInHalvesDownToTheMinimum) {
+  // 100 values in chunks of 40: 40, 40, 20; the last 20 with a minimum of 4
+  // becomes 10, 5, 5 (5 < 2 * 4 ends the halving).
+  auto plan = PlanChunks(OneServer(), {{"t", 0, 100, 3}}, 40, 4);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(ChunkSizes(*plan), (std::vector<int64_t>{40, 40, 10, 5, 5}));
+  // Every value once, in order, with its buffer offset.
+  int64_t next = 0;
+  for (const Chunk& c : *plan) {
+    for (const RoutedSlice& p : c.pieces) {
+      EXPECT_EQ(p.offset, next);
+      EXPECT_EQ(p.buffer_offset, next + 3);
+      next += p.count;
+    }
+  }
+  EXPECT_EQ(next, 100);
+}
+
+TEST(ChunkPlanTest, TaperSplitsPiecesAcrossTheSmallerChunks) {
+  // Three refs of 7 share one chunk of 21; halving it to 10, 5, 3, 3 cuts
+  // the pieces at 10, 15 and 18.
+  auto plan = PlanChunks(
+      OneServer(), {{"t", 0, 7, 0}, {"t", 50, 7, 7}, {"t", 90, 7, 14}}, 100,
+      3);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(ChunkSizes(*plan), (std::vector<int64_t>{10, 5, 3, 3}));
+  std::vector<int64_t> buffer;  // buffer offsets of every value, in order
+  for (const Chunk& c : *plan) {
+    int64_t sum = 0;
+    for (const RoutedSlice& p : c.pieces) {
+      sum += p.count;
+      for (int64_t i = 0; i < p.count; ++i) {
+        buffer.push_back(p.buffer_offset + i);
+        // The table offset moves with the buffer offset.
+        const int64_t table = p.offset + i;
+        EXPECT_EQ(table, buffer.back() < 7    ? buffer.back()
+                         : buffer.back() < 14 ? 50 + buffer.back() - 7
+                                              : 90 + buffer.back() - 14);
+      }
+    }
+    EXPECT_EQ(sum, c.values);
+  }
+  std::vector<int64_t> expected(21);
+  for (int64_t i = 0; i < 21; ++i) expected[i] = i;
+  EXPECT_EQ(buffer, expected);
+}
+
+TEST(ChunkPlanTest, TaperLeavesSmallLastChunksAndEveryServerGetsItsOwn) {
+  // 17 values per server in chunks of 8: 8, 8, 1; 1 < 2 * 4 stays.
+  auto small = PlanChunks(TwoServers(), {{"big", 49983, 34, 0}}, 8, 4);
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_EQ(ChunkSizes(*small), (std::vector<int64_t>{8, 8, 8, 8, 1, 1}));
+  // 20 per server in chunks of 16: each server's last 4 becomes 2, 2;
+  // the servers still alternate.
+  auto both = PlanChunks(TwoServers(), {{"big", 49980, 40, 0}}, 16, 2);
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(ChunkSizes(*both), (std::vector<int64_t>{16, 16, 2, 2, 2, 2}));
+  for (size_t i = 0; i < both->size(); ++i) {
+    EXPECT_EQ((*both)[i].server_index, static_cast<int>(i % 2));
+  }
+  EXPECT_EQ(PlanChunks(TwoServers(), {{"big", 0, 1, 0}}, 8, -1)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ChunkPlanTest, ZeroCountRefsAreSkipped) {
   auto plan = PlanChunks(TwoServers(), {{"big", 0, 0, 0}}, 100);
   ASSERT_TRUE(plan.ok());
