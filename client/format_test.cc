@@ -58,7 +58,6 @@ TEST(FormatTest, DetailsShowReasonAndResult) {
   EXPECT_NE(JobDetails(job).find("test accuracy 86.12%"), std::string::npos);
 }
 
-}  // namespace
 TEST(FormatTest, TablesShowSparseRowsAndSkipRangesHeldElsewhere) {
   ServerTables a;
   a.member_id = "server-1";
@@ -100,4 +99,5 @@ TEST(FormatTest, SparseModelResultShowsAuc) {
   EXPECT_THAT(JobTable({job}), HasSubstr("auc 0.7089"));
 }
 
+}  // namespace
 }  // namespace ps::client

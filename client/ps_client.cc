@@ -513,9 +513,14 @@ absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
       return absl::NotFoundError(absl::StrCat(
           "table ", *name, " is not in partition map epoch ", map_.epoch()));
     }
-    if (def->kind() != v1::SPARSE || def->dim() < 1) {
+    if (def->kind() != v1::SPARSE) {
       return absl::InvalidArgumentError(absl::StrCat(
           "table ", *name, " is DENSE; sparse keys need a SPARSE table"));
+    }
+    if (def->dim() < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sparse table ", *name, " has dim ", def->dim(),
+          " in partition map epoch ", map_.epoch(), "; it must be >= 1"));
     }
     dims->push_back(def->dim());
   }
@@ -542,14 +547,16 @@ absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
           map_.partition_servers(SparsePartition(keys[i], partitions));
       by_server[server].push_back(static_cast<int64_t>(i));
     }
+    const int64_t row_bytes = dim * int64_t{sizeof(float)} + 8;
     for (size_t s = 0; s < servers_.size(); ++s) {
       for (int64_t i : by_server[s]) {
-        const int64_t row_bytes = dim * int64_t{sizeof(float)} + 8;
+        // An open request holds at least one row, so a row bigger than
+        // chunk_bytes still goes, alone.
         if (open[s] < 0 ||
-            (out[open[s]].values * int64_t{sizeof(float)} +
-             static_cast<int64_t>(out[open[s]].keys.size()) * 8 + row_bytes >
-                 options_.chunk_bytes &&
-             !out[open[s]].keys.empty())) {
+            out[open[s]].values * int64_t{sizeof(float)} +
+                    static_cast<int64_t>(out[open[s]].keys.size()) * 8 +
+                    row_bytes >
+                options_.chunk_bytes) {
           open[s] = static_cast<int>(out.size());
           out.emplace_back().server_index = static_cast<int>(s);
         }
@@ -578,8 +585,12 @@ std::vector<bool> PsClient::FoldDenseChunks(
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
     const Chunk& chunk = plan.chunks[c];
     SparseRequest* r = first[chunk.server_index];
-    // Big chunks keep their own RPC and its copy-free path.
-    if (r == nullptr || chunk.values * int64_t{sizeof(float)} > kSmallCallBytes) {
+    // Big chunks keep their own RPC and its copy-free path, and a request
+    // takes no more than fits in chunk_bytes (keys included).
+    if (r == nullptr || chunk.values * int64_t{sizeof(float)} > kSmallCallBytes ||
+        (r->values + r->dense_values + chunk.values) * int64_t{sizeof(float)} +
+                static_cast<int64_t>(r->keys.size()) * 8 >
+            options_.chunk_bytes) {
       continue;
     }
     r->dense_chunks.push_back(static_cast<int>(c));

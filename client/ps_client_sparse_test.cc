@@ -2,6 +2,7 @@
 // routed by virtual partition, small dense chunks folded into the sparse
 // request of their server, and push + pull in one round trip.
 #include <cstdlib>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -221,17 +222,52 @@ TEST_F(PsClientSparseTest, PushAndPullAppliesThePushAndAnswersThePull) {
   EXPECT_FLOAT_EQ(dense3[kDense - 1], dense[kDense - 1] - 0.5f);
 }
 
+// With 4 KB requests most dense chunks cannot ride in a sparse request
+// (chunk_bytes bounds it), so one call mixes dense RPCs, sparse RPCs and
+// folded chunks; each value must still land where it belongs.
+TEST_F(PsClientSparseTest, SmallChunksMixDenseAndSparseRequestsInOneCall) {
+  auto small = PsClient::Create(kJob, map_, {.chunk_bytes = 4096});
+  ASSERT_TRUE(small.ok()) << small.status();
+  std::vector<uint64_t> keys(700);
+  std::iota(keys.begin(), keys.end(), 9000);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> dense(kDense, nan), embed(keys.size() * 4, nan);
+  ASSERT_TRUE((*small)
+                  ->Pull(DenseRefs(), dense.data(),
+                         {{"embed", keys, embed.data()}}, 0, nullptr)
+                  .ok());
+  std::vector<float> dense2(kDense, nan), embed2(keys.size() * 4, nan);
+  ASSERT_TRUE(client_->Pull(DenseRefs(), dense2.data()).ok());
+  ASSERT_TRUE(
+      client_->Pull({}, nullptr, {{"embed", keys, embed2.data()}}, 0, nullptr)
+          .ok());
+  EXPECT_EQ(dense, dense2);
+  EXPECT_EQ(embed, embed2);
+  for (float v : embed) ASSERT_LE(std::abs(v), 1.0f);
+}
+
 TEST_F(PsClientSparseTest, BadSparseRefsFailBeforeAnyRpc) {
+  // Valid dense refs ride along: had any RPC gone out, the pulls would have
+  // written the dense buffer and the push would have moved the weights.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<uint64_t> keys = {1};
   float row[4];
-  absl::Status s = client_->Pull({}, nullptr, {{"bias", keys, row}}, 0, nullptr);
+  std::vector<float> dense(kDense, nan), grads(kDense, 1.0f);
+  absl::Status s =
+      client_->Pull(DenseRefs(), dense.data(), {{"bias", keys, row}}, 0, nullptr);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("table bias is DENSE"));
-  s = client_->Pull({}, nullptr, {{"nope", keys, row}}, 0, nullptr);
+  s = client_->Pull(DenseRefs(), dense.data(), {{"nope", keys, row}}, 0,
+                    nullptr);
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
-  s = client_->Push({}, nullptr, {{"wide", keys, nullptr}}, 0);
+  for (float v : dense) ASSERT_TRUE(std::isnan(v));
+  std::vector<float> before(kDense, nan), after(kDense, nan);
+  ASSERT_TRUE(client_->Pull(DenseRefs(), before.data(), {}, 0, nullptr).ok());
+  s = client_->Push(DenseRefs(), grads.data(), {{"wide", keys, nullptr}}, 0);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Rows(0, "wide") + Rows(1, "wide"), 0);
+  ASSERT_TRUE(client_->Pull(DenseRefs(), after.data(), {}, 0, nullptr).ok());
+  EXPECT_EQ(after, before);  // the push's dense part never went out
 }
 
 TEST_F(PsClientSparseTest, ExportScansEverySparseRowFromEveryServer) {

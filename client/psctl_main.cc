@@ -41,7 +41,7 @@ commands:
   list                 all jobs
   watch JOB            follow a job live until it ends
   cancel JOB           cancel a job
-  export JOB --out=F   write a job's trained parameters to F (PSX1 format)
+  export JOB --out=F   write a job's trained parameters to F (PSX2 format)
   cluster              members and their health
   tables [JOB]         tables held by each live server: rows, values, bytes
   local SPEC.json      run one job on a local cluster of real processes

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 #include "absl/base/internal/raw_logging.h"
 #include "common/hash.h"
@@ -20,9 +21,17 @@ constexpr int kRowBits = 27;
 constexpr uint32_t kRowMask = (uint32_t{1} << kRowBits) - 1;
 constexpr uint32_t kMinCapacity = 16;
 
+// Drawn once per process, so that where a key lands is not something a
+// peer can aim at: keys chosen to share one stripe would fill it to
+// kMaxRowsPerStripe (the process aborts there) and crowd one probe sequence.
+const uint64_t kHashSalt = [] {
+  std::random_device seed;
+  return (uint64_t{seed()} << 32) ^ seed();
+}();
+
 // One mix per key, cut into disjoint bits: the stripe (top 6), the home
 // slot (32 below those) and the tag (the low 5).
-uint64_t Hash(uint64_t key) { return SplitMix64(key ^ 0x5851f42d4c957f2dULL); }
+uint64_t Hash(uint64_t key) { return SplitMix64(key ^ kHashSalt); }
 uint32_t Tag(uint64_t hash) {
   return (static_cast<uint32_t>(hash) & 31u) << kRowBits;
 }
@@ -263,7 +272,7 @@ void SparseShard::Scan(
     int64_t max_rows,
     absl::FunctionRef<void(absl::Span<const uint64_t>, const float*)> fn)
     const {
-  max_rows = std::max<int64_t>(1, max_rows);
+  max_rows = std::clamp<int64_t>(max_rows, 1, kMaxRowsPerStripe);
   std::vector<uint64_t> keys;
   std::vector<float> rows;
   for (int s = 0; s < kStripes; ++s) {

@@ -14,17 +14,18 @@ InMemorySparseStore::InMemorySparseStore(
 
 absl::StatusOr<InMemorySparseStore::Table*> InMemorySparseStore::FindTable(
     const SparseBlock& block) {
+  if (block.dim < 1 || block.values.size() != block.keys.size() * block.dim) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "block of table \"%s\" has %d values for %d keys of dim %d (dim must "
+        "be >= 1)",
+        block.table, block.values.size(), block.keys.size(), block.dim));
+  }
   Table& table = tables_[block.table];
   if (table.dim == 0) table.dim = block.dim;
-  if (block.dim != table.dim || block.dim < 1) {
+  if (block.dim != table.dim) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "block of table \"%s\" has dim %d, the table has dim %d", block.table,
         block.dim, table.dim));
-  }
-  if (block.values.size() != block.keys.size() * block.dim) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "block of table \"%s\" has %d values for %d keys of dim %d",
-        block.table, block.values.size(), block.keys.size(), block.dim));
   }
   return &table;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "worker/sparse_trainer.h"
@@ -59,7 +60,8 @@ class InMemorySparseStore : public SparseParamStore {
 
   std::vector<float> dense_;
   InMemorySparseStoreOptions options_;
-  absl::flat_hash_map<std::string, Table> tables_;
+  // Node-based: Push keeps Table pointers while later blocks may add tables.
+  absl::node_hash_map<std::string, Table> tables_;
 };
 
 }  // namespace ps::worker
