@@ -5,10 +5,11 @@
 // Prints a Markdown table. Throughput counts float32 value bytes (GB = 1e9
 // bytes); push+pull alternates pushes and pulls (a training step's traffic)
 // and counts both directions; p50/p99 are of single Push or Pull calls in
-// that phase. Each row measures its three phases --repeats times in turn and
-// reports the median of each, and measures iperf3 right before the row, so
-// that each ratio compares two measurements taken seconds apart (this
-// machine's loopback speed drifts by 20% within minutes).
+// that phase. Each row measures iperf3 and its three phases --repeats times
+// in turn (iperf3, push, pull, push+pull, iperf3, ...) and reports the
+// median of each, so that each ratio compares measurements interleaved
+// seconds apart (this machine's loopback speed drifts by 20% within
+// minutes) and neither side rests on one sample.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,7 +42,8 @@ ABSL_FLAG(std::string, server_binary, "",
           "$BUILD_WORKSPACE_DIRECTORY, else under the current directory");
 ABSL_FLAG(std::string, iperf3, "/usr/bin/iperf3",
           "iperf3 binary for the loopback baseline; empty skips it");
-ABSL_FLAG(int, iperf_seconds, 2, "length of each iperf3 test (one per row)");
+ABSL_FLAG(int, iperf_seconds, 1,
+          "length of each iperf3 test (--repeats per row)");
 ABSL_FLAG(std::vector<std::string>, sizes,
           std::vector<std::string>({"4K", "1M", "16M", "64M"}),
           "request sizes in bytes; K and M suffixes are binary units");
@@ -50,10 +52,11 @@ ABSL_FLAG(std::vector<std::string>, servers,
 ABSL_FLAG(double, seconds, 0.5,
           "target time of each of the three measurements of a row (push, "
           "pull, push+pull); scale it to trade run time for stability");
-ABSL_FLAG(int, warmup, 3, "untimed push+pull rounds before each row");
-ABSL_FLAG(int, repeats, 3,
-          "times each row's three phases are measured, in turn; the table "
-          "gives the median of each");
+ABSL_FLAG(int, warmup, 3,
+          "untimed push+pull rounds before each row and after each iperf3");
+ABSL_FLAG(int, repeats, 5,
+          "times each row's iperf3 baseline and three phases are measured, "
+          "in turn; the table gives the median of each");
 ABSL_FLAG(int64_t, chunk_bytes, ps::kMaxChunkBytes,
           "PsClientOptions::chunk_bytes");
 ABSL_FLAG(int, channels_per_server, 2, "PsClientOptions::channels_per_server");
@@ -74,7 +77,7 @@ namespace {
 struct Row {
   int servers = 0;
   int64_t bytes = 0;
-  double loopback_bps = 0;  // iperf3, measured right before the row
+  double loopback_bps = 0;  // iperf3, interleaved with the phases
   double push_bps = 0, pull_bps = 0, step_bps = 0;  // value bytes per second
   double p50_ms = 0, p99_ms = 0;                    // per call
 };
@@ -133,7 +136,11 @@ double Median(std::vector<double> v) {
                            : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-absl::Status Measure(client::PsClient* client, int64_t bytes, Row* row) {
+// Measures the row's phases, calling `loopback` (an iperf3 measurement, in
+// bytes per second) before each repeat.
+absl::Status Measure(client::PsClient* client, int64_t bytes,
+                     const std::function<absl::StatusOr<double>()>& loopback,
+                     Row* row) {
   const int64_t values = bytes / 4;
   const std::vector<client::TableRef> refs = {{"w", 0, values, 0}};
   std::vector<float> buffer(values), grads(values, 1e-3f);
@@ -143,16 +150,24 @@ absl::Status Measure(client::PsClient* client, int64_t bytes, Row* row) {
     absl::Status s = push();
     return s.ok() ? pull() : s;
   };
-  absl::StatusOr<std::vector<double>> warm =
-      TimeCalls(std::max(1, absl::GetFlag(FLAGS_warmup)), step);
+  const int warmup = std::max(1, absl::GetFlag(FLAGS_warmup));
+  absl::StatusOr<std::vector<double>> warm = TimeCalls(warmup, step);
   if (!warm.ok()) return warm.status();
   absl::StatusOr<std::vector<double>> one_push = TimeCalls(1, push);
   absl::StatusOr<std::vector<double>> one_pull = TimeCalls(1, pull);
   if (!one_push.ok()) return one_push.status();
   if (!one_pull.ok()) return one_pull.status();
 
-  std::vector<double> push_bps, pull_bps, step_bps, step_calls;
+  std::vector<double> loopback_bps, push_bps, pull_bps, step_bps, step_calls;
   for (int r = 0; r < absl::GetFlag(FLAGS_repeats); ++r) {
+    absl::StatusOr<double> lo = loopback();  // the servers sit idle meanwhile
+    if (!lo.ok()) return lo.status();
+    loopback_bps.push_back(*lo);
+    // iperf3's exit disturbs this machine for about 0.1 s: the first call
+    // after it took 90 ms, against 1 ms after an idle second. Untimed
+    // rounds absorb that.
+    absl::StatusOr<std::vector<double>> settle = TimeCalls(warmup, step);
+    if (!settle.ok()) return settle.status();
     absl::StatusOr<std::vector<double>> pushes =
         TimeCalls(Iterations((*one_push)[0]), push);
     if (!pushes.ok()) return pushes.status();
@@ -169,6 +184,7 @@ absl::Status Measure(client::PsClient* client, int64_t bytes, Row* row) {
     step_bps.push_back(bytes * calls->size() / Sum(*calls));
     step_calls.insert(step_calls.end(), calls->begin(), calls->end());
   }
+  row->loopback_bps = Median(loopback_bps);
   row->push_bps = Median(push_bps);
   row->pull_bps = Median(pull_bps);
   row->step_bps = Median(step_bps);
@@ -179,8 +195,9 @@ absl::Status Measure(client::PsClient* client, int64_t bytes, Row* row) {
 
 // One row: a fresh job with one SGD table of `bytes` over the first
 // `count` servers.
-absl::StatusOr<Row> MeasureRow(const std::vector<ServerProcess>& servers,
-                               int count, int64_t bytes) {
+absl::StatusOr<Row> MeasureRow(
+    const std::vector<ServerProcess>& servers, int count, int64_t bytes,
+    const std::function<absl::StatusOr<double>()>& loopback) {
   std::vector<v1::ServerEndpoint> endpoints;
   for (int i = 0; i < count; ++i) endpoints.push_back(servers[i].endpoint);
   v1::TableDef table;
@@ -203,7 +220,7 @@ absl::StatusOr<Row> MeasureRow(const std::vector<ServerProcess>& servers,
       client::PsClient::Create(job_id, *map, options);
   if (!client.ok()) return client.status();
   Row row{.servers = count, .bytes = bytes};
-  absl::Status measured = Measure(client->get(), bytes, &row);
+  absl::Status measured = Measure(client->get(), bytes, loopback, &row);
   absl::Status dropped = DropTables(job_id, *map);
   if (!measured.ok()) return measured;
   if (!dropped.ok()) return dropped;
@@ -226,13 +243,14 @@ void PrintTable(const std::vector<Row>& rows) {
         r.pull_bps / lo);
   }
   absl::PrintF(
-      "\nGB = 1e9 bytes of float32 values. loopback: iperf3, one stream, "
-      "%d s, right before the row. push, pull, push+pull: median of %d "
-      "measurements of about %.2f s each; push+pull alternates Push and Pull "
+      "\nGB = 1e9 bytes of float32 values. Each column is the median of %d "
+      "measurements taken in turn: loopback (iperf3, one stream, %d s), push, "
+      "pull and push+pull (about %.2f s each); push+pull alternates Push and "
+      "Pull "
       "calls and counts both directions; p50/p99 are per call in that phase. "
       "chunk_bytes=%d, channels_per_server=%d, client process tuned: %s, "
       "server flags: %s.\n",
-      absl::GetFlag(FLAGS_iperf_seconds), absl::GetFlag(FLAGS_repeats),
+      absl::GetFlag(FLAGS_repeats), absl::GetFlag(FLAGS_iperf_seconds),
       absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_chunk_bytes),
       absl::GetFlag(FLAGS_channels_per_server),
       absl::GetFlag(FLAGS_tune_process) ? "yes" : "no",
@@ -315,12 +333,9 @@ absl::Status Run() {
     for (int64_t bytes : plan->sizes) {
       std::cerr << "measuring " << count << " server(s), " << SizeLabel(bytes)
                 << "\n";
-      // The servers sit idle meanwhile.
-      absl::StatusOr<double> loopback = MeasureLoopback(plan->work_dir);
-      if (!loopback.ok()) return loopback.status();
-      absl::StatusOr<Row> row = MeasureRow(*servers, count, bytes);
+      absl::StatusOr<Row> row = MeasureRow(
+          *servers, count, bytes, [&] { return MeasureLoopback(plan->work_dir); });
       if (!row.ok()) return row.status();
-      row->loopback_bps = *loopback;
       rows.push_back(*row);
     }
   }
