@@ -163,9 +163,10 @@ absl::Status Measure(client::PsClient* client, int64_t bytes,
     absl::StatusOr<double> lo = loopback();  // the servers sit idle meanwhile
     if (!lo.ok()) return lo.status();
     loopback_bps.push_back(*lo);
-    // iperf3's exit disturbs this machine for about 0.1 s: the first call
-    // after it took 90 ms, against 1 ms after an idle second. Untimed
-    // rounds absorb that.
+    // The first ~0.1 s after an iperf3 run are disturbed on this machine:
+    // a 1 MB push right after it took 90 ms, 23-42 ms after a 50 ms pause,
+    // 1.2 ms after a 200 ms one, and 1-1.7 ms after an idle second with no
+    // iperf3. Untimed rounds absorb that.
     absl::StatusOr<std::vector<double>> settle = TimeCalls(warmup, step);
     if (!settle.ok()) return settle.status();
     absl::StatusOr<std::vector<double>> pushes =
