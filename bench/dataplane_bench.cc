@@ -54,6 +54,9 @@ ABSL_FLAG(double, seconds, 0.5,
           "pull, push+pull); scale it to trade run time for stability");
 ABSL_FLAG(int, warmup, 3,
           "untimed push+pull rounds before each row and after each iperf3");
+ABSL_FLAG(double, settle_seconds, 0.3,
+          "after each iperf3, untimed push+pull rounds go on for this long "
+          "(at least --warmup rounds)");
 ABSL_FLAG(int, repeats, 5,
           "times each row's iperf3 baseline and three phases are measured, "
           "in turn; the table gives the median of each");
@@ -163,12 +166,16 @@ absl::Status Measure(client::PsClient* client, int64_t bytes,
     absl::StatusOr<double> lo = loopback();  // the servers sit idle meanwhile
     if (!lo.ok()) return lo.status();
     loopback_bps.push_back(*lo);
-    // The first ~0.1 s after an iperf3 run are disturbed on this machine:
+    // The first ~0.2 s after an iperf3 run are disturbed on this machine:
     // a 1 MB push right after it took 90 ms, 23-42 ms after a 50 ms pause,
     // 1.2 ms after a 200 ms one, and 1-1.7 ms after an idle second with no
-    // iperf3. Untimed rounds absorb that.
-    absl::StatusOr<std::vector<double>> settle = TimeCalls(warmup, step);
-    if (!settle.ok()) return settle.status();
+    // iperf3. Untimed rounds for --settle_seconds absorb that.
+    const absl::Time settled =
+        absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_settle_seconds));
+    do {
+      absl::StatusOr<std::vector<double>> settle = TimeCalls(warmup, step);
+      if (!settle.ok()) return settle.status();
+    } while (absl::Now() < settled);
     absl::StatusOr<std::vector<double>> pushes =
         TimeCalls(Iterations((*one_push)[0]), push);
     if (!pushes.ok()) return pushes.status();
