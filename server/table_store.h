@@ -13,7 +13,9 @@
 // into the caller's buffer (PullPlan::Read), which the caller sizes first.
 //
 // Thread-safe. Locking: the job map has its own lock, held only to find a
-// job; each shard has its own reader/writer lock. No lock spans tables.
+// job; each shard locks in stripes, each with its own lock, and a call holds
+// only the stripes its values fall in (dense_shard.h, sparse_shard.h); a
+// job's clock and BSP sums have their own locks. No lock spans tables.
 //
 // Error contract (every failing call leaves stored values unchanged and
 // creates no sparse row):
