@@ -297,13 +297,18 @@ TEST_F(PsClientSparseTest, ExportScansEverySparseRowFromEveryServer) {
 
 TEST_F(PsClientSparseTest, ScanOfADenseTableIsInvalidArgument) {
   int calls = 0;
-  absl::Status s = stores_[0]->ScanRows(
-      kJob, map_.epoch(), "big", 1 << 20,
-      [&](absl::Span<const uint64_t>, const float*, int) { ++calls; });
+  absl::Status s =
+      stores_[0]->ScanRows(kJob, map_.epoch(), "big", 1 << 20,
+                           [&](absl::Span<const uint64_t>, const float*, int) {
+                             ++calls;
+                             return true;
+                           });
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(stores_[0]->ScanRows(kJob, map_.epoch() + 1, "embed", 1 << 20,
-                                 [&](absl::Span<const uint64_t>, const float*,
-                                     int) { ++calls; })
+  EXPECT_EQ(stores_[0]
+                ->ScanRows(kJob, map_.epoch() + 1, "embed", 1 << 20,
+                           [&](absl::Span<const uint64_t>, const float*, int) {
+                             return ++calls > 0;
+                           })
                 .code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(calls, 0);

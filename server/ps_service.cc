@@ -196,19 +196,20 @@ grpc::ServerUnaryReactor* PsService::Push(grpc::CallbackServerContext* ctx,
 grpc::Status PsService::ScanRows(grpc::ServerContext* ctx,
                                  const v1::ScanRowsRequest* request,
                                  grpc::ServerWriter<v1::RowBlock>* writer) {
-  bool broken = false;  // the client went away: skip the rest
+  bool broken = false;  // the client went away: the scan stops
   absl::Status s = store_->ScanRows(
       request->job_id(), request->epoch(), request->table(),
       /*block_bytes=*/int64_t{1} << 20,
       [&](absl::Span<const uint64_t> keys, const float* rows, int dim) {
-        if (broken || ctx->IsCancelled()) {
+        if (ctx->IsCancelled()) {
           broken = true;
-          return;
+          return false;
         }
         v1::RowBlock block;
         block.set_keys(keys.data(), keys.size() * sizeof(uint64_t));
         block.set_values(rows, keys.size() * dim * sizeof(float));
-        if (!writer->Write(block)) broken = true;
+        broken = !writer->Write(block);
+        return !broken;
       });
   if (!s.ok()) return ToGrpcStatus(s);
   if (broken) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");

@@ -270,7 +270,7 @@ void SparseShard::Apply(absl::Span<const uint64_t> keys,
 
 void SparseShard::Scan(
     int64_t max_rows,
-    absl::FunctionRef<void(absl::Span<const uint64_t>, const float*)> fn)
+    absl::FunctionRef<bool(absl::Span<const uint64_t>, const float*)> fn)
     const {
   max_rows = std::clamp<int64_t>(max_rows, 1, kMaxRowsPerStripe);
   std::vector<uint64_t> keys;
@@ -292,7 +292,7 @@ void SparseShard::Scan(
                       record + kKeyFloats + dim_);
         }
       }
-      fn(keys, rows.data());
+      if (!fn(keys, rows.data())) return;
     }
   }
 }

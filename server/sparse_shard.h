@@ -96,11 +96,12 @@ class SparseShard {
              int64_t first);
 
   // Calls fn(keys, rows) with every row held, in blocks of at most
-  // max_rows rows: keys[i]'s row is rows[i * dim, (i + 1) * dim). Each
-  // block is copied under its stripe's shared lock and handed out after it
-  // is released; rows changed meanwhile may be seen before or after.
+  // max_rows rows (clamped to >= 1): keys[i]'s row is
+  // rows[i * dim, (i + 1) * dim). Each block is copied under its stripe's
+  // shared lock and handed out after it is released; rows changed meanwhile
+  // may be seen before or after. Stops early when fn returns false.
   void Scan(int64_t max_rows,
-            absl::FunctionRef<void(absl::Span<const uint64_t> keys,
+            absl::FunctionRef<bool(absl::Span<const uint64_t> keys,
                                    const float* rows)>
                 fn) const;
 

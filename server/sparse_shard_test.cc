@@ -1,9 +1,11 @@
 #include "server/sparse_shard.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -235,6 +237,63 @@ TEST(SparseShardTest, ManyRowsAreAllFoundAgainAfterTheIndexGrows) {
   EXPECT_EQ(out, std::vector<float>(kKeys * kDim, -1.0f));
   EXPECT_EQ(shard->rows(), kKeys);
   EXPECT_EQ(shard->bytes(), bytes) << "reading existing rows allocates nothing";
+}
+
+TEST(SparseShardTest, ScanHandsOutEveryRowOnceInBlocksOfAtMostMaxRows) {
+  constexpr int kDim = 3;
+  auto shard = Shard(Def(v1::SGD, v1::Initializer::ZEROS), kDim);
+  constexpr int kKeys = 5000;
+  std::vector<uint64_t> keys(kKeys);
+  std::vector<float> grads(kKeys * kDim);
+  for (int i = 0; i < kKeys; ++i) {
+    keys[i] = static_cast<uint64_t>(i) * 0x9e3779b97f4a7c15ULL;
+    for (int d = 0; d < kDim; ++d) grads[i * kDim + d] = -(i * 10.0f + d);
+  }
+  shard->Apply(keys, grads.data());  // row i becomes {10i, 10i+1, 10i+2}
+  std::map<uint64_t, int> index;
+  for (int i = 0; i < kKeys; ++i) index[keys[i]] = i;
+
+  for (int64_t max_rows : {int64_t{1}, int64_t{7}, int64_t{1000}, int64_t{0}}) {
+    std::map<uint64_t, std::vector<float>> seen;
+    int blocks = 0;
+    shard->Scan(
+        max_rows, [&](absl::Span<const uint64_t> block, const float* rows) {
+          ++blocks;
+          EXPECT_GE(block.size(), 1u);
+          EXPECT_LE(static_cast<int64_t>(block.size()),
+                    std::max<int64_t>(max_rows, 1));
+          for (size_t j = 0; j < block.size(); ++j) {
+            EXPECT_TRUE(seen.emplace(block[j],
+                                     std::vector<float>(rows + j * kDim,
+                                                        rows + (j + 1) * kDim))
+                            .second)
+                << "key " << block[j] << " handed out twice";
+          }
+          return true;
+        });
+    ASSERT_EQ(seen.size(), static_cast<size_t>(kKeys))
+        << "max_rows " << max_rows;
+    for (const auto& [key, row] : seen) {
+      ASSERT_EQ(index.count(key), 1u) << "unknown key " << key;
+      const int i = index[key];
+      EXPECT_EQ(row,
+                (std::vector<float>{i * 10.0f, i * 10.0f + 1, i * 10.0f + 2}));
+    }
+    if (max_rows <= 1) EXPECT_EQ(blocks, kKeys);
+  }
+}
+
+TEST(SparseShardTest, ScanStopsWhenTheCallbackSaysSo) {
+  auto shard = Shard(Def(v1::SGD, v1::Initializer::ZEROS), 2);
+  std::vector<uint64_t> keys(1000);
+  for (int i = 0; i < 1000; ++i) keys[i] = static_cast<uint64_t>(i) * 7919;
+  std::vector<float> out(keys.size() * 2);
+  shard->Read(keys, out.data());  // creates the rows
+  int calls = 0;
+  shard->Scan(10, [&](absl::Span<const uint64_t>, const float*) {
+    return ++calls < 3;
+  });
+  EXPECT_EQ(calls, 3);
 }
 
 // Inserts `rows` rows and returns bytes() / raw_bytes().

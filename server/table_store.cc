@@ -293,7 +293,7 @@ absl::Status TableStore::ApplyPush(JobTables& job,
 absl::Status TableStore::ScanRows(
     const std::string& job_id, uint64_t epoch, const std::string& table,
     int64_t block_bytes,
-    absl::FunctionRef<void(absl::Span<const uint64_t>, const float*, int)> fn)
+    absl::FunctionRef<bool(absl::Span<const uint64_t>, const float*, int)> fn)
     const {
   absl::StatusOr<std::shared_ptr<JobTables>> job = Find(job_id, epoch);
   if (!job.ok()) return job.status();
@@ -308,9 +308,10 @@ absl::Status TableStore::ScanRows(
   }
   const SparseShard& shard = *it->second.sparse;
   const int64_t row_bytes = int64_t{8} + shard.dim() * int64_t{sizeof(float)};
-  shard.Scan(block_bytes / row_bytes, [&](absl::Span<const uint64_t> keys, const float* rows) {
-    fn(keys, rows, shard.dim());
-  });
+  shard.Scan(block_bytes / row_bytes,
+             [&](absl::Span<const uint64_t> keys, const float* rows) {
+               return fn(keys, rows, shard.dim());
+             });
   return absl::OkStatus();
 }
 

@@ -178,14 +178,14 @@ class TableStore {
 
   // Every row this server holds of sparse table `table` of the job, in
   // blocks of about block_bytes of keys and values (at least one row; see
-  // SparseShard::Scan). NOT_FOUND: unknown job or table; INVALID_ARGUMENT:
-  // a DENSE table; FAILED_PRECONDITION: another epoch.
-  absl::Status ScanRows(
-      const std::string& job_id, uint64_t epoch, const std::string& table,
-      int64_t block_bytes,
-      absl::FunctionRef<void(absl::Span<const uint64_t> keys,
-                             const float* rows, int dim)>
-          fn) const;
+  // SparseShard::Scan; stops early when fn returns false). NOT_FOUND:
+  // unknown job or table; INVALID_ARGUMENT: a DENSE table;
+  // FAILED_PRECONDITION: another epoch.
+  absl::Status ScanRows(const std::string& job_id, uint64_t epoch,
+                        const std::string& table, int64_t block_bytes,
+                        absl::FunctionRef<bool(absl::Span<const uint64_t> keys,
+                                               const float* rows, int dim)>
+                            fn) const;
 
   std::vector<v1::TableStatus> Status() const;
   std::vector<v1::JobServerStats> JobStats() const;
