@@ -60,7 +60,8 @@ void WideBackward(const float* dlogits, const FlightsBatch& batch,
   *bias_grad = static_cast<float>(bias);
 }
 
-// Log-loss and correctness (p >= 0.5, i.e. z >= 0) of each logit, and
+// Log-loss and correctness (positive when p > 0.5, i.e. z > 0, as in
+// cpu_kernels.cc) of each logit, and
 // d(mean loss)/d(logit) = (sigmoid(z) - y) / examples into dlogits.
 void LogisticLossAndGradient(const float* logits, const int32_t* labels,
                              int64_t examples, float* dlogits,
@@ -73,7 +74,7 @@ void LogisticLossAndGradient(const float* logits, const int32_t* labels,
     const float y = static_cast<float>(labels[e]);
     const float x = std::exp(-std::abs(z));  // In (0, 1]: never overflows.
     loss += std::max(z, 0.0f) - y * z + std::log1p(x);
-    correct += (z >= 0) == (labels[e] == 1);
+    correct += (z > 0) == (labels[e] == 1);
     const float sigmoid = z >= 0 ? 1 / (1 + x) : x / (1 + x);
     dlogits[e] = (sigmoid - y) * inv_examples;
   }

@@ -61,6 +61,33 @@ TEST(FlightsModelTest, SparseLrLogitIsBiasPlusWideRows) {
   EXPECT_THAT(logits, ElementsAre(2.5f, -1.25f));
 }
 
+// A logit of exactly 0 (p = 0.5) counts as predicting 0, as the dense
+// models' kernels count it: with every parameter zero, label-0 examples
+// are correct.
+TEST(FlightsModelTest, ZeroLogitPredictsTheNegativeClass) {
+  for (FlightsModelType type :
+       {FlightsModelType::kSparseLr, FlightsModelType::kWideDeep}) {
+    std::unique_ptr<FlightsModel> model = MakeModel(Spec(type));
+    const std::vector<int32_t> negatives = {0, 0};
+    const FlightsBatch batch{kIndex.data(), negatives.data(), 2, 3};
+    const std::vector<float> dense(model->num_dense(), 0.0f);
+    const std::vector<float> wide(3, 0.0f), embed(3 * 3, 0.0f);
+    std::vector<float> grad_dense(model->num_dense()), grad_wide(3),
+        grad_embed(3 * 3);
+    BatchStats stats;
+    ASSERT_TRUE(
+        model
+            ->ForwardBackward(
+                {dense.data(), wide.data(), embed.data()}, batch,
+                {grad_dense.data(), grad_wide.data(), grad_embed.data()},
+                &stats)
+            .ok());
+    EXPECT_EQ(stats.count, 2);
+    EXPECT_EQ(stats.correct, 2);
+    EXPECT_NEAR(stats.loss_sum, 2 * std::log(2.0), 1e-5);
+  }
+}
+
 // With the MLP's parameters zero the deep part adds nothing: the logits
 // are the wide part's, and the loss is SPARSE_LR's.
 TEST(FlightsModelTest, WideDeepAddsTheDeepLogitToTheWidePart) {
@@ -106,6 +133,8 @@ TEST(FlightsModelTest, BatchesThatDoNotFitAreInvalidArgument) {
   for (FlightsModelType type :
        {FlightsModelType::kSparseLr, FlightsModelType::kWideDeep}) {
     std::unique_ptr<FlightsModel> model = MakeModel(Spec(type));
+    const std::vector<int32_t> negatives = {0, 0};
+    const FlightsBatch batch{kIndex.data(), negatives.data(), 2, 3};
     const std::vector<float> dense(model->num_dense(), 0.0f);
     const std::vector<float> wide(3, 0.0f), embed(9, 0.0f);
     std::vector<float> dense_grads(dense.size()), wide_grads(3), embed_grads(9);

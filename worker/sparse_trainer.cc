@@ -251,7 +251,8 @@ absl::StatusOr<SparseEvaluation> EvaluateSparse(const FlightFeatures& data,
       const bool positive = step.labels()[i] == 1;
       out.stats.loss_sum += std::max(z, 0.0) - (positive ? z : 0.0) +
                             std::log1p(std::exp(-std::abs(z)));
-      out.stats.correct += (z >= 0) == positive;
+      // Positive when p > 0.5, as in the dense models' kernels.
+      out.stats.correct += (z > 0) == positive;
       out.histogram.Add(1 / (1 + std::exp(-z)), positive);
     }
     out.stats.count += n;
