@@ -1,9 +1,16 @@
 #include "server/table_store.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "server/table_defs.h"
 
 namespace ps::server {
+namespace {
+
+constexpr int64_t kMaxPlannedBytes = std::numeric_limits<int64_t>::max() / 2;
+
+}  // namespace
 
 int64_t TableStore::JobTables::SparseBytes() const {
   int64_t total = sparse_bsp ? sparse_bsp->bytes() : 0;
@@ -15,7 +22,6 @@ int64_t TableStore::JobTables::SparseBytes() const {
 
 absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
     const v1::CreateTablesRequest& request) {
-  if (absl::Status s = ValidateCreateTables(request); !s.ok()) return s;
   auto job = std::make_shared<JobTables>();
   job->epoch = request.epoch();
   job->num_workers = request.worker_ids_size();
@@ -80,9 +86,16 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
   if (request.job_id().empty()) {
     return absl::InvalidArgumentError("job_id is empty");
   }
+  if (absl::Status s = ValidateCreateTables(request); !s.ok()) return s;
+  // A first estimate, so that a request over the cap is refused before
+  // anything is allocated. The ranges are valid now (at most 2^36 values
+  // each); the sum saturates all the same, whatever the number of ranges.
   int64_t planned = 0;
-  for (const v1::DenseRange& r : request.ranges())
-    planned += (r.end() - r.begin()) * 4;
+  for (const v1::DenseRange& r : request.ranges()) {
+    const int64_t values = r.end() - r.begin();
+    planned = values > (kMaxPlannedBytes - planned) / 4 ? kMaxPlannedBytes
+                                                        : planned + values * 4;
+  }
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(request.job_id());

@@ -250,6 +250,7 @@ class TableStore {
   absl::Status CheckRoom(const std::string& job_id) const;
   // Bytes held over all jobs.
   int64_t HeldBytesLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The job's tables for a request ValidateCreateTables accepted.
   static absl::StatusOr<std::shared_ptr<JobTables>> Build(
       const v1::CreateTablesRequest& request);
   static absl::Status ApplyPush(JobTables& job, const v1::PushRequest& request,

@@ -5,10 +5,13 @@
 #include <thread>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace ps::server {
 namespace {
+
+using ::testing::HasSubstr;
 
 constexpr char kJob[] = "job-1";
 
@@ -192,6 +195,42 @@ TEST_F(TableStoreTest, MemoryLimitIsResourceExhausted) {
   TableStore small({.max_bytes = 100});
   EXPECT_EQ(small.CreateTables(Create()).code(),
             absl::StatusCode::kResourceExhausted);
+}
+
+// A malformed range gets its own message, not a size estimate's (a range
+// past its table's end, or one whose naive size wraps), and tables over
+// the cap are refused before they are allocated.
+TEST_F(TableStoreTest, HugeOrReversedRangesAreRefusedByName) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  TableStore store({.max_bytes = 1 << 20});
+  v1::CreateTablesRequest beyond = Create();
+  beyond.set_job_id("beyond");
+  beyond.mutable_ranges(0)->set_end(int64_t{1} << 40);  // the table has 100
+  absl::Status s = store.CreateTables(beyond);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("is not within [0, 100)"));
+
+  v1::CreateTablesRequest reversed = Create();
+  reversed.set_job_id("reversed");
+  reversed.mutable_ranges(0)->set_begin(std::numeric_limits<int64_t>::min());
+  reversed.mutable_ranges(0)->set_end(kMax);
+  s = store.CreateTables(reversed);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("is not within [0, 100)"));
+
+  // Two tables of the largest size allowed, both owned whole: valid, and
+  // refused before anything is allocated.
+  v1::CreateTablesRequest huge = Create();
+  huge.set_job_id("huge");
+  huge.mutable_tables(0)->set_size(int64_t{1} << 36);
+  huge.mutable_ranges(0)->set_end(int64_t{1} << 36);
+  *huge.add_tables() = huge.tables(0);
+  huge.mutable_tables(1)->set_name("w2");
+  *huge.add_ranges() = huge.ranges(0);
+  huge.mutable_ranges(1)->set_table("w2");
+  s = store.CreateTables(huge);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_TRUE(store.Status().empty());
 }
 
 TEST_F(TableStoreTest, DropRemovesTablesAndReportsStatus) {
