@@ -60,7 +60,7 @@ ABSL_FLAG(double, settle_seconds, 0.3,
 ABSL_FLAG(int, repeats, 5,
           "times each row's iperf3 baseline and three phases are measured, "
           "in turn; the table gives the median of each");
-ABSL_FLAG(int64_t, chunk_bytes, ps::kMaxChunkBytes,
+ABSL_FLAG(int64_t, chunk_bytes, ps::kDefaultChunkBytes,
           "PsClientOptions::chunk_bytes");
 ABSL_FLAG(int, channels_per_server, 2, "PsClientOptions::channels_per_server");
 ABSL_FLAG(bool, tune_process, true,

@@ -61,7 +61,7 @@ struct PsClientOptions {
   // loopback and data-centre links. A dense call of at least 1 MB is also
   // split into up to one request per connection (channels_per_server per
   // server), of no less than 512 KB each.
-  int64_t chunk_bytes = kMaxChunkBytes;
+  int64_t chunk_bytes = kDefaultChunkBytes;
   // TCP connections per server, in [1, 64]. A server's requests are spread
   // over them round-robin, since one HTTP/2 connection is flow-controlled
   // and processed by one thread at a time on each side.
