@@ -254,8 +254,8 @@ void PrintTable(const std::vector<Row>& rows) {
       "\nGB = 1e9 bytes of float32 values. Each column is the median of %d "
       "measurements taken in turn: loopback (iperf3, one stream, %d s), push, "
       "pull and push+pull (about %.2f s each); push+pull alternates Push and "
-      "Pull "
-      "calls and counts both directions; p50/p99 are per call in that phase. "
+      "Pull calls and counts both directions; p50/p99 are per call in that "
+      "phase. "
       "chunk_bytes=%d, channels_per_server=%d, client process tuned: %s, "
       "server flags: %s.\n",
       absl::GetFlag(FLAGS_repeats), absl::GetFlag(FLAGS_iperf_seconds),
@@ -341,8 +341,9 @@ absl::Status Run() {
     for (int64_t bytes : plan->sizes) {
       std::cerr << "measuring " << count << " server(s), " << SizeLabel(bytes)
                 << "\n";
-      absl::StatusOr<Row> row = MeasureRow(
-          *servers, count, bytes, [&] { return MeasureLoopback(plan->work_dir); });
+      absl::StatusOr<Row> row = MeasureRow(*servers, count, bytes, [&] {
+        return MeasureLoopback(plan->work_dir);
+      });
       if (!row.ok()) return row.status();
       rows.push_back(*row);
     }

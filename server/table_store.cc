@@ -83,9 +83,6 @@ int64_t TableStore::HeldBytesLocked() const {
 }
 
 absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
-  if (request.job_id().empty()) {
-    return absl::InvalidArgumentError("job_id is empty");
-  }
   if (absl::Status s = ValidateCreateTables(request); !s.ok()) return s;
   // A first estimate, so that a request over the cap is refused before
   // anything is allocated. The ranges are valid now (at most 2^36 values
