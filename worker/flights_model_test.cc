@@ -61,6 +61,21 @@ TEST(FlightsModelTest, SparseLrLogitIsBiasPlusWideRows) {
   EXPECT_THAT(logits, ElementsAre(2.5f, -1.25f));
 }
 
+// All-zero parameters of `model` for kIndex's three rows, and room for
+// their gradients.
+struct ZeroParams {
+  explicit ZeroParams(const FlightsModel& model)
+      : dense(model.num_dense(), 0.0f), dense_grads(dense.size()) {}
+  ZeroParams(const ZeroParams&) = delete;  // params and grads point inside
+
+  std::vector<float> dense, dense_grads;
+  std::vector<float> wide = std::vector<float>(3, 0.0f), wide_grads = wide;
+  std::vector<float> embed = std::vector<float>(9, 0.0f), embed_grads = embed;
+  const FlightsParams params{dense.data(), wide.data(), embed.data()};
+  const FlightsGrads grads{dense_grads.data(), wide_grads.data(),
+                           embed_grads.data()};
+};
+
 // A logit of exactly 0 (p = 0.5) counts as predicting 0, as the dense
 // models' kernels count it: with every parameter zero, label-0 examples
 // are correct.
@@ -69,19 +84,13 @@ TEST(FlightsModelTest, ZeroLogitPredictsTheNegativeClass) {
        {FlightsModelType::kSparseLr, FlightsModelType::kWideDeep}) {
     std::unique_ptr<FlightsModel> model = MakeModel(Spec(type));
     const std::vector<int32_t> negatives = {0, 0};
-    const FlightsBatch batch{kIndex.data(), negatives.data(), 2, 3};
-    const std::vector<float> dense(model->num_dense(), 0.0f);
-    const std::vector<float> wide(3, 0.0f), embed(3 * 3, 0.0f);
-    std::vector<float> grad_dense(model->num_dense()), grad_wide(3),
-        grad_embed(3 * 3);
+    ZeroParams zero(*model);
     BatchStats stats;
-    ASSERT_TRUE(
-        model
-            ->ForwardBackward(
-                {dense.data(), wide.data(), embed.data()}, batch,
-                {grad_dense.data(), grad_wide.data(), grad_embed.data()},
-                &stats)
-            .ok());
+    ASSERT_TRUE(model
+                    ->ForwardBackward(zero.params,
+                                      {kIndex.data(), negatives.data(), 2, 3},
+                                      zero.grads, &stats)
+                    .ok());
     EXPECT_EQ(stats.count, 2);
     EXPECT_EQ(stats.correct, 2);
     EXPECT_NEAR(stats.loss_sum, 2 * std::log(2.0), 1e-5);
@@ -133,14 +142,9 @@ TEST(FlightsModelTest, BatchesThatDoNotFitAreInvalidArgument) {
   for (FlightsModelType type :
        {FlightsModelType::kSparseLr, FlightsModelType::kWideDeep}) {
     std::unique_ptr<FlightsModel> model = MakeModel(Spec(type));
-    const std::vector<int32_t> negatives = {0, 0};
-    const FlightsBatch batch{kIndex.data(), negatives.data(), 2, 3};
-    const std::vector<float> dense(model->num_dense(), 0.0f);
-    const std::vector<float> wide(3, 0.0f), embed(9, 0.0f);
-    std::vector<float> dense_grads(dense.size()), wide_grads(3), embed_grads(9);
-    const FlightsParams params{dense.data(), wide.data(), embed.data()};
-    const FlightsGrads grads{dense_grads.data(), wide_grads.data(),
-                             embed_grads.data()};
+    ZeroParams zero(*model);
+    const FlightsParams& params = zero.params;
+    const FlightsGrads& grads = zero.grads;
     BatchStats stats;
     const std::vector<int32_t> bad_index = {0, 3, 1, 1};
     absl::Status status = model->ForwardBackward(
