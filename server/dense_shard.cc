@@ -1,11 +1,31 @@
 #include "server/dense_shard.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "absl/base/internal/raw_logging.h"
 #include "server/initializer.h"
 
 namespace ps::server {
+
+namespace {
+
+// Calls fn(stripe, first, n) for each stripe that values [at, at + count)
+// (indices from begin) touch: values [first, first + n) of that stripe.
+template <typename Fn>
+void ForEachStripe(int64_t at, int64_t count, Fn fn) {
+  while (count > 0) {
+    const int64_t stripe = at / DenseShard::kStripeValues;
+    const int64_t first = at % DenseShard::kStripeValues;
+    const int64_t n = std::min(count, DenseShard::kStripeValues - first);
+    fn(stripe, first, n);
+    at += n;
+    count -= n;
+  }
+}
+
+}  // namespace
 
 DenseShard::DenseShard(const v1::TableDef& def, int64_t begin, int64_t end,
                        std::unique_ptr<UpdateRule> rule)
@@ -17,8 +37,13 @@ DenseShard::DenseShard(const v1::TableDef& def, int64_t begin, int64_t end,
   ABSL_RAW_CHECK(rule_->StateFloats() <= kMaxStatePlanes,
                  "update rule keeps more state planes than kMaxStatePlanes");
   // Not shared yet: no lock needed.
-  values_.resize(end - begin);
-  FillInitial(def.init(), begin, end - begin, values_.data());
+  const int64_t stripes = (end - begin + kStripeValues - 1) / kStripeValues;
+  blocks_.reserve(stripes);
+  for (int64_t i = 0; i < stripes; ++i) {
+    blocks_.emplace_back(new float[StripeValues(i)]);
+    FillInitial(def.init(), begin + i * kStripeValues, StripeValues(i),
+                blocks_.back().get());
+  }
   state_.assign((end - begin) * rule_->StateFloats(), 0.0f);
 }
 
@@ -51,12 +76,53 @@ DenseShard::RangeLock::~RangeLock() {
 
 int64_t DenseShard::bytes() const {
   // The sizes never change after construction.
-  return static_cast<int64_t>((values_.size() + state_.size()) * sizeof(float));
+  return (end_ - begin_ + static_cast<int64_t>(state_.size())) *
+         int64_t{sizeof(float)};
+}
+
+int64_t DenseShard::StripeValues(int64_t stripe) const {
+  return std::min(kStripeValues, end_ - begin_ - stripe * kStripeValues);
 }
 
 void DenseShard::Read(int64_t offset, int64_t count, void* out) const {
   RangeLock lock(*this, offset, count, Access::kRead);
-  std::memcpy(out, values_.data() + (offset - begin_), count * sizeof(float));
+  char* to = static_cast<char*>(out);
+  ForEachStripe(
+      offset - begin_, count, [&](int64_t stripe, int64_t first, int64_t n) {
+        std::memcpy(to, blocks_[stripe].get() + first, n * sizeof(float));
+        to += n * sizeof(float);
+      });
+}
+
+void DenseShard::Share(int64_t offset, int64_t count,
+                       std::vector<SharedValues>* out) const {
+  RangeLock lock(*this, offset, count, Access::kRead);
+  ForEachStripe(
+      offset - begin_, count, [&](int64_t stripe, int64_t first, int64_t n) {
+        const std::shared_ptr<float[]>& block = blocks_[stripe];
+        // Aliasing: owns the block, points at the first value.
+        out->push_back(SharedValues{
+            std::shared_ptr<const float>(block, block.get() + first), n});
+      });
+}
+
+float* DenseShard::WritableBlock(int64_t stripe) {
+  std::shared_ptr<float[]>& block = blocks_[stripe];
+  // No SharedValues can be taken while the stripe is held for writing, so
+  // the count only falls meanwhile; at worst this copies a block whose last
+  // reference is being dropped.
+  if (block.use_count() > 1) {
+    const int64_t n = StripeValues(stripe);
+    std::shared_ptr<float[]> fresh(new float[n]);
+    std::memcpy(fresh.get(), block.get(), n * sizeof(float));
+    block = std::move(fresh);
+  } else {
+    // use_count() loads the count without ordering; the last reference was
+    // dropped with a release, so this fence puts the writes that follow
+    // after every read its holder made (a socket write, for a response).
+    std::atomic_thread_fence(std::memory_order_acquire);
+  }
+  return block.get();
 }
 
 void DenseShard::Apply(int64_t offset, int64_t count, const float* grad) {
@@ -73,13 +139,19 @@ void DenseShard::Apply(int64_t offset, int64_t count, const ValuePieces& grad,
 }
 
 void DenseShard::ApplyLocked(int64_t offset, int64_t count, const float* grad) {
-  const int64_t at = offset - begin_;
   const int64_t size = end_ - begin_;
-  float* planes[kMaxStatePlanes];
-  for (int k = 0; k < rule_->StateFloats(); ++k) {
-    planes[k] = state_.data() + k * size + at;
-  }
-  rule_->Apply(values_.data() + at, planes, grad, count);
+  ForEachStripe(offset - begin_, count,
+                [&](int64_t stripe, int64_t first, int64_t n) {
+                  const int64_t at = stripe * kStripeValues + first;
+                  float* planes[kMaxStatePlanes];
+                  for (int k = 0; k < rule_->StateFloats(); ++k) {
+                    planes[k] = state_.data() + k * size + at;
+                  }
+                  // Each value is updated on its own (update_rule.h), so
+                  // the rule may see the range stripe by stripe.
+                  rule_->Apply(WritableBlock(stripe) + first, planes, grad, n);
+                  grad += n;
+                });
 }
 
 }  // namespace ps::server

@@ -2,12 +2,21 @@
 // Thread-safe.
 //
 // Locking: the range is cut into stripes of kStripeValues values, each with
-// its own reader/writer lock. A Read or Apply holds every stripe its range
-// touches (in increasing order, so ranges never deadlock) for its whole
-// duration: concurrent pulls proceed in parallel, no read ever sees a
+// its own reader/writer lock. A Read, Share or Apply holds every stripe its
+// range touches (in increasing order, so ranges never deadlock) for its
+// whole duration: concurrent pulls proceed in parallel, no read ever sees a
 // half-applied update, and updates of disjoint stripes (the chunks of one
 // big push, which arrive on several connections at once) apply in parallel
 // instead of queueing behind one lock.
+//
+// Copy on write: each stripe's values live in a block of their own, which
+// Share hands out by reference, so that a pull response can go to the
+// socket straight from the table instead of through a copy. An Apply to a
+// stripe whose block is still referenced writes into a fresh copy of the
+// block and puts that in its place; the references keep the old block, and
+// the values they saw, until they are dropped. A stripe nobody references
+// (the common case: a response holds its blocks only until it is written)
+// is updated in place.
 #ifndef PS_SERVER_DENSE_SHARD_H_
 #define PS_SERVER_DENSE_SHARD_H_
 
@@ -38,12 +47,28 @@ class DenseShard {
   bool Contains(int64_t offset, int64_t count) const {
     return offset >= begin_ && count >= 0 && offset + count <= end_;
   }
-  // Bytes of values and optimizer state.
+  // Bytes of values and optimizer state. Blocks kept only by Share's
+  // references (at most the values of the pulls being answered) are not
+  // counted.
   int64_t bytes() const;
 
   // Copies values [offset, offset+count) (global indices, must be contained)
   // as float32 to `out`, which need not be aligned.
   void Read(int64_t offset, int64_t count, void* out) const;
+
+  // Values of one stripe, shared with the shard: `data` points at the first
+  // of `count` floats and keeps their block alive; they never change while
+  // it is held (see "Copy on write" above).
+  struct SharedValues {
+    std::shared_ptr<const float> data;
+    int64_t count = 0;
+  };
+  // Values [offset, offset+count) (global indices, must be contained)
+  // without copying them: appends one SharedValues per stripe the range
+  // touches, in order, all taken at one instant (under the stripes' locks,
+  // as Read). Appends nothing for count 0.
+  void Share(int64_t offset, int64_t count,
+             std::vector<SharedValues>* out) const;
   // Applies the update rule with `grad` to [offset, offset+count).
   void Apply(int64_t offset, int64_t count, const float* grad);
   // The same with the gradient read in place from floats [first,
@@ -70,13 +95,20 @@ class DenseShard {
 
   // Requires the stripes of [offset, offset+count) held for writing.
   void ApplyLocked(int64_t offset, int64_t count, const float* grad);
+  // Stripe `stripe`'s block, ready to be written: copied first if a
+  // SharedValues still references it. Requires the stripe held for writing.
+  float* WritableBlock(int64_t stripe);
+  // Values in stripe `stripe`: kStripeValues but for a shorter last one.
+  int64_t StripeValues(int64_t stripe) const;
 
   const int64_t begin_, end_;
   const std::unique_ptr<UpdateRule> rule_;
   // ceil((end - begin) / kStripeValues) locks; stripe i guards values
   // [begin + i * kStripeValues, ...) and the same range of every state plane.
   const std::unique_ptr<absl::Mutex[]> stripes_;
-  std::vector<float> values_;
+  // One block per stripe, holding its values; blocks_[i] (the pointer and
+  // the floats) is guarded by stripes_[i].
+  std::vector<std::shared_ptr<float[]>> blocks_;
   // StateFloats() planes of (end - begin) floats each, back to back.
   std::vector<float> state_;
 };

@@ -1,6 +1,8 @@
 #include "server/dense_shard.h"
 
+#include <atomic>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -11,12 +13,13 @@ namespace {
 constexpr int64_t kStripe = DenseShard::kStripeValues;
 
 // SGD with lr 1 over zeros: applying g makes the values -g.
-std::unique_ptr<DenseShard> Shard(int64_t begin, int64_t end) {
+std::unique_ptr<DenseShard> Shard(int64_t begin, int64_t end,
+                                  v1::OptimizerType type = v1::SGD) {
   v1::TableDef def;
   def.set_name("w");
   def.set_size(end + 10);
   def.mutable_init()->set_kind(v1::Initializer::ZEROS);
-  def.mutable_optimizer()->set_type(v1::SGD);
+  def.mutable_optimizer()->set_type(type);
   def.mutable_optimizer()->set_learning_rate(1.0f);
   auto rule = MakeUpdateRule(def.optimizer());
   EXPECT_TRUE(rule.ok()) << rule.status();
@@ -90,6 +93,117 @@ TEST(DenseShardTest, ConcurrentDisjointAndOverlappingAppliesAreAllApplied) {
   EXPECT_EQ(out[size - 1], -10.0f);
   EXPECT_EQ(out[size / 2], -50.0f);
   EXPECT_EQ(out[size / 2 - 51], -10.0f);
+}
+
+// The values that `shared` shows, concatenated.
+std::vector<float> Concat(const std::vector<DenseShard::SharedValues>& shared) {
+  std::vector<float> out;
+  for (const DenseShard::SharedValues& v : shared) {
+    out.insert(out.end(), v.data.get(), v.data.get() + v.count);
+  }
+  return out;
+}
+
+TEST(DenseShardTest, ShareShowsWhatReadCopiesOneSpanPerStripe) {
+  const int64_t begin = 5, end = begin + 3 * kStripe;
+  auto shard = Shard(begin, end);
+  std::vector<float> grad(end - begin);
+  for (size_t i = 0; i < grad.size(); ++i) grad[i] = static_cast<float>(i);
+  shard->Apply(begin, end - begin, grad.data());
+  const int64_t offset = begin + kStripe - 3, count = kStripe + 10;
+  std::vector<DenseShard::SharedValues> shared;
+  shard->Share(offset, count, &shared);
+  ASSERT_EQ(shared.size(), 3u);  // the tail of one stripe, a whole, a head
+  EXPECT_EQ(shared[0].count, 3);
+  EXPECT_EQ(shared[1].count, kStripe);
+  EXPECT_EQ(shared[2].count, 7);
+  std::vector<float> read(count);
+  shard->Read(offset, count, read.data());
+  EXPECT_EQ(Concat(shared), read);
+  shard->Share(end, 0, &shared);  // empty: appends nothing
+  EXPECT_EQ(shared.size(), 3u);
+}
+
+TEST(DenseShardTest, ApplyCopiesAStripeThatIsSharedAndUpdatesTheRestInPlace) {
+  auto shard = Shard(0, 2 * kStripe);
+  std::vector<DenseShard::SharedValues> before;
+  shard->Share(0, 2 * kStripe, &before);
+  const float* first_block = before[0].data.get();
+  const float* second_block = before[1].data.get();
+  before.pop_back();  // the second stripe is no longer shared
+  std::vector<float> ones(2 * kStripe, 1.0f);
+  shard->Apply(0, 2 * kStripe, ones.data());
+  // The reference still shows the values it was taken with.
+  EXPECT_EQ(Concat(before), std::vector<float>(kStripe, 0.0f));
+  std::vector<DenseShard::SharedValues> after;
+  shard->Share(0, 2 * kStripe, &after);
+  EXPECT_EQ(Concat(after), std::vector<float>(2 * kStripe, -1.0f));
+  EXPECT_NE(after[0].data.get(), first_block);   // copied on write
+  EXPECT_EQ(after[1].data.get(), second_block);  // written in place
+  // A block copied once is written in place from then on.
+  after.clear();
+  before.clear();
+  shard->Apply(0, kStripe, ones.data());
+  shard->Share(0, kStripe, &after);
+  std::vector<float> read(kStripe);
+  shard->Read(0, kStripe, read.data());
+  EXPECT_EQ(Concat(after), std::vector<float>(kStripe, -2.0f));
+  EXPECT_EQ(read, Concat(after));
+}
+
+TEST(DenseShardTest, CopyOnWriteKeepsOptimizerStateExact) {
+  // Momentum keeps state beside the values; copying values on write must
+  // not replay or lose an update of it.
+  auto shared = Shard(0, kStripe + 10, v1::MOMENTUM);
+  auto plain = Shard(0, kStripe + 10, v1::MOMENTUM);
+  std::vector<float> grad(kStripe + 10);
+  for (size_t i = 0; i < grad.size(); ++i) grad[i] = 0.001f * (i % 97);
+  std::vector<DenseShard::SharedValues> held;
+  for (int step = 0; step < 3; ++step) {
+    shared->Share(0, kStripe + 10, &held);  // every apply copies
+    shared->Apply(0, kStripe + 10, grad.data());
+    plain->Apply(0, kStripe + 10, grad.data());
+  }
+  std::vector<float> a(kStripe + 10), b(kStripe + 10);
+  shared->Read(0, kStripe + 10, a.data());
+  plain->Read(0, kStripe + 10, b.data());
+  EXPECT_EQ(a, b);
+}
+
+TEST(DenseShardTest, SharedValuesNeverChangeUnderConcurrentApplies) {
+  const int64_t size = 4 * kStripe;
+  constexpr int kApplies = 50;
+  auto shard = Shard(0, size);
+  std::vector<float> ones(size, 1.0f);
+  std::atomic<int> applied{0};
+  std::thread writer([&] {
+    for (int i = 0; i < kApplies; ++i) {
+      shard->Apply(0, size, ones.data());
+      applied.fetch_add(1);
+    }
+  });
+  int changed = -1;  // the first snapshot that changed under its holder
+  for (int r = 0; r < 20 && changed < 0; ++r) {
+    std::vector<DenseShard::SharedValues> shared;
+    shard->Share(0, size, &shared);
+    const int taken = applied.load();
+    const float seen = shared[0].data.get()[0];
+    // Hold the snapshot until the writer has applied again (or is done).
+    while (applied.load() == taken && taken < kApplies) {
+      std::this_thread::yield();
+    }
+    for (const DenseShard::SharedValues& v : shared) {
+      for (int64_t i = 0; i < v.count; i += kStripe / 4) {
+        if (v.data.get()[i] != seen) changed = r;
+      }
+    }
+  }
+  writer.join();
+  EXPECT_EQ(changed, -1) << "a snapshot changed or was torn";
+  std::vector<float> out(size);
+  shard->Read(0, size, out.data());
+  EXPECT_EQ(out[0], -1.0f * kApplies);
+  EXPECT_EQ(out[size - 1], -1.0f * kApplies);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status.h"
+#include "server/dense_shard.h"
 #include "server/value_pieces.h"
 #include "server/wire_format.h"
 
@@ -53,12 +55,40 @@ absl::StatusOr<PullPlan> PlanPull(const TableStore& store,
   return store.PlanPull(parsed);
 }
 
-// Serialises the PullResponse into one buffer of exactly its size, with the
-// values copied from the shards straight into place.
+// A slice over `values` that keeps their block (and so the values) alive
+// until gRPC has written it.
+grpc::Slice SliceOf(DenseShard::SharedValues values) {
+  auto* held = new std::shared_ptr<const float>(std::move(values.data));
+  return grpc::Slice(
+      const_cast<float*>(held->get()), values.count * sizeof(float),
+      [](void* p) { delete static_cast<std::shared_ptr<const float>*>(p); },
+      held);
+}
+
+// Serialises the PullResponse. A dense pull's values go out by reference
+// from the shards (PullPlan::Share): the socket write is their only copy on
+// this side. Otherwise the response is one buffer of exactly its size, with
+// the values copied from the shards straight into place.
 absl::Status WritePullResponse(const PullPlan& plan, int64_t staleness,
                                grpc::ByteBuffer* response) {
   const int64_t value_bytes = plan.values() * int64_t{sizeof(float)};
   const PullResponseFraming framing = FramePullResponse(value_bytes, staleness);
+  if (plan.dense_only()) {
+    std::vector<DenseShard::SharedValues> shared;
+    plan.Share(&shared);
+    std::vector<grpc::Slice> parts;
+    parts.reserve(shared.size() + 2);
+    if (!framing.head.empty()) parts.emplace_back(framing.head);
+    for (DenseShard::SharedValues& values : shared) {
+      parts.push_back(SliceOf(std::move(values)));
+    }
+    // Always one slice, even when empty: a ByteBuffer without one is no
+    // message at all to gRPC.
+    if (!framing.tail.empty() || parts.empty())
+      parts.emplace_back(framing.tail);
+    *response = grpc::ByteBuffer(parts.data(), parts.size());
+    return absl::OkStatus();
+  }
   const size_t size = framing.head.size() + value_bytes + framing.tail.size();
   char* bytes = static_cast<char*>(std::malloc(size));
   if (bytes == nullptr) {

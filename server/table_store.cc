@@ -167,6 +167,10 @@ void PullPlan::Read(char* out) const {
   }
 }
 
+void PullPlan::Share(std::vector<DenseShard::SharedValues>* out) const {
+  for (const Slice& s : slices_) s.shard->Share(s.offset, s.count, out);
+}
+
 absl::StatusOr<PullPlan> TableStore::PlanPull(
     const v1::PullRequest& request) const {
   absl::StatusOr<std::shared_ptr<JobTables>> job =

@@ -8,9 +8,11 @@
 // and sparse slices together; its values are the dense slices' values in
 // order, then each sparse slice's rows (keys x dim) in key order.
 //
-// Values are copied once on the server: a push is applied straight from the
-// pieces its request arrived in (ValuePieces), and a pull writes straight
-// into the caller's buffer (PullPlan::Read), which the caller sizes first.
+// Values are copied at most once on the server: a push is applied straight
+// from the pieces its request arrived in (ValuePieces); a dense pull hands
+// out references to the shards' values (PullPlan::Share, copy on write), and
+// one with sparse rows writes straight into the caller's buffer
+// (PullPlan::Read), which the caller sizes first.
 //
 // Thread-safe. Locking: the job map has its own lock, held only to find a
 // job; each shard locks in stripes, each with its own lock, and a call holds
@@ -114,6 +116,13 @@ class PullPlan {
   // aligned. Creates the missing rows of the sparse slices' keys. Call
   // after Await.
   void Read(char* out) const;
+
+  // Whether Share can answer the pull: it has no sparse slices.
+  bool dense_only() const { return sparse_.empty(); }
+  // The dense slices' values without copying them (DenseShard::Share), in
+  // slice order: what Read would write. Call after Await, when
+  // dense_only().
+  void Share(std::vector<DenseShard::SharedValues>* out) const;
 
  private:
   friend class TableStore;
