@@ -5,10 +5,12 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "common/rpc.h"
+#include "server/dense_shard.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -174,6 +176,77 @@ TEST_F(PsServiceTest, MalformedBytesAreInvalidArgumentAndChangeNothing) {
   v1::PullResponse response;
   ASSERT_TRUE(Pull(PullOf(0), absl::Seconds(5), &response).ok());
   EXPECT_EQ(First(response), 0.0f);
+}
+
+TEST_F(PsServiceTest, PullsUnderConcurrentPushesAreWholeSnapshots) {
+  // A dense pull's values leave the server by reference to the table
+  // (copied on write): a push landing while a response is on its way must
+  // not show through. Every push adds -1 to every value, so a pull taken
+  // at one instant sees one value repeated throughout.
+  Start(v1::ASP, 0);
+  const int64_t size = 3 * DenseShard::kStripeValues + 5;
+  v1::CreateTablesRequest create;
+  create.set_job_id("big");
+  create.set_epoch(1);
+  v1::TableDef* t = create.add_tables();
+  t->set_name("w");
+  t->set_size(size);
+  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
+  t->mutable_optimizer()->set_type(v1::SGD);
+  t->mutable_optimizer()->set_learning_rate(1.0f);
+  create.add_ranges()->set_table("w");
+  create.mutable_ranges(0)->set_end(size);
+  ASSERT_TRUE(store_.CreateTables(create).ok());
+
+  constexpr int kPushes = 30;
+  v1::PushRequest push;
+  push.set_job_id("big");
+  push.set_epoch(1);
+  push.add_slices()->set_table("w");
+  push.mutable_slices(0)->set_count(size);
+  const std::vector<float> ones(size, 1.0f);
+  push.set_values(std::string(reinterpret_cast<const char*>(ones.data()),
+                              size * sizeof(float)));
+  std::thread pusher([&] {
+    for (int i = 0; i < kPushes; ++i) {
+      bool duplicate = false;
+      grpc::Status s = Push(push, &duplicate);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+  });
+  v1::PullRequest pull;
+  pull.set_job_id("big");
+  pull.set_epoch(1);
+  pull.add_slices()->set_table("w");
+  pull.mutable_slices(0)->set_count(size);
+  float last = 0.0f;
+  for (int r = 0; r < kPushes; ++r) {
+    v1::PullResponse response;
+    grpc::Status s = Pull(pull, absl::Seconds(10), &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    // (No ASSERT while the pusher runs: it must be joined.)
+    if (!s.ok() || response.values().size() != size * sizeof(float)) {
+      ADD_FAILURE() << "pull " << r << " answered "
+                    << response.values().size() << " bytes";
+      break;
+    }
+    std::vector<float> got(size);
+    std::memcpy(got.data(), response.values().data(), size * sizeof(float));
+    const float first = got[0];
+    EXPECT_LE(first, last) << "pull " << r << " went back in time";
+    EXPECT_GE(first, -kPushes);
+    last = first;
+    int64_t mixed = 0;
+    for (float v : got) mixed += v != first;
+    EXPECT_EQ(mixed, 0) << "pull " << r << " mixes two pushes' values";
+  }
+  pusher.join();
+  v1::PullResponse final_values;
+  ASSERT_TRUE(Pull(pull, absl::Seconds(10), &final_values).ok());
+  float v = 0.0f;
+  std::memcpy(&v, final_values.values().data() + (size - 1) * sizeof(float),
+              sizeof(float));
+  EXPECT_EQ(v, -1.0f * kPushes);
 }
 
 TEST_F(PsServiceTest, SparseRowsTravelWithDenseValuesBothWays) {
