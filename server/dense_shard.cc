@@ -100,6 +100,13 @@ void DenseShard::Share(int64_t offset, int64_t count,
   ForEachStripe(
       offset - begin_, count, [&](int64_t stripe, int64_t first, int64_t n) {
         const std::shared_ptr<float[]>& block = blocks_[stripe];
+        if (n < kMinSharedValues) {
+          std::shared_ptr<float[]> copy(new float[n]);
+          std::memcpy(copy.get(), block.get() + first, n * sizeof(float));
+          out->push_back(
+              SharedValues{std::shared_ptr<const float>(copy, copy.get()), n});
+          return;
+        }
         // Aliasing: owns the block, points at the first value.
         out->push_back(SharedValues{
             std::shared_ptr<const float>(block, block.get() + first), n});

@@ -63,10 +63,16 @@ class DenseShard {
     std::shared_ptr<const float> data;
     int64_t count = 0;
   };
+  // A reference keeps its whole block alive: pieces of a stripe smaller
+  // than this are copied instead, so that a response never pins more than
+  // 4x its own size.
+  static constexpr int64_t kMinSharedValues = kStripeValues / 4;
+
   // Values [offset, offset+count) (global indices, must be contained)
   // without copying them: appends one SharedValues per stripe the range
   // touches, in order, all taken at one instant (under the stripes' locks,
-  // as Read). Appends nothing for count 0.
+  // as Read). A piece of fewer than kMinSharedValues values is a copy of
+  // its own. Appends nothing for count 0.
   void Share(int64_t offset, int64_t count,
              std::vector<SharedValues>* out) const;
   // Applies the update rule with `grad` to [offset, offset+count).

@@ -151,6 +151,25 @@ TEST(DenseShardTest, ApplyCopiesAStripeThatIsSharedAndUpdatesTheRestInPlace) {
   EXPECT_EQ(read, Concat(after));
 }
 
+TEST(DenseShardTest, SmallPiecesAreCopiedAndPinNoBlock) {
+  auto shard = Shard(0, kStripe);
+  std::vector<DenseShard::SharedValues> whole;
+  shard->Share(0, kStripe, &whole);
+  const float* block = whole[0].data.get();
+  whole.clear();
+  std::vector<DenseShard::SharedValues> small;
+  const int64_t n = DenseShard::kMinSharedValues - 1;
+  shard->Share(10, n, &small);
+  ASSERT_EQ(small.size(), 1u);
+  EXPECT_NE(small[0].data.get(), block + 10);  // a copy of its own
+  std::vector<float> ones(kStripe, 1.0f);
+  shard->Apply(0, kStripe, ones.data());
+  EXPECT_EQ(Concat(small), std::vector<float>(n, 0.0f));
+  shard->Share(0, kStripe, &whole);
+  EXPECT_EQ(whole[0].data.get(), block);  // updated in place: not pinned
+  EXPECT_EQ(Concat(whole), std::vector<float>(kStripe, -1.0f));
+}
+
 TEST(DenseShardTest, CopyOnWriteKeepsOptimizerStateExact) {
   // Momentum keeps state beside the values; copying values on write must
   // not replay or lose an update of it.

@@ -65,15 +65,17 @@ grpc::Slice SliceOf(DenseShard::SharedValues values) {
       held);
 }
 
-// Serialises the PullResponse. A dense pull's values go out by reference
-// from the shards (PullPlan::Share): the socket write is their only copy on
-// this side. Otherwise the response is one buffer of exactly its size, with
-// the values copied from the shards straight into place.
+// Serialises the PullResponse. A big dense pull's values go out by
+// reference from the shards (PullPlan::Share): the socket write is their
+// only copy on this side. Otherwise the response is one buffer of exactly
+// its size (one allocation, where a small model's many pieces would each
+// take a slice), with the values copied from the shards straight into
+// place.
 absl::Status WritePullResponse(const PullPlan& plan, int64_t staleness,
                                grpc::ByteBuffer* response) {
   const int64_t value_bytes = plan.values() * int64_t{sizeof(float)};
   const PullResponseFraming framing = FramePullResponse(value_bytes, staleness);
-  if (plan.dense_only()) {
+  if (plan.dense_only() && plan.values() >= DenseShard::kMinSharedValues) {
     std::vector<DenseShard::SharedValues> shared;
     plan.Share(&shared);
     std::vector<grpc::Slice> parts;
@@ -82,10 +84,7 @@ absl::Status WritePullResponse(const PullPlan& plan, int64_t staleness,
     for (DenseShard::SharedValues& values : shared) {
       parts.push_back(SliceOf(std::move(values)));
     }
-    // Always one slice, even when empty: a ByteBuffer without one is no
-    // message at all to gRPC.
-    if (!framing.tail.empty() || parts.empty())
-      parts.emplace_back(framing.tail);
+    if (!framing.tail.empty()) parts.emplace_back(framing.tail);
     *response = grpc::ByteBuffer(parts.data(), parts.size());
     return absl::OkStatus();
   }
