@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <new>
 
 #include "absl/base/internal/raw_logging.h"
 #include "server/initializer.h"
@@ -100,12 +101,16 @@ void DenseShard::Share(int64_t offset, int64_t count,
   ForEachStripe(
       offset - begin_, count, [&](int64_t stripe, int64_t first, int64_t n) {
         const std::shared_ptr<float[]>& block = blocks_[stripe];
+        // (Without memory for the copy, the piece pins its block.)
         if (n < kMinSharedValues) {
-          std::shared_ptr<float[]> copy(new float[n]);
-          std::memcpy(copy.get(), block.get() + first, n * sizeof(float));
-          out->push_back(
-              SharedValues{std::shared_ptr<const float>(copy, copy.get()), n});
-          return;
+          if (float* copy = new (std::nothrow) float[n]; copy != nullptr) {
+            std::memcpy(copy, block.get() + first, n * sizeof(float));
+            out->push_back(
+                SharedValues{std::shared_ptr<const float>(
+                                 copy, std::default_delete<float[]>()),
+                             n});
+            return;
+          }
         }
         // Aliasing: owns the block, points at the first value.
         out->push_back(SharedValues{
@@ -120,15 +125,25 @@ float* DenseShard::WritableBlock(int64_t stripe) {
   // reference is being dropped.
   if (block.use_count() > 1) {
     const int64_t n = StripeValues(stripe);
-    std::shared_ptr<float[]> fresh(new float[n]);
-    std::memcpy(fresh.get(), block.get(), n * sizeof(float));
-    block = std::move(fresh);
-  } else {
-    // use_count() loads the count without ordering; the last reference was
-    // dropped with a release, so this fence puts the writes that follow
-    // after every read its holder made (a socket write, for a response).
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // An update must not fail halfway: without memory for the copy, the
+    // block is written in place, and a response still being sent may show
+    // part of this update.
+    if (float* fresh = new (std::nothrow) float[n]; fresh != nullptr) {
+      std::memcpy(fresh, block.get(), n * sizeof(float));
+      block.reset(fresh);
+      return fresh;
+    }
+    ABSL_RAW_LOG(WARNING,
+                 "no memory to copy a shared block of %lld values; "
+                 "updating it in place",
+                 static_cast<long long>(n));
   }
+  // use_count() loads the count without ordering. Every release of a
+  // reference is a release operation (an acq_rel decrement in libstdc++,
+  // the toolchain here, as in libc++ and MSVC's library), so this fence
+  // puts the writes that follow after every read the holders made (a
+  // socket write, for a response).
+  std::atomic_thread_fence(std::memory_order_acquire);
   return block.get();
 }
 

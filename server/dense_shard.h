@@ -48,7 +48,7 @@ class DenseShard {
     return offset >= begin_ && count >= 0 && offset + count <= end_;
   }
   // Bytes of values and optimizer state. Blocks kept only by Share's
-  // references (at most the values of the pulls being answered) are not
+  // references (at most 4x the values those references show) are not
   // counted.
   int64_t bytes() const;
 

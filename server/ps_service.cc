@@ -65,17 +65,18 @@ grpc::Slice SliceOf(DenseShard::SharedValues values) {
       held);
 }
 
-// Serialises the PullResponse. A big dense pull's values go out by
-// reference from the shards (PullPlan::Share): the socket write is their
-// only copy on this side. Otherwise the response is one buffer of exactly
-// its size (one allocation, where a small model's many pieces would each
-// take a slice), with the values copied from the shards straight into
-// place.
+// Serialises the PullResponse. The values of a dense pull whose slices are
+// big (DenseShard::kMinSharedValues on average) go out by reference from
+// the shards (PullPlan::Share): the socket write is their only copy on this
+// side. Otherwise the response is one buffer of exactly its size (one
+// allocation, where a small model's many pieces would each take a slice
+// and a few), with the values copied from the shards straight into place.
 absl::Status WritePullResponse(const PullPlan& plan, int64_t staleness,
                                grpc::ByteBuffer* response) {
   const int64_t value_bytes = plan.values() * int64_t{sizeof(float)};
   const PullResponseFraming framing = FramePullResponse(value_bytes, staleness);
-  if (plan.dense_only() && plan.values() >= DenseShard::kMinSharedValues) {
+  if (plan.dense_only() && plan.dense_slices() > 0 &&
+      plan.values() >= DenseShard::kMinSharedValues * plan.dense_slices()) {
     std::vector<DenseShard::SharedValues> shared;
     plan.Share(&shared);
     std::vector<grpc::Slice> parts;

@@ -119,6 +119,7 @@ class PullPlan {
 
   // Whether Share can answer the pull: it has no sparse slices.
   bool dense_only() const { return sparse_.empty(); }
+  int64_t dense_slices() const { return static_cast<int64_t>(slices_.size()); }
   // The dense slices' values without copying them (DenseShard::Share), in
   // slice order: what Read would write. Call after Await, when
   // dense_only().
