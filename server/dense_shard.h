@@ -58,7 +58,8 @@ class DenseShard {
 
   // Values of one stripe, shared with the shard: `data` points at the first
   // of `count` floats and keeps their block alive; they never change while
-  // it is held (see "Copy on write" above).
+  // it is held (see "Copy on write" above), unless a push finds no memory
+  // for its copy (see WritableBlock).
   struct SharedValues {
     std::shared_ptr<const float> data;
     int64_t count = 0;
