@@ -10,10 +10,10 @@
 
 #include "absl/synchronization/notification.h"
 #include "common/rpc.h"
-#include "server/dense_shard.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "server/dense_shard.h"
 
 namespace ps::server {
 namespace {
@@ -226,8 +226,8 @@ TEST_F(PsServiceTest, PullsUnderConcurrentPushesAreWholeSnapshots) {
     EXPECT_TRUE(s.ok()) << s.error_message();
     // (No ASSERT while the pusher runs: it must be joined.)
     if (!s.ok() || response.values().size() != size * sizeof(float)) {
-      ADD_FAILURE() << "pull " << r << " answered "
-                    << response.values().size() << " bytes";
+      ADD_FAILURE() << "pull " << r << " answered " << response.values().size()
+                    << " bytes";
       break;
     }
     std::vector<float> got(size);
