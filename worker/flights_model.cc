@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "worker/cpu_kernels.h"
 #include "worker/embedding_model.h"
 
 namespace ps::worker {
@@ -60,29 +61,6 @@ void WideBackward(const float* dlogits, const FlightsBatch& batch,
   *bias_grad = static_cast<float>(bias);
 }
 
-// Log-loss and correctness (positive when p > 0.5, i.e. z > 0, as in
-// cpu_kernels.cc) of each logit, and
-// d(mean loss)/d(logit) = (sigmoid(z) - y) / examples into dlogits.
-void LogisticLossAndGradient(const float* logits, const int32_t* labels,
-                             int64_t examples, float* dlogits,
-                             BatchStats* stats) {
-  const float inv_examples = 1.0f / static_cast<float>(examples);
-  double loss = 0;
-  int64_t correct = 0;
-  for (int64_t e = 0; e < examples; ++e) {
-    const float z = logits[e];
-    const float y = static_cast<float>(labels[e]);
-    const float x = std::exp(-std::abs(z));  // In (0, 1]: never overflows.
-    loss += std::max(z, 0.0f) - y * z + std::log1p(x);
-    correct += (z > 0) == (labels[e] == 1);
-    const float sigmoid = z >= 0 ? 1 / (1 + x) : x / (1 + x);
-    dlogits[e] = (sigmoid - y) * inv_examples;
-  }
-  stats->loss_sum += loss;
-  stats->correct += correct;
-  stats->count += examples;
-}
-
 class SparseLrModel final : public FlightsModel {
  public:
   explicit SparseLrModel(const FlightsModelSpec& spec)
@@ -107,8 +85,8 @@ class SparseLrModel final : public FlightsModel {
       return s;
     WideLogits(params.dense[0], params.wide, batch, spec_.slots,
                logits_.data());
-    LogisticLossAndGradient(logits_.data(), batch.labels, batch.examples,
-                            dlogits_.data(), stats);
+    cpu::LogisticLoss<float>(logits_.data(), batch.labels, batch.examples,
+                        dlogits_.data(), stats);
     WideBackward(dlogits_.data(), batch, spec_.slots, &grads.dense[0],
                  grads.wide);
     return absl::OkStatus();

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "worker/batch_keys.h"
+#include "worker/cpu_kernels.h"
 
 namespace ps::worker {
 namespace {
@@ -246,16 +247,12 @@ absl::StatusOr<SparseEvaluation> EvaluateSparse(const FlightFeatures& data,
       return pulled.status();
     }
     if (absl::Status s = step.Logits(logits.data()); !s.ok()) return s;
+    cpu::LogisticLoss<float>(logits.data(), step.labels(), n, /*dlogits=*/nullptr,
+                        &out.stats);
     for (int64_t i = 0; i < n; ++i) {
       const double z = logits[i];
-      const bool positive = step.labels()[i] == 1;
-      out.stats.loss_sum += std::max(z, 0.0) - (positive ? z : 0.0) +
-                            std::log1p(std::exp(-std::abs(z)));
-      // Positive when p > 0.5, as in the dense models' kernels.
-      out.stats.correct += (z > 0) == positive;
-      out.histogram.Add(1 / (1 + std::exp(-z)), positive);
+      out.histogram.Add(1 / (1 + std::exp(-z)), step.labels()[i] == 1);
     }
-    out.stats.count += n;
   }
   return out;
 }
