@@ -46,8 +46,8 @@ struct Chunk {
 //
 // With taper_min_values > 0, a server's last chunk that holds at least
 // 2 * taper_min_values is cut into chunks of half its values, a quarter, ...,
-// down to two of taper_min_values to 2 * taper_min_values - 1 (4 MB becomes
-// 2 MB, 1 MB, 512 KB, 512 KB for 128K values). A server reads and applies
+// down to two of taper_min_values to 2 * taper_min_values - 1 (2 MB becomes
+// 1 MB, 512 KB, 512 KB for 128K values). A server reads and applies
 // its last request after the client has sent everything, with nothing else
 // to overlap; a smaller last request shortens that tail.
 //

@@ -101,8 +101,8 @@ constexpr int64_t kSmallCallBytes = 256 << 10;
 // Dense requests are not split below this (see ChunkValues), and the end
 // of each server's part of a call is cut down to requests of this size
 // (PlanChunks' taper). Measured with bench/dataplane_bench, three
-// alternating runs with and without the taper: a 16 MB push to one server
-// (4 MB requests) 2.84 / 2.96 / 2.73 -> 2.93 / 3.31 / 3.07 GB/s, pull
+// alternating runs with and without the taper, when requests were 4 MiB
+// (kDefaultChunkBytes is now 2 MiB): a 16 MB push to one server 2.84 / 2.96 / 2.73 -> 2.93 / 3.31 / 3.07 GB/s, pull
 // 2.86 / 2.88 / 2.50 -> 2.99 / 3.38 / 3.25 GB/s, p50 of a call 6.2 / 5.6 /
 // 6.4 -> 5.5 / 5.0 / 5.3 ms; 64 MB and two servers within noise.
 constexpr int64_t kMinSplitChunkBytes = 512 << 10;

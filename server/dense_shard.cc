@@ -33,17 +33,15 @@ DenseShard::DenseShard(const v1::TableDef& def, int64_t begin, int64_t end,
     : begin_(begin),
       end_(end),
       rule_(std::move(rule)),
-      stripes_(
-          new absl::Mutex[(end - begin + kStripeValues - 1) / kStripeValues]) {
+      stripes_(new absl::Mutex[Stripes(begin, end)]) {
   ABSL_RAW_CHECK(rule_->StateFloats() <= kMaxStatePlanes,
                  "update rule keeps more state planes than kMaxStatePlanes");
   // Not shared yet: no lock needed.
-  const int64_t stripes = (end - begin + kStripeValues - 1) / kStripeValues;
-  blocks_.reserve(stripes);
-  for (int64_t i = 0; i < stripes; ++i) {
-    blocks_.emplace_back(new float[StripeValues(i)]);
-    FillInitial(def.init(), begin + i * kStripeValues, StripeValues(i),
-                blocks_.back().get());
+  blocks_.reserve(Stripes(begin, end));
+  for (int64_t i = 0; i < Stripes(begin, end); ++i) {
+    const int64_t n = StripeValues(i);
+    blocks_.emplace_back(new float[n]);
+    FillInitial(def.init(), begin + i * kStripeValues, n, blocks_.back().get());
   }
   state_.assign((end - begin) * rule_->StateFloats(), 0.0f);
 }
@@ -98,24 +96,14 @@ void DenseShard::Read(int64_t offset, int64_t count, void* out) const {
 void DenseShard::Share(int64_t offset, int64_t count,
                        std::vector<SharedValues>* out) const {
   RangeLock lock(*this, offset, count, Access::kRead);
-  ForEachStripe(
-      offset - begin_, count, [&](int64_t stripe, int64_t first, int64_t n) {
-        const std::shared_ptr<float[]>& block = blocks_[stripe];
-        // (Without memory for the copy, the piece pins its block.)
-        if (n < kMinSharedValues) {
-          if (float* copy = new (std::nothrow) float[n]; copy != nullptr) {
-            std::memcpy(copy, block.get() + first, n * sizeof(float));
-            out->push_back(
-                SharedValues{std::shared_ptr<const float>(
-                                 copy, std::default_delete<float[]>()),
-                             n});
-            return;
-          }
-        }
-        // Aliasing: owns the block, points at the first value.
-        out->push_back(SharedValues{
-            std::shared_ptr<const float>(block, block.get() + first), n});
-      });
+  ForEachStripe(offset - begin_, count,
+                [&](int64_t stripe, int64_t first, int64_t n) {
+                  const std::shared_ptr<float[]>& block = blocks_[stripe];
+                  // Aliasing: owns the block, points at the first value.
+                  out->push_back(SharedValues{
+                      std::shared_ptr<const float>(block, block.get() + first),
+                      n});
+                });
 }
 
 float* DenseShard::WritableBlock(int64_t stripe) {

@@ -48,8 +48,7 @@ class DenseShard {
     return offset >= begin_ && count >= 0 && offset + count <= end_;
   }
   // Bytes of values and optimizer state. Blocks kept only by Share's
-  // references (at most 4x the values those references show) are not
-  // counted.
+  // references are not counted.
   int64_t bytes() const;
 
   // Copies values [offset, offset+count) (global indices, must be contained)
@@ -64,16 +63,11 @@ class DenseShard {
     std::shared_ptr<const float> data;
     int64_t count = 0;
   };
-  // A reference keeps its whole block alive: pieces of a stripe smaller
-  // than this are copied instead, so that a response never pins more than
-  // 4x its own size.
-  static constexpr int64_t kMinSharedValues = kStripeValues / 4;
-
   // Values [offset, offset+count) (global indices, must be contained)
   // without copying them: appends one SharedValues per stripe the range
   // touches, in order, all taken at one instant (under the stripes' locks,
-  // as Read). A piece of fewer than kMinSharedValues values is a copy of
-  // its own. Appends nothing for count 0.
+  // as Read). Appends nothing for count 0. Each keeps its whole block
+  // (kStripeValues values) alive, however few values it shows.
   void Share(int64_t offset, int64_t count,
              std::vector<SharedValues>* out) const;
   // Applies the update rule with `grad` to [offset, offset+count).
@@ -107,6 +101,10 @@ class DenseShard {
   float* WritableBlock(int64_t stripe);
   // Values in stripe `stripe`: kStripeValues but for a shorter last one.
   int64_t StripeValues(int64_t stripe) const;
+  // Stripes of a shard [begin, end).
+  static int64_t Stripes(int64_t begin, int64_t end) {
+    return (end - begin + kStripeValues - 1) / kStripeValues;
+  }
 
   const int64_t begin_, end_;
   const std::unique_ptr<UpdateRule> rule_;

@@ -55,28 +55,37 @@ absl::StatusOr<PullPlan> PlanPull(const TableStore& store,
   return store.PlanPull(parsed);
 }
 
-// A slice over `values` that keeps their block (and so the values) alive
-// until gRPC has written it.
+// A reference keeps its whole block of DenseShard::kStripeValues values
+// alive: pieces smaller than this are copied instead, so that a response
+// never pins more than 4x its own size.
+constexpr int64_t kMinReferencedValues = DenseShard::kStripeValues / 4;
+
+// A slice over `values`: a copy when they are few, else a reference that
+// keeps their block (and so the values) alive until gRPC has written it.
 grpc::Slice SliceOf(DenseShard::SharedValues values) {
+  const size_t bytes = values.count * sizeof(float);
+  if (values.count < kMinReferencedValues) {
+    return grpc::Slice(values.data.get(), bytes);  // copies
+  }
   auto* held = new std::shared_ptr<const float>(std::move(values.data));
   return grpc::Slice(
-      const_cast<float*>(held->get()), values.count * sizeof(float),
+      const_cast<float*>(held->get()), bytes,
       [](void* p) { delete static_cast<std::shared_ptr<const float>*>(p); },
       held);
 }
 
 // Serialises the PullResponse. The values of a dense pull whose slices are
-// big (DenseShard::kMinSharedValues on average) go out by reference from
-// the shards (PullPlan::Share): the socket write is their only copy on this
+// big (kMinReferencedValues on average) go out by reference from the
+// shards (PullPlan::Share): the socket write is their only copy on this
 // side. Otherwise the response is one buffer of exactly its size (one
-// allocation, where a small model's many pieces would each take a slice
-// and a few), with the values copied from the shards straight into place.
+// allocation, where a small model's many pieces would each take a slice),
+// with the values copied from the shards straight into place.
 absl::Status WritePullResponse(const PullPlan& plan, int64_t staleness,
                                grpc::ByteBuffer* response) {
   const int64_t value_bytes = plan.values() * int64_t{sizeof(float)};
   const PullResponseFraming framing = FramePullResponse(value_bytes, staleness);
   if (plan.dense_only() && plan.dense_slices() > 0 &&
-      plan.values() >= DenseShard::kMinSharedValues * plan.dense_slices()) {
+      plan.values() >= kMinReferencedValues * plan.dense_slices()) {
     std::vector<DenseShard::SharedValues> shared;
     plan.Share(&shared);
     std::vector<grpc::Slice> parts;

@@ -3,7 +3,8 @@
 //
 // Pull and Push, the data plane, are raw callback methods: they take the
 // request as the slices it arrived in and answer with bytes built here, so
-// that values are copied once per direction (see server/wire_format.h). A
+// that values are copied at most once per direction (see
+// server/wire_format.h; big dense pulls go out by reference to the shards). A
 // pull that has to wait for its job's clocks waits on a thread of its own
 // (WaitPool), never on one of gRPC's callback threads. The control-plane
 // methods are ordinary synchronous handlers.

@@ -179,10 +179,11 @@ TEST_F(PsServiceTest, MalformedBytesAreInvalidArgumentAndChangeNothing) {
 }
 
 TEST_F(PsServiceTest, PullsUnderConcurrentPushesAreWholeSnapshots) {
-  // A dense pull's values leave the server by reference to the table
-  // (copied on write): a push landing while a response is on its way must
-  // not show through. Every push adds -1 to every value, so a pull taken
-  // at one instant sees one value repeated throughout.
+  // A big dense pull's values leave the server by reference to the table
+  // (copied on write), small pieces as copies: a push landing while a
+  // response is on its way must not show through, and every piece must
+  // land in its place. Push k adds -g[i] to value i, so a pull taken at one
+  // instant sees -k * g[i] throughout.
   Start(v1::ASP, 0);
   const int64_t size = 3 * DenseShard::kStripeValues + 5;
   v1::CreateTablesRequest create;
@@ -199,13 +200,14 @@ TEST_F(PsServiceTest, PullsUnderConcurrentPushesAreWholeSnapshots) {
   ASSERT_TRUE(store_.CreateTables(create).ok());
 
   constexpr int kPushes = 30;
+  std::vector<float> g(size);
+  for (int64_t i = 0; i < size; ++i) g[i] = static_cast<float>(i % 1000 + 1);
   v1::PushRequest push;
   push.set_job_id("big");
   push.set_epoch(1);
   push.add_slices()->set_table("w");
   push.mutable_slices(0)->set_count(size);
-  const std::vector<float> ones(size, 1.0f);
-  push.set_values(std::string(reinterpret_cast<const char*>(ones.data()),
+  push.set_values(std::string(reinterpret_cast<const char*>(g.data()),
                               size * sizeof(float)));
   std::thread pusher([&] {
     for (int i = 0; i < kPushes; ++i) {
@@ -214,11 +216,18 @@ TEST_F(PsServiceTest, PullsUnderConcurrentPushesAreWholeSnapshots) {
       EXPECT_TRUE(s.ok()) << s.error_message();
     }
   });
+  // Two slices: three stripes' worth by reference, then 100 values that
+  // straddle the last stripe boundary (pieces of 95 and 5: copies).
   v1::PullRequest pull;
   pull.set_job_id("big");
   pull.set_epoch(1);
-  pull.add_slices()->set_table("w");
-  pull.mutable_slices(0)->set_count(size);
+  v1::DenseSlice* big = pull.add_slices();
+  big->set_table("w");
+  big->set_count(size - 100);
+  v1::DenseSlice* tail = pull.add_slices();
+  tail->set_table("w");
+  tail->set_offset(size - 100);
+  tail->set_count(100);
   float last = 0.0f;
   for (int r = 0; r < kPushes; ++r) {
     v1::PullResponse response;
@@ -232,13 +241,14 @@ TEST_F(PsServiceTest, PullsUnderConcurrentPushesAreWholeSnapshots) {
     }
     std::vector<float> got(size);
     std::memcpy(got.data(), response.values().data(), size * sizeof(float));
-    const float first = got[0];
-    EXPECT_LE(first, last) << "pull " << r << " went back in time";
-    EXPECT_GE(first, -kPushes);
-    last = first;
-    int64_t mixed = 0;
-    for (float v : got) mixed += v != first;
-    EXPECT_EQ(mixed, 0) << "pull " << r << " mixes two pushes' values";
+    const float pushes = -got[0];  // g[0] is 1
+    EXPECT_GE(pushes, -last) << "pull " << r << " went back in time";
+    EXPECT_LE(pushes, kPushes);
+    last = -pushes;
+    int64_t wrong = 0;
+    for (int64_t i = 0; i < size; ++i) wrong += got[i] != -pushes * g[i];
+    EXPECT_EQ(wrong, 0) << "pull " << r
+                        << " mixes two pushes' values or misplaces a piece";
   }
   pusher.join();
   v1::PullResponse final_values;
@@ -246,7 +256,7 @@ TEST_F(PsServiceTest, PullsUnderConcurrentPushesAreWholeSnapshots) {
   float v = 0.0f;
   std::memcpy(&v, final_values.values().data() + (size - 1) * sizeof(float),
               sizeof(float));
-  EXPECT_EQ(v, -1.0f * kPushes);
+  EXPECT_EQ(v, -kPushes * g[size - 1]);
 }
 
 TEST_F(PsServiceTest, SparseRowsTravelWithDenseValuesBothWays) {

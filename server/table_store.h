@@ -9,10 +9,10 @@
 // order, then each sparse slice's rows (keys x dim) in key order.
 //
 // Values are copied at most once on the server: a push is applied straight
-// from the pieces its request arrived in (ValuePieces); a dense pull hands
-// out references to the shards' values (PullPlan::Share, copy on write), and
-// one with sparse rows writes straight into the caller's buffer
-// (PullPlan::Read), which the caller sizes first.
+// from the pieces its request arrived in (ValuePieces); a pull either takes
+// references to the shards' values (PullPlan::Share, copy on write) or
+// writes them straight into the caller's buffer (PullPlan::Read), which the
+// caller sizes first; the service picks (server/ps_service.cc).
 //
 // Thread-safe. Locking: the job map has its own lock, held only to find a
 // job; each shard locks in stripes, each with its own lock, and a call holds

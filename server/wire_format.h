@@ -1,7 +1,8 @@
 // The bytes of data-plane messages on the server side, read and written so
-// that values are copied once: a push's values are applied straight from the
-// pieces the request arrived in, and a pull's values are copied from the
-// shards straight into the response's one buffer.
+// that values are copied at most once: a push's values are applied straight
+// from the pieces the request arrived in, and a pull's values follow the
+// framing built here, as references to the shards or copied into one
+// buffer (server/ps_service.cc).
 //
 // Protobuf's wire format lets a message be cut at field boundaries: a
 // PushRequest is its small fields (parsed here by protobuf) with a `values`
