@@ -137,8 +137,11 @@ TEST_F(PsServiceTest, ProtobufClientsPushAndPull) {
   bool duplicate = true;
   ASSERT_TRUE(Push(PushOf("a", 0, 2.0f), &duplicate).ok());
   EXPECT_FALSE(duplicate);
-  EXPECT_EQ(Push(PushOf("a", 0, 2.0f), &duplicate).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);  // a's clock 0 is done
+  // A push for a's closed clock 0 that is not a retry is out of order.
+  v1::PushRequest late = PushOf("a", 0, 2.0f);
+  late.set_seq(7);
+  EXPECT_EQ(Push(late, &duplicate).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
   v1::PullResponse response;
   ASSERT_TRUE(Pull(PullOf(1), absl::Seconds(5), &response).ok());
   EXPECT_EQ(response.values().size(), 16u);
@@ -160,6 +163,60 @@ TEST_F(PsServiceTest, RetriedPushIsReportedDuplicate) {
   v1::PullResponse response;
   ASSERT_TRUE(Pull(PullOf(0), absl::Seconds(5), &response).ok());
   EXPECT_EQ(First(response), -1.0f);
+}
+
+// The first answer of a push can be lost (a timeout, a dropped connection):
+// its retry must be recognised even though the push closed its clock.
+TEST_F(PsServiceTest, RetryAfterItsClockClosedIsDuplicate) {
+  Start(v1::BSP, 0);
+  bool duplicate = true;
+  ASSERT_TRUE(Push(PushOf("a", 0, 1.0f), &duplicate).ok());
+  EXPECT_FALSE(duplicate);
+  grpc::Status retry = Push(PushOf("a", 0, 1.0f), &duplicate);
+  ASSERT_TRUE(retry.ok()) << retry.error_message();
+  EXPECT_TRUE(duplicate);
+  // b's push completes clock 0: the summed gradient is applied once.
+  ASSERT_TRUE(Push(PushOf("b", 0, 3.0f), &duplicate).ok());
+  v1::PullResponse response;
+  ASSERT_TRUE(Pull(PullOf(1), absl::Seconds(5), &response).ok());
+  EXPECT_EQ(First(response), -2.0f);  // -(1 + 3) / 2
+}
+
+TEST_F(PsServiceTest, ConcurrentCopiesOfOnePushApplyOnceAndTheRestAreDuplicates) {
+  Start(v1::SSP, 1);
+  constexpr int kThreads = 8;
+  std::vector<grpc::Status> status(kThreads);
+  std::vector<char> duplicate(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      bool d = false;
+      status[t] = Push(PushOf("a", 0, 1.0f), &d);
+      duplicate[t] = d;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int applied = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_TRUE(status[t].ok()) << t << ": " << status[t].error_message();
+    applied += status[t].ok() && !duplicate[t];
+  }
+  EXPECT_EQ(applied, 1);
+  v1::PullResponse response;
+  ASSERT_TRUE(Pull(PullOf(0), absl::Seconds(5), &response).ok());
+  EXPECT_EQ(First(response), -1.0f);
+}
+
+TEST_F(PsServiceTest, RefusedPushIsNotRecordedSoItCanBeSentAgain) {
+  Start(v1::SSP, 1);
+  bool duplicate = true;
+  v1::PushRequest early = PushOf("a", 1, 1.0f);  // a has not finished clock 0
+  EXPECT_EQ(Push(early, &duplicate).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(Push(PushOf("a", 0, 1.0f), &duplicate).ok());
+  grpc::Status again = Push(early, &duplicate);
+  ASSERT_TRUE(again.ok()) << again.error_message();
+  EXPECT_FALSE(duplicate);
 }
 
 TEST_F(PsServiceTest, MalformedBytesAreInvalidArgumentAndChangeNothing) {

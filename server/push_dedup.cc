@@ -18,4 +18,13 @@ bool PushDedup::FirstTime(const std::string& worker, uint64_t seq) {
   return true;
 }
 
+bool PushDedup::Recorded(const std::string& worker, uint64_t seq) const {
+  absl::MutexLock lock(&mu_);
+  auto it = seen_.find(worker);
+  if (it == seen_.end()) return false;
+  const Seen& s = it->second;
+  if (s.highest >= kWindow && seq <= s.highest - kWindow) return true;
+  return s.recent.contains(seq);
+}
+
 }  // namespace ps::server

@@ -26,12 +26,19 @@ class PushDedup {
   // Records (worker, seq). Returns true the first time, false for a repeat.
   bool FirstTime(const std::string& worker, uint64_t seq);
 
+  // True when (worker, seq) was already recorded (or is older than the
+  // window); records nothing. A push is checked with Recorded() before its other
+  // checks, so a retry is answered as a duplicate even once the clock it
+  // belonged to has closed, and is recorded with FirstTime() only once those
+  // checks pass, so a refused push can be sent again.
+  bool Recorded(const std::string& worker, uint64_t seq) const;
+
  private:
   struct Seen {
     uint64_t highest = 0;
     absl::flat_hash_set<uint64_t> recent;
   };
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Seen> seen_ ABSL_GUARDED_BY(mu_);
 };
 

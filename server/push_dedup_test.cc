@@ -25,5 +25,16 @@ TEST(PushDedupTest, SequencesOlderThanWindowAreDuplicates) {
   EXPECT_TRUE(d.FirstTime("w", 3 * PushDedup::kWindow + 1));
 }
 
+TEST(PushDedupTest, RecordedAsksWithoutRecording) {
+  PushDedup d;
+  EXPECT_FALSE(d.Recorded("w", 1));
+  EXPECT_FALSE(d.Recorded("w", 1));
+  EXPECT_TRUE(d.FirstTime("w", 1));
+  EXPECT_TRUE(d.Recorded("w", 1));
+  EXPECT_FALSE(d.Recorded("other", 1));
+  for (uint64_t s = 2; s <= 2 * PushDedup::kWindow; ++s) d.FirstTime("w", s);
+  EXPECT_TRUE(d.Recorded("w", 3));  // older than the window
+}
+
 }  // namespace
 }  // namespace ps::server

@@ -247,11 +247,18 @@ absl::Status TableStore::Push(const v1::PushRequest& request,
           "worker_id: empty; BSP and SSP pushes must name their worker");
     }
   } else {
+    // A retry of an applied push is a duplicate whatever its clock: the
+    // clock it was for may have closed since (the first answer was lost).
+    if (job.dedup.Recorded(request.worker_id(), request.seq())) {
+      *duplicate = true;
+      return absl::OkStatus();
+    }
     if (job.num_workers > 0) {
       absl::Status s = job.clock->CheckPush(
           request.worker_id(), request.clock(), request.clock_pushes());
       if (!s.ok()) return s;
     }
+    // Concurrent copies of one push all pass the checks above; one records.
     if (!job.dedup.FirstTime(request.worker_id(), request.seq())) {
       *duplicate = true;
       return absl::OkStatus();
