@@ -7,21 +7,57 @@
 #include "absl/strings/str_join.h"
 #include "common/model_layout.h"
 #include "common/optimizer_spec.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace ps {
 namespace {
 
-absl::Status OutOfRange(absl::string_view field, double value, double lo,
-                        double hi) {
+// Every checked field is an integer: its value and bounds print as integers
+// ("1000000", not "1e+06").
+absl::Status CheckRange(absl::string_view field, int64_t value, int64_t lo,
+                        int64_t hi) {
+  if (value >= lo && value <= hi) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       field, ": ", value, " is out of range; allowed: [", lo, ", ", hi, "]"));
 }
 
-absl::Status CheckRange(absl::string_view field, double value, double lo,
-                        double hi) {
-  if (value >= lo && value <= hi) return absl::OkStatus();
-  return OutOfRange(field, value, lo, hi);
+// The first field of `message` (or of a message inside it) that this build's
+// ps.v1 does not define, as "path: field number N"; "" when there is none.
+// JSON specs are parsed with unknown fields as errors; a spec sent as binary
+// protobuf keeps them as unknown fields, and must be refused the same way.
+std::string FirstUnknownField(const google::protobuf::Message& message,
+                              const std::string& path) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  const google::protobuf::UnknownFieldSet& unknown =
+      reflection->GetUnknownFields(message);
+  if (!unknown.empty()) {
+    return absl::StrCat(path.empty() ? message.GetDescriptor()->full_name()
+                                     : path,
+                        ": field number ", unknown.field(0).number());
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;
+    }
+    const std::string name =
+        path.empty() ? f->json_name() : absl::StrCat(path, ".", f->json_name());
+    if (f->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, f); ++i) {
+        std::string found = FirstUnknownField(
+            reflection->GetRepeatedMessage(message, f, i),
+            absl::StrCat(name, "[", i, "]"));
+        if (!found.empty()) return found;
+      }
+    } else {
+      std::string found =
+          FirstUnknownField(reflection->GetMessage(message, f), name);
+      if (!found.empty()) return found;
+    }
+  }
+  return "";
 }
 
 absl::Status ValidateModel(const v1::JobSpec& spec) {
@@ -53,6 +89,12 @@ absl::StatusOr<v1::JobSpec> ParseJobSpecJson(const std::string& json) {
 }
 
 absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
+  if (std::string unknown = FirstUnknownField(spec, ""); !unknown.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "job spec has a field this cluster does not know: ", unknown,
+        "; allowed: the fields of ps.v1.JobSpec in proto/ps/v1/ps.proto (was "
+        "the client built from a newer proto?)"));
+  }
   if (spec.name().size() > 128) {
     return absl::InvalidArgumentError(absl::StrCat(
         "name: ", spec.name().size(), " characters; allowed: at most 128"));

@@ -46,6 +46,48 @@ TEST(JobSpecTest, UnknownFieldIsRejected) {
   EXPECT_NE(spec.status().message().find("modle"), std::string::npos);
 }
 
+// Services that call SubmitJob with a binary JobSpec get the same check as
+// psctl's JSON: a field this build does not define is refused by name.
+TEST(JobSpecTest, UnknownFieldsInBinarySpecAreRejected) {
+  v1::JobSpec top = Good();
+  top.GetReflection()->MutableUnknownFields(&top)->AddVarint(99, 1);
+  absl::Status s = ValidateJobSpec(top);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("ps.v1.JobSpec: field number 99"), std::string::npos)
+      << s;
+
+  v1::JobSpec nested = Good();
+  v1::TrainingSpec* training = nested.mutable_training();
+  training->GetReflection()->MutableUnknownFields(training)->AddVarint(42, 7);
+  s = ValidateJobSpec(nested);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("training: field number 42"), std::string::npos)
+      << s;
+
+  // The same bytes as a client built from a newer proto would send them.
+  std::string bytes = Good().SerializeAsString();
+  bytes += std::string("\xa8\x06\x01", 3);  // field 101, varint 1
+  v1::JobSpec parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  EXPECT_EQ(ValidateJobSpec(parsed).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(JobSpecTest, IntegersPrintAsIntegers) {
+  v1::JobSpec spec = Good();
+  spec.mutable_cluster()->set_num_workers(1000000);
+  absl::Status s = ValidateJobSpec(spec);
+  EXPECT_NE(s.message().find("cluster.numWorkers: 1000000 is out of range; "
+                             "allowed: [1, 4096]"),
+            std::string::npos)
+      << s;
+  spec = Good();
+  spec.mutable_training()->set_batch_size(2147483647);
+  s = ValidateJobSpec(spec);
+  EXPECT_NE(s.message().find("training.batchSize: 2147483647"), std::string::npos)
+      << s;
+  EXPECT_EQ(s.message().find("e+"), std::string::npos) << s;
+}
+
 TEST(JobSpecTest, UnknownEnumNameIsRejected) {
   absl::StatusOr<v1::JobSpec> spec =
       ParseJobSpecJson(R"({"model": {"type": "RESNET"}})");
