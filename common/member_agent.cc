@@ -53,6 +53,7 @@ absl::Status MemberAgent::Register() {
   if (!s.ok()) return s;
   absl::MutexLock lock(&mu_);
   member_id_ = response.member_id();
+  incarnation_ = response.incarnation();
   interval_ = absl::Milliseconds(std::max<int64_t>(response.heartbeat_interval_ms(), 10));
   Logger("member")->info("registered with {} as {} (lease {} ms)",
                          options_.coordinator, member_id_, response.lease_ms());
@@ -67,6 +68,7 @@ void MemberAgent::Loop() {
       absl::MutexLock lock(&mu_);
       interval = interval_;
       request.set_member_id(member_id_);
+      request.set_incarnation(incarnation_);
     }
     if (stop_.WaitForNotificationWithTimeout(interval)) return;
     v1::HeartbeatResponse response;

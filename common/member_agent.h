@@ -53,6 +53,7 @@ class MemberAgent {
   std::unique_ptr<v1::Coordinator::Stub> stub_;
   mutable absl::Mutex mu_;
   std::string member_id_ ABSL_GUARDED_BY(mu_);
+  uint64_t incarnation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(1);
   absl::Notification stop_;
   std::thread thread_;

@@ -8,10 +8,11 @@ namespace ps::coordinator {
 grpc::Status CoordinatorService::Register(grpc::ServerContext*,
                                           const v1::RegisterRequest* request,
                                           v1::RegisterResponse* response) {
-  absl::StatusOr<std::string> id =
+  absl::StatusOr<Registration> registered =
       members_->Register(request->role(), request->address());
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  response->set_member_id(*id);
+  if (!registered.ok()) return ToGrpcStatus(registered.status());
+  response->set_member_id(registered->id);
+  response->set_incarnation(registered->incarnation);
   response->set_lease_ms(absl::ToInt64Milliseconds(members_->lease()));
   response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(heartbeat_interval_));
   return grpc::Status::OK;
@@ -20,7 +21,7 @@ grpc::Status CoordinatorService::Register(grpc::ServerContext*,
 grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*,
                                            const v1::HeartbeatRequest* request,
                                            v1::HeartbeatResponse* response) {
-  absl::Status s = members_->Heartbeat(request->member_id());
+  absl::Status s = members_->Heartbeat(request->member_id(), request->incarnation());
   if (!s.ok()) return ToGrpcStatus(s);
   jobs_->FillHeartbeat(request->member_id(), response);
   return grpc::Status::OK;

@@ -47,8 +47,13 @@ class JobManagerTest : public ::testing::Test {
       std::ofstream(data_dir_ + "/" + f) << "x";
     }
     for (int i = 0; i < 2; ++i) {
-      servers_.push_back(*members_.Register(v1::SERVER, "127.0.0.1:1" + std::to_string(i)));
-      workers_.push_back(*members_.Register(v1::WORKER, "127.0.0.1:2" + std::to_string(i)));
+      for (auto [role, ids] : {std::pair{v1::SERVER, &servers_},
+                               std::pair{v1::WORKER, &workers_}}) {
+        Registration r = *members_.Register(
+            role, absl::StrCat("127.0.0.1:", role == v1::SERVER ? 1 : 2, i));
+        ids->push_back(r.id);
+        incarnations_[r.id] = r.incarnation;
+      }
     }
   }
 
@@ -75,8 +80,11 @@ class JobManagerTest : public ::testing::Test {
   }
 
   void Heartbeat() {
-    for (const auto& id : servers_) ASSERT_TRUE(members_.Heartbeat(id).ok());
-    for (const auto& id : workers_) ASSERT_TRUE(members_.Heartbeat(id).ok());
+    for (const auto& id : servers_) ASSERT_TRUE(Heartbeat(id).ok());
+    for (const auto& id : workers_) ASSERT_TRUE(Heartbeat(id).ok());
+  }
+  absl::Status Heartbeat(const std::string& id) {
+    return members_.Heartbeat(id, incarnations_[id]);
   }
 
   v1::CompleteTaskRequest Done(const std::string& job, int rank, int correct) {
@@ -100,6 +108,7 @@ class JobManagerTest : public ::testing::Test {
                     .keep_succeeded_tables = 1}};
   std::string data_dir_;
   std::vector<std::string> servers_, workers_;
+  absl::flat_hash_map<std::string, uint64_t> incarnations_;
 };
 
 TEST_F(JobManagerTest, JobRunsToSucceededWithCombinedAccuracy) {
@@ -186,7 +195,7 @@ TEST_F(JobManagerTest, DeadWorkerFailsJobWithReasonAndDropsTables) {
   std::string victim = jobs_.Get(id)->worker_ids(1);
   now_ += absl::Seconds(2);
   for (const auto& m : {servers_[0], servers_[1], jobs_.Get(id)->worker_ids(0)}) {
-    ASSERT_TRUE(members_.Heartbeat(m).ok());
+    ASSERT_TRUE(Heartbeat(m).ok());
   }
   now_ += absl::Seconds(2);
   jobs_.Tick();

@@ -14,8 +14,8 @@ constexpr int kForgetAfterLeases = 20;
 Membership::Membership(absl::Duration lease, Clock clock)
     : lease_(lease), clock_(std::move(clock)) {}
 
-absl::StatusOr<std::string> Membership::Register(v1::Role role,
-                                                 const std::string& address) {
+absl::StatusOr<Registration> Membership::Register(
+    v1::Role role, const std::string& address) {
   if (role != v1::SERVER && role != v1::WORKER) {
     return absl::InvalidArgumentError(absl::StrCat(
         "role: ", role, "; allowed: SERVER, WORKER"));
@@ -31,13 +31,21 @@ absl::StatusOr<std::string> Membership::Register(v1::Role role,
   m.role = role;
   m.address = address;
   m.last_heartbeat = clock_();
-  return m.id;
+  while (m.incarnation == 0) m.incarnation = absl::Uniform<uint64_t>(random_);
+  return Registration{m.id, m.incarnation};
 }
 
-absl::Status Membership::Heartbeat(const std::string& id) {
+absl::Status Membership::Heartbeat(const std::string& id,
+                                   uint64_t incarnation) {
   absl::MutexLock lock(&mu_);
   for (auto& [n, m] : members_) {
     if (m.id != id) continue;
+    if (m.incarnation != incarnation) {
+      return absl::NotFoundError(absl::StrCat(
+          "member id ", id, " now belongs to another registration (",
+          m.address, "; incarnation ", incarnation, " is not its holder's: ",
+          "the coordinator restarted); register again"));
+    }
     if (!m.alive) {
       return absl::NotFoundError(absl::StrCat(
           "member ", id, " was declared dead after its lease of ",

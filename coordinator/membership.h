@@ -4,6 +4,13 @@
 // been dead for `forget_after`; a heartbeat from it gets NOT_FOUND and the
 // member registers again under a new id.
 //
+// Ids are numbered from 1 by each coordinator process, so after a restart a
+// new member can be handed the id a live member still holds. Each
+// registration therefore also gets a random incarnation, and a heartbeat
+// counts only when it carries the incarnation of the id's current holder:
+// the old holder gets NOT_FOUND and registers again, instead of renewing
+// another member's lease while it stays invisible itself.
+//
 // Thread-safe. Time comes from an injected clock, so tests control it.
 #ifndef PS_COORDINATOR_MEMBERSHIP_H_
 #define PS_COORDINATOR_MEMBERSHIP_H_
@@ -15,6 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -31,6 +39,12 @@ struct MemberInfo {
   std::string address;
   bool alive = true;
   absl::Time last_heartbeat;
+  uint64_t incarnation = 0;
+};
+
+struct Registration {
+  std::string id;
+  uint64_t incarnation = 0;  // never 0
 };
 
 class Membership {
@@ -39,10 +53,12 @@ class Membership {
 
   absl::Duration lease() const { return lease_; }
 
-  // Returns the new member's id: "server-N" or "worker-N".
-  absl::StatusOr<std::string> Register(v1::Role role, const std::string& address);
-  // Renews the lease. NOT_FOUND for an unknown or dead member.
-  absl::Status Heartbeat(const std::string& id);
+  // Returns the new member's id ("server-N" or "worker-N") and incarnation.
+  absl::StatusOr<Registration> Register(v1::Role role,
+                                        const std::string& address);
+  // Renews the lease. NOT_FOUND for an unknown or dead member, and for an
+  // incarnation other than the id's current holder's.
+  absl::Status Heartbeat(const std::string& id, uint64_t incarnation);
   // Marks members whose lease ran out as dead and returns them.
   std::vector<MemberInfo> Expire();
 
@@ -56,6 +72,7 @@ class Membership {
   const Clock clock_;
   mutable absl::Mutex mu_;
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::BitGen random_ ABSL_GUARDED_BY(mu_);
   // Keyed by registration number so iteration is registration order.
   absl::btree_map<int64_t, MemberInfo> members_ ABSL_GUARDED_BY(mu_);
 };

@@ -15,8 +15,10 @@ TEST_F(MembershipTest, RegisterGivesRoleNamedIds) {
   auto s = members_.Register(v1::SERVER, "127.0.0.1:1");
   auto w = members_.Register(v1::WORKER, "127.0.0.1:2");
   ASSERT_TRUE(s.ok() && w.ok());
-  EXPECT_EQ(*s, "server-1");
-  EXPECT_EQ(*w, "worker-2");
+  EXPECT_EQ(s->id, "server-1");
+  EXPECT_EQ(w->id, "worker-2");
+  EXPECT_NE(s->incarnation, 0u);
+  EXPECT_NE(s->incarnation, w->incarnation);
   EXPECT_EQ(members_.Live(v1::WORKER).size(), 1u);
 }
 
@@ -31,12 +33,12 @@ TEST_F(MembershipTest, MemberWithoutHeartbeatDiesAfterLease) {
   auto a = members_.Register(v1::WORKER, "127.0.0.1:1");
   auto b = members_.Register(v1::WORKER, "127.0.0.1:2");
   now_ += absl::Seconds(2);
-  ASSERT_TRUE(members_.Heartbeat(*a).ok());
+  ASSERT_TRUE(members_.Heartbeat(a->id, a->incarnation).ok());
   now_ += absl::Seconds(2);
   EXPECT_TRUE(members_.Expire().size() == 1);
-  EXPECT_FALSE(members_.Get(*b)->alive);
-  EXPECT_TRUE(members_.Get(*a)->alive);
-  absl::Status late = members_.Heartbeat(*b);
+  EXPECT_FALSE(members_.Get(b->id)->alive);
+  EXPECT_TRUE(members_.Get(a->id)->alive);
+  absl::Status late = members_.Heartbeat(b->id, b->incarnation);
   EXPECT_EQ(late.code(), absl::StatusCode::kNotFound);
   EXPECT_NE(late.message().find("lease"), std::string::npos);
   EXPECT_EQ(members_.Live(v1::WORKER).size(), 1u);
@@ -47,7 +49,28 @@ TEST_F(MembershipTest, MemberWithoutHeartbeatDiesAfterLease) {
 }
 
 TEST_F(MembershipTest, UnknownHeartbeatIsNotFound) {
-  EXPECT_EQ(members_.Heartbeat("worker-99").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(members_.Heartbeat("worker-99", 1).code(),
+            absl::StatusCode::kNotFound);
+}
+
+// A restarted coordinator numbers ids from 1 again. The member that holds
+// server-1 from before the restart must not keep the new server-1 alive
+// with its heartbeats: it is told to register again.
+TEST_F(MembershipTest, HeartbeatOfAnIdsFormerHolderIsNotFound) {
+  auto before = members_.Register(v1::SERVER, "127.0.0.1:1");
+  ASSERT_TRUE(before.ok());
+  Membership restarted(absl::Seconds(3), [this] { return now_; });
+  auto other = restarted.Register(v1::SERVER, "127.0.0.1:2");
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->id, before->id);  // the same id, another member
+  absl::Status stale = restarted.Heartbeat(before->id, before->incarnation);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(stale.message().find("register again"), std::string::npos);
+  // The other member's lease was not renewed by the former holder: it
+  // expires without heartbeats of its own.
+  now_ += absl::Seconds(4);
+  EXPECT_EQ(restarted.Expire().size(), 1u);
+  EXPECT_TRUE(restarted.Live(v1::SERVER).empty());
 }
 
 }  // namespace
