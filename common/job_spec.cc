@@ -32,9 +32,9 @@ std::string FirstUnknownField(const google::protobuf::Message& message,
   const google::protobuf::UnknownFieldSet& unknown =
       reflection->GetUnknownFields(message);
   if (!unknown.empty()) {
-    return absl::StrCat(path.empty() ? message.GetDescriptor()->full_name()
-                                     : path,
-                        ": field number ", unknown.field(0).number());
+    return absl::StrCat(
+        path.empty() ? message.GetDescriptor()->full_name() : path,
+        ": field number ", unknown.field(0).number());
   }
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
@@ -46,9 +46,9 @@ std::string FirstUnknownField(const google::protobuf::Message& message,
         path.empty() ? f->json_name() : absl::StrCat(path, ".", f->json_name());
     if (f->is_repeated()) {
       for (int i = 0; i < reflection->FieldSize(message, f); ++i) {
-        std::string found = FirstUnknownField(
-            reflection->GetRepeatedMessage(message, f, i),
-            absl::StrCat(name, "[", i, "]"));
+        std::string found =
+            FirstUnknownField(reflection->GetRepeatedMessage(message, f, i),
+                              absl::StrCat(name, "[", i, "]"));
         if (!found.empty()) return found;
       }
     } else {
@@ -80,10 +80,12 @@ absl::StatusOr<v1::JobSpec> ParseJobSpecJson(const std::string& json) {
   v1::JobSpec spec;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  auto status = google::protobuf::util::JsonStringToMessage(json, &spec, options);
+  auto status =
+      google::protobuf::util::JsonStringToMessage(json, &spec, options);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "job spec is not valid JSON for ps.v1.JobSpec: ", status.message().as_string()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("job spec is not valid JSON for ps.v1.JobSpec: ",
+                     status.message().as_string()));
   }
   return spec;
 }
@@ -102,12 +104,14 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   for (const absl::Status& s :
        {ValidateModel(spec), ValidateOptimizerSpec(spec.optimizer()),
         CheckRange("training.epochs", spec.training().epochs(), 1, 1000),
-        CheckRange("training.batchSize", spec.training().batch_size(), 1, 65536),
+        CheckRange("training.batchSize", spec.training().batch_size(), 1,
+                   65536),
         CheckRange("training.reportEverySteps",
                    spec.training().report_every_steps(), 0, 1000000),
         CheckRange("cluster.numWorkers", spec.cluster().num_workers(), 1, 4096),
         CheckRange("training.staleness", spec.training().staleness(), 0, 1000),
-        CheckRange("cluster.numServers", spec.cluster().num_servers(), 0, 4096)}) {
+        CheckRange("cluster.numServers", spec.cluster().num_servers(), 0,
+                   4096)}) {
     if (!s.ok()) return s;
   }
   if (!v1::Consistency_IsValid(spec.training().consistency())) {
@@ -148,9 +152,8 @@ absl::Status ValidateJobSpecForCluster(const v1::JobSpec& spec,
   if (!s.ok()) return s;
   if (spec.cluster().num_workers() > limits.live_workers) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "cluster.numWorkers: ", spec.cluster().num_workers(),
-        " but only ", limits.live_workers,
-        " workers are registered and alive; allowed: [1, ",
+        "cluster.numWorkers: ", spec.cluster().num_workers(), " but only ",
+        limits.live_workers, " workers are registered and alive; allowed: [1, ",
         limits.live_workers, "]"));
   }
   if (limits.live_servers == 0) {
@@ -164,16 +167,16 @@ absl::Status ValidateJobSpecForCluster(const v1::JobSpec& spec,
         limits.live_servers, "]"));
   }
   for (const std::string& name : DataFiles(spec)) {
-    std::filesystem::path path = std::filesystem::path(spec.data().dir()) / name;
+    std::filesystem::path path =
+        std::filesystem::path(spec.data().dir()) / name;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) {
-      return absl::NotFoundError(
-          absl::StrCat("data.dir: missing data file ", path.string(),
-                       "; allowed: a folder holding ",
-                       absl::StrJoin(DataFiles(spec), ", "),
-                       spec.data().dataset() == v1::FLIGHTS
-                           ? " (written by deploy/flights/setup.sh)"
-                           : ""));
+      return absl::NotFoundError(absl::StrCat(
+          "data.dir: missing data file ", path.string(),
+          "; allowed: a folder holding ", absl::StrJoin(DataFiles(spec), ", "),
+          spec.data().dataset() == v1::FLIGHTS
+              ? " (written by deploy/flights/setup.sh)"
+              : ""));
     }
   }
   return absl::OkStatus();

@@ -53,7 +53,8 @@ TEST(JobSpecTest, UnknownFieldsInBinarySpecAreRejected) {
   top.GetReflection()->MutableUnknownFields(&top)->AddVarint(99, 1);
   absl::Status s = ValidateJobSpec(top);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
-  EXPECT_NE(s.message().find("ps.v1.JobSpec: field number 99"), std::string::npos)
+  EXPECT_NE(s.message().find("ps.v1.JobSpec: field number 99"),
+            std::string::npos)
       << s;
 
   v1::JobSpec nested = Good();
@@ -83,7 +84,8 @@ TEST(JobSpecTest, IntegersPrintAsIntegers) {
   spec = Good();
   spec.mutable_training()->set_batch_size(2147483647);
   s = ValidateJobSpec(spec);
-  EXPECT_NE(s.message().find("training.batchSize: 2147483647"), std::string::npos)
+  EXPECT_NE(s.message().find("training.batchSize: 2147483647"),
+            std::string::npos)
       << s;
   EXPECT_EQ(s.message().find("e+"), std::string::npos) << s;
 }
@@ -140,15 +142,15 @@ TEST(JobSpecTest, ConsistencyAndStalenessAreChecked) {
   spec.mutable_training()->set_consistency(v1::BSP);
   spec.mutable_training()->set_staleness(2);
   ExpectRejected(spec, "training.staleness", "SSP");
-  absl::StatusOr<v1::JobSpec> parsed = ParseJobSpecJson(
-      R"({"training": {"consistency": "BSP"}})");
+  absl::StatusOr<v1::JobSpec> parsed =
+      ParseJobSpecJson(R"({"training": {"consistency": "BSP"}})");
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->training().consistency(), v1::BSP);
 }
 
 TEST(JobSpecTest, MoreWorkersThanRegisteredIsRejected) {
-  absl::Status s = ValidateJobSpecForCluster(Good(), {.live_workers = 1,
-                                                      .live_servers = 2});
+  absl::Status s =
+      ValidateJobSpecForCluster(Good(), {.live_workers = 1, .live_servers = 2});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("cluster.numWorkers: 2 but only 1"),
             std::string::npos)
@@ -156,8 +158,8 @@ TEST(JobSpecTest, MoreWorkersThanRegisteredIsRejected) {
 }
 
 TEST(JobSpecTest, NoServersIsFailedPrecondition) {
-  absl::Status s = ValidateJobSpecForCluster(Good(), {.live_workers = 2,
-                                                      .live_servers = 0});
+  absl::Status s =
+      ValidateJobSpecForCluster(Good(), {.live_workers = 2, .live_servers = 0});
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -171,8 +173,8 @@ TEST(JobSpecTest, MissingDataFileNamesThePath) {
     if (name == "t10k-labels-idx1-ubyte.gz") continue;
     std::ofstream(dir / name) << "x";
   }
-  absl::Status s = ValidateJobSpecForCluster(spec, {.live_workers = 2,
-                                                    .live_servers = 2});
+  absl::Status s =
+      ValidateJobSpecForCluster(spec, {.live_workers = 2, .live_servers = 2});
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_NE(s.message().find((dir / "t10k-labels-idx1-ubyte.gz").string()),
             std::string::npos)

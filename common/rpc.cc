@@ -30,7 +30,8 @@ void SetReadChunks(Args&& set) {
 
 absl::StatusOr<RunningServer> StartServer(
     const std::string& host, int port,
-    const std::vector<grpc::Service*>& services) {
+    const std::vector<grpc::Service*>& services,
+    const std::vector<std::string>& health_names) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -51,7 +52,20 @@ absl::StatusOr<RunningServer> StartServer(
                      " (address in use or not local?)"));
   }
   out.address = absl::StrCat(host, ":", out.port);
+  grpc::HealthCheckServiceInterface* health =
+      out.server->GetHealthCheckService();
+  for (const std::string& name : health_names) {
+    health->SetServingStatus(name, true);
+  }
   return out;
+}
+
+void RunningServer::StopServing() {
+  if (server == nullptr) return;
+  if (grpc::HealthCheckServiceInterface* health =
+          server->GetHealthCheckService()) {
+    health->Shutdown();
+  }
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
@@ -66,8 +80,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
   // Distinct args give distinct subchannels, hence distinct TCP connections.
   args.SetInt("ps.channel_index", index);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
-  SetReadChunks(
-      [&](const char* name, int value) { args.SetInt(name, value); });
+  SetReadChunks([&](const char* name, int value) { args.SetInt(name, value); });
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
                                    args);
 }

@@ -40,13 +40,21 @@ struct RunningServer {
   std::unique_ptr<grpc::Server> server;
   int port = 0;         // the bound port (useful when asked for port 0).
   std::string address;  // host:port that peers should dial.
+
+  // Sets the server-wide health status ("") and every named service's to
+  // NOT_SERVING, for good (Watch streams are told at once). Call first thing
+  // when shutting down, so probes and load balancers stop sending work.
+  void StopServing();
 };
 
 // Binds `host:port` (port 0 picks a free port) and starts serving `services`,
-// which must outlive the server.
+// which must outlive the server. The health service reports SERVING for the
+// server as a whole ("") and for each of `health_names` (full service names
+// such as "ps.v1.ParameterServer"; other names are NOT_FOUND).
 absl::StatusOr<RunningServer> StartServer(
     const std::string& host, int port,
-    const std::vector<grpc::Service*>& services);
+    const std::vector<grpc::Service*>& services,
+    const std::vector<std::string>& health_names = {});
 
 // A channel to `address` with the project's message limits. `index` makes
 // channels to the same address distinct connections (for parallel streams).
@@ -54,7 +62,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
                                            int index = 0);
 
 // The deadline `timeout` from now, in the form gRPC contexts take.
-inline std::chrono::system_clock::time_point DeadlineIn(absl::Duration timeout) {
+inline std::chrono::system_clock::time_point DeadlineIn(
+    absl::Duration timeout) {
   return absl::ToChronoTime(absl::Now() + timeout);
 }
 

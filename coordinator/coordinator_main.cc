@@ -15,15 +15,17 @@
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on and advertise");
 ABSL_FLAG(int, port, 7000, "port to listen on; 0 picks a free one");
-ABSL_FLAG(std::string, port_file, "", "if set, write host:port here once serving");
+ABSL_FLAG(std::string, port_file, "",
+          "if set, write host:port here once serving");
 ABSL_FLAG(absl::Duration, lease, absl::Seconds(3),
           "a member that sends no heartbeat for this long is declared dead");
 ABSL_FLAG(absl::Duration, pending_timeout, absl::Minutes(10),
           "a job that cannot start within this long fails");
 ABSL_FLAG(absl::Duration, barrier_timeout, absl::Minutes(10),
           "longest wait at a barrier for the other ranks");
-ABSL_FLAG(int, keep_succeeded_tables, 8,
-          "tables of this many latest succeeded jobs stay on servers for export");
+ABSL_FLAG(
+    int, keep_succeeded_tables, 8,
+    "tables of this many latest succeeded jobs stay on servers for export");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
@@ -52,19 +54,23 @@ int main(int argc, char** argv) {
        .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
        .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables)});
   ps::coordinator::CoordinatorService service(&members, &jobs, lease / 4);
-  auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
-                                absl::GetFlag(FLAGS_port), {&service});
+  auto server =
+      ps::StartServer(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
+                      {&service}, {ps::v1::Coordinator::service_full_name()});
   if (!server.ok()) {
     log->error("{}", server.status().ToString());
     return 1;
   }
   absl::Notification stop;
   std::thread ticker([&] {
-    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(50))) jobs.Tick();
+    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(50)))
+      jobs.Tick();
   });
   log->info("ps_coordinator serving on {} (lease {})", server->address,
             absl::FormatDuration(lease));
-  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file), server->address); !s.ok()) {
+  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file),
+                                       server->address);
+      !s.ok()) {
     log->error("{}", s.ToString());
     stop.Notify();
     ticker.join();
@@ -72,6 +78,7 @@ int main(int argc, char** argv) {
   }
   int sig = ps::WaitForTerminationSignal();
   log->info("signal {}: shutting down", sig);
+  server->StopServing();
   stop.Notify();
   ticker.join();
   server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));

@@ -14,11 +14,11 @@ constexpr int kForgetAfterLeases = 20;
 Membership::Membership(absl::Duration lease, Clock clock)
     : lease_(lease), clock_(std::move(clock)) {}
 
-absl::StatusOr<Registration> Membership::Register(
-    v1::Role role, const std::string& address) {
+absl::StatusOr<Registration> Membership::Register(v1::Role role,
+                                                  const std::string& address) {
   if (role != v1::SERVER && role != v1::WORKER) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "role: ", role, "; allowed: SERVER, WORKER"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("role: ", role, "; allowed: SERVER, WORKER"));
   }
   if (address.empty() || address.find(':') == std::string::npos) {
     return absl::InvalidArgumentError(
@@ -42,8 +42,8 @@ absl::Status Membership::Heartbeat(const std::string& id,
     if (m.id != id) continue;
     if (m.incarnation != incarnation) {
       return absl::NotFoundError(absl::StrCat(
-          "member id ", id, " now belongs to another registration (",
-          m.address, "; incarnation ", incarnation, " is not its holder's: ",
+          "member id ", id, " now belongs to another registration (", m.address,
+          "; incarnation ", incarnation, " is not its holder's: ",
           "the coordinator restarted); register again"));
     }
     if (!m.alive) {
@@ -54,7 +54,8 @@ absl::Status Membership::Heartbeat(const std::string& id,
     m.last_heartbeat = clock_();
     return absl::OkStatus();
   }
-  return absl::NotFoundError(absl::StrCat("unknown member ", id, "; register first"));
+  return absl::NotFoundError(
+      absl::StrCat("unknown member ", id, "; register first"));
 }
 
 std::vector<MemberInfo> Membership::Expire() {

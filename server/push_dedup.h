@@ -27,8 +27,8 @@ class PushDedup {
   bool FirstTime(const std::string& worker, uint64_t seq);
 
   // True when (worker, seq) was already recorded (or is older than the
-  // window); records nothing. A push is checked with Recorded() before its other
-  // checks, so a retry is answered as a duplicate even once the clock it
+  // window); records nothing. A push is checked with Recorded() before its
+  // other checks, so a retry is answered as a duplicate even once the clock it
   // belonged to has closed, and is recorded with FirstTime() only once those
   // checks pass, so a refused push can be sent again.
   bool Recorded(const std::string& worker, uint64_t seq) const;

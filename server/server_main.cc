@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
                                          (1 << 30))});
   ps::server::PsService service(&store);
   auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
-                                absl::GetFlag(FLAGS_port), {&service});
+                                absl::GetFlag(FLAGS_port), {&service},
+                                {ps::v1::ParameterServer::service_full_name()});
   if (!server.ok()) {
     log->error("{}", server.status().ToString());
     return 1;
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   }
   int sig = ps::WaitForTerminationSignal();
   log->info("signal {}: shutting down", sig);
+  server->StopServing();
   agent.reset();
   server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
   return 0;

@@ -1,5 +1,7 @@
 // Every daemon serves grpc.health.v1 and server reflection, so standard tools
 // (grpcurl, grpc_health_probe, load balancers) work against it.
+#include <signal.h>
+
 #include "absl/synchronization/notification.h"
 #include "common/rpc.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -45,7 +47,8 @@ std::string ListServices(const std::string& address) {
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineIn(absl::Seconds(5)));
   auto call = stub.PrepareCall(
-      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      &cq);
   void* tag;
   bool ok;
   auto step = [&](int want) {
@@ -71,6 +74,95 @@ std::string ListServices(const std::string& address) {
   return ToString(response);
 }
 
+// grpc.health.v1.HealthCheckRequest{service: name}.
+std::string HealthRequest(const std::string& service) {
+  return std::string("\x0a", 1) + static_cast<char>(service.size()) + service;
+}
+
+// HealthCheckResponse.status: SERVING is "\x08\x01", NOT_SERVING "\x08\x02".
+const std::string kServing("\x08\x01", 2);
+const std::string kNotServing("\x08\x02", 2);
+
+// A Watch stream on one service's health: each Next() is the next status.
+class HealthWatch {
+ public:
+  HealthWatch(const std::string& address, const std::string& service)
+      : stub_(MakeChannel(address)) {
+    ctx_.set_deadline(DeadlineIn(absl::Seconds(20)));
+    call_ = stub_.PrepareCall(&ctx_, "/grpc.health.v1.Health/Watch", &cq_);
+    call_->StartCall(Tag(1));
+    if (!Step(1)) return;
+    const std::string request = HealthRequest(service);
+    grpc::Slice slice(request.data(), request.size());
+    grpc::ByteBuffer buffer(&slice, 1);
+    call_->WriteLast(buffer, grpc::WriteOptions(), Tag(2));
+    started_ = Step(2);
+  }
+  ~HealthWatch() {
+    ctx_.TryCancel();
+    grpc::Status status;
+    call_->Finish(&status, Tag(9));
+    cq_.Shutdown();
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+  // The next status the server sends, or "" when the stream ended.
+  std::string Next() {
+    if (!started_) return "";
+    grpc::ByteBuffer response;
+    call_->Read(&response, Tag(3));
+    return Step(3) ? ToString(response) : "";
+  }
+
+ private:
+  static void* Tag(intptr_t n) { return reinterpret_cast<void*>(n); }
+  bool Step(intptr_t want) {
+    void* tag;
+    bool ok;
+    return cq_.Next(&tag, &ok) && ok && tag == Tag(want);
+  }
+  grpc::GenericStub stub_;
+  grpc::CompletionQueue cq_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  bool started_ = false;
+};
+
+// Probes and load balancers ask about one service: each daemon answers for
+// its own, and says NOT_SERVING as soon as it starts shutting down.
+TEST_F(ClusterTest, HealthPerServiceTurnsNotServingOnShutdown) {
+  StartCluster(1, 1);
+  grpc::ClientContext ctx;
+  v1::GetClusterResponse cluster;
+  ASSERT_TRUE(cluster_->coordinator()->GetCluster(&ctx, {}, &cluster).ok());
+  std::string server;
+  for (const v1::Member& m : cluster.members()) {
+    if (m.role() == v1::SERVER) server = m.address();
+  }
+  ASSERT_FALSE(server.empty());
+  const std::string coordinator = cluster_->coordinator_address();
+  std::string reply;
+  for (const auto& [address, service] :
+       {std::pair{coordinator, "ps.v1.Coordinator"},
+        std::pair{server, "ps.v1.ParameterServer"}}) {
+    grpc::Status s = Call(address, "/grpc.health.v1.Health/Check",
+                          HealthRequest(service), &reply);
+    ASSERT_TRUE(s.ok()) << service << ": " << s.error_message();
+    EXPECT_EQ(reply, kServing) << service;
+  }
+  EXPECT_EQ(Call(server, "/grpc.health.v1.Health/Check",
+                 HealthRequest("ps.v1.Coordinator"), &reply)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  HealthWatch watch(server, "ps.v1.ParameterServer");
+  ASSERT_EQ(watch.Next(), kServing);
+  ASSERT_EQ(::kill(cluster_->server_process(0)->pid(), SIGTERM), 0);
+  EXPECT_EQ(watch.Next(), kNotServing);
+}
+
 TEST_F(ClusterTest, EveryDaemonServesHealthAndReflection) {
   StartCluster(1, 1);
   grpc::ClientContext ctx;
@@ -79,15 +171,17 @@ TEST_F(ClusterTest, EveryDaemonServesHealthAndReflection) {
   std::vector<std::pair<std::string, std::string>> daemons = {
       {cluster_->coordinator_address(), "ps.v1.Coordinator"}};
   for (const auto& m : cluster.members()) {
-    daemons.push_back({m.address(), m.role() == v1::SERVER ? "ps.v1.ParameterServer"
-                                                          : "grpc.health.v1.Health"});
+    daemons.push_back({m.address(), m.role() == v1::SERVER
+                                        ? "ps.v1.ParameterServer"
+                                        : "grpc.health.v1.Health"});
   }
   ASSERT_EQ(daemons.size(), 3u);
   for (const auto& [address, service] : daemons) {
     std::string reply;
     grpc::Status s = Call(address, "/grpc.health.v1.Health/Check", "", &reply);
     EXPECT_TRUE(s.ok()) << address << ": " << s.error_message();
-    EXPECT_EQ(reply, std::string("\x08\x01", 2)) << address << " is not SERVING";
+    EXPECT_EQ(reply, std::string("\x08\x01", 2))
+        << address << " is not SERVING";
     const std::string services = ListServices(address);
     EXPECT_NE(services.find(service), std::string::npos) << address;
     EXPECT_NE(services.find("grpc.reflection"), std::string::npos) << address;

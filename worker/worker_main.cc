@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
   }
   int sig = ps::WaitForTerminationSignal();
   log->info("signal {}: stopping", sig);
+  server->StopServing();
   slot.Shutdown();
   agent->reset();
   server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
