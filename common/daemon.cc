@@ -38,11 +38,21 @@ absl::Status TuneMallocForBulkTransfers() {
   return absl::OkStatus();
 }
 
+void ReleaseMemory(absl::FunctionRef<void()> release) {
+  static absl::Mutex mu(absl::kConstInit);
+  absl::MutexLock lock(&mu);
+  // A threshold of 0 would trim the top on every free; one page of slack.
+  mallopt(M_TRIM_THRESHOLD, 4096);
+  release();
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(kTrimThresholdBytes));
+  malloc_trim(0);
+}
+
 absl::Status UseBatchScheduling() {
   const sched_param param{};  // SCHED_BATCH takes priority 0
   if (sched_setscheduler(0, SCHED_BATCH, &param) != 0) {
-    return absl::InternalError(
-        absl::StrCat("sched_setscheduler(SCHED_BATCH): ", std::strerror(errno)));
+    return absl::InternalError(absl::StrCat("sched_setscheduler(SCHED_BATCH): ",
+                                            std::strerror(errno)));
   }
   return absl::OkStatus();
 }

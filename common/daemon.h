@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
@@ -33,6 +34,20 @@ inline constexpr int64_t kTrimThresholdBytes = int64_t{512} << 20;
 // before any thread starts. INTERNAL when glibc rejects them; the process
 // then works as before, only slower.
 absl::Status TuneMallocForBulkTransfers();
+
+// Runs `release` (which frees a large amount of memory, such as a job's
+// tables) and gives the memory freed back to the kernel, not only to malloc.
+//
+// Why both steps: the settings above keep up to kTrimThresholdBytes free at
+// the top of each heap. malloc_trim() returns free memory in the middle of
+// every heap and at the top of the main one, but glibc shrinks the top of a
+// thread's own arena (where gRPC's threads allocated the tables) only while
+// freeing, and only beyond the trim threshold. So the threshold is lowered
+// while `release` runs, then restored, then malloc_trim() runs. Other
+// threads that free meanwhile trim too, which costs them only time. For
+// rare events (ps_server calls it when it drops a job's tables), not hot
+// paths; calls are serialised.
+void ReleaseMemory(absl::FunctionRef<void()> release);
 
 // Turns off Abseil's mutex deadlock detection. Debian's Abseil is built
 // without NDEBUG, so by default every absl::Mutex lock and unlock also

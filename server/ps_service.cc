@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/daemon.h"
 #include "common/logging.h"
 #include "common/status.h"
 #include "server/dense_shard.h"
@@ -186,7 +187,12 @@ grpc::Status PsService::DropTables(grpc::ServerContext*,
                                    const v1::DropTablesRequest* request,
                                    v1::DropTablesResponse*) {
   Logger("server")->info("job {}: dropping tables", request->job_id());
-  return ToGrpcStatus(store_->DropTables(request->job_id()));
+  // A long-lived server serves many jobs: what this job held goes back to
+  // the system, not only to malloc. (A call still reading the tables frees
+  // them when it ends; the next drop returns that.)
+  absl::Status dropped;
+  ReleaseMemory([&] { dropped = store_->DropTables(request->job_id()); });
+  return ToGrpcStatus(dropped);
 }
 
 grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
@@ -251,7 +257,8 @@ grpc::Status PsService::ScanRows(grpc::ServerContext* ctx,
         return !broken;
       });
   if (!s.ok()) return ToGrpcStatus(s);
-  if (broken) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  if (broken)
+    return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
   return grpc::Status::OK;
 }
 
