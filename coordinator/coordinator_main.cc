@@ -61,26 +61,36 @@ int main(int argc, char** argv) {
     log->error("{}", server.status().ToString());
     return 1;
   }
+  // Two loops: lease expiry must never wait on a server's RPC.
   absl::Notification stop;
-  std::thread ticker([&] {
-    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(50)))
-      jobs.Tick();
+  std::thread leases([&] {
+    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
+      jobs.ExpireLeases();
+    }
   });
+  std::thread server_work([&] {
+    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
+      jobs.RunServerWork();
+    }
+  });
+  auto stop_loops = [&] {
+    stop.Notify();
+    leases.join();
+    server_work.join();
+  };
   log->info("ps_coordinator serving on {} (lease {})", server->address,
             absl::FormatDuration(lease));
   if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file),
                                        server->address);
       !s.ok()) {
     log->error("{}", s.ToString());
-    stop.Notify();
-    ticker.join();
+    stop_loops();
     return 1;
   }
   int sig = ps::WaitForTerminationSignal();
   log->info("signal {}: shutting down", sig);
   server->StopServing();
-  stop.Notify();
-  ticker.join();
+  stop_loops();
   server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
   return 0;
 }

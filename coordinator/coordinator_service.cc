@@ -14,14 +14,16 @@ grpc::Status CoordinatorService::Register(grpc::ServerContext*,
   response->set_member_id(registered->id);
   response->set_incarnation(registered->incarnation);
   response->set_lease_ms(absl::ToInt64Milliseconds(members_->lease()));
-  response->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(heartbeat_interval_));
+  response->set_heartbeat_interval_ms(
+      absl::ToInt64Milliseconds(heartbeat_interval_));
   return grpc::Status::OK;
 }
 
 grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*,
                                            const v1::HeartbeatRequest* request,
                                            v1::HeartbeatResponse* response) {
-  absl::Status s = members_->Heartbeat(request->member_id(), request->incarnation());
+  absl::Status s =
+      members_->Heartbeat(request->member_id(), request->incarnation());
   if (!s.ok()) return ToGrpcStatus(s);
   jobs_->FillHeartbeat(request->member_id(), response);
   return grpc::Status::OK;
@@ -37,7 +39,8 @@ grpc::Status CoordinatorService::GetCluster(grpc::ServerContext*,
     out->set_role(m.role);
     out->set_address(m.address);
     out->set_state(m.alive ? v1::ALIVE : v1::DEAD);
-    out->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(now - m.last_heartbeat));
+    out->set_last_heartbeat_age_ms(
+        absl::ToInt64Milliseconds(now - m.last_heartbeat));
     if (m.alive) out->set_job_id(jobs_->JobOfMember(m.id));
   }
   response->set_lease_ms(absl::ToInt64Milliseconds(members_->lease()));
@@ -84,7 +87,8 @@ grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* ctx,
   int64_t seen = -1;
   while (!ctx->IsCancelled()) {
     // Short waits so a client that went away frees this thread promptly.
-    auto change = jobs_->WaitForChange(request->job_id(), seen, absl::Seconds(1));
+    auto change =
+        jobs_->WaitForChange(request->job_id(), seen, absl::Seconds(1));
     if (!change.ok()) return ToGrpcStatus(change.status());
     if (change->second == seen) continue;
     seen = change->second;
@@ -107,8 +111,10 @@ grpc::Status CoordinatorService::Barrier(grpc::ServerContext* ctx,
   // Never wait past the caller's own deadline.
   const absl::Duration left = absl::FromChrono(ctx->deadline()) - absl::Now();
   if (left < absl::Hours(24) &&
-      (bounded.timeout_ms() <= 0 || absl::Milliseconds(bounded.timeout_ms()) > left)) {
-    bounded.set_timeout_ms(std::max<int64_t>(1, absl::ToInt64Milliseconds(left)));
+      (bounded.timeout_ms() <= 0 ||
+       absl::Milliseconds(bounded.timeout_ms()) > left)) {
+    bounded.set_timeout_ms(
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(left)));
   }
   return ToGrpcStatus(jobs_->Barrier(bounded));
 }

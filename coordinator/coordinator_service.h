@@ -13,7 +13,9 @@ class CoordinatorService final : public v1::Coordinator::Service {
  public:
   CoordinatorService(Membership* members, JobManager* jobs,
                      absl::Duration heartbeat_interval)
-      : members_(members), jobs_(jobs), heartbeat_interval_(heartbeat_interval) {}
+      : members_(members),
+        jobs_(jobs),
+        heartbeat_interval_(heartbeat_interval) {}
 
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest*,
                         v1::RegisterResponse*) override;

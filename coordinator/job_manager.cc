@@ -16,7 +16,6 @@
 namespace ps::coordinator {
 namespace {
 
-
 std::vector<v1::ServerEndpoint> ServersOf(const v1::Job& job) {
   return {job.partition_map().servers().begin(),
           job.partition_map().servers().end()};
@@ -54,7 +53,8 @@ absl::StatusOr<std::string> JobManager::Submit(const v1::JobSpec& spec) {
   return r.job.id();
 }
 
-const JobManager::Record* JobManager::FindConst(const std::string& job_id) const {
+const JobManager::Record* JobManager::FindConst(
+    const std::string& job_id) const {
   int64_t n = 0;
   if (!absl::StartsWith(job_id, "job-") ||
       !absl::SimpleAtoi(job_id.substr(4), &n)) {
@@ -64,7 +64,8 @@ const JobManager::Record* JobManager::FindConst(const std::string& job_id) const
   return it == jobs_.end() ? nullptr : &it->second;
 }
 
-absl::StatusOr<JobManager::Record*> JobManager::Find(const std::string& job_id) {
+absl::StatusOr<JobManager::Record*> JobManager::Find(
+    const std::string& job_id) {
   const Record* r = FindConst(job_id);
   if (r == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown job '", job_id, "'"));
@@ -92,7 +93,8 @@ absl::StatusOr<v1::JobState> JobManager::Cancel(const std::string& job_id) {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Record*> r = Find(job_id);
   if (!r.ok()) return r.status();
-  if (!IsFinal((*r)->job.state())) Finish(*r, v1::CANCELLED, "cancelled by user");
+  if (!IsFinal((*r)->job.state()))
+    Finish(*r, v1::CANCELLED, "cancelled by user");
   return (*r)->job.state();
 }
 
@@ -108,7 +110,8 @@ absl::StatusOr<std::pair<v1::Job, int64_t>> JobManager::WaitForChange(
   return std::make_pair(r->job, r->version);
 }
 
-void JobManager::Finish(Record* r, v1::JobState state, const std::string& reason) {
+void JobManager::Finish(Record* r, v1::JobState state,
+                        const std::string& reason) {
   v1::Job& job = r->job;
   job.set_state(state);
   job.set_reason(reason);
@@ -121,7 +124,8 @@ void JobManager::Finish(Record* r, v1::JobState state, const std::string& reason
     kept_.push_back(job.id());
     while (static_cast<int>(kept_.size()) > options_.keep_succeeded_tables) {
       const Record* old = FindConst(kept_.front());
-      if (old != nullptr) drops_.push_back({ServersOf(old->job), old->job.id()});
+      if (old != nullptr)
+        drops_.push_back({ServersOf(old->job), old->job.id()});
       kept_.pop_front();
     }
   } else if (job.partition_map().servers_size() > 0) {

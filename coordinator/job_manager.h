@@ -68,8 +68,18 @@ class JobManager {
   // The job a member works for, or "".
   std::string JobOfMember(const std::string& member_id) const;
 
-  // Periodic work: fail jobs that use expired members, start the oldest
-  // pending job if it fits, and drop tables of ended jobs.
+  // Periodic work, in two parts that run on threads of their own, so that
+  // lease expiry never waits on an RPC (a server that does not answer holds
+  // up only the table calls, for their deadline):
+  //   ExpireLeases: fail the jobs that use members whose lease ran out
+  //     (jobs still creating their tables too). No RPC; quick.
+  //   RunServerWork: start the oldest pending job if it fits (creating its
+  //     tables on all its servers at once), and drop the tables of ended
+  //     jobs (on all servers at once). Blocks for up to one ServerControl
+  //     deadline.
+  // Tick() runs both, one after the other (for tests and simple loops).
+  void ExpireLeases();
+  void RunServerWork();
   void Tick();
 
  private:

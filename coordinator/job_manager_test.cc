@@ -17,6 +17,9 @@ class FakeServerControl : public ServerControl {
   absl::Status CreateTables(const v1::ServerEndpoint& server,
                             const v1::CreateTablesRequest& request) override {
     absl::MutexLock lock(&mu);
+    ++entered;
+    mu.Await(absl::Condition(
+        +[](bool* hold) { return !*hold; }, &hold));
     if (fail.count(server.member_id())) {
       return absl::UnavailableError("creating tables on " + server.member_id());
     }
@@ -31,6 +34,8 @@ class FakeServerControl : public ServerControl {
     return absl::OkStatus();
   }
   absl::Mutex mu;
+  bool hold = false;  // CreateTables waits while set (an unanswering server)
+  int entered = 0;    // CreateTables calls begun
   std::set<std::string> fail;
   std::vector<std::string> created, dropped;
   v1::CreateTablesRequest last_create;
@@ -102,7 +107,9 @@ class JobManagerTest : public ::testing::Test {
   Clock clock_ = [this] { return now_; };
   Membership members_{absl::Seconds(3), clock_};
   FakeServerControl control_;
-  JobManager jobs_{&members_, &control_, clock_,
+  JobManager jobs_{&members_,
+                   &control_,
+                   clock_,
                    {.barrier_timeout = absl::Milliseconds(200),
                     .pending_timeout = absl::Seconds(60),
                     .keep_succeeded_tables = 1}};
@@ -163,7 +170,8 @@ TEST_F(JobManagerTest, OldSucceededTablesAreDroppedBeyondKeepLimit) {
 TEST_F(JobManagerTest, TooManyWorkersIsRejectedAtSubmit) {
   absl::StatusOr<std::string> id = jobs_.Submit(Spec(3));
   EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(id.status().message().find("cluster.numWorkers: 3"), std::string::npos);
+  EXPECT_NE(id.status().message().find("cluster.numWorkers: 3"),
+            std::string::npos);
 }
 
 TEST_F(JobManagerTest, SecondJobWaitsForIdleWorkersThenStarts) {
@@ -173,7 +181,8 @@ TEST_F(JobManagerTest, SecondJobWaitsForIdleWorkersThenStarts) {
   jobs_.Tick();
   v1::Job waiting = *jobs_.Get(*second);
   EXPECT_EQ(waiting.state(), v1::PENDING);
-  EXPECT_NE(waiting.reason().find("0 idle"), std::string::npos) << waiting.reason();
+  EXPECT_NE(waiting.reason().find("0 idle"), std::string::npos)
+      << waiting.reason();
   ASSERT_TRUE(jobs_.Cancel(first).ok());
   jobs_.Tick();
   EXPECT_EQ(jobs_.Get(*second)->state(), v1::RUNNING);
@@ -194,20 +203,64 @@ TEST_F(JobManagerTest, DeadWorkerFailsJobWithReasonAndDropsTables) {
   std::string id = Run(2);
   std::string victim = jobs_.Get(id)->worker_ids(1);
   now_ += absl::Seconds(2);
-  for (const auto& m : {servers_[0], servers_[1], jobs_.Get(id)->worker_ids(0)}) {
+  for (const auto& m :
+       {servers_[0], servers_[1], jobs_.Get(id)->worker_ids(0)}) {
     ASSERT_TRUE(Heartbeat(m).ok());
   }
   now_ += absl::Seconds(2);
   jobs_.Tick();
   v1::Job job = *jobs_.Get(id);
   EXPECT_EQ(job.state(), v1::FAILED);
-  EXPECT_NE(job.reason().find(victim + " (rank 1"), std::string::npos) << job.reason();
+  EXPECT_NE(job.reason().find(victim + " (rank 1"), std::string::npos)
+      << job.reason();
   EXPECT_NE(job.reason().find("lease"), std::string::npos);
   EXPECT_EQ(control_.dropped.size(), 2u);
   v1::HeartbeatResponse hb;
   jobs_.FillHeartbeat(job.worker_ids(0), &hb);
   EXPECT_EQ(hb.cancelled_job_ids(0), id);
   EXPECT_FALSE(hb.has_task());
+}
+
+// Lease expiry never waits on a server's RPC: while table creation hangs
+// on an unanswering server, a worker that dies still fails its job within
+// the lease, and the tables are dropped once creation returns.
+TEST_F(JobManagerTest, LeasesExpireWhileTableCreationHangs) {
+  {
+    absl::MutexLock lock(&control_.mu);
+    control_.hold = true;
+  }
+  absl::StatusOr<std::string> id = jobs_.Submit(Spec(2));
+  ASSERT_TRUE(id.ok()) << id.status();
+  std::thread server_work([&] { jobs_.RunServerWork(); });
+  {
+    absl::MutexLock lock(&control_.mu);
+    ASSERT_TRUE(control_.mu.AwaitWithTimeout(
+        absl::Condition(
+            +[](int* entered) { return *entered == 2; }, &control_.entered),
+        absl::Seconds(10)))
+        << "CreateTables was not called on both servers at once";
+  }
+  const std::string victim = jobs_.Get(*id)->worker_ids(1);
+  now_ += absl::Seconds(2);
+  for (const auto& m :
+       {servers_[0], servers_[1], jobs_.Get(*id)->worker_ids(0)}) {
+    ASSERT_TRUE(Heartbeat(m).ok());
+  }
+  now_ += absl::Seconds(2);
+  jobs_.ExpireLeases();  // returns while CreateTables still hangs
+  v1::Job job = *jobs_.Get(*id);
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_NE(job.reason().find(victim + " (rank 1"), std::string::npos)
+      << job.reason();
+  {
+    absl::MutexLock lock(&control_.mu);
+    control_.hold = false;
+  }
+  server_work.join();
+  jobs_.RunServerWork();
+  EXPECT_EQ(jobs_.Get(*id)->state(), v1::FAILED);
+  absl::MutexLock lock(&control_.mu);
+  EXPECT_EQ(control_.dropped.size(), 2u);
 }
 
 TEST_F(JobManagerTest, TableCreationFailureFailsJobNamingServer) {
@@ -229,8 +282,9 @@ TEST_F(JobManagerTest, BarrierTimeoutNamesMissingRanks) {
   b.set_name("trained");
   absl::Status s = jobs_.Barrier(b);
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_NE(s.message().find("missing ranks: 1 (" + jobs_.Get(id)->worker_ids(1)),
-            std::string::npos)
+  EXPECT_NE(
+      s.message().find("missing ranks: 1 (" + jobs_.Get(id)->worker_ids(1)),
+      std::string::npos)
       << s;
 }
 
@@ -267,7 +321,8 @@ TEST_F(JobManagerTest, CancelUnblocksBarrierAndRejectsProgress) {
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   v1::ReportProgressRequest p;
   p.set_job_id(id);
-  EXPECT_EQ(jobs_.ReportProgress(p).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(jobs_.ReportProgress(p).code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(jobs_.Get(id)->state(), v1::CANCELLED);
 }
 
@@ -294,7 +349,8 @@ TEST_F(JobManagerTest, FailedRankFailsJobWithItsReason) {
   v1::Job job = *jobs_.Get(id);
   EXPECT_EQ(job.state(), v1::FAILED);
   EXPECT_NE(job.reason().find("rank 1"), std::string::npos);
-  EXPECT_NE(job.reason().find("layer sizes do not match data"), std::string::npos);
+  EXPECT_NE(job.reason().find("layer sizes do not match data"),
+            std::string::npos);
 }
 
 TEST_F(JobManagerTest, WaitForChangeSeesProgress) {

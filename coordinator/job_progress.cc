@@ -53,15 +53,18 @@ v1::JobResult CombineEvaluations(
     if (r.score_hist_pos_size() == 0) continue;
     pos.resize(r.score_hist_pos_size(), 0);
     neg.resize(r.score_hist_neg_size(), 0);
-    for (int b = 0; b < r.score_hist_pos_size() && b < r.score_hist_neg_size(); ++b) {
+    for (int b = 0; b < r.score_hist_pos_size() && b < r.score_hist_neg_size();
+         ++b) {
       pos[b] += r.score_hist_pos(b);
       neg[b] += r.score_hist_neg(b);
     }
   }
   if (!pos.empty()) result.set_test_auc(Auc(pos, neg));
-  if (loop_seconds > 0) result.set_train_examples_per_sec(trained / loop_seconds);
+  if (loop_seconds > 0)
+    result.set_train_examples_per_sec(trained / loop_seconds);
   if (result.test_examples() > 0) {
-    result.set_test_accuracy(static_cast<double>(correct) / result.test_examples());
+    result.set_test_accuracy(static_cast<double>(correct) /
+                             result.test_examples());
     result.set_test_loss(loss / result.test_examples());
   }
   return result;

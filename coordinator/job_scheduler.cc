@@ -1,5 +1,10 @@
 // JobManager: periodic work — lease expiry, starting pending jobs, dropping
 // the tables of ended jobs.
+#include <functional>
+#include <thread>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging.h"
@@ -9,10 +14,35 @@
 
 namespace ps::coordinator {
 
-void JobManager::Tick() {
-  FailJobsOf(members_->Expire());
+namespace {
+
+// Runs call(0) .. call(n - 1) on threads of their own and returns their
+// statuses, so that one server that does not answer delays the others by
+// nothing.
+std::vector<absl::Status> RunConcurrently(
+    int n, const std::function<absl::Status(int)>& call) {
+  std::vector<absl::Status> out(n);
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] { out[i] = call(i); });
+  }
+  for (std::thread& t : threads) t.join();
+  return out;
+}
+
+}  // namespace
+
+void JobManager::ExpireLeases() { FailJobsOf(members_->Expire()); }
+
+void JobManager::RunServerWork() {
   StartNextPending();
   RunDrops();
+}
+
+void JobManager::Tick() {
+  ExpireLeases();
+  RunServerWork();
 }
 
 void JobManager::FailJobsOf(const std::vector<MemberInfo>& dead) {
@@ -21,7 +51,10 @@ void JobManager::FailJobsOf(const std::vector<MemberInfo>& dead) {
   for (const MemberInfo& m : dead) {
     Logger("jobs")->warn("{} at {} lost its lease", m.id, m.address);
     for (auto& [n, r] : jobs_) {
-      if (r.job.state() != v1::RUNNING) continue;
+      // A PENDING job with a partition map is creating its tables.
+      const bool placed = r.job.state() == v1::PENDING &&
+                          r.job.partition_map().servers_size() > 0;
+      if (r.job.state() != v1::RUNNING && !placed) continue;
       std::string role;
       for (int rank = 0; rank < r.job.worker_ids_size(); ++rank) {
         if (r.job.worker_ids(rank) == m.id) role = absl::StrCat("rank ", rank);
@@ -106,7 +139,8 @@ void JobManager::StartNextPending() {
   absl::Status created = CreateAllTables(job);
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Record*> r = Find(job.id());
-  if (!r.ok() || (*r)->job.state() != v1::PENDING) return;  // cancelled meanwhile
+  if (!r.ok() || (*r)->job.state() != v1::PENDING)
+    return;  // cancelled meanwhile
   if (!created.ok()) {
     Finish(*r, v1::FAILED, std::string(created.message()));
     return;
@@ -127,6 +161,7 @@ void JobManager::StartNextPending() {
 
 absl::Status JobManager::CreateAllTables(const v1::Job& job) {
   const v1::PartitionMap& map = job.partition_map();
+  std::vector<v1::CreateTablesRequest> requests;
   for (int i = 0; i < map.servers_size(); ++i) {
     v1::CreateTablesRequest request;
     request.set_job_id(job.id());
@@ -140,7 +175,11 @@ absl::Status JobManager::CreateAllTables(const v1::Job& job) {
     }
     request.set_sparse_partitions(map.sparse_partitions());
     for (uint32_t p : PartitionsOf(map, i)) request.add_owned_partitions(p);
-    absl::Status s = servers_->CreateTables(map.servers(i), request);
+    requests.push_back(std::move(request));
+  }
+  for (const absl::Status& s : RunConcurrently(map.servers_size(), [&](int i) {
+         return servers_->CreateTables(map.servers(i), requests[i]);
+       })) {
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
@@ -152,13 +191,19 @@ void JobManager::RunDrops() {
     absl::MutexLock lock(&mu_);
     drops.swap(drops_);
   }
+  std::vector<std::pair<const v1::ServerEndpoint*, const std::string*>> calls;
   for (const Drop& d : drops) {
-    for (const v1::ServerEndpoint& s : d.servers) {
-      absl::Status status = servers_->DropTables(s, d.job_id);
-      if (!status.ok()) {
-        // A dead server has lost the tables anyway; nothing to retry.
-        Logger("jobs")->warn("{}: {}", d.job_id, status.ToString());
-      }
+    for (const v1::ServerEndpoint& s : d.servers)
+      calls.push_back({&s, &d.job_id});
+  }
+  const std::vector<absl::Status> done =
+      RunConcurrently(static_cast<int>(calls.size()), [&](int i) {
+        return servers_->DropTables(*calls[i].first, *calls[i].second);
+      });
+  for (size_t i = 0; i < done.size(); ++i) {
+    // A dead server has lost the tables anyway; nothing to retry.
+    if (!done[i].ok()) {
+      Logger("jobs")->warn("{}: {}", *calls[i].second, done[i].ToString());
     }
   }
 }

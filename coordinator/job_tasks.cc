@@ -32,7 +32,8 @@ absl::StatusOr<JobManager::Record*> JobManager::FindRunningRank(
   return *r;
 }
 
-absl::Status JobManager::ReportProgress(const v1::ReportProgressRequest& request) {
+absl::Status JobManager::ReportProgress(
+    const v1::ReportProgressRequest& request) {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<Record*> r =
       FindRunningRank(request.job_id(), request.rank(), request.member_id());
@@ -55,7 +56,8 @@ absl::Status JobManager::Barrier(const v1::BarrierRequest& request) {
   Changed(r);
   const int n = r->job.worker_ids_size();
   auto done = [r, &arrived, n] {
-    return static_cast<int>(arrived.size()) == n || r->job.state() != v1::RUNNING;
+    return static_cast<int>(arrived.size()) == n ||
+           r->job.state() != v1::RUNNING;
   };
   const absl::Duration timeout = request.timeout_ms() > 0
                                      ? absl::Milliseconds(request.timeout_ms())
@@ -64,13 +66,14 @@ absl::Status JobManager::Barrier(const v1::BarrierRequest& request) {
     std::vector<std::string> missing;
     for (int rank = 0; rank < n; ++rank) {
       if (!arrived.count(rank)) {
-        missing.push_back(absl::StrCat(rank, " (", r->job.worker_ids(rank), ")"));
+        missing.push_back(
+            absl::StrCat(rank, " (", r->job.worker_ids(rank), ")"));
       }
     }
-    return absl::DeadlineExceededError(absl::StrCat(
-        "barrier '", request.name(), "' of ", request.job_id(), " timed out after ",
-        absl::FormatDuration(timeout), "; missing ranks: ",
-        absl::StrJoin(missing, ", ")));
+    return absl::DeadlineExceededError(
+        absl::StrCat("barrier '", request.name(), "' of ", request.job_id(),
+                     " timed out after ", absl::FormatDuration(timeout),
+                     "; missing ranks: ", absl::StrJoin(missing, ", ")));
   }
   if (r->job.state() != v1::RUNNING) {
     return absl::FailedPreconditionError(
@@ -101,10 +104,10 @@ absl::Status JobManager::CompleteTask(const v1::CompleteTaskRequest& request) {
   if (request.score_hist_pos_size() != request.score_hist_neg_size() ||
       (request.score_hist_pos_size() != 0 &&
        request.score_hist_pos_size() != kAucBins)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "score_hist_pos has ", request.score_hist_pos_size(),
-        " bins and score_hist_neg ", request.score_hist_neg_size(),
-        "; allowed: both empty or both ", kAucBins));
+    return absl::InvalidArgumentError(
+        absl::StrCat("score_hist_pos has ", request.score_hist_pos_size(),
+                     " bins and score_hist_neg ", request.score_hist_neg_size(),
+                     "; allowed: both empty or both ", kAucBins));
   }
   for (int b = 0; b < request.score_hist_pos_size(); ++b) {
     if (request.score_hist_pos(b) < 0 || request.score_hist_neg(b) < 0) {

@@ -6,7 +6,8 @@
 
 namespace ps::coordinator {
 
-v1::ParameterServer::Stub* GrpcServerControl::StubFor(const std::string& address) {
+v1::ParameterServer::Stub* GrpcServerControl::StubFor(
+    const std::string& address) {
   absl::MutexLock lock(&mu_);
   auto& stub = stubs_[address];
   if (!stub) stub = v1::ParameterServer::NewStub(MakeChannel(address));
@@ -19,7 +20,8 @@ absl::Status GrpcServerControl::CreateTables(
   ctx.set_deadline(DeadlineIn(rpc_timeout_));
   v1::CreateTablesResponse response;
   return Annotate(
-      FromGrpcStatus(StubFor(server.address())->CreateTables(&ctx, request, &response)),
+      FromGrpcStatus(
+          StubFor(server.address())->CreateTables(&ctx, request, &response)),
       absl::StrCat("creating tables on ", server.member_id(), " at ",
                    server.address()));
 }
@@ -32,7 +34,8 @@ absl::Status GrpcServerControl::DropTables(const v1::ServerEndpoint& server,
   request.set_job_id(job_id);
   v1::DropTablesResponse response;
   return Annotate(
-      FromGrpcStatus(StubFor(server.address())->DropTables(&ctx, request, &response)),
+      FromGrpcStatus(
+          StubFor(server.address())->DropTables(&ctx, request, &response)),
       absl::StrCat("dropping tables on ", server.member_id(), " at ",
                    server.address()));
 }
