@@ -28,8 +28,10 @@ struct CallBatch::Leftovers {
   std::vector<std::unique_ptr<Call>> calls;
 };
 
-CallBatch::CallBatch(int size, absl::Duration timeout, OnResponse on_response)
+CallBatch::CallBatch(int size, absl::Duration timeout, OnResponse on_response,
+                     const std::atomic<bool>* cancelled)
     : on_response_(std::move(on_response)),
+      cancelled_(cancelled),
       leftovers_(std::make_unique<Leftovers>()),
       timeout_(timeout) {
   leftovers_->calls.resize(size);
@@ -87,15 +89,17 @@ std::vector<absl::Status> CallBatch::Wait(absl::Duration spin) {
   while (outstanding_ > 0 && absl::Now() < spin_until) {
     Next(absl::UnixEpoch());
   }
-  while (outstanding_ > 0 && Next(last_deadline_ + kWaitGrace)) {
-  }
+  const bool cancelled = AwaitAnswers();
   if (outstanding_ > 0) {
     for (auto& call : leftovers_->calls) {
       if (call == nullptr || call->done) continue;
       call->context.TryCancel();
-      results_[call->index] = absl::DeadlineExceededError(absl::StrCat(
-          "no answer within the deadline of ", absl::FormatDuration(timeout_),
-          " plus ", absl::FormatDuration(kWaitGrace)));
+      results_[call->index] =
+          cancelled ? absl::CancelledError("the caller cancelled the call")
+                    : absl::DeadlineExceededError(
+                          absl::StrCat("no answer within the deadline of ",
+                                       absl::FormatDuration(timeout_), " plus ",
+                                       absl::FormatDuration(kWaitGrace)));
     }
   }
   // Cancelled calls come back at once as a rule; whatever they bring is
@@ -113,19 +117,53 @@ std::vector<absl::Status> CallBatch::Wait(absl::Duration spin) {
     leftovers_.reset();
   } else {
     // gRPC has not returned a cancelled call: leave the queue and the calls
-    // to a thread that drains it, however long that takes.
+    // to a thread that drains it, for up to kDrainLimit.
     Logger("client")->warn(
         "{} RPCs did not come back {} after they were cancelled; leaving them "
         "to a background thread",
         outstanding_, absl::FormatDuration(kWaitGrace));
-    std::thread([leftovers = std::move(leftovers_)] {
+    std::thread([leftovers = std::move(leftovers_),
+                 n = outstanding_]() mutable {
+      const int left = Drain(&leftovers->cq, n, absl::Now() + kDrainLimit);
+      if (left > 0) {
+        Logger("client")->error(
+            "{} cancelled RPCs did not come back within {}; leaking their "
+            "buffers",
+            left, absl::FormatDuration(kDrainLimit));
+        leftovers.release();  // NOLINT: gRPC may still write to them
+        return;
+      }
       void* tag;
       bool ok;
-      while (leftovers->cq.Next(&tag, &ok)) {
+      while (leftovers->cq.Next(&tag, &ok)) {  // shut down: returns at once
       }
     }).detach();
   }
   return results_;
+}
+
+bool CallBatch::AwaitAnswers() {
+  const absl::Time until = last_deadline_ + kWaitGrace;
+  while (outstanding_ > 0) {
+    if (cancelled_ != nullptr && cancelled_->load()) return true;
+    const absl::Time slice = cancelled_ == nullptr
+                                 ? until
+                                 : std::min(until, absl::Now() + kCancelPoll);
+    if (!Next(slice) && slice >= until) return false;
+  }
+  return false;
+}
+
+int CallBatch::Drain(grpc::CompletionQueue* cq, int outstanding,
+                     absl::Time deadline) {
+  void* tag;
+  bool ok;
+  while (outstanding > 0 &&
+         cq->AsyncNext(&tag, &ok, absl::ToChronoTime(deadline)) ==
+             grpc::CompletionQueue::GOT_EVENT) {
+    --outstanding;
+  }
+  return outstanding;
 }
 
 }  // namespace ps::client

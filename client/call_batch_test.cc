@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/rpc.h"
+#include "grpcpp/alarm.h"
 #include "gtest/gtest.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
@@ -105,6 +106,40 @@ TEST_F(CallBatchTest, SlowServerGivesDeadlineExceededInTime) {
             absl::Milliseconds(100) + CallBatch::kWaitGrace);
 }
 
+TEST_F(CallBatchTest, CancelFlagEndsTheWaitWithCancelled) {
+  Start(absl::Seconds(3));
+  std::atomic<bool> cancelled{false};
+  CallBatch batch(2, absl::Seconds(30), nullptr, &cancelled);
+  batch.Start(0, stub_.get(), pull_, empty_request_);
+  batch.Start(1, stub_.get(), pull_, empty_request_);
+  std::thread canceller([&] { cancelled.store(true); });
+  const absl::Time start = absl::Now();
+  std::vector<absl::Status> results = batch.Wait();
+  canceller.join();
+  EXPECT_LT(absl::Now() - start, CallBatch::kCancelPoll + absl::Seconds(1));
+  for (const absl::Status& s : results) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  }
+}
+
+// The thread that takes over abandoned calls waits for them with a bound.
+TEST(CallBatchDrainTest, DrainGivesUpAtItsDeadline) {
+  grpc::CompletionQueue cq;
+  grpc::Alarm never, soon;
+  never.Set(&cq, DeadlineIn(absl::Hours(1)), reinterpret_cast<void*>(1));
+  soon.Set(&cq, DeadlineIn(absl::ZeroDuration()), reinterpret_cast<void*>(2));
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(CallBatch::Drain(&cq, 2, absl::Now() + absl::Milliseconds(200)), 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  never.Cancel();  // comes back at once, cancelled
+  EXPECT_EQ(CallBatch::Drain(&cq, 1, absl::Now() + absl::Seconds(5)), 0);
+  cq.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
 TEST_F(CallBatchTest, AnswersAreConsumedOnTheWaitingThread) {
   Start(absl::ZeroDuration());
   const std::thread::id waiter = std::this_thread::get_id();
@@ -114,7 +149,8 @@ TEST_F(CallBatchTest, AnswersAreConsumedOnTheWaitingThread) {
     ++answers;
     return absl::OkStatus();
   });
-  for (int i = 0; i < 3; ++i) batch.Start(i, stub_.get(), pull_, empty_request_);
+  for (int i = 0; i < 3; ++i)
+    batch.Start(i, stub_.get(), pull_, empty_request_);
   for (const absl::Status& s : batch.Wait()) EXPECT_TRUE(s.ok()) << s;
   EXPECT_EQ(answers, 3);
 }

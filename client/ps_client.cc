@@ -28,9 +28,9 @@ const std::string& PushMethod() {
 absl::Status ValidateOptions(const PsClientOptions& o) {
   if (o.small_call_spin < absl::ZeroDuration() ||
       o.small_call_spin > absl::Milliseconds(1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("small_call_spin ", absl::FormatDuration(o.small_call_spin),
-                     " must be in [0, 1ms]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "small_call_spin ", absl::FormatDuration(o.small_call_spin),
+        " must be in [0, 1ms]"));
   }
   if (o.rpc_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -71,18 +71,18 @@ absl::Status ValidateMap(const v1::PartitionMap& map) {
   }
   if (map.partition_servers_size() !=
       static_cast<int64_t>(map.sparse_partitions())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "partition map: ", map.partition_servers_size(),
-        " partition_servers for ", map.sparse_partitions(),
-        " sparse_partitions; expected one per partition"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("partition map: ", map.partition_servers_size(),
+                     " partition_servers for ", map.sparse_partitions(),
+                     " sparse_partitions; expected one per partition"));
   }
   for (int p = 0; p < map.partition_servers_size(); ++p) {
     if (map.partition_servers(p) < 0 ||
         map.partition_servers(p) >= map.servers_size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "partition map: partition ", p, " names server_index ",
-          map.partition_servers(p), "; the map has ", map.servers_size(),
-          " servers"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("partition map: partition ", p, " names server_index ",
+                       map.partition_servers(p), "; the map has ",
+                       map.servers_size(), " servers"));
     }
   }
   return absl::OkStatus();
@@ -102,9 +102,10 @@ constexpr int64_t kSmallCallBytes = 256 << 10;
 // of each server's part of a call is cut down to requests of this size
 // (PlanChunks' taper). Measured with bench/dataplane_bench, three
 // alternating runs with and without the taper, when requests were 4 MiB
-// (kDefaultChunkBytes is now 2 MiB): a 16 MB push to one server 2.84 / 2.96 / 2.73 -> 2.93 / 3.31 / 3.07 GB/s, pull
-// 2.86 / 2.88 / 2.50 -> 2.99 / 3.38 / 3.25 GB/s, p50 of a call 6.2 / 5.6 /
-// 6.4 -> 5.5 / 5.0 / 5.3 ms; 64 MB and two servers within noise.
+// (kDefaultChunkBytes is now 2 MiB): a 16 MB push to one server 2.84 / 2.96
+// / 2.73 -> 2.93 / 3.31 / 3.07 GB/s, pull 2.86 / 2.88 / 2.50 -> 2.99 / 3.38
+// / 3.25 GB/s, p50 of a call 6.2 / 5.6 / 6.4 -> 5.5 / 5.0 / 5.3 ms; 64 MB and
+// two servers within noise.
 constexpr int64_t kMinSplitChunkBytes = 512 << 10;
 
 absl::Duration Backoff(int attempt) {
@@ -200,14 +201,12 @@ absl::Status PsClient::Push(const std::vector<TableRef>& refs,
   return Run({push->get()});
 }
 
-absl::Status PsClient::PushAndPull(const std::vector<TableRef>& push_refs,
-                                   const float* grads,
-                                   const std::vector<SparsePushRef>& push_sparse,
-                                   int64_t push_clock,
-                                   const std::vector<TableRef>& pull_refs,
-                                   float* buffer,
-                                   const std::vector<SparsePullRef>& pull_sparse,
-                                   int64_t pull_clock, int64_t* staleness) {
+absl::Status PsClient::PushAndPull(
+    const std::vector<TableRef>& push_refs, const float* grads,
+    const std::vector<SparsePushRef>& push_sparse, int64_t push_clock,
+    const std::vector<TableRef>& pull_refs, float* buffer,
+    const std::vector<SparsePullRef>& pull_sparse, int64_t pull_clock,
+    int64_t* staleness) {
   absl::StatusOr<std::unique_ptr<Stage>> push =
       StagePush(push_refs, grads, push_sparse, push_clock);
   if (!push.ok()) return push.status();
@@ -216,7 +215,6 @@ absl::Status PsClient::PushAndPull(const std::vector<TableRef>& push_refs,
   if (!pull.ok()) return pull.status();
   return Run({push->get(), pull->get()});
 }
-
 
 absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StartStage(
     absl::string_view kind, int64_t clock, const std::vector<TableRef>& refs,
@@ -230,9 +228,9 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StartStage(
   if (absl::Status s = UpdatePlan(refs, plan); !s.ok()) return Annotate(s, op);
   for (const SparseKeys& t : tables) {
     if (!t.has_values && !t.keys.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          op, ": sparse table ", *t.table, ": ",
-          kind == "pull" ? "rows" : "grads", " is null"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(op, ": sparse table ", *t.table, ": ",
+                       kind == "pull" ? "rows" : "grads", " is null"));
     }
   }
   auto stage = std::make_unique<Stage>();
@@ -314,12 +312,12 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
     if (!parsed.ParseFromZeroCopyStream(&reader)) {
       return absl::DataLossError("sparse pull response is not a PullResponse");
     }
-    const int64_t expected = (r.dense_values + r.values) * int64_t{sizeof(float)};
+    const int64_t expected =
+        (r.dense_values + r.values) * int64_t{sizeof(float)};
     if (static_cast<int64_t>(parsed.values().size()) != expected) {
-      return absl::DataLossError(absl::StrCat("pull answered ",
-                                              parsed.values().size(),
-                                              " bytes of values; expected ",
-                                              expected));
+      return absl::DataLossError(
+          absl::StrCat("pull answered ", parsed.values().size(),
+                       " bytes of values; expected ", expected));
     }
     const char* in = parsed.values().data();
     for (int c : r.dense_chunks) {
@@ -452,7 +450,8 @@ absl::Status PsClient::Run(const std::vector<Stage*>& stages) {
     first.push_back(static_cast<int>(all.stubs.size()));
     const CallSet& c = st->calls;
     all.stubs.insert(all.stubs.end(), c.stubs.begin(), c.stubs.end());
-    all.requests.insert(all.requests.end(), c.requests.begin(), c.requests.end());
+    all.requests.insert(all.requests.end(), c.requests.begin(),
+                        c.requests.end());
     all.servers.insert(all.servers.end(), c.servers.begin(), c.servers.end());
     all.methods.insert(all.methods.end(), c.methods.begin(), c.methods.end());
     all.ops.insert(all.ops.end(), c.stubs.size(), &st->op);
@@ -473,7 +472,8 @@ absl::Status PsClient::Run(const std::vector<Stage*>& stages) {
     if (st->on_response) {
       on_response = [&](int i, grpc::ByteBuffer* response) -> absl::Status {
         auto [st, j] = locate(i);
-        return st->on_response ? st->on_response(j, response) : absl::OkStatus();
+        return st->on_response ? st->on_response(j, response)
+                               : absl::OkStatus();
       };
     }
   }
@@ -488,12 +488,12 @@ absl::Status PsClient::Run(const std::vector<Stage*>& stages) {
     // the connection holding its queued bytes closes, which keepalive
     // bounds.
     if (st->loan->AwaitReturn(absl::Now() + kMaxTransportHold)) continue;
-    return absl::InternalError(absl::StrCat(
-        "job ", job_id_, ": push: gRPC still holds ", st->loan->out(),
-        " slices of the caller's gradients ",
-        absl::FormatDuration(kMaxTransportHold),
-        " after the call ended; that memory must stay valid (",
-        status.ToString(), ")"));
+    return absl::InternalError(
+        absl::StrCat("job ", job_id_, ": push: gRPC still holds ",
+                     st->loan->out(), " slices of the caller's gradients ",
+                     absl::FormatDuration(kMaxTransportHold),
+                     " after the call ended; that memory must stay valid (",
+                     status.ToString(), ")"));
   }
   return status;
 }
@@ -527,10 +527,10 @@ absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
   const uint32_t partitions = map_.sparse_partitions();
   if (partitions == 0 ||
       map_.partition_servers_size() != static_cast<int>(partitions)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "partition map epoch ", map_.epoch(), " has ", partitions,
-        " sparse partitions and ", map_.partition_servers_size(),
-        " partition servers; expected equal and >= 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("partition map epoch ", map_.epoch(), " has ", partitions,
+                     " sparse partitions and ", map_.partition_servers_size(),
+                     " partition servers; expected equal and >= 1"));
   }
   // A request's rows and keys together stay within chunk_bytes (at least
   // one row per request).
@@ -561,7 +561,8 @@ absl::StatusOr<std::vector<PsClient::SparseRequest>> PsClient::RouteSparse(
           out.emplace_back().server_index = static_cast<int>(s);
         }
         SparseRequest& r = out[open[s]];
-        if (r.slices.empty() || r.slices.back().first != static_cast<int>(ref)) {
+        if (r.slices.empty() ||
+            r.slices.back().first != static_cast<int>(ref)) {
           r.slices.emplace_back(static_cast<int>(ref), 0);
         }
         ++r.slices.back().second;
@@ -587,7 +588,8 @@ std::vector<bool> PsClient::FoldDenseChunks(
     SparseRequest* r = first[chunk.server_index];
     // Big chunks keep their own RPC and its copy-free path, and a request
     // takes no more than fits in chunk_bytes (keys included).
-    if (r == nullptr || chunk.values * int64_t{sizeof(float)} > kSmallCallBytes ||
+    if (r == nullptr ||
+        chunk.values * int64_t{sizeof(float)} > kSmallCallBytes ||
         (r->values + r->dense_values + chunk.values) * int64_t{sizeof(float)} +
                 static_cast<int64_t>(r->keys.size()) * 8 >
             options_.chunk_bytes) {
@@ -685,12 +687,13 @@ void PsClient::PreparePull(Plan* plan, int i, const grpc::Slice& clock_field) {
   plan->staleness[i] = 0;
 }
 
-void PsClient::PreparePush(Plan* plan, int i, const float* grads,
-                           int64_t clock, int32_t clock_pushes, Loan* loan) {
+void PsClient::PreparePush(Plan* plan, int i, const float* grads, int64_t clock,
+                           int32_t clock_pushes, Loan* loan) {
   const Chunk& chunk = plan->chunks[i];
   std::string& prefix = plan->push_prefixes[i];
   if (prefix.empty()) {
-    prefix = PushRequestPrefix(job_id_, map_.epoch(), options_.worker_id, chunk);
+    prefix =
+        PushRequestPrefix(job_id_, map_.epoch(), options_.worker_id, chunk);
   }
   const int64_t value_bytes = chunk.values * int64_t{sizeof(float)};
   std::vector<grpc::Slice> parts;
@@ -698,8 +701,8 @@ void PsClient::PreparePush(Plan* plan, int i, const float* grads,
   parts.emplace_back(absl::StrCat(
       prefix, PushRequestTail(next_seq_++, clock, clock_pushes, value_bytes)));
   for (const RoutedSlice& piece : chunk.pieces) {
-    parts.push_back(loan->Lend(grads + piece.buffer_offset,
-                               piece.count * sizeof(float)));
+    parts.push_back(
+        loan->Lend(grads + piece.buffer_offset, piece.count * sizeof(float)));
   }
   plan->requests[i] = grpc::ByteBuffer(parts.data(), parts.size());
 }
@@ -718,7 +721,7 @@ absl::Status PsClient::Execute(const CallSet& calls, const PrepareFn& prepare,
         };
       }
       CallBatch batch(static_cast<int>(todo.size()), options_.rpc_timeout,
-                      std::move(consume));
+                      std::move(consume), options_.cancelled);
       for (size_t k = 0; k < todo.size(); ++k) {
         const int i = todo[k];
         if (attempt == 1) prepare(i);
@@ -737,9 +740,9 @@ absl::Status PsClient::Execute(const CallSet& calls, const PrepareFn& prepare,
         continue;
       }
       const Server& server = servers_[calls.servers[todo[k]]];
-      return Annotate(results[k], absl::StrCat("job ", job_id_, ": ",
-                                               *calls.ops[todo[k]], " ",
-                                               server.label));
+      return Annotate(results[k],
+                      absl::StrCat("job ", job_id_, ": ", *calls.ops[todo[k]],
+                                   " ", server.label));
     }
     todo = std::move(retry);
     if (!todo.empty()) absl::SleepFor(Backoff(attempt));

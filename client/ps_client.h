@@ -70,6 +70,13 @@ struct PsClientOptions {
   // blocking, in [0, 1ms]: waking a blocked thread costs tens of
   // microseconds on some VMs, a large part of a small call's latency.
   absl::Duration small_call_spin = DefaultSmallCallSpin();
+  // If set, a call that is waiting for its answers looks at this flag every
+  // CallBatch::kCancelPoll; once it is true, the call cancels its RPCs and
+  // returns CANCELLED (a push may then have been applied or not; its retry
+  // is recognised). How a task stops promptly on SIGTERM or when its job is
+  // cancelled, rather than after rpc_timeout. Not owned; must outlive the
+  // client.
+  const std::atomic<bool>* cancelled = nullptr;
 };
 
 // Rows of a sparse table in one call: the row of keys[i] is
@@ -165,7 +172,8 @@ class PsClient {
                            const float* grads,
                            const std::vector<SparsePushRef>& push_sparse,
                            int64_t push_clock,
-                           const std::vector<TableRef>& pull_refs, float* buffer,
+                           const std::vector<TableRef>& pull_refs,
+                           float* buffer,
                            const std::vector<SparsePullRef>& pull_sparse,
                            int64_t pull_clock, int64_t* staleness);
 
@@ -185,18 +193,18 @@ class PsClient {
     // Per chunk:
     std::vector<grpc::GenericStub*> stubs;
     std::vector<grpc::ByteBuffer> requests;
-    std::vector<grpc::Slice> pull_prefixes;          // pulls only
-    std::vector<int64_t> staleness;                  // pulls only
-    std::vector<std::string> push_prefixes;          // pushes only
+    std::vector<grpc::Slice> pull_prefixes;  // pulls only
+    std::vector<int64_t> staleness;          // pulls only
+    std::vector<std::string> push_prefixes;  // pushes only
   };
   // The RPCs of one call: dense chunks of a Plan first, then sparse ones.
   struct CallSet {
     std::vector<grpc::GenericStub*> stubs;
     std::vector<grpc::ByteBuffer*> requests;
-    std::vector<int> servers;                   // server index of each RPC
-    std::vector<const std::string*> methods;    // of each RPC
-    std::vector<const std::string*> ops;        // "pull from"..., for errors
-    int64_t bytes = 0;                          // value bytes of the call
+    std::vector<int> servers;                 // server index of each RPC
+    std::vector<const std::string*> methods;  // of each RPC
+    std::vector<const std::string*> ops;      // "pull from"..., for errors
+    int64_t bytes = 0;                        // value bytes of the call
   };
   struct Stage;
   // Sparse rows of one call bound for one server, as one request.

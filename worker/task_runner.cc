@@ -61,7 +61,9 @@ class ServerSparseParamStore : public SparseParamStore {
   // only; see PsClient::PushAndPull).
   ServerSparseParamStore(std::unique_ptr<client::PsClient> client,
                          std::vector<client::TableRef> dense, bool overlap)
-      : client_(std::move(client)), dense_(std::move(dense)), overlap_(overlap) {}
+      : client_(std::move(client)),
+        dense_(std::move(dense)),
+        overlap_(overlap) {}
   absl::StatusOr<int64_t> Pull(float* dense, std::vector<SparseBlock>* blocks,
                                int64_t clock) override {
     int64_t staleness = 0;
@@ -75,11 +77,10 @@ class ServerSparseParamStore : public SparseParamStore {
                     int64_t clock) override {
     return client_->Push(dense_, dense_grads, PushRefs(blocks), clock);
   }
-  absl::StatusOr<int64_t> PushAndPull(const float* dense_grads,
-                                      const std::vector<SparseBlock>& push_blocks,
-                                      int64_t push_clock, float* dense,
-                                      std::vector<SparseBlock>* pull_blocks,
-                                      int64_t pull_clock) override {
+  absl::StatusOr<int64_t> PushAndPull(
+      const float* dense_grads, const std::vector<SparseBlock>& push_blocks,
+      int64_t push_clock, float* dense, std::vector<SparseBlock>* pull_blocks,
+      int64_t pull_clock) override {
     if (!overlap_) {
       return SparseParamStore::PushAndPull(dense_grads, push_blocks, push_clock,
                                            dense, pull_blocks, pull_clock);
@@ -137,8 +138,8 @@ class CoordinatorSink : public ProgressSink {
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(options_.rpc_timeout));
     v1::ReportProgressResponse response;
-    return JobEndedIsCancelled(
-        FromGrpcStatus(options_.coordinator->ReportProgress(&ctx, r, &response)));
+    return JobEndedIsCancelled(FromGrpcStatus(
+        options_.coordinator->ReportProgress(&ctx, r, &response)));
   }
 
  private:
@@ -147,7 +148,8 @@ class CoordinatorSink : public ProgressSink {
 };
 
 absl::StatusOr<std::unique_ptr<ParamStore>> ConnectStore(
-    const v1::Task& task, const TaskRunnerOptions& options, int64_t num_params) {
+    const v1::Task& task, const TaskRunnerOptions& options, int64_t num_params,
+    const std::atomic<bool>* cancelled) {
   std::vector<client::TableRef> refs;
   int64_t offset = 0;
   for (const v1::TableDef& t : task.partition_map().tables()) {
@@ -155,20 +157,22 @@ absl::StatusOr<std::unique_ptr<ParamStore>> ConnectStore(
     offset += t.size();
   }
   if (offset != num_params) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the job's tables hold ", offset, " values but the model has ",
-        num_params, " parameters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the job's tables hold ", offset,
+                     " values but the model has ", num_params, " parameters"));
   }
   absl::StatusOr<std::unique_ptr<client::PsClient>> client =
-      client::PsClient::Create(task.job_id(), task.partition_map(),
-                               {.worker_id = options.member_id});
+      client::PsClient::Create(
+          task.job_id(), task.partition_map(),
+          {.worker_id = options.member_id, .cancelled = cancelled});
   if (!client.ok()) return client.status();
-  return std::make_unique<ServerParamStore>(*std::move(client), std::move(refs));
+  return std::make_unique<ServerParamStore>(*std::move(client),
+                                            std::move(refs));
 }
 
 absl::StatusOr<std::unique_ptr<SparseParamStore>> ConnectSparseStore(
     const v1::Task& task, const TaskRunnerOptions& options,
-    const FlightsModel& model) {
+    const FlightsModel& model, const std::atomic<bool>* cancelled) {
   std::vector<client::TableRef> dense;
   int64_t offset = 0;
   std::vector<int64_t> sparse_dims;
@@ -181,15 +185,16 @@ absl::StatusOr<std::unique_ptr<SparseParamStore>> ConnectSparseStore(
     offset += t.size();
   }
   if (offset != model.num_dense() || sparse_dims != model.table_dims()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the job's tables hold ", offset, " dense values and ",
-        sparse_dims.size(), " sparse tables but the model has ",
-        model.num_dense(), " dense parameters and ", model.table_dims().size(),
-        " sparse tables"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the job's tables hold ", offset, " dense values and ",
+                     sparse_dims.size(), " sparse tables but the model has ",
+                     model.num_dense(), " dense parameters and ",
+                     model.table_dims().size(), " sparse tables"));
   }
   absl::StatusOr<std::unique_ptr<client::PsClient>> client =
-      client::PsClient::Create(task.job_id(), task.partition_map(),
-                               {.worker_id = options.member_id});
+      client::PsClient::Create(
+          task.job_id(), task.partition_map(),
+          {.worker_id = options.member_id, .cancelled = cancelled});
   if (!client.ok()) return client.status();
   const v1::Consistency mode = task.spec().training().consistency();
   const bool asp = mode == v1::ASP || mode == v1::CONSISTENCY_UNSPECIFIED;
@@ -204,17 +209,34 @@ void RecordTrainingLoop(const TrainerOptions& topt, int64_t shard_count,
   done->set_train_loop_seconds(absl::ToDoubleSeconds(took));
 }
 
-absl::Status AwaitOthers(const v1::Task& task, const TaskRunnerOptions& options) {
-  v1::BarrierRequest b;
-  b.set_job_id(task.job_id());
-  b.set_rank(task.rank());
-  b.set_name("trained");
-  b.set_timeout_ms(absl::ToInt64Milliseconds(options.barrier_timeout));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(options.barrier_timeout + options.rpc_timeout));
-  v1::BarrierResponse response;
-  return JobEndedIsCancelled(
-      FromGrpcStatus(options.coordinator->Barrier(&ctx, b, &response)));
+// Meets the other ranks at the "trained" barrier, waiting up to
+// options.barrier_timeout in calls of at most kBarrierSlice (arrival is
+// recorded once; asking again only waits again), so that a cancelled task,
+// and a worker told to stop, return within a slice.
+absl::Status AwaitOthers(const v1::Task& task, const TaskRunnerOptions& options,
+                         const std::atomic<bool>* cancelled) {
+  constexpr absl::Duration kBarrierSlice = absl::Seconds(1);
+  const absl::Time deadline = absl::Now() + options.barrier_timeout;
+  while (true) {
+    if (cancelled != nullptr && cancelled->load()) {
+      return absl::CancelledError("task cancelled at the trained barrier");
+    }
+    const absl::Duration left = deadline - absl::Now();
+    v1::BarrierRequest b;
+    b.set_job_id(task.job_id());
+    b.set_rank(task.rank());
+    b.set_name("trained");
+    b.set_timeout_ms(std::max<int64_t>(
+        1, absl::ToInt64Milliseconds(std::min(left, kBarrierSlice))));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(
+        DeadlineIn(std::min(left, kBarrierSlice) + options.rpc_timeout));
+    v1::BarrierResponse response;
+    absl::Status s = JobEndedIsCancelled(
+        FromGrpcStatus(options.coordinator->Barrier(&ctx, b, &response)));
+    // The coordinator's DEADLINE_EXCEEDED names the missing ranks.
+    if (!absl::IsDeadlineExceeded(s) || left <= kBarrierSlice) return s;
+  }
 }
 
 // The flight-delay models: trains and evaluates; fills the evaluation,
@@ -234,22 +256,23 @@ absl::Status TrainAndEvaluateSparse(const v1::Task& task,
   }
   // Each rank streams only its shard of each file.
   const std::string dir = spec.data().dir();
-  absl::StatusOr<FlightRows> train_rows =
-      LoadFlights(absl::StrCat(dir, "/train.psf"), task.rank(), task.num_workers());
+  absl::StatusOr<FlightRows> train_rows = LoadFlights(
+      absl::StrCat(dir, "/train.psf"), task.rank(), task.num_workers());
   if (!train_rows.ok()) return train_rows.status();
   absl::StatusOr<FlightFeatures> train = HashFlightFeatures(*train_rows, hash);
   if (!train.ok()) return train.status();
   const int64_t train_split = train_rows->split_count;
   train_rows = FlightRows();  // the keys are all training needs
-  absl::StatusOr<FlightRows> test_rows =
-      LoadFlights(absl::StrCat(dir, "/test.psf"), task.rank(), task.num_workers());
+  absl::StatusOr<FlightRows> test_rows = LoadFlights(
+      absl::StrCat(dir, "/test.psf"), task.rank(), task.num_workers());
   if (!test_rows.ok()) return test_rows.status();
   absl::StatusOr<FlightFeatures> test = HashFlightFeatures(*test_rows, hash);
   if (!test.ok()) return test.status();
   test_rows = FlightRows();
   FlightsModelSpec model_spec{
-      .type = spec.model().type() == v1::SPARSE_LR ? FlightsModelType::kSparseLr
-                                                   : FlightsModelType::kWideDeep,
+      .type = spec.model().type() == v1::SPARSE_LR
+                  ? FlightsModelType::kSparseLr
+                  : FlightsModelType::kWideDeep,
       .slots = static_cast<int64_t>(hash.features.size()),
       .embedding_dim = shape->embedding_dim,
       .hidden_sizes = {spec.model().hidden_sizes().begin(),
@@ -259,25 +282,26 @@ absl::Status TrainAndEvaluateSparse(const v1::Task& task,
       CreateFlightsModel(model_spec, options.compute);
   if (!model.ok()) return model.status();
   absl::StatusOr<std::unique_ptr<SparseParamStore>> store =
-      ConnectSparseStore(task, options, **model);
+      ConnectSparseStore(task, options, **model, cancelled);
   if (!store.ok()) return store.status();
   Logger("worker")->info(
       "{} rank {}/{}: {} train and {} test flights, {} features, {} dense "
       "parameters",
-      task.job_id(), task.rank(), task.num_workers(), train->count,
-      test->count, hash.features.size(), (*model)->num_dense());
+      task.job_id(), task.rank(), task.num_workers(), train->count, test->count,
+      hash.features.size(), (*model)->num_dense());
   CoordinatorSink sink(task, options);
-  TrainerOptions topt{.epochs = spec.training().epochs(),
-                      .batch_size = spec.training().batch_size(),
-                      .report_every_steps = spec.training().report_every_steps(),
-                      .seed = spec.training().seed(),
-                      .rank = task.rank(),
-                      .examples_per_epoch = train_split / task.num_workers()};
+  TrainerOptions topt{
+      .epochs = spec.training().epochs(),
+      .batch_size = spec.training().batch_size(),
+      .report_every_steps = spec.training().report_every_steps(),
+      .seed = spec.training().seed(),
+      .rank = task.rank(),
+      .examples_per_epoch = train_split / task.num_workers()};
   const absl::Time start = absl::Now();
-  absl::Status s = TrainSparse(topt, *train, model->get(), store->get(), &sink,
-                               cancelled);
+  absl::Status s =
+      TrainSparse(topt, *train, model->get(), store->get(), &sink, cancelled);
   RecordTrainingLoop(topt, train->count, absl::Now() - start, done);
-  if (s.ok()) s = AwaitOthers(task, options);
+  if (s.ok()) s = AwaitOthers(task, options, cancelled);
   if (!s.ok()) return s;
   // Read at the clock after the last step: under BSP/SSP that waits for
   // every worker's updates.
@@ -315,31 +339,34 @@ absl::Status TrainAndEvaluate(const v1::Task& task,
   Standardize(kFashionMnistMean, kFashionMnistStd, &*train);
   Standardize(kFashionMnistMean, kFashionMnistStd, &*test);
   if (train->dim != sizes->front()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model input size ", sizes->front(), " does not match the data's ",
-        train->dim, " features"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model input size ", sizes->front(),
+                     " does not match the data's ", train->dim, " features"));
   }
   absl::StatusOr<std::unique_ptr<Model>> model =
       CreateModel(*sizes, std::max(spec.training().batch_size(), kEvalBatch),
                   options.compute);
   if (!model.ok()) return model.status();
   absl::StatusOr<std::unique_ptr<ParamStore>> store =
-      ConnectStore(task, options, (*model)->num_params());
+      ConnectStore(task, options, (*model)->num_params(), cancelled);
   if (!store.ok()) return store.status();
-  Logger("worker")->info("{} rank {}/{}: {} train and {} test examples, {} parameters",
-                         task.job_id(), task.rank(), task.num_workers(),
-                         train->count, test->count, (*model)->num_params());
+  Logger("worker")->info(
+      "{} rank {}/{}: {} train and {} test examples, {} parameters",
+      task.job_id(), task.rank(), task.num_workers(), train->count, test->count,
+      (*model)->num_params());
   CoordinatorSink sink(task, options);
-  TrainerOptions topt{.epochs = spec.training().epochs(),
-                      .batch_size = spec.training().batch_size(),
-                      .report_every_steps = spec.training().report_every_steps(),
-                      .seed = spec.training().seed(),
-                      .rank = task.rank(),
-                      .examples_per_epoch = train->split_count / task.num_workers()};
+  TrainerOptions topt{
+      .epochs = spec.training().epochs(),
+      .batch_size = spec.training().batch_size(),
+      .report_every_steps = spec.training().report_every_steps(),
+      .seed = spec.training().seed(),
+      .rank = task.rank(),
+      .examples_per_epoch = train->split_count / task.num_workers()};
   const absl::Time start = absl::Now();
-  absl::Status s = Train(topt, *train, model->get(), store->get(), &sink, cancelled);
+  absl::Status s =
+      Train(topt, *train, model->get(), store->get(), &sink, cancelled);
   RecordTrainingLoop(topt, train->count, absl::Now() - start, done);
-  if (s.ok()) s = AwaitOthers(task, options);
+  if (s.ok()) s = AwaitOthers(task, options, cancelled);
   if (!s.ok()) return s;
   // Read at the clock after the last step: under BSP/SSP that waits for
   // every worker's updates.
@@ -347,7 +374,8 @@ absl::Status TrainAndEvaluate(const v1::Task& task,
   absl::StatusOr<int64_t> final_pull =
       (*store)->Pull(params.data(), TotalSteps(topt, train->count));
   if (!final_pull.ok()) return final_pull.status();
-  absl::StatusOr<BatchStats> eval = Evaluate(*test, kEvalBatch, params.data(), model->get());
+  absl::StatusOr<BatchStats> eval =
+      Evaluate(*test, kEvalBatch, params.data(), model->get());
   if (!eval.ok()) return eval.status();
   done->set_test_examples(eval->count);
   done->set_test_correct(eval->correct);
@@ -367,11 +395,13 @@ absl::Status RunTask(const v1::Task& task, const TaskRunnerOptions& options,
   absl::Status outcome = TrainAndEvaluate(task, options, cancelled, &done);
   if (outcome.code() == absl::StatusCode::kCancelled) {
     // The job ended elsewhere (cancelled, or failed by another rank).
-    log->info("{} rank {} stopped: {}", task.job_id(), task.rank(), outcome.ToString());
+    log->info("{} rank {} stopped: {}", task.job_id(), task.rank(),
+              outcome.ToString());
     return outcome;
   }
   if (!outcome.ok()) {
-    log->error("{} rank {} failed: {}", task.job_id(), task.rank(), outcome.ToString());
+    log->error("{} rank {} failed: {}", task.job_id(), task.rank(),
+               outcome.ToString());
     done.set_failed(true);
     done.set_reason(outcome.ToString());
   }
@@ -380,7 +410,8 @@ absl::Status RunTask(const v1::Task& task, const TaskRunnerOptions& options,
   v1::CompleteTaskResponse response;
   absl::Status reported =
       FromGrpcStatus(options.coordinator->CompleteTask(&ctx, done, &response));
-  if (!reported.ok()) log->warn("{}: completing task: {}", task.job_id(), reported.ToString());
+  if (!reported.ok())
+    log->warn("{}: completing task: {}", task.job_id(), reported.ToString());
   log->info("{} rank {} done: {} of {} test examples correct", task.job_id(),
             task.rank(), done.test_correct(), done.test_examples());
   return outcome;
