@@ -27,6 +27,9 @@ ABSL_FLAG(
     int, keep_succeeded_tables, 8,
     "tables of this many latest succeeded jobs stay on servers for export");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(absl::Duration, stream_stall_timeout, absl::Seconds(60),
+          "a WatchJob stream whose client reads nothing for this long is "
+          "cancelled");
 
 int main(int argc, char** argv) {
   ps::DisableMutexDeadlockDetection();
@@ -53,7 +56,15 @@ int main(int argc, char** argv) {
       {.barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
        .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
        .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables)});
-  ps::coordinator::CoordinatorService service(&members, &jobs, lease / 4);
+  const absl::Duration stall = absl::GetFlag(FLAGS_stream_stall_timeout);
+  if (stall < absl::Milliseconds(100) || stall > absl::Hours(24)) {
+    log->error(
+        "--stream_stall_timeout={} is out of range; allowed: [100ms, 24h]",
+        absl::FormatDuration(stall));
+    return 2;
+  }
+  ps::coordinator::CoordinatorService service(&members, &jobs, lease / 4,
+                                              stall);
   auto server =
       ps::StartServer(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
                       {&service}, {ps::v1::Coordinator::service_full_name()});

@@ -92,7 +92,7 @@ grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* ctx,
     if (!change.ok()) return ToGrpcStatus(change.status());
     if (change->second == seen) continue;
     seen = change->second;
-    if (!writer->Write(change->first)) break;
+    if (!streams_.Write(ctx, writer, change->first)) break;
     if (IsFinal(change->first.state())) break;
   }
   return grpc::Status::OK;

@@ -3,6 +3,7 @@
 #ifndef PS_COORDINATOR_COORDINATOR_SERVICE_H_
 #define PS_COORDINATOR_COORDINATOR_SERVICE_H_
 
+#include "common/stream_watchdog.h"
 #include "coordinator/job_manager.h"
 #include "coordinator/membership.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
@@ -11,11 +12,15 @@ namespace ps::coordinator {
 
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
+  // `stream_stall_limit`: a WatchJob whose client reads nothing for this
+  // long is cancelled (see StreamWatchdog).
   CoordinatorService(Membership* members, JobManager* jobs,
-                     absl::Duration heartbeat_interval)
+                     absl::Duration heartbeat_interval,
+                     absl::Duration stream_stall_limit = absl::Seconds(60))
       : members_(members),
         jobs_(jobs),
-        heartbeat_interval_(heartbeat_interval) {}
+        heartbeat_interval_(heartbeat_interval),
+        streams_(stream_stall_limit) {}
 
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest*,
                         v1::RegisterResponse*) override;
@@ -46,6 +51,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
   Membership* const members_;
   JobManager* const jobs_;
   const absl::Duration heartbeat_interval_;
+  StreamWatchdog streams_;  // WatchJob writes
 };
 
 }  // namespace ps::coordinator

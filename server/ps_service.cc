@@ -253,7 +253,7 @@ grpc::Status PsService::ScanRows(grpc::ServerContext* ctx,
         v1::RowBlock block;
         block.set_keys(keys.data(), keys.size() * sizeof(uint64_t));
         block.set_values(rows, keys.size() * dim * sizeof(float));
-        broken = !writer->Write(block);
+        broken = !streams_.Write(ctx, writer, block);
         return !broken;
       });
   if (!s.ok()) return ToGrpcStatus(s);

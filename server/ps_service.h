@@ -14,6 +14,7 @@
 #include <atomic>
 
 #include "absl/time/time.h"
+#include "common/stream_watchdog.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 #include "server/table_store.h"
 #include "server/wait_pool.h"
@@ -26,6 +27,8 @@ inline constexpr absl::Duration kMaxPullWait = absl::Minutes(10);
 // RESOURCE_EXHAUSTED. Far above what a job's workers send: one per worker
 // and server-chunk.
 inline constexpr int kMaxWaitingPulls = 1024;
+// How long one write of a server stream may wait for its client to read.
+inline constexpr absl::Duration kStreamStallLimit = absl::Seconds(60);
 
 using RawDataPlaneService = v1::ParameterServer::WithRawCallbackMethod_Pull<
     v1::ParameterServer::WithRawCallbackMethod_Push<
@@ -35,9 +38,14 @@ using RawDataPlaneService = v1::ParameterServer::WithRawCallbackMethod_Pull<
 class PsService final : public RawDataPlaneService {
  public:
   // `max_waiting_pulls`: most pulls waiting at once (see kMaxWaitingPulls).
+  // `stream_stall_limit`: a ScanRows whose client reads nothing for this
+  // long is cancelled (see StreamWatchdog).
   explicit PsService(TableStore* store,
-                     int max_waiting_pulls = kMaxWaitingPulls)
-      : store_(store), max_waiting_pulls_(max_waiting_pulls) {}
+                     int max_waiting_pulls = kMaxWaitingPulls,
+                     absl::Duration stream_stall_limit = kStreamStallLimit)
+      : store_(store),
+        max_waiting_pulls_(max_waiting_pulls),
+        streams_(stream_stall_limit) {}
 
   grpc::Status CreateTables(grpc::ServerContext* ctx,
                             const v1::CreateTablesRequest* request,
@@ -61,11 +69,14 @@ class PsService final : public RawDataPlaneService {
                         const v1::ScanRowsRequest* request,
                         grpc::ServerWriter<v1::RowBlock>* writer) override;
 
+  const StreamWatchdog& streams() const { return streams_; }
+
  private:
   TableStore* store_;  // not owned
   const int max_waiting_pulls_;
   std::atomic<int> waiting_{0};  // pulls handed to waits_ and not finished
   WaitPool waits_;               // pulls waiting on their job's clocks
+  StreamWatchdog streams_;       // ScanRows writes
 };
 
 }  // namespace ps::server

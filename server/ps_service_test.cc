@@ -77,9 +77,11 @@ float First(const v1::PullResponse& r) {
 class PsServiceTest : public ::testing::Test {
  protected:
   void Start(v1::Consistency mode, int staleness,
-             int max_waiting_pulls = kMaxWaitingPulls) {
+             int max_waiting_pulls = kMaxWaitingPulls,
+             absl::Duration stream_stall_limit = kStreamStallLimit) {
     ASSERT_TRUE(store_.CreateTables(Create(mode, staleness)).ok());
-    service_ = std::make_unique<PsService>(&store_, max_waiting_pulls);
+    service_ = std::make_unique<PsService>(&store_, max_waiting_pulls,
+                                           stream_stall_limit);
     auto running = StartServer("127.0.0.1", 0, {service_.get()});
     ASSERT_TRUE(running.ok()) << running.status();
     server_ = std::move(running->server);
@@ -182,7 +184,8 @@ TEST_F(PsServiceTest, RetryAfterItsClockClosedIsDuplicate) {
   EXPECT_EQ(First(response), -2.0f);  // -(1 + 3) / 2
 }
 
-TEST_F(PsServiceTest, ConcurrentCopiesOfOnePushApplyOnceAndTheRestAreDuplicates) {
+TEST_F(PsServiceTest,
+       ConcurrentCopiesOfOnePushApplyOnceAndTheRestAreDuplicates) {
   Start(v1::SSP, 1);
   constexpr int kThreads = 8;
   std::vector<grpc::Status> status(kThreads);
@@ -217,6 +220,59 @@ TEST_F(PsServiceTest, RefusedPushIsNotRecordedSoItCanBeSentAgain) {
   grpc::Status again = Push(early, &duplicate);
   ASSERT_TRUE(again.ok()) << again.error_message();
   EXPECT_FALSE(duplicate);
+}
+
+// A ScanRows client that set no deadline and reads nothing must not pin a
+// server thread for as long as it lives: the stalled write is cancelled.
+TEST_F(PsServiceTest, ScanWhoseClientStopsReadingIsCancelled) {
+  constexpr int64_t kKeys = 1 << 20;
+  constexpr int kDim =
+      16;  // 64 MiB of rows: far more than the transport buffers
+  v1::CreateTablesRequest create;
+  create.set_job_id("scan");
+  create.set_epoch(1);
+  v1::TableDef* t = create.add_tables();
+  t->set_name("e");
+  t->set_kind(v1::SPARSE);
+  t->set_dim(kDim);
+  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
+  t->mutable_optimizer()->set_type(v1::SGD);
+  t->mutable_optimizer()->set_learning_rate(1.0f);
+  create.set_sparse_partitions(1);
+  create.add_owned_partitions(0);
+  ASSERT_TRUE(store_.CreateTables(create).ok());
+  std::vector<uint64_t> keys(kKeys);
+  for (int64_t k = 0; k < kKeys; ++k) keys[k] = k + 1;
+  v1::PushRequest push;
+  push.set_job_id("scan");
+  push.set_epoch(1);
+  v1::SparseSlice* rows = push.add_sparse();
+  rows->set_table("e");
+  rows->set_keys(kKeys);
+  push.set_keys(keys.data(), keys.size() * sizeof(uint64_t));
+  push.set_values(std::string(kKeys * kDim * sizeof(float), '\0'));
+  bool duplicate = false;
+  ASSERT_TRUE(store_.Push(push, &duplicate).ok());
+
+  Start(v1::ASP, 0, kMaxWaitingPulls, absl::Milliseconds(300));
+  v1::ScanRowsRequest scan;
+  scan.set_job_id("scan");
+  scan.set_epoch(1);
+  scan.set_table("e");
+  grpc::ClientContext ctx;  // no deadline, on purpose
+  std::unique_ptr<grpc::ClientReader<v1::RowBlock>> reader =
+      stub_->ScanRows(&ctx, scan);
+  const absl::Time give_up = absl::Now() + absl::Seconds(20);
+  while (service_->streams().cancelled() == 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));  // polling the counter, bounded
+  }
+  EXPECT_EQ(service_->streams().cancelled(), 1);
+  if (service_->streams().cancelled() == 0) ctx.TryCancel();
+  v1::RowBlock block;
+  int64_t read = 0;
+  while (reader->Read(&block)) read += block.keys().size() / sizeof(uint64_t);
+  EXPECT_LT(read, kKeys);
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 TEST_F(PsServiceTest, MalformedBytesAreInvalidArgumentAndChangeNothing) {

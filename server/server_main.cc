@@ -21,6 +21,9 @@ ABSL_FLAG(std::string, port_file, "",
 ABSL_FLAG(double, max_memory_gb, 16,
           "most GiB of table values and optimizer state");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(absl::Duration, stream_stall_timeout, absl::Seconds(60),
+          "a ScanRows stream whose client reads nothing for this long is "
+          "cancelled");
 ABSL_FLAG(bool, batch_scheduling, true,
           "run the server's threads under Linux's SCHED_BATCH policy, so that "
           "a thread woken by an arriving request does not preempt the client "
@@ -50,7 +53,14 @@ int main(int argc, char** argv) {
   ps::server::TableStore store(
       {.max_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_max_memory_gb) *
                                          (1 << 30))});
-  ps::server::PsService service(&store);
+  const absl::Duration stall = absl::GetFlag(FLAGS_stream_stall_timeout);
+  if (stall < absl::Milliseconds(100) || stall > absl::Hours(24)) {
+    log->error(
+        "--stream_stall_timeout={} is out of range; allowed: [100ms, 24h]",
+        absl::FormatDuration(stall));
+    return 2;
+  }
+  ps::server::PsService service(&store, ps::server::kMaxWaitingPulls, stall);
   auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
                                 absl::GetFlag(FLAGS_port), {&service},
                                 {ps::v1::ParameterServer::service_full_name()});
