@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include "absl/strings/str_cat.h"
+#include "worker/device_wait.h"
 #include "worker/gpu_runtime.h"
 #include "worker/gpu_status.h"
 
@@ -35,6 +36,25 @@ absl::Status FromCublas(cublasStatus_t status, const char* what) {
     default:
       return absl::InternalError(message);
   }
+}
+
+// A query of queued work: true when it finished, false while it runs.
+absl::StatusOr<bool> Done(cudaError_t error, const char* what) {
+  if (error == cudaErrorNotReady) return false;
+  absl::Status s = FromCuda(error, what);
+  if (!s.ok()) return s;
+  return true;
+}
+
+// "GPU <index> (<name>)" for the calling thread's current device.
+std::string CurrentDevice() {
+  int index = -1;
+  if (cudaGetDevice(&index) != cudaSuccess) return "the current GPU";
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, index) != cudaSuccess) {
+    return absl::StrCat("GPU ", index);
+  }
+  return absl::StrCat("GPU ", index, " (", prop.name, ")");
 }
 
 // cuBLAS is column-major; a row-major matrix is its transpose in column-major
@@ -148,8 +168,12 @@ Event::~Event() {
 }
 
 absl::Status Event::Synchronize() const {
-  return FromCuda(cudaEventSynchronize(AsEvent(event_)),
-                  "cudaEventSynchronize");
+  return WaitForDevice(
+      [this]() -> absl::StatusOr<bool> {
+        return Done(cudaEventQuery(AsEvent(event_)), "cudaEventQuery");
+      },
+      kDeviceWaitLimit,
+      [] { return absl::StrCat("an event on ", CurrentDevice()); });
 }
 
 absl::Status CreateEvents(int count, std::vector<Event>* events) {
@@ -227,8 +251,12 @@ absl::Status Stream::Wait(const Event& event) const {
 }
 
 absl::Status Stream::Synchronize() const {
-  return FromCuda(cudaStreamSynchronize(AsStream(stream_)),
-                  "cudaStreamSynchronize");
+  return WaitForDevice(
+      [this]() -> absl::StatusOr<bool> {
+        return Done(cudaStreamQuery(AsStream(stream_)), "cudaStreamQuery");
+      },
+      kDeviceWaitLimit,
+      [] { return absl::StrCat("a stream's work on ", CurrentDevice()); });
 }
 
 absl::StatusOr<Blas> Blas::Create(const Stream& stream) {

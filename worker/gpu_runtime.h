@@ -145,7 +145,9 @@ class Event {
   }
   ~Event();
 
-  // Blocks the calling thread until the work before the last Record is done.
+  // Blocks the calling thread until the work before the last Record is done,
+  // for at most kDeviceWaitLimit (worker/device_wait.h): DEADLINE_EXCEEDED
+  // naming the device after that.
   absl::Status Synchronize() const;
   void* handle() const { return event_; }  // A cudaEvent_t.
 
@@ -181,7 +183,8 @@ class Stream {
   absl::Status Record(const Event& event) const;
   // Later work on this stream waits until `event`'s work is done.
   absl::Status Wait(const Event& event) const;
-  // Blocks the calling thread until all work queued so far is done.
+  // Blocks the calling thread until all work queued so far is done, bounded
+  // as Event::Synchronize is.
   absl::Status Synchronize() const;
   void* handle() const { return stream_; }  // A cudaStream_t.
 
