@@ -38,6 +38,15 @@ absl::Status TuneMallocForBulkTransfers() {
   return absl::OkStatus();
 }
 
+absl::Status CheckDurationFlag(absl::string_view flag, absl::Duration value,
+                               absl::Duration lo, absl::Duration hi) {
+  if (value >= lo && value <= hi) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, "=", absl::FormatDuration(value),
+                   " is out of range; allowed: [", absl::FormatDuration(lo),
+                   ", ", absl::FormatDuration(hi), "]"));
+}
+
 void ReleaseMemory(absl::FunctionRef<void()> release) {
   static absl::Mutex mu(absl::kConstInit);
   absl::MutexLock lock(&mu);

@@ -7,6 +7,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace ps {
@@ -80,6 +81,11 @@ void BlockTerminationSignals();
 // Waits until SIGINT or SIGTERM arrives (or `timeout` passes; returns 0 then)
 // and returns the signal number.
 int WaitForTerminationSignal(absl::Duration timeout = absl::InfiniteDuration());
+
+// INVALID_ARGUMENT naming --`flag`, its value and the allowed range unless
+// lo <= value <= hi; for checking duration flags in main().
+absl::Status CheckDurationFlag(absl::string_view flag, absl::Duration value,
+                               absl::Duration lo, absl::Duration hi);
 
 // Writes `line` to `path` atomically (write a temp file, rename), so a reader
 // polling the path never sees a partial line. An empty path does nothing.

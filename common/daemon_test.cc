@@ -45,3 +45,19 @@ TEST(WriteFileAtomicallyTest, WritesTheLineAndLeavesNoTempFile) {
 
 }  // namespace
 }  // namespace ps
+
+namespace ps {
+namespace {
+
+TEST(CheckDurationFlagTest, NamesTheFlagValueAndRange) {
+  EXPECT_TRUE(CheckDurationFlag("lease", absl::Seconds(3),
+                                absl::Milliseconds(100), absl::Hours(1))
+                  .ok());
+  absl::Status s = CheckDurationFlag("lease", absl::Milliseconds(5),
+                                     absl::Milliseconds(100), absl::Hours(1));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "--lease=5ms is out of range; allowed: [100ms, 1h]");
+}
+
+}  // namespace
+}  // namespace ps

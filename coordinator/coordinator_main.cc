@@ -39,9 +39,10 @@ int main(int argc, char** argv) {
   ps::InitLogging(absl::GetFlag(FLAGS_log_level));
   auto log = ps::Logger("coordinator");
   const absl::Duration lease = absl::GetFlag(FLAGS_lease);
-  if (lease < absl::Milliseconds(100) || lease > absl::Hours(1)) {
-    log->error("--lease={} is out of range; allowed: [100ms, 1h]",
-               absl::FormatDuration(lease));
+  if (absl::Status s = ps::CheckDurationFlag(
+          "lease", lease, absl::Milliseconds(100), absl::Hours(1));
+      !s.ok()) {
+    log->error("{}", std::string(s.message()));
     return 2;
   }
   if (absl::GetFlag(FLAGS_keep_succeeded_tables) < 0) {
@@ -57,10 +58,11 @@ int main(int argc, char** argv) {
        .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
        .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables)});
   const absl::Duration stall = absl::GetFlag(FLAGS_stream_stall_timeout);
-  if (stall < absl::Milliseconds(100) || stall > absl::Hours(24)) {
-    log->error(
-        "--stream_stall_timeout={} is out of range; allowed: [100ms, 24h]",
-        absl::FormatDuration(stall));
+  if (absl::Status s =
+          ps::CheckDurationFlag("stream_stall_timeout", stall,
+                                absl::Milliseconds(100), absl::Hours(24));
+      !s.ok()) {
+    log->error("{}", std::string(s.message()));
     return 2;
   }
   ps::coordinator::CoordinatorService service(&members, &jobs, lease / 4,

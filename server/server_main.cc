@@ -54,10 +54,11 @@ int main(int argc, char** argv) {
       {.max_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_max_memory_gb) *
                                          (1 << 30))});
   const absl::Duration stall = absl::GetFlag(FLAGS_stream_stall_timeout);
-  if (stall < absl::Milliseconds(100) || stall > absl::Hours(24)) {
-    log->error(
-        "--stream_stall_timeout={} is out of range; allowed: [100ms, 24h]",
-        absl::FormatDuration(stall));
+  if (absl::Status s =
+          ps::CheckDurationFlag("stream_stall_timeout", stall,
+                                absl::Milliseconds(100), absl::Hours(24));
+      !s.ok()) {
+    log->error("{}", std::string(s.message()));
     return 2;
   }
   ps::server::PsService service(&store, ps::server::kMaxWaitingPulls, stall);
