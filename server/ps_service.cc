@@ -1,8 +1,5 @@
 #include "server/ps_service.h"
 
-#include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -12,16 +9,12 @@
 #include "common/daemon.h"
 #include "common/logging.h"
 #include "common/status.h"
-#include "server/dense_shard.h"
+#include "server/pull_answer.h"
 #include "server/value_pieces.h"
 #include "server/wire_format.h"
 
 namespace ps::server {
 namespace {
-
-// How often a waiting pull checks whether its call was cancelled (the
-// client gave up, or the server is shutting down).
-constexpr absl::Duration kCancelCheckInterval = absl::Milliseconds(100);
 
 // The bytes of `buffer` as views into its slices, which *slices keeps alive.
 absl::Status PiecesOf(const grpc::ByteBuffer& buffer,
@@ -54,90 +47,6 @@ absl::StatusOr<PullPlan> PlanPull(const TableStore& store,
   v1::PullRequest parsed;
   if (absl::Status s = ParseMessage(pieces, &parsed); !s.ok()) return s;
   return store.PlanPull(parsed);
-}
-
-// A reference keeps its whole block of DenseShard::kStripeValues values
-// alive: pieces smaller than this are copied instead, so that a response
-// never pins more than 4x its own size.
-constexpr int64_t kMinReferencedValues = DenseShard::kStripeValues / 4;
-
-// A slice over `values`: a copy when they are few, else a reference that
-// keeps their block (and so the values) alive until gRPC has written it.
-grpc::Slice SliceOf(DenseShard::SharedValues values) {
-  const size_t bytes = values.count * sizeof(float);
-  if (values.count < kMinReferencedValues) {
-    return grpc::Slice(values.data.get(), bytes);  // copies
-  }
-  auto* held = new std::shared_ptr<const float>(std::move(values.data));
-  return grpc::Slice(
-      const_cast<float*>(held->get()), bytes,
-      [](void* p) { delete static_cast<std::shared_ptr<const float>*>(p); },
-      held);
-}
-
-// Serialises the PullResponse. The values of a dense pull whose slices are
-// big (kMinReferencedValues on average) go out by reference from the
-// shards (PullPlan::Share): the socket write is their only copy on this
-// side. Otherwise the response is one buffer of exactly its size (one
-// allocation, where a small model's many pieces would each take a slice),
-// with the values copied from the shards straight into place.
-absl::Status WritePullResponse(const PullPlan& plan, int64_t staleness,
-                               grpc::ByteBuffer* response) {
-  const int64_t value_bytes = plan.values() * int64_t{sizeof(float)};
-  const PullResponseFraming framing = FramePullResponse(value_bytes, staleness);
-  if (plan.dense_only() && plan.dense_slices() > 0 &&
-      plan.values() >= kMinReferencedValues * plan.dense_slices()) {
-    std::vector<DenseShard::SharedValues> shared;
-    plan.Share(&shared);
-    std::vector<grpc::Slice> parts;
-    parts.reserve(shared.size() + 2);
-    if (!framing.head.empty()) parts.emplace_back(framing.head);
-    for (DenseShard::SharedValues& values : shared) {
-      parts.push_back(SliceOf(std::move(values)));
-    }
-    if (!framing.tail.empty()) parts.emplace_back(framing.tail);
-    *response = grpc::ByteBuffer(parts.data(), parts.size());
-    return absl::OkStatus();
-  }
-  const size_t size = framing.head.size() + value_bytes + framing.tail.size();
-  char* bytes = static_cast<char*>(std::malloc(size));
-  if (bytes == nullptr) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot allocate a pull response of ", size, " bytes"));
-  }
-  std::memcpy(bytes, framing.head.data(), framing.head.size());
-  plan.Read(bytes + framing.head.size());
-  std::memcpy(bytes + framing.head.size() + value_bytes, framing.tail.data(),
-              framing.tail.size());
-  grpc::Slice slice(bytes, size, std::free);  // owns `bytes` from here
-  *response = grpc::ByteBuffer(&slice, 1);
-  return absl::OkStatus();
-}
-
-grpc::Status Respond(const PullPlan& plan,
-                     const absl::StatusOr<int64_t>& staleness,
-                     grpc::ByteBuffer* response) {
-  if (!staleness.ok()) return ToGrpcStatus(staleness.status());
-  return ToGrpcStatus(WritePullResponse(plan, *staleness, response));
-}
-
-// plan.Await(deadline), except that it gives up soon after the call is
-// cancelled, so that a server shutting down is not held up by waits.
-absl::StatusOr<int64_t> AwaitUnlessCancelled(
-    const grpc::CallbackServerContext& ctx, const PullPlan& plan,
-    absl::Time deadline) {
-  while (true) {
-    const absl::Time until =
-        std::min(deadline, absl::Now() + kCancelCheckInterval);
-    absl::StatusOr<int64_t> staleness = plan.Await(until);
-    if (!absl::IsDeadlineExceeded(staleness.status()) || until == deadline) {
-      return staleness;
-    }
-    if (ctx.IsCancelled()) {
-      return absl::CancelledError(
-          "the pull was cancelled while it waited for the job's clocks");
-    }
-  }
 }
 
 absl::Status PushFromBytes(TableStore& store, const grpc::ByteBuffer& request,
@@ -204,29 +113,14 @@ grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
     reactor->Finish(ToGrpcStatus(plan.status()));
     return reactor;
   }
-  // Readable now (always under ASP): answer on this thread.
-  absl::StatusOr<int64_t> staleness = plan->Await(absl::InfinitePast());
-  if (!absl::IsDeadlineExceeded(staleness.status())) {
-    reactor->Finish(Respond(*plan, staleness, response));
-    return reactor;
-  }
-  // Each waiting pull holds a thread: bound them, so that a peer sending
-  // pulls far ahead of every worker's clock cannot exhaust the process.
-  if (waiting_.fetch_add(1) >= max_waiting_pulls_) {
-    waiting_.fetch_sub(1);
-    reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
-        "more than ", max_waiting_pulls_,
-        " pulls are already waiting for their jobs' clocks; retry later"))));
-    return reactor;
-  }
-  // A waiting pull never outlives its caller's deadline, nor kMaxPullWait.
-  const absl::Time deadline =
-      std::min(absl::FromChrono(ctx->deadline()), absl::Now() + kMaxPullWait);
-  waits_.Run([this, ctx, reactor, response, deadline, plan = *std::move(plan)] {
-    reactor->Finish(
-        Respond(plan, AwaitUnlessCancelled(*ctx, plan, deadline), response));
-    waiting_.fetch_sub(1);
-  });
+  pulls_.Schedule(
+      *std::move(plan), absl::FromChrono(ctx->deadline()),
+      /*cancelled=*/[ctx] { return ctx->IsCancelled(); },
+      /*answer=*/
+      [reactor, response](const PullPlan& plan,
+                          absl::StatusOr<int64_t> staleness) {
+        reactor->Finish(ToGrpcStatus(AnswerPull(plan, staleness, response)));
+      });
   return reactor;
 }
 

@@ -2,31 +2,23 @@
 // TableStore, converts the status. No logic of its own.
 //
 // Pull and Push, the data plane, are raw callback methods: they take the
-// request as the slices it arrived in and answer with bytes built here, so
-// that values are copied at most once per direction (see
-// server/wire_format.h; big dense pulls go out by reference to the shards). A
-// pull that has to wait for its job's clocks waits on a thread of its own
-// (WaitPool), never on one of gRPC's callback threads. The control-plane
-// methods are ordinary synchronous handlers.
+// request as the slices it arrived in and answer with bytes, so that values
+// are copied at most once per direction (server/wire_format.h; how a pull's
+// answer is built is server/pull_answer.h). When a pull is answered, and
+// where it waits for its job's clocks, is PullScheduler's policy
+// (server/pull_scheduler.h). The control-plane methods are ordinary
+// synchronous handlers.
 #ifndef PS_SERVER_PS_SERVICE_H_
 #define PS_SERVER_PS_SERVICE_H_
-
-#include <atomic>
 
 #include "absl/time/time.h"
 #include "common/stream_watchdog.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
+#include "server/pull_scheduler.h"
 #include "server/table_store.h"
-#include "server/wait_pool.h"
 
 namespace ps::server {
 
-// Longest a BSP/SSP pull waits for slow workers, whatever its deadline.
-inline constexpr absl::Duration kMaxPullWait = absl::Minutes(10);
-// Most pulls waiting at once (each holds a thread); more get
-// RESOURCE_EXHAUSTED. Far above what a job's workers send: one per worker
-// and server-chunk.
-inline constexpr int kMaxWaitingPulls = 1024;
 // How long one write of a server stream may wait for its client to read.
 inline constexpr absl::Duration kStreamStallLimit = absl::Seconds(60);
 
@@ -44,7 +36,7 @@ class PsService final : public RawDataPlaneService {
                      int max_waiting_pulls = kMaxWaitingPulls,
                      absl::Duration stream_stall_limit = kStreamStallLimit)
       : store_(store),
-        max_waiting_pulls_(max_waiting_pulls),
+        pulls_({.max_waiting_pulls = max_waiting_pulls}),
         streams_(stream_stall_limit) {}
 
   grpc::Status CreateTables(grpc::ServerContext* ctx,
@@ -72,11 +64,9 @@ class PsService final : public RawDataPlaneService {
   const StreamWatchdog& streams() const { return streams_; }
 
  private:
-  TableStore* store_;  // not owned
-  const int max_waiting_pulls_;
-  std::atomic<int> waiting_{0};  // pulls handed to waits_ and not finished
-  WaitPool waits_;               // pulls waiting on their job's clocks
-  StreamWatchdog streams_;       // ScanRows writes
+  TableStore* store_;       // not owned
+  PullScheduler pulls_;     // pulls waiting on their job's clocks
+  StreamWatchdog streams_;  // ScanRows writes
 };
 
 }  // namespace ps::server

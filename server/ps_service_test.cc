@@ -14,64 +14,16 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "server/dense_shard.h"
+#include "server/two_worker_job.h"
 
 namespace ps::server {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Table "w" of 4 values, zeros, SGD lr 1; workers a and b.
-v1::CreateTablesRequest Create(v1::Consistency mode, int staleness) {
-  v1::CreateTablesRequest r;
-  r.set_job_id("j");
-  r.set_epoch(1);
-  r.set_consistency(mode);
-  r.set_staleness(staleness);
-  r.add_worker_ids("a");
-  r.add_worker_ids("b");
-  v1::TableDef* t = r.add_tables();
-  t->set_name("w");
-  t->set_size(4);
-  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
-  t->mutable_optimizer()->set_type(v1::SGD);
-  t->mutable_optimizer()->set_learning_rate(1.0f);
-  v1::DenseRange* range = r.add_ranges();
-  range->set_table("w");
-  range->set_end(4);
-  return r;
-}
-
+// The only push of `worker`'s clock `clock`, numbered clock + 1.
 v1::PushRequest PushOf(const std::string& worker, int64_t clock, float g) {
-  v1::PushRequest p;
-  p.set_job_id("j");
-  p.set_epoch(1);
-  p.set_worker_id(worker);
-  p.set_seq(static_cast<uint64_t>(clock) + 1);
-  p.set_clock(clock);
-  p.set_clock_pushes(1);
-  v1::DenseSlice* s = p.add_slices();
-  s->set_table("w");
-  s->set_count(4);
-  std::vector<float> v(4, g);
-  p.set_values(std::string(reinterpret_cast<const char*>(v.data()), 16));
-  return p;
-}
-
-v1::PullRequest PullOf(int64_t clock) {
-  v1::PullRequest p;
-  p.set_job_id("j");
-  p.set_epoch(1);
-  p.set_clock(clock);
-  v1::DenseSlice* s = p.add_slices();
-  s->set_table("w");
-  s->set_count(4);
-  return p;
-}
-
-float First(const v1::PullResponse& r) {
-  float f = 0;
-  if (r.values().size() >= 4) std::memcpy(&f, r.values().data(), 4);
-  return f;
+  return PushToW(worker, clock, g, static_cast<uint64_t>(clock) + 1);
 }
 
 class PsServiceTest : public ::testing::Test {
@@ -79,7 +31,7 @@ class PsServiceTest : public ::testing::Test {
   void Start(v1::Consistency mode, int staleness,
              int max_waiting_pulls = kMaxWaitingPulls,
              absl::Duration stream_stall_limit = kStreamStallLimit) {
-    ASSERT_TRUE(store_.CreateTables(Create(mode, staleness)).ok());
+    ASSERT_TRUE(store_.CreateTables(CreateTwoWorkerJob(mode, staleness)).ok());
     service_ = std::make_unique<PsService>(&store_, max_waiting_pulls,
                                            stream_stall_limit);
     auto running = StartServer("127.0.0.1", 0, {service_.get()});
@@ -145,9 +97,9 @@ TEST_F(PsServiceTest, ProtobufClientsPushAndPull) {
   EXPECT_EQ(Push(late, &duplicate).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   v1::PullResponse response;
-  ASSERT_TRUE(Pull(PullOf(1), absl::Seconds(5), &response).ok());
+  ASSERT_TRUE(Pull(PullOfW(1), absl::Seconds(5), &response).ok());
   EXPECT_EQ(response.values().size(), 16u);
-  EXPECT_EQ(First(response), -2.0f);
+  EXPECT_EQ(FirstValue(response), -2.0f);
   EXPECT_EQ(response.staleness(), 1);  // b has finished no clock yet
 }
 
@@ -163,8 +115,8 @@ TEST_F(PsServiceTest, RetriedPushIsReportedDuplicate) {
   ASSERT_TRUE(Push(p, &duplicate).ok());
   EXPECT_TRUE(duplicate);
   v1::PullResponse response;
-  ASSERT_TRUE(Pull(PullOf(0), absl::Seconds(5), &response).ok());
-  EXPECT_EQ(First(response), -1.0f);
+  ASSERT_TRUE(Pull(PullOfW(0), absl::Seconds(5), &response).ok());
+  EXPECT_EQ(FirstValue(response), -1.0f);
 }
 
 // The first answer of a push can be lost (a timeout, a dropped connection):
@@ -180,8 +132,8 @@ TEST_F(PsServiceTest, RetryAfterItsClockClosedIsDuplicate) {
   // b's push completes clock 0: the summed gradient is applied once.
   ASSERT_TRUE(Push(PushOf("b", 0, 3.0f), &duplicate).ok());
   v1::PullResponse response;
-  ASSERT_TRUE(Pull(PullOf(1), absl::Seconds(5), &response).ok());
-  EXPECT_EQ(First(response), -2.0f);  // -(1 + 3) / 2
+  ASSERT_TRUE(Pull(PullOfW(1), absl::Seconds(5), &response).ok());
+  EXPECT_EQ(FirstValue(response), -2.0f);  // -(1 + 3) / 2
 }
 
 TEST_F(PsServiceTest,
@@ -206,8 +158,8 @@ TEST_F(PsServiceTest,
   }
   EXPECT_EQ(applied, 1);
   v1::PullResponse response;
-  ASSERT_TRUE(Pull(PullOf(0), absl::Seconds(5), &response).ok());
-  EXPECT_EQ(First(response), -1.0f);
+  ASSERT_TRUE(Pull(PullOfW(0), absl::Seconds(5), &response).ok());
+  EXPECT_EQ(FirstValue(response), -1.0f);
 }
 
 TEST_F(PsServiceTest, RefusedPushIsNotRecordedSoItCanBeSentAgain) {
@@ -287,8 +239,8 @@ TEST_F(PsServiceTest, MalformedBytesAreInvalidArgumentAndChangeNothing) {
   EXPECT_EQ(RawCall("Pull", junk).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   v1::PullResponse response;
-  ASSERT_TRUE(Pull(PullOf(0), absl::Seconds(5), &response).ok());
-  EXPECT_EQ(First(response), 0.0f);
+  ASSERT_TRUE(Pull(PullOfW(0), absl::Seconds(5), &response).ok());
+  EXPECT_EQ(FirstValue(response), 0.0f);
 }
 
 TEST_F(PsServiceTest, PullsUnderConcurrentPushesAreWholeSnapshots) {
@@ -442,7 +394,7 @@ TEST_F(PsServiceTest, ManyWaitingPullsDoNotHoldUpThePushesTheyWaitFor) {
   std::vector<v1::PullResponse> responses(kPulls);
   std::vector<grpc::Status> statuses(kPulls);
   std::vector<absl::Notification> done(kPulls);
-  const v1::PullRequest request = PullOf(1);
+  const v1::PullRequest request = PullOfW(1);
   for (int i = 0; i < kPulls; ++i) {
     contexts.push_back(std::make_unique<grpc::ClientContext>());
     contexts.back()->set_deadline(DeadlineIn(absl::Seconds(20)));
@@ -459,13 +411,13 @@ TEST_F(PsServiceTest, ManyWaitingPullsDoNotHoldUpThePushesTheyWaitFor) {
   for (int i = 0; i < kPulls; ++i) {
     ASSERT_TRUE(done[i].WaitForNotificationWithTimeout(absl::Seconds(10)));
     EXPECT_TRUE(statuses[i].ok()) << statuses[i].error_message();
-    EXPECT_EQ(First(responses[i]), -2.0f);
+    EXPECT_EQ(FirstValue(responses[i]), -2.0f);
   }
 }
 
 TEST_F(PsServiceTest, PullsBeyondTheWaitingCapAreResourceExhausted) {
   Start(v1::BSP, 0, /*max_waiting_pulls=*/3);
-  const v1::PullRequest request = PullOf(1);
+  const v1::PullRequest request = PullOfW(1);
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<v1::PullResponse> responses(3);
   std::vector<grpc::Status> statuses(3);
@@ -501,11 +453,11 @@ TEST_F(PsServiceTest, WaitingPullIsReleasedOnTheServerAtItsDeadline) {
   // server let go of the first when its deadline passed.
   Start(v1::BSP, 0, /*max_waiting_pulls=*/1);
   v1::PullResponse response;
-  grpc::Status s = Pull(PullOf(1), absl::Milliseconds(300), &response);
+  grpc::Status s = Pull(PullOfW(1), absl::Milliseconds(300), &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   // The server's wait ends at the same deadline, checked every 100 ms.
   absl::SleepFor(absl::Milliseconds(400));
-  s = Pull(PullOf(1), absl::Milliseconds(300), &response);
+  s = Pull(PullOfW(1), absl::Milliseconds(300), &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
       << s.error_message();
 }
@@ -514,7 +466,7 @@ TEST_F(PsServiceTest, ShutdownIsNotHeldUpByAWaitingPull) {
   Start(v1::BSP, 0);
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineIn(absl::Seconds(60)));
-  const v1::PullRequest request = PullOf(1);
+  const v1::PullRequest request = PullOfW(1);
   v1::PullResponse response;
   absl::Notification done;
   stub_->async()->Pull(&ctx, &request, &response,

@@ -1,49 +1,17 @@
 // TableStore under BSP and SSP: when pushes are applied and pulls answered.
-#include <cstring>
 #include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "server/table_store.h"
+#include "server/two_worker_job.h"
 
 namespace ps::server {
 namespace {
 
-// Table "w" of 4 values on this server, zeros, SGD lr 1, workers a and b.
-v1::CreateTablesRequest Create(v1::Consistency mode, int staleness) {
-  v1::CreateTablesRequest r;
-  r.set_job_id("j");
-  r.set_epoch(1);
-  r.set_consistency(mode);
-  r.set_staleness(staleness);
-  r.add_worker_ids("a");
-  r.add_worker_ids("b");
-  v1::TableDef* t = r.add_tables();
-  t->set_name("w");
-  t->set_size(4);
-  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
-  t->mutable_optimizer()->set_type(v1::SGD);
-  t->mutable_optimizer()->set_learning_rate(1.0f);
-  v1::DenseRange* range = r.add_ranges();
-  range->set_table("w");
-  range->set_end(4);
-  return r;
-}
-
 absl::Status Push(TableStore& store, const std::string& worker, int64_t clock,
                   float g, uint64_t seq) {
-  v1::PushRequest p;
-  p.set_job_id("j");
-  p.set_epoch(1);
-  p.set_worker_id(worker);
-  p.set_seq(seq);
-  p.set_clock(clock);
-  p.set_clock_pushes(1);
-  v1::DenseSlice* s = p.add_slices();
-  s->set_table("w");
-  s->set_count(4);
-  std::vector<float> v(4, g);
-  p.set_values(std::string(reinterpret_cast<char*>(v.data()), 16));
+  v1::PushRequest p = PushToW(worker, clock, g, seq);
   bool dup;
   return store.Push(p, &dup);
 }
@@ -51,24 +19,16 @@ absl::Status Push(TableStore& store, const std::string& worker, int64_t clock,
 absl::StatusOr<std::pair<float, int64_t>> Pull(const TableStore& store,
                                                int64_t clock,
                                                absl::Duration wait) {
-  v1::PullRequest p;
-  p.set_job_id("j");
-  p.set_epoch(1);
-  p.set_clock(clock);
-  v1::DenseSlice* s = p.add_slices();
-  s->set_table("w");
-  s->set_count(4);
+  v1::PullRequest p = PullOfW(clock);
   v1::PullResponse r;
   absl::Status st = store.Pull(p, absl::Now() + wait, &r);
   if (!st.ok()) return st;
-  float first;
-  std::memcpy(&first, r.values().data(), 4);
-  return std::make_pair(first, r.staleness());
+  return std::make_pair(FirstValue(r), r.staleness());
 }
 
 TEST(TableStoreConsistencyTest, BspAppliesMeanOnceEveryWorkerPushed) {
   TableStore store;
-  ASSERT_TRUE(store.CreateTables(Create(v1::BSP, 0)).ok());
+  ASSERT_TRUE(store.CreateTables(CreateTwoWorkerJob(v1::BSP, 0)).ok());
   ASSERT_TRUE(Push(store, "a", 0, 1.0f, 1).ok());
   EXPECT_EQ(Pull(store, 0, absl::ZeroDuration())->first,
             0.0f);  // not applied yet
@@ -83,7 +43,7 @@ TEST(TableStoreConsistencyTest, BspAppliesMeanOnceEveryWorkerPushed) {
 
 TEST(TableStoreConsistencyTest, BspPullAtNextClockWaitsForSlowWorker) {
   TableStore store;
-  ASSERT_TRUE(store.CreateTables(Create(v1::BSP, 0)).ok());
+  ASSERT_TRUE(store.CreateTables(CreateTwoWorkerJob(v1::BSP, 0)).ok());
   ASSERT_TRUE(Push(store, "a", 0, 2.0f, 1).ok());
   std::thread slow([&] {
     absl::SleepFor(absl::Milliseconds(50));
@@ -97,7 +57,7 @@ TEST(TableStoreConsistencyTest, BspPullAtNextClockWaitsForSlowWorker) {
 
 TEST(TableStoreConsistencyTest, SspAppliesAtOnceAndBoundsStaleness) {
   TableStore store;
-  ASSERT_TRUE(store.CreateTables(Create(v1::SSP, 1)).ok());
+  ASSERT_TRUE(store.CreateTables(CreateTwoWorkerJob(v1::SSP, 1)).ok());
   ASSERT_TRUE(Push(store, "a", 0, 1.0f, 1).ok());
   EXPECT_EQ(Pull(store, 1, absl::ZeroDuration())->first, -1.0f);  // applied
   ASSERT_TRUE(Push(store, "a", 1, 1.0f, 2).ok());
@@ -114,7 +74,7 @@ TEST(TableStoreConsistencyTest, SspAppliesAtOnceAndBoundsStaleness) {
 
 TEST(TableStoreConsistencyTest, OutOfOrderOrUnknownWorkerPushIsRejected) {
   TableStore store;
-  ASSERT_TRUE(store.CreateTables(Create(v1::SSP, 1)).ok());
+  ASSERT_TRUE(store.CreateTables(CreateTwoWorkerJob(v1::SSP, 1)).ok());
   EXPECT_EQ(Push(store, "a", 3, 1.0f, 1).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Push(store, "zed", 0, 1.0f, 1).code(),
@@ -124,7 +84,7 @@ TEST(TableStoreConsistencyTest, OutOfOrderOrUnknownWorkerPushIsRejected) {
 
 TEST(TableStoreConsistencyTest, DropWakesWaitingPull) {
   TableStore store;
-  ASSERT_TRUE(store.CreateTables(Create(v1::BSP, 0)).ok());
+  ASSERT_TRUE(store.CreateTables(CreateTwoWorkerJob(v1::BSP, 0)).ok());
   std::thread dropper([&] {
     absl::SleepFor(absl::Milliseconds(50));
     ASSERT_TRUE(store.DropTables("j").ok());

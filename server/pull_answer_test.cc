@@ -1,0 +1,217 @@
+// How a pull's answer is built: by reference to the shards or copied, and
+// that either way its bytes are the serialised PullResponse. No gRPC server.
+#include "server/pull_answer.h"
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/two_worker_job.h"
+
+namespace ps::server {
+namespace {
+
+// The buffer's slices, and their bytes parsed as a PullResponse.
+struct Answer {
+  std::vector<grpc::Slice> slices;
+  v1::PullResponse response;
+};
+
+Answer Parse(const grpc::ByteBuffer& buffer) {
+  Answer a;
+  EXPECT_TRUE(buffer.Dump(&a.slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& s : a.slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  EXPECT_TRUE(a.response.ParseFromString(bytes));
+  return a;
+}
+
+std::vector<float> Floats(const v1::PullResponse& r) {
+  std::vector<float> out(r.values().size() / sizeof(float));
+  std::memcpy(out.data(), r.values().data(), out.size() * sizeof(float));
+  return out;
+}
+
+DenseShard::SharedValues Values(int64_t count) {
+  std::shared_ptr<const float> data(new float[count](),
+                                    std::default_delete<float[]>());
+  return {std::move(data), count};
+}
+
+TEST(SliceOfValuesTest, FewValuesAreCopied) {
+  DenseShard::SharedValues v = Values(kMinReferencedValues - 1);
+  const float* data = v.data.get();
+  std::shared_ptr<const float> keep = v.data;
+  grpc::Slice slice = SliceOfValues(std::move(v));
+  EXPECT_NE(reinterpret_cast<const float*>(slice.begin()), data);
+  EXPECT_EQ(slice.size(), (kMinReferencedValues - 1) * sizeof(float));
+  EXPECT_EQ(keep.use_count(), 1);  // the slice holds nothing of the block
+}
+
+TEST(SliceOfValuesTest, ManyValuesAreReferencedUntilTheSliceIsGone) {
+  DenseShard::SharedValues v = Values(kMinReferencedValues);
+  const float* data = v.data.get();
+  std::shared_ptr<const float> keep = v.data;
+  {
+    grpc::Slice slice = SliceOfValues(std::move(v));
+    EXPECT_EQ(reinterpret_cast<const float*>(slice.begin()), data);
+    EXPECT_EQ(slice.size(), kMinReferencedValues * sizeof(float));
+    EXPECT_EQ(keep.use_count(), 2);
+  }
+  EXPECT_EQ(keep.use_count(), 1);
+}
+
+class PullAnswerTest : public ::testing::Test {
+ protected:
+  // Job "big": dense "w" of `size` values, value i set to -(i % 1000 + 1).
+  void CreateBig(int64_t size) {
+    v1::CreateTablesRequest create;
+    create.set_job_id("big");
+    create.set_epoch(1);
+    v1::TableDef* t = create.add_tables();
+    t->set_name("w");
+    t->set_size(size);
+    t->mutable_init()->set_kind(v1::Initializer::ZEROS);
+    t->mutable_optimizer()->set_type(v1::SGD);
+    t->mutable_optimizer()->set_learning_rate(1.0f);
+    create.add_ranges()->set_table("w");
+    create.mutable_ranges(0)->set_end(size);
+    ASSERT_TRUE(store_.CreateTables(create).ok());
+    std::vector<float> g(size);
+    for (int64_t i = 0; i < size; ++i) g[i] = static_cast<float>(i % 1000 + 1);
+    v1::PushRequest push;
+    push.set_job_id("big");
+    push.set_epoch(1);
+    push.add_slices()->set_table("w");
+    push.mutable_slices(0)->set_count(size);
+    push.set_values(std::string(reinterpret_cast<const char*>(g.data()),
+                                size * sizeof(float)));
+    bool duplicate = false;
+    ASSERT_TRUE(store_.Push(push, &duplicate).ok());
+  }
+
+  // A pull of "big"'s "w" in slices of the given counts, from offset 0 on.
+  PullPlan PlanBig(const std::vector<int64_t>& counts) {
+    v1::PullRequest pull;
+    pull.set_job_id("big");
+    pull.set_epoch(1);
+    int64_t offset = 0;
+    for (int64_t count : counts) {
+      v1::DenseSlice* s = pull.add_slices();
+      s->set_table("w");
+      s->set_offset(offset);
+      s->set_count(count);
+      offset += count;
+    }
+    absl::StatusOr<PullPlan> plan = store_.PlanPull(pull);
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    EXPECT_TRUE(plan->Await(absl::InfinitePast()).ok());
+    return *std::move(plan);
+  }
+
+  static void ExpectBigValues(const v1::PullResponse& r, int64_t count) {
+    std::vector<float> got = Floats(r);
+    ASSERT_EQ(static_cast<int64_t>(got.size()), count);
+    int64_t wrong = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      wrong += got[i] != -static_cast<float>(i % 1000 + 1);
+    }
+    EXPECT_EQ(wrong, 0);
+  }
+
+  TableStore store_;
+};
+
+TEST_F(PullAnswerTest, SmallPullIsOneCopiedSliceWithItsStaleness) {
+  ASSERT_TRUE(store_.CreateTables(CreateTwoWorkerJob(v1::SSP, 2)).ok());
+  bool duplicate = false;
+  ASSERT_TRUE(store_.Push(PushToW("a", 0, 2.0f, 1), &duplicate).ok());
+  absl::StatusOr<PullPlan> plan = store_.PlanPull(PullOfW(1));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(AnswersByReference(*plan));
+  grpc::ByteBuffer buffer;
+  ASSERT_TRUE(WritePullResponse(*plan, /*staleness=*/2, &buffer).ok());
+  Answer a = Parse(buffer);
+  EXPECT_EQ(a.slices.size(), 1u);
+  EXPECT_EQ(Floats(a.response), std::vector<float>(4, -2.0f));
+  EXPECT_EQ(a.response.staleness(), 2);
+}
+
+TEST_F(PullAnswerTest, BigDensePullGoesOutByReferenceOneSlicePerStripe) {
+  const int64_t size = 3 * DenseShard::kStripeValues + 5;
+  CreateBig(size);
+  PullPlan plan = PlanBig({size});
+  EXPECT_TRUE(AnswersByReference(plan));
+  grpc::ByteBuffer buffer;
+  ASSERT_TRUE(WritePullResponse(plan, /*staleness=*/0, &buffer).ok());
+  Answer a = Parse(buffer);
+  // The head, one piece per stripe (the last 5 values copied); no tail for
+  // staleness 0.
+  EXPECT_EQ(a.slices.size(), 5u);
+  EXPECT_EQ(a.response.staleness(), 0);
+  ExpectBigValues(a.response, size);
+}
+
+TEST_F(PullAnswerTest, ManySmallDenseSlicesAreCopiedIntoOneBuffer) {
+  const int64_t size = 2 * kMinReferencedValues;
+  CreateBig(size);
+  // On average fewer than kMinReferencedValues a slice.
+  PullPlan plan =
+      PlanBig({kMinReferencedValues + 10, 10, kMinReferencedValues - 20});
+  EXPECT_FALSE(AnswersByReference(plan));
+  grpc::ByteBuffer buffer;
+  ASSERT_TRUE(WritePullResponse(plan, /*staleness=*/3, &buffer).ok());
+  Answer a = Parse(buffer);
+  EXPECT_EQ(a.slices.size(), 1u);
+  EXPECT_EQ(a.response.staleness(), 3);
+  ExpectBigValues(a.response, size);
+}
+
+TEST_F(PullAnswerTest, PullWithSparseRowsIsCopied) {
+  v1::CreateTablesRequest create;
+  create.set_job_id("s");
+  create.set_epoch(1);
+  v1::TableDef* t = create.add_tables();
+  t->set_name("emb");
+  t->set_kind(v1::SPARSE);
+  t->set_dim(2);
+  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
+  t->mutable_optimizer()->set_type(v1::SGD);
+  t->mutable_optimizer()->set_learning_rate(1.0f);
+  create.set_sparse_partitions(1);
+  create.add_owned_partitions(0);
+  ASSERT_TRUE(store_.CreateTables(create).ok());
+  const uint64_t keys[3] = {5, 9, 1};
+  v1::PullRequest pull;
+  pull.set_job_id("s");
+  pull.set_epoch(1);
+  pull.add_sparse()->set_table("emb");
+  pull.mutable_sparse(0)->set_keys(3);
+  pull.set_keys(std::string(reinterpret_cast<const char*>(keys), 24));
+  absl::StatusOr<PullPlan> plan = store_.PlanPull(pull);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(AnswersByReference(*plan));
+  grpc::ByteBuffer buffer;
+  ASSERT_TRUE(WritePullResponse(*plan, /*staleness=*/0, &buffer).ok());
+  Answer a = Parse(buffer);
+  EXPECT_EQ(a.slices.size(), 1u);
+  EXPECT_EQ(Floats(a.response), std::vector<float>(6, 0.0f));
+}
+
+TEST_F(PullAnswerTest, FailedWaitIsTheAnswerAndWritesNothing) {
+  ASSERT_TRUE(store_.CreateTables(CreateTwoWorkerJob(v1::BSP, 0)).ok());
+  absl::StatusOr<PullPlan> plan = store_.PlanPull(PullOfW(1));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  grpc::ByteBuffer buffer;
+  absl::Status s =
+      AnswerPull(*plan, absl::AbortedError("tables dropped"), &buffer);
+  EXPECT_EQ(s, absl::AbortedError("tables dropped"));
+  EXPECT_FALSE(buffer.Valid());
+}
+
+}  // namespace
+}  // namespace ps::server
