@@ -1,6 +1,7 @@
 #include "coordinator/job_manager.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -10,8 +11,7 @@
 #include "common/job_state.h"
 #include "common/logging.h"
 #include "common/model_layout.h"
-#include "common/partition.h"
-#include "coordinator/job_progress.h"
+#include "coordinator/job_placement.h"
 
 namespace ps::coordinator {
 namespace {
@@ -31,6 +31,8 @@ JobManager::JobManager(Membership* members, ServerControl* servers, Clock clock,
       options_(options) {}
 
 int64_t JobManager::NowMs() const { return absl::ToUnixMillis(clock_()); }
+
+// ---- Jobs: submit, look up, cancel, watch; the state machine ----
 
 absl::StatusOr<std::string> JobManager::Submit(const v1::JobSpec& spec) {
   ClusterLimits limits{
@@ -135,6 +137,8 @@ void JobManager::Finish(Record* r, v1::JobState state,
   Logger("jobs")->info("{} {}: {}", job.id(), v1::JobState_Name(state), reason);
 }
 
+// ---- Worker side: tasks, progress, barriers, completion ----
+
 void JobManager::FillHeartbeat(const std::string& member_id,
                                v1::HeartbeatResponse* response) const {
   absl::ReaderMutexLock lock(&mu_);
@@ -169,6 +173,233 @@ std::string JobManager::JobOfMember(const std::string& member_id) const {
     }
   }
   return "";
+}
+
+absl::StatusOr<JobManager::Record*> JobManager::FindRunningRank(
+    const std::string& job_id, int rank, const std::string& member_id) {
+  absl::StatusOr<Record*> r = Find(job_id);
+  if (!r.ok()) return r.status();
+  if (absl::Status s = CheckRunningRank((*r)->job, rank, member_id); !s.ok()) {
+    return s;
+  }
+  return *r;
+}
+
+absl::Status JobManager::ReportProgress(
+    const v1::ReportProgressRequest& request) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Record*> r =
+      FindRunningRank(request.job_id(), request.rank(), request.member_id());
+  if (!r.ok()) return r.status();
+  *(*r)->job.mutable_progress() = (*r)->tasks.AddProgress(
+      request, (*r)->job.spec().training().batch_size());
+  Changed(*r);
+  return absl::OkStatus();
+}
+
+absl::Status JobManager::Barrier(const v1::BarrierRequest& request) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Record*> found =
+      FindRunningRank(request.job_id(), request.rank(), "");
+  if (!found.ok()) return found.status();
+  Record* r = *found;
+  r->tasks.Arrive(request.name(), request.rank());
+  Changed(r);
+  auto done = [r, &request] {
+    return r->tasks.AllArrived(request.name()) || r->job.state() != v1::RUNNING;
+  };
+  const absl::Duration timeout = request.timeout_ms() > 0
+                                     ? absl::Milliseconds(request.timeout_ms())
+                                     : options_.barrier_timeout;
+  if (!mu_.AwaitWithTimeout(absl::Condition(&done), timeout)) {
+    return BarrierTimedOut(request, *r, timeout);
+  }
+  if (r->job.state() != v1::RUNNING) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", request.job_id(), " is ",
+                     v1::JobState_Name(r->job.state()), ": ", r->job.reason()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JobManager::BarrierTimedOut(const v1::BarrierRequest& request,
+                                         const Record& r,
+                                         absl::Duration timeout) const {
+  std::vector<std::string> missing;
+  for (int rank : r.tasks.Missing(request.name())) {
+    missing.push_back(absl::StrCat(rank, " (", r.job.worker_ids(rank), ")"));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("barrier '", request.name(), "' of ", request.job_id(),
+                   " timed out after ", absl::FormatDuration(timeout),
+                   "; missing ranks: ", absl::StrJoin(missing, ", ")));
+}
+
+absl::Status JobManager::CompleteTask(const v1::CompleteTaskRequest& request) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Record*> found =
+      FindRunningRank(request.job_id(), request.rank(), request.member_id());
+  if (!found.ok()) return found.status();
+  Record* r = *found;
+  if (request.failed()) {
+    Finish(r, v1::FAILED,
+           absl::StrCat("rank ", request.rank(), " (", request.member_id(),
+                        ") failed: ", request.reason()));
+    return absl::OkStatus();
+  }
+  if (absl::Status s = ValidateEvaluation(request); !s.ok()) return s;
+  if (!r->tasks.Complete(request)) {
+    Changed(r);
+    return absl::OkStatus();
+  }
+  v1::JobResult result = r->tasks.Result();
+  result.set_train_seconds((NowMs() - r->job.start_time_ms()) / 1000.0);
+  *r->job.mutable_result() = result;
+  Finish(r, v1::SUCCEEDED,
+         IsSparseModel(r->job.spec().model().type())
+             ? absl::StrCat("test AUC ", result.test_auc())
+             : absl::StrCat("test accuracy ", result.test_accuracy()));
+  return absl::OkStatus();
+}
+
+// ---- Periodic work: lease expiry, starting pending jobs, dropping the
+// tables of ended jobs ----
+
+void JobManager::ExpireLeases() { FailJobsOf(members_->Expire()); }
+
+void JobManager::RunServerWork() {
+  StartNextPending();
+  RunDrops();
+}
+
+void JobManager::Tick() {
+  ExpireLeases();
+  RunServerWork();
+}
+
+void JobManager::FailJobsOf(const std::vector<MemberInfo>& dead) {
+  if (dead.empty()) return;
+  absl::MutexLock lock(&mu_);
+  for (const MemberInfo& m : dead) FailJobsOfMember(m);
+}
+
+void JobManager::FailJobsOfMember(const MemberInfo& m) {
+  Logger("jobs")->warn("{} at {} lost its lease", m.id, m.address);
+  for (auto& [n, r] : jobs_) {
+    // A PENDING job with a partition map is creating its tables.
+    const bool placed = r.job.state() == v1::PENDING &&
+                        r.job.partition_map().servers_size() > 0;
+    if (r.job.state() != v1::RUNNING && !placed) continue;
+    std::string role;
+    for (int rank = 0; rank < r.job.worker_ids_size(); ++rank) {
+      if (r.job.worker_ids(rank) == m.id) role = absl::StrCat("rank ", rank);
+    }
+    for (const auto& s : r.job.partition_map().servers()) {
+      if (s.member_id() == m.id) role = "a parameter server of the job";
+    }
+    if (role.empty()) continue;
+    Finish(&r, v1::FAILED,
+           absl::StrCat(m.id, " (", role, ", ", m.address,
+                        ") sent no heartbeat within its lease of ",
+                        absl::FormatDuration(members_->lease()),
+                        ": presumed dead"));
+  }
+}
+
+void JobManager::StartNextPending() {
+  std::optional<v1::Job> job = PlaceNextPending();
+  if (!job.has_value()) return;
+  // Table creation talks to the servers: no lock held.
+  MarkStarted(*job, CreateAllTables(*job));
+}
+
+std::optional<v1::Job> JobManager::PlaceNextPending() {
+  absl::MutexLock lock(&mu_);
+  Record* r = nullptr;
+  for (auto& [n, rec] : jobs_) {
+    if (rec.job.state() == v1::PENDING) {
+      r = &rec;
+      break;
+    }
+  }
+  if (r == nullptr) return std::nullopt;
+  std::vector<std::string> idle;
+  for (const MemberInfo& w : members_->Live(v1::WORKER)) {
+    if (!busy_.contains(w.id)) idle.push_back(w.id);
+  }
+  const std::vector<MemberInfo> live_servers = members_->Live(v1::SERVER);
+  const std::string waiting =
+      WhatJobWaitsFor(r->job.spec(), static_cast<int>(idle.size()),
+                      static_cast<int>(live_servers.size()));
+  if (!waiting.empty()) {
+    KeepPending(r, waiting);
+    return std::nullopt;
+  }
+  absl::StatusOr<Placement> placed =
+      PlaceJob(r->job.spec(), idle, live_servers, &next_epoch_);
+  if (!placed.ok()) {
+    Finish(r, v1::FAILED, std::string(placed.status().message()));
+    return std::nullopt;
+  }
+  *r->job.mutable_partition_map() = std::move(placed->partition_map);
+  for (const std::string& w : placed->worker_ids) {
+    r->job.add_worker_ids(w);
+    busy_[w] = r->job.id();
+    last_job_[w] = r->job.id();
+  }
+  r->job.set_reason("creating tables");
+  return r->job;
+}
+
+void JobManager::KeepPending(Record* r, const std::string& waiting) {
+  if (clock_() - absl::FromUnixMillis(r->job.submit_time_ms()) >
+      options_.pending_timeout) {
+    Finish(r, v1::FAILED,
+           absl::StrCat("not started within ",
+                        absl::FormatDuration(options_.pending_timeout), ": ",
+                        waiting));
+  } else if (r->job.reason() != waiting) {
+    r->job.set_reason(waiting);
+    Changed(r);
+  }
+}
+
+void JobManager::MarkStarted(const v1::Job& job, const absl::Status& created) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<Record*> r = Find(job.id());
+  if (!r.ok() || (*r)->job.state() != v1::PENDING) {
+    return;  // cancelled meanwhile
+  }
+  if (!created.ok()) {
+    Finish(*r, v1::FAILED, std::string(created.message()));
+    return;
+  }
+  (*r)->tasks = TaskReports(job.worker_ids_size());
+  (*r)->job.set_state(v1::RUNNING);
+  (*r)->job.set_reason("");
+  (*r)->job.set_start_time_ms(NowMs());
+  Changed(*r);
+  Logger("jobs")->info("{} RUNNING on workers [{}], {} servers, epoch {}",
+                       job.id(), absl::StrJoin(job.worker_ids(), ", "),
+                       job.partition_map().servers_size(),
+                       job.partition_map().epoch());
+}
+
+absl::Status JobManager::CreateAllTables(const v1::Job& job) {
+  return CreateTablesOnAll(*servers_, ServersOf(job),
+                           CreateTablesRequests(job));
+}
+
+void JobManager::RunDrops() {
+  std::vector<TableDrop> drops;
+  {
+    absl::MutexLock lock(&mu_);
+    drops.swap(drops_);
+  }
+  // A dead server has lost the tables anyway; nothing to retry.
+  for (const auto& [job_id, status] : DropTablesOnAll(*servers_, drops)) {
+    Logger("jobs")->warn("{}: {}", job_id, status.ToString());
+  }
 }
 
 }  // namespace ps::coordinator

@@ -12,6 +12,12 @@
 // job keeps them (for export) until it is one of more than
 // keep_succeeded_tables newer successes.
 //
+// Where the parts live: placing a pending job on workers and servers, and
+// the CreateTables requests, are pure functions (job_placement.h); what a
+// running job's ranks report is kept by TaskReports (task_reports.h); this
+// class holds the jobs, their state machine, the waits, and the periodic
+// work that calls the servers.
+//
 // Thread-safe. Blocking calls (Barrier, WaitForChange) wait with a deadline.
 // No lock is held while calling ServerControl.
 #ifndef PS_COORDINATOR_JOB_MANAGER_H_
@@ -19,7 +25,7 @@
 
 #include <deque>
 #include <map>
-#include <set>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +36,7 @@
 #include "absl/synchronization/mutex.h"
 #include "coordinator/membership.h"
 #include "coordinator/server_control.h"
+#include "coordinator/task_reports.h"
 #include "proto/ps/v1/ps.pb.h"
 
 namespace ps::coordinator {
@@ -86,14 +93,7 @@ class JobManager {
   struct Record {
     v1::Job job;
     int64_t version = 0;
-    std::vector<v1::ReportProgressRequest> progress;  // by rank
-    std::vector<v1::CompleteTaskRequest> completed;   // by rank
-    std::vector<bool> done;                           // by rank
-    std::map<std::string, std::set<int>> barriers;
-  };
-  struct Drop {
-    std::vector<v1::ServerEndpoint> servers;
-    std::string job_id;
+    TaskReports tasks;  // sized when the job starts RUNNING
   };
 
   absl::StatusOr<Record*> Find(const std::string& job_id)
@@ -106,8 +106,25 @@ class JobManager {
   void Finish(Record* r, v1::JobState state, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Changed(Record* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++r->version; }
+  absl::Status BarrierTimedOut(const v1::BarrierRequest& request,
+                               const Record& r, absl::Duration timeout) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void FailJobsOf(const std::vector<MemberInfo>& dead);
+  void FailJobsOfMember(const MemberInfo& dead)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts the oldest pending job if the cluster has room: places it, then
+  // creates its tables with no lock held, then makes it RUNNING.
   void StartNextPending();
+  // The oldest pending job, placed and its workers taken; nullopt when
+  // there is none or it cannot start (then it waits, or fails).
+  std::optional<v1::Job> PlaceNextPending();
+  // Records what the pending job waits for, or fails it once it has waited
+  // longer than pending_timeout.
+  void KeepPending(Record* r, const std::string& waiting)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes the placed job RUNNING, or FAILED when `created` failed; nothing
+  // when it was cancelled meanwhile.
+  void MarkStarted(const v1::Job& job, const absl::Status& created);
   absl::Status CreateAllTables(const v1::Job& job);
   void RunDrops();
   int64_t NowMs() const;
@@ -125,7 +142,7 @@ class JobManager {
       ABSL_GUARDED_BY(mu_);  // worker id -> job id
   absl::flat_hash_map<std::string, std::string> last_job_
       ABSL_GUARDED_BY(mu_);  // worker id -> latest job id
-  std::vector<Drop> drops_ ABSL_GUARDED_BY(mu_);
+  std::vector<TableDrop> drops_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> kept_ ABSL_GUARDED_BY(mu_);  // succeeded, tables kept
 };
 

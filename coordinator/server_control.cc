@@ -1,10 +1,62 @@
 #include "coordinator/server_control.h"
 
+#include <algorithm>
+#include <functional>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "common/rpc.h"
 #include "common/status.h"
 
 namespace ps::coordinator {
+namespace {
+
+// Runs call(0) .. call(n - 1) on threads of their own and returns their
+// statuses.
+std::vector<absl::Status> RunConcurrently(
+    int n, const std::function<absl::Status(int)>& call) {
+  std::vector<absl::Status> out(n);
+  std::vector<std::thread> threads;
+  threads.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] { out[i] = call(i); });
+  }
+  for (std::thread& t : threads) t.join();
+  return out;
+}
+
+}  // namespace
+
+absl::Status CreateTablesOnAll(
+    ServerControl& control, const std::vector<v1::ServerEndpoint>& servers,
+    const std::vector<v1::CreateTablesRequest>& requests) {
+  const int n = static_cast<int>(std::min(servers.size(), requests.size()));
+  for (const absl::Status& s : RunConcurrently(n, [&](int i) {
+         return control.CreateTables(servers[i], requests[i]);
+       })) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, absl::Status>> DropTablesOnAll(
+    ServerControl& control, const std::vector<TableDrop>& drops) {
+  std::vector<std::pair<const v1::ServerEndpoint*, const std::string*>> calls;
+  for (const TableDrop& d : drops) {
+    for (const v1::ServerEndpoint& s : d.servers) {
+      calls.push_back({&s, &d.job_id});
+    }
+  }
+  const std::vector<absl::Status> done =
+      RunConcurrently(static_cast<int>(calls.size()), [&](int i) {
+        return control.DropTables(*calls[i].first, *calls[i].second);
+      });
+  std::vector<std::pair<std::string, absl::Status>> failed;
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (!done[i].ok()) failed.emplace_back(*calls[i].second, done[i]);
+  }
+  return failed;
+}
 
 v1::ParameterServer::Stub* GrpcServerControl::StubFor(
     const std::string& address) {

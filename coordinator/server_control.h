@@ -1,11 +1,14 @@
 // How the coordinator reaches parameter servers for control operations. An
 // interface so the job logic is tested without a network; GrpcServerControl
-// is the real one.
+// is the real one. CreateTablesOnAll and DropTablesOnAll call many servers
+// at once through it.
 #ifndef PS_COORDINATOR_SERVER_CONTROL_H_
 #define PS_COORDINATOR_SERVER_CONTROL_H_
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -24,6 +27,25 @@ class ServerControl {
   virtual absl::Status DropTables(const v1::ServerEndpoint& server,
                                   const std::string& job_id) = 0;
 };
+
+// Sends requests[i] to servers[i] (as many of each), every call on a thread
+// of its own so that a server that does not answer delays the others by
+// nothing; returns when all have returned: OK, or the first error in server
+// order.
+absl::Status CreateTablesOnAll(
+    ServerControl& control, const std::vector<v1::ServerEndpoint>& servers,
+    const std::vector<v1::CreateTablesRequest>& requests);
+
+// One job's tables, to be dropped from the servers that hold them.
+struct TableDrop {
+  std::vector<v1::ServerEndpoint> servers;
+  std::string job_id;
+};
+// Drops every job's tables on each of its servers, all calls at once as
+// CreateTablesOnAll; returns the calls that failed, as (job id, status), in
+// order.
+std::vector<std::pair<std::string, absl::Status>> DropTablesOnAll(
+    ServerControl& control, const std::vector<TableDrop>& drops);
 
 // Thread-safe; keeps one stub per server address.
 class GrpcServerControl : public ServerControl {

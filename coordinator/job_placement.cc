@@ -1,0 +1,78 @@
+#include "coordinator/job_placement.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/model_layout.h"
+#include "common/partition.h"
+
+namespace ps::coordinator {
+namespace {
+
+// Servers a job of `spec` uses when `live` are live.
+int WantedServers(const v1::JobSpec& spec, int live) {
+  return spec.cluster().num_servers() > 0 ? spec.cluster().num_servers() : live;
+}
+
+}  // namespace
+
+std::string WhatJobWaitsFor(const v1::JobSpec& spec, int idle_workers,
+                            int live_servers) {
+  const int want_servers = WantedServers(spec, live_servers);
+  if (idle_workers >= spec.cluster().num_workers() && live_servers > 0 &&
+      live_servers >= want_servers) {
+    return "";
+  }
+  return absl::StrCat("waiting for ", spec.cluster().num_workers(),
+                      " idle workers (", idle_workers, " idle) and ",
+                      std::max(want_servers, 1), " live servers (",
+                      live_servers, " live)");
+}
+
+absl::StatusOr<Placement> PlaceJob(const v1::JobSpec& spec,
+                                   const std::vector<std::string>& idle_workers,
+                                   const std::vector<MemberInfo>& live_servers,
+                                   uint64_t* next_epoch) {
+  const int want_servers =
+      WantedServers(spec, static_cast<int>(live_servers.size()));
+  std::vector<v1::ServerEndpoint> endpoints;
+  for (int i = 0; i < want_servers; ++i) {
+    v1::ServerEndpoint& e = endpoints.emplace_back();
+    e.set_member_id(live_servers[i].id);
+    e.set_address(live_servers[i].address);
+  }
+  absl::StatusOr<std::vector<v1::TableDef>> tables = ModelTables(spec);
+  if (!tables.ok()) return tables.status();
+  absl::StatusOr<v1::PartitionMap> map =
+      BuildPartitionMap((*next_epoch)++, endpoints, *tables);
+  if (!map.ok()) return map.status();
+  Placement placement;
+  placement.worker_ids.assign(
+      idle_workers.begin(),
+      idle_workers.begin() + spec.cluster().num_workers());
+  placement.partition_map = *std::move(map);
+  return placement;
+}
+
+std::vector<v1::CreateTablesRequest> CreateTablesRequests(const v1::Job& job) {
+  const v1::PartitionMap& map = job.partition_map();
+  std::vector<v1::CreateTablesRequest> requests;
+  for (int i = 0; i < map.servers_size(); ++i) {
+    v1::CreateTablesRequest& request = requests.emplace_back();
+    request.set_job_id(job.id());
+    request.set_epoch(map.epoch());
+    request.set_consistency(job.spec().training().consistency());
+    request.set_staleness(job.spec().training().staleness());
+    *request.mutable_worker_ids() = job.worker_ids();
+    *request.mutable_tables() = map.tables();
+    for (v1::DenseRange& range : RangesOf(map, i)) {
+      *request.add_ranges() = std::move(range);
+    }
+    request.set_sparse_partitions(map.sparse_partitions());
+    for (uint32_t p : PartitionsOf(map, i)) request.add_owned_partitions(p);
+  }
+  return requests;
+}
+
+}  // namespace ps::coordinator

@@ -1,0 +1,50 @@
+// Where a pending job runs: whether the cluster has room for it now, which
+// workers and servers it gets, its partition map, and the CreateTables
+// request each of its servers receives. Pure functions of their arguments:
+// no lock, no clock, no RPC (JobManager supplies the members and sends the
+// requests).
+#ifndef PS_COORDINATOR_JOB_PLACEMENT_H_
+#define PS_COORDINATOR_JOB_PLACEMENT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "coordinator/membership.h"
+#include "proto/ps/v1/ps.pb.h"
+
+namespace ps::coordinator {
+
+// What a job of `spec` waits for, given the idle workers and live servers;
+// "" when it can start. A job needs cluster.num_workers idle workers and
+// cluster.num_servers live servers (every live server, at least one, when
+// num_servers is 0).
+std::string WhatJobWaitsFor(const v1::JobSpec& spec, int idle_workers,
+                            int live_servers);
+
+struct Placement {
+  std::vector<std::string> worker_ids;  // by rank
+  v1::PartitionMap partition_map;
+};
+
+// Places a job that can start (WhatJobWaitsFor is ""): the first
+// num_workers of `idle_workers` by rank, the first servers of
+// `live_servers`, and the model's tables partitioned over them at epoch
+// *next_epoch, which is advanced once the model's tables are known.
+// Fails as ModelTables (common/model_layout.h) or BuildPartitionMap
+// (common/partition.h) does.
+absl::StatusOr<Placement> PlaceJob(const v1::JobSpec& spec,
+                                   const std::vector<std::string>& idle_workers,
+                                   const std::vector<MemberInfo>& live_servers,
+                                   uint64_t* next_epoch);
+
+// The CreateTables request of each server of the placed `job`, in the order
+// of its partition map's servers: the job's consistency, its workers by
+// rank, all its tables, and the dense ranges and sparse partitions that
+// server owns.
+std::vector<v1::CreateTablesRequest> CreateTablesRequests(const v1::Job& job);
+
+}  // namespace ps::coordinator
+
+#endif  // PS_COORDINATOR_JOB_PLACEMENT_H_

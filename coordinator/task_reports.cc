@@ -1,0 +1,94 @@
+#include "coordinator/task_reports.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/auc.h"
+#include "coordinator/job_progress.h"
+
+namespace ps::coordinator {
+
+absl::Status CheckRunningRank(const v1::Job& job, int rank,
+                              const std::string& member_id) {
+  if (job.state() != v1::RUNNING) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job.id(), " is ", v1::JobState_Name(job.state()),
+                     job.reason().empty() ? "" : ": ", job.reason()));
+  }
+  if (rank < 0 || rank >= job.worker_ids_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank: ", rank, "; allowed: [0, ", job.worker_ids_size(), ")"));
+  }
+  if (!member_id.empty() && job.worker_ids(rank) != member_id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("rank ", rank, " of ", job.id(), " belongs to ",
+                     job.worker_ids(rank), ", not ", member_id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateEvaluation(const v1::CompleteTaskRequest& request) {
+  if (request.test_examples() < 0 || request.test_correct() < 0 ||
+      request.test_correct() > request.test_examples()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "test_correct ", request.test_correct(), " and test_examples ",
+        request.test_examples(), "; allowed: 0 <= correct <= examples"));
+  }
+  if (request.score_hist_pos_size() != request.score_hist_neg_size() ||
+      (request.score_hist_pos_size() != 0 &&
+       request.score_hist_pos_size() != kAucBins)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("score_hist_pos has ", request.score_hist_pos_size(),
+                     " bins and score_hist_neg ", request.score_hist_neg_size(),
+                     "; allowed: both empty or both ", kAucBins));
+  }
+  for (int b = 0; b < request.score_hist_pos_size(); ++b) {
+    if (request.score_hist_pos(b) < 0 || request.score_hist_neg(b) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "score histogram bin ", b, " is negative; allowed: counts >= 0"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+TaskReports::TaskReports(int ranks)
+    : progress_(ranks), completed_(ranks), done_(ranks, false) {}
+
+v1::JobProgress TaskReports::AddProgress(
+    const v1::ReportProgressRequest& request, int batch_size) {
+  progress_[request.rank()] = request;
+  return AggregateProgress(progress_, batch_size);
+}
+
+void TaskReports::Arrive(const std::string& name, int rank) {
+  barriers_[name].insert(rank);
+}
+
+bool TaskReports::AllArrived(const std::string& name) const {
+  auto it = barriers_.find(name);
+  const size_t arrived = it == barriers_.end() ? 0 : it->second.size();
+  return arrived == done_.size();
+}
+
+std::vector<int> TaskReports::Missing(const std::string& name) const {
+  auto it = barriers_.find(name);
+  std::vector<int> missing;
+  for (int rank = 0; rank < static_cast<int>(done_.size()); ++rank) {
+    if (it == barriers_.end() || !it->second.count(rank)) {
+      missing.push_back(rank);
+    }
+  }
+  return missing;
+}
+
+bool TaskReports::Complete(const v1::CompleteTaskRequest& request) {
+  completed_[request.rank()] = request;
+  done_[request.rank()] = true;
+  return std::find(done_.begin(), done_.end(), false) == done_.end();
+}
+
+v1::JobResult TaskReports::Result() const {
+  return CombineEvaluations(completed_);
+}
+
+}  // namespace ps::coordinator

@@ -1,0 +1,64 @@
+// What the ranks of one running job report to the coordinator: progress,
+// arrivals at named barriers, and completion with their evaluation. A value
+// class, not thread-safe: JobManager keeps one per job under its lock and
+// does the waiting and the state changes. The free functions check a
+// worker's request against its job before anything is recorded.
+#ifndef PS_COORDINATOR_TASK_REPORTS_H_
+#define PS_COORDINATOR_TASK_REPORTS_H_
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "proto/ps/v1/ps.pb.h"
+
+namespace ps::coordinator {
+
+// Whether `rank` of `job` may report: the job is RUNNING
+// (FAILED_PRECONDITION naming its state and reason), the rank is one of
+// its ranks (INVALID_ARGUMENT), and, unless `member_id` is empty, the rank
+// belongs to that member (PERMISSION_DENIED naming both).
+absl::Status CheckRunningRank(const v1::Job& job, int rank,
+                              const std::string& member_id);
+
+// Whether a successful rank's evaluation is well formed: 0 <= test_correct
+// <= test_examples, and score histograms both empty or both of kAucBins
+// non-negative counts. INVALID_ARGUMENT naming the field otherwise.
+absl::Status ValidateEvaluation(const v1::CompleteTaskRequest& request);
+
+class TaskReports {
+ public:
+  // No ranks: a job that is not running yet.
+  TaskReports() = default;
+  explicit TaskReports(int ranks);
+
+  // Records the rank's latest progress (request.rank() checked by
+  // CheckRunningRank) and returns the job's aggregate (AggregateProgress).
+  v1::JobProgress AddProgress(const v1::ReportProgressRequest& request,
+                              int batch_size);
+
+  // Records `rank`'s arrival at barrier `name`; arriving twice counts once.
+  void Arrive(const std::string& name, int rank);
+  // Whether every rank has arrived at `name`.
+  bool AllArrived(const std::string& name) const;
+  // The ranks not yet arrived at `name`, ascending.
+  std::vector<int> Missing(const std::string& name) const;
+
+  // Records the rank's completion (checked by CheckRunningRank and
+  // ValidateEvaluation); returns whether every rank has completed.
+  bool Complete(const v1::CompleteTaskRequest& request);
+  // The ranks' evaluations combined (CombineEvaluations).
+  v1::JobResult Result() const;
+
+ private:
+  std::vector<v1::ReportProgressRequest> progress_;  // by rank
+  std::vector<v1::CompleteTaskRequest> completed_;   // by rank
+  std::vector<bool> done_;                           // by rank
+  std::map<std::string, std::set<int>> barriers_;    // name -> arrived ranks
+};
+
+}  // namespace ps::coordinator
+
+#endif  // PS_COORDINATOR_TASK_REPORTS_H_

@@ -1,0 +1,96 @@
+#include "coordinator/task_reports.h"
+
+#include "common/auc.h"
+#include "gtest/gtest.h"
+
+namespace ps::coordinator {
+namespace {
+
+v1::Job Running(int ranks) {
+  v1::Job job;
+  job.set_id("job-1");
+  job.set_state(v1::RUNNING);
+  for (int r = 0; r < ranks; ++r) job.add_worker_ids("w" + std::to_string(r));
+  return job;
+}
+
+v1::CompleteTaskRequest Done(int rank, int examples, int correct) {
+  v1::CompleteTaskRequest c;
+  c.set_rank(rank);
+  c.set_test_examples(examples);
+  c.set_test_correct(correct);
+  return c;
+}
+
+TEST(CheckRunningRankTest, AcceptsARankOfARunningJobFromItsMember) {
+  EXPECT_TRUE(CheckRunningRank(Running(2), 1, "w1").ok());
+  EXPECT_TRUE(CheckRunningRank(Running(2), 1, "").ok());
+}
+
+TEST(CheckRunningRankTest, RejectsWithTheMostSpecificCode) {
+  v1::Job ended = Running(2);
+  ended.set_state(v1::CANCELLED);
+  ended.set_reason("cancelled by user");
+  absl::Status s = CheckRunningRank(ended, 0, "w0");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(), "job job-1 is CANCELLED: cancelled by user");
+  s = CheckRunningRank(Running(2), 2, "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "rank: 2; allowed: [0, 2)");
+  s = CheckRunningRank(Running(2), 0, "w1");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(s.message(), "rank 0 of job-1 belongs to w0, not w1");
+}
+
+TEST(ValidateEvaluationTest, CountsAndHistogramsMustBeConsistent) {
+  EXPECT_TRUE(ValidateEvaluation(Done(0, 10, 10)).ok());
+  EXPECT_EQ(ValidateEvaluation(Done(0, 10, 11)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateEvaluation(Done(0, -1, 0)).code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::CompleteTaskRequest c = Done(0, 10, 5);
+  c.add_score_hist_pos(1);
+  EXPECT_EQ(ValidateEvaluation(c).code(), absl::StatusCode::kInvalidArgument);
+  for (int b = 0; b < kAucBins; ++b) c.add_score_hist_neg(0);
+  for (int b = 1; b < kAucBins; ++b) c.add_score_hist_pos(0);
+  EXPECT_TRUE(ValidateEvaluation(c).ok());
+  c.set_score_hist_neg(3, -1);
+  EXPECT_EQ(ValidateEvaluation(c).message(),
+            "score histogram bin 3 is negative; allowed: counts >= 0");
+}
+
+TEST(TaskReportsTest, BarrierReleasesWhenEveryRankArrivedOnce) {
+  TaskReports tasks(3);
+  tasks.Arrive("trained", 0);
+  tasks.Arrive("trained", 0);
+  tasks.Arrive("trained", 2);
+  EXPECT_FALSE(tasks.AllArrived("trained"));
+  EXPECT_EQ(tasks.Missing("trained"), std::vector<int>{1});
+  EXPECT_EQ(tasks.Missing("other"), (std::vector<int>{0, 1, 2}));
+  tasks.Arrive("trained", 1);
+  EXPECT_TRUE(tasks.AllArrived("trained"));
+  EXPECT_FALSE(tasks.AllArrived("other"));
+}
+
+TEST(TaskReportsTest, CompletesWhenEveryRankReportedAndCombinesResults) {
+  TaskReports tasks(2);
+  EXPECT_FALSE(tasks.Complete(Done(1, 100, 80)));
+  EXPECT_FALSE(tasks.Complete(Done(1, 100, 80)));  // a repeat is no new rank
+  EXPECT_TRUE(tasks.Complete(Done(0, 100, 90)));
+  EXPECT_DOUBLE_EQ(tasks.Result().test_accuracy(), 0.85);
+}
+
+TEST(TaskReportsTest, ProgressIsAggregatedOverRanks) {
+  TaskReports tasks(2);
+  v1::ReportProgressRequest p;
+  p.set_rank(1);
+  p.set_step(5);
+  p.set_total_steps(10);
+  EXPECT_EQ(tasks.AddProgress(p, /*batch_size=*/32).step(), 5);
+  p.set_rank(0);
+  p.set_step(3);
+  EXPECT_EQ(tasks.AddProgress(p, /*batch_size=*/32).step(), 8);
+}
+
+}  // namespace
+}  // namespace ps::coordinator
