@@ -14,7 +14,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "server/dense_shard.h"
-#include "server/two_worker_job.h"
+#include "server/test_jobs.h"
 
 namespace ps::server {
 namespace {
@@ -251,29 +251,11 @@ TEST_F(PsServiceTest, PullsUnderConcurrentPushesAreWholeSnapshots) {
   // instant sees -k * g[i] throughout.
   Start(v1::ASP, 0);
   const int64_t size = 3 * DenseShard::kStripeValues + 5;
-  v1::CreateTablesRequest create;
-  create.set_job_id("big");
-  create.set_epoch(1);
-  v1::TableDef* t = create.add_tables();
-  t->set_name("w");
-  t->set_size(size);
-  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
-  t->mutable_optimizer()->set_type(v1::SGD);
-  t->mutable_optimizer()->set_learning_rate(1.0f);
-  create.add_ranges()->set_table("w");
-  create.mutable_ranges(0)->set_end(size);
-  ASSERT_TRUE(store_.CreateTables(create).ok());
+  ASSERT_TRUE(store_.CreateTables(CreateOneTableJob("big", size)).ok());
 
   constexpr int kPushes = 30;
-  std::vector<float> g(size);
-  for (int64_t i = 0; i < size; ++i) g[i] = static_cast<float>(i % 1000 + 1);
-  v1::PushRequest push;
-  push.set_job_id("big");
-  push.set_epoch(1);
-  push.add_slices()->set_table("w");
-  push.mutable_slices(0)->set_count(size);
-  push.set_values(std::string(reinterpret_cast<const char*>(g.data()),
-                              size * sizeof(float)));
+  const std::vector<float> g = RampGradient(size);
+  const v1::PushRequest push = PushAllOfW("big", g);
   std::thread pusher([&] {
     for (int i = 0; i < kPushes; ++i) {
       bool duplicate = false;

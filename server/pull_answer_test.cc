@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "server/two_worker_job.h"
+#include "server/test_jobs.h"
 
 namespace ps::server {
 namespace {
@@ -69,29 +69,10 @@ class PullAnswerTest : public ::testing::Test {
  protected:
   // Job "big": dense "w" of `size` values, value i set to -(i % 1000 + 1).
   void CreateBig(int64_t size) {
-    v1::CreateTablesRequest create;
-    create.set_job_id("big");
-    create.set_epoch(1);
-    v1::TableDef* t = create.add_tables();
-    t->set_name("w");
-    t->set_size(size);
-    t->mutable_init()->set_kind(v1::Initializer::ZEROS);
-    t->mutable_optimizer()->set_type(v1::SGD);
-    t->mutable_optimizer()->set_learning_rate(1.0f);
-    create.add_ranges()->set_table("w");
-    create.mutable_ranges(0)->set_end(size);
-    ASSERT_TRUE(store_.CreateTables(create).ok());
-    std::vector<float> g(size);
-    for (int64_t i = 0; i < size; ++i) g[i] = static_cast<float>(i % 1000 + 1);
-    v1::PushRequest push;
-    push.set_job_id("big");
-    push.set_epoch(1);
-    push.add_slices()->set_table("w");
-    push.mutable_slices(0)->set_count(size);
-    push.set_values(std::string(reinterpret_cast<const char*>(g.data()),
-                                size * sizeof(float)));
+    ASSERT_TRUE(store_.CreateTables(CreateOneTableJob("big", size)).ok());
     bool duplicate = false;
-    ASSERT_TRUE(store_.Push(push, &duplicate).ok());
+    ASSERT_TRUE(
+        store_.Push(PushAllOfW("big", RampGradient(size)), &duplicate).ok());
   }
 
   // A pull of "big"'s "w" in slices of the given counts, from offset 0 on.

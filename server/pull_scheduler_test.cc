@@ -11,7 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/two_worker_job.h"
+#include "server/test_jobs.h"
 
 namespace ps::server {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "server/table_store.h"
-#include "server/two_worker_job.h"
+#include "server/test_jobs.h"
 
 namespace ps::server {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/two_worker_job.h"
+#include "server/test_jobs.h"
 
 #include <cstring>
 #include <vector>
@@ -52,6 +52,40 @@ v1::PullRequest PullOfW(int64_t clock) {
   s->set_table("w");
   s->set_count(4);
   return p;
+}
+
+v1::CreateTablesRequest CreateOneTableJob(const std::string& job_id,
+                                          int64_t size) {
+  v1::CreateTablesRequest create;
+  create.set_job_id(job_id);
+  create.set_epoch(1);
+  v1::TableDef* t = create.add_tables();
+  t->set_name("w");
+  t->set_size(size);
+  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
+  t->mutable_optimizer()->set_type(v1::SGD);
+  t->mutable_optimizer()->set_learning_rate(1.0f);
+  create.add_ranges()->set_table("w");
+  create.mutable_ranges(0)->set_end(size);
+  return create;
+}
+
+std::vector<float> RampGradient(int64_t size) {
+  std::vector<float> g(size);
+  for (int64_t i = 0; i < size; ++i) g[i] = static_cast<float>(i % 1000 + 1);
+  return g;
+}
+
+v1::PushRequest PushAllOfW(const std::string& job_id,
+                           const std::vector<float>& g) {
+  v1::PushRequest push;
+  push.set_job_id(job_id);
+  push.set_epoch(1);
+  push.add_slices()->set_table("w");
+  push.mutable_slices(0)->set_count(static_cast<int64_t>(g.size()));
+  push.set_values(std::string(reinterpret_cast<const char*>(g.data()),
+                              g.size() * sizeof(float)));
+  return push;
 }
 
 float FirstValue(const v1::PullResponse& response) {
