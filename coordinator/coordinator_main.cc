@@ -1,4 +1,6 @@
 // ps_coordinator: membership, the job queue, partition maps and assignments.
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -31,42 +33,84 @@ ABSL_FLAG(absl::Duration, stream_stall_timeout, absl::Seconds(60),
           "a WatchJob stream whose client reads nothing for this long is "
           "cancelled");
 
-int main(int argc, char** argv) {
+namespace {
+
+// Flags, signals (kept for WaitForTerminationSignal) and logging.
+void SetUpProcess(int argc, char** argv) {
   ps::DisableMutexDeadlockDetection();
   absl::SetProgramUsageMessage("ps_coordinator [--port=N] [--lease=3s]");
   absl::ParseCommandLine(argc, argv);
   ps::BlockTerminationSignals();
   ps::InitLogging(absl::GetFlag(FLAGS_log_level));
-  auto log = ps::Logger("coordinator");
-  const absl::Duration lease = absl::GetFlag(FLAGS_lease);
-  if (absl::Status s = ps::CheckDurationFlag(
-          "lease", lease, absl::Milliseconds(100), absl::Hours(1));
+}
+
+// The flags' values, checked; the message names the flag.
+absl::Status CheckFlags() {
+  if (absl::Status s =
+          ps::CheckDurationFlag("lease", absl::GetFlag(FLAGS_lease),
+                                absl::Milliseconds(100), absl::Hours(1));
       !s.ok()) {
-    log->error("{}", std::string(s.message()));
-    return 2;
+    return s;
   }
   if (absl::GetFlag(FLAGS_keep_succeeded_tables) < 0) {
-    log->error("--keep_succeeded_tables must be >= 0");
+    return absl::InvalidArgumentError("--keep_succeeded_tables must be >= 0");
+  }
+  return ps::CheckDurationFlag("stream_stall_timeout",
+                               absl::GetFlag(FLAGS_stream_stall_timeout),
+                               absl::Milliseconds(100), absl::Hours(24));
+}
+
+ps::coordinator::JobManagerOptions JobOptionsFromFlags() {
+  return {.barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
+          .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
+          .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables)};
+}
+
+// JobManager's periodic work on two threads of their own, every 50 ms, so
+// that lease expiry never waits on a server's RPC. Stops and joins them when
+// destroyed.
+class JobLoops {
+ public:
+  explicit JobLoops(ps::coordinator::JobManager* jobs)
+      : leases_([this, jobs] { Every([jobs] { jobs->ExpireLeases(); }); }),
+        server_work_(
+            [this, jobs] { Every([jobs] { jobs->RunServerWork(); }); }) {}
+  ~JobLoops() {
+    stop_.Notify();
+    leases_.join();
+    server_work_.join();
+  }
+
+ private:
+  template <typename F>
+  void Every(F work) {
+    while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
+      work();
+    }
+  }
+
+  absl::Notification stop_;  // before the threads that wait on it
+  std::thread leases_;
+  std::thread server_work_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  SetUpProcess(argc, argv);
+  auto log = ps::Logger("coordinator");
+  if (absl::Status s = CheckFlags(); !s.ok()) {
+    log->error("{}", std::string(s.message()));
     return 2;
   }
 
+  const absl::Duration lease = absl::GetFlag(FLAGS_lease);
   ps::coordinator::Membership members(lease, [] { return absl::Now(); });
   ps::coordinator::GrpcServerControl control(absl::Seconds(30));
   ps::coordinator::JobManager jobs(
-      &members, &control, [] { return absl::Now(); },
-      {.barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
-       .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
-       .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables)});
-  const absl::Duration stall = absl::GetFlag(FLAGS_stream_stall_timeout);
-  if (absl::Status s =
-          ps::CheckDurationFlag("stream_stall_timeout", stall,
-                                absl::Milliseconds(100), absl::Hours(24));
-      !s.ok()) {
-    log->error("{}", std::string(s.message()));
-    return 2;
-  }
-  ps::coordinator::CoordinatorService service(&members, &jobs, lease / 4,
-                                              stall);
+      &members, &control, [] { return absl::Now(); }, JobOptionsFromFlags());
+  ps::coordinator::CoordinatorService service(
+      &members, &jobs, lease / 4, absl::GetFlag(FLAGS_stream_stall_timeout));
   auto server =
       ps::StartServer(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
                       {&service}, {ps::v1::Coordinator::service_full_name()});
@@ -74,36 +118,19 @@ int main(int argc, char** argv) {
     log->error("{}", server.status().ToString());
     return 1;
   }
-  // Two loops: lease expiry must never wait on a server's RPC.
-  absl::Notification stop;
-  std::thread leases([&] {
-    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
-      jobs.ExpireLeases();
-    }
-  });
-  std::thread server_work([&] {
-    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(50))) {
-      jobs.RunServerWork();
-    }
-  });
-  auto stop_loops = [&] {
-    stop.Notify();
-    leases.join();
-    server_work.join();
-  };
+  auto loops = std::make_unique<JobLoops>(&jobs);
   log->info("ps_coordinator serving on {} (lease {})", server->address,
             absl::FormatDuration(lease));
   if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file),
                                        server->address);
       !s.ok()) {
     log->error("{}", s.ToString());
-    stop_loops();
     return 1;
   }
   int sig = ps::WaitForTerminationSignal();
   log->info("signal {}: shutting down", sig);
   server->StopServing();
-  stop_loops();
+  loops.reset();
   server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
   return 0;
 }

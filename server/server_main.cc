@@ -1,9 +1,12 @@
 // ps_server: holds shards of parameter tables and applies pushes to them.
 #include <cstdlib>
+#include <memory>
+#include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "common/daemon.h"
 #include "common/logging.h"
 #include "common/member_agent.h"
@@ -30,12 +33,48 @@ ABSL_FLAG(bool, batch_scheduling, true,
           "that sent it when they share a CPU (see UseBatchScheduling in "
           "common/daemon.h)");
 
-int main(int argc, char** argv) {
+namespace {
+
+// The flags' values, checked; the message names the flag.
+absl::Status CheckFlags() {
+  if (absl::GetFlag(FLAGS_max_memory_gb) <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_memory_gb must be > 0, got ",
+                     absl::GetFlag(FLAGS_max_memory_gb)));
+  }
+  return ps::CheckDurationFlag("stream_stall_timeout",
+                               absl::GetFlag(FLAGS_stream_stall_timeout),
+                               absl::Milliseconds(100), absl::Hours(24));
+}
+
+// Joins the coordinator given by --coordinator as the server at `address`;
+// nullptr when there is none (standalone).
+absl::StatusOr<std::unique_ptr<ps::MemberAgent>> JoinCluster(
+    const std::string& address) {
+  auto log = ps::Logger("server");
+  if (absl::GetFlag(FLAGS_coordinator).empty()) {
+    log->warn("no --coordinator: standalone ps_server serving on {}", address);
+    return nullptr;
+  }
+  auto agent =
+      ps::MemberAgent::Start({.coordinator = absl::GetFlag(FLAGS_coordinator),
+                              .role = ps::v1::SERVER,
+                              .address = address},
+                             [](const ps::v1::HeartbeatResponse&) {});
+  if (agent.ok()) {
+    log->info("ps_server {} serving on {}", (*agent)->member_id(), address);
+  }
+  return agent;
+}
+
+// The process's settings, in the order they must come: malloc before any
+// allocation of note, the scheduling policy before any thread starts
+// (threads inherit it), then signals and logging.
+void SetUpProcess(int argc, char** argv) {
   ps::DisableMutexDeadlockDetection();
   const absl::Status malloc_tuned = ps::TuneMallocForBulkTransfers();
   absl::SetProgramUsageMessage("ps_server --coordinator=HOST:PORT [--port=N]");
   absl::ParseCommandLine(argc, argv);
-  // Before any thread starts: threads inherit the policy.
   const absl::Status batch = absl::GetFlag(FLAGS_batch_scheduling)
                                  ? ps::UseBatchScheduling()
                                  : absl::OkStatus();
@@ -44,24 +83,23 @@ int main(int argc, char** argv) {
   auto log = ps::Logger("server");
   if (!malloc_tuned.ok()) log->warn("{}", malloc_tuned.ToString());
   if (!batch.ok()) log->warn("{}", batch.ToString());
-  if (absl::GetFlag(FLAGS_max_memory_gb) <= 0) {
-    log->error("--max_memory_gb must be > 0, got {}",
-               absl::GetFlag(FLAGS_max_memory_gb));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  SetUpProcess(argc, argv);
+  auto log = ps::Logger("server");
+  if (absl::Status s = CheckFlags(); !s.ok()) {
+    log->error("{}", std::string(s.message()));
     return 2;
   }
 
   ps::server::TableStore store(
       {.max_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_max_memory_gb) *
                                          (1 << 30))});
-  const absl::Duration stall = absl::GetFlag(FLAGS_stream_stall_timeout);
-  if (absl::Status s =
-          ps::CheckDurationFlag("stream_stall_timeout", stall,
-                                absl::Milliseconds(100), absl::Hours(24));
-      !s.ok()) {
-    log->error("{}", std::string(s.message()));
-    return 2;
-  }
-  ps::server::PsService service(&store, ps::server::kMaxWaitingPulls, stall);
+  ps::server::PsService service(&store, ps::server::kMaxWaitingPulls,
+                                absl::GetFlag(FLAGS_stream_stall_timeout));
   auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
                                 absl::GetFlag(FLAGS_port), {&service},
                                 {ps::v1::ParameterServer::service_full_name()});
@@ -69,23 +107,11 @@ int main(int argc, char** argv) {
     log->error("{}", server.status().ToString());
     return 1;
   }
-  std::unique_ptr<ps::MemberAgent> agent;
-  if (!absl::GetFlag(FLAGS_coordinator).empty()) {
-    auto started =
-        ps::MemberAgent::Start({.coordinator = absl::GetFlag(FLAGS_coordinator),
-                                .role = ps::v1::SERVER,
-                                .address = server->address},
-                               [](const ps::v1::HeartbeatResponse&) {});
-    if (!started.ok()) {
-      log->error("{}", started.status().ToString());
-      return 1;
-    }
-    agent = *std::move(started);
-    log->info("ps_server {} serving on {}", agent->member_id(),
-              server->address);
-  } else {
-    log->warn("no --coordinator: standalone ps_server serving on {}",
-              server->address);
+  absl::StatusOr<std::unique_ptr<ps::MemberAgent>> agent =
+      JoinCluster(server->address);
+  if (!agent.ok()) {
+    log->error("{}", agent.status().ToString());
+    return 1;
   }
   if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file),
                                        server->address);
@@ -96,7 +122,7 @@ int main(int argc, char** argv) {
   int sig = ps::WaitForTerminationSignal();
   log->info("signal {}: shutting down", sig);
   server->StopServing();
-  agent.reset();
+  agent->reset();
   server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
   return 0;
 }
