@@ -10,6 +10,18 @@ namespace {
 
 constexpr int64_t kMaxPlannedBytes = std::numeric_limits<int64_t>::max() / 2;
 
+// The bytes of the dense values of a valid request's ranges (at most 2^36
+// values each), saturating at kMaxPlannedBytes whatever their number.
+int64_t PlannedBytes(const v1::CreateTablesRequest& request) {
+  int64_t planned = 0;
+  for (const v1::DenseRange& r : request.ranges()) {
+    const int64_t values = r.end() - r.begin();
+    planned = values > (kMaxPlannedBytes - planned) / 4 ? kMaxPlannedBytes
+                                                        : planned + values * 4;
+  }
+  return planned;
+}
+
 }  // namespace
 
 int64_t TableStore::JobTables::SparseBytes() const {
@@ -85,14 +97,8 @@ int64_t TableStore::HeldBytesLocked() const {
 absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
   if (absl::Status s = ValidateCreateTables(request); !s.ok()) return s;
   // A first estimate, so that a request over the cap is refused before
-  // anything is allocated. The ranges are valid now (at most 2^36 values
-  // each); the sum saturates all the same, whatever the number of ranges.
-  int64_t planned = 0;
-  for (const v1::DenseRange& r : request.ranges()) {
-    const int64_t values = r.end() - r.begin();
-    planned = values > (kMaxPlannedBytes - planned) / 4 ? kMaxPlannedBytes
-                                                        : planned + values * 4;
-  }
+  // anything is allocated.
+  const int64_t planned = PlannedBytes(request);
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(request.job_id());
@@ -323,9 +329,10 @@ absl::Status TableStore::ScanRows(
     return absl::NotFoundError(absl::StrCat("unknown table ", table));
   }
   if (it->second.kind != v1::SPARSE) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "table ", table, " is DENSE; ScanRows lists the rows of a SPARSE "
-        "table (pull a dense one)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("table ", table,
+                     " is DENSE; ScanRows lists the rows of a SPARSE "
+                     "table (pull a dense one)"));
   }
   const SparseShard& shard = *it->second.sparse;
   const int64_t row_bytes = int64_t{8} + shard.dim() * int64_t{sizeof(float)};

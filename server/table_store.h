@@ -241,6 +241,13 @@ class TableStore {
       const google::protobuf::RepeatedPtrField<v1::DenseSlice>& slices,
       const google::protobuf::RepeatedPtrField<v1::SparseSlice>& sparse,
       absl::string_view key_bytes) const;
+  // The table `name` of `job` if it is of kind `kind`: NOT_FOUND when there
+  // is none, INVALID_ARGUMENT "table <name> <wrong_kind>" when it is of the
+  // other kind.
+  static absl::StatusOr<const Table*> TableOfKind(const JobTables& job,
+                                                  const std::string& name,
+                                                  v1::TableKind kind,
+                                                  absl::string_view wrong_kind);
   absl::Status ResolveDense(
       const JobTables& job,
       const google::protobuf::RepeatedPtrField<v1::DenseSlice>& slices,

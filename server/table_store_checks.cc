@@ -29,30 +29,40 @@ absl::Status TableStore::CheckRoom(const std::string& job_id) const {
       "; requests with sparse keys are refused until tables are dropped"));
 }
 
+absl::StatusOr<const TableStore::Table*> TableStore::TableOfKind(
+    const JobTables& job, const std::string& name, v1::TableKind kind,
+    absl::string_view wrong_kind) {
+  auto it = job.tables.find(name);
+  if (it == job.tables.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown table ", name));
+  }
+  if (it->second.kind != kind) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("table ", name, " ", wrong_kind));
+  }
+  return &it->second;
+}
+
 absl::Status TableStore::ResolveDense(
     const JobTables& job,
     const google::protobuf::RepeatedPtrField<v1::DenseSlice>& slices,
     Resolved* out) const {
   out->dense.reserve(slices.size());
   for (const v1::DenseSlice& s : slices) {
-    auto it = job.tables.find(s.table());
-    if (it == job.tables.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown table ", s.table()));
-    }
-    if (it->second.kind != v1::DENSE) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "table ", s.table(),
-          " is SPARSE; a dense slice needs a DENSE table (send its keys in a "
-          "sparse slice)"));
-    }
-    if (s.offset() < 0 || s.count() <= 0 || s.offset() > it->second.size ||
-        s.count() > it->second.size - s.offset()) {
-      return absl::OutOfRangeError(absl::StrCat(
-          "table ", s.table(), ": slice offset ", s.offset(), " count ",
-          s.count(), " is outside [0, ", it->second.size, ")"));
+    absl::StatusOr<const Table*> table = TableOfKind(
+        job, s.table(), v1::DENSE,
+        "is SPARSE; a dense slice needs a DENSE table (send its keys in a "
+        "sparse slice)");
+    if (!table.ok()) return table.status();
+    const int64_t size = (*table)->size;
+    if (s.offset() < 0 || s.count() <= 0 || s.offset() > size ||
+        s.count() > size - s.offset()) {
+      return absl::OutOfRangeError(
+          absl::StrCat("table ", s.table(), ": slice offset ", s.offset(),
+                       " count ", s.count(), " is outside [0, ", size, ")"));
     }
     DenseShard* owner = nullptr;
-    for (const auto& shard : it->second.shards) {
+    for (const auto& shard : (*table)->shards) {
       if (shard->Contains(s.offset(), s.count())) owner = shard.get();
     }
     if (owner == nullptr) {
@@ -73,15 +83,11 @@ absl::Status TableStore::ResolveSparse(
     absl::string_view key_bytes, Resolved* out) const {
   out->sparse.reserve(slices.size());
   for (const v1::SparseSlice& s : slices) {
-    auto it = job.tables.find(s.table());
-    if (it == job.tables.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown table ", s.table()));
-    }
-    if (it->second.kind != v1::SPARSE) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "table ", s.table(), " is DENSE; sparse keys need a SPARSE table"));
-    }
-    out->sparse.push_back({it->second.sparse.get(), 0, s.keys()});
+    absl::StatusOr<const Table*> table =
+        TableOfKind(job, s.table(), v1::SPARSE,
+                    "is DENSE; sparse keys need a SPARSE table");
+    if (!table.ok()) return table.status();
+    out->sparse.push_back({(*table)->sparse.get(), 0, s.keys()});
   }
   absl::StatusOr<std::vector<uint64_t>> keys = DecodeKeys(slices, key_bytes);
   if (!keys.ok()) return keys.status();
