@@ -180,18 +180,7 @@ TEST_F(PsServiceTest, ScanWhoseClientStopsReadingIsCancelled) {
   constexpr int64_t kKeys = 1 << 20;
   constexpr int kDim =
       16;  // 64 MiB of rows: far more than the transport buffers
-  v1::CreateTablesRequest create;
-  create.set_job_id("scan");
-  create.set_epoch(1);
-  v1::TableDef* t = create.add_tables();
-  t->set_name("e");
-  t->set_kind(v1::SPARSE);
-  t->set_dim(kDim);
-  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
-  t->mutable_optimizer()->set_type(v1::SGD);
-  t->mutable_optimizer()->set_learning_rate(1.0f);
-  create.set_sparse_partitions(1);
-  create.add_owned_partitions(0);
+  const v1::CreateTablesRequest create = CreateSparseJob("scan", "e", kDim);
   ASSERT_TRUE(store_.CreateTables(create).ok());
   std::vector<uint64_t> keys(kKeys);
   for (int64_t k = 0; k < kKeys; ++k) keys[k] = k + 1;

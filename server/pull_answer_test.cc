@@ -30,6 +30,13 @@ Answer Parse(const grpc::ByteBuffer& buffer) {
   return a;
 }
 
+// WritePullResponse's answer to `plan`, parsed.
+Answer Write(const PullPlan& plan, int64_t staleness) {
+  grpc::ByteBuffer buffer;
+  EXPECT_TRUE(WritePullResponse(plan, staleness, &buffer).ok());
+  return Parse(buffer);
+}
+
 std::vector<float> Floats(const v1::PullResponse& r) {
   std::vector<float> out(r.values().size() / sizeof(float));
   std::memcpy(out.data(), r.values().data(), out.size() * sizeof(float));
@@ -114,9 +121,7 @@ TEST_F(PullAnswerTest, SmallPullIsOneCopiedSliceWithItsStaleness) {
   absl::StatusOr<PullPlan> plan = store_.PlanPull(PullOfW(1));
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_FALSE(AnswersByReference(*plan));
-  grpc::ByteBuffer buffer;
-  ASSERT_TRUE(WritePullResponse(*plan, /*staleness=*/2, &buffer).ok());
-  Answer a = Parse(buffer);
+  Answer a = Write(*plan, /*staleness=*/2);
   EXPECT_EQ(a.slices.size(), 1u);
   EXPECT_EQ(Floats(a.response), std::vector<float>(4, -2.0f));
   EXPECT_EQ(a.response.staleness(), 2);
@@ -127,9 +132,7 @@ TEST_F(PullAnswerTest, BigDensePullGoesOutByReferenceOneSlicePerStripe) {
   CreateBig(size);
   PullPlan plan = PlanBig({size});
   EXPECT_TRUE(AnswersByReference(plan));
-  grpc::ByteBuffer buffer;
-  ASSERT_TRUE(WritePullResponse(plan, /*staleness=*/0, &buffer).ok());
-  Answer a = Parse(buffer);
+  Answer a = Write(plan, /*staleness=*/0);
   // The head, one piece per stripe (the last 5 values copied); no tail for
   // staleness 0.
   EXPECT_EQ(a.slices.size(), 5u);
@@ -144,28 +147,14 @@ TEST_F(PullAnswerTest, ManySmallDenseSlicesAreCopiedIntoOneBuffer) {
   PullPlan plan =
       PlanBig({kMinReferencedValues + 10, 10, kMinReferencedValues - 20});
   EXPECT_FALSE(AnswersByReference(plan));
-  grpc::ByteBuffer buffer;
-  ASSERT_TRUE(WritePullResponse(plan, /*staleness=*/3, &buffer).ok());
-  Answer a = Parse(buffer);
+  Answer a = Write(plan, /*staleness=*/3);
   EXPECT_EQ(a.slices.size(), 1u);
   EXPECT_EQ(a.response.staleness(), 3);
   ExpectBigValues(a.response, size);
 }
 
 TEST_F(PullAnswerTest, PullWithSparseRowsIsCopied) {
-  v1::CreateTablesRequest create;
-  create.set_job_id("s");
-  create.set_epoch(1);
-  v1::TableDef* t = create.add_tables();
-  t->set_name("emb");
-  t->set_kind(v1::SPARSE);
-  t->set_dim(2);
-  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
-  t->mutable_optimizer()->set_type(v1::SGD);
-  t->mutable_optimizer()->set_learning_rate(1.0f);
-  create.set_sparse_partitions(1);
-  create.add_owned_partitions(0);
-  ASSERT_TRUE(store_.CreateTables(create).ok());
+  ASSERT_TRUE(store_.CreateTables(CreateSparseJob("s", "emb", 2)).ok());
   const uint64_t keys[3] = {5, 9, 1};
   v1::PullRequest pull;
   pull.set_job_id("s");
@@ -176,9 +165,7 @@ TEST_F(PullAnswerTest, PullWithSparseRowsIsCopied) {
   absl::StatusOr<PullPlan> plan = store_.PlanPull(pull);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_FALSE(AnswersByReference(*plan));
-  grpc::ByteBuffer buffer;
-  ASSERT_TRUE(WritePullResponse(*plan, /*staleness=*/0, &buffer).ok());
-  Answer a = Parse(buffer);
+  Answer a = Write(*plan, /*staleness=*/0);
   EXPECT_EQ(a.slices.size(), 1u);
   EXPECT_EQ(Floats(a.response), std::vector<float>(6, 0.0f));
 }

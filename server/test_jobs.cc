@@ -70,6 +70,23 @@ v1::CreateTablesRequest CreateOneTableJob(const std::string& job_id,
   return create;
 }
 
+v1::CreateTablesRequest CreateSparseJob(const std::string& job_id,
+                                        const std::string& table, int dim) {
+  v1::CreateTablesRequest create;
+  create.set_job_id(job_id);
+  create.set_epoch(1);
+  v1::TableDef* t = create.add_tables();
+  t->set_name(table);
+  t->set_kind(v1::SPARSE);
+  t->set_dim(dim);
+  t->mutable_init()->set_kind(v1::Initializer::ZEROS);
+  t->mutable_optimizer()->set_type(v1::SGD);
+  t->mutable_optimizer()->set_learning_rate(1.0f);
+  create.set_sparse_partitions(1);
+  create.add_owned_partitions(0);
+  return create;
+}
+
 std::vector<float> RampGradient(int64_t size) {
   std::vector<float> g(size);
   for (int64_t i = 0; i < size; ++i) g[i] = static_cast<float>(i % 1000 + 1);

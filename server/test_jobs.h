@@ -30,6 +30,11 @@ v1::PullRequest PullOfW(int64_t clock);
 v1::CreateTablesRequest CreateOneTableJob(const std::string& job_id,
                                           int64_t size);
 
+// A sparse job: job `job_id` under ASP with one SPARSE table `table` of
+// rows of `dim`, zeros, SGD with learning rate 1, its one partition here.
+v1::CreateTablesRequest CreateSparseJob(const std::string& job_id,
+                                        const std::string& table, int dim);
+
 // A gradient of `size` values that differ along the table: value i is
 // i % 1000 + 1.
 std::vector<float> RampGradient(int64_t size);
