@@ -2,6 +2,7 @@
 // against ordinary protobuf clients, malformed bytes, and pulls that wait.
 #include "server/ps_service.h"
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -60,6 +61,41 @@ class PsServiceTest : public ::testing::Test {
     return stub_->Pull(&ctx, request, response);
   }
 
+  // The first value of "w" pulled at `clock`; NaN when the pull fails.
+  float PulledFirstValue(int64_t clock) {
+    v1::PullResponse response;
+    grpc::Status s = Pull(PullOfW(clock), absl::Seconds(5), &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return s.ok() ? FirstValue(response) : std::nanf("");
+  }
+
+  // Pulls sent without waiting for their answers.
+  struct AsyncPulls {
+    explicit AsyncPulls(int n) : responses(n), statuses(n), done(n) {}
+    v1::PullRequest request;
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    std::vector<v1::PullResponse> responses;
+    std::vector<grpc::Status> statuses;
+    std::vector<absl::Notification> done;
+  };
+  // Sends `n` pulls of "w" at `clock`, each with a deadline in 20 s.
+  std::unique_ptr<AsyncPulls> SendPulls(int n, int64_t clock) {
+    auto pulls = std::make_unique<AsyncPulls>(n);
+    pulls->request = PullOfW(clock);
+    for (int i = 0; i < n; ++i) {
+      auto& ctx =
+          pulls->contexts.emplace_back(std::make_unique<grpc::ClientContext>());
+      ctx->set_deadline(DeadlineIn(absl::Seconds(20)));
+      AsyncPulls* p = pulls.get();
+      stub_->async()->Pull(ctx.get(), &p->request, &p->responses[i],
+                           [p, i](grpc::Status s) {
+                             p->statuses[i] = s;
+                             p->done[i].Notify();
+                           });
+    }
+    return pulls;
+  }
+
   // Sends `bytes` as the request of `method` and returns the status.
   grpc::Status RawCall(const std::string& method, const std::string& bytes) {
     grpc::GenericStub generic(channel_);
@@ -114,9 +150,7 @@ TEST_F(PsServiceTest, RetriedPushIsReportedDuplicate) {
   EXPECT_FALSE(duplicate);
   ASSERT_TRUE(Push(p, &duplicate).ok());
   EXPECT_TRUE(duplicate);
-  v1::PullResponse response;
-  ASSERT_TRUE(Pull(PullOfW(0), absl::Seconds(5), &response).ok());
-  EXPECT_EQ(FirstValue(response), -1.0f);
+  EXPECT_EQ(PulledFirstValue(0), -1.0f);
 }
 
 // The first answer of a push can be lost (a timeout, a dropped connection):
@@ -131,9 +165,7 @@ TEST_F(PsServiceTest, RetryAfterItsClockClosedIsDuplicate) {
   EXPECT_TRUE(duplicate);
   // b's push completes clock 0: the summed gradient is applied once.
   ASSERT_TRUE(Push(PushOf("b", 0, 3.0f), &duplicate).ok());
-  v1::PullResponse response;
-  ASSERT_TRUE(Pull(PullOfW(1), absl::Seconds(5), &response).ok());
-  EXPECT_EQ(FirstValue(response), -2.0f);  // -(1 + 3) / 2
+  EXPECT_EQ(PulledFirstValue(1), -2.0f);  // -(1 + 3) / 2
 }
 
 TEST_F(PsServiceTest,
@@ -157,9 +189,7 @@ TEST_F(PsServiceTest,
     applied += status[t].ok() && !duplicate[t];
   }
   EXPECT_EQ(applied, 1);
-  v1::PullResponse response;
-  ASSERT_TRUE(Pull(PullOfW(0), absl::Seconds(5), &response).ok());
-  EXPECT_EQ(FirstValue(response), -1.0f);
+  EXPECT_EQ(PulledFirstValue(0), -1.0f);
 }
 
 TEST_F(PsServiceTest, RefusedPushIsNotRecordedSoItCanBeSentAgain) {
@@ -227,9 +257,7 @@ TEST_F(PsServiceTest, MalformedBytesAreInvalidArgumentAndChangeNothing) {
   }
   EXPECT_EQ(RawCall("Pull", junk).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  v1::PullResponse response;
-  ASSERT_TRUE(Pull(PullOfW(0), absl::Seconds(5), &response).ok());
-  EXPECT_EQ(FirstValue(response), 0.0f);
+  EXPECT_EQ(PulledFirstValue(0), 0.0f);
 }
 
 TEST_F(PsServiceTest, PullsUnderConcurrentPushesAreWholeSnapshots) {
@@ -361,47 +389,23 @@ TEST_F(PsServiceTest, ManyWaitingPullsDoNotHoldUpThePushesTheyWaitFor) {
   // More waiting pulls than gRPC has callback threads: if they blocked
   // those threads, the pushes below could never be served.
   constexpr int kPulls = 12;
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<v1::PullResponse> responses(kPulls);
-  std::vector<grpc::Status> statuses(kPulls);
-  std::vector<absl::Notification> done(kPulls);
-  const v1::PullRequest request = PullOfW(1);
-  for (int i = 0; i < kPulls; ++i) {
-    contexts.push_back(std::make_unique<grpc::ClientContext>());
-    contexts.back()->set_deadline(DeadlineIn(absl::Seconds(20)));
-    stub_->async()->Pull(contexts.back().get(), &request, &responses[i],
-                         [&, i](grpc::Status s) {
-                           statuses[i] = s;
-                           done[i].Notify();
-                         });
-  }
+  std::unique_ptr<AsyncPulls> pulls = SendPulls(kPulls, 1);
   absl::SleepFor(absl::Milliseconds(200));  // let them start waiting
   bool duplicate;
   ASSERT_TRUE(Push(PushOf("a", 0, 1.0f), &duplicate).ok());
   ASSERT_TRUE(Push(PushOf("b", 0, 1.0f), &duplicate).ok());
   for (int i = 0; i < kPulls; ++i) {
-    ASSERT_TRUE(done[i].WaitForNotificationWithTimeout(absl::Seconds(10)));
-    EXPECT_TRUE(statuses[i].ok()) << statuses[i].error_message();
-    EXPECT_EQ(FirstValue(responses[i]), -2.0f);
+    ASSERT_TRUE(
+        pulls->done[i].WaitForNotificationWithTimeout(absl::Seconds(10)));
+    EXPECT_TRUE(pulls->statuses[i].ok()) << pulls->statuses[i].error_message();
+    EXPECT_EQ(FirstValue(pulls->responses[i]), -2.0f);
   }
 }
 
 TEST_F(PsServiceTest, PullsBeyondTheWaitingCapAreResourceExhausted) {
   Start(v1::BSP, 0, /*max_waiting_pulls=*/3);
   const v1::PullRequest request = PullOfW(1);
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<v1::PullResponse> responses(3);
-  std::vector<grpc::Status> statuses(3);
-  std::vector<absl::Notification> done(3);
-  for (int i = 0; i < 3; ++i) {
-    contexts.push_back(std::make_unique<grpc::ClientContext>());
-    contexts.back()->set_deadline(DeadlineIn(absl::Seconds(20)));
-    stub_->async()->Pull(contexts.back().get(), &request, &responses[i],
-                         [&, i](grpc::Status s) {
-                           statuses[i] = s;
-                           done[i].Notify();
-                         });
-  }
+  std::unique_ptr<AsyncPulls> pulls = SendPulls(3, 1);
   absl::SleepFor(absl::Milliseconds(300));  // let them start waiting
   v1::PullResponse response;
   grpc::Status s = Pull(request, absl::Seconds(5), &response);
@@ -413,8 +417,9 @@ TEST_F(PsServiceTest, PullsBeyondTheWaitingCapAreResourceExhausted) {
   ASSERT_TRUE(Push(PushOf("a", 0, 1.0f), &duplicate).ok());
   ASSERT_TRUE(Push(PushOf("b", 0, 1.0f), &duplicate).ok());
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(done[i].WaitForNotificationWithTimeout(absl::Seconds(10)));
-    EXPECT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    ASSERT_TRUE(
+        pulls->done[i].WaitForNotificationWithTimeout(absl::Seconds(10)));
+    EXPECT_TRUE(pulls->statuses[i].ok()) << pulls->statuses[i].error_message();
   }
   EXPECT_TRUE(Pull(request, absl::Seconds(5), &response).ok());
 }
