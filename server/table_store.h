@@ -12,7 +12,7 @@
 // from the pieces its request arrived in (ValuePieces); a pull either takes
 // references to the shards' values (PullPlan::Share, copy on write) or
 // writes them straight into the caller's buffer (PullPlan::Read), which the
-// caller sizes first; the service picks (server/ps_service.cc).
+// caller sizes first; server/pull_answer.h picks.
 //
 // Thread-safe. Locking: the job map has its own lock, held only to find a
 // job; each shard locks in stripes, each with its own lock, and a call holds

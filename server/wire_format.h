@@ -2,7 +2,7 @@
 // that values are copied at most once: a push's values are applied straight
 // from the pieces the request arrived in, and a pull's values follow the
 // framing built here, as references to the shards or copied into one
-// buffer (server/ps_service.cc).
+// buffer (server/pull_answer.h).
 //
 // Protobuf's wire format lets a message be cut at field boundaries: a
 // PushRequest is its small fields (parsed here by protobuf) with a `values`
