@@ -8,7 +8,7 @@
 #include <numeric>
 #include <vector>
 
-#include "client/export.h"
+#include "client/psctl/export.h"
 #include "client/ps_client.h"
 #include "common/partition.h"
 #include "common/rpc.h"

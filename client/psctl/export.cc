@@ -1,4 +1,4 @@
-#include "client/export.h"
+#include "client/psctl/export.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -64,18 +64,20 @@ absl::Status ScanTable(const v1::Job& job, const v1::TableDef& def,
         uint64_t key;
         std::memcpy(&key, block.keys().data() + i * sizeof(key), sizeof(key));
         order.emplace_back(key, rows.size() / dim);
-        rows.insert(rows.end(),
-                    reinterpret_cast<const float*>(block.values().data()) + i * dim,
-                    reinterpret_cast<const float*>(block.values().data()) + (i + 1) * dim);
+        rows.insert(
+            rows.end(),
+            reinterpret_cast<const float*>(block.values().data()) + i * dim,
+            reinterpret_cast<const float*>(block.values().data()) +
+                (i + 1) * dim);
       }
     }
     absl::Status s = FromGrpcStatus(reader->Finish());
     if (bad.ok()) bad = s;
     if (!bad.ok()) {
-      return Annotate(bad, absl::StrCat("job ", job.id(), ": scan of table ",
-                                        def.name(), " on server ",
-                                        server.member_id(), " at ",
-                                        server.address()));
+      return Annotate(
+          bad, absl::StrCat("job ", job.id(), ": scan of table ", def.name(),
+                            " on server ", server.member_id(), " at ",
+                            server.address()));
     }
   }
   std::sort(order.begin(), order.end());
@@ -85,9 +87,9 @@ absl::Status ScanTable(const v1::Job& job, const v1::TableDef& def,
   out->values.reserve(order.size() * dim);
   for (size_t i = 0; i < order.size(); ++i) {
     if (i > 0 && order[i].first == order[i - 1].first) {
-      return absl::DataLossError(absl::StrCat(
-          "job ", job.id(), ": table ", def.name(), ": key ", order[i].first,
-          " came from two servers"));
+      return absl::DataLossError(
+          absl::StrCat("job ", job.id(), ": table ", def.name(), ": key ",
+                       order[i].first, " came from two servers"));
     }
     out->keys.push_back(order[i].first);
     const float* row = rows.data() + order[i].second * dim;
@@ -100,9 +102,9 @@ absl::Status ScanTable(const v1::Job& job, const v1::TableDef& def,
 
 absl::Status ExportJob(const v1::Job& job, const std::string& path) {
   if (job.partition_map().tables_size() == 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job ", job.id(), " is ", v1::JobState_Name(job.state()),
-        " and has no tables to export"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job.id(), " is ", v1::JobState_Name(job.state()),
+                     " and has no tables to export"));
   }
   std::vector<TableRef> refs;
   std::vector<int> dense_table;  // ref -> index in `tables`
@@ -142,7 +144,8 @@ absl::Status WriteExport(const std::vector<ExportedTable>& tables,
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
+    if (!out)
+      return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
     out.write(kMagic, 4);
     Put<uint32_t>(out, tables.size());
     for (const ExportedTable& t : tables) {
@@ -159,16 +162,21 @@ absl::Status WriteExport(const std::vector<ExportedTable>& tables,
         }
         Put<int32_t>(out, t.dim);
         Put<int64_t>(out, t.keys.size());
-        out.write(reinterpret_cast<const char*>(t.keys.data()), t.keys.size() * 8);
+        out.write(reinterpret_cast<const char*>(t.keys.data()),
+                  t.keys.size() * 8);
       } else {
         Put<int64_t>(out, t.values.size());
       }
-      out.write(reinterpret_cast<const char*>(t.values.data()), t.values.size() * 4);
+      out.write(reinterpret_cast<const char*>(t.values.data()),
+                t.values.size() * 4);
     }
-    if (!out) return absl::ResourceExhaustedError(absl::StrCat("writing ", tmp, " failed"));
+    if (!out)
+      return absl::ResourceExhaustedError(
+          absl::StrCat("writing ", tmp, " failed"));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot rename ", tmp, " to ", path));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot rename ", tmp, " to ", path));
   }
   return absl::OkStatus();
 }

@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "client/commands.h"
-#include "client/format.h"
+#include "client/psctl/commands.h"
+#include "client/psctl/format.h"
 
 namespace ps::client {
 
@@ -26,7 +26,8 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
   local.mutable_cluster()->set_num_servers(options.cluster.servers);
   absl::StatusOr<std::string> id = Submit((*cluster)->coordinator(), local);
   if (!id.ok()) return id.status();
-  out << "submitted " << *id << " to " << (*cluster)->coordinator_address() << std::endl;
+  out << "submitted " << *id << " to " << (*cluster)->coordinator_address()
+      << std::endl;
 
   // Turns an interrupt into a cancellation, from a watcher thread.
   absl::Mutex mu;
@@ -44,12 +45,12 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
       return;
     }
   });
-  absl::StatusOr<v1::Job> job = Watch(
-      (*cluster)->coordinator(), *id, out, options.timeout, absl::Seconds(1),
-      [&](grpc::ClientContext* ctx) {
-        absl::MutexLock lock(&mu);
-        watch_ctx = ctx;
-      });
+  absl::StatusOr<v1::Job> job =
+      Watch((*cluster)->coordinator(), *id, out, options.timeout,
+            absl::Seconds(1), [&](grpc::ClientContext* ctx) {
+              absl::MutexLock lock(&mu);
+              watch_ctx = ctx;
+            });
   done.Notify();
   guard.join();
   if (job.ok()) {
@@ -60,7 +61,8 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
       Tables((*cluster)->coordinator(), *id, out).IgnoreError();
     }
     if (job->state() == v1::SUCCEEDED && !options.export_path.empty()) {
-      absl::Status s = Export((*cluster)->coordinator(), *id, options.export_path, out);
+      absl::Status s =
+          Export((*cluster)->coordinator(), *id, options.export_path, out);
       if (!s.ok()) return s;
     }
   }

@@ -1,4 +1,4 @@
-#include "client/commands.h"
+#include "client/psctl/commands.h"
 
 #include <fstream>
 #include <sstream>
@@ -7,18 +7,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
-#include "client/export.h"
-#include "client/format.h"
+#include "client/psctl/export.h"
+#include "client/psctl/format.h"
 #include "common/job_spec.h"
-#include "common/rpc.h"
 #include "common/job_state.h"
+#include "common/rpc.h"
 #include "common/status.h"
 
 namespace ps::client {
 namespace {
 
 constexpr absl::Duration kRpcTimeout = absl::Seconds(10);
-
 
 absl::StatusOr<v1::Job> GetJob(v1::Coordinator::Stub* stub,
                                const std::string& job_id) {
@@ -36,7 +35,8 @@ absl::StatusOr<v1::Job> GetJob(v1::Coordinator::Stub* stub,
 
 absl::StatusOr<v1::JobSpec> LoadJobSpec(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read job spec ", path));
+  if (!in)
+    return absl::NotFoundError(absl::StrCat("cannot read job spec ", path));
   std::stringstream text;
   text << in.rdbuf();
   absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(text.str());
@@ -114,8 +114,8 @@ absl::Status Tables(v1::Coordinator::Stub* stub, const std::string& job_id,
     auto server = v1::ParameterServer::NewStub(MakeChannel(m.address()));
     grpc::ClientContext server_ctx;
     server_ctx.set_deadline(DeadlineIn(kRpcTimeout));
-    st.status = FromGrpcStatus(
-        server->ServerStatus(&server_ctx, {}, &st.response));
+    st.status =
+        FromGrpcStatus(server->ServerStatus(&server_ctx, {}, &st.response));
   }
   out << TablesTable(servers, job_id);
   return absl::OkStatus();
@@ -134,9 +134,8 @@ absl::Status Export(v1::Coordinator::Stub* stub, const std::string& job_id,
     values += static_cast<int64_t>(t.values.size());
     rows += static_cast<int64_t>(t.keys.size());
   }
-  out << "exported " << written->size() << " tables (" << values
-      << " values, " << rows << " sparse rows) of " << job_id << " to "
-      << path << "\n";
+  out << "exported " << written->size() << " tables (" << values << " values, "
+      << rows << " sparse rows) of " << job_id << " to " << path << "\n";
   return absl::OkStatus();
 }
 
@@ -154,7 +153,8 @@ absl::StatusOr<v1::Job> Watch(
   v1::JobState shown = v1::JOB_STATE_UNSPECIFIED;
   absl::Time last = absl::InfinitePast();
   while (reader->Read(&job)) {
-    if (job.state() != shown || absl::Now() - last >= every || IsFinal(job.state())) {
+    if (job.state() != shown || absl::Now() - last >= every ||
+        IsFinal(job.state())) {
       out << ProgressLine(job) << std::endl;
       shown = job.state();
       last = absl::Now();

@@ -4,8 +4,8 @@
 // The destructor stops every process (TERM, then KILL) and reaps it.
 //
 // Not thread-safe.
-#ifndef PS_CLIENT_LOCAL_CLUSTER_H_
-#define PS_CLIENT_LOCAL_CLUSTER_H_
+#ifndef PS_CLIENT_PSCTL_LOCAL_CLUSTER_H_
+#define PS_CLIENT_PSCTL_LOCAL_CLUSTER_H_
 
 #include <memory>
 #include <string>
@@ -39,7 +39,9 @@ class LocalCluster {
       const LocalClusterOptions& options);
   ~LocalCluster() { Stop(); }
 
-  const std::string& coordinator_address() const { return coordinator_address_; }
+  const std::string& coordinator_address() const {
+    return coordinator_address_;
+  }
   v1::Coordinator::Stub* coordinator() { return stub_.get(); }
   // Child processes: [0] coordinator, then servers, then workers.
   Subprocess* coordinator_process() { return procs_[0].get(); }
@@ -51,7 +53,8 @@ class LocalCluster {
   void Stop();
 
  private:
-  explicit LocalCluster(LocalClusterOptions options) : options_(std::move(options)) {}
+  explicit LocalCluster(LocalClusterOptions options)
+      : options_(std::move(options)) {}
   absl::Status StartAll();
   absl::StatusOr<Subprocess*> Spawn(const std::string& program,
                                     const std::string& name,
@@ -69,4 +72,4 @@ absl::StatusOr<std::string> FindBinDir(const std::string& hint);
 
 }  // namespace ps::client
 
-#endif  // PS_CLIENT_LOCAL_CLUSTER_H_
+#endif  // PS_CLIENT_PSCTL_LOCAL_CLUSTER_H_

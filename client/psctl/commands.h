@@ -1,8 +1,8 @@
 // psctl's commands as functions: each talks to a coordinator stub, writes
 // what a person should see to `out`, and returns a status whose message is
 // shown on failure. psctl_main.cc maps flags and arguments onto these.
-#ifndef PS_CLIENT_COMMANDS_H_
-#define PS_CLIENT_COMMANDS_H_
+#ifndef PS_CLIENT_PSCTL_COMMANDS_H_
+#define PS_CLIENT_PSCTL_COMMANDS_H_
 
 #include <atomic>
 #include <functional>
@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/local_cluster.h"
+#include "client/psctl/local_cluster.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
 namespace ps::client {
@@ -60,4 +60,4 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
 
 }  // namespace ps::client
 
-#endif  // PS_CLIENT_COMMANDS_H_
+#endif  // PS_CLIENT_PSCTL_COMMANDS_H_
