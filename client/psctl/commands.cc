@@ -2,11 +2,8 @@
 
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/synchronization/notification.h"
 #include "client/psctl/export.h"
 #include "client/psctl/format.h"
 #include "common/job_spec.h"
@@ -17,19 +14,8 @@
 namespace ps::client {
 namespace {
 
+// Deadline of a parameter server's ServerStatus call.
 constexpr absl::Duration kRpcTimeout = absl::Seconds(10);
-
-absl::StatusOr<v1::Job> GetJob(v1::Coordinator::Stub* stub,
-                               const std::string& job_id) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::GetJobRequest request;
-  request.set_job_id(job_id);
-  v1::Job job;
-  absl::Status s = FromGrpcStatus(stub->GetJob(&ctx, request, &job));
-  if (!s.ok()) return s;
-  return job;
-}
 
 }  // namespace
 
@@ -46,68 +32,49 @@ absl::StatusOr<v1::JobSpec> LoadJobSpec(const std::string& path) {
   return spec;
 }
 
-absl::StatusOr<std::string> Submit(v1::Coordinator::Stub* stub,
+absl::StatusOr<std::string> Submit(CoordinatorClient* coordinator,
                                    const v1::JobSpec& spec) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::SubmitJobRequest request;
-  *request.mutable_spec() = spec;
-  v1::SubmitJobResponse response;
-  absl::Status s = FromGrpcStatus(stub->SubmitJob(&ctx, request, &response));
-  if (!s.ok()) return Annotate(s, "job rejected");
-  return response.job_id();
+  absl::StatusOr<std::string> id = coordinator->SubmitJob(spec);
+  if (!id.ok()) return Annotate(id.status(), "job rejected");
+  return id;
 }
 
-absl::Status Status(v1::Coordinator::Stub* stub, const std::string& job_id,
+absl::Status Status(CoordinatorClient* coordinator, const std::string& job_id,
                     std::ostream& out) {
-  absl::StatusOr<v1::Job> job = GetJob(stub, job_id);
+  absl::StatusOr<v1::Job> job = coordinator->GetJob(job_id);
   if (!job.ok()) return job.status();
   out << JobDetails(*job);
   return absl::OkStatus();
 }
 
-absl::Status List(v1::Coordinator::Stub* stub, std::ostream& out) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::ListJobsResponse response;
-  absl::Status s = FromGrpcStatus(stub->ListJobs(&ctx, {}, &response));
-  if (!s.ok()) return s;
-  out << JobTable({response.jobs().begin(), response.jobs().end()});
+absl::Status List(CoordinatorClient* coordinator, std::ostream& out) {
+  absl::StatusOr<std::vector<v1::Job>> jobs = coordinator->ListJobs();
+  if (!jobs.ok()) return jobs.status();
+  out << JobTable(*jobs);
   return absl::OkStatus();
 }
 
-absl::Status Cancel(v1::Coordinator::Stub* stub, const std::string& job_id,
+absl::Status Cancel(CoordinatorClient* coordinator, const std::string& job_id,
                     std::ostream& out) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::CancelJobRequest request;
-  request.set_job_id(job_id);
-  v1::CancelJobResponse response;
-  absl::Status s = FromGrpcStatus(stub->CancelJob(&ctx, request, &response));
-  if (!s.ok()) return s;
-  out << job_id << " " << v1::JobState_Name(response.state()) << "\n";
+  absl::StatusOr<v1::JobState> state = coordinator->CancelJob(job_id);
+  if (!state.ok()) return state.status();
+  out << job_id << " " << v1::JobState_Name(*state) << "\n";
   return absl::OkStatus();
 }
 
-absl::Status Cluster(v1::Coordinator::Stub* stub, std::ostream& out) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::GetClusterResponse response;
-  absl::Status s = FromGrpcStatus(stub->GetCluster(&ctx, {}, &response));
-  if (!s.ok()) return s;
-  out << ClusterTable(response);
+absl::Status Cluster(CoordinatorClient* coordinator, std::ostream& out) {
+  absl::StatusOr<v1::GetClusterResponse> cluster = coordinator->GetCluster();
+  if (!cluster.ok()) return cluster.status();
+  out << ClusterTable(*cluster);
   return absl::OkStatus();
 }
 
-absl::Status Tables(v1::Coordinator::Stub* stub, const std::string& job_id,
+absl::Status Tables(CoordinatorClient* coordinator, const std::string& job_id,
                     std::ostream& out) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(kRpcTimeout));
-  v1::GetClusterResponse cluster;
-  absl::Status s = FromGrpcStatus(stub->GetCluster(&ctx, {}, &cluster));
-  if (!s.ok()) return s;
+  absl::StatusOr<v1::GetClusterResponse> cluster = coordinator->GetCluster();
+  if (!cluster.ok()) return cluster.status();
   std::vector<ServerTables> servers;
-  for (const v1::Member& m : cluster.members()) {
+  for (const v1::Member& m : cluster->members()) {
     if (m.role() != v1::SERVER || m.state() != v1::ALIVE) continue;
     ServerTables& st = servers.emplace_back();
     st.member_id = m.id();
@@ -121,9 +88,9 @@ absl::Status Tables(v1::Coordinator::Stub* stub, const std::string& job_id,
   return absl::OkStatus();
 }
 
-absl::Status Export(v1::Coordinator::Stub* stub, const std::string& job_id,
+absl::Status Export(CoordinatorClient* coordinator, const std::string& job_id,
                     const std::string& path, std::ostream& out) {
-  absl::StatusOr<v1::Job> job = GetJob(stub, job_id);
+  absl::StatusOr<v1::Job> job = coordinator->GetJob(job_id);
   if (!job.ok()) return job.status();
   absl::Status s = ExportJob(*job, path);
   if (!s.ok()) return s;
@@ -140,30 +107,25 @@ absl::Status Export(v1::Coordinator::Stub* stub, const std::string& job_id,
 }
 
 absl::StatusOr<v1::Job> Watch(
-    v1::Coordinator::Stub* stub, const std::string& job_id, std::ostream& out,
-    absl::Duration timeout, absl::Duration every,
+    CoordinatorClient* coordinator, const std::string& job_id,
+    std::ostream& out, absl::Duration timeout, absl::Duration every,
     const std::function<void(grpc::ClientContext*)>& on_context) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(timeout));
-  if (on_context) on_context(&ctx);
-  v1::WatchJobRequest request;
-  request.set_job_id(job_id);
-  auto reader = stub->WatchJob(&ctx, request);
-  v1::Job job;
   v1::JobState shown = v1::JOB_STATE_UNSPECIFIED;
   absl::Time last = absl::InfinitePast();
-  while (reader->Read(&job)) {
+  auto show = [&](const v1::Job& job) {
     if (job.state() != shown || absl::Now() - last >= every ||
         IsFinal(job.state())) {
       out << ProgressLine(job) << std::endl;
       shown = job.state();
       last = absl::Now();
     }
+  };
+  absl::StatusOr<v1::Job> job =
+      coordinator->WatchJob(job_id, timeout, show, on_context);
+  if (!job.ok()) {
+    return Annotate(job.status(), absl::StrCat("watching ", job_id));
   }
-  absl::Status s = FromGrpcStatus(reader->Finish());
-  if (on_context) on_context(nullptr);  // ctx ends with this call
-  if (!s.ok()) return Annotate(s, absl::StrCat("watching ", job_id));
-  if (!IsFinal(job.state())) return GetJob(stub, job_id);
+  if (!IsFinal(job->state())) return coordinator->GetJob(job_id);
   return job;
 }
 

@@ -100,7 +100,12 @@ absl::Status LocalCluster::StartAll() {
       options_.work_dir + "/coordinator.addr", options_.start_timeout, *coord);
   if (!address.ok()) return address.status();
   coordinator_address_ = *address;
-  stub_ = v1::Coordinator::NewStub(MakeChannel(coordinator_address_));
+  channel_ = MakeChannel(coordinator_address_);
+  stub_ = v1::Coordinator::NewStub(channel_);
+  absl::StatusOr<std::unique_ptr<CoordinatorClient>> client =
+      CoordinatorClient::Create(channel_);
+  if (!client.ok()) return client.status();
+  client_ = *std::move(client);
   const std::string flag = "--coordinator=" + coordinator_address_;
   for (int i = 0; i < options_.servers; ++i) {
     absl::StatusOr<Subprocess*> p =
@@ -116,6 +121,9 @@ absl::Status LocalCluster::StartAll() {
 }
 
 absl::Status LocalCluster::AwaitMembers() {
+  absl::StatusOr<std::unique_ptr<CoordinatorClient>> probe =
+      CoordinatorClient::Create(channel_, {.rpc_timeout = absl::Seconds(2)});
+  if (!probe.ok()) return probe.status();
   const absl::Time deadline = absl::Now() + options_.start_timeout;
   int servers = 0, workers = 0;
   while (absl::Now() < deadline) {
@@ -127,12 +135,10 @@ absl::Status LocalCluster::AwaitMembers() {
                          p->log_path()));
       }
     }
-    v1::GetClusterResponse cluster;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(DeadlineIn(absl::Seconds(2)));
-    if (stub_->GetCluster(&ctx, v1::GetClusterRequest(), &cluster).ok()) {
+    absl::StatusOr<v1::GetClusterResponse> cluster = (*probe)->GetCluster();
+    if (cluster.ok()) {
       servers = workers = 0;
-      for (const v1::Member& m : cluster.members()) {
+      for (const v1::Member& m : cluster->members()) {
         if (m.state() != v1::ALIVE) continue;
         (m.role() == v1::SERVER ? servers : workers)++;
       }

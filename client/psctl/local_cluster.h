@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/coordinator_client.h"
 #include "common/subprocess.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
@@ -42,6 +43,10 @@ class LocalCluster {
   const std::string& coordinator_address() const {
     return coordinator_address_;
   }
+  // The coordinator's job and task calls.
+  CoordinatorClient* client() { return client_.get(); }
+  // The raw stub, for tests that send requests by hand (malformed ones
+  // included); shares the client's channel.
   v1::Coordinator::Stub* coordinator() { return stub_.get(); }
   // Child processes: [0] coordinator, then servers, then workers.
   Subprocess* coordinator_process() { return procs_[0].get(); }
@@ -64,7 +69,9 @@ class LocalCluster {
   LocalClusterOptions options_;
   std::vector<std::unique_ptr<Subprocess>> procs_;
   std::string coordinator_address_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
+  std::unique_ptr<CoordinatorClient> client_;
 };
 
 // Resolves the folder of the daemon binaries next to the running program.

@@ -24,7 +24,7 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
   v1::JobSpec local = spec;
   local.mutable_cluster()->set_num_workers(options.cluster.workers);
   local.mutable_cluster()->set_num_servers(options.cluster.servers);
-  absl::StatusOr<std::string> id = Submit((*cluster)->coordinator(), local);
+  absl::StatusOr<std::string> id = Submit((*cluster)->client(), local);
   if (!id.ok()) return id.status();
   out << "submitted " << *id << " to " << (*cluster)->coordinator_address()
       << std::endl;
@@ -38,7 +38,7 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
       if (interrupted == nullptr || !interrupted->load()) continue;
       out << "interrupted: cancelling " << *id << std::endl;
       std::ostringstream ignored;
-      Cancel((*cluster)->coordinator(), *id, ignored).IgnoreError();
+      Cancel((*cluster)->client(), *id, ignored).IgnoreError();
       absl::SleepFor(absl::Seconds(1));  // let the watch stream see the end
       absl::MutexLock lock(&mu);
       if (watch_ctx != nullptr) watch_ctx->TryCancel();
@@ -46,8 +46,8 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
     }
   });
   absl::StatusOr<v1::Job> job =
-      Watch((*cluster)->coordinator(), *id, out, options.timeout,
-            absl::Seconds(1), [&](grpc::ClientContext* ctx) {
+      Watch((*cluster)->client(), *id, out, options.timeout, absl::Seconds(1),
+            [&](grpc::ClientContext* ctx) {
               absl::MutexLock lock(&mu);
               watch_ctx = ctx;
             });
@@ -58,11 +58,11 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
     // What the servers held for the job, before the cluster goes away
     // (tables of a finished job are kept until the next ones push them out).
     if (job->state() == v1::SUCCEEDED) {
-      Tables((*cluster)->coordinator(), *id, out).IgnoreError();
+      Tables((*cluster)->client(), *id, out).IgnoreError();
     }
     if (job->state() == v1::SUCCEEDED && !options.export_path.empty()) {
       absl::Status s =
-          Export((*cluster)->coordinator(), *id, options.export_path, out);
+          Export((*cluster)->client(), *id, options.export_path, out);
       if (!s.ok()) return s;
     }
   }

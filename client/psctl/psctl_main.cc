@@ -154,35 +154,37 @@ int main(int argc, char** argv) {
   }
   if (command == "local") return RunLocalCommand(arg);
 
-  auto stub = ps::v1::Coordinator::NewStub(
-      ps::MakeChannel(absl::GetFlag(FLAGS_coordinator)));
+  auto coordinator =
+      ps::client::CoordinatorClient::Connect(absl::GetFlag(FLAGS_coordinator));
+  if (!coordinator.ok()) return Fail(coordinator.status());
+  ps::client::CoordinatorClient* client = coordinator->get();
   if (command == "submit") {
     auto spec = ps::client::LoadJobSpec(UserPath(arg));
     if (!spec.ok()) return Fail(spec.status());
-    auto id = ps::client::Submit(stub.get(), *spec);
+    auto id = ps::client::Submit(client, *spec);
     if (!id.ok()) return Fail(id.status());
     std::cout << *id << std::endl;
     return 0;
   }
   absl::Status s;
   if (command == "status") {
-    s = ps::client::Status(stub.get(), arg, std::cout);
+    s = ps::client::Status(client, arg, std::cout);
   } else if (command == "list") {
-    s = ps::client::List(stub.get(), std::cout);
+    s = ps::client::List(client, std::cout);
   } else if (command == "watch") {
-    return ExitFor(ps::client::Watch(stub.get(), arg, std::cout,
+    return ExitFor(ps::client::Watch(client, arg, std::cout,
                                      absl::GetFlag(FLAGS_timeout)));
   } else if (command == "cancel") {
-    s = ps::client::Cancel(stub.get(), arg, std::cout);
+    s = ps::client::Cancel(client, arg, std::cout);
   } else if (command == "cluster") {
-    s = ps::client::Cluster(stub.get(), std::cout);
+    s = ps::client::Cluster(client, std::cout);
   } else if (command == "tables") {
-    s = ps::client::Tables(stub.get(), arg, std::cout);
+    s = ps::client::Tables(client, arg, std::cout);
   } else {  // export
     if (absl::GetFlag(FLAGS_out).empty()) {
       return Fail(absl::InvalidArgumentError("export needs --out=FILE"));
     }
-    s = ps::client::Export(stub.get(), arg, UserPath(absl::GetFlag(FLAGS_out)),
+    s = ps::client::Export(client, arg, UserPath(absl::GetFlag(FLAGS_out)),
                            std::cout);
   }
   return s.ok() ? 0 : Fail(s);
