@@ -1,14 +1,12 @@
 // PsClient with sparse tables against two real in-process servers: keys
 // routed by virtual partition, small dense chunks folded into the sparse
 // request of their server, and push + pull in one round trip.
-#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <numeric>
 #include <vector>
 
-#include "client/psctl/export.h"
 #include "client/ps_client.h"
 #include "common/partition.h"
 #include "common/rpc.h"
@@ -268,31 +266,6 @@ TEST_F(PsClientSparseTest, BadSparseRefsFailBeforeAnyRpc) {
   EXPECT_EQ(Rows(0, "wide") + Rows(1, "wide"), 0);
   ASSERT_TRUE(client_->Pull(DenseRefs(), after.data(), {}, 0, nullptr).ok());
   EXPECT_EQ(after, before);  // the push's dense part never went out
-}
-
-TEST_F(PsClientSparseTest, ExportScansEverySparseRowFromEveryServer) {
-  std::vector<uint64_t> keys(300);
-  std::iota(keys.begin(), keys.end(), 5000);
-  std::vector<float> dense(kDense), embed(keys.size() * 4);
-  ASSERT_TRUE(client_->Pull(DenseRefs(), dense.data(),
-                            {{"embed", keys, embed.data()}}, 0, nullptr)
-                  .ok());
-  v1::Job job;
-  job.set_id(kJob);
-  *job.mutable_partition_map() = map_;
-  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/job.psx";
-  absl::Status s = ExportJob(job, path);
-  ASSERT_TRUE(s.ok()) << s;
-  auto tables = ReadExport(path);
-  ASSERT_TRUE(tables.ok()) << tables.status();
-  ASSERT_EQ(tables->size(), tables_.size());
-  const ExportedTable& e = (*tables)[1];
-  ASSERT_EQ(e.name, "embed");
-  ASSERT_TRUE(e.sparse);
-  EXPECT_EQ(e.keys, keys);  // ascending, each once, from both servers
-  EXPECT_EQ(e.values, embed);
-  EXPECT_TRUE((*tables)[0].keys.empty());  // "wide" was never touched
-  EXPECT_EQ((*tables)[2].values, std::vector<float>(dense.begin(), dense.begin() + 1));
 }
 
 TEST_F(PsClientSparseTest, ScanOfADenseTableIsInvalidArgument) {
