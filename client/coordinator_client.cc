@@ -26,59 +26,52 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Create(
       v1::Coordinator::NewStub(std::move(channel)), options));
 }
 
-std::unique_ptr<grpc::ClientContext> CoordinatorClient::Context(
-    absl::Duration extra) const {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(DeadlineIn(options_.rpc_timeout + extra));
-  return ctx;
+template <typename Response, typename Request>
+absl::StatusOr<Response> CoordinatorClient::Call(
+    grpc::Status (v1::Coordinator::Stub::*method)(grpc::ClientContext*,
+                                                  const Request&, Response*),
+    const Request& request, absl::Duration extra) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(options_.rpc_timeout + extra));
+  Response response;
+  absl::Status s =
+      FromGrpcStatus((stub_.get()->*method)(&ctx, request, &response));
+  if (!s.ok()) return s;
+  return response;
 }
 
 absl::StatusOr<std::string> CoordinatorClient::SubmitJob(
     const v1::JobSpec& spec) {
   v1::SubmitJobRequest request;
   *request.mutable_spec() = spec;
-  v1::SubmitJobResponse response;
-  absl::Status s =
-      FromGrpcStatus(stub_->SubmitJob(Context().get(), request, &response));
-  if (!s.ok()) return s;
-  return response.job_id();
+  auto response = Call(&v1::Coordinator::Stub::SubmitJob, request);
+  if (!response.ok()) return response.status();
+  return response->job_id();
 }
 
 absl::StatusOr<v1::Job> CoordinatorClient::GetJob(const std::string& job_id) {
   v1::GetJobRequest request;
   request.set_job_id(job_id);
-  v1::Job job;
-  absl::Status s =
-      FromGrpcStatus(stub_->GetJob(Context().get(), request, &job));
-  if (!s.ok()) return s;
-  return job;
+  return Call(&v1::Coordinator::Stub::GetJob, request);
 }
 
 absl::StatusOr<std::vector<v1::Job>> CoordinatorClient::ListJobs() {
-  v1::ListJobsResponse response;
-  absl::Status s =
-      FromGrpcStatus(stub_->ListJobs(Context().get(), {}, &response));
-  if (!s.ok()) return s;
-  return std::vector<v1::Job>(response.jobs().begin(), response.jobs().end());
+  auto response = Call(&v1::Coordinator::Stub::ListJobs, v1::ListJobsRequest());
+  if (!response.ok()) return response.status();
+  return std::vector<v1::Job>(response->jobs().begin(), response->jobs().end());
 }
 
 absl::StatusOr<v1::JobState> CoordinatorClient::CancelJob(
     const std::string& job_id) {
   v1::CancelJobRequest request;
   request.set_job_id(job_id);
-  v1::CancelJobResponse response;
-  absl::Status s =
-      FromGrpcStatus(stub_->CancelJob(Context().get(), request, &response));
-  if (!s.ok()) return s;
-  return response.state();
+  auto response = Call(&v1::Coordinator::Stub::CancelJob, request);
+  if (!response.ok()) return response.status();
+  return response->state();
 }
 
 absl::StatusOr<v1::GetClusterResponse> CoordinatorClient::GetCluster() {
-  v1::GetClusterResponse response;
-  absl::Status s =
-      FromGrpcStatus(stub_->GetCluster(Context().get(), {}, &response));
-  if (!s.ok()) return s;
-  return response;
+  return Call(&v1::Coordinator::Stub::GetCluster, v1::GetClusterRequest());
 }
 
 absl::StatusOr<v1::Job> CoordinatorClient::WatchJob(
@@ -101,24 +94,18 @@ absl::StatusOr<v1::Job> CoordinatorClient::WatchJob(
 
 absl::Status CoordinatorClient::ReportProgress(
     const v1::ReportProgressRequest& request) {
-  v1::ReportProgressResponse response;
-  return FromGrpcStatus(
-      stub_->ReportProgress(Context().get(), request, &response));
+  return Call(&v1::Coordinator::Stub::ReportProgress, request).status();
 }
 
 absl::Status CoordinatorClient::Barrier(const v1::BarrierRequest& request) {
-  v1::BarrierResponse response;
   const absl::Duration wait =
       absl::Milliseconds(std::max<int64_t>(request.timeout_ms(), 0));
-  return FromGrpcStatus(
-      stub_->Barrier(Context(wait).get(), request, &response));
+  return Call(&v1::Coordinator::Stub::Barrier, request, wait).status();
 }
 
 absl::Status CoordinatorClient::CompleteTask(
     const v1::CompleteTaskRequest& request) {
-  v1::CompleteTaskResponse response;
-  return FromGrpcStatus(
-      stub_->CompleteTask(Context().get(), request, &response));
+  return Call(&v1::Coordinator::Stub::CompleteTask, request).status();
 }
 
 }  // namespace ps::client

@@ -76,9 +76,12 @@ class CoordinatorClient {
                     CoordinatorClientOptions options)
       : stub_(std::move(stub)), options_(options) {}
 
-  // A context whose deadline is rpc_timeout (plus `extra`) from now.
-  std::unique_ptr<grpc::ClientContext> Context(
-      absl::Duration extra = absl::ZeroDuration()) const;
+  // Calls `method` with a deadline rpc_timeout (plus `extra`) from now.
+  template <typename Response, typename Request>
+  absl::StatusOr<Response> Call(
+      grpc::Status (v1::Coordinator::Stub::*method)(grpc::ClientContext*,
+                                                    const Request&, Response*),
+      const Request& request, absl::Duration extra = absl::ZeroDuration());
 
   const std::unique_ptr<v1::Coordinator::Stub> stub_;
   const CoordinatorClientOptions options_;

@@ -41,6 +41,15 @@ class SparsePlanTest : public ::testing::Test {
     std::iota(keys_.begin(), keys_.end(), 1000);
   }
 
+  // A chunk of `count` values of "bias" for `server`, at buffer_offset `at`.
+  static Chunk BiasChunk(int server, int64_t count, int64_t at) {
+    Chunk chunk;
+    chunk.server_index = server;
+    chunk.values = count;
+    chunk.pieces.push_back({server, "bias", 0, count, at});
+    return chunk;
+  }
+
   std::vector<SparseKeys> Tables() const {
     return {{&embed_, keys_, true}, {&wide_, keys_, true}};
   }
@@ -101,12 +110,9 @@ TEST_F(SparsePlanTest, MapWithoutPartitionsIsInvalid) {
 TEST_F(SparsePlanTest, SmallDenseChunksFoldIntoTheirServersFirstRequest) {
   auto routed = RouteSparse(map_, 1 << 20, Tables(), {4, 1});
   ASSERT_TRUE(routed.ok());
-  std::vector<Chunk> chunks(2);
-  chunks[0].server_index = 1;
-  chunks[0].values = 10;
-  chunks[0].pieces.push_back({1, "bias", 0, 10, 0});
-  chunks[1].server_index = 0;
-  chunks[1].values = 1000;  // too big to fold
+  // The second is too big to fold.
+  const std::vector<Chunk> chunks = {BiasChunk(1, 10, 0),
+                                     BiasChunk(0, 1000, 0)};
   std::vector<bool> folded =
       FoldDenseChunks(chunks, /*max_fold_bytes=*/400, 1 << 20, &*routed);
   EXPECT_EQ(folded, std::vector<bool>({true, false}));
@@ -140,10 +146,7 @@ TEST(CountPushesPerServerTest, EveryServerHearsOfTheClockWhenAsked) {
 TEST_F(SparsePlanTest, GatheredValuesScatterBackToTheirPlaces) {
   auto routed = RouteSparse(map_, 1 << 20, Tables(), {4, 1});
   ASSERT_TRUE(routed.ok());
-  std::vector<Chunk> chunks(1);
-  chunks[0].server_index = 0;
-  chunks[0].values = 10;
-  chunks[0].pieces.push_back({0, "bias", 0, 10, 3});
+  const std::vector<Chunk> chunks = {BiasChunk(0, 10, 3)};
   FoldDenseChunks(chunks, 400, 1 << 20, &*routed);
   const std::vector<SparseKeys> tables = Tables();
   const SparseCall call{&chunks, &tables, {4, 1}};
