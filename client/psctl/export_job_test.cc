@@ -5,74 +5,31 @@
 #include <numeric>
 #include <vector>
 
+#include "client/in_process_servers.h"
 #include "client/ps_client.h"
 #include "client/psctl/export.h"
 #include "common/partition.h"
-#include "common/rpc.h"
 #include "gtest/gtest.h"
-#include "server/ps_service.h"
-#include "server/table_store.h"
 
 namespace ps::client {
 namespace {
 
 constexpr char kJob[] = "job-1";
 
-v1::TableDef Table(const std::string& name, int64_t size, int dim) {
-  v1::TableDef t;
-  t.set_name(name);
-  t.set_size(size);
-  t.mutable_init()->set_kind(v1::Initializer::UNIFORM);
-  t.mutable_init()->set_scale(1);
-  t.mutable_init()->set_seed(5);
-  t.mutable_optimizer()->set_type(v1::SGD);
-  t.mutable_optimizer()->set_learning_rate(1);
-  if (dim > 0) {
-    t.set_kind(v1::SPARSE);
-    t.set_dim(dim);
-  }
-  return t;
-}
-
 class ExportJobTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::vector<v1::ServerEndpoint> endpoints;
-    for (int i = 0; i < 2; ++i) {
-      stores_.push_back(std::make_unique<server::TableStore>());
-      services_.push_back(
-          std::make_unique<server::PsService>(stores_.back().get()));
-      auto running = StartServer("127.0.0.1", 0, {services_.back().get()});
-      ASSERT_TRUE(running.ok()) << running.status();
-      endpoints.emplace_back().set_member_id("s-" + std::to_string(i));
-      endpoints.back().set_address(running->address);
-      servers_.push_back(std::move(running->server));
-    }
-    tables_ = {Table("wide", 0, 1), Table("embed", 0, 4), Table("bias", 1, 0),
-               Table("big", 40000, 0)};
-    auto map = BuildPartitionMap(3, endpoints, tables_);
+    auto servers = InProcessServers::Start(2);
+    ASSERT_TRUE(servers.ok()) << servers.status();
+    servers_ = *std::move(servers);
+    tables_ = {TestTable("wide", 0, 1), TestTable("embed", 0, 4),
+               TestTable("bias", 1, 0), TestTable("big", 40000, 0)};
+    auto map = servers_->CreateJob(kJob, 3, tables_);
     ASSERT_TRUE(map.ok()) << map.status();
     map_ = *map;
-    for (int i = 0; i < 2; ++i) {
-      v1::CreateTablesRequest request;
-      request.set_job_id(kJob);
-      request.set_epoch(map_.epoch());
-      for (const auto& t : tables_) *request.add_tables() = t;
-      for (const auto& r : RangesOf(map_, i)) *request.add_ranges() = r;
-      request.set_sparse_partitions(map_.sparse_partitions());
-      for (uint32_t p : PartitionsOf(map_, i)) request.add_owned_partitions(p);
-      absl::Status s = stores_[i]->CreateTables(request);
-      ASSERT_TRUE(s.ok()) << s;
-    }
   }
 
-  void TearDown() override {
-    for (auto& s : servers_) s->Shutdown(DeadlineIn(absl::Seconds(1)));
-  }
-
-  std::vector<std::unique_ptr<server::TableStore>> stores_;
-  std::vector<std::unique_ptr<server::PsService>> services_;
-  std::vector<std::unique_ptr<grpc::Server>> servers_;
+  std::unique_ptr<InProcessServers> servers_;
   std::vector<v1::TableDef> tables_;
   v1::PartitionMap map_;
 };
