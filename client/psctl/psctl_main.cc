@@ -123,37 +123,8 @@ int RunLocalCommand(const std::string& spec_path) {
   return ExitFor(job);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // psctl export and local move whole models; without the settings it only
-  // runs slower, which is not worth failing a command for.
-  ps::DisableMutexDeadlockDetection();
-  ps::TuneMallocForBulkTransfers().IgnoreError();
-  absl::SetProgramUsageMessage(kUsage);
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  ps::BlockTerminationSignals();
-  if (args.size() < 2) {
-    std::cerr << kUsage;
-    return 2;
-  }
-  const std::string command = args[1];
-  const std::string arg = args.size() > 2 ? args[2] : "";
-  static const std::set<std::string> kCommands = {"submit",  "status", "list",
-                                                  "watch",   "cancel", "export",
-                                                  "cluster", "tables", "local"};
-  if (!kCommands.count(command)) {
-    std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
-    return 2;
-  }
-  const bool needs_arg =
-      command != "list" && command != "cluster" && command != "tables";
-  if (needs_arg && arg.empty()) {
-    std::cerr << "psctl " << command << ": missing argument\n\n" << kUsage;
-    return 2;
-  }
-  if (command == "local") return RunLocalCommand(arg);
-
+// A command that talks to the coordinator at --coordinator; its exit code.
+int RunRemoteCommand(const std::string& command, const std::string& arg) {
   auto coordinator =
       ps::client::CoordinatorClient::Connect(absl::GetFlag(FLAGS_coordinator));
   if (!coordinator.ok()) return Fail(coordinator.status());
@@ -188,4 +159,37 @@ int main(int argc, char** argv) {
                            std::cout);
   }
   return s.ok() ? 0 : Fail(s);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // psctl export and local move whole models; without the settings it only
+  // runs slower, which is not worth failing a command for.
+  ps::DisableMutexDeadlockDetection();
+  ps::TuneMallocForBulkTransfers().IgnoreError();
+  absl::SetProgramUsageMessage(kUsage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  ps::BlockTerminationSignals();
+  if (args.size() < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = args[1];
+  const std::string arg = args.size() > 2 ? args[2] : "";
+  static const std::set<std::string> kCommands = {"submit",  "status", "list",
+                                                  "watch",   "cancel", "export",
+                                                  "cluster", "tables", "local"};
+  if (!kCommands.count(command)) {
+    std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  }
+  const bool needs_arg =
+      command != "list" && command != "cluster" && command != "tables";
+  if (needs_arg && arg.empty()) {
+    std::cerr << "psctl " << command << ": missing argument\n\n" << kUsage;
+    return 2;
+  }
+  if (command == "local") return RunLocalCommand(arg);
+  return RunRemoteCommand(command, arg);
 }
