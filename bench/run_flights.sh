@@ -28,7 +28,7 @@ while [[ $# -gt 0 ]]; do
 done
 FLIGHTS_DIR=${FLIGHTS_DIR:-/var/lib/pscluster/flights}
 bash deploy/flights/setup.sh "$FLIGHTS_DIR" >&2
-bazel build //client:psctl //coordinator:ps_coordinator //server:ps_server \
+bazel build //client/psctl //coordinator:ps_coordinator //server:ps_server \
   //worker:ps_worker >&2
 work=$(mktemp -d /tmp/run_flights.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -82,7 +82,7 @@ run_cluster() {  # example workers servers
   local batch rate auc loss name
   read -r batch _ _ < <(settings "$example" "$spec")
   name=$(basename "$example" .json)
-  if ! bazel-bin/client/psctl local "$spec" --servers="$servers" --workers="$workers" \
+  if ! bazel-bin/client/psctl/psctl local "$spec" --servers="$servers" --workers="$workers" \
       --work_dir="$work/$name-$workers-$servers" > "$out" 2>&1; then
     cat "$out" >&2
     return 1

@@ -8,7 +8,7 @@
 #   bash bench/train_matrix.sh optimizers
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bazel build //client:psctl >/dev/null 2>&1
+bazel build //client/psctl >/dev/null 2>&1
 what=${1:-all}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -24,7 +24,7 @@ for key, value in ast.literal_eval(sys.argv[1]).items():
 print(json.dumps(spec))
 PY
   local out
-  out=$(bazel-bin/client/psctl local "$tmp/spec.json" --servers=2 --workers=2 2>&1) || true
+  out=$(bazel-bin/client/psctl/psctl local "$tmp/spec.json" --servers=2 --workers=2 2>&1) || true
   local acc time stale
   acc=$(sed -n 's/.*test accuracy \([0-9.]*%\).*/\1/p' <<<"$out" | tail -1)
   time=$(sed -n 's/.*trained in \([0-9.]* s\).*/\1/p' <<<"$out" | tail -1)

@@ -99,8 +99,7 @@ TEST(ChunkPlanTest, TaperSplitsPiecesAcrossTheSmallerChunks) {
   // Three refs of 7 share one chunk of 21; halving it to 10, 5, 3, 3 cuts
   // the pieces at 10, 15 and 18.
   auto plan = PlanChunks(
-      OneServer(), {{"t", 0, 7, 0}, {"t", 50, 7, 7}, {"t", 90, 7, 14}}, 100,
-      3);
+      OneServer(), {{"t", 0, 7, 0}, {"t", 50, 7, 7}, {"t", 90, 7, 14}}, 100, 3);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(ChunkSizes(*plan), (std::vector<int64_t>{10, 5, 3, 3}));
   std::vector<int64_t> buffer;  // buffer offsets of every value, in order
@@ -137,9 +136,7 @@ TEST(ChunkPlanTest, TaperLeavesSmallLastChunksAndEveryServerGetsItsOwn) {
   for (size_t i = 0; i < both->size(); ++i) {
     EXPECT_EQ((*both)[i].server_index, static_cast<int>(i % 2));
   }
-  EXPECT_EQ(PlanChunks(TwoServers(), {{"big", 0, 1, 0}}, 8, -1)
-                .status()
-                .code(),
+  EXPECT_EQ(PlanChunks(TwoServers(), {{"big", 0, 1, 0}}, 8, -1).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -163,6 +160,19 @@ TEST(ChunkPlanTest, BadRefsAreRejected) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(PlanChunks(map, {{"s1", 0, 1, 0}}, 0).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ChunkValuesTest, SplitsOverEveryConnectionWithinBounds) {
+  const int64_t kMb = 1 << 20;
+  // 1 MB to one server of two connections: two requests of 512 KB.
+  EXPECT_EQ(ChunkValues({{"w", 0, kMb / 4, 0}}, 1, 2, 2 * kMb), kMb / 8);
+  // 1 MB to two servers: not below kMinSplitChunkBytes.
+  EXPECT_EQ(ChunkValues({{"w", 0, kMb / 4, 0}}, 2, 2, 2 * kMb),
+            kMinSplitChunkBytes / 4);
+  // 64 MB: at most chunk_bytes.
+  EXPECT_EQ(ChunkValues({{"w", 0, 16 * kMb, 0}}, 1, 2, 2 * kMb), kMb / 2);
+  // chunk_bytes below the minimum split wins.
+  EXPECT_EQ(ChunkValues({{"w", 0, kMb, 0}}, 1, 1, 1024), 256);
 }
 
 }  // namespace

@@ -30,7 +30,10 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "client/call_batch.h"
+#include "client/call_set.h"
 #include "client/chunk_plan.h"  // TableRef
+#include "client/ps_client_options.h"
+#include "client/sparse_plan.h"
 #include "client/wire_format.h"
 #include "common/rpc.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -38,46 +41,6 @@
 #include "proto/ps/v1/ps.pb.h"
 
 namespace ps::client {
-
-// 100 us on a machine with at least 4 hardware threads, else 0: with fewer,
-// a polling client takes the CPU that servers and other workers on the same
-// machine need (measured: a 2-core machine trains the flights example about
-// 25% faster without polling).
-absl::Duration DefaultSmallCallSpin();
-
-struct PsClientOptions {
-  // Identifies this client's pushes so that a retried push is applied once.
-  // Must be unique among the job's concurrent clients. Empty: no
-  // de-duplication (a retried push may be applied twice).
-  std::string worker_id;
-  // Deadline of each RPC. A call may take up to max_attempts times this.
-  absl::Duration rpc_timeout = absl::Seconds(30);
-  // Attempts per request. Only UNAVAILABLE is retried (a push keeps its
-  // sequence number, so the server applies it once); other errors return.
-  int max_attempts = 3;
-  // Most value bytes in one request (sparse requests count their keys too),
-  // in [4, kMaxMessageBytes / 2]. Smaller chunks start streaming sooner and
-  // use more connections; larger ones cost fewer RPCs. A few MB suits both
-  // loopback and data-centre links. A dense call of at least 1 MB is also
-  // split into up to one request per connection (channels_per_server per
-  // server), of no less than 512 KB each.
-  int64_t chunk_bytes = kDefaultChunkBytes;
-  // TCP connections per server, in [1, 64]. A server's requests are spread
-  // over them round-robin, since one HTTP/2 connection is flow-controlled
-  // and processed by one thread at a time on each side.
-  int channels_per_server = 2;
-  // How long a call moving at most 256 KiB polls for its answers before
-  // blocking, in [0, 1ms]: waking a blocked thread costs tens of
-  // microseconds on some VMs, a large part of a small call's latency.
-  absl::Duration small_call_spin = DefaultSmallCallSpin();
-  // If set, a call that is waiting for its answers looks at this flag every
-  // CallBatch::kCancelPoll; once it is true, the call cancels its RPCs and
-  // returns CANCELLED (a push may then have been applied or not; its retry
-  // is recognised). How a task stops promptly on SIGTERM or when its job is
-  // cancelled, rather than after rpc_timeout. Not owned; must outlive the
-  // client.
-  const std::atomic<bool>* cancelled = nullptr;
-};
 
 // Rows of a sparse table in one call: the row of keys[i] is
 // rows[i * dim, (i + 1) * dim), dim being the table's row width. A pull
@@ -197,38 +160,14 @@ class PsClient {
     std::vector<int64_t> staleness;          // pulls only
     std::vector<std::string> push_prefixes;  // pushes only
   };
-  // The RPCs of one call: dense chunks of a Plan first, then sparse ones.
-  struct CallSet {
-    std::vector<grpc::GenericStub*> stubs;
-    std::vector<grpc::ByteBuffer*> requests;
-    std::vector<int> servers;                 // server index of each RPC
-    std::vector<const std::string*> methods;  // of each RPC
-    std::vector<const std::string*> ops;      // "pull from"..., for errors
-    int64_t bytes = 0;                        // value bytes of the call
-  };
   struct Stage;
-  // Sparse rows of one call bound for one server, as one request.
-  struct SparseRequest {
-    int server_index = 0;
-    // Small dense chunks of the same server carried by this request instead
-    // of their own RPCs (their values come first on the wire).
-    std::vector<int> dense_chunks;
-    int64_t dense_values = 0;
-    std::vector<std::pair<int, int64_t>> slices;  // (sparse ref, key count)
-    std::vector<const uint64_t*> keys;            // per row, in slice order
-    std::vector<int64_t> rows;  // per row: index of the key in its ref
-    int64_t values = 0;         // floats of the rows (without dense_values)
-    grpc::ByteBuffer request;
-    int64_t staleness = 0;
-  };
   using PrepareFn = std::function<void(int call)>;
+  using SerializeFn = std::function<std::string(const SparseRequest&)>;
 
   PsClient(std::string job_id, v1::PartitionMap map, PsClientOptions options,
            std::vector<Server> servers);
 
   absl::Status UpdatePlan(const std::vector<TableRef>& refs, Plan* plan);
-  // Values per dense request for a call over `refs`.
-  int64_t ChunkValues(const std::vector<TableRef>& refs) const;
   void PreparePull(Plan* plan, int chunk, const grpc::Slice& clock_field);
   // The values are lent from `grads` through `loan`, not copied.
   void PreparePush(Plan* plan, int chunk, const float* grads, int64_t clock,
@@ -243,29 +182,32 @@ class PsClient {
       const std::vector<TableRef>& refs, const float* grads,
       const std::vector<SparsePushRef>& sparse, int64_t clock);
   absl::Status Run(const std::vector<Stage*>& stages);
-  // One sparse ref of a call, whichever direction.
-  struct SparseKeys {
-    const std::string* table;
-    absl::Span<const uint64_t> keys;
-    bool has_values;  // rows (pull) or grads (push) is not null
-  };
-  // Routes the keys of `tables` to servers and groups them into requests of
-  // at most chunk_bytes of rows and keys. INVALID_ARGUMENT or NOT_FOUND for
-  // a bad table, before anything is sent.
-  absl::StatusOr<std::vector<SparseRequest>> RouteSparse(
-      const std::vector<SparseKeys>& tables, std::vector<int>* dims) const;
   // What a pull and a push stage share: checks the clock and the refs
   // (`kind`: "pull" or "push", for messages), plans the dense refs into
-  // *plan, routes the sparse keys and folds small dense chunks into them.
+  // *plan, routes the sparse keys of `tables`, folds small dense chunks
+  // into their requests and adds the RPCs of the others.
   absl::StatusOr<std::unique_ptr<Stage>> StartStage(
       absl::string_view kind, int64_t clock, const std::vector<TableRef>& refs,
-      const std::vector<SparseKeys>& tables, Plan* plan,
-      std::vector<bool>* folded);
-  // Folds each small dense chunk of `plan` into the first sparse request to
-  // its server, so that a step costs one RPC per server; returns which
-  // chunks were folded.
-  std::vector<bool> FoldDenseChunks(const Plan& plan,
-                                    std::vector<SparseRequest>* sparse) const;
+      std::vector<SparseKeys> tables, Plan* plan);
+  // Adds the RPC of each of the stage's sparse requests, its body made by
+  // `serialize`.
+  void AddSparseCalls(Stage* st, const std::string& method,
+                      const SerializeFn& serialize);
+  // The serialized push request of sparse request `r` of stage `st`, with
+  // the next sequence number.
+  std::string SparsePushBytes(const Stage& st, const SparseRequest& r,
+                              const float* grads,
+                              const std::vector<const float*>& rows,
+                              int64_t clock);
+  // Sets the pull stage's callbacks: answers go to `buffer` and each sparse
+  // ref's `rows`, the largest staleness to *staleness (if not null).
+  static void ReadPullInto(Stage* st, Plan* plan, float* buffer,
+                           std::vector<float*> rows, int64_t* staleness);
+  // An INTERNAL error (the call's `status` in its message) if gRPC still
+  // holds a stage's loan of push values kMaxTransportHold after the call;
+  // else `status`.
+  absl::Status AwaitLoans(const std::vector<Stage*>& stages,
+                          const absl::Status& status) const;
   // The RPCs of the chunks of `plan` that were not folded; *chunk_of gets
   // the chunk index of each.
   CallSet DenseCalls(Plan* plan, const std::string& method,
@@ -273,8 +215,7 @@ class PsClient {
                      std::vector<int>* chunk_of) const;
   void AddCall(CallSet* calls, int server_index, grpc::ByteBuffer* request,
                const std::string& method);
-  // Runs every RPC of `calls`, calling `prepare(i)` just before the first
-  // attempt of RPC i, and retrying UNAVAILABLE ones.
+  // Runs every RPC of `calls` (see RunCalls).
   absl::Status Execute(const CallSet& calls, const PrepareFn& prepare,
                        const CallBatch::OnResponse& on_response);
 

@@ -1,21 +1,18 @@
 // PsClient with sparse tables against two real in-process servers: keys
 // routed by virtual partition, small dense chunks folded into the sparse
 // request of their server, and push + pull in one round trip.
-#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <numeric>
 #include <vector>
 
-#include "client/export.h"
+#include "client/in_process_servers.h"
 #include "client/ps_client.h"
 #include "common/partition.h"
 #include "common/rpc.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/ps_service.h"
-#include "server/table_store.h"
 
 namespace ps::client {
 namespace {
@@ -25,64 +22,31 @@ using ::testing::HasSubstr;
 constexpr char kJob[] = "job-1";
 
 v1::TableDef Dense(const std::string& name, int64_t size) {
-  v1::TableDef t;
-  t.set_name(name);
-  t.set_size(size);
-  t.mutable_init()->set_kind(v1::Initializer::UNIFORM);
-  t.mutable_init()->set_scale(1);
-  t.mutable_init()->set_seed(5);
-  t.mutable_optimizer()->set_type(v1::SGD);
-  t.mutable_optimizer()->set_learning_rate(1);
-  return t;
+  return TestTable(name, size);
 }
 
 v1::TableDef Sparse(const std::string& name, int dim) {
-  v1::TableDef t = Dense(name, 0);
-  t.set_kind(v1::SPARSE);
-  t.set_dim(dim);
-  return t;
+  return TestTable(name, 0, dim);
 }
 
 class PsClientSparseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::vector<v1::ServerEndpoint> endpoints;
-    for (int i = 0; i < 2; ++i) {
-      stores_.push_back(std::make_unique<server::TableStore>());
-      services_.push_back(
-          std::make_unique<server::PsService>(stores_.back().get()));
-      auto running = StartServer("127.0.0.1", 0, {services_.back().get()});
-      ASSERT_TRUE(running.ok()) << running.status();
-      endpoints.emplace_back().set_member_id("s-" + std::to_string(i));
-      endpoints.back().set_address(running->address);
-      servers_.push_back(std::move(running->server));
-    }
+    auto servers = InProcessServers::Start(2);
+    ASSERT_TRUE(servers.ok()) << servers.status();
+    servers_ = *std::move(servers);
     // "bias" and "small" are whole on one server each; "big" is split.
     tables_ = {Sparse("wide", 1), Sparse("embed", 4), Dense("bias", 1),
                Dense("small", 300), Dense("big", 40000)};
-    auto map = BuildPartitionMap(3, endpoints, tables_);
+    auto map = servers_->CreateJob(kJob, 3, tables_);
     ASSERT_TRUE(map.ok()) << map.status();
     map_ = *map;
-    for (int i = 0; i < 2; ++i) {
-      v1::CreateTablesRequest request;
-      request.set_job_id(kJob);
-      request.set_epoch(map_.epoch());
-      for (const auto& t : tables_) *request.add_tables() = t;
-      for (const auto& r : RangesOf(map_, i)) *request.add_ranges() = r;
-      request.set_sparse_partitions(map_.sparse_partitions());
-      for (uint32_t p : PartitionsOf(map_, i)) request.add_owned_partitions(p);
-      absl::Status s = stores_[i]->CreateTables(request);
-      ASSERT_TRUE(s.ok()) << s;
-    }
     auto client = PsClient::Create(kJob, map_, {.worker_id = "w0"});
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = *std::move(client);
   }
 
-  void TearDown() override {
-    client_.reset();
-    for (auto& s : servers_) s->Shutdown(DeadlineIn(absl::Seconds(1)));
-  }
+  void TearDown() override { client_.reset(); }
 
   // Every dense table in one flat buffer: bias, small, big.
   std::vector<TableRef> DenseRefs() const {
@@ -91,15 +55,13 @@ class PsClientSparseTest : public ::testing::Test {
   static constexpr int64_t kDense = 40301;
 
   int64_t Rows(int server, const std::string& table) const {
-    for (const v1::TableStatus& t : stores_[server]->Status()) {
+    for (const v1::TableStatus& t : servers_->store(server)->Status()) {
       if (t.table() == table) return t.rows();
     }
     return -1;
   }
 
-  std::vector<std::unique_ptr<server::TableStore>> stores_;
-  std::vector<std::unique_ptr<server::PsService>> services_;
-  std::vector<std::unique_ptr<grpc::Server>> servers_;
+  std::unique_ptr<InProcessServers> servers_;
   std::vector<v1::TableDef> tables_;
   v1::PartitionMap map_;
   std::unique_ptr<PsClient> client_;
@@ -112,16 +74,21 @@ TEST_F(PsClientSparseTest, MixedPullEqualsSeparatePulls) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> dense(kDense, nan), wide(keys.size(), nan),
       embed(keys.size() * 4, nan);
-  ASSERT_TRUE(client_
-                  ->Pull(DenseRefs(), dense.data(),
-                         {{"wide", keys, wide.data()}, {"embed", keys, embed.data()}},
-                         /*clock=*/0, nullptr)
-                  .ok());
+  ASSERT_TRUE(
+      client_
+          ->Pull(DenseRefs(), dense.data(),
+                 {{"wide", keys, wide.data()}, {"embed", keys, embed.data()}},
+                 /*clock=*/0, nullptr)
+          .ok());
   std::vector<float> dense2(kDense, nan), wide2(keys.size(), nan),
       embed2(keys.size() * 4, nan);
   ASSERT_TRUE(client_->Pull(DenseRefs(), dense2.data()).ok());
-  ASSERT_TRUE(client_->Pull({}, nullptr, {{"wide", keys, wide2.data()}}, 0, nullptr).ok());
-  ASSERT_TRUE(client_->Pull({}, nullptr, {{"embed", keys, embed2.data()}}, 0, nullptr).ok());
+  ASSERT_TRUE(
+      client_->Pull({}, nullptr, {{"wide", keys, wide2.data()}}, 0, nullptr)
+          .ok());
+  ASSERT_TRUE(
+      client_->Pull({}, nullptr, {{"embed", keys, embed2.data()}}, 0, nullptr)
+          .ok());
   EXPECT_EQ(dense, dense2);
   EXPECT_EQ(wide, wide2);
   EXPECT_EQ(embed, embed2);
@@ -138,18 +105,21 @@ TEST_F(PsClientSparseTest, MixedPullEqualsSeparatePulls) {
 TEST_F(PsClientSparseTest, PushAppliesDenseAndSparseGradients) {
   std::vector<uint64_t> keys = {7, 8, 9, 123456789};
   std::vector<float> dense(kDense), embed(keys.size() * 4);
-  ASSERT_TRUE(client_->Pull(DenseRefs(), dense.data(),
-                            {{"embed", keys, embed.data()}}, 0, nullptr)
+  ASSERT_TRUE(client_
+                  ->Pull(DenseRefs(), dense.data(),
+                         {{"embed", keys, embed.data()}}, 0, nullptr)
                   .ok());
   std::vector<float> dense_grads(kDense), embed_grads(embed.size());
   for (int64_t i = 0; i < kDense; ++i) dense_grads[i] = 0.001f * (i % 7);
   for (size_t i = 0; i < embed.size(); ++i) embed_grads[i] = 0.01f * i;
-  ASSERT_TRUE(client_->Push(DenseRefs(), dense_grads.data(),
-                            {{"embed", keys, embed_grads.data()}}, 0)
+  ASSERT_TRUE(client_
+                  ->Push(DenseRefs(), dense_grads.data(),
+                         {{"embed", keys, embed_grads.data()}}, 0)
                   .ok());
   std::vector<float> after(kDense), embed_after(embed.size());
-  ASSERT_TRUE(client_->Pull(DenseRefs(), after.data(),
-                            {{"embed", keys, embed_after.data()}}, 0, nullptr)
+  ASSERT_TRUE(client_
+                  ->Pull(DenseRefs(), after.data(),
+                         {{"embed", keys, embed_after.data()}}, 0, nullptr)
                   .ok());
   for (int64_t i = 0; i < kDense; ++i) {
     ASSERT_FLOAT_EQ(after[i], dense[i] - dense_grads[i]) << i;
@@ -165,23 +135,30 @@ TEST_F(PsClientSparseTest, LargeMixedPushSpanningManySlicesIsApplied) {
   std::vector<uint64_t> keys(30000);
   std::iota(keys.begin(), keys.end(), 77);
   std::vector<float> dense(kDense), wide(keys.size()), embed(keys.size() * 4);
-  ASSERT_TRUE(client_->Pull(DenseRefs(), dense.data(),
-                            {{"wide", keys, wide.data()}, {"embed", keys, embed.data()}},
-                            0, nullptr)
-                  .ok());
+  ASSERT_TRUE(
+      client_
+          ->Pull(DenseRefs(), dense.data(),
+                 {{"wide", keys, wide.data()}, {"embed", keys, embed.data()}},
+                 0, nullptr)
+          .ok());
   std::vector<float> dense_grads(kDense, 0.25f), wide_grads(keys.size(), 0.5f),
       embed_grads(embed.size(), 0.125f);
   absl::Status s = client_->Push(
       DenseRefs(), dense_grads.data(),
-      {{"wide", keys, wide_grads.data()}, {"embed", keys, embed_grads.data()}}, 0);
+      {{"wide", keys, wide_grads.data()}, {"embed", keys, embed_grads.data()}},
+      0);
   ASSERT_TRUE(s.ok()) << s;
   std::vector<float> dense2(kDense), wide2(keys.size()), embed2(embed.size());
-  ASSERT_TRUE(client_->Pull(DenseRefs(), dense2.data(),
-                            {{"wide", keys, wide2.data()}, {"embed", keys, embed2.data()}},
-                            0, nullptr)
-                  .ok());
-  for (int64_t i = 0; i < kDense; ++i) ASSERT_FLOAT_EQ(dense2[i], dense[i] - 0.25f) << i;
-  for (size_t i = 0; i < wide.size(); ++i) ASSERT_FLOAT_EQ(wide2[i], wide[i] - 0.5f) << i;
+  ASSERT_TRUE(
+      client_
+          ->Pull(DenseRefs(), dense2.data(),
+                 {{"wide", keys, wide2.data()}, {"embed", keys, embed2.data()}},
+                 0, nullptr)
+          .ok());
+  for (int64_t i = 0; i < kDense; ++i)
+    ASSERT_FLOAT_EQ(dense2[i], dense[i] - 0.25f) << i;
+  for (size_t i = 0; i < wide.size(); ++i)
+    ASSERT_FLOAT_EQ(wide2[i], wide[i] - 0.5f) << i;
   for (size_t i = 0; i < embed.size(); ++i) {
     ASSERT_FLOAT_EQ(embed2[i], embed[i] - 0.125f) << i;
   }
@@ -190,8 +167,9 @@ TEST_F(PsClientSparseTest, LargeMixedPushSpanningManySlicesIsApplied) {
 TEST_F(PsClientSparseTest, PushAndPullAppliesThePushAndAnswersThePull) {
   std::vector<uint64_t> keys = {1, 2, 3};
   std::vector<float> dense(kDense), wide(3);
-  ASSERT_TRUE(client_->Pull(DenseRefs(), dense.data(),
-                            {{"wide", keys, wide.data()}}, 0, nullptr)
+  ASSERT_TRUE(client_
+                  ->Pull(DenseRefs(), dense.data(),
+                         {{"wide", keys, wide.data()}}, 0, nullptr)
                   .ok());
   std::vector<float> grads(kDense, 0.5f), wide_grads = {1, 2, 3};
   std::vector<float> dense2(kDense), wide2(3);
@@ -214,10 +192,12 @@ TEST_F(PsClientSparseTest, PushAndPullAppliesThePushAndAnswersThePull) {
   }
   // A later pull sees it.
   std::vector<float> dense3(kDense), wide3(3);
-  ASSERT_TRUE(client_->Pull(DenseRefs(), dense3.data(),
-                            {{"wide", keys, wide3.data()}}, 0, nullptr)
+  ASSERT_TRUE(client_
+                  ->Pull(DenseRefs(), dense3.data(),
+                         {{"wide", keys, wide3.data()}}, 0, nullptr)
                   .ok());
-  for (int i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(wide3[i], wide[i] - wide_grads[i]);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_FLOAT_EQ(wide3[i], wide[i] - wide_grads[i]);
   EXPECT_FLOAT_EQ(dense3[0], dense[0] - 0.5f);
   EXPECT_FLOAT_EQ(dense3[kDense - 1], dense[kDense - 1] - 0.5f);
 }
@@ -253,8 +233,8 @@ TEST_F(PsClientSparseTest, BadSparseRefsFailBeforeAnyRpc) {
   std::vector<uint64_t> keys = {1};
   float row[4];
   std::vector<float> dense(kDense, nan), grads(kDense, 1.0f);
-  absl::Status s =
-      client_->Pull(DenseRefs(), dense.data(), {{"bias", keys, row}}, 0, nullptr);
+  absl::Status s = client_->Pull(DenseRefs(), dense.data(),
+                                 {{"bias", keys, row}}, 0, nullptr);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("table bias is DENSE"));
   s = client_->Pull(DenseRefs(), dense.data(), {{"nope", keys, row}}, 0,
@@ -270,41 +250,16 @@ TEST_F(PsClientSparseTest, BadSparseRefsFailBeforeAnyRpc) {
   EXPECT_EQ(after, before);  // the push's dense part never went out
 }
 
-TEST_F(PsClientSparseTest, ExportScansEverySparseRowFromEveryServer) {
-  std::vector<uint64_t> keys(300);
-  std::iota(keys.begin(), keys.end(), 5000);
-  std::vector<float> dense(kDense), embed(keys.size() * 4);
-  ASSERT_TRUE(client_->Pull(DenseRefs(), dense.data(),
-                            {{"embed", keys, embed.data()}}, 0, nullptr)
-                  .ok());
-  v1::Job job;
-  job.set_id(kJob);
-  *job.mutable_partition_map() = map_;
-  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/job.psx";
-  absl::Status s = ExportJob(job, path);
-  ASSERT_TRUE(s.ok()) << s;
-  auto tables = ReadExport(path);
-  ASSERT_TRUE(tables.ok()) << tables.status();
-  ASSERT_EQ(tables->size(), tables_.size());
-  const ExportedTable& e = (*tables)[1];
-  ASSERT_EQ(e.name, "embed");
-  ASSERT_TRUE(e.sparse);
-  EXPECT_EQ(e.keys, keys);  // ascending, each once, from both servers
-  EXPECT_EQ(e.values, embed);
-  EXPECT_TRUE((*tables)[0].keys.empty());  // "wide" was never touched
-  EXPECT_EQ((*tables)[2].values, std::vector<float>(dense.begin(), dense.begin() + 1));
-}
-
 TEST_F(PsClientSparseTest, ScanOfADenseTableIsInvalidArgument) {
   int calls = 0;
-  absl::Status s =
-      stores_[0]->ScanRows(kJob, map_.epoch(), "big", 1 << 20,
-                           [&](absl::Span<const uint64_t>, const float*, int) {
-                             ++calls;
-                             return true;
-                           });
+  absl::Status s = servers_->store(0)->ScanRows(
+      kJob, map_.epoch(), "big", 1 << 20,
+      [&](absl::Span<const uint64_t>, const float*, int) {
+        ++calls;
+        return true;
+      });
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(stores_[0]
+  EXPECT_EQ(servers_->store(0)
                 ->ScanRows(kJob, map_.epoch() + 1, "embed", 1 << 20,
                            [&](absl::Span<const uint64_t>, const float*, int) {
                              return ++calls > 0;

@@ -3,14 +3,13 @@
 #include <memory>
 #include <vector>
 
+#include "client/in_process_servers.h"
 #include "common/partition.h"
 #include "common/rpc.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 #include "server/initializer.h"
-#include "server/ps_service.h"
-#include "server/table_store.h"
 
 namespace ps::client {
 namespace {
@@ -39,20 +38,12 @@ v1::TableDef Table(const std::string& name, int64_t size,
 class PsClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::vector<v1::ServerEndpoint> endpoints;
-    for (int i = 0; i < 2; ++i) {
-      stores_.push_back(std::make_unique<server::TableStore>());
-      services_.push_back(
-          std::make_unique<server::PsService>(stores_.back().get()));
-      auto running = StartServer("127.0.0.1", 0, {services_.back().get()});
-      ASSERT_TRUE(running.ok()) << running.status();
-      endpoints.emplace_back().set_member_id("s-" + std::to_string(i));
-      endpoints.back().set_address(running->address);
-      servers_.push_back(std::move(running->server));
-    }
+    auto servers = InProcessServers::Start(2);
+    ASSERT_TRUE(servers.ok()) << servers.status();
+    servers_ = *std::move(servers);
     tables_ = {Table("big", kBig, v1::Initializer::UNIFORM),
                Table("tiny", kTiny, v1::Initializer::ZEROS)};
-    auto map = BuildPartitionMap(7, endpoints, tables_);
+    auto map = BuildPartitionMap(7, servers_->endpoints(), tables_);
     ASSERT_TRUE(map.ok()) << map.status();
     map_ = *map;
     CreateJob(kJob, v1::ASP, {});
@@ -60,23 +51,13 @@ class PsClientTest : public ::testing::Test {
 
   void CreateJob(const std::string& job_id, v1::Consistency consistency,
                  const std::vector<std::string>& worker_ids) {
-    for (int i = 0; i < 2; ++i) {
-      v1::CreateTablesRequest request;
-      request.set_job_id(job_id);
-      request.set_epoch(map_.epoch());
-      request.set_consistency(consistency);
-      for (const auto& w : worker_ids) request.add_worker_ids(w);
-      for (const auto& t : tables_) *request.add_tables() = t;
-      for (const auto& r : RangesOf(map_, i)) *request.add_ranges() = r;
-      absl::Status s = stores_[i]->CreateTables(request);
-      ASSERT_TRUE(s.ok()) << s;
-    }
-  }
-
-  void TearDown() override {
-    for (auto& s : servers_) {
-      if (s) s->Shutdown(DeadlineIn(absl::Seconds(1)));
-    }
+    v1::CreateTablesRequest request;
+    request.set_job_id(job_id);
+    request.set_consistency(consistency);
+    for (const auto& w : worker_ids) request.add_worker_ids(w);
+    for (const auto& t : tables_) *request.add_tables() = t;
+    absl::Status s = servers_->CreateTables(request, map_);
+    ASSERT_TRUE(s.ok()) << s;
   }
 
   std::unique_ptr<PsClient> NewClient(PsClientOptions options = {},
@@ -99,9 +80,7 @@ class PsClientTest : public ::testing::Test {
     return out;
   }
 
-  std::vector<std::unique_ptr<server::TableStore>> stores_;
-  std::vector<std::unique_ptr<server::PsService>> services_;
-  std::vector<std::unique_ptr<grpc::Server>> servers_;
+  std::unique_ptr<InProcessServers> servers_;
   std::vector<v1::TableDef> tables_;
   v1::PartitionMap map_;
 };
@@ -221,8 +200,7 @@ TEST_F(PsClientTest, BadRefsFailBeforeAnyRpc) {
 
 TEST_F(PsClientTest, StoppedServerFailsWithinDeadlineNamingIt) {
   const std::string address = map_.servers(1).address();
-  servers_[1]->Shutdown(DeadlineIn(absl::Seconds(1)));
-  servers_[1].reset();
+  servers_->Stop(1);
   const absl::Duration timeout = absl::Milliseconds(300);
   auto client = NewClient({.rpc_timeout = timeout, .max_attempts = 2});
   std::vector<float> buffer(kBig + kTiny);

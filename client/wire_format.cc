@@ -8,6 +8,17 @@
 #include "proto/ps/v1/ps.pb.h"
 
 namespace ps::client {
+
+const std::string& PullMethod() {
+  static const auto* method = new std::string("/ps.v1.ParameterServer/Pull");
+  return *method;
+}
+
+const std::string& PushMethod() {
+  static const auto* method = new std::string("/ps.v1.ParameterServer/Push");
+  return *method;
+}
+
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
@@ -155,6 +166,22 @@ bool Loan::AwaitReturn(absl::Time deadline) {
 int64_t Loan::out() const {
   absl::MutexLock lock(&state_->mu);
   return state_->out;
+}
+
+absl::Status ScatterSparsePullResponse(grpc::ByteBuffer* response,
+                                       const SparseRequest& r,
+                                       const SparseCall& call, float* buffer,
+                                       const std::vector<float*>& rows,
+                                       int64_t* staleness) {
+  v1::PullResponse parsed;
+  grpc::ProtoBufferReader reader(response);
+  if (!parsed.ParseFromZeroCopyStream(&reader)) {
+    return absl::DataLossError("sparse pull response is not a PullResponse");
+  }
+  absl::Status s = ScatterSparseValues(r, call, parsed.values(), buffer, rows);
+  if (!s.ok()) return s;
+  *staleness = parsed.staleness();
+  return absl::OkStatus();
 }
 
 }  // namespace ps::client

@@ -13,16 +13,22 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/chunk_plan.h"
+#include "client/sparse_plan.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
 
 namespace ps::client {
+
+// The full names of ParameterServer's Pull and Push, for generic stubs.
+const std::string& PullMethod();
+const std::string& PushMethod();
 
 // A serialised PullRequest for `chunk`'s pieces, without the clock (which
 // changes per call and is appended as VarintField).
@@ -33,8 +39,7 @@ std::string PullRequestBytes(const std::string& job_id, uint64_t epoch,
 // clock_pushes and values; constant for a chunk, so it is built once per
 // plan.
 std::string PushRequestPrefix(const std::string& job_id, uint64_t epoch,
-                              const std::string& worker_id,
-                              const Chunk& chunk);
+                              const std::string& worker_id, const Chunk& chunk);
 
 // The bytes that follow the prefix: the seq, clock and clock_pushes fields
 // (how many requests of one Push go to the chunk's server), then the values
@@ -52,6 +57,14 @@ std::string VarintField(int field_number, uint64_t value);
 // partly written).
 absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
                                  float* buffer, int64_t* staleness);
+
+// Like ScatterPullResponse for the answer to sparse request `r` of `call`:
+// its folded dense values go to `buffer`, each row to rows[ref].
+absl::Status ScatterSparsePullResponse(grpc::ByteBuffer* response,
+                                       const SparseRequest& r,
+                                       const SparseCall& call, float* buffer,
+                                       const std::vector<float*>& rows,
+                                       int64_t* staleness);
 
 // Lends the caller's memory to gRPC as send slices, so that a push's values
 // go from the caller's gradients to the socket with no copy in between, and

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "client/local_cluster.h"
+#include "client/psctl/local_cluster.h"
 #include "gtest/gtest.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "client/export.h"
+#include "client/psctl/export.h"
 #include "common/model_layout.h"
 #include "common/rpc.h"
 #include "server/initializer.h"

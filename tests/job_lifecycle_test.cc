@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "client/export.h"
+#include "client/psctl/export.h"
 #include "tests/cluster_fixture.h"
 
 namespace ps::testing {

@@ -35,7 +35,7 @@ class PsctlTest : public ::testing::Test {
 
   // Starts psctl with `args`; output goes to dir_/psctl.log.
   std::unique_ptr<Subprocess> Psctl(std::vector<std::string> args) {
-    args.insert(args.begin(), RunfilesBinDir() + "/client/psctl");
+    args.insert(args.begin(), RunfilesBinDir() + "/client/psctl/psctl");
     auto p = Subprocess::Start(args, dir_ + "/psctl.log");
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? *std::move(p) : nullptr;

@@ -3,7 +3,7 @@
 // sparse rows spread over two servers by virtual partition.
 #include "tests/cluster_fixture.h"
 
-#include "client/export.h"
+#include "client/psctl/export.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "proto/ps/v1/ps.grpc.pb.h"

@@ -1,4 +1,4 @@
-#include "client/export.h"
+#include "client/psctl/export.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -30,67 +30,83 @@ bool Get(std::ifstream& in, T* v) {
   return static_cast<bool>(in.read(reinterpret_cast<char*>(v), sizeof(*v)));
 }
 
+// Rows scanned from the servers, in the order they came.
+struct ScannedRows {
+  std::vector<std::pair<uint64_t, size_t>> order;  // key, row in `rows`
+  std::vector<float> rows;
+};
+
+// Appends the rows of `block` (of width `dim`) to *out. DATA_LOSS when its
+// keys and values do not fit together.
+absl::Status AddBlock(const v1::RowBlock& block, size_t dim, ScannedRows* out) {
+  const size_t n = block.keys().size() / sizeof(uint64_t);
+  if (block.keys().size() % sizeof(uint64_t) != 0 ||
+      block.values().size() != n * dim * sizeof(float)) {
+    return absl::DataLossError(
+        absl::StrCat("a block of ", block.keys().size(), " key bytes and ",
+                     block.values().size(), " value bytes for rows of ", dim));
+  }
+  const float* values = reinterpret_cast<const float*>(block.values().data());
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t key;
+    std::memcpy(&key, block.keys().data() + i * sizeof(key), sizeof(key));
+    out->order.emplace_back(key, out->rows.size() / dim);
+    out->rows.insert(out->rows.end(), values + i * dim, values + (i + 1) * dim);
+  }
+  return absl::OkStatus();
+}
+
+// Every row of sparse table `def` that `server` holds for `job`.
+absl::Status ScanServer(const v1::Job& job, const v1::TableDef& def,
+                        const v1::ServerEndpoint& server, ScannedRows* out) {
+  auto stub = v1::ParameterServer::NewStub(MakeChannel(server.address()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(kScanTimeout));
+  v1::ScanRowsRequest request;
+  request.set_job_id(job.id());
+  request.set_epoch(job.partition_map().epoch());
+  request.set_table(def.name());
+  std::unique_ptr<grpc::ClientReader<v1::RowBlock>> reader =
+      stub->ScanRows(&ctx, request);
+  v1::RowBlock block;
+  absl::Status bad;
+  while (bad.ok() && reader->Read(&block)) {
+    bad = AddBlock(block, def.dim(), out);
+    if (!bad.ok()) ctx.TryCancel();
+  }
+  absl::Status s = FromGrpcStatus(reader->Finish());
+  if (bad.ok()) bad = s;
+  if (bad.ok()) return bad;
+  return Annotate(bad,
+                  absl::StrCat("job ", job.id(), ": scan of table ", def.name(),
+                               " on server ", server.member_id(), " at ",
+                               server.address()));
+}
+
 // Every row of sparse table `def` from every server of `job`'s map, sorted
 // by key.
 absl::Status ScanTable(const v1::Job& job, const v1::TableDef& def,
                        ExportedTable* out) {
-  const v1::PartitionMap& map = job.partition_map();
-  std::vector<std::pair<uint64_t, size_t>> order;  // key, row in `rows`
-  std::vector<float> rows;
-  const size_t dim = def.dim();
-  for (const v1::ServerEndpoint& server : map.servers()) {
-    auto stub = v1::ParameterServer::NewStub(MakeChannel(server.address()));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(DeadlineIn(kScanTimeout));
-    v1::ScanRowsRequest request;
-    request.set_job_id(job.id());
-    request.set_epoch(map.epoch());
-    request.set_table(def.name());
-    std::unique_ptr<grpc::ClientReader<v1::RowBlock>> reader =
-        stub->ScanRows(&ctx, request);
-    v1::RowBlock block;
-    absl::Status bad;
-    while (reader->Read(&block)) {
-      const size_t n = block.keys().size() / sizeof(uint64_t);
-      if (block.keys().size() % sizeof(uint64_t) != 0 ||
-          block.values().size() != n * dim * sizeof(float)) {
-        bad = absl::DataLossError(absl::StrCat(
-            "a block of ", block.keys().size(), " key bytes and ",
-            block.values().size(), " value bytes for rows of ", dim));
-        ctx.TryCancel();
-        break;
-      }
-      for (size_t i = 0; i < n; ++i) {
-        uint64_t key;
-        std::memcpy(&key, block.keys().data() + i * sizeof(key), sizeof(key));
-        order.emplace_back(key, rows.size() / dim);
-        rows.insert(rows.end(),
-                    reinterpret_cast<const float*>(block.values().data()) + i * dim,
-                    reinterpret_cast<const float*>(block.values().data()) + (i + 1) * dim);
-      }
-    }
-    absl::Status s = FromGrpcStatus(reader->Finish());
-    if (bad.ok()) bad = s;
-    if (!bad.ok()) {
-      return Annotate(bad, absl::StrCat("job ", job.id(), ": scan of table ",
-                                        def.name(), " on server ",
-                                        server.member_id(), " at ",
-                                        server.address()));
-    }
+  ScannedRows scanned;
+  for (const v1::ServerEndpoint& server : job.partition_map().servers()) {
+    absl::Status s = ScanServer(job, def, server, &scanned);
+    if (!s.ok()) return s;
   }
+  std::vector<std::pair<uint64_t, size_t>>& order = scanned.order;
   std::sort(order.begin(), order.end());
+  const size_t dim = def.dim();
   out->sparse = true;
   out->dim = def.dim();
   out->keys.reserve(order.size());
   out->values.reserve(order.size() * dim);
   for (size_t i = 0; i < order.size(); ++i) {
     if (i > 0 && order[i].first == order[i - 1].first) {
-      return absl::DataLossError(absl::StrCat(
-          "job ", job.id(), ": table ", def.name(), ": key ", order[i].first,
-          " came from two servers"));
+      return absl::DataLossError(
+          absl::StrCat("job ", job.id(), ": table ", def.name(), ": key ",
+                       order[i].first, " came from two servers"));
     }
     out->keys.push_back(order[i].first);
-    const float* row = rows.data() + order[i].second * dim;
+    const float* row = scanned.rows.data() + order[i].second * dim;
     out->values.insert(out->values.end(), row, row + dim);
   }
   return absl::OkStatus();
@@ -100,9 +116,9 @@ absl::Status ScanTable(const v1::Job& job, const v1::TableDef& def,
 
 absl::Status ExportJob(const v1::Job& job, const std::string& path) {
   if (job.partition_map().tables_size() == 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "job ", job.id(), " is ", v1::JobState_Name(job.state()),
-        " and has no tables to export"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job.id(), " is ", v1::JobState_Name(job.state()),
+                     " and has no tables to export"));
   }
   std::vector<TableRef> refs;
   std::vector<int> dense_table;  // ref -> index in `tables`
@@ -142,7 +158,8 @@ absl::Status WriteExport(const std::vector<ExportedTable>& tables,
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
+    if (!out)
+      return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
     out.write(kMagic, 4);
     Put<uint32_t>(out, tables.size());
     for (const ExportedTable& t : tables) {
@@ -159,16 +176,21 @@ absl::Status WriteExport(const std::vector<ExportedTable>& tables,
         }
         Put<int32_t>(out, t.dim);
         Put<int64_t>(out, t.keys.size());
-        out.write(reinterpret_cast<const char*>(t.keys.data()), t.keys.size() * 8);
+        out.write(reinterpret_cast<const char*>(t.keys.data()),
+                  t.keys.size() * 8);
       } else {
         Put<int64_t>(out, t.values.size());
       }
-      out.write(reinterpret_cast<const char*>(t.values.data()), t.values.size() * 4);
+      out.write(reinterpret_cast<const char*>(t.values.data()),
+                t.values.size() * 4);
     }
-    if (!out) return absl::ResourceExhaustedError(absl::StrCat("writing ", tmp, " failed"));
+    if (!out)
+      return absl::ResourceExhaustedError(
+          absl::StrCat("writing ", tmp, " failed"));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot rename ", tmp, " to ", path));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot rename ", tmp, " to ", path));
   }
   return absl::OkStatus();
 }

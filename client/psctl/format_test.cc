@@ -1,4 +1,4 @@
-#include "client/format.h"
+#include "client/psctl/format.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -39,7 +39,8 @@ TEST(FormatTest, PendingShowsWhatItWaitsFor) {
   job.set_id("job-1");
   job.set_state(v1::PENDING);
   job.set_reason("waiting for 2 idle workers (1 idle)");
-  EXPECT_EQ(ProgressLine(job), "job-1 PENDING (waiting for 2 idle workers (1 idle))");
+  EXPECT_EQ(ProgressLine(job),
+            "job-1 PENDING (waiting for 2 idle workers (1 idle))");
 }
 
 TEST(FormatTest, DetailsShowReasonAndResult) {
@@ -47,11 +48,13 @@ TEST(FormatTest, DetailsShowReasonAndResult) {
   job.set_id("job-1");
   job.set_state(v1::FAILED);
   job.set_reason("worker-3 lost its lease");
-  EXPECT_NE(JobDetails(job).find("reason:   worker-3 lost its lease"), std::string::npos);
+  EXPECT_NE(JobDetails(job).find("reason:   worker-3 lost its lease"),
+            std::string::npos);
   job.mutable_spec()->mutable_training()->set_consistency(v1::SSP);
   job.mutable_spec()->mutable_training()->set_staleness(2);
   job.mutable_progress()->set_max_staleness(2);
-  EXPECT_NE(JobDetails(job).find("sync:     SSP(2), max staleness 2"), std::string::npos)
+  EXPECT_NE(JobDetails(job).find("sync:     SSP(2), max staleness 2"),
+            std::string::npos)
       << JobDetails(job);
   job.set_state(v1::SUCCEEDED);
   job.mutable_result()->set_test_accuracy(0.8612);

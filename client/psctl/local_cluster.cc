@@ -1,4 +1,4 @@
-#include "client/local_cluster.h"
+#include "client/psctl/local_cluster.h"
 
 #include <unistd.h>
 
@@ -21,7 +21,8 @@ std::string BazelSubdir(const std::string& program) {
   return "worker";
 }
 
-std::string ProgramPath(const std::string& bin_dir, const std::string& program) {
+std::string ProgramPath(const std::string& bin_dir,
+                        const std::string& program) {
   fs::path flat = fs::path(bin_dir) / program;
   if (fs::exists(flat)) return flat.string();
   return (fs::path(bin_dir) / BazelSubdir(program) / program).string();
@@ -37,8 +38,9 @@ absl::StatusOr<std::string> FindBinDir(const std::string& hint) {
     std::error_code ec;
     fs::path self = fs::read_symlink("/proc/self/exe", ec);
     if (!ec) {
-      candidates.push_back(self.parent_path());                // installed
-      candidates.push_back(self.parent_path().parent_path());  // bazel-bin
+      // Installed side by side, or psctl at bazel-bin/client/psctl/psctl.
+      candidates.push_back(self.parent_path());
+      candidates.push_back(self.parent_path().parent_path().parent_path());
     }
   }
   for (const fs::path& dir : candidates) {
@@ -56,9 +58,9 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
     const LocalClusterOptions& options) {
   if (options.servers < 1 || options.servers > 64 || options.workers < 1 ||
       options.workers > 64) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "servers ", options.servers, ", workers ", options.workers,
-        "; allowed: each in [1, 64]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("servers ", options.servers, ", workers ", options.workers,
+                     "; allowed: each in [1, 64]"));
   }
   absl::StatusOr<std::string> bin_dir = FindBinDir(options.bin_dir);
   if (!bin_dir.ok()) return bin_dir.status();
@@ -72,7 +74,8 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
 absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,
                                                 const std::string& name,
                                                 std::vector<std::string> args) {
-  const std::string port_file = absl::StrCat(options_.work_dir, "/", name, ".addr");
+  const std::string port_file =
+      absl::StrCat(options_.work_dir, "/", name, ".addr");
   // A work_dir used before still holds the last run's address files; one
   // left there would point at a process that is gone.
   std::error_code ignored;
@@ -81,8 +84,8 @@ absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,
                                    "--port=0", "--port_file=" + port_file,
                                    "--log_level=" + options_.log_level};
   argv.insert(argv.end(), args.begin(), args.end());
-  absl::StatusOr<std::unique_ptr<Subprocess>> p =
-      Subprocess::Start(argv, absl::StrCat(options_.work_dir, "/", name, ".log"));
+  absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(
+      argv, absl::StrCat(options_.work_dir, "/", name, ".log"));
   if (!p.ok()) return p.status();
   procs_.push_back(*std::move(p));
   return procs_.back().get();
@@ -97,36 +100,45 @@ absl::Status LocalCluster::StartAll() {
       options_.work_dir + "/coordinator.addr", options_.start_timeout, *coord);
   if (!address.ok()) return address.status();
   coordinator_address_ = *address;
-  stub_ = v1::Coordinator::NewStub(MakeChannel(coordinator_address_));
+  channel_ = MakeChannel(coordinator_address_);
+  stub_ = v1::Coordinator::NewStub(channel_);
+  absl::StatusOr<std::unique_ptr<CoordinatorClient>> client =
+      CoordinatorClient::Create(channel_);
+  if (!client.ok()) return client.status();
+  client_ = *std::move(client);
   const std::string flag = "--coordinator=" + coordinator_address_;
   for (int i = 0; i < options_.servers; ++i) {
-    absl::StatusOr<Subprocess*> p = Spawn("ps_server", absl::StrCat("server", i), {flag});
+    absl::StatusOr<Subprocess*> p =
+        Spawn("ps_server", absl::StrCat("server", i), {flag});
     if (!p.ok()) return p.status();
   }
   for (int i = 0; i < options_.workers; ++i) {
-    absl::StatusOr<Subprocess*> p = Spawn("ps_worker", absl::StrCat("worker", i), {flag});
+    absl::StatusOr<Subprocess*> p =
+        Spawn("ps_worker", absl::StrCat("worker", i), {flag});
     if (!p.ok()) return p.status();
   }
   return AwaitMembers();
 }
 
 absl::Status LocalCluster::AwaitMembers() {
+  absl::StatusOr<std::unique_ptr<CoordinatorClient>> probe =
+      CoordinatorClient::Create(channel_, {.rpc_timeout = absl::Seconds(2)});
+  if (!probe.ok()) return probe.status();
   const absl::Time deadline = absl::Now() + options_.start_timeout;
   int servers = 0, workers = 0;
   while (absl::Now() < deadline) {
     for (auto& p : procs_) {
       if (!p->Running()) {
-        return absl::UnavailableError(absl::StrCat(
-            "process ", p->pid(), " exited with status ",
-            p->exit_code().value_or(-1), " during start-up; see ", p->log_path()));
+        return absl::UnavailableError(
+            absl::StrCat("process ", p->pid(), " exited with status ",
+                         p->exit_code().value_or(-1), " during start-up; see ",
+                         p->log_path()));
       }
     }
-    v1::GetClusterResponse cluster;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(DeadlineIn(absl::Seconds(2)));
-    if (stub_->GetCluster(&ctx, v1::GetClusterRequest(), &cluster).ok()) {
+    absl::StatusOr<v1::GetClusterResponse> cluster = (*probe)->GetCluster();
+    if (cluster.ok()) {
       servers = workers = 0;
-      for (const v1::Member& m : cluster.members()) {
+      for (const v1::Member& m : cluster->members()) {
         if (m.state() != v1::ALIVE) continue;
         (m.role() == v1::SERVER ? servers : workers)++;
       }

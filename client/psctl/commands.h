@@ -1,8 +1,8 @@
-// psctl's commands as functions: each talks to a coordinator stub, writes
+// psctl's commands as functions: each talks to the coordinator, writes
 // what a person should see to `out`, and returns a status whose message is
 // shown on failure. psctl_main.cc maps flags and arguments onto these.
-#ifndef PS_CLIENT_COMMANDS_H_
-#define PS_CLIENT_COMMANDS_H_
+#ifndef PS_CLIENT_PSCTL_COMMANDS_H_
+#define PS_CLIENT_PSCTL_COMMANDS_H_
 
 #include <atomic>
 #include <functional>
@@ -11,7 +11,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/local_cluster.h"
+#include "client/coordinator_client.h"
+#include "client/psctl/local_cluster.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
 namespace ps::client {
@@ -19,20 +20,20 @@ namespace ps::client {
 // Reads, parses and checks a job-spec file (JSON, schema ps.v1.JobSpec).
 absl::StatusOr<v1::JobSpec> LoadJobSpec(const std::string& path);
 
-absl::StatusOr<std::string> Submit(v1::Coordinator::Stub* stub,
+absl::StatusOr<std::string> Submit(CoordinatorClient* coordinator,
                                    const v1::JobSpec& spec);
-absl::Status Status(v1::Coordinator::Stub* stub, const std::string& job_id,
+absl::Status Status(CoordinatorClient* coordinator, const std::string& job_id,
                     std::ostream& out);
-absl::Status List(v1::Coordinator::Stub* stub, std::ostream& out);
-absl::Status Cancel(v1::Coordinator::Stub* stub, const std::string& job_id,
+absl::Status List(CoordinatorClient* coordinator, std::ostream& out);
+absl::Status Cancel(CoordinatorClient* coordinator, const std::string& job_id,
                     std::ostream& out);
-absl::Status Cluster(v1::Coordinator::Stub* stub, std::ostream& out);
+absl::Status Cluster(CoordinatorClient* coordinator, std::ostream& out);
 // Asks every live server for its ServerStatus and shows one row per table
 // (of `job_id` only, when not empty): kind, rows, values, bytes held and
 // bytes per raw byte. A server that does not answer gets a row saying so.
-absl::Status Tables(v1::Coordinator::Stub* stub, const std::string& job_id,
+absl::Status Tables(CoordinatorClient* coordinator, const std::string& job_id,
                     std::ostream& out);
-absl::Status Export(v1::Coordinator::Stub* stub, const std::string& job_id,
+absl::Status Export(CoordinatorClient* coordinator, const std::string& job_id,
                     const std::string& path, std::ostream& out);
 
 // Streams the job's progress to `out` (at most one line per `every`, plus
@@ -40,8 +41,9 @@ absl::Status Export(v1::Coordinator::Stub* stub, const std::string& job_id,
 // final state. `on_context` receives the stream's context so a signal
 // handler can cancel it, and nullptr once that context is gone.
 absl::StatusOr<v1::Job> Watch(
-    v1::Coordinator::Stub* stub, const std::string& job_id, std::ostream& out,
-    absl::Duration timeout, absl::Duration every = absl::Seconds(1),
+    CoordinatorClient* coordinator, const std::string& job_id,
+    std::ostream& out, absl::Duration timeout,
+    absl::Duration every = absl::Seconds(1),
     const std::function<void(grpc::ClientContext*)>& on_context = nullptr);
 
 struct LocalRunOptions {
@@ -60,4 +62,4 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
 
 }  // namespace ps::client
 
-#endif  // PS_CLIENT_COMMANDS_H_
+#endif  // PS_CLIENT_PSCTL_COMMANDS_H_

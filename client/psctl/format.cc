@@ -1,4 +1,4 @@
-#include "client/format.h"
+#include "client/psctl/format.h"
 
 #include <cmath>
 
@@ -11,16 +11,20 @@ namespace ps::client {
 std::string Clock(double seconds) {
   if (!(seconds >= 0) || seconds > 1e7) return "-";
   const int64_t s = std::llround(seconds);
-  if (s >= 3600) return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+  if (s >= 3600)
+    return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
   return absl::StrFormat("%d:%02d", s / 60, s % 60);
 }
 
 std::string ProgressLine(const v1::Job& job) {
   const v1::JobProgress& p = job.progress();
-  std::string line = absl::StrCat(job.id(), " ", v1::JobState_Name(job.state()));
-  if (job.state() == v1::PENDING) return absl::StrCat(line, " (", job.reason(), ")");
+  std::string line =
+      absl::StrCat(job.id(), " ", v1::JobState_Name(job.state()));
+  if (job.state() == v1::PENDING)
+    return absl::StrCat(line, " (", job.reason(), ")");
   absl::StrAppendFormat(&line, " epoch %d/%d step %d/%d", p.epoch(),
-                        job.spec().training().epochs(), p.step(), p.total_steps());
+                        job.spec().training().epochs(), p.step(),
+                        p.total_steps());
   if (p.step() > 0) {
     absl::StrAppendFormat(&line, " loss %.4f acc %.1f%% %.0f ex/s ETA %s",
                           p.loss(), 100 * p.accuracy(), p.examples_per_sec(),
@@ -30,25 +34,31 @@ std::string ProgressLine(const v1::Job& job) {
 }
 
 std::string JobDetails(const v1::Job& job) {
-  std::string out = absl::StrCat("job:      ", job.id(), " (", job.spec().name(), ")\n",
-                                 "state:    ", v1::JobState_Name(job.state()), "\n");
-  if (!job.reason().empty()) absl::StrAppend(&out, "reason:   ", job.reason(), "\n");
+  std::string out =
+      absl::StrCat("job:      ", job.id(), " (", job.spec().name(), ")\n",
+                   "state:    ", v1::JobState_Name(job.state()), "\n");
+  if (!job.reason().empty())
+    absl::StrAppend(&out, "reason:   ", job.reason(), "\n");
   absl::StrAppend(&out, "workers:  ", job.spec().cluster().num_workers(),
                   "  servers: ", job.partition_map().servers_size(), "\n");
   absl::StrAppend(&out, "progress: ", ProgressLine(job), "\n");
   const v1::Consistency mode = job.spec().training().consistency();
-  absl::StrAppend(&out, "sync:     ",
-                  mode == v1::CONSISTENCY_UNSPECIFIED ? "ASP" : v1::Consistency_Name(mode),
-                  mode == v1::SSP ? absl::StrCat("(", job.spec().training().staleness(), ")") : "",
-                  ", max staleness ", job.progress().max_staleness(), "\n");
+  absl::StrAppend(
+      &out, "sync:     ",
+      mode == v1::CONSISTENCY_UNSPECIFIED ? "ASP" : v1::Consistency_Name(mode),
+      mode == v1::SSP
+          ? absl::StrCat("(", job.spec().training().staleness(), ")")
+          : "",
+      ", max staleness ", job.progress().max_staleness(), "\n");
   if (job.state() == v1::SUCCEEDED) {
     const v1::JobResult& r = job.result();
     if (IsSparseModel(job.spec().model().type())) {
       absl::StrAppendFormat(&out,
                             "result:   test AUC %.4f  log-loss %.4f  accuracy "
                             "%.2f%%  (%d test examples)  trained in %.1f s\n",
-                            r.test_auc(), r.test_loss(), 100 * r.test_accuracy(),
-                            r.test_examples(), r.train_seconds());
+                            r.test_auc(), r.test_loss(),
+                            100 * r.test_accuracy(), r.test_examples(),
+                            r.train_seconds());
     } else {
       absl::StrAppendFormat(&out,
                             "result:   test accuracy %.2f%%  test loss %.4f  "
@@ -72,21 +82,24 @@ std::string JobTable(const std::vector<v1::Job>& jobs) {
   for (const v1::Job& j : jobs) {
     std::string result = j.reason();
     if (j.state() == v1::SUCCEEDED) {
-      result = IsSparseModel(j.spec().model().type())
-                   ? absl::StrFormat("auc %.4f", j.result().test_auc())
-                   : absl::StrFormat("acc %.2f%%", 100 * j.result().test_accuracy());
+      result =
+          IsSparseModel(j.spec().model().type())
+              ? absl::StrFormat("auc %.4f", j.result().test_auc())
+              : absl::StrFormat("acc %.2f%%", 100 * j.result().test_accuracy());
     }
-    absl::StrAppendFormat(&out, "%-10s %-10s %-24s %-12s %s\n", j.id(),
-                          v1::JobState_Name(j.state()), j.spec().name().substr(0, 24),
-                          absl::StrCat(j.progress().step(), "/", j.progress().total_steps()),
-                          result);
+    absl::StrAppendFormat(
+        &out, "%-10s %-10s %-24s %-12s %s\n", j.id(),
+        v1::JobState_Name(j.state()), j.spec().name().substr(0, 24),
+        absl::StrCat(j.progress().step(), "/", j.progress().total_steps()),
+        result);
   }
   return out;
 }
 
 std::string ClusterTable(const v1::GetClusterResponse& cluster) {
-  std::string out = absl::StrFormat("%-12s %-7s %-22s %-6s %-10s %s\n", "MEMBER",
-                                    "ROLE", "ADDRESS", "STATE", "HEARTBEAT", "JOB");
+  std::string out =
+      absl::StrFormat("%-12s %-7s %-22s %-6s %-10s %s\n", "MEMBER", "ROLE",
+                      "ADDRESS", "STATE", "HEARTBEAT", "JOB");
   for (const v1::Member& m : cluster.members()) {
     absl::StrAppendFormat(
         &out, "%-12s %-7s %-22s %-6s %-10s %s\n", m.id(),
@@ -100,12 +113,13 @@ std::string ClusterTable(const v1::GetClusterResponse& cluster) {
 
 std::string TablesTable(const std::vector<ServerTables>& servers,
                         const std::string& job_id) {
-  std::string out = absl::StrFormat("%-12s %-10s %-16s %-6s %12s %12s %14s %s\n",
-                                    "SERVER", "JOB", "TABLE", "KIND", "ROWS",
-                                    "VALUES", "BYTES", "BYTES/RAW");
+  std::string out = absl::StrFormat(
+      "%-12s %-10s %-16s %-6s %12s %12s %14s %s\n", "SERVER", "JOB", "TABLE",
+      "KIND", "ROWS", "VALUES", "BYTES", "BYTES/RAW");
   for (const ServerTables& s : servers) {
     if (!s.status.ok()) {
-      absl::StrAppend(&out, s.member_id, "  no answer: ", s.status.message(), "\n");
+      absl::StrAppend(&out, s.member_id, "  no answer: ", s.status.message(),
+                      "\n");
       continue;
     }
     for (const v1::TableStatus& t : s.response.tables()) {
@@ -117,7 +131,8 @@ std::string TablesTable(const std::vector<ServerTables>& servers,
           t.job_id(), t.table(), sparse ? "sparse" : "dense",
           sparse ? absl::StrCat(t.rows()) : "-", t.values(), t.bytes(),
           t.raw_bytes() > 0
-              ? absl::StrFormat("%.2f", static_cast<double>(t.bytes()) / t.raw_bytes())
+              ? absl::StrFormat("%.2f",
+                                static_cast<double>(t.bytes()) / t.raw_bytes())
               : "-");
     }
   }

@@ -18,8 +18,8 @@
 // For the models shipped, table "layer<l>.weight" has shape [in, out] and
 // "layer<l>.bias" [out]; the layer computes y = x * W + b. The flight
 // models' "wide" and "embed" are sparse: only rows that were touched exist.
-#ifndef PS_CLIENT_EXPORT_H_
-#define PS_CLIENT_EXPORT_H_
+#ifndef PS_CLIENT_PSCTL_EXPORT_H_
+#define PS_CLIENT_PSCTL_EXPORT_H_
 
 #include <string>
 #include <vector>
@@ -34,8 +34,8 @@ struct ExportedTable {
   std::vector<int64_t> shape;
   std::vector<float> values;  // dense: the values; sparse: keys.size() * dim
   bool sparse = false;
-  int dim = 0;                  // sparse only
-  std::vector<uint64_t> keys;   // sparse only: ascending
+  int dim = 0;                 // sparse only
+  std::vector<uint64_t> keys;  // sparse only: ascending
 };
 
 // Pulls every dense table and scans every sparse table of `job` (which
@@ -50,4 +50,4 @@ absl::StatusOr<std::vector<ExportedTable>> ReadExport(const std::string& path);
 
 }  // namespace ps::client
 
-#endif  // PS_CLIENT_EXPORT_H_
+#endif  // PS_CLIENT_PSCTL_EXPORT_H_

@@ -1,12 +1,11 @@
 // How psctl shows jobs and the cluster to a person. Pure functions.
-#ifndef PS_CLIENT_FORMAT_H_
-#define PS_CLIENT_FORMAT_H_
+#ifndef PS_CLIENT_PSCTL_FORMAT_H_
+#define PS_CLIENT_PSCTL_FORMAT_H_
 
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
-
 #include "proto/ps/v1/ps.pb.h"
 
 namespace ps::client {
@@ -35,4 +34,4 @@ std::string Clock(double seconds);
 
 }  // namespace ps::client
 
-#endif  // PS_CLIENT_FORMAT_H_
+#endif  // PS_CLIENT_PSCTL_FORMAT_H_

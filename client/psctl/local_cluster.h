@@ -4,8 +4,8 @@
 // The destructor stops every process (TERM, then KILL) and reaps it.
 //
 // Not thread-safe.
-#ifndef PS_CLIENT_LOCAL_CLUSTER_H_
-#define PS_CLIENT_LOCAL_CLUSTER_H_
+#ifndef PS_CLIENT_PSCTL_LOCAL_CLUSTER_H_
+#define PS_CLIENT_PSCTL_LOCAL_CLUSTER_H_
 
 #include <memory>
 #include <string>
@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/coordinator_client.h"
 #include "common/subprocess.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
@@ -39,7 +40,13 @@ class LocalCluster {
       const LocalClusterOptions& options);
   ~LocalCluster() { Stop(); }
 
-  const std::string& coordinator_address() const { return coordinator_address_; }
+  const std::string& coordinator_address() const {
+    return coordinator_address_;
+  }
+  // The coordinator's job and task calls.
+  CoordinatorClient* client() { return client_.get(); }
+  // The raw stub, for tests that send requests by hand (malformed ones
+  // included); shares the client's channel.
   v1::Coordinator::Stub* coordinator() { return stub_.get(); }
   // Child processes: [0] coordinator, then servers, then workers.
   Subprocess* coordinator_process() { return procs_[0].get(); }
@@ -51,7 +58,8 @@ class LocalCluster {
   void Stop();
 
  private:
-  explicit LocalCluster(LocalClusterOptions options) : options_(std::move(options)) {}
+  explicit LocalCluster(LocalClusterOptions options)
+      : options_(std::move(options)) {}
   absl::Status StartAll();
   absl::StatusOr<Subprocess*> Spawn(const std::string& program,
                                     const std::string& name,
@@ -61,7 +69,9 @@ class LocalCluster {
   LocalClusterOptions options_;
   std::vector<std::unique_ptr<Subprocess>> procs_;
   std::string coordinator_address_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
+  std::unique_ptr<CoordinatorClient> client_;
 };
 
 // Resolves the folder of the daemon binaries next to the running program.
@@ -69,4 +79,4 @@ absl::StatusOr<std::string> FindBinDir(const std::string& hint);
 
 }  // namespace ps::client
 
-#endif  // PS_CLIENT_LOCAL_CLUSTER_H_
+#endif  // PS_CLIENT_PSCTL_LOCAL_CLUSTER_H_

@@ -1,4 +1,4 @@
-#include "client/export.h"
+#include "client/psctl/export.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -71,15 +71,19 @@ TEST(ExportTest, Psx1FilesStillRead) {
 
 TEST(ExportTest, CorruptFilesAreDataLoss) {
   std::ofstream(Tmp("bad.psx")) << "NOPE";
-  EXPECT_EQ(ReadExport(Tmp("bad.psx")).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ReadExport(Tmp("bad.psx")).status().code(),
+            absl::StatusCode::kDataLoss);
   ASSERT_TRUE(WriteExport({{"t", {4}, {1, 2, 3, 4}}}, Tmp("cut.psx")).ok());
   std::ifstream in(Tmp("cut.psx"), std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  std::ofstream(Tmp("cut.psx"), std::ios::binary) << bytes.substr(0, bytes.size() - 3);
+  std::ofstream(Tmp("cut.psx"), std::ios::binary)
+      << bytes.substr(0, bytes.size() - 3);
   auto cut = ReadExport(Tmp("cut.psx"));
   EXPECT_EQ(cut.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(cut.status().message().find("truncated values of table t"), std::string::npos);
-  EXPECT_EQ(ReadExport(Tmp("missing.psx")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(cut.status().message().find("truncated values of table t"),
+            std::string::npos);
+  EXPECT_EQ(ReadExport(Tmp("missing.psx")).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(ExportTest, JobWithoutTablesCannotBeExported) {

@@ -14,7 +14,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "client/commands.h"
+#include "client/psctl/commands.h"
 #include "common/daemon.h"
 #include "common/rpc.h"
 
@@ -23,13 +23,16 @@ ABSL_FLAG(std::string, out, "", "export: file to write the parameters to");
 ABSL_FLAG(int, servers, 2, "local: parameter servers to start");
 ABSL_FLAG(int, workers, 2, "local: workers to start");
 ABSL_FLAG(std::string, bin_dir, "", "local: folder of the daemon binaries");
-ABSL_FLAG(std::string, export_to, "", "local: export the trained parameters here");
-ABSL_FLAG(bool, keep_logs, false, "local: keep the logs folder even on success");
+ABSL_FLAG(std::string, export_to, "",
+          "local: export the trained parameters here");
+ABSL_FLAG(bool, keep_logs, false,
+          "local: keep the logs folder even on success");
 ABSL_FLAG(std::string, work_dir, "",
           "local: folder for logs and port files, kept afterwards (default: a "
           "new folder under $TMPDIR or /tmp, removed when the job succeeds)");
 ABSL_FLAG(absl::Duration, lease, absl::Seconds(3), "local: membership lease");
-ABSL_FLAG(absl::Duration, timeout, absl::Hours(24), "watch/local: give up after this long");
+ABSL_FLAG(absl::Duration, timeout, absl::Hours(24),
+          "watch/local: give up after this long");
 
 namespace {
 
@@ -57,8 +60,8 @@ std::string UserPath(const std::string& path) {
 }
 
 int Fail(const absl::Status& s) {
-  std::cerr << "psctl: " << s.message() << " [" << absl::StatusCodeToString(s.code())
-            << "]" << std::endl;
+  std::cerr << "psctl: " << s.message() << " ["
+            << absl::StatusCodeToString(s.code()) << "]" << std::endl;
   return 1;
 }
 
@@ -68,13 +71,15 @@ int ExitFor(const absl::StatusOr<ps::v1::Job>& job) {
 }
 
 int RunLocalCommand(const std::string& spec_path) {
-  absl::StatusOr<ps::v1::JobSpec> spec = ps::client::LoadJobSpec(UserPath(spec_path));
+  absl::StatusOr<ps::v1::JobSpec> spec =
+      ps::client::LoadJobSpec(UserPath(spec_path));
   if (!spec.ok()) return Fail(spec.status());
   std::string work_dir = UserPath(absl::GetFlag(FLAGS_work_dir));
   const bool own_dir = work_dir.empty();
   if (own_dir) {
     const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/psctl-local-XXXXXX");
+    std::string tmpl =
+        absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/psctl-local-XXXXXX");
     if (mkdtemp(tmpl.data()) == nullptr) {
       return Fail(absl::InternalError(absl::StrCat("cannot create ", tmpl)));
     }
@@ -101,7 +106,8 @@ int RunLocalCommand(const std::string& spec_path) {
   absl::Notification finished;
   std::thread signals([&] {
     while (!finished.HasBeenNotified()) {
-      if (ps::WaitForTerminationSignal(absl::Milliseconds(200)) != 0) interrupted = true;
+      if (ps::WaitForTerminationSignal(absl::Milliseconds(200)) != 0)
+        interrupted = true;
     }
   });
   auto job = ps::client::RunLocal(*spec, options, std::cout, &interrupted);
@@ -115,6 +121,44 @@ int RunLocalCommand(const std::string& spec_path) {
     std::cout << "logs kept in " << work_dir << std::endl;
   }
   return ExitFor(job);
+}
+
+// A command that talks to the coordinator at --coordinator; its exit code.
+int RunRemoteCommand(const std::string& command, const std::string& arg) {
+  auto coordinator =
+      ps::client::CoordinatorClient::Connect(absl::GetFlag(FLAGS_coordinator));
+  if (!coordinator.ok()) return Fail(coordinator.status());
+  ps::client::CoordinatorClient* client = coordinator->get();
+  if (command == "submit") {
+    auto spec = ps::client::LoadJobSpec(UserPath(arg));
+    if (!spec.ok()) return Fail(spec.status());
+    auto id = ps::client::Submit(client, *spec);
+    if (!id.ok()) return Fail(id.status());
+    std::cout << *id << std::endl;
+    return 0;
+  }
+  absl::Status s;
+  if (command == "status") {
+    s = ps::client::Status(client, arg, std::cout);
+  } else if (command == "list") {
+    s = ps::client::List(client, std::cout);
+  } else if (command == "watch") {
+    return ExitFor(ps::client::Watch(client, arg, std::cout,
+                                     absl::GetFlag(FLAGS_timeout)));
+  } else if (command == "cancel") {
+    s = ps::client::Cancel(client, arg, std::cout);
+  } else if (command == "cluster") {
+    s = ps::client::Cluster(client, std::cout);
+  } else if (command == "tables") {
+    s = ps::client::Tables(client, arg, std::cout);
+  } else {  // export
+    if (absl::GetFlag(FLAGS_out).empty()) {
+      return Fail(absl::InvalidArgumentError("export needs --out=FILE"));
+    }
+    s = ps::client::Export(client, arg, UserPath(absl::GetFlag(FLAGS_out)),
+                           std::cout);
+  }
+  return s.ok() ? 0 : Fail(s);
 }
 
 }  // namespace
@@ -133,8 +177,9 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[1];
   const std::string arg = args.size() > 2 ? args[2] : "";
-  static const std::set<std::string> kCommands = {
-      "submit", "status", "list", "watch", "cancel", "export", "cluster", "tables", "local"};
+  static const std::set<std::string> kCommands = {"submit",  "status", "list",
+                                                  "watch",   "cancel", "export",
+                                                  "cluster", "tables", "local"};
   if (!kCommands.count(command)) {
     std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
@@ -146,36 +191,5 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (command == "local") return RunLocalCommand(arg);
-
-  auto stub = ps::v1::Coordinator::NewStub(
-      ps::MakeChannel(absl::GetFlag(FLAGS_coordinator)));
-  if (command == "submit") {
-    auto spec = ps::client::LoadJobSpec(UserPath(arg));
-    if (!spec.ok()) return Fail(spec.status());
-    auto id = ps::client::Submit(stub.get(), *spec);
-    if (!id.ok()) return Fail(id.status());
-    std::cout << *id << std::endl;
-    return 0;
-  }
-  absl::Status s;
-  if (command == "status") {
-    s = ps::client::Status(stub.get(), arg, std::cout);
-  } else if (command == "list") {
-    s = ps::client::List(stub.get(), std::cout);
-  } else if (command == "watch") {
-    return ExitFor(ps::client::Watch(stub.get(), arg, std::cout,
-                                     absl::GetFlag(FLAGS_timeout)));
-  } else if (command == "cancel") {
-    s = ps::client::Cancel(stub.get(), arg, std::cout);
-  } else if (command == "cluster") {
-    s = ps::client::Cluster(stub.get(), std::cout);
-  } else if (command == "tables") {
-    s = ps::client::Tables(stub.get(), arg, std::cout);
-  } else {  // export
-    if (absl::GetFlag(FLAGS_out).empty()) {
-      return Fail(absl::InvalidArgumentError("export needs --out=FILE"));
-    }
-    s = ps::client::Export(stub.get(), arg, UserPath(absl::GetFlag(FLAGS_out)), std::cout);
-  }
-  return s.ok() ? 0 : Fail(s);
+  return RunRemoteCommand(command, arg);
 }

@@ -1,0 +1,66 @@
+// How a PsClient is set up: its options, and the checks that
+// PsClient::Create makes of them and of the partition map.
+#ifndef PS_CLIENT_PS_CLIENT_OPTIONS_H_
+#define PS_CLIENT_PS_CLIENT_OPTIONS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/rpc.h"
+#include "proto/ps/v1/ps.pb.h"
+
+namespace ps::client {
+
+// 100 us on a machine with at least 4 hardware threads, else 0: with fewer,
+// a polling client takes the CPU that servers and other workers on the same
+// machine need (measured: a 2-core machine trains the flights example about
+// 25% faster without polling).
+absl::Duration DefaultSmallCallSpin();
+
+struct PsClientOptions {
+  // Identifies this client's pushes so that a retried push is applied once.
+  // Must be unique among the job's concurrent clients. Empty: no
+  // de-duplication (a retried push may be applied twice).
+  std::string worker_id;
+  // Deadline of each RPC. A call may take up to max_attempts times this.
+  absl::Duration rpc_timeout = absl::Seconds(30);
+  // Attempts per request. Only UNAVAILABLE is retried (a push keeps its
+  // sequence number, so the server applies it once); other errors return.
+  int max_attempts = 3;
+  // Most value bytes in one request (sparse requests count their keys too),
+  // in [4, kMaxMessageBytes / 2]. Smaller chunks start streaming sooner and
+  // use more connections; larger ones cost fewer RPCs. A few MB suits both
+  // loopback and data-centre links. A dense call of at least 1 MB is also
+  // split into up to one request per connection (channels_per_server per
+  // server), of no less than 512 KB each.
+  int64_t chunk_bytes = kDefaultChunkBytes;
+  // TCP connections per server, in [1, 64]. A server's requests are spread
+  // over them round-robin, since one HTTP/2 connection is flow-controlled
+  // and processed by one thread at a time on each side.
+  int channels_per_server = 2;
+  // How long a call moving at most 256 KiB polls for its answers before
+  // blocking, in [0, 1ms]: waking a blocked thread costs tens of
+  // microseconds on some VMs, a large part of a small call's latency.
+  absl::Duration small_call_spin = DefaultSmallCallSpin();
+  // If set, a call that is waiting for its answers looks at this flag every
+  // CallBatch::kCancelPoll; once it is true, the call cancels its RPCs and
+  // returns CANCELLED (a push may then have been applied or not; its retry
+  // is recognised). How a task stops promptly on SIGTERM or when its job is
+  // cancelled, rather than after rpc_timeout. Not owned; must outlive the
+  // client.
+  const std::atomic<bool>* cancelled = nullptr;
+};
+
+// INVALID_ARGUMENT naming the first option out of its range.
+absl::Status ValidatePsClientOptions(const PsClientOptions& options);
+
+// INVALID_ARGUMENT unless `map` has servers, each with an address, and its
+// dense ranges and sparse partitions name only those servers.
+absl::Status ValidateClientMap(const v1::PartitionMap& map);
+
+}  // namespace ps::client
+
+#endif  // PS_CLIENT_PS_CLIENT_OPTIONS_H_
