@@ -1,6 +1,7 @@
 #include "coordinator/job_manager.h"
 
 #include <cstdlib>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -23,21 +24,22 @@ class FakeServerControl : public ServerControl {
     if (fail.count(server.member_id())) {
       return absl::UnavailableError("creating tables on " + server.member_id());
     }
-    created.push_back(server.member_id() + "/" + request.job_id());
+    created.insert(server.member_id() + "/" + request.job_id());
     last_create = request;
     return absl::OkStatus();
   }
   absl::Status DropTables(const v1::ServerEndpoint& server,
                           const std::string& job_id) override {
     absl::MutexLock lock(&mu);
-    dropped.push_back(server.member_id() + "/" + job_id);
+    dropped.insert(server.member_id() + "/" + job_id);
     return absl::OkStatus();
   }
   absl::Mutex mu;
   bool hold = false;  // CreateTables waits while set (an unanswering server)
   int entered = 0;    // CreateTables calls begun
   std::set<std::string> fail;
-  std::vector<std::string> created, dropped;
+  // Servers are called at once, in no particular order.
+  std::set<std::string> created, dropped;
   v1::CreateTablesRequest last_create;
 };
 
@@ -163,8 +165,8 @@ TEST_F(JobManagerTest, OldSucceededTablesAreDroppedBeyondKeepLimit) {
   ASSERT_TRUE(jobs_.CompleteTask(Done(second, 1, 1)).ok());
   jobs_.Tick();
   EXPECT_EQ(control_.dropped,
-            (std::vector<std::string>{servers_[0] + "/" + first,
-                                      servers_[1] + "/" + first}));
+            (std::set<std::string>{servers_[0] + "/" + first,
+                                   servers_[1] + "/" + first}));
 }
 
 TEST_F(JobManagerTest, TooManyWorkersIsRejectedAtSubmit) {
