@@ -4,8 +4,8 @@
 Sparse logistic regression over 2^20 hashed features (--features; by
 default the six base ones), trained on train.psf and evaluated (log-loss,
 AUC) on test.psf as written by deploy/flights/setup.sh. The features are
-hashed exactly as worker/feature_hash.{h,cc} hashes them; `--self-check`
-asserts the same hard-coded keys as worker/feature_hash_test.cc, the two
+hashed exactly as worker/data/feature_hash.{h,cc} hashes them; `--self-check`
+asserts the same hard-coded keys as worker/data/feature_hash_test.cc, the two
 crosses included, and needs only numpy.
 
 Runs with Debian's python3-torch (1.13, CPU) and python3-numpy under
@@ -26,12 +26,12 @@ import time
 
 import numpy as np
 
-# ---- PSF1 reader (format: worker/flights_data.h) ---------------------------
+# ---- PSF1 reader (format: worker/data/flights_data.h) ---------------------------
 
 PSF_MAGIC = b"PSF1"
 PSF_HEADER = np.dtype([("magic", "S4"), ("record_size", "<u4"), ("rows", "<u8")])
 # Airport codes are read as little-endian uint32, which is exactly the
-# packing worker/flights_data.h uses ("ATL" = 0x4c5441).
+# packing worker/data/flights_data.h uses ("ATL" = 0x4c5441).
 PSF_RECORD = np.dtype([("minute", "<i4"), ("delay", "<i2"), ("distance", "<u2"),
                        ("origin", "<u4"), ("destination", "<u4")])
 
@@ -53,7 +53,7 @@ def load_psf(path):
     return np.fromfile(path, dtype=PSF_RECORD, count=rows, offset=PSF_HEADER.itemsize)
 
 
-# ---- Feature hashing (bit for bit worker/feature_hash.cc) ------------------
+# ---- Feature hashing (bit for bit worker/data/feature_hash.cc) ------------------
 
 # Name -> number of ps.v1.FlightFeature (proto/ps/v1/ps.proto). A feature's
 # salt is derived from its number, never from its position in --features.
@@ -136,7 +136,7 @@ def pack_code(code):
     return int.from_bytes(code.encode("ascii")[:4].ljust(4, b"\0"), "little")
 
 
-# The same rows and keys as worker/feature_hash_test.cc: change both or neither.
+# The same rows and keys as worker/data/feature_hash_test.cc: change both or neither.
 SELF_CHECK_ROWS = [  # minute, delay, distance, origin, destination
     (1, 33, 2176, "LAS", "PHL"),        # the file's first row
     (260640, 17, 332, "ATL", "MEM"),    # 2001-07-01 00:00, a Sunday
@@ -296,7 +296,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default="/var/lib/pscluster/flights")
     parser.add_argument("--self-check", action="store_true",
-                        help="check the feature hash against worker/feature_hash_test.cc")
+                        help="check the feature hash against worker/data/feature_hash_test.cc")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--optimizer", choices=["adagrad", "sgd"], default="adagrad")

@@ -23,11 +23,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "worker/compute.h"
-#include "worker/cpu_mlp.h"
-#include "worker/cuda_mlp.h"
-#include "worker/gpu_runtime.h"
-#include "worker/mlp_spec.h"
+#include "worker/cpu/cpu_mlp.h"
+#include "worker/cuda/cuda_mlp.h"
+#include "worker/cuda/gpu_runtime.h"
+#include "worker/model/compute.h"
+#include "worker/model/mlp_spec.h"
 
 ABSL_FLAG(std::string, device, "cpu", "backend: cpu or cuda");
 ABSL_FLAG(int, threads, 1, "OpenBLAS threads for the CPU backend");

@@ -14,9 +14,9 @@
 #include "common/rpc.h"
 #include "server/initializer.h"
 #include "tests/cluster_fixture.h"
-#include "worker/cpu_mlp.h"
-#include "worker/fashion_mnist.h"
-#include "worker/trainer.h"
+#include "worker/cpu/cpu_mlp.h"
+#include "worker/data/fashion_mnist.h"
+#include "worker/train/trainer.h"
 
 namespace ps::testing {
 namespace {

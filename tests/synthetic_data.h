@@ -16,7 +16,7 @@ absl::Status WriteSyntheticFashionMnist(const std::string& dir, int train_rows,
                                         int test_rows, unsigned seed);
 
 // Writes train.psf (train_rows) and test.psf (test_rows) PSF1 files (see
-// worker/flights_data.h) into `dir`: flights between 8 airports at every
+// worker/data/flights_data.h) into `dir`: flights between 8 airports at every
 // hour, in time order. A flight is delayed (> 15 minutes) with probability
 // sigmoid(-3 + 3 * [departs at 17:00 or later] + 2.5 * [origin is one of
 // two congested airports]), so hashed-feature logistic regression reaches an

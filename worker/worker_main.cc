@@ -13,13 +13,14 @@
 #include "common/logging.h"
 #include "common/member_agent.h"
 #include "common/rpc.h"
-#include "worker/compute.h"
-#include "worker/task_slot.h"
+#include "worker/model/compute.h"
+#include "worker/task/task_slot.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on and advertise");
 ABSL_FLAG(int, port, 0, "port for health checks; 0 picks a free one");
-ABSL_FLAG(std::string, port_file, "", "if set, write host:port here once registered");
+ABSL_FLAG(std::string, port_file, "",
+          "if set, write host:port here once registered");
 ABSL_FLAG(int, threads, 1, "compute threads (OpenBLAS) for this worker");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 ABSL_FLAG(std::string, device, "auto",
@@ -43,8 +44,8 @@ absl::StatusOr<ps::worker::ComputeOptions> ComputeFromFlags(
     return absl::InvalidArgumentError(
         absl::StrCat("--device=", name, ": ", device.status().message()));
   }
-  const ps::worker::ComputeOptions options{.device = *device,
-                                           .gpu_index = absl::GetFlag(FLAGS_gpu)};
+  const ps::worker::ComputeOptions options{
+      .device = *device, .gpu_index = absl::GetFlag(FLAGS_gpu)};
   absl::StatusOr<ps::worker::Placement> placement =
       ps::worker::ResolveDevice(options);
   if (!placement.ok()) return placement.status();
@@ -77,8 +78,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
-                                absl::GetFlag(FLAGS_port), {});
+  auto server =
+      ps::StartServer(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {});
   if (!server.ok()) {
     log->error("{}", server.status().ToString());
     return 1;
@@ -96,7 +97,9 @@ int main(int argc, char** argv) {
   slot.SetAgent(agent->get());
   log->info("ps_worker {} ready on {}, computing on {}", (*agent)->member_id(),
             server->address, where);
-  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file), server->address); !s.ok()) {
+  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file),
+                                       server->address);
+      !s.ok()) {
     log->error("{}", s.ToString());
     return 1;
   }

@@ -1,0 +1,51 @@
+// The worker's one task slot: starts a task thread when a heartbeat brings a
+// task it has not run yet, and raises the task's cancel flag when a heartbeat
+// says the job was cancelled or failed. Thread-safe.
+#ifndef PS_WORKER_TASK_TASK_SLOT_H_
+#define PS_WORKER_TASK_TASK_SLOT_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/member_agent.h"
+#include "proto/ps/v1/ps.pb.h"
+#include "worker/model/compute.h"
+
+namespace ps::worker {
+
+class TaskSlot {
+ public:
+  // Every task this slot runs computes on the backend `compute` picks.
+  explicit TaskSlot(ComputeOptions compute = {}) : compute_(compute) {}
+  ~TaskSlot() { Shutdown(); }
+
+  // Must be called before heartbeats can start tasks.
+  void SetAgent(MemberAgent* agent);
+  void OnHeartbeat(const v1::HeartbeatResponse& response);
+  // Cancels the running task, if any, and joins its thread.
+  void Shutdown();
+
+ private:
+  struct Running {
+    std::string job_id;
+    std::atomic<bool> cancelled{false};
+    std::atomic<bool> finished{false};
+    std::thread thread;
+  };
+  void ReapFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ComputeOptions compute_;
+  absl::Mutex mu_;
+  MemberAgent* agent_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::unique_ptr<Running> running_ ABSL_GUARDED_BY(mu_);
+  std::string last_job_ ABSL_GUARDED_BY(mu_);  // never runs a job twice
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace ps::worker
+
+#endif  // PS_WORKER_TASK_TASK_SLOT_H_

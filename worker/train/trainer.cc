@@ -1,0 +1,123 @@
+#include "worker/train/trainer.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace ps::worker {
+namespace {
+
+// Gathers rows `order[first, first+rows)` of `data` into contiguous buffers.
+Batch Gather(const Examples& data, const std::vector<int64_t>& order,
+             int64_t first, int64_t rows, std::vector<float>* x,
+             std::vector<int32_t>* y) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t row = order[first + i];
+    std::copy_n(data.x.data() + row * data.dim, data.dim,
+                x->data() + i * data.dim);
+    (*y)[i] = data.y[row];
+  }
+  return Batch{x->data(), y->data(), rows, data.dim};
+}
+
+}  // namespace
+
+int64_t ExamplesPerEpoch(const TrainerOptions& options, int64_t shard_count) {
+  return options.examples_per_epoch > 0
+             ? std::min(options.examples_per_epoch, shard_count)
+             : shard_count;
+}
+
+void CloseWindow(BatchStats* window, absl::Time* window_start,
+                 Progress* progress) {
+  const absl::Time now = absl::Now();
+  const double secs = absl::ToDoubleSeconds(now - *window_start);
+  progress->loss = window->loss_sum / window->count;
+  progress->accuracy = static_cast<double>(window->correct) / window->count;
+  progress->examples_per_sec = secs > 0 ? window->count / secs : 0;
+  *window = BatchStats();
+  *window_start = now;
+}
+
+std::vector<int64_t> EpochOrder(uint64_t seed, int rank, int epoch,
+                                int64_t count) {
+  std::vector<int64_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed * 1000003 + rank * 7919 + epoch);
+  std::shuffle(order.begin(), order.end(), rng);
+  return order;
+}
+
+int64_t TotalSteps(const TrainerOptions& options, int64_t shard_count) {
+  const int64_t used = ExamplesPerEpoch(options, shard_count);
+  return options.epochs *
+         ((used + options.batch_size - 1) / options.batch_size);
+}
+
+absl::Status Train(const TrainerOptions& options, const Examples& train,
+                   Model* model, ParamStore* store, ProgressSink* sink,
+                   const std::atomic<bool>* cancelled) {
+  const int64_t used = ExamplesPerEpoch(options, train.count);
+  if (used == 0) {
+    return absl::FailedPreconditionError(
+        "this worker's training shard is empty");
+  }
+  const int64_t batch = options.batch_size;
+  const int64_t steps_per_epoch = (used + batch - 1) / batch;
+  std::vector<float> params(model->num_params()), grads(model->num_params());
+  std::vector<float> x(batch * train.dim);
+  std::vector<int32_t> y(batch);
+  Progress progress;
+  progress.total_steps = TotalSteps(options, train.count);
+  BatchStats window;
+  absl::Time window_start = absl::Now();
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    const std::vector<int64_t> order =
+        EpochOrder(options.seed, options.rank, epoch, train.count);
+    progress.epoch = epoch;
+    for (int64_t s = 0; s < steps_per_epoch; ++s) {
+      if (cancelled != nullptr && cancelled->load()) {
+        return absl::CancelledError("task cancelled");
+      }
+      const int64_t rows = std::min(batch, used - s * batch);
+      Batch b = Gather(train, order, s * batch, rows, &x, &y);
+      // A device backend copies the batch over while the pull is in flight.
+      if (absl::Status st = model->Prefetch(b); !st.ok()) return st;
+      const int64_t clock = progress.step;
+      absl::StatusOr<int64_t> staleness = store->Pull(params.data(), clock);
+      if (!staleness.ok()) return staleness.status();
+      progress.max_staleness = std::max(progress.max_staleness, *staleness);
+      absl::Status st =
+          model->ForwardBackward(params.data(), b, grads.data(), &window);
+      if (st.ok()) st = store->Push(grads.data(), clock);
+      if (!st.ok()) return st;
+      ++progress.step;
+      const bool last = progress.step == progress.total_steps;
+      if (progress.step % options.report_every_steps == 0 || last) {
+        CloseWindow(&window, &window_start, &progress);
+        st = sink->Report(progress);
+        if (!st.ok()) return st;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BatchStats> Evaluate(const Examples& data, int batch_size,
+                                    const float* params, Model* model) {
+  BatchStats stats;
+  for (int64_t first = 0; first < data.count; first += batch_size) {
+    const int64_t rows = std::min<int64_t>(batch_size, data.count - first);
+    Batch b{data.x.data() + first * data.dim, data.y.data() + first, rows,
+            data.dim};
+    absl::Status s = model->Evaluate(params, b, &stats);
+    if (!s.ok()) return s;
+  }
+  return stats;
+}
+
+}  // namespace ps::worker

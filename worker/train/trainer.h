@@ -1,0 +1,96 @@
+// The worker's training loop, independent of gRPC: pull -> compute -> push
+// per minibatch through a ParamStore, progress through a ProgressSink. The
+// real ParamStore talks to the servers; tests use an in-memory one.
+#ifndef PS_WORKER_TRAIN_TRAINER_H_
+#define PS_WORKER_TRAIN_TRAINER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "worker/data/fashion_mnist.h"
+#include "worker/model/model.h"
+
+namespace ps::worker {
+
+// The job's parameters as one flat buffer, laid out as the Model expects.
+//
+// Clocks: a worker's clock is the number of steps it has finished. Step c
+// pulls at clock c and pushes its gradient as clock c; the store may make the
+// pull wait for other workers (BSP, SSP).
+class ParamStore {
+ public:
+  virtual ~ParamStore() = default;
+  // Overwrites params (num_params floats) with the values a worker at
+  // `clock` may read; returns their staleness (steps of the slowest worker
+  // they may be missing).
+  virtual absl::StatusOr<int64_t> Pull(float* params, int64_t clock) = 0;
+  // Sends the gradient of step `clock`.
+  virtual absl::Status Push(const float* grads, int64_t clock) = 0;
+};
+
+struct Progress {
+  int64_t step = 0;  // steps done, 1-based once training started.
+  int64_t total_steps = 0;
+  int32_t epoch = 0;    // 1-based.
+  double loss = 0;      // mean over the report window.
+  double accuracy = 0;  // training accuracy over the report window.
+  double examples_per_sec = 0;
+  int64_t max_staleness = 0;  // over all pulls so far
+};
+
+class ProgressSink {
+ public:
+  virtual ~ProgressSink() = default;
+  // A non-OK status stops training with that status (e.g. job cancelled).
+  virtual absl::Status Report(const Progress& progress) = 0;
+};
+
+struct TrainerOptions {
+  int epochs = 1;
+  int batch_size = 32;
+  int report_every_steps = 20;
+  // Data order: each epoch shuffles this worker's shard with a generator
+  // seeded from (seed, rank, epoch), so runs are reproducible.
+  uint64_t seed = 0;
+  int rank = 0;
+  // Examples used per epoch: a prefix of each epoch's shuffled shard. 0 uses
+  // the whole shard. Ranks of a BSP/SSP job must take the same number of
+  // steps, so the task runner sets this to the smallest shard's size.
+  int64_t examples_per_epoch = 0;
+};
+
+// The order in which Train() visits a shard of `count` examples in `epoch`
+// (1-based): a shuffle seeded from (seed, rank, epoch).
+std::vector<int64_t> EpochOrder(uint64_t seed, int rank, int epoch,
+                                int64_t count);
+
+// Examples of a shard of `shard_count` that one epoch trains on:
+// options.examples_per_epoch when set, at most the shard.
+int64_t ExamplesPerEpoch(const TrainerOptions& options, int64_t shard_count);
+
+// Steps Train() (and TrainSparse()) take over a shard of `shard_count`
+// examples.
+int64_t TotalSteps(const TrainerOptions& options, int64_t shard_count);
+
+// Fills the report window's loss, accuracy and throughput into *progress
+// and starts a new window.
+void CloseWindow(BatchStats* window, absl::Time* window_start,
+                 Progress* progress);
+
+// Trains `model` on `train` for options.epochs. Stops early with the status
+// of a failed pull/push/report, or CANCELLED once *cancelled becomes true.
+absl::Status Train(const TrainerOptions& options, const Examples& train,
+                   Model* model, ParamStore* store, ProgressSink* sink,
+                   const std::atomic<bool>* cancelled);
+
+// Evaluates `params` on `data` in batches of batch_size.
+absl::StatusOr<BatchStats> Evaluate(const Examples& data, int batch_size,
+                                    const float* params, Model* model);
+
+}  // namespace ps::worker
+
+#endif  // PS_WORKER_TRAIN_TRAINER_H_
