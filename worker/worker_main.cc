@@ -14,6 +14,7 @@
 #include "common/member_agent.h"
 #include "common/rpc.h"
 #include "worker/model/compute.h"
+#include "worker/task/task_coordinator.h"
 #include "worker/task/task_slot.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
@@ -94,7 +95,11 @@ int main(int argc, char** argv) {
     log->error("{}", agent.status().ToString());
     return 1;
   }
-  slot.SetAgent(agent->get());
+  // Tasks report to the coordinator over the agent's channel.
+  ps::worker::GrpcTaskCoordinator coordinator((*agent)->coordinator(),
+                                              absl::Seconds(10));
+  slot.SetCoordinator([a = agent->get()] { return a->member_id(); },
+                      &coordinator);
   log->info("ps_worker {} ready on {}, computing on {}", (*agent)->member_id(),
             server->address, where);
   if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file),

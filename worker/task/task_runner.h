@@ -1,8 +1,9 @@
 // Runs one task (one rank of one job) from start to report: loads this
-// rank's data shards, builds the model, trains against the servers, meets the
-// other ranks at the "trained" barrier, evaluates its share of the test set
-// and completes the task with the coordinator. Any failure is reported as a
-// failed task with its reason, so the job ends FAILED instead of hanging.
+// rank's data shards, builds the model, trains against the job's parameter
+// stores, meets the other ranks at the "trained" barrier, evaluates its share
+// of the test set and completes the task with the coordinator. Any failure is
+// reported as a failed task with its reason, so the job ends FAILED instead
+// of hanging.
 #ifndef PS_WORKER_TASK_TASK_RUNNER_H_
 #define PS_WORKER_TASK_TASK_RUNNER_H_
 
@@ -11,23 +12,29 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "proto/ps/v1/ps.grpc.pb.h"
+#include "proto/ps/v1/ps.pb.h"
 #include "worker/model/compute.h"
+#include "worker/task/param_stores.h"
+#include "worker/task/task_coordinator.h"
 
 namespace ps::worker {
 
 struct TaskRunnerOptions {
   std::string member_id;
-  v1::Coordinator::Stub* coordinator = nullptr;  // not owned
-  absl::Duration rpc_timeout = absl::Seconds(10);
+  TaskCoordinator* coordinator = nullptr;  // not owned; required
+  // Where the job's parameters live; not owned. Null: the job's parameter
+  // servers (ServerParamStores).
+  ParamStores* stores = nullptr;
   // Longest wait for the other ranks at the end of training.
   absl::Duration barrier_timeout = absl::Minutes(10);
   // Which backend computes (see worker/model/compute.h).
   ComputeOptions compute;
 };
 
-// Blocks until the task ends. Returns the task's outcome (also reported to
-// the coordinator, except when the job had already ended there).
+// Blocks until the task ends. Returns the task's outcome, also reported to
+// the coordinator (CompleteTask) unless it is CANCELLED: the task was
+// cancelled through *cancelled (may be null), or the job had already ended
+// at the coordinator.
 absl::Status RunTask(const v1::Task& task, const TaskRunnerOptions& options,
                      const std::atomic<bool>* cancelled);
 

@@ -1,13 +1,17 @@
 #include "worker/task/task_slot.h"
 
+#include <utility>
+
 #include "common/logging.h"
 #include "worker/task/task_runner.h"
 
 namespace ps::worker {
 
-void TaskSlot::SetAgent(MemberAgent* agent) {
+void TaskSlot::SetCoordinator(std::function<std::string()> member_id,
+                              TaskCoordinator* coordinator) {
   absl::MutexLock lock(&mu_);
-  agent_ = agent;
+  member_id_ = std::move(member_id);
+  coordinator_ = coordinator;
 }
 
 void TaskSlot::ReapFinished() {
@@ -28,15 +32,16 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
     }
     return;
   }
-  if (shut_down_ || agent_ == nullptr || !response.has_task() ||
+  if (shut_down_ || coordinator_ == nullptr || !response.has_task() ||
       response.task().job_id() == last_job_) {
     return;
   }
   last_job_ = response.task().job_id();
   auto run = std::make_unique<Running>();
   run->job_id = last_job_;
-  TaskRunnerOptions options{.member_id = agent_->member_id(),
-                            .coordinator = agent_->coordinator(),
+  TaskRunnerOptions options{.member_id = member_id_(),
+                            .coordinator = coordinator_,
+                            .stores = stores_,
                             .compute = compute_};
   Running* r = run.get();
   r->thread = std::thread([r, options, task = response.task()] {

@@ -5,26 +5,35 @@
 #define PS_WORKER_TASK_TASK_SLOT_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "common/member_agent.h"
 #include "proto/ps/v1/ps.pb.h"
 #include "worker/model/compute.h"
+#include "worker/task/param_stores.h"
+#include "worker/task/task_coordinator.h"
 
 namespace ps::worker {
 
 class TaskSlot {
  public:
-  // Every task this slot runs computes on the backend `compute` picks.
-  explicit TaskSlot(ComputeOptions compute = {}) : compute_(compute) {}
+  // Every task this slot runs computes on the backend `compute` picks and
+  // keeps its parameters in `stores` (not owned; null: the job's parameter
+  // servers).
+  explicit TaskSlot(ComputeOptions compute = {}, ParamStores* stores = nullptr)
+      : compute_(compute), stores_(stores) {}
   ~TaskSlot() { Shutdown(); }
 
-  // Must be called before heartbeats can start tasks.
-  void SetAgent(MemberAgent* agent);
+  // Where tasks report, and as whom: `member_id` is asked each time a task
+  // starts (the id changes when the worker registers again). Must be called
+  // before heartbeats can start tasks; `coordinator` (not owned) must stay
+  // valid until Shutdown() returns.
+  void SetCoordinator(std::function<std::string()> member_id,
+                      TaskCoordinator* coordinator);
   void OnHeartbeat(const v1::HeartbeatResponse& response);
   // Cancels the running task, if any, and joins its thread.
   void Shutdown();
@@ -39,8 +48,10 @@ class TaskSlot {
   void ReapFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ComputeOptions compute_;
+  ParamStores* const stores_;
   absl::Mutex mu_;
-  MemberAgent* agent_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::function<std::string()> member_id_ ABSL_GUARDED_BY(mu_);
+  TaskCoordinator* coordinator_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::unique_ptr<Running> running_ ABSL_GUARDED_BY(mu_);
   std::string last_job_ ABSL_GUARDED_BY(mu_);  // never runs a job twice
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;

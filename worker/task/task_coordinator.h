@@ -1,0 +1,56 @@
+// The coordinator calls a task makes: progress reports, the "trained"
+// barrier, and the task's completion. An interface so that the task runner is
+// tested without a coordinator; GrpcTaskCoordinator is the real one.
+#ifndef PS_WORKER_TASK_TASK_COORDINATOR_H_
+#define PS_WORKER_TASK_TASK_COORDINATOR_H_
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "proto/ps/v1/ps.grpc.pb.h"
+
+namespace ps::worker {
+
+// Implementations must be thread-safe: every running task calls them from
+// its own thread.
+class TaskCoordinator {
+ public:
+  virtual ~TaskCoordinator() = default;
+
+  // Records a task's progress. CANCELLED when the job is no longer running
+  // (cancelled, or failed by another rank): the task should stop.
+  virtual absl::Status ReportProgress(
+      const v1::ReportProgressRequest& request) = 0;
+
+  // Waits at request.name() until every rank arrived or request.timeout_ms()
+  // passed; arrival is recorded by the first call, asking again only waits
+  // again. DEADLINE_EXCEEDED (naming the missing ranks) when the wait ran
+  // out, CANCELLED when the job is no longer running.
+  virtual absl::Status Barrier(const v1::BarrierRequest& request) = 0;
+
+  // Reports the task's outcome: its evaluation, or failed() with a reason.
+  virtual absl::Status CompleteTask(const v1::CompleteTaskRequest& request) = 0;
+};
+
+// The coordinator's gRPC service through a stub. Each call has a deadline
+// of rpc_timeout (a barrier: its timeout_ms plus rpc_timeout), and the
+// coordinator's FAILED_PRECONDITION (job no longer running) to a progress
+// report or a barrier comes back as CANCELLED.
+class GrpcTaskCoordinator : public TaskCoordinator {
+ public:
+  // `stub` is not owned and must outlive this object.
+  GrpcTaskCoordinator(v1::Coordinator::Stub* stub, absl::Duration rpc_timeout)
+      : stub_(stub), rpc_timeout_(rpc_timeout) {}
+
+  absl::Status ReportProgress(
+      const v1::ReportProgressRequest& request) override;
+  absl::Status Barrier(const v1::BarrierRequest& request) override;
+  absl::Status CompleteTask(const v1::CompleteTaskRequest& request) override;
+
+ private:
+  v1::Coordinator::Stub* const stub_;
+  const absl::Duration rpc_timeout_;
+};
+
+}  // namespace ps::worker
+
+#endif  // PS_WORKER_TASK_TASK_COORDINATOR_H_
