@@ -1,0 +1,115 @@
+#include "worker/task/task_runner.h"
+
+#include <atomic>
+
+#include "gtest/gtest.h"
+#include "worker/task/fake_task_coordinator.h"
+#include "worker/task/memory_param_stores.h"
+#include "worker/task/task_test_data.h"
+
+namespace ps::worker {
+namespace {
+
+class TaskRunnerTest : public ::testing::Test {
+ protected:
+  absl::Status Run(const v1::Task& task) {
+    return RunTask(task,
+                   {.member_id = "worker-1",
+                    .coordinator = &coordinator_,
+                    .stores = &stores_},
+                   &cancelled_);
+  }
+
+  FakeTaskCoordinator coordinator_;
+  MemoryParamStores stores_;
+  std::atomic<bool> cancelled_{false};
+};
+
+TEST_F(TaskRunnerTest, CompletedDenseTaskReportsItsEvaluation) {
+  ASSERT_TRUE(Run(MnistTask("mnist")).ok());
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  const v1::CompleteTaskRequest done = coordinator_.completed()[0];
+  EXPECT_EQ(done.member_id(), "worker-1");
+  EXPECT_EQ(done.job_id(), "mnist");
+  EXPECT_FALSE(done.failed());
+  EXPECT_EQ(done.train_examples(), 200);
+  EXPECT_EQ(done.test_examples(), 100);
+  EXPECT_GT(done.test_correct(), 50);  // the classes are easy to tell apart
+}
+
+TEST_F(TaskRunnerTest, CompletedSparseTaskReportsItsScoreHistogram) {
+  ASSERT_TRUE(Run(FlightsTask("flights")).ok());
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  const v1::CompleteTaskRequest done = coordinator_.completed()[0];
+  EXPECT_FALSE(done.failed());
+  EXPECT_EQ(done.train_examples(), 500);
+  EXPECT_EQ(done.test_examples(), 200);
+  int64_t scored = 0;
+  for (int64_t n : done.score_hist_pos()) scored += n;
+  for (int64_t n : done.score_hist_neg()) scored += n;
+  EXPECT_EQ(scored, 200);
+}
+
+TEST_F(TaskRunnerTest, ProgressIsReportedEveryFewStepsAndAfterTheLast) {
+  ASSERT_TRUE(Run(MnistTask("progress")).ok());
+  std::vector<int64_t> steps;
+  for (const v1::ReportProgressRequest& p : coordinator_.progress()) {
+    EXPECT_EQ(p.member_id(), "worker-1");
+    EXPECT_EQ(p.total_steps(), 7);
+    steps.push_back(p.step());
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{2, 4, 6, 7}));
+}
+
+TEST_F(TaskRunnerTest, TrainedBarrierIsAskedInSlicesUntilTheOthersArrive) {
+  coordinator_.QueueBarrierAnswer(absl::DeadlineExceededError("rank 1"));
+  coordinator_.QueueBarrierAnswer(absl::DeadlineExceededError("rank 1"));
+  ASSERT_TRUE(Run(MnistTask("barrier")).ok());
+  const std::vector<v1::BarrierRequest> barriers = coordinator_.barriers();
+  ASSERT_EQ(barriers.size(), 3u);
+  for (const v1::BarrierRequest& b : barriers) {
+    EXPECT_EQ(b.name(), "trained");
+    EXPECT_EQ(b.job_id(), "barrier");
+    EXPECT_GE(b.timeout_ms(), 1);
+    EXPECT_LE(b.timeout_ms(), 1000);
+  }
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  EXPECT_FALSE(coordinator_.completed()[0].failed());
+}
+
+TEST_F(TaskRunnerTest, FailedTaskReportsFailedWithItsReason) {
+  const absl::Status outcome = Run(MissingDataTask("missing"));
+  EXPECT_EQ(outcome.code(), absl::StatusCode::kNotFound);
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  const v1::CompleteTaskRequest done = coordinator_.completed()[0];
+  EXPECT_TRUE(done.failed());
+  EXPECT_NE(done.reason().find("/nonexistent/missing"), std::string::npos)
+      << done.reason();
+  EXPECT_EQ(stores_.connections(), 0);
+}
+
+TEST_F(TaskRunnerTest, BarrierThatFailsFailsTheTask) {
+  coordinator_.QueueBarrierAnswer(absl::UnavailableError("coordinator gone"));
+  EXPECT_EQ(Run(MnistTask("unavailable")).code(),
+            absl::StatusCode::kUnavailable);
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  EXPECT_TRUE(coordinator_.completed()[0].failed());
+}
+
+TEST_F(TaskRunnerTest, CancelledTaskReportsNothing) {
+  cancelled_ = true;
+  EXPECT_EQ(Run(MnistTask("cancelled")).code(), absl::StatusCode::kCancelled);
+  EXPECT_TRUE(coordinator_.completed().empty());
+  EXPECT_TRUE(coordinator_.progress().empty());
+}
+
+TEST_F(TaskRunnerTest, JobEndedAtTheCoordinatorReportsNothing) {
+  coordinator_.SetProgressAnswer(absl::CancelledError("job is CANCELLED"));
+  EXPECT_EQ(Run(FlightsTask("ended")).code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(coordinator_.progress().size(), 1u);
+  EXPECT_TRUE(coordinator_.barriers().empty());
+  EXPECT_TRUE(coordinator_.completed().empty());
+}
+
+}  // namespace
+}  // namespace ps::worker
