@@ -175,8 +175,7 @@ absl::Status TrainSparse(const TrainerOptions& options,
   }
   const int64_t batch = options.batch_size;
   const int64_t steps_per_epoch = (used + batch - 1) / batch;
-  Progress progress;
-  progress.total_steps = TotalSteps(options, train.count);
+  const int64_t total_steps = TotalSteps(options, train.count);
   // Two steps' buffers: while step c's gradients are pushed, step c + 1's
   // parameters are pulled into the other.
   SparseStep steps[2] = {SparseStep(model, batch), SparseStep(model, batch)};
@@ -194,39 +193,30 @@ absl::Status TrainSparse(const TrainerOptions& options,
     step->Load(train, order.data() + s * batch,
                std::min(batch, used - s * batch));
   };
-  BatchStats window;
-  absl::Time window_start = absl::Now();
   if (cancelled != nullptr && cancelled->load()) {
     return absl::CancelledError("task cancelled");
   }
   load(0, &steps[0]);
-  absl::StatusOr<int64_t> staleness = steps[0].Pull(store, /*clock=*/0);
-  for (int64_t g = 0; g < progress.total_steps; ++g) {
-    if (!staleness.ok()) return staleness.status();
-    progress.max_staleness = std::max(progress.max_staleness, *staleness);
-    if (cancelled != nullptr && cancelled->load()) {
-      return absl::CancelledError("task cancelled");
-    }
-    progress.epoch = static_cast<int>(g / steps_per_epoch) + 1;
-    SparseStep& step = steps[g % 2];
-    absl::Status st = step.ComputeGradients(&window);
-    if (!st.ok()) return st;
-    if (g + 1 < progress.total_steps) {
-      SparseStep& next = steps[(g + 1) % 2];
-      load(g + 1, &next);
-      staleness = step.PushAndPull(store, g, &next);
-    } else {
-      st = step.Push(store, g);
-      if (!st.ok()) return st;
-    }
-    ++progress.step;
-    if (progress.step % options.report_every_steps == 0 ||
-        progress.step == progress.total_steps) {
-      CloseWindow(&window, &window_start, &progress);
-      if (st = sink->Report(progress); !st.ok()) return st;
-    }
-  }
-  return absl::OkStatus();
+  // The pull of the step about to run, sent with the previous step's push.
+  absl::StatusOr<int64_t> pulled = steps[0].Pull(store, /*clock=*/0);
+  return RunTrainingLoop(
+      options, train.count, sink, cancelled,
+      [&](int64_t g, BatchStats* window) -> absl::StatusOr<int64_t> {
+        const absl::StatusOr<int64_t> staleness = pulled;
+        if (!staleness.ok()) return staleness.status();
+        SparseStep& step = steps[g % 2];
+        if (absl::Status st = step.ComputeGradients(window); !st.ok()) {
+          return st;
+        }
+        if (g + 1 < total_steps) {
+          SparseStep& next = steps[(g + 1) % 2];
+          load(g + 1, &next);
+          pulled = step.PushAndPull(store, g, &next);
+        } else if (absl::Status st = step.Push(store, g); !st.ok()) {
+          return st;
+        }
+        return staleness;
+      });
 }
 
 absl::StatusOr<SparseEvaluation> EvaluateSparse(const FlightFeatures& data,

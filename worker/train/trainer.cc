@@ -58,6 +58,35 @@ int64_t TotalSteps(const TrainerOptions& options, int64_t shard_count) {
          ((used + options.batch_size - 1) / options.batch_size);
 }
 
+absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
+                             ProgressSink* sink,
+                             const std::atomic<bool>* cancelled,
+                             TrainingStep step) {
+  const int64_t used = ExamplesPerEpoch(options, shard_count);
+  const int64_t steps_per_epoch =
+      (used + options.batch_size - 1) / options.batch_size;
+  Progress progress;
+  progress.total_steps = TotalSteps(options, shard_count);
+  BatchStats window;
+  absl::Time window_start = absl::Now();
+  for (int64_t g = 0; g < progress.total_steps; ++g) {
+    if (cancelled != nullptr && cancelled->load()) {
+      return absl::CancelledError("task cancelled");
+    }
+    progress.epoch = static_cast<int>(g / steps_per_epoch) + 1;
+    absl::StatusOr<int64_t> staleness = step(g, &window);
+    if (!staleness.ok()) return staleness.status();
+    progress.max_staleness = std::max(progress.max_staleness, *staleness);
+    ++progress.step;
+    if (progress.step % options.report_every_steps == 0 ||
+        progress.step == progress.total_steps) {
+      CloseWindow(&window, &window_start, &progress);
+      if (absl::Status s = sink->Report(progress); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Train(const TrainerOptions& options, const Examples& train,
                    Model* model, ParamStore* store, ProgressSink* sink,
                    const std::atomic<bool>* cancelled) {
@@ -71,40 +100,27 @@ absl::Status Train(const TrainerOptions& options, const Examples& train,
   std::vector<float> params(model->num_params()), grads(model->num_params());
   std::vector<float> x(batch * train.dim);
   std::vector<int32_t> y(batch);
-  Progress progress;
-  progress.total_steps = TotalSteps(options, train.count);
-  BatchStats window;
-  absl::Time window_start = absl::Now();
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    const std::vector<int64_t> order =
-        EpochOrder(options.seed, options.rank, epoch, train.count);
-    progress.epoch = epoch;
-    for (int64_t s = 0; s < steps_per_epoch; ++s) {
-      if (cancelled != nullptr && cancelled->load()) {
-        return absl::CancelledError("task cancelled");
-      }
-      const int64_t rows = std::min(batch, used - s * batch);
-      Batch b = Gather(train, order, s * batch, rows, &x, &y);
-      // A device backend copies the batch over while the pull is in flight.
-      if (absl::Status st = model->Prefetch(b); !st.ok()) return st;
-      const int64_t clock = progress.step;
-      absl::StatusOr<int64_t> staleness = store->Pull(params.data(), clock);
-      if (!staleness.ok()) return staleness.status();
-      progress.max_staleness = std::max(progress.max_staleness, *staleness);
-      absl::Status st =
-          model->ForwardBackward(params.data(), b, grads.data(), &window);
-      if (st.ok()) st = store->Push(grads.data(), clock);
-      if (!st.ok()) return st;
-      ++progress.step;
-      const bool last = progress.step == progress.total_steps;
-      if (progress.step % options.report_every_steps == 0 || last) {
-        CloseWindow(&window, &window_start, &progress);
-        st = sink->Report(progress);
+  std::vector<int64_t> order;
+  return RunTrainingLoop(
+      options, train.count, sink, cancelled,
+      [&](int64_t g, BatchStats* window) -> absl::StatusOr<int64_t> {
+        const int64_t s = g % steps_per_epoch;
+        if (s == 0) {
+          const int epoch = static_cast<int>(g / steps_per_epoch) + 1;
+          order = EpochOrder(options.seed, options.rank, epoch, train.count);
+        }
+        const int64_t rows = std::min(batch, used - s * batch);
+        Batch b = Gather(train, order, s * batch, rows, &x, &y);
+        // A device backend copies the batch over while the pull is in flight.
+        if (absl::Status st = model->Prefetch(b); !st.ok()) return st;
+        absl::StatusOr<int64_t> staleness = store->Pull(params.data(), g);
+        if (!staleness.ok()) return staleness.status();
+        absl::Status st =
+            model->ForwardBackward(params.data(), b, grads.data(), window);
+        if (st.ok()) st = store->Push(grads.data(), g);
         if (!st.ok()) return st;
-      }
-    }
-  }
-  return absl::OkStatus();
+        return staleness;
+      });
 }
 
 absl::StatusOr<BatchStats> Evaluate(const Examples& data, int batch_size,

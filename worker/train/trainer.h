@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -80,6 +81,21 @@ int64_t TotalSteps(const TrainerOptions& options, int64_t shard_count);
 // and starts a new window.
 void CloseWindow(BatchStats* window, absl::Time* window_start,
                  Progress* progress);
+
+// One step of a training loop: trains on global step `step` (0-based over
+// all epochs; epoch step / steps_per_epoch + 1), adding its loss and accuracy
+// to *window, and returns the staleness of the parameters it pulled.
+using TrainingStep = absl::FunctionRef<absl::StatusOr<int64_t>(
+    int64_t step, BatchStats* window)>;
+
+// The loop Train() and TrainSparse() share: runs TotalSteps(options,
+// shard_count) steps, checking *cancelled (may be null) before each, and
+// reports progress to `sink` every options.report_every_steps steps and after
+// the last. Stops with the status of a failed step or report, or CANCELLED.
+absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
+                             ProgressSink* sink,
+                             const std::atomic<bool>* cancelled,
+                             TrainingStep step);
 
 // Trains `model` on `train` for options.epochs. Stops early with the status
 // of a failed pull/push/report, or CANCELLED once *cancelled becomes true.
