@@ -168,13 +168,11 @@ absl::Status TrainSparse(const TrainerOptions& options,
         absl::StrFormat("report_every_steps is %d, expected at least 1",
                         options.report_every_steps));
   }
+  absl::StatusOr<int64_t> epoch_steps = StepsPerEpoch(options, train.count);
+  if (!epoch_steps.ok()) return epoch_steps.status();
+  const int64_t steps_per_epoch = *epoch_steps;
   const int64_t used = ExamplesPerEpoch(options, train.count);
-  if (used == 0) {
-    return absl::FailedPreconditionError(
-        "this worker's training shard is empty");
-  }
   const int64_t batch = options.batch_size;
-  const int64_t steps_per_epoch = (used + batch - 1) / batch;
   const int64_t total_steps = TotalSteps(options, train.count);
   // Two steps' buffers: while step c's gradients are pushed, step c + 1's
   // parameters are pulled into the other.

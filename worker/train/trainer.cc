@@ -58,13 +58,22 @@ int64_t TotalSteps(const TrainerOptions& options, int64_t shard_count) {
          ((used + options.batch_size - 1) / options.batch_size);
 }
 
+absl::StatusOr<int64_t> StepsPerEpoch(const TrainerOptions& options,
+                                      int64_t shard_count) {
+  const int64_t used = ExamplesPerEpoch(options, shard_count);
+  if (used == 0) {
+    return absl::FailedPreconditionError(
+        "this worker's training shard is empty");
+  }
+  return (used + options.batch_size - 1) / options.batch_size;
+}
+
 absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
                              ProgressSink* sink,
                              const std::atomic<bool>* cancelled,
                              TrainingStep step) {
-  const int64_t used = ExamplesPerEpoch(options, shard_count);
-  const int64_t steps_per_epoch =
-      (used + options.batch_size - 1) / options.batch_size;
+  absl::StatusOr<int64_t> steps_per_epoch = StepsPerEpoch(options, shard_count);
+  if (!steps_per_epoch.ok()) return steps_per_epoch.status();
   Progress progress;
   progress.total_steps = TotalSteps(options, shard_count);
   BatchStats window;
@@ -73,7 +82,7 @@ absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
     if (cancelled != nullptr && cancelled->load()) {
       return absl::CancelledError("task cancelled");
     }
-    progress.epoch = static_cast<int>(g / steps_per_epoch) + 1;
+    progress.epoch = static_cast<int>(g / *steps_per_epoch) + 1;
     absl::StatusOr<int64_t> staleness = step(g, &window);
     if (!staleness.ok()) return staleness.status();
     progress.max_staleness = std::max(progress.max_staleness, *staleness);
@@ -90,13 +99,11 @@ absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
 absl::Status Train(const TrainerOptions& options, const Examples& train,
                    Model* model, ParamStore* store, ProgressSink* sink,
                    const std::atomic<bool>* cancelled) {
+  absl::StatusOr<int64_t> epoch_steps = StepsPerEpoch(options, train.count);
+  if (!epoch_steps.ok()) return epoch_steps.status();
+  const int64_t steps_per_epoch = *epoch_steps;
   const int64_t used = ExamplesPerEpoch(options, train.count);
-  if (used == 0) {
-    return absl::FailedPreconditionError(
-        "this worker's training shard is empty");
-  }
   const int64_t batch = options.batch_size;
-  const int64_t steps_per_epoch = (used + batch - 1) / batch;
   std::vector<float> params(model->num_params()), grads(model->num_params());
   std::vector<float> x(batch * train.dim);
   std::vector<int32_t> y(batch);

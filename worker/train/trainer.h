@@ -73,6 +73,11 @@ std::vector<int64_t> EpochOrder(uint64_t seed, int rank, int epoch,
 // options.examples_per_epoch when set, at most the shard.
 int64_t ExamplesPerEpoch(const TrainerOptions& options, int64_t shard_count);
 
+// Steps one epoch of a shard of `shard_count` examples takes;
+// FailedPrecondition when the epoch has no examples (an empty shard).
+absl::StatusOr<int64_t> StepsPerEpoch(const TrainerOptions& options,
+                                      int64_t shard_count);
+
 // Steps Train() (and TrainSparse()) take over a shard of `shard_count`
 // examples.
 int64_t TotalSteps(const TrainerOptions& options, int64_t shard_count);
