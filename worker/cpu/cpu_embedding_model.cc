@@ -26,11 +26,9 @@ class CpuEmbeddingModel final : public BasicEmbeddingModel<T> {
                                const BasicEmbeddingBatch<T>& batch,
                                T* dense_grads, T* row_grads,
                                BatchStats* stats) override {
-    if (dense_grads == nullptr || row_grads == nullptr) {
-      return absl::InvalidArgumentError(
-          "dense_grads and row_grads must be non-null");
-    }
-    if (absl::Status s = CheckArgs(dense_params, batch, stats); !s.ok()) {
+    if (absl::Status s = CheckEmbeddingTrainCall(spec_, dense_params, batch,
+                                                 dense_grads, row_grads, stats);
+        !s.ok()) {
       return s;
     }
     const int64_t pairs = batch.examples * spec_.slots;
@@ -52,7 +50,8 @@ class CpuEmbeddingModel final : public BasicEmbeddingModel<T> {
   absl::Status Evaluate(const T* dense_params,
                         const BasicEmbeddingBatch<T>& batch, BatchStats* stats,
                         T* logits) override {
-    if (absl::Status s = CheckArgs(dense_params, batch, stats); !s.ok()) {
+    if (absl::Status s = CheckEmbeddingCall(spec_, dense_params, batch, stats);
+        !s.ok()) {
       return s;
     }
     cpu::GatherRows(batch.rows, batch.row_index, batch.examples * spec_.slots,
@@ -77,16 +76,6 @@ class CpuEmbeddingModel final : public BasicEmbeddingModel<T> {
       }
     }
     return logits;
-  }
-
-  absl::Status CheckArgs(const T* dense_params,
-                         const BasicEmbeddingBatch<T>& batch,
-                         const BatchStats* stats) const {
-    if (dense_params == nullptr || stats == nullptr) {
-      return absl::InvalidArgumentError(
-          "dense_params and stats must be non-null");
-    }
-    return CheckEmbeddingBatch(spec_, batch);
   }
 
   EmbeddingModelSpec spec_;

@@ -65,11 +65,8 @@ class CudaEmbeddingModel final : public BasicEmbeddingModel<T> {
                                const BasicEmbeddingBatch<T>& batch,
                                T* dense_grads, T* row_grads,
                                BatchStats* stats) override {
-    if (dense_grads == nullptr || row_grads == nullptr) {
-      return absl::InvalidArgumentError(
-          "dense_grads and row_grads must be non-null");
-    }
-    PS_RETURN_IF_ERROR(CheckArgs(dense_params, batch, stats));
+    PS_RETURN_IF_ERROR(CheckEmbeddingTrainCall(spec_, dense_params, batch,
+                                               dense_grads, row_grads, stats));
     return Finish(
         RunForwardBackward(dense_params, batch, dense_grads, row_grads, stats));
   }
@@ -77,7 +74,7 @@ class CudaEmbeddingModel final : public BasicEmbeddingModel<T> {
   absl::Status Evaluate(const T* dense_params,
                         const BasicEmbeddingBatch<T>& batch, BatchStats* stats,
                         T* logits) override {
-    PS_RETURN_IF_ERROR(CheckArgs(dense_params, batch, stats));
+    PS_RETURN_IF_ERROR(CheckEmbeddingCall(spec_, dense_params, batch, stats));
     return Finish(RunEvaluate(dense_params, batch, stats, logits));
   }
 
@@ -85,16 +82,6 @@ class CudaEmbeddingModel final : public BasicEmbeddingModel<T> {
   CudaEmbeddingModel(const EmbeddingModelSpec& spec,
                      std::unique_ptr<GpuContext> ctx)
       : spec_(spec), ctx_(std::move(ctx)) {}
-
-  absl::Status CheckArgs(const T* dense_params,
-                         const BasicEmbeddingBatch<T>& batch,
-                         const BatchStats* stats) const {
-    if (dense_params == nullptr || stats == nullptr) {
-      return absl::InvalidArgumentError(
-          "dense_params and stats must be non-null");
-    }
-    return CheckEmbeddingBatch(spec_, batch);
-  }
 
   absl::Status Finish(absl::Status status) const {
     if (!status.ok()) ctx_->Drain();

@@ -86,6 +86,35 @@ template <typename T>
 absl::Status CheckEmbeddingBatch(const EmbeddingModelSpec& spec,
                                  const BasicEmbeddingBatch<T>& batch);
 
+// The checks both backends make before computing: CheckEmbeddingBatch, and
+// InvalidArgument when dense_params or stats is null.
+template <typename T>
+absl::Status CheckEmbeddingCall(const EmbeddingModelSpec& spec,
+                                const T* dense_params,
+                                const BasicEmbeddingBatch<T>& batch,
+                                const BatchStats* stats) {
+  if (dense_params == nullptr || stats == nullptr) {
+    return absl::InvalidArgumentError(
+        "dense_params and stats must be non-null");
+  }
+  return CheckEmbeddingBatch(spec, batch);
+}
+
+// CheckEmbeddingCall for ForwardBackward, after InvalidArgument when
+// dense_grads or row_grads is null.
+template <typename T>
+absl::Status CheckEmbeddingTrainCall(const EmbeddingModelSpec& spec,
+                                     const T* dense_params,
+                                     const BasicEmbeddingBatch<T>& batch,
+                                     const T* dense_grads, const T* row_grads,
+                                     const BatchStats* stats) {
+  if (dense_grads == nullptr || row_grads == nullptr) {
+    return absl::InvalidArgumentError(
+        "dense_grads and row_grads must be non-null");
+  }
+  return CheckEmbeddingCall(spec, dense_params, batch, stats);
+}
+
 // Not thread-safe: an instance owns reusable scratch. Both compute methods
 // return CheckEmbeddingBatch's error, without touching the outputs, for a
 // batch that does not fit, and InvalidArgument for a null required pointer.
