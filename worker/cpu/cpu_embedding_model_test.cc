@@ -18,17 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-EmbeddingModelSpec SmallSpec(Head head) {
-  EmbeddingModelSpec spec;
-  spec.slots = 3;
-  spec.dim = 4;
-  spec.hidden_sizes = {5};
-  spec.head = head;
-  spec.outputs = head == Head::kLogistic ? 1 : 4;
-  spec.max_batch_rows = 8;
-  return spec;
-}
-
 template <typename T = float>
 std::unique_ptr<BasicEmbeddingModel<T>> MakeModel(
     const EmbeddingModelSpec& spec) {
@@ -50,22 +39,23 @@ void ExpectGradientsMatch(const EmbeddingModelSpec& spec) {
 // Gather, dense layers with ReLU and the sigmoid cross-entropy head, with
 // rows used by several (example, slot) pairs and one row unused.
 TEST(CpuEmbeddingModelTest, LogisticGradientsMatchFiniteDifferences) {
-  ExpectGradientsMatch(SmallSpec(Head::kLogistic));
+  ExpectGradientsMatch(testing::SmallEmbeddingSpec(Head::kLogistic));
 }
 
 TEST(CpuEmbeddingModelTest, SoftmaxGradientsMatchFiniteDifferences) {
-  ExpectGradientsMatch(SmallSpec(Head::kSoftmax));
+  ExpectGradientsMatch(testing::SmallEmbeddingSpec(Head::kSoftmax));
 }
 
 TEST(CpuEmbeddingModelTest, LinearModelOnEmbeddingsMatchesFiniteDifferences) {
-  EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  EmbeddingModelSpec spec = testing::SmallEmbeddingSpec(Head::kLogistic);
   spec.hidden_sizes.clear();
   ExpectGradientsMatch(spec);
 }
 
 TEST(CpuEmbeddingModelTest, UnusedRowGetsZeroGradient) {
   const testing::EmbeddingGradients g = testing::ComputeEmbeddingGradients(
-      *MakeModel<double>(SmallSpec(Head::kLogistic)), 6, 7, 11);
+      *MakeModel<double>(testing::SmallEmbeddingSpec(Head::kLogistic)), 6, 7,
+      11);
   const int64_t dim = 4;
   for (int64_t d = 0; d < dim; ++d) EXPECT_EQ(g.rows.analytic[6 * dim + d], 0);
 }
@@ -73,7 +63,7 @@ TEST(CpuEmbeddingModelTest, UnusedRowGetsZeroGradient) {
 // Row r's gradient is the sum of the input gradients of the pairs using it:
 // the model with the row duplicated into separate rows gives the parts.
 TEST(CpuEmbeddingModelTest, RepeatedRowsSumTheirGradients) {
-  EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  EmbeddingModelSpec spec = testing::SmallEmbeddingSpec(Head::kLogistic);
   spec.slots = 2;
   std::unique_ptr<EmbeddingModel> model = MakeModel(spec);
   std::mt19937 rng(5);
@@ -104,7 +94,7 @@ TEST(CpuEmbeddingModelTest, RepeatedRowsSumTheirGradients) {
 }
 
 TEST(CpuEmbeddingModelTest, EvaluateReturnsLogitsAndMatchingLoss) {
-  const EmbeddingModelSpec spec = SmallSpec(Head::kSoftmax);
+  const EmbeddingModelSpec spec = testing::SmallEmbeddingSpec(Head::kSoftmax);
   std::unique_ptr<EmbeddingModel> model = MakeModel(spec);
   std::mt19937 rng(2);
   const std::vector<float> params =
@@ -136,7 +126,7 @@ TEST(CpuEmbeddingModelTest, EvaluateReturnsLogitsAndMatchingLoss) {
 // The wide part's hook: logits shifted by batch.logit_offset, and
 // batch.logit_grads equal to d(mean loss)/d(offset).
 TEST(CpuEmbeddingModelTest, LogitOffsetGradientsMatchFiniteDifferences) {
-  EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  EmbeddingModelSpec spec = testing::SmallEmbeddingSpec(Head::kLogistic);
   testing::ExpectOffsetGradientsMatch(testing::ComputeOffsetGradients(
       *MakeModel<double>(spec), /*examples=*/6, /*num_rows=*/7, /*seed=*/3));
   spec.hidden_sizes.clear();
@@ -145,7 +135,7 @@ TEST(CpuEmbeddingModelTest, LogitOffsetGradientsMatchFiniteDifferences) {
 }
 
 TEST(CpuEmbeddingModelTest, LogitOffsetShiftsLogitsAndLoss) {
-  const EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  const EmbeddingModelSpec spec = testing::SmallEmbeddingSpec(Head::kLogistic);
   std::unique_ptr<EmbeddingModel> model = MakeModel(spec);
   std::mt19937 rng(8);
   const std::vector<float> params =
@@ -194,22 +184,22 @@ void ExpectInvalid(const absl::Status& status, const std::string& part) {
 }
 
 TEST(CpuEmbeddingModelTest, FactoryRejectsBadSpecs) {
-  EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  EmbeddingModelSpec spec = testing::SmallEmbeddingSpec(Head::kLogistic);
   spec.slots = 0;
   ExpectInvalid(CreateCpuEmbeddingModel(spec).status(), "slots is 0");
-  spec = SmallSpec(Head::kLogistic);
+  spec = testing::SmallEmbeddingSpec(Head::kLogistic);
   spec.dim = 0;
   ExpectInvalid(CreateCpuEmbeddingModel(spec).status(), "dim is 0");
-  spec = SmallSpec(Head::kLogistic);
+  spec = testing::SmallEmbeddingSpec(Head::kLogistic);
   spec.outputs = 3;
   ExpectInvalid(CreateCpuEmbeddingModel(spec).status(), "outputs is 3");
-  spec = SmallSpec(Head::kSoftmax);
+  spec = testing::SmallEmbeddingSpec(Head::kSoftmax);
   spec.hidden_sizes = {5, -1};
   ExpectInvalid(CreateCpuEmbeddingModel(spec).status(), "layer_sizes[2] is -1");
 }
 
 TEST(CpuEmbeddingModelTest, RejectsBatchesThatDoNotFit) {
-  const EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  const EmbeddingModelSpec spec = testing::SmallEmbeddingSpec(Head::kLogistic);
   std::unique_ptr<EmbeddingModel> model = MakeModel(spec);
   const std::vector<float> params(model->num_dense_params(), 0.0f);
   const std::vector<float> rows(4 * 4, 0.0f);
@@ -237,7 +227,7 @@ TEST(CpuEmbeddingModelTest, RejectsBatchesThatDoNotFit) {
 }
 
 TEST(CpuEmbeddingModelTest, SoftmaxHeadRejectsLogitOffsetAndGrads) {
-  const EmbeddingModelSpec spec = SmallSpec(Head::kSoftmax);
+  const EmbeddingModelSpec spec = testing::SmallEmbeddingSpec(Head::kSoftmax);
   std::unique_ptr<EmbeddingModel> model = MakeModel(spec);
   const std::vector<float> params(model->num_dense_params(), 0.0f);
   const std::vector<float> rows(4 * 4, 0.0f), offset(2, 0.0f);

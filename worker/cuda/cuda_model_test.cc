@@ -52,17 +52,6 @@ std::unique_ptr<BasicEmbeddingModel<T>> CudaEmbedding(
   return model.ok() ? *std::move(model) : nullptr;
 }
 
-EmbeddingModelSpec SmallSpec(Head head) {
-  EmbeddingModelSpec spec;
-  spec.slots = 3;
-  spec.dim = 4;
-  spec.hidden_sizes = {5};
-  spec.head = head;
-  spec.outputs = head == Head::kLogistic ? 1 : 4;
-  spec.max_batch_rows = 8;
-  return spec;
-}
-
 TEST_F(CudaModelTest, MlpGradientsMatchFiniteDifferencesInDouble) {
   for (const std::vector<int64_t>& sizes :
        {std::vector<int64_t>{7, 5, 4, 3}, std::vector<int64_t>{7, 3}}) {
@@ -75,7 +64,7 @@ TEST_F(CudaModelTest, MlpGradientsMatchFiniteDifferencesInDouble) {
 TEST_F(CudaModelTest, EmbeddingGradientsMatchFiniteDifferencesInDouble) {
   for (Head head : {Head::kLogistic, Head::kSoftmax}) {
     const testing::EmbeddingGradients g = testing::ComputeEmbeddingGradients(
-        *CudaEmbedding<double>(SmallSpec(head)), 6, 7, 11);
+        *CudaEmbedding<double>(testing::SmallEmbeddingSpec(head)), 6, 7, 11);
     testing::ExpectGradientsMatch(g.dense.analytic, g.dense.numeric,
                                   "dense param");
     testing::ExpectGradientsMatch(g.rows.analytic, g.rows.numeric, "row value");
@@ -84,7 +73,8 @@ TEST_F(CudaModelTest, EmbeddingGradientsMatchFiniteDifferencesInDouble) {
 
 TEST_F(CudaModelTest, LogitOffsetGradientsMatchFiniteDifferencesInDouble) {
   testing::ExpectOffsetGradientsMatch(testing::ComputeOffsetGradients(
-      *CudaEmbedding<double>(SmallSpec(Head::kLogistic)), 6, 7, 3));
+      *CudaEmbedding<double>(testing::SmallEmbeddingSpec(Head::kLogistic)), 6,
+      7, 3));
 }
 
 // One training step of each backend on the same random batch.
@@ -159,7 +149,7 @@ TEST_F(CudaModelTest, PrefetchedCopyServesOneCall) {
 
 TEST_F(CudaModelTest, EmbeddingModelMatchesCpu) {
   for (Head head : {Head::kLogistic, Head::kSoftmax}) {
-    EmbeddingModelSpec spec = SmallSpec(head);
+    EmbeddingModelSpec spec = testing::SmallEmbeddingSpec(head);
     spec.slots = 6;
     spec.dim = 16;
     spec.hidden_sizes = {64, 32};
@@ -202,7 +192,7 @@ TEST_F(CudaModelTest, EmbeddingModelMatchesCpu) {
 // The wide part's hook through both backends: the same shifted logits,
 // logit gradients and embedding gradients.
 TEST_F(CudaModelTest, LogitOffsetMatchesCpu) {
-  EmbeddingModelSpec spec = SmallSpec(Head::kLogistic);
+  EmbeddingModelSpec spec = testing::SmallEmbeddingSpec(Head::kLogistic);
   spec.hidden_sizes = {16};
   spec.max_batch_rows = 64;
   std::unique_ptr<EmbeddingModel> cuda = CudaEmbedding(spec);

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "worker/model/flights_model_testing.h"
 #include "worker/model/mlp_spec.h"
 
 namespace ps::worker {
@@ -17,30 +18,21 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 FlightsModelSpec Spec(FlightsModelType type) {
-  FlightsModelSpec spec;
-  spec.type = type;
-  spec.slots = 2;
-  spec.embedding_dim = 3;
-  spec.hidden_sizes = {4};
-  spec.max_batch = 4;
-  return spec;
-}
-
-std::unique_ptr<FlightsModel> MakeModel(const FlightsModelSpec& spec) {
-  ComputeOptions cpu;
-  cpu.device = Device::kCpu;
-  absl::StatusOr<std::unique_ptr<FlightsModel>> model =
-      CreateFlightsModel(spec, cpu);
-  EXPECT_TRUE(model.ok()) << model.status();
-  return model.ok() ? *std::move(model) : nullptr;
+  return {.type = type,
+          .slots = 2,
+          .embedding_dim = 3,
+          .hidden_sizes = {4},
+          .max_batch = 4};
 }
 
 TEST(FlightsModelTest, DenseLayoutIsBiasThenTheMlp) {
-  EXPECT_EQ(MakeModel(Spec(FlightsModelType::kSparseLr))->num_dense(), 1);
-  EXPECT_THAT(MakeModel(Spec(FlightsModelType::kSparseLr))->table_dims(),
-              ElementsAre(1));
+  EXPECT_EQ(MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr))->num_dense(),
+            1);
+  EXPECT_THAT(
+      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr))->table_dims(),
+      ElementsAre(1));
   std::unique_ptr<FlightsModel> wide_deep =
-      MakeModel(Spec(FlightsModelType::kWideDeep));
+      MakeCpuFlightsModel(Spec(FlightsModelType::kWideDeep));
   EXPECT_EQ(wide_deep->num_dense(), 1 + MlpParamCount({2 * 3, 4, 1}));
   EXPECT_THAT(wide_deep->table_dims(), ElementsAre(1, 3));
 }
@@ -53,7 +45,7 @@ const FlightsBatch kBatch{kIndex.data(), kLabels.data(), 2, 3};
 
 TEST(FlightsModelTest, SparseLrLogitIsBiasPlusWideRows) {
   std::unique_ptr<FlightsModel> model =
-      MakeModel(Spec(FlightsModelType::kSparseLr));
+      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
   const std::vector<float> dense = {0.5f}, wide = {1.0f, -2.0f, 0.25f};
   std::vector<float> logits(2);
   ASSERT_TRUE(
@@ -82,7 +74,7 @@ struct ZeroParams {
 TEST(FlightsModelTest, ZeroLogitPredictsTheNegativeClass) {
   for (FlightsModelType type :
        {FlightsModelType::kSparseLr, FlightsModelType::kWideDeep}) {
-    std::unique_ptr<FlightsModel> model = MakeModel(Spec(type));
+    std::unique_ptr<FlightsModel> model = MakeCpuFlightsModel(Spec(type));
     const std::vector<int32_t> negatives = {0, 0};
     ZeroParams zero(*model);
     BatchStats stats;
@@ -101,7 +93,7 @@ TEST(FlightsModelTest, ZeroLogitPredictsTheNegativeClass) {
 // are the wide part's, and the loss is SPARSE_LR's.
 TEST(FlightsModelTest, WideDeepAddsTheDeepLogitToTheWidePart) {
   std::unique_ptr<FlightsModel> model =
-      MakeModel(Spec(FlightsModelType::kWideDeep));
+      MakeCpuFlightsModel(Spec(FlightsModelType::kWideDeep));
   std::vector<float> dense(model->num_dense(), 0.0f);
   dense[0] = 0.5f;
   const std::vector<float> wide = {1.0f, -2.0f, 0.25f};
@@ -141,7 +133,7 @@ TEST(FlightsModelTest, BadSpecsAreInvalidArgument) {
 TEST(FlightsModelTest, BatchesThatDoNotFitAreInvalidArgument) {
   for (FlightsModelType type :
        {FlightsModelType::kSparseLr, FlightsModelType::kWideDeep}) {
-    std::unique_ptr<FlightsModel> model = MakeModel(Spec(type));
+    std::unique_ptr<FlightsModel> model = MakeCpuFlightsModel(Spec(type));
     ZeroParams zero(*model);
     const FlightsParams& params = zero.params;
     const FlightsGrads& grads = zero.grads;

@@ -41,6 +41,19 @@ std::vector<To> Cast(const std::vector<From>& v) {
 
 // Step of the central differences: with doubles the truncation error
 // (~h^2) and the rounding error (~1e-16 / h) are both below 1e-9.
+// A small embedding model with `head`, for the backends' tests: 3 slots of
+// dimension 4, one hidden layer of 5, 1 or 4 outputs, batches up to 8.
+inline EmbeddingModelSpec SmallEmbeddingSpec(Head head) {
+  EmbeddingModelSpec spec;
+  spec.slots = 3;
+  spec.dim = 4;
+  spec.hidden_sizes = {5};
+  spec.head = head;
+  spec.outputs = head == Head::kLogistic ? 1 : 4;
+  spec.max_batch_rows = 8;
+  return spec;
+}
+
 inline constexpr double kStep = 1e-5;
 
 // A double-precision check is tight: a wrong layer is off by far more.

@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "worker/model/flights_model.h"
+#include "worker/model/flights_model_testing.h"
 #include "worker/train/in_memory_sparse_store.h"
 
 namespace ps::worker {
@@ -71,15 +72,6 @@ FlightsModelSpec Spec(FlightsModelType type) {
   spec.hidden_sizes = {16};
   spec.max_batch = 64;
   return spec;
-}
-
-std::unique_ptr<FlightsModel> MakeModel(const FlightsModelSpec& spec) {
-  ComputeOptions cpu;
-  cpu.device = Device::kCpu;
-  absl::StatusOr<std::unique_ptr<FlightsModel>> model =
-      CreateFlightsModel(spec, cpu);
-  EXPECT_TRUE(model.ok()) << model.status();
-  return model.ok() ? *std::move(model) : nullptr;
 }
 
 // The bias at 0 and the MLP's weights uniform in +-scale, seeded.
@@ -146,7 +138,7 @@ Outcome TrainAndEvaluate(FlightsModelType type, Labels labels, int epochs,
                          float learning_rate) {
   const FlightFeatures train = SyntheticData(8000, labels, 1);
   const FlightFeatures test = SyntheticData(2000, labels, 2);
-  std::unique_ptr<FlightsModel> model = MakeModel(Spec(type));
+  std::unique_ptr<FlightsModel> model = MakeCpuFlightsModel(Spec(type));
   InMemorySparseStoreOptions store_options;
   store_options.learning_rate = learning_rate;
   store_options.init_scale = 0.3f;
@@ -228,7 +220,7 @@ std::map<uint64_t, std::vector<float>> ByKey(const SparseBlock& block) {
 
 TEST(SparseTrainerTest, SparseLrSumsGradientsOfRepeatedKeys) {
   std::unique_ptr<FlightsModel> model =
-      MakeModel(Spec(FlightsModelType::kSparseLr));
+      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
   InMemorySparseStore store({0.25f}, InMemorySparseStoreOptions());
   *store.MutableRow(kWideTable, 1, 7) = 0.5f;
   *store.MutableRow(kWideTable, 1, 9) = -0.3f;
@@ -262,7 +254,7 @@ TEST(SparseTrainerTest, WideDeepGradientsOfRepeatedKeysMatchFiniteDifferences) {
   FlightsModelSpec spec = Spec(FlightsModelType::kWideDeep);
   spec.embedding_dim = 2;
   spec.hidden_sizes = {3};
-  std::unique_ptr<FlightsModel> model = MakeModel(spec);
+  std::unique_ptr<FlightsModel> model = MakeCpuFlightsModel(spec);
   InMemorySparseStoreOptions frozen;
   frozen.learning_rate = 0;  // The push leaves the parameters as they were.
   frozen.init_scale = 1.0f;
@@ -308,7 +300,7 @@ TEST(SparseTrainerTest, WideDeepGradientsOfRepeatedKeysMatchFiniteDifferences) {
 
 TEST(SparseTrainerTest, StepCPullsAndPushesAtClockC) {
   std::unique_ptr<FlightsModel> model =
-      MakeModel(Spec(FlightsModelType::kSparseLr));
+      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
   InMemorySparseStore store({0.0f}, InMemorySparseStoreOptions());
   RecordingStore recorder(&store);
   TrainerOptions options;
@@ -329,7 +321,7 @@ TEST(SparseTrainerTest, StepCPullsAndPushesAtClockC) {
 
 TEST(SparseTrainerTest, CancelledStopsBeforeTheNextPull) {
   std::unique_ptr<FlightsModel> model =
-      MakeModel(Spec(FlightsModelType::kSparseLr));
+      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
   InMemorySparseStore store({0.0f}, InMemorySparseStoreOptions());
   RecordingStore recorder(&store);
   RecordingSink sink;
@@ -343,7 +335,7 @@ TEST(SparseTrainerTest, CancelledStopsBeforeTheNextPull) {
 
 TEST(SparseTrainerTest, BadInputIsInvalidArgumentBeforeAnyPull) {
   std::unique_ptr<FlightsModel> model =
-      MakeModel(Spec(FlightsModelType::kSparseLr));
+      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
   InMemorySparseStore store({0.0f}, InMemorySparseStoreOptions());
   RecordingStore recorder(&store);
   RecordingSink sink;
@@ -372,7 +364,7 @@ TEST(SparseTrainerTest, BadInputIsInvalidArgumentBeforeAnyPull) {
 
 TEST(SparseTrainerTest, EvaluateCountsEveryExampleOnce) {
   std::unique_ptr<FlightsModel> model =
-      MakeModel(Spec(FlightsModelType::kSparseLr));
+      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
   InMemorySparseStore store({0.0f}, InMemorySparseStoreOptions());
   RecordingStore recorder(&store);
   absl::StatusOr<SparseEvaluation> result =
