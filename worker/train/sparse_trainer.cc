@@ -154,13 +154,43 @@ absl::Status CheckData(const FlightFeatures& data, int batch_size,
   return absl::OkStatus();
 }
 
-}  // namespace
+// Loads global step g's examples into a SparseStep, in the shuffled order
+// of g's epoch. Keeps two epochs' orders, the current step's and the next
+// step's, each shuffled once.
+class StepLoader {
+ public:
+  StepLoader(const TrainerOptions& options, const FlightFeatures& train,
+             int64_t steps_per_epoch)
+      : options_(options),
+        train_(train),
+        steps_per_epoch_(steps_per_epoch),
+        used_(ExamplesPerEpoch(options, train.count)) {}
 
-absl::Status TrainSparse(const TrainerOptions& options,
-                         const FlightFeatures& train, FlightsModel* model,
-                         SparseParamStore* store, ProgressSink* sink,
-                         const std::atomic<bool>* cancelled) {
-  if (absl::Status s = CheckData(train, options.batch_size, *model); !s.ok()) {
+  void Load(int64_t g, SparseStep* step) {
+    const int epoch = static_cast<int>(g / steps_per_epoch_) + 1;
+    const int64_t first = g % steps_per_epoch_ * options_.batch_size;
+    std::vector<int64_t>& order = orders_[epoch % 2];
+    if (order_epoch_[epoch % 2] != epoch) {
+      order = EpochOrder(options_.seed, options_.rank, epoch, train_.count);
+      order_epoch_[epoch % 2] = epoch;
+    }
+    step->Load(train_, order.data() + first,
+               std::min<int64_t>(options_.batch_size, used_ - first));
+  }
+
+ private:
+  const TrainerOptions& options_;
+  const FlightFeatures& train_;
+  const int64_t steps_per_epoch_;
+  const int64_t used_;
+  std::vector<int64_t> orders_[2];
+  int order_epoch_[2] = {0, 0};
+};
+
+absl::Status CheckTrainArgs(const TrainerOptions& options,
+                            const FlightFeatures& train,
+                            const FlightsModel& model) {
+  if (absl::Status s = CheckData(train, options.batch_size, model); !s.ok()) {
     return s;
   }
   if (options.report_every_steps < 1) {
@@ -168,33 +198,28 @@ absl::Status TrainSparse(const TrainerOptions& options,
         absl::StrFormat("report_every_steps is %d, expected at least 1",
                         options.report_every_steps));
   }
-  absl::StatusOr<int64_t> epoch_steps = StepsPerEpoch(options, train.count);
-  if (!epoch_steps.ok()) return epoch_steps.status();
-  const int64_t steps_per_epoch = *epoch_steps;
-  const int64_t used = ExamplesPerEpoch(options, train.count);
-  const int64_t batch = options.batch_size;
+  return StepsPerEpoch(options, train.count).status();
+}
+
+}  // namespace
+
+absl::Status TrainSparse(const TrainerOptions& options,
+                         const FlightFeatures& train, FlightsModel* model,
+                         SparseParamStore* store, ProgressSink* sink,
+                         const std::atomic<bool>* cancelled) {
+  if (absl::Status s = CheckTrainArgs(options, train, *model); !s.ok()) {
+    return s;
+  }
+  StepLoader loader(options, train, *StepsPerEpoch(options, train.count));
   const int64_t total_steps = TotalSteps(options, train.count);
   // Two steps' buffers: while step c's gradients are pushed, step c + 1's
   // parameters are pulled into the other.
-  SparseStep steps[2] = {SparseStep(model, batch), SparseStep(model, batch)};
-  // The shuffled orders of the epochs of the current and the next step.
-  std::vector<int64_t> orders[2];
-  int order_epoch[2] = {0, 0};
-  auto load = [&](int64_t g, SparseStep* step) {
-    const int epoch = static_cast<int>(g / steps_per_epoch) + 1;
-    const int64_t s = g % steps_per_epoch;
-    std::vector<int64_t>& order = orders[epoch % 2];
-    if (order_epoch[epoch % 2] != epoch) {
-      order = EpochOrder(options.seed, options.rank, epoch, train.count);
-      order_epoch[epoch % 2] = epoch;
-    }
-    step->Load(train, order.data() + s * batch,
-               std::min(batch, used - s * batch));
-  };
+  SparseStep steps[2] = {SparseStep(model, options.batch_size),
+                         SparseStep(model, options.batch_size)};
   if (cancelled != nullptr && cancelled->load()) {
     return absl::CancelledError("task cancelled");
   }
-  load(0, &steps[0]);
+  loader.Load(0, &steps[0]);
   // The pull of the step about to run, sent with the previous step's push.
   absl::StatusOr<int64_t> pulled = steps[0].Pull(store, /*clock=*/0);
   return RunTrainingLoop(
@@ -208,7 +233,7 @@ absl::Status TrainSparse(const TrainerOptions& options,
         }
         if (g + 1 < total_steps) {
           SparseStep& next = steps[(g + 1) % 2];
-          load(g + 1, &next);
+          loader.Load(g + 1, &next);
           pulled = step.PushAndPull(store, g, &next);
         } else if (absl::Status st = step.Push(store, g); !st.ok()) {
           return st;
