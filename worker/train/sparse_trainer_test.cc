@@ -200,6 +200,16 @@ TEST(SparseTrainerTest, WideDeepLearnsWhatTheWidePartCannot) {
   EXPECT_GT(deep.auc_after, 0.9);
 }
 
+// A SPARSE_LR model with its bias at 0, its store recorded.
+class SparseLrTrainerTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<FlightsModel> model_ =
+      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
+  InMemorySparseStore store_{{0.0f}, InMemorySparseStoreOptions()};
+  RecordingStore recorder_{&store_};
+  RecordingSink sink_;
+};
+
 // Two examples whose keys repeat within and across them: keys 7, 7, 9 and
 // 9, 7, 11. Each distinct key is pulled and pushed once, with the sum of
 // its uses' gradients.
@@ -218,33 +228,29 @@ std::map<uint64_t, std::vector<float>> ByKey(const SparseBlock& block) {
   return out;
 }
 
-TEST(SparseTrainerTest, SparseLrSumsGradientsOfRepeatedKeys) {
-  std::unique_ptr<FlightsModel> model =
-      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
-  InMemorySparseStore store({0.25f}, InMemorySparseStoreOptions());
-  *store.MutableRow(kWideTable, 1, 7) = 0.5f;
-  *store.MutableRow(kWideTable, 1, 9) = -0.3f;
-  *store.MutableRow(kWideTable, 1, 11) = 0.8f;
-  RecordingStore recorder(&store);
+TEST_F(SparseLrTrainerTest, SparseLrSumsGradientsOfRepeatedKeys) {
+  (*store_.mutable_dense())[0] = 0.25f;
+  *store_.MutableRow(kWideTable, 1, 7) = 0.5f;
+  *store_.MutableRow(kWideTable, 1, 9) = -0.3f;
+  *store_.MutableRow(kWideTable, 1, 11) = 0.8f;
   TrainerOptions options;
   options.batch_size = 2;
-  RecordingSink sink;
-  ASSERT_TRUE(TrainSparse(options, RepeatedKeys(), model.get(), &recorder,
-                          &sink, nullptr)
+  ASSERT_TRUE(TrainSparse(options, RepeatedKeys(), model_.get(), &recorder_,
+                          &sink_, nullptr)
                   .ok());
   auto sigmoid = [](double z) { return 1 / (1 + std::exp(-z)); };
   const double g0 = (sigmoid(0.25 + 0.5 + 0.5 - 0.3) - 1) / 2;
   const double g1 = (sigmoid(0.25 - 0.3 + 0.5 + 0.8) - 0) / 2;
-  ASSERT_THAT(recorder.last_blocks, SizeIs(1));
-  const SparseBlock& wide = recorder.last_blocks[0];
+  ASSERT_THAT(recorder_.last_blocks, SizeIs(1));
+  const SparseBlock& wide = recorder_.last_blocks[0];
   EXPECT_EQ(wide.table, kWideTable);
   ASSERT_THAT(wide.keys, SizeIs(3));  // Distinct keys only.
   std::map<uint64_t, std::vector<float>> grads = ByKey(wide);
   EXPECT_NEAR(grads[7][0], 2 * g0 + g1, 1e-6);
   EXPECT_NEAR(grads[9][0], g0 + g1, 1e-6);
   EXPECT_NEAR(grads[11][0], g1, 1e-6);
-  ASSERT_THAT(recorder.last_dense_grads, SizeIs(1));
-  EXPECT_NEAR(recorder.last_dense_grads[0], g0 + g1, 1e-6);
+  ASSERT_THAT(recorder_.last_dense_grads, SizeIs(1));
+  EXPECT_NEAR(recorder_.last_dense_grads[0], g0 + g1, 1e-6);
 }
 
 // The same batch through WIDE_DEEP: the pushed gradient of every wide and
@@ -298,51 +304,38 @@ TEST(SparseTrainerTest, WideDeepGradientsOfRepeatedKeysMatchFiniteDifferences) {
   EXPECT_NEAR(recorder.last_dense_grads[0], numeric(bias), 1e-3);
 }
 
-TEST(SparseTrainerTest, StepCPullsAndPushesAtClockC) {
-  std::unique_ptr<FlightsModel> model =
-      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
-  InMemorySparseStore store({0.0f}, InMemorySparseStoreOptions());
-  RecordingStore recorder(&store);
+TEST_F(SparseLrTrainerTest, StepCPullsAndPushesAtClockC) {
   TrainerOptions options;
   options.epochs = 2;
   options.batch_size = 16;
   options.examples_per_epoch = 40;  // A prefix: 3 steps per epoch.
   RecordingSink sink;
   ASSERT_TRUE(TrainSparse(options, SyntheticData(100, Labels::kSeparable, 3),
-                          model.get(), &recorder, &sink, nullptr)
+                          model_.get(), &recorder_, &sink_, nullptr)
                   .ok());
   const std::vector<int64_t> clocks = {0, 1, 2, 3, 4, 5};
-  EXPECT_EQ(recorder.pull_clocks, clocks);
-  EXPECT_EQ(recorder.push_clocks, clocks);
+  EXPECT_EQ(recorder_.pull_clocks, clocks);
+  EXPECT_EQ(recorder_.push_clocks, clocks);
   EXPECT_EQ(TotalSteps(options, 100), 6);
-  ASSERT_THAT(sink.reports, SizeIs(1));  // Only after the last step.
-  EXPECT_EQ(sink.reports[0].total_steps, 6);
+  ASSERT_THAT(sink_.reports, SizeIs(1));  // Only after the last step.
+  EXPECT_EQ(sink_.reports[0].total_steps, 6);
 }
 
-TEST(SparseTrainerTest, CancelledStopsBeforeTheNextPull) {
-  std::unique_ptr<FlightsModel> model =
-      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
-  InMemorySparseStore store({0.0f}, InMemorySparseStoreOptions());
-  RecordingStore recorder(&store);
-  RecordingSink sink;
+TEST_F(SparseLrTrainerTest, CancelledStopsBeforeTheNextPull) {
   const std::atomic<bool> cancelled(true);
   const absl::Status status =
       TrainSparse(TrainerOptions(), SyntheticData(10, Labels::kSeparable, 3),
-                  model.get(), &recorder, &sink, &cancelled);
+                  model_.get(), &recorder_, &sink_, &cancelled);
   EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
-  EXPECT_TRUE(recorder.pull_clocks.empty());
+  EXPECT_TRUE(recorder_.pull_clocks.empty());
 }
 
-TEST(SparseTrainerTest, BadInputIsInvalidArgumentBeforeAnyPull) {
-  std::unique_ptr<FlightsModel> model =
-      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
-  InMemorySparseStore store({0.0f}, InMemorySparseStoreOptions());
-  RecordingStore recorder(&store);
-  RecordingSink sink;
+TEST_F(SparseLrTrainerTest, BadInputIsInvalidArgumentBeforeAnyPull) {
   auto train = [&](const FlightFeatures& data, int batch_size) {
     TrainerOptions options;
     options.batch_size = batch_size;
-    return TrainSparse(options, data, model.get(), &recorder, &sink, nullptr);
+    return TrainSparse(options, data, model_.get(), &recorder_, &sink_,
+                       nullptr);
   };
   FlightFeatures data = SyntheticData(10, Labels::kSeparable, 3);
   absl::Status status = train(data, 65);
@@ -359,17 +352,13 @@ TEST(SparseTrainerTest, BadInputIsInvalidArgumentBeforeAnyPull) {
   FlightFeatures empty;
   empty.slots = kSlots;
   EXPECT_EQ(train(empty, 8).code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(recorder.pull_clocks.empty());
+  EXPECT_TRUE(recorder_.pull_clocks.empty());
 }
 
-TEST(SparseTrainerTest, EvaluateCountsEveryExampleOnce) {
-  std::unique_ptr<FlightsModel> model =
-      MakeCpuFlightsModel(Spec(FlightsModelType::kSparseLr));
-  InMemorySparseStore store({0.0f}, InMemorySparseStoreOptions());
-  RecordingStore recorder(&store);
+TEST_F(SparseLrTrainerTest, EvaluateCountsEveryExampleOnce) {
   absl::StatusOr<SparseEvaluation> result =
       EvaluateSparse(SyntheticData(100, Labels::kSeparable, 4), 30,
-                     /*clock=*/7, model.get(), &recorder);
+                     /*clock=*/7, model_.get(), &recorder_);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->stats.count, 100);
   int64_t counted = 0;
@@ -384,8 +373,8 @@ TEST(SparseTrainerTest, EvaluateCountsEveryExampleOnce) {
   EXPECT_GT(negatives, 0);
   EXPECT_LT(negatives, 100);
   EXPECT_EQ(result->stats.correct, negatives);
-  EXPECT_EQ(recorder.pull_clocks, std::vector<int64_t>({7, 7, 7, 7}));
-  EXPECT_TRUE(recorder.push_clocks.empty());
+  EXPECT_EQ(recorder_.pull_clocks, std::vector<int64_t>({7, 7, 7, 7}));
+  EXPECT_TRUE(recorder_.push_clocks.empty());
 }
 
 }  // namespace
