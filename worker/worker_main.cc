@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "client/coordinator_client.h"
 #include "common/daemon.h"
 #include "common/logging.h"
 #include "common/member_agent.h"
@@ -95,9 +96,13 @@ int main(int argc, char** argv) {
     log->error("{}", agent.status().ToString());
     return 1;
   }
-  // Tasks report to the coordinator over the agent's channel.
-  ps::worker::GrpcTaskCoordinator coordinator((*agent)->coordinator(),
-                                              absl::Seconds(10));
+  absl::StatusOr<std::unique_ptr<ps::client::CoordinatorClient>> client =
+      ps::client::CoordinatorClient::Connect(absl::GetFlag(FLAGS_coordinator));
+  if (!client.ok()) {
+    log->error("{}", client.status().ToString());
+    return 1;
+  }
+  ps::worker::GrpcTaskCoordinator coordinator(client->get());
   slot.SetCoordinator([a = agent->get()] { return a->member_id(); },
                       &coordinator);
   log->info("ps_worker {} ready on {}, computing on {}", (*agent)->member_id(),

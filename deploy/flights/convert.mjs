@@ -1,5 +1,5 @@
 // Converts vega-datasets' flights-3m.parquet into the two PSF1 files the
-// worker reads (worker/flights_data.h documents the same format):
+// worker reads (worker/data/flights_data.h documents the same format):
 //
 //   node convert.mjs INPUT.parquet OUT_DIR
 //

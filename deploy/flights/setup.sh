@@ -7,7 +7,7 @@
 #    hyparquet reads it) with `npm ci`, skipped when node_modules already
 #    matches package-lock.json.
 # 2. Converts flights-3m.parquet into OUT_DIR/train.psf and OUT_DIR/test.psf
-#    (format: deploy/flights/convert.mjs, worker/flights_data.h).
+#    (format: deploy/flights/convert.mjs, worker/data/flights_data.h).
 #
 # OUT_DIR/flights.stamp records the checksums of the input, the converter and
 # both outputs. When it matches, nothing is converted again, so a second run

@@ -1,8 +1,5 @@
 #include "worker/task/task_coordinator.h"
 
-#include "common/rpc.h"
-#include "common/status.h"
-
 namespace ps::worker {
 namespace {
 
@@ -18,28 +15,16 @@ absl::Status JobEndedIsCancelled(absl::Status s) {
 
 absl::Status GrpcTaskCoordinator::ReportProgress(
     const v1::ReportProgressRequest& request) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(rpc_timeout_));
-  v1::ReportProgressResponse response;
-  return JobEndedIsCancelled(
-      FromGrpcStatus(stub_->ReportProgress(&ctx, request, &response)));
+  return JobEndedIsCancelled(client_->ReportProgress(request));
 }
 
 absl::Status GrpcTaskCoordinator::Barrier(const v1::BarrierRequest& request) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(
-      DeadlineIn(absl::Milliseconds(request.timeout_ms()) + rpc_timeout_));
-  v1::BarrierResponse response;
-  return JobEndedIsCancelled(
-      FromGrpcStatus(stub_->Barrier(&ctx, request, &response)));
+  return JobEndedIsCancelled(client_->Barrier(request));
 }
 
 absl::Status GrpcTaskCoordinator::CompleteTask(
     const v1::CompleteTaskRequest& request) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(rpc_timeout_));
-  v1::CompleteTaskResponse response;
-  return FromGrpcStatus(stub_->CompleteTask(&ctx, request, &response));
+  return client_->CompleteTask(request);
 }
 
 }  // namespace ps::worker

@@ -5,8 +5,8 @@
 #define PS_WORKER_TASK_TASK_COORDINATOR_H_
 
 #include "absl/status/status.h"
-#include "absl/time/time.h"
-#include "proto/ps/v1/ps.grpc.pb.h"
+#include "client/coordinator_client.h"
+#include "proto/ps/v1/ps.pb.h"
 
 namespace ps::worker {
 
@@ -31,15 +31,15 @@ class TaskCoordinator {
   virtual absl::Status CompleteTask(const v1::CompleteTaskRequest& request) = 0;
 };
 
-// The coordinator's gRPC service through a stub. Each call has a deadline
-// of rpc_timeout (a barrier: its timeout_ms plus rpc_timeout), and the
-// coordinator's FAILED_PRECONDITION (job no longer running) to a progress
-// report or a barrier comes back as CANCELLED.
+// The coordinator over a client::CoordinatorClient (its deadlines: each call
+// rpc_timeout, a barrier its timeout_ms plus rpc_timeout). The coordinator's
+// FAILED_PRECONDITION (job no longer running) to a progress report or a
+// barrier comes back as CANCELLED.
 class GrpcTaskCoordinator : public TaskCoordinator {
  public:
-  // `stub` is not owned and must outlive this object.
-  GrpcTaskCoordinator(v1::Coordinator::Stub* stub, absl::Duration rpc_timeout)
-      : stub_(stub), rpc_timeout_(rpc_timeout) {}
+  // `client` is not owned and must outlive this object.
+  explicit GrpcTaskCoordinator(client::CoordinatorClient* client)
+      : client_(client) {}
 
   absl::Status ReportProgress(
       const v1::ReportProgressRequest& request) override;
@@ -47,8 +47,7 @@ class GrpcTaskCoordinator : public TaskCoordinator {
   absl::Status CompleteTask(const v1::CompleteTaskRequest& request) override;
 
  private:
-  v1::Coordinator::Stub* const stub_;
-  const absl::Duration rpc_timeout_;
+  client::CoordinatorClient* const client_;
 };
 
 }  // namespace ps::worker
