@@ -10,6 +10,7 @@
 #include "common/daemon.h"
 #include "common/logging.h"
 #include "common/rpc.h"
+#include "common/serve.h"
 #include "coordinator/coordinator_service.h"
 #include "coordinator/job_manager.h"
 #include "coordinator/membership.h"
@@ -121,16 +122,7 @@ int main(int argc, char** argv) {
   auto loops = std::make_unique<JobLoops>(&jobs);
   log->info("ps_coordinator serving on {} (lease {})", server->address,
             absl::FormatDuration(lease));
-  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file),
-                                       server->address);
-      !s.ok()) {
-    log->error("{}", s.ToString());
-    return 1;
-  }
-  int sig = ps::WaitForTerminationSignal();
-  log->info("signal {}: shutting down", sig);
-  server->StopServing();
-  loops.reset();
-  server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
-  return 0;
+  return ps::ServeUntilSignalled("coordinator", &*server,
+                                 absl::GetFlag(FLAGS_port_file),
+                                 [&] { loops.reset(); });
 }

@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/member_agent.h"
 #include "common/rpc.h"
+#include "common/serve.h"
 #include "server/ps_service.h"
 #include "server/table_store.h"
 
@@ -113,16 +114,7 @@ int main(int argc, char** argv) {
     log->error("{}", agent.status().ToString());
     return 1;
   }
-  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file),
-                                       server->address);
-      !s.ok()) {
-    log->error("{}", s.ToString());
-    return 1;
-  }
-  int sig = ps::WaitForTerminationSignal();
-  log->info("signal {}: shutting down", sig);
-  server->StopServing();
-  agent->reset();
-  server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
-  return 0;
+  return ps::ServeUntilSignalled("server", &*server,
+                                 absl::GetFlag(FLAGS_port_file),
+                                 [&] { agent->reset(); });
 }

@@ -14,6 +14,7 @@
 #include "common/logging.h"
 #include "common/member_agent.h"
 #include "common/rpc.h"
+#include "common/serve.h"
 #include "worker/model/compute.h"
 #include "worker/task/task_coordinator.h"
 #include "worker/task/task_slot.h"
@@ -107,17 +108,9 @@ int main(int argc, char** argv) {
                       &coordinator);
   log->info("ps_worker {} ready on {}, computing on {}", (*agent)->member_id(),
             server->address, where);
-  if (auto s = ps::WriteFileAtomically(absl::GetFlag(FLAGS_port_file),
-                                       server->address);
-      !s.ok()) {
-    log->error("{}", s.ToString());
-    return 1;
-  }
-  int sig = ps::WaitForTerminationSignal();
-  log->info("signal {}: stopping", sig);
-  server->StopServing();
-  slot.Shutdown();
-  agent->reset();
-  server->server->Shutdown(ps::DeadlineIn(absl::Seconds(2)));
-  return 0;
+  return ps::ServeUntilSignalled("worker", &*server,
+                                 absl::GetFlag(FLAGS_port_file), [&] {
+                                   slot.Shutdown();
+                                   agent->reset();
+                                 });
 }
