@@ -58,7 +58,15 @@ absl::Status RunCalls(const CallSet& calls,
                       absl::FunctionRef<std::string(int)> describe) {
   std::vector<int> todo(calls.stubs.size());
   std::iota(todo.begin(), todo.end(), 0);
+  auto cancelled = [&] {
+    return options.cancelled != nullptr && options.cancelled->load();
+  };
   for (int attempt = 1; !todo.empty(); ++attempt) {
+    // A cancelled caller sends nothing more: no first RPC, no retry.
+    if (cancelled()) {
+      return Annotate(absl::CancelledError("the caller cancelled the call"),
+                      describe(todo[0]));
+    }
     const std::vector<absl::Status> results =
         Attempt(calls, todo, attempt == 1, prepare, on_response, options);
     std::vector<int> retry;
@@ -71,7 +79,12 @@ absl::Status RunCalls(const CallSet& calls,
       return Annotate(results[k], describe(todo[k]));
     }
     todo = std::move(retry);
-    if (!todo.empty()) absl::SleepFor(Backoff(attempt));
+    if (todo.empty()) break;
+    // The backoff, cut short by a cancel.
+    const absl::Time until = absl::Now() + Backoff(attempt);
+    while (!cancelled() && absl::Now() < until) {
+      absl::SleepFor(std::min(CallBatch::kCancelPoll, until - absl::Now()));
+    }
   }
   return absl::OkStatus();
 }

@@ -109,6 +109,19 @@ TEST_F(PsClientTest, PushThenPullAppliesSgdAcrossServerBoundary) {
   EXPECT_EQ(buffer, expected);
 }
 
+// A cancelled caller (a task told to stop) sends nothing more.
+TEST_F(PsClientTest, CancelledClientSendsNoPush) {
+  std::atomic<bool> cancelled{true};
+  auto client = NewClient({.worker_id = "w0", .cancelled = &cancelled});
+  std::vector<float> grads(kBig + kTiny, 1.0f);
+  absl::Status s = client->Push(AllRefs(), grads.data());
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  cancelled = false;
+  std::vector<float> buffer(kBig + kTiny);
+  ASSERT_TRUE(client->Pull(AllRefs(), buffer.data()).ok());
+  EXPECT_EQ(buffer, InitialValues());
+}
+
 TEST_F(PsClientTest, RepeatedPushesWithWorkerIdAreEachApplied) {
   auto client = NewClient({.worker_id = "w0"});
   const std::vector<TableRef> refs = {{"tiny", 0, 1, 0}};

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -30,11 +31,16 @@ void DisableMutexDeadlockDetection() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
+// Whether TuneMallocForBulkTransfers set the trim threshold, which
+// ReleaseMemory then lowers and restores.
+static std::atomic<bool> trim_threshold_tuned{false};
+
 absl::Status TuneMallocForBulkTransfers() {
   if (mallopt(M_MMAP_THRESHOLD, static_cast<int>(kMmapThresholdBytes)) != 1 ||
       mallopt(M_TRIM_THRESHOLD, static_cast<int>(kTrimThresholdBytes)) != 1) {
     return absl::InternalError("mallopt rejected the bulk-transfer settings");
   }
+  trim_threshold_tuned = true;
   return absl::OkStatus();
 }
 
@@ -50,10 +56,12 @@ absl::Status CheckDurationFlag(absl::string_view flag, absl::Duration value,
 void ReleaseMemory(absl::FunctionRef<void()> release) {
   static absl::Mutex mu(absl::kConstInit);
   absl::MutexLock lock(&mu);
+  // Untuned, glibc's own threshold applies and is left alone.
+  const bool tuned = trim_threshold_tuned;
   // A threshold of 0 would trim the top on every free; one page of slack.
-  mallopt(M_TRIM_THRESHOLD, 4096);
+  if (tuned) mallopt(M_TRIM_THRESHOLD, 4096);
   release();
-  mallopt(M_TRIM_THRESHOLD, static_cast<int>(kTrimThresholdBytes));
+  if (tuned) mallopt(M_TRIM_THRESHOLD, static_cast<int>(kTrimThresholdBytes));
   malloc_trim(0);
 }
 

@@ -43,11 +43,13 @@ absl::Status TuneMallocForBulkTransfers();
 // the top of each heap. malloc_trim() returns free memory in the middle of
 // every heap and at the top of the main one, but glibc shrinks the top of a
 // thread's own arena (where gRPC's threads allocated the tables) only while
-// freeing, and only beyond the trim threshold. So the threshold is lowered
-// while `release` runs, then restored, then malloc_trim() runs. Other
-// threads that free meanwhile trim too, which costs them only time. For
-// rare events (ps_server calls it when it drops a job's tables), not hot
-// paths; calls are serialised.
+// freeing, and only beyond the trim threshold. So, in a process tuned by
+// TuneMallocForBulkTransfers, the threshold is lowered while `release` runs
+// and set back to kTrimThresholdBytes (an untuned process keeps glibc's own);
+// then malloc_trim() runs, locking each arena in turn (a short pause for
+// other threads' mallocs). Other threads that free meanwhile trim too, which
+// costs them only time. For rare events (ps_server calls it when it drops a
+// job's tables), not hot paths; calls are serialised.
 void ReleaseMemory(absl::FunctionRef<void()> release);
 
 // Turns off Abseil's mutex deadlock detection. Debian's Abseil is built

@@ -203,8 +203,9 @@ absl::Status JobManager::Barrier(const v1::BarrierRequest& request) {
       FindRunningRank(request.job_id(), request.rank(), "");
   if (!found.ok()) return found.status();
   Record* r = *found;
-  r->tasks.Arrive(request.name(), request.rank());
-  Changed(r);
+  // Workers ask again every second while they wait: only a new arrival is a
+  // change (each change is sent to every WatchJob stream).
+  if (r->tasks.Arrive(request.name(), request.rank())) Changed(r);
   auto done = [r, &request] {
     return r->tasks.AllArrived(request.name()) || r->job.state() != v1::RUNNING;
   };

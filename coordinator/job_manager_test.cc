@@ -1,9 +1,9 @@
 #include "coordinator/job_manager.h"
 
 #include <cstdlib>
-#include <set>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "common/job_spec.h"
@@ -288,6 +288,24 @@ TEST_F(JobManagerTest, BarrierTimeoutNamesMissingRanks) {
       s.message().find("missing ranks: 1 (" + jobs_.Get(id)->worker_ids(1)),
       std::string::npos)
       << s;
+}
+
+// Workers ask the barrier again every second while they wait; only the
+// first arrival changes the job (every change goes to each WatchJob).
+TEST_F(JobManagerTest, AskingTheBarrierAgainIsNotAChange) {
+  std::string id = Run(2);
+  v1::BarrierRequest b;
+  b.set_job_id(id);
+  b.set_name("trained");
+  b.set_rank(0);
+  b.set_timeout_ms(1);
+  EXPECT_EQ(jobs_.Barrier(b).code(), absl::StatusCode::kDeadlineExceeded);
+  auto arrived = jobs_.WaitForChange(id, -1, absl::ZeroDuration());
+  ASSERT_TRUE(arrived.ok());
+  EXPECT_EQ(jobs_.Barrier(b).code(), absl::StatusCode::kDeadlineExceeded);
+  auto again = jobs_.WaitForChange(id, -1, absl::ZeroDuration());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->second, arrived->second);
 }
 
 TEST_F(JobManagerTest, BarrierReleasesWhenAllArrive) {

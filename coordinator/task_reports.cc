@@ -60,8 +60,8 @@ v1::JobProgress TaskReports::AddProgress(
   return AggregateProgress(progress_, batch_size);
 }
 
-void TaskReports::Arrive(const std::string& name, int rank) {
-  barriers_[name].insert(rank);
+bool TaskReports::Arrive(const std::string& name, int rank) {
+  return barriers_[name].insert(rank).second;
 }
 
 bool TaskReports::AllArrived(const std::string& name) const {

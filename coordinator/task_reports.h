@@ -39,8 +39,9 @@ class TaskReports {
   v1::JobProgress AddProgress(const v1::ReportProgressRequest& request,
                               int batch_size);
 
-  // Records `rank`'s arrival at barrier `name`; arriving twice counts once.
-  void Arrive(const std::string& name, int rank);
+  // Records `rank`'s arrival at barrier `name`; arriving twice counts once
+  // (a worker asks again while it waits). True when the arrival is new.
+  bool Arrive(const std::string& name, int rank);
   // Whether every rank has arrived at `name`.
   bool AllArrived(const std::string& name) const;
   // The ranks not yet arrived at `name`, ascending.

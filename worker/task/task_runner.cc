@@ -72,8 +72,13 @@ absl::Status AwaitOthers(const TaskContext& ctx) {
     b.set_timeout_ms(std::max<int64_t>(
         1, absl::ToInt64Milliseconds(std::min(left, kBarrierSlice))));
     absl::Status s = ctx.options.coordinator->Barrier(b);
-    // The coordinator's DEADLINE_EXCEEDED names the missing ranks.
-    if (!absl::IsDeadlineExceeded(s) || left <= kBarrierSlice) return s;
+    if (!absl::IsDeadlineExceeded(s)) return s;
+    if (left <= kBarrierSlice) {
+      // The coordinator's message names the missing ranks, and the slice.
+      return absl::DeadlineExceededError(absl::StrCat(
+          "waited ", absl::FormatDuration(ctx.options.barrier_timeout),
+          " at the trained barrier: ", s.message()));
+    }
   }
 }
 

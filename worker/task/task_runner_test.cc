@@ -77,6 +77,29 @@ TEST_F(TaskRunnerTest, TrainedBarrierIsAskedInSlicesUntilTheOthersArrive) {
   EXPECT_FALSE(coordinator_.completed()[0].failed());
 }
 
+// A barrier that runs out says how long the task waited in all, not how
+// long its last slice was.
+TEST_F(TaskRunnerTest, BarrierTimeoutNamesTheWholeWait) {
+  for (int i = 0; i < 3; ++i) {
+    coordinator_.QueueBarrierAnswer(absl::DeadlineExceededError(
+        "barrier 'trained' timed out after 1ms; missing ranks: 1"));
+  }
+  const absl::Status outcome =
+      RunTask(MnistTask("late"),
+              {.member_id = "worker-1",
+               .coordinator = &coordinator_,
+               .stores = &stores_,
+               .barrier_timeout = absl::Milliseconds(1)},
+              &cancelled_);
+  EXPECT_EQ(outcome.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(outcome.message().find("waited 1ms at the trained barrier"),
+            std::string::npos)
+      << outcome;
+  EXPECT_NE(outcome.message().find("missing ranks: 1"), std::string::npos);
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  EXPECT_TRUE(coordinator_.completed()[0].failed());
+}
+
 TEST_F(TaskRunnerTest, FailedTaskReportsFailedWithItsReason) {
   const absl::Status outcome = Run(MissingDataTask("missing"));
   EXPECT_EQ(outcome.code(), absl::StatusCode::kNotFound);

@@ -72,6 +72,10 @@ absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
                              ProgressSink* sink,
                              const std::atomic<bool>* cancelled,
                              TrainingStep step) {
+  if (options.report_every_steps < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "report_every_steps: ", options.report_every_steps, "; allowed: >= 1"));
+  }
   absl::StatusOr<int64_t> steps_per_epoch = StepsPerEpoch(options, shard_count);
   if (!steps_per_epoch.ok()) return steps_per_epoch.status();
   Progress progress;

@@ -104,6 +104,17 @@ TEST(TrainerTest, StoreFailureStopsTrainingWithItsStatus) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(TrainerTest, ZeroReportIntervalIsInvalidArgumentNotACrash) {
+  auto model = CreateCpuMlp({4, 2}, 8);
+  InMemoryStore store((*model)->num_params(), 0.1f);
+  RecordingSink sink;
+  absl::Status s =
+      Train({.epochs = 1, .batch_size = 8, .report_every_steps = 0},
+            Blobs(16, 1), model->get(), &store, &sink, nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("report_every_steps: 0"), std::string::npos);
+}
+
 TEST(TrainerTest, SinkErrorOrCancelFlagStopsTraining) {
   auto model = CreateCpuMlp({4, 2}, 8);
   InMemoryStore store((*model)->num_params(), 0.1f);
