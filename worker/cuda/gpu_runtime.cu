@@ -2,6 +2,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
 #include "worker/cuda/device_wait.h"
 #include "worker/cuda/gpu_runtime.h"
@@ -36,6 +38,21 @@ absl::Status FromCublas(cublasStatus_t status, const char* what) {
     default:
       return absl::InternalError(message);
   }
+}
+
+// Set once a wait gave up on the device. From then on nothing is freed or
+// destroyed: cudaFree, cudaFreeHost and the destroy calls synchronise with
+// the device, so on a hung GPU they would block the task before it could
+// report its failure (and heartbeats would keep the job alive). The memory
+// is leaked; a worker whose GPU hung needs a restart anyway.
+std::atomic<bool> device_hung{false};
+
+// WaitForDevice, remembering a timeout in device_hung.
+template <typename Poll, typename Describe>
+absl::Status WaitOrMarkHung(Poll poll, Describe describe) {
+  absl::Status s = WaitForDevice(poll, kDeviceWaitLimit, describe);
+  if (absl::IsDeadlineExceeded(s)) device_hung = true;
+  return s;
 }
 
 // A query of queued work: true when it finished, false while it runs.
@@ -129,7 +146,7 @@ absl::StatusOr<DeviceMemory> DeviceMemory::Allocate(int64_t bytes) {
 }
 
 DeviceMemory::~DeviceMemory() {
-  if (data_ != nullptr) cudaFree(data_);
+  if (data_ != nullptr && !device_hung) cudaFree(data_);
 }
 
 absl::StatusOr<PinnedMemory> PinnedMemory::Allocate(int64_t bytes) {
@@ -146,7 +163,7 @@ absl::StatusOr<PinnedMemory> PinnedMemory::Allocate(int64_t bytes) {
 }
 
 PinnedMemory::~PinnedMemory() {
-  if (data_ != nullptr) cudaFreeHost(data_);
+  if (data_ != nullptr && !device_hung) cudaFreeHost(data_);
 }
 
 absl::StatusOr<Event> Event::Create(Timing timing) {
@@ -164,15 +181,14 @@ absl::StatusOr<Event> Event::Create(Timing timing) {
 }
 
 Event::~Event() {
-  if (event_ != nullptr) cudaEventDestroy(AsEvent(event_));
+  if (event_ != nullptr && !device_hung) cudaEventDestroy(AsEvent(event_));
 }
 
 absl::Status Event::Synchronize() const {
-  return WaitForDevice(
+  return WaitOrMarkHung(
       [this]() -> absl::StatusOr<bool> {
         return Done(cudaEventQuery(AsEvent(event_)), "cudaEventQuery");
       },
-      kDeviceWaitLimit,
       [] { return absl::StrCat("an event on ", CurrentDevice()); });
 }
 
@@ -214,7 +230,9 @@ absl::StatusOr<Stream> Stream::Create() {
 }
 
 Stream::~Stream() {
-  if (stream_ != nullptr) cudaStreamDestroy(AsStream(stream_));
+  if (stream_ != nullptr && !device_hung) {
+    cudaStreamDestroy(AsStream(stream_));
+  }
 }
 
 absl::Status Stream::CopyToDevice(void* device, const void* host,
@@ -251,11 +269,10 @@ absl::Status Stream::Wait(const Event& event) const {
 }
 
 absl::Status Stream::Synchronize() const {
-  return WaitForDevice(
+  return WaitOrMarkHung(
       [this]() -> absl::StatusOr<bool> {
         return Done(cudaStreamQuery(AsStream(stream_)), "cudaStreamQuery");
       },
-      kDeviceWaitLimit,
       [] { return absl::StrCat("a stream's work on ", CurrentDevice()); });
 }
 
@@ -275,7 +292,7 @@ absl::StatusOr<Blas> Blas::Create(const Stream& stream) {
 }
 
 Blas::~Blas() {
-  if (handle_ != nullptr) cublasDestroy(AsBlas(handle_));
+  if (handle_ != nullptr && !device_hung) cublasDestroy(AsBlas(handle_));
 }
 
 template <typename T>
