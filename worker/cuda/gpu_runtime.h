@@ -146,8 +146,11 @@ class Event {
   ~Event();
 
   // Blocks the calling thread until the work before the last Record is done,
-  // for at most kDeviceWaitLimit (worker/cuda/device_wait.h): DEADLINE_EXCEEDED
-  // naming the device after that.
+  // for at most kDeviceWaitLimit (worker/cuda/device_wait.h):
+  // DEADLINE_EXCEEDED naming the device after that. After such a timeout
+  // this library frees and destroys nothing more (those calls synchronise
+  // with the device, so they would block on a hung GPU before the task could
+  // report its failure): the memory is leaked until the worker restarts.
   absl::Status Synchronize() const;
   void* handle() const { return event_; }  // A cudaEvent_t.
 
