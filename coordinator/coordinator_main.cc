@@ -29,7 +29,10 @@ ABSL_FLAG(absl::Duration, barrier_timeout, absl::Minutes(10),
 ABSL_FLAG(
     int, keep_succeeded_tables, 8,
     "tables of this many latest succeeded jobs stay on servers for export");
-ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(std::string, log_level, "info",
+          "trace, debug, info, warn, error, critical or off");
+ABSL_FLAG(std::string, log_format, "text",
+          "text (readable lines) or json (one JSON object a line)");
 ABSL_FLAG(absl::Duration, stream_stall_timeout, absl::Seconds(60),
           "a WatchJob stream whose client reads nothing for this long is "
           "cancelled");
@@ -42,7 +45,8 @@ void SetUpProcess(int argc, char** argv) {
   absl::SetProgramUsageMessage("ps_coordinator [--port=N] [--lease=3s]");
   absl::ParseCommandLine(argc, argv);
   ps::BlockTerminationSignals();
-  ps::InitLogging(absl::GetFlag(FLAGS_log_level));
+  ps::InitLoggingOrExit({.level = absl::GetFlag(FLAGS_log_level),
+                         .format = absl::GetFlag(FLAGS_log_format)});
 }
 
 // The flags' values, checked; the message names the flag.

@@ -24,7 +24,10 @@ ABSL_FLAG(std::string, port_file, "",
           "if set, write host:port here once serving");
 ABSL_FLAG(double, max_memory_gb, 16,
           "most GiB of table values and optimizer state");
-ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(std::string, log_level, "info",
+          "trace, debug, info, warn, error, critical or off");
+ABSL_FLAG(std::string, log_format, "text",
+          "text (readable lines) or json (one JSON object a line)");
 ABSL_FLAG(absl::Duration, stream_stall_timeout, absl::Seconds(60),
           "a ScanRows stream whose client reads nothing for this long is "
           "cancelled");
@@ -80,7 +83,8 @@ void SetUpProcess(int argc, char** argv) {
                                  ? ps::UseBatchScheduling()
                                  : absl::OkStatus();
   ps::BlockTerminationSignals();
-  ps::InitLogging(absl::GetFlag(FLAGS_log_level));
+  ps::InitLoggingOrExit({.level = absl::GetFlag(FLAGS_log_level),
+                         .format = absl::GetFlag(FLAGS_log_format)});
   auto log = ps::Logger("server");
   if (!malloc_tuned.ok()) log->warn("{}", malloc_tuned.ToString());
   if (!batch.ok()) log->warn("{}", batch.ToString());

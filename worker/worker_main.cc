@@ -25,7 +25,10 @@ ABSL_FLAG(int, port, 0, "port for health checks; 0 picks a free one");
 ABSL_FLAG(std::string, port_file, "",
           "if set, write host:port here once registered");
 ABSL_FLAG(int, threads, 1, "compute threads (OpenBLAS) for this worker");
-ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(std::string, log_level, "info",
+          "trace, debug, info, warn, error, critical or off");
+ABSL_FLAG(std::string, log_format, "text",
+          "text (readable lines) or json (one JSON object a line)");
 ABSL_FLAG(std::string, device, "auto",
           "compute backend: auto (CUDA when a GPU is visible, else CPU), "
           "cuda or cpu");
@@ -64,7 +67,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("ps_worker --coordinator=HOST:PORT");
   absl::ParseCommandLine(argc, argv);
   ps::BlockTerminationSignals();
-  ps::InitLogging(absl::GetFlag(FLAGS_log_level));
+  ps::InitLoggingOrExit({.level = absl::GetFlag(FLAGS_log_level),
+                         .format = absl::GetFlag(FLAGS_log_format)});
   auto log = ps::Logger("worker");
   if (!malloc_tuned.ok()) log->warn("{}", malloc_tuned.ToString());
   const int threads = absl::GetFlag(FLAGS_threads);

@@ -1,0 +1,40 @@
+#include "common/logging.h"
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace ps {
+namespace {
+
+TEST(LoggingTest, UnknownLevelOrFormatIsRefusedNamingTheAllowedValues) {
+  absl::Status s = InitLogging({.level = "verbose"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            "--log_level=verbose; allowed: trace, debug, info, warn, error, "
+            "critical, off");
+  s = InitLogging({.level = "info", .format = "xml"});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "--log_format=xml; allowed: text, json");
+  EXPECT_TRUE(InitLogging({.level = "warn", .format = "json"}).ok());
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::warn);
+  EXPECT_TRUE(InitLogging({}).ok());
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::info);
+}
+
+TEST(LoggingTest, JsonLineIsOneObjectWithTimeLevelComponentAndMessage) {
+  const std::string payload = "job-1 \"quoted\"\nline two \xff";
+  spdlog::details::log_msg msg(
+      spdlog::log_clock::time_point(std::chrono::milliseconds(1765000000123)),
+      spdlog::source_loc{}, "server", spdlog::level::warn, payload);
+  const std::string line = JsonLogLine(msg);
+  EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+  const nlohmann::json record = nlohmann::json::parse(line);
+  EXPECT_EQ(record["time"], "2025-12-06T05:46:40.123Z");
+  EXPECT_EQ(record["level"], "warning");
+  EXPECT_EQ(record["component"], "server");
+  const std::string message = record["message"];
+  EXPECT_EQ(message.rfind("job-1 \"quoted\"\nline two ", 0), 0u) << message;
+}
+
+}  // namespace
+}  // namespace ps
