@@ -41,7 +41,6 @@ class MemberAgent {
   ~MemberAgent();  // stops heartbeating and joins the thread.
 
   std::string member_id() const;
-  v1::Coordinator::Stub* coordinator() { return stub_.get(); }
 
  private:
   MemberAgent(MemberAgentOptions options, HeartbeatCallback on_heartbeat);

@@ -21,6 +21,9 @@
 
 namespace ps {
 
+// The daemons' default stall limit (their --stream_stall_timeout).
+inline constexpr absl::Duration kStreamStallLimit = absl::Seconds(60);
+
 class StreamWatchdog {
  public:
   // How often the watchdog looks for stalled writes, at most.

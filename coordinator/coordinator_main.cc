@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/rpc.h"
 #include "common/serve.h"
+#include "common/stream_watchdog.h"
 #include "coordinator/coordinator_service.h"
 #include "coordinator/job_manager.h"
 #include "coordinator/membership.h"
@@ -33,7 +34,7 @@ ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off");
 ABSL_FLAG(std::string, log_format, "text",
           "text (readable lines) or json (one JSON object a line)");
-ABSL_FLAG(absl::Duration, stream_stall_timeout, absl::Seconds(60),
+ABSL_FLAG(absl::Duration, stream_stall_timeout, ps::kStreamStallLimit,
           "a WatchJob stream whose client reads nothing for this long is "
           "cancelled");
 

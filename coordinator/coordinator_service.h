@@ -16,7 +16,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
   // long is cancelled (see StreamWatchdog).
   CoordinatorService(Membership* members, JobManager* jobs,
                      absl::Duration heartbeat_interval,
-                     absl::Duration stream_stall_limit = absl::Seconds(60))
+                     absl::Duration stream_stall_limit = kStreamStallLimit)
       : members_(members),
         jobs_(jobs),
         heartbeat_interval_(heartbeat_interval),

@@ -19,9 +19,6 @@
 
 namespace ps::server {
 
-// How long one write of a server stream may wait for its client to read.
-inline constexpr absl::Duration kStreamStallLimit = absl::Seconds(60);
-
 using RawDataPlaneService = v1::ParameterServer::WithRawCallbackMethod_Pull<
     v1::ParameterServer::WithRawCallbackMethod_Push<
         v1::ParameterServer::Service>>;
@@ -34,7 +31,7 @@ class PsService final : public RawDataPlaneService {
   // long is cancelled (see StreamWatchdog).
   explicit PsService(TableStore* store,
                      int max_waiting_pulls = kMaxWaitingPulls,
-                     absl::Duration stream_stall_limit = kStreamStallLimit)
+                     absl::Duration stream_stall_limit = ps::kStreamStallLimit)
       : store_(store),
         pulls_({.max_waiting_pulls = max_waiting_pulls}),
         streams_(stream_stall_limit) {}

@@ -12,6 +12,7 @@
 #include "common/member_agent.h"
 #include "common/rpc.h"
 #include "common/serve.h"
+#include "common/stream_watchdog.h"
 #include "server/ps_service.h"
 #include "server/table_store.h"
 
@@ -28,7 +29,7 @@ ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off");
 ABSL_FLAG(std::string, log_format, "text",
           "text (readable lines) or json (one JSON object a line)");
-ABSL_FLAG(absl::Duration, stream_stall_timeout, absl::Seconds(60),
+ABSL_FLAG(absl::Duration, stream_stall_timeout, ps::kStreamStallLimit,
           "a ScanRows stream whose client reads nothing for this long is "
           "cancelled");
 ABSL_FLAG(bool, batch_scheduling, true,
