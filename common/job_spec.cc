@@ -111,7 +111,8 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
         CheckRange("cluster.numWorkers", spec.cluster().num_workers(), 1, 4096),
         CheckRange("training.staleness", spec.training().staleness(), 0, 1000),
         CheckRange("cluster.numServers", spec.cluster().num_servers(), 0,
-                   4096)}) {
+                   4096),
+        CheckRange("cluster.replicas", spec.cluster().replicas(), 0, 4096)}) {
     if (!s.ok()) return s;
   }
   if (!v1::Consistency_IsValid(spec.training().consistency())) {
@@ -165,6 +166,15 @@ absl::Status ValidateJobSpecForCluster(const v1::JobSpec& spec,
         "cluster.numServers: ", spec.cluster().num_servers(), " but only ",
         limits.live_servers, " servers are alive; allowed: 0 (all) or [1, ",
         limits.live_servers, "]"));
+  }
+  const int servers = spec.cluster().num_servers() > 0
+                          ? spec.cluster().num_servers()
+                          : limits.live_servers;
+  if (spec.cluster().replicas() > servers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cluster.replicas: ", spec.cluster().replicas(), " copies need as many "
+        "servers, but the job gets ", servers, "; allowed: 0 (2 when the job "
+        "has two or more servers, else 1) or [1, ", servers, "]"));
   }
   for (const std::string& name : DataFiles(spec)) {
     std::filesystem::path path =

@@ -35,6 +35,12 @@ absl::StatusOr<std::unique_ptr<MemberAgent>> MemberAgent::Start(
 MemberAgent::~MemberAgent() {
   stop_.Notify();
   if (thread_.joinable()) thread_.join();
+  std::vector<std::thread> reports;
+  {
+    absl::MutexLock lock(&mu_);
+    reports.swap(reports_);
+  }
+  for (std::thread& t : reports) t.join();  // each has its deadline
 }
 
 std::string MemberAgent::member_id() const {
@@ -42,7 +48,32 @@ std::string MemberAgent::member_id() const {
   return member_id_;
 }
 
+bool MemberAgent::LeaseHeld() const {
+  absl::MutexLock lock(&mu_);
+  return absl::Now() - renewed_ < lease_ * 3 / 4;
+}
+
+void MemberAgent::ReportUnreachable(const std::string& job_id,
+                                    std::vector<std::string> server_ids) {
+  v1::ReportUnreachableRequest request;
+  request.set_job_id(job_id);
+  request.set_reporter(member_id());
+  for (std::string& id : server_ids) request.add_server_ids(std::move(id));
+  absl::MutexLock lock(&mu_);
+  reports_.emplace_back([this, request] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(options_.rpc_timeout));
+    v1::ReportUnreachableResponse response;
+    grpc::Status s = stub_->ReportUnreachable(&ctx, request, &response);
+    if (!s.ok()) {
+      Logger("member")->warn("reporting unreachable servers of {}: {}",
+                             request.job_id(), s.error_message());
+    }
+  });
+}
+
 absl::Status MemberAgent::Register() {
+  const absl::Time sent = absl::Now();
   v1::RegisterRequest request;
   request.set_role(options_.role);
   request.set_address(options_.address);
@@ -55,6 +86,8 @@ absl::Status MemberAgent::Register() {
   member_id_ = response.member_id();
   incarnation_ = response.incarnation();
   interval_ = absl::Milliseconds(std::max<int64_t>(response.heartbeat_interval_ms(), 10));
+  lease_ = absl::Milliseconds(response.lease_ms());
+  renewed_ = sent;
   Logger("member")->info("registered with {} as {} (lease {} ms)",
                          options_.coordinator, member_id_, response.lease_ms());
   return absl::OkStatus();
@@ -74,12 +107,22 @@ void MemberAgent::Loop() {
     v1::HeartbeatResponse response;
     grpc::ClientContext ctx;
     ctx.set_deadline(DeadlineIn(options_.rpc_timeout));
+    const absl::Time sent = absl::Now();
     grpc::Status s = stub_->Heartbeat(&ctx, request, &response);
     if (s.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        renewed_ = sent;
+      }
       on_heartbeat_(response);
     } else if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
       Logger("member")->warn("coordinator forgot member {}: {}; registering again",
                              request.member_id(), s.error_message());
+      {
+        absl::MutexLock lock(&mu_);
+        renewed_ = absl::InfinitePast();
+      }
+      if (options_.on_forgotten) options_.on_forgotten();
       absl::Status r = Register();
       if (!r.ok()) Logger("member")->warn("register failed: {}", r.ToString());
     } else {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -27,6 +28,10 @@ struct MemberAgentOptions {
   absl::Duration rpc_timeout = absl::Seconds(2);
   // How long Start() keeps trying to reach the coordinator.
   absl::Duration register_timeout = absl::Seconds(30);
+  // Runs on the agent's thread when the coordinator no longer knows this
+  // member (declared dead, or restarted), before it registers again: a
+  // server drops what it held, since another took it over.
+  std::function<void()> on_forgotten;
 };
 
 class MemberAgent {
@@ -42,6 +47,16 @@ class MemberAgent {
 
   std::string member_id() const;
 
+  // Whether this member's lease surely still holds: the last heartbeat the
+  // coordinator accepted was sent less than 3/4 of the lease ago. Once it
+  // is false the coordinator may have declared this member dead.
+  bool LeaseHeld() const;
+
+  // Tells the coordinator, from a thread of its own, that this member
+  // could not reach these servers of the job; returns at once.
+  void ReportUnreachable(const std::string& job_id,
+                         std::vector<std::string> server_ids);
+
  private:
   MemberAgent(MemberAgentOptions options, HeartbeatCallback on_heartbeat);
   absl::Status Register();
@@ -54,6 +69,10 @@ class MemberAgent {
   std::string member_id_ ABSL_GUARDED_BY(mu_);
   uint64_t incarnation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(1);
+  absl::Duration lease_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  // When the last accepted heartbeat (or the registration) was sent.
+  absl::Time renewed_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::vector<std::thread> reports_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
   std::thread thread_;
 };

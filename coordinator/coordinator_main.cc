@@ -72,19 +72,23 @@ ps::coordinator::JobManagerOptions JobOptionsFromFlags() {
           .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables)};
 }
 
-// JobManager's periodic work on two threads of their own, every 50 ms, so
-// that lease expiry never waits on a server's RPC. Stops and joins them when
+// JobManager's periodic work on three threads of their own, every 50 ms, so
+// that neither lease expiry nor a failover's SetReplicas calls wait on
+// another server's RPC. Stops and joins them when
 // destroyed.
 class JobLoops {
  public:
   explicit JobLoops(ps::coordinator::JobManager* jobs)
       : leases_([this, jobs] { Every([jobs] { jobs->ExpireLeases(); }); }),
         server_work_(
-            [this, jobs] { Every([jobs] { jobs->RunServerWork(); }); }) {}
+            [this, jobs] { Every([jobs] { jobs->RunServerWork(); }); }),
+        replica_updates_(
+            [this, jobs] { Every([jobs] { jobs->RunReplicaUpdates(); }); }) {}
   ~JobLoops() {
     stop_.Notify();
     leases_.join();
     server_work_.join();
+    replica_updates_.join();
   }
 
  private:
@@ -98,6 +102,7 @@ class JobLoops {
   absl::Notification stop_;  // before the threads that wait on it
   std::thread leases_;
   std::thread server_work_;
+  std::thread replica_updates_;  // failovers: never behind a table call
 };
 
 }  // namespace

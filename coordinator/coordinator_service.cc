@@ -125,4 +125,16 @@ grpc::Status CoordinatorService::CompleteTask(
   return ToGrpcStatus(jobs_->CompleteTask(*request));
 }
 
+grpc::Status CoordinatorService::ReportUnreachable(
+    grpc::ServerContext*, const v1::ReportUnreachableRequest* request,
+    v1::ReportUnreachableResponse* response) {
+  std::vector<std::string> ids(request->server_ids().begin(),
+                               request->server_ids().end());
+  for (std::string& id :
+       jobs_->ServersUnreachable(request->job_id(), request->reporter(), ids)) {
+    response->add_dead(std::move(id));
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace ps::coordinator

@@ -38,6 +38,9 @@ class CoordinatorService final : public v1::Coordinator::Service {
                          v1::CancelJobResponse*) override;
   grpc::Status WatchJob(grpc::ServerContext*, const v1::WatchJobRequest*,
                         grpc::ServerWriter<v1::Job>*) override;
+  grpc::Status ReportUnreachable(grpc::ServerContext*,
+                                 const v1::ReportUnreachableRequest*,
+                                 v1::ReportUnreachableResponse*) override;
   grpc::Status ReportProgress(grpc::ServerContext*,
                               const v1::ReportProgressRequest*,
                               v1::ReportProgressResponse*) override;

@@ -16,9 +16,45 @@
 namespace ps::coordinator {
 namespace {
 
+// Every server that holds or held a group of the job.
 std::vector<v1::ServerEndpoint> ServersOf(const v1::Job& job) {
-  return {job.partition_map().servers().begin(),
-          job.partition_map().servers().end()};
+  std::vector<v1::ServerEndpoint> out(job.partition_map().servers().begin(),
+                                      job.partition_map().servers().end());
+  for (const v1::ReplicaGroup& g : job.partition_map().groups()) {
+    for (const v1::ServerEndpoint& e : g.replicas()) {
+      bool known = false;
+      for (const v1::ServerEndpoint& o : out) {
+        known |= o.member_id() == e.member_id();
+      }
+      if (!known) out.push_back(e);
+    }
+  }
+  return out;
+}
+
+bool InGroups(const v1::PartitionMap& map, const std::string& member_id) {
+  for (const v1::ReplicaGroup& g : map.groups()) {
+    for (const v1::ServerEndpoint& e : g.replicas()) {
+      if (e.member_id() == member_id) return true;
+    }
+  }
+  return false;
+}
+
+// What group g holds, for messages: its dense ranges and sparse partitions.
+std::string GroupPieces(const v1::PartitionMap& map, int g) {
+  std::vector<std::string> pieces;
+  for (const v1::DenseRange& r : map.ranges()) {
+    if (r.server_index() != g) continue;
+    pieces.push_back(absl::StrCat(r.table(), "[", r.begin(), ", ", r.end(), ")"));
+  }
+  int partitions = 0;
+  for (int s : map.partition_servers()) partitions += s == g;
+  if (partitions > 0) {
+    pieces.push_back(absl::StrCat(partitions, " of ", map.sparse_partitions(),
+                                  " sparse partitions"));
+  }
+  return pieces.empty() ? "nothing" : absl::StrJoin(pieces, ", ");
 }
 
 }  // namespace
@@ -168,7 +204,7 @@ std::string JobManager::JobOfMember(const std::string& member_id) const {
   if (it != busy_.end()) return it->second;
   for (const auto& [n, r] : jobs_) {
     if (IsFinal(r.job.state())) continue;
-    for (const auto& s : r.job.partition_map().servers()) {
+    for (const auto& s : ServersOf(r.job)) {
       if (s.member_id() == member_id) return r.job.id();
     }
   }
@@ -275,6 +311,7 @@ void JobManager::RunServerWork() {
 
 void JobManager::Tick() {
   ExpireLeases();
+  RunReplicaUpdates();
   RunServerWork();
 }
 
@@ -291,6 +328,11 @@ void JobManager::FailJobsOfMember(const MemberInfo& m) {
     const bool placed = r.job.state() == v1::PENDING &&
                         r.job.partition_map().servers_size() > 0;
     if (r.job.state() != v1::RUNNING && !placed) continue;
+    if (r.job.state() == v1::RUNNING && m.role == v1::SERVER &&
+        InGroups(r.job.partition_map(), m.id)) {
+      FailOver(&r, m);
+      continue;
+    }
     std::string role;
     for (int rank = 0; rank < r.job.worker_ids_size(); ++rank) {
       if (r.job.worker_ids(rank) == m.id) role = absl::StrCat("rank ", rank);
@@ -304,6 +346,130 @@ void JobManager::FailJobsOfMember(const MemberInfo& m) {
                         ") sent no heartbeat within its lease of ",
                         absl::FormatDuration(members_->lease()),
                         ": presumed dead"));
+  }
+}
+
+void JobManager::FailOver(Record* r, const MemberInfo& dead) {
+  v1::PartitionMap map = r->job.partition_map();
+  std::vector<std::string> lost;
+  std::vector<std::string> promoted;
+  for (int g = 0; g < map.groups_size(); ++g) {
+    auto* replicas = map.mutable_groups(g)->mutable_replicas();
+    std::vector<std::string> had;
+    for (const v1::ServerEndpoint& e : *replicas) {
+      had.push_back(absl::StrCat(e.member_id(), " at ", e.address()));
+    }
+    const bool led = !replicas->empty() && (*replicas)[0].member_id() == dead.id;
+    for (int k = 0; k < replicas->size(); ++k) {
+      if ((*replicas)[k].member_id() != dead.id) continue;
+      replicas->erase(replicas->begin() + k);
+      if (replicas->empty()) {
+        lost.push_back(absl::StrCat("group ", g, " (", GroupPieces(map, g),
+                                    ") lost every replica: ",
+                                    absl::StrJoin(had, ", ")));
+      } else if (led) {
+        promoted.push_back(absl::StrCat("group ", g, " -> ",
+                                        (*replicas)[0].member_id()));
+      }
+      break;
+    }
+  }
+  if (!lost.empty()) {
+    Finish(r, v1::FAILED,
+           absl::StrCat("parameter server ", dead.id, " at ", dead.address,
+                        " died and ", absl::StrJoin(lost, "; ")));
+    return;
+  }
+  map.set_epoch(next_epoch_++);
+  *r->job.mutable_partition_map() = map;
+  Changed(r);
+  Logger("jobs")->warn(
+      "{}: server {} at {} is gone; epoch {}; {}", r->job.id(), dead.id,
+      dead.address, map.epoch(),
+      promoted.empty() ? std::string("it led no group")
+                       : absl::StrCat("new primaries: ",
+                                      absl::StrJoin(promoted, ", ")));
+  for (int g = 0; g < map.groups_size(); ++g) {
+    const v1::ReplicaGroup& group = map.groups(g);
+    for (int k = 0; k < group.replicas_size(); ++k) {
+      ReplicaUpdate& u = replica_updates_.emplace_back();
+      u.server = group.replicas(k);
+      u.request.set_job_id(r->job.id());
+      u.request.set_epoch(map.epoch());
+      u.request.set_group(g);
+      u.request.set_role(k == 0 ? v1::PRIMARY : v1::BACKUP);
+      if (k == 0) {
+        for (int b = 1; b < group.replicas_size(); ++b) {
+          *u.request.add_backups() = group.replicas(b);
+        }
+      }
+    }
+  }
+}
+
+std::vector<std::string> JobManager::ServersUnreachable(
+    const std::string& job_id, const std::string& reporter,
+    const std::vector<std::string>& server_ids) {
+  std::vector<std::string> dead;
+  std::vector<MemberInfo> suspects;
+  for (const std::string& id : server_ids) {
+    std::optional<MemberInfo> m = members_->Get(id);
+    if (!m.has_value() || !m->alive) {
+      dead.push_back(id);
+    } else if (m->role == v1::SERVER) {
+      suspects.push_back(*m);
+    }
+  }
+  const std::vector<absl::Status> probed =
+      RunConcurrently(static_cast<int>(suspects.size()), [&](int i) {
+        v1::ServerEndpoint e;
+        e.set_member_id(suspects[i].id);
+        e.set_address(suspects[i].address);
+        return servers_->Probe(e, kProbeTimeout);
+      });
+  std::vector<MemberInfo> killed;
+  for (size_t i = 0; i < suspects.size(); ++i) {
+    if (probed[i].ok()) continue;
+    Logger("jobs")->warn("{} reported server {} at {} of {} unreachable; it "
+                         "does not answer the coordinator either ({}): "
+                         "declared dead",
+                         reporter.empty() ? "a client" : reporter,
+                         suspects[i].id, suspects[i].address, job_id,
+                         probed[i].ToString());
+    if (std::optional<MemberInfo> m = members_->Kill(suspects[i].id)) {
+      killed.push_back(*m);
+    }
+    dead.push_back(suspects[i].id);
+  }
+  FailJobsOf(killed);
+  if (!killed.empty()) RunReplicaUpdates();
+  return dead;
+}
+
+void JobManager::RunReplicaUpdates() {
+  absl::MutexLock order(&updates_mu_);
+  std::vector<ReplicaUpdate> updates;
+  {
+    absl::MutexLock lock(&mu_);
+    updates.swap(replica_updates_);
+  }
+  if (updates.empty()) return;
+  const std::vector<absl::Status> done =
+      RunConcurrently(static_cast<int>(updates.size()), [&](int i) {
+        return servers_->SetReplicas(updates[i].server, updates[i].request);
+      });
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < updates.size(); ++i) {
+    if (done[i].ok()) continue;
+    const ReplicaUpdate& u = updates[i];
+    std::optional<MemberInfo> m = members_->Get(u.server.member_id());
+    const Record* r = FindConst(u.request.job_id());
+    const bool wanted = m.has_value() && m->alive && r != nullptr &&
+                        r->job.state() == v1::RUNNING &&
+                        r->job.partition_map().epoch() == u.request.epoch();
+    Logger("jobs")->warn("{}{}", done[i].ToString(),
+                         wanted ? "; trying again" : "");
+    if (wanted) replica_updates_.push_back(u);
   }
 }
 
@@ -387,8 +553,13 @@ void JobManager::MarkStarted(const v1::Job& job, const absl::Status& created) {
 }
 
 absl::Status JobManager::CreateAllTables(const v1::Job& job) {
-  return CreateTablesOnAll(*servers_, ServersOf(job),
-                           CreateTablesRequests(job));
+  std::vector<v1::ServerEndpoint> servers;
+  std::vector<v1::CreateTablesRequest> requests;
+  for (TableCreation& c : CreateTablesRequests(job)) {
+    servers.push_back(std::move(c.server));
+    requests.push_back(std::move(c.request));
+  }
+  return CreateTablesOnAll(*servers_, servers, requests);
 }
 
 void JobManager::RunDrops() {

@@ -6,7 +6,10 @@
 //   PENDING --Tick: enough idle workers, tables created--> RUNNING
 //   PENDING --pending_timeout, or table creation failed--> FAILED
 //   RUNNING --every rank completed--> SUCCEEDED
-//   RUNNING --a rank failed, or a member it uses lost its lease--> FAILED
+//   RUNNING --a rank failed, or a worker it uses lost its lease--> FAILED
+//   RUNNING --a server it uses died--> RUNNING at a new epoch, each group
+//     the server was in going on with its other replicas (a backup promoted
+//     where it led); FAILED when a group had no other replica left
 //   PENDING/RUNNING --Cancel--> CANCELLED
 // A job that ends FAILED or CANCELLED has its tables dropped; a SUCCEEDED
 // job keeps them (for export) until it is one of more than
@@ -40,6 +43,9 @@
 #include "proto/ps/v1/ps.pb.h"
 
 namespace ps::coordinator {
+
+// How long the coordinator waits for a server reported unreachable.
+inline constexpr absl::Duration kProbeTimeout = absl::Milliseconds(500);
 
 struct JobManagerOptions {
   // Barrier wait when the request does not give one.
@@ -89,6 +95,19 @@ class JobManager {
   void RunServerWork();
   void Tick();
 
+  // Servers of `job_id` that `reporter` could not reach: each is probed
+  // (ServerControl::Probe, kProbeTimeout), and one that does not answer is
+  // declared dead now, as if its lease had lapsed, and the groups it was in
+  // fail over (RunReplicaUpdates is called before returning). Returns the
+  // ids among `server_ids` that are dead, now or before.
+  std::vector<std::string> ServersUnreachable(
+      const std::string& job_id, const std::string& reporter,
+      const std::vector<std::string>& server_ids);
+  // Sends the SetReplicas calls that failovers queued, all at once; a call
+  // that fails is queued again while its server lives. Run by its own
+  // loop, and at once after a failover found by a report.
+  void RunReplicaUpdates();
+
  private:
   struct Record {
     v1::Job job;
@@ -109,7 +128,16 @@ class JobManager {
   absl::Status BarrierTimedOut(const v1::BarrierRequest& request,
                                const Record& r, absl::Duration timeout) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // A SetReplicas call a failover queued.
+  struct ReplicaUpdate {
+    v1::ServerEndpoint server;
+    v1::SetReplicasRequest request;
+  };
   void FailJobsOf(const std::vector<MemberInfo>& dead);
+  // The groups of `r` go on without server `dead` at a new epoch, or the
+  // job fails when a group has no replica left.
+  void FailOver(Record* r, const MemberInfo& dead)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailJobsOfMember(const MemberInfo& dead)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the oldest pending job if the cluster has room: places it, then
@@ -143,6 +171,8 @@ class JobManager {
   absl::flat_hash_map<std::string, std::string> last_job_
       ABSL_GUARDED_BY(mu_);  // worker id -> latest job id
   std::vector<TableDrop> drops_ ABSL_GUARDED_BY(mu_);
+  std::vector<ReplicaUpdate> replica_updates_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex updates_mu_;  // one RunReplicaUpdates at a time, in order
   std::deque<std::string> kept_ ABSL_GUARDED_BY(mu_);  // succeeded, tables kept
 };
 

@@ -47,6 +47,7 @@ absl::StatusOr<Placement> PlaceJob(const v1::JobSpec& spec,
   absl::StatusOr<v1::PartitionMap> map =
       BuildPartitionMap((*next_epoch)++, endpoints, *tables);
   if (!map.ok()) return map.status();
+  PlaceReplicaGroups(WantedReplicas(spec, want_servers), &*map);
   Placement placement;
   placement.worker_ids.assign(
       idle_workers.begin(),
@@ -55,24 +56,65 @@ absl::StatusOr<Placement> PlaceJob(const v1::JobSpec& spec,
   return placement;
 }
 
-std::vector<v1::CreateTablesRequest> CreateTablesRequests(const v1::Job& job) {
-  const v1::PartitionMap& map = job.partition_map();
-  std::vector<v1::CreateTablesRequest> requests;
-  for (int i = 0; i < map.servers_size(); ++i) {
-    v1::CreateTablesRequest& request = requests.emplace_back();
-    request.set_job_id(job.id());
-    request.set_epoch(map.epoch());
-    request.set_consistency(job.spec().training().consistency());
-    request.set_staleness(job.spec().training().staleness());
-    *request.mutable_worker_ids() = job.worker_ids();
-    *request.mutable_tables() = map.tables();
-    for (v1::DenseRange& range : RangesOf(map, i)) {
-      *request.add_ranges() = std::move(range);
+int WantedReplicas(const v1::JobSpec& spec, int servers) {
+  const int asked = spec.cluster().replicas();
+  if (asked > 0) return std::min(asked, std::max(servers, 1));
+  return servers >= 2 ? 2 : 1;
+}
+
+void PlaceReplicaGroups(int replicas, v1::PartitionMap* map) {
+  const int n = map->servers_size();
+  map->set_replicas(replicas);
+  map->clear_groups();
+  for (int g = 0; g < n; ++g) {
+    v1::ReplicaGroup* group = map->add_groups();
+    for (int k = 0; k < replicas && k < n; ++k) {
+      *group->add_replicas() = map->servers((g + k) % n);
     }
-    request.set_sparse_partitions(map.sparse_partitions());
-    for (uint32_t p : PartitionsOf(map, i)) request.add_owned_partitions(p);
   }
-  return requests;
+}
+
+v1::CreateTablesRequest GroupRequest(const v1::Job& job, int group,
+                                     v1::ReplicaRole role) {
+  const v1::PartitionMap& map = job.partition_map();
+  v1::CreateTablesRequest request;
+  request.set_job_id(job.id());
+  request.set_epoch(map.epoch());
+  request.set_consistency(job.spec().training().consistency());
+  request.set_staleness(job.spec().training().staleness());
+  *request.mutable_worker_ids() = job.worker_ids();
+  *request.mutable_tables() = map.tables();
+  for (v1::DenseRange& range : RangesOf(map, group)) {
+    *request.add_ranges() = std::move(range);
+  }
+  request.set_sparse_partitions(map.sparse_partitions());
+  for (uint32_t p : PartitionsOf(map, group)) request.add_owned_partitions(p);
+  request.set_group(group);
+  request.set_role(role);
+  return request;
+}
+
+std::vector<TableCreation> CreateTablesRequests(const v1::Job& job) {
+  const v1::PartitionMap& map = job.partition_map();
+  std::vector<TableCreation> out;
+  for (int g = 0; g < map.servers_size(); ++g) {
+    if (map.groups_size() == 0) {
+      out.push_back({map.servers(g), GroupRequest(job, g, v1::PRIMARY)});
+      continue;
+    }
+    const v1::ReplicaGroup& group = map.groups(g);
+    for (int k = 0; k < group.replicas_size(); ++k) {
+      TableCreation& c = out.emplace_back();
+      c.server = group.replicas(k);
+      c.request = GroupRequest(job, g, k == 0 ? v1::PRIMARY : v1::BACKUP);
+      if (k == 0) {
+        for (int b = 1; b < group.replicas_size(); ++b) {
+          *c.request.add_backups() = group.replicas(b);
+        }
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace ps::coordinator

@@ -39,11 +39,31 @@ absl::StatusOr<Placement> PlaceJob(const v1::JobSpec& spec,
                                    const std::vector<MemberInfo>& live_servers,
                                    uint64_t* next_epoch);
 
-// The CreateTables request of each server of the placed `job`, in the order
-// of its partition map's servers: the job's consistency, its workers by
-// rank, all its tables, and the dense ranges and sparse partitions that
-// server owns.
-std::vector<v1::CreateTablesRequest> CreateTablesRequests(const v1::Job& job);
+// Copies of each piece a job of `spec` keeps on `servers` servers
+// (ClusterSpec.replicas; 0 picks 2 when there are two or more servers).
+int WantedReplicas(const v1::JobSpec& spec, int servers);
+
+// Replica group g of a map placed on n servers, R copies: servers g, g+1,
+// ..., g+R-1 (mod n), the first the primary (a ring, as in the OSDI'14
+// parameter server), so each server leads one group and backs up R-1.
+void PlaceReplicaGroups(int replicas, v1::PartitionMap* map);
+
+// One CreateTables call: the server it goes to and the request.
+struct TableCreation {
+  v1::ServerEndpoint server;
+  v1::CreateTablesRequest request;
+};
+
+// The CreateTables request of every replica of every group of the placed
+// `job`, group by group: the job's consistency, its workers by rank, all
+// its tables, the group's dense ranges and sparse partitions, and the
+// replica's role (and, for the primary, its backups).
+std::vector<TableCreation> CreateTablesRequests(const v1::Job& job);
+
+// The same for one replica of group `group` of `job`, with the map's
+// epoch; `role` JOINING for a copy being made.
+v1::CreateTablesRequest GroupRequest(const v1::Job& job, int group,
+                                     v1::ReplicaRole role);
 
 }  // namespace ps::coordinator
 

@@ -65,21 +65,37 @@ TEST(PlaceJobTest, ModelWithoutTablesFailsAndKeepsTheEpoch) {
   EXPECT_EQ(epoch, 7u);
 }
 
-TEST(CreateTablesRequestsTest, EachServerGetsItsRangesAndTheJobsSettings) {
+TEST(CreateTablesRequestsTest, EachReplicaGetsItsGroupAndTheJobsSettings) {
   uint64_t epoch = 4;
   absl::StatusOr<Placement> p =
       PlaceJob(Spec(2, 2), {"w0", "w1"}, Servers(2), &epoch);
   ASSERT_TRUE(p.ok()) << p.status();
+  // Two servers: two copies by default, in a ring.
+  ASSERT_EQ(p->partition_map.replicas(), 2);
+  ASSERT_EQ(p->partition_map.groups_size(), 2);
+  for (int g = 0; g < 2; ++g) {
+    const v1::ReplicaGroup& group = p->partition_map.groups(g);
+    ASSERT_EQ(group.replicas_size(), 2);
+    EXPECT_EQ(group.replicas(0).member_id(),
+              p->partition_map.servers(g).member_id());
+    EXPECT_EQ(group.replicas(1).member_id(),
+              p->partition_map.servers((g + 1) % 2).member_id());
+  }
   v1::Job job;
   job.set_id("job-3");
   *job.mutable_spec() = Spec(2, 2);
   *job.mutable_partition_map() = p->partition_map;
   for (const std::string& w : p->worker_ids) job.add_worker_ids(w);
-  const std::vector<v1::CreateTablesRequest> requests =
-      CreateTablesRequests(job);
-  ASSERT_EQ(requests.size(), 2u);
-  for (int i = 0; i < 2; ++i) {
-    const v1::CreateTablesRequest& r = requests[i];
+  const std::vector<TableCreation> requests = CreateTablesRequests(job);
+  ASSERT_EQ(requests.size(), 4u);  // 2 groups x 2 replicas
+  for (int i = 0; i < 4; ++i) {
+    const v1::CreateTablesRequest& r = requests[i].request;
+    const int g = i / 2;
+    EXPECT_EQ(r.group(), g);
+    EXPECT_EQ(r.role(), i % 2 == 0 ? v1::PRIMARY : v1::BACKUP);
+    EXPECT_EQ(r.backups_size(), i % 2 == 0 ? 1 : 0);
+    EXPECT_EQ(requests[i].server.member_id(),
+              p->partition_map.servers((g + i % 2) % 2).member_id());
     EXPECT_EQ(r.job_id(), "job-3");
     EXPECT_EQ(r.epoch(), 4u);
     EXPECT_EQ(r.consistency(), v1::SSP);
@@ -88,8 +104,19 @@ TEST(CreateTablesRequestsTest, EachServerGetsItsRangesAndTheJobsSettings) {
     EXPECT_EQ(r.worker_ids(1), "w1");
     EXPECT_EQ(r.tables_size(), p->partition_map.tables_size());
     EXPECT_EQ(r.ranges_size(),
-              static_cast<int>(RangesOf(p->partition_map, i).size()));
+              static_cast<int>(RangesOf(p->partition_map, g).size()));
   }
+}
+
+TEST(PlaceReplicaGroupsTest, ReplicasAreCappedAndOneServerKeepsOneCopy) {
+  v1::JobSpec spec = Spec(1, 1);
+  EXPECT_EQ(WantedReplicas(spec, 1), 1);
+  EXPECT_EQ(WantedReplicas(spec, 3), 2);
+  spec.mutable_cluster()->set_replicas(3);
+  EXPECT_EQ(WantedReplicas(spec, 3), 3);
+  EXPECT_EQ(WantedReplicas(spec, 2), 2);
+  spec.mutable_cluster()->set_replicas(1);
+  EXPECT_EQ(WantedReplicas(spec, 4), 1);
 }
 
 }  // namespace

@@ -77,6 +77,16 @@ std::vector<MemberInfo> Membership::Expire() {
   return expired;
 }
 
+std::optional<MemberInfo> Membership::Kill(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [n, m] : members_) {
+    if (m.id != id || !m.alive) continue;
+    m.alive = false;
+    return m;
+  }
+  return std::nullopt;
+}
+
 std::optional<MemberInfo> Membership::Get(const std::string& id) const {
   absl::MutexLock lock(&mu_);
   for (const auto& [n, m] : members_) {

@@ -61,6 +61,10 @@ class Membership {
   absl::Status Heartbeat(const std::string& id, uint64_t incarnation);
   // Marks members whose lease ran out as dead and returns them.
   std::vector<MemberInfo> Expire();
+  // Declares a live member dead now (it was reported unreachable and did
+  // not answer the coordinator either); its heartbeats are then NOT_FOUND.
+  // The member as it was, or nullopt when it is unknown or already dead.
+  std::optional<MemberInfo> Kill(const std::string& id);
 
   std::optional<MemberInfo> Get(const std::string& id) const;
   // Live members of `role`, in registration order.

@@ -9,10 +9,7 @@
 #include "common/status.h"
 
 namespace ps::coordinator {
-namespace {
 
-// Runs call(0) .. call(n - 1) on threads of their own and returns their
-// statuses.
 std::vector<absl::Status> RunConcurrently(
     int n, const std::function<absl::Status(int)>& call) {
   std::vector<absl::Status> out(n);
@@ -24,8 +21,6 @@ std::vector<absl::Status> RunConcurrently(
   for (std::thread& t : threads) t.join();
   return out;
 }
-
-}  // namespace
 
 absl::Status CreateTablesOnAll(
     ServerControl& control, const std::vector<v1::ServerEndpoint>& servers,
@@ -90,6 +85,33 @@ absl::Status GrpcServerControl::DropTables(const v1::ServerEndpoint& server,
           StubFor(server.address())->DropTables(&ctx, request, &response)),
       absl::StrCat("dropping tables on ", server.member_id(), " at ",
                    server.address()));
+}
+
+}  // namespace ps::coordinator
+
+namespace ps::coordinator {
+
+absl::Status GrpcServerControl::SetReplicas(
+    const v1::ServerEndpoint& server, const v1::SetReplicasRequest& request) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(absl::Seconds(5)));
+  v1::SetReplicasResponse response;
+  return Annotate(
+      FromGrpcStatus(
+          StubFor(server.address())->SetReplicas(&ctx, request, &response)),
+      absl::StrCat("setting replicas of job ", request.job_id(), " group ",
+                   request.group(), " on ", server.member_id(), " at ",
+                   server.address()));
+}
+
+absl::Status GrpcServerControl::Probe(const v1::ServerEndpoint& server,
+                                      absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(timeout));
+  v1::ServerStatusRequest request;
+  v1::ServerStatusResponse response;
+  return FromGrpcStatus(
+      StubFor(server.address())->ServerStatus(&ctx, request, &response));
 }
 
 }  // namespace ps::coordinator

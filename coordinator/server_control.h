@@ -6,6 +6,7 @@
 #define PS_COORDINATOR_SERVER_CONTROL_H_
 
 #include <memory>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,7 +27,22 @@ class ServerControl {
                                     const v1::CreateTablesRequest& request) = 0;
   virtual absl::Status DropTables(const v1::ServerEndpoint& server,
                                   const std::string& job_id) = 0;
+  // A group's new epoch and roles after a failure (see ps.proto).
+  virtual absl::Status SetReplicas(const v1::ServerEndpoint& server,
+                                   const v1::SetReplicasRequest& request) {
+    return absl::UnimplementedError("SetReplicas");
+  }
+  // OK when the server answers within `timeout`.
+  virtual absl::Status Probe(const v1::ServerEndpoint& server,
+                             absl::Duration timeout) {
+    return absl::OkStatus();
+  }
 };
+
+// Runs call(0) .. call(n - 1) on threads of their own and returns their
+// statuses.
+std::vector<absl::Status> RunConcurrently(
+    int n, const std::function<absl::Status(int)>& call);
 
 // Sends requests[i] to servers[i] (as many of each), every call on a thread
 // of its own so that a server that does not answer delays the others by
@@ -56,6 +72,10 @@ class GrpcServerControl : public ServerControl {
                             const v1::CreateTablesRequest& request) override;
   absl::Status DropTables(const v1::ServerEndpoint& server,
                           const std::string& job_id) override;
+  absl::Status SetReplicas(const v1::ServerEndpoint& server,
+                           const v1::SetReplicasRequest& request) override;
+  absl::Status Probe(const v1::ServerEndpoint& server,
+                     absl::Duration timeout) override;
 
  private:
   v1::ParameterServer::Stub* StubFor(const std::string& address);

@@ -49,19 +49,36 @@ absl::StatusOr<PullPlan> PlanPull(const TableStore& store,
   return store.PlanPull(parsed);
 }
 
-absl::Status PushFromBytes(TableStore& store, const grpc::ByteBuffer& request,
-                           grpc::ByteBuffer* response) {
+// A push request parsed, its values viewed in the slices it arrived in.
+struct ParsedPush {
+  grpc::ByteBuffer bytes;  // the request as it came (for forwarding)
   std::vector<grpc::Slice> slices;
-  std::vector<absl::string_view> pieces;
-  if (absl::Status s = PiecesOf(request, &slices, &pieces); !s.ok()) return s;
   v1::PushRequest fields;
-  std::vector<absl::string_view> values;
-  if (absl::Status s = ParsePushRequest(pieces, &fields, &values); !s.ok()) {
+  std::unique_ptr<ValuePieces> values;
+  PreparedPush prepared;
+};
+
+absl::Status ParsePush(const grpc::ByteBuffer& request, ParsedPush* out) {
+  std::vector<absl::string_view> pieces;
+  if (absl::Status s = PiecesOf(request, &out->slices, &pieces); !s.ok()) {
     return s;
   }
+  std::vector<absl::string_view> values;
+  if (absl::Status s = ParsePushRequest(pieces, &out->fields, &values);
+      !s.ok()) {
+    return s;
+  }
+  out->values = std::make_unique<ValuePieces>(std::move(values));
+  out->bytes = request;
+  return absl::OkStatus();
+}
+
+// Applies a prepared push and writes the answer.
+absl::Status ApplyAndAnswer(TableStore& store, const ParsedPush& push,
+                            grpc::ByteBuffer* response) {
   bool duplicate = false;
   absl::Status s =
-      store.Push(fields, ValuePieces(std::move(values)), &duplicate);
+      store.ApplyPrepared(push.prepared, push.fields, *push.values, &duplicate);
   if (!s.ok()) return s;
   v1::PushResponse reply;
   reply.set_duplicate(duplicate);
@@ -70,6 +87,13 @@ absl::Status PushFromBytes(TableStore& store, const grpc::ByteBuffer& request,
 }
 
 }  // namespace
+
+absl::Status PsService::CheckServing() const {
+  if (!serving_ || serving_()) return absl::OkStatus();
+  return absl::UnavailableError(
+      "this server has not renewed its lease with the coordinator in time; "
+      "it may have been replaced and serves nothing until it has");
+}
 
 grpc::Status PsService::CreateTables(grpc::ServerContext*,
                                      const v1::CreateTablesRequest* request,
@@ -108,6 +132,10 @@ grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status s = CheckServing(); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   absl::StatusOr<PullPlan> plan = PlanPull(*store_, *request);
   if (!plan.ok()) {
     reactor->Finish(ToGrpcStatus(plan.status()));
@@ -128,8 +156,153 @@ grpc::ServerUnaryReactor* PsService::Push(grpc::CallbackServerContext* ctx,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(PushFromBytes(*store_, *request, response)));
+  auto push = std::make_shared<ParsedPush>();
+  absl::Status s = CheckServing();
+  if (s.ok()) s = ParsePush(*request, push.get());
+  if (s.ok()) {
+    absl::StatusOr<PreparedPush> prepared = store_->PreparePush(
+        push->fields, *push->values, TableStore::PushSource::kClient);
+    if (prepared.ok()) {
+      push->prepared = *std::move(prepared);
+    } else {
+      s = prepared.status();
+    }
+  }
+  if (!s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+  const GroupHandle group = push->prepared.group;
+  if (!group.ordered()) {
+    reactor->Finish(ToGrpcStatus(ApplyAndAnswer(*store_, *push, response)));
+    return reactor;
+  }
+  // Numbered together with the backups it goes to, so that a backup added
+  // for a copy gets every push after the copy's point.
+  std::vector<v1::ServerEndpoint> backups;
+  const uint64_t op =
+      group.order().Assign([&](uint64_t) { backups = group.backups(); });
+  forwarder_.Forward(
+      group, op, push->bytes, backups,
+      [this, push, group, op, reactor, response](absl::Status forwarded) {
+        OpOrder::Step step;
+        if (forwarded.ok()) {
+          step.apply = [this, push, reactor, response] {
+            reactor->Finish(
+                ToGrpcStatus(ApplyAndAnswer(*store_, *push, response)));
+          };
+        } else {
+          // Not applied here: the op is passed over in this server's order.
+          step.apply = [reactor, forwarded] {
+            reactor->Finish(ToGrpcStatus(forwarded));
+          };
+        }
+        step.drop = [reactor, group](bool) {
+          reactor->Finish(ToGrpcStatus(absl::AbortedError(absl::StrCat(
+              "job ", group.job_id(), " group ", group.group(),
+              ": tables dropped or replaced while the push was forwarded")))); 
+        };
+        group.order().Ready(op, std::move(step));
+      });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* PsService::Replicate(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto push = std::make_shared<ParsedPush>();
+  absl::Status s = ParsePush(*request, push.get());
+  const v1::PushRequest& f = push->fields;
+  if (s.ok() && f.replica_op() == 0) {
+    s = absl::InvalidArgumentError(
+        "replica_op: 0; a forwarded push carries its place in the group's "
+        "order (>= 1)");
+  }
+  absl::StatusOr<GroupHandle> group =
+      s.ok() ? store_->Group(f.job_id(), f.group()) : absl::StatusOr<GroupHandle>(s);
+  if (!group.ok()) {
+    reactor->Finish(ToGrpcStatus(group.status()));
+    return reactor;
+  }
+  if (f.epoch() > group->epoch()) {
+    reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+        "job ", f.job_id(), " group ", f.group(), ": this backup is at epoch ",
+        group->epoch(), ", the primary at ", f.epoch(), "; try again"))));
+    return reactor;
+  }
+  absl::StatusOr<PreparedPush> prepared = store_->PreparePush(
+      f, *push->values, TableStore::PushSource::kPrimary);
+  if (!prepared.ok() && f.epoch() < group->epoch()) {
+    reactor->Finish(ToGrpcStatus(prepared.status()));
+    return reactor;
+  }
+  const bool joining = group->role() == v1::JOINING;
+  OpOrder::Step step;
+  if (prepared.ok()) {
+    push->prepared = *std::move(prepared);
+    step.apply = [this, push, reactor, response, joining] {
+      grpc::ByteBuffer ignored;
+      // The primary gets the same outcome from its own apply; a backup's
+      // part is to have applied it in order.
+      absl::Status applied = ApplyAndAnswer(*store_, *push, &ignored);
+      if (!applied.ok()) {
+        Logger("server")->debug("job {} group {} op {}: {}",
+                                push->fields.job_id(), push->fields.group(),
+                                push->fields.replica_op(), applied.ToString());
+      }
+      if (!joining) {
+        *response = SerializedBytes(v1::PushResponse());
+        reactor->Finish(grpc::Status::OK);
+      }
+    };
+  } else {
+    // Refused here as on the primary; it still takes its place.
+    step.apply = [reactor, joining, status = prepared.status()] {
+      if (!joining) reactor->Finish(ToGrpcStatus(status));
+    };
+  }
+  step.drop = [reactor, response, joining](bool applied_before) {
+    if (joining) return;
+    if (applied_before) {
+      *response = SerializedBytes(v1::PushResponse());
+      reactor->Finish(grpc::Status::OK);
+    } else {
+      reactor->Finish(ToGrpcStatus(absl::AbortedError(
+          "the group's order was reset (new primary, or tables dropped)")));
+    }
+  };
+  group->order().Ready(f.replica_op(), std::move(step));
+  if (joining) {
+    // A copy in progress holds the push until its snapshot is installed.
+    *response = SerializedBytes(v1::PushResponse());
+    reactor->Finish(grpc::Status::OK);
+  }
+  return reactor;
+}
+
+grpc::Status PsService::SetReplicas(grpc::ServerContext*,
+                                    const v1::SetReplicasRequest* request,
+                                    v1::SetReplicasResponse* response) {
+  uint64_t applied = 0;
+  absl::Status s = store_->SetReplicas(*request, &applied);
+  if (s.ok()) {
+    response->set_applied_op(applied);
+    std::string backups;
+    for (const v1::ServerEndpoint& b : request->backups()) {
+      absl::StrAppend(&backups, backups.empty() ? "" : ", ", b.member_id());
+    }
+    Logger("server")->info("job {} group {}: epoch {}, {} (backups: {}), "
+                           "last applied op {}",
+                           request->job_id(), request->group(),
+                           request->epoch(),
+                           v1::ReplicaRole_Name(request->role()),
+                           backups.empty() ? "none" : backups, applied);
+  } else {
+    Logger("server")->warn("job {} group {}: SetReplicas: {}",
+                           request->job_id(), request->group(), s.ToString());
+  }
+  return ToGrpcStatus(s);
 }
 
 grpc::Status PsService::ScanRows(grpc::ServerContext* ctx,
@@ -137,7 +310,7 @@ grpc::Status PsService::ScanRows(grpc::ServerContext* ctx,
                                  grpc::ServerWriter<v1::RowBlock>* writer) {
   bool broken = false;  // the client went away: the scan stops
   absl::Status s = store_->ScanRows(
-      request->job_id(), request->epoch(), request->table(),
+      request->job_id(), request->group(), request->epoch(), request->table(),
       /*block_bytes=*/int64_t{1} << 20,
       [&](absl::Span<const uint64_t> keys, const float* rows, int dim) {
         if (ctx->IsCancelled()) {

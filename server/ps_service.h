@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/stream_watchdog.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
+#include "server/forwarder.h"
 #include "server/pull_scheduler.h"
 #include "server/table_store.h"
 
@@ -21,7 +22,18 @@ namespace ps::server {
 
 using RawDataPlaneService = v1::ParameterServer::WithRawCallbackMethod_Pull<
     v1::ParameterServer::WithRawCallbackMethod_Push<
-        v1::ParameterServer::Service>>;
+        v1::ParameterServer::WithRawCallbackMethod_Replicate<
+            v1::ParameterServer::Service>>>;
+
+// How a server in a cluster takes part in replication.
+struct ReplicationOptions {
+  // False while this server's lease with the coordinator may have lapsed:
+  // it may have been declared dead and replaced, so it answers no pull or
+  // push (UNAVAILABLE) until a heartbeat succeeds. Unset: always serving.
+  std::function<bool()> serving;
+  // Reports a backup this server could not forward to (Forwarder).
+  Forwarder::ReportFn report_unreachable;
+};
 
 // The server must be shut down before the service is destroyed.
 class PsService final : public RawDataPlaneService {
@@ -31,10 +43,13 @@ class PsService final : public RawDataPlaneService {
   // long is cancelled (see StreamWatchdog).
   explicit PsService(TableStore* store,
                      int max_waiting_pulls = kMaxWaitingPulls,
-                     absl::Duration stream_stall_limit = ps::kStreamStallLimit)
+                     absl::Duration stream_stall_limit = ps::kStreamStallLimit,
+                     ReplicationOptions replication = {})
       : store_(store),
         pulls_({.max_waiting_pulls = max_waiting_pulls}),
-        streams_(stream_stall_limit) {}
+        streams_(stream_stall_limit),
+        serving_(std::move(replication.serving)),
+        forwarder_(std::move(replication.report_unreachable)) {}
 
   grpc::Status CreateTables(grpc::ServerContext* ctx,
                             const v1::CreateTablesRequest* request,
@@ -47,9 +62,21 @@ class PsService final : public RawDataPlaneService {
                                  const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
   // Request: a serialised PushRequest; response: a serialised PushResponse.
+  // A push of an ordered group is numbered, forwarded to the group's
+  // backups, and applied and answered once they all have it, in number
+  // order (server/op_order.h, server/forwarder.h).
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* ctx,
                                  const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
+  // A push forwarded by a group's primary; applied in replica_op order.
+  // FAILED_PRECONDITION: the primary is behind this server's epoch (it was
+  // replaced); UNAVAILABLE: this server is behind the primary's.
+  grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* ctx,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::Status SetReplicas(grpc::ServerContext* ctx,
+                           const v1::SetReplicasRequest* request,
+                           v1::SetReplicasResponse* response) override;
   grpc::Status ServerStatus(grpc::ServerContext* ctx,
                             const v1::ServerStatusRequest* request,
                             v1::ServerStatusResponse* response) override;
@@ -61,9 +88,14 @@ class PsService final : public RawDataPlaneService {
   const StreamWatchdog& streams() const { return streams_; }
 
  private:
+  // UNAVAILABLE while this server may have lost its lease.
+  absl::Status CheckServing() const;
+
   TableStore* store_;       // not owned
   PullScheduler pulls_;     // pulls waiting on their job's clocks
   StreamWatchdog streams_;  // ScanRows writes
+  const std::function<bool()> serving_;
+  Forwarder forwarder_;
 };
 
 }  // namespace ps::server

@@ -1,4 +1,5 @@
 // ps_server: holds shards of parameter tables and applies pushes to them.
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -55,16 +56,26 @@ absl::Status CheckFlags() {
 // Joins the coordinator given by --coordinator as the server at `address`;
 // nullptr when there is none (standalone).
 absl::StatusOr<std::unique_ptr<ps::MemberAgent>> JoinCluster(
-    const std::string& address) {
+    const std::string& address, ps::server::TableStore* store) {
   auto log = ps::Logger("server");
   if (absl::GetFlag(FLAGS_coordinator).empty()) {
     log->warn("no --coordinator: standalone ps_server serving on {}", address);
     return nullptr;
   }
+  // Declared dead (paused, or cut off, past its lease): the groups it held
+  // were taken over elsewhere, so it drops them and joins as a new member.
+  auto forgotten = [store, log] {
+    for (const std::string& job : store->DropAll()) {
+      log->warn("job {}: dropped this server's tables: the coordinator "
+                "declared it dead and others took them over",
+                job);
+    }
+  };
   auto agent =
       ps::MemberAgent::Start({.coordinator = absl::GetFlag(FLAGS_coordinator),
                               .role = ps::v1::SERVER,
-                              .address = address},
+                              .address = address,
+                              .on_forgotten = forgotten},
                              [](const ps::v1::HeartbeatResponse&) {});
   if (agent.ok()) {
     log->info("ps_server {} serving on {}", (*agent)->member_id(), address);
@@ -104,8 +115,22 @@ int main(int argc, char** argv) {
   ps::server::TableStore store(
       {.max_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_max_memory_gb) *
                                          (1 << 30))});
-  ps::server::PsService service(&store, ps::server::kMaxWaitingPulls,
-                                absl::GetFlag(FLAGS_stream_stall_timeout));
+  // Set once the server has joined the cluster (it needs its address).
+  std::atomic<ps::MemberAgent*> member{nullptr};
+  ps::server::PsService service(
+      &store, ps::server::kMaxWaitingPulls,
+      absl::GetFlag(FLAGS_stream_stall_timeout),
+      {.serving =
+           [&member] {
+             ps::MemberAgent* m = member.load();
+             return m == nullptr || m->LeaseHeld();
+           },
+       .report_unreachable =
+           [&member](const std::string& job, const std::string& server) {
+             if (ps::MemberAgent* m = member.load()) {
+               m->ReportUnreachable(job, {server});
+             }
+           }});
   auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
                                 absl::GetFlag(FLAGS_port), {&service},
                                 {ps::v1::ParameterServer::service_full_name()});
@@ -114,12 +139,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   absl::StatusOr<std::unique_ptr<ps::MemberAgent>> agent =
-      JoinCluster(server->address);
+      JoinCluster(server->address, &store);
   if (!agent.ok()) {
     log->error("{}", agent.status().ToString());
     return 1;
   }
+  member = agent->get();
   return ps::ServeUntilSignalled("server", &*server,
-                                 absl::GetFlag(FLAGS_port_file),
-                                 [&] { agent->reset(); });
+                                 absl::GetFlag(FLAGS_port_file), [&] {
+                                   member = nullptr;
+                                   agent->reset();
+                                 });
 }

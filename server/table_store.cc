@@ -1,5 +1,6 @@
 #include "server/table_store.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -24,7 +25,7 @@ int64_t PlannedBytes(const v1::CreateTablesRequest& request) {
 
 }  // namespace
 
-int64_t TableStore::JobTables::SparseBytes() const {
+int64_t GroupTables::SparseBytes() const {
   int64_t total = sparse_bsp ? sparse_bsp->bytes() : 0;
   for (const auto& [name, table] : tables) {
     if (table.sparse) total += table.sparse->bytes();
@@ -35,7 +36,15 @@ int64_t TableStore::JobTables::SparseBytes() const {
 absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
     const v1::CreateTablesRequest& request) {
   auto job = std::make_shared<JobTables>();
+  job->job_id = request.job_id();
+  job->group = request.group();
   job->epoch = request.epoch();
+  job->role = request.role();
+  job->ordered = request.role() != v1::PRIMARY || request.backups_size() > 0;
+  {
+    absl::MutexLock lock(&job->replicas_mu);
+    job->backups.assign(request.backups().begin(), request.backups().end());
+  }
   job->num_workers = request.worker_ids_size();
   job->clock = std::make_unique<JobClock>(
       request.consistency(), request.staleness(),
@@ -101,12 +110,12 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
   const int64_t planned = PlannedBytes(request);
   {
     absl::MutexLock lock(&mu_);
-    auto it = jobs_.find(request.job_id());
+    auto it = jobs_.find(GroupKey(request.job_id(), request.group()));
     if (it != jobs_.end()) {
       if (it->second->epoch == request.epoch()) return absl::OkStatus();
       return absl::AlreadyExistsError(absl::StrCat(
-          "job ", request.job_id(), " already has tables at epoch ",
-          it->second->epoch, "; drop them first"));
+          "job ", request.job_id(), " already has group ", request.group(),
+          " at epoch ", it->second->epoch.load(), "; drop it first"));
     }
     if (const int64_t held = HeldBytesLocked();
         held + planned > options_.max_bytes) {
@@ -124,7 +133,8 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
         "job ", request.job_id(), " needs ", (*job)->bytes,
         " bytes; server holds ", held, " of at most ", options_.max_bytes));
   }
-  if (!jobs_.emplace(request.job_id(), *job).second) {
+  if (!jobs_.emplace(GroupKey(request.job_id(), request.group()), *job)
+           .second) {
     return absl::AlreadyExistsError(
         absl::StrCat("job ", request.job_id(), " was created concurrently"));
   }
@@ -133,29 +143,144 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
 }
 
 absl::Status TableStore::DropTables(const std::string& job_id) {
-  absl::MutexLock lock(&mu_);
-  auto it = jobs_.find(job_id);
-  if (it == jobs_.end()) return absl::OkStatus();
-  bytes_ -= it->second->bytes;
-  it->second->clock->Close();
-  jobs_.erase(it);
+  std::vector<std::shared_ptr<JobTables>> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      if (it->first.first != job_id) {
+        ++it;
+        continue;
+      }
+      bytes_ -= it->second->bytes;
+      it->second->clock->Close();
+      dropped.push_back(std::move(it->second));
+      jobs_.erase(it++);
+    }
+  }
+  // Pushes waiting in a group's order are answered (ABORTED) as it goes.
+  for (auto& job : dropped) job->order.Reset(job->order.applied());
   return absl::OkStatus();
 }
 
+std::vector<std::string> TableStore::DropAll() {
+  std::vector<std::string> ids;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [key, job] : jobs_) {
+      if (std::find(ids.begin(), ids.end(), key.first) == ids.end()) {
+        ids.push_back(key.first);
+      }
+    }
+  }
+  for (const std::string& id : ids) DropTables(id).IgnoreError();
+  return ids;
+}
+
 absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Find(
-    const std::string& job_id, uint64_t epoch) const {
+    const std::string& job_id, int group, uint64_t epoch,
+    bool any_role) const {
+  std::shared_ptr<JobTables> job;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = jobs_.find(GroupKey(job_id, group));
+    if (it == jobs_.end()) {
+      return absl::NotFoundError(absl::StrCat("job ", job_id, " has no group ",
+                                              group, " on this server"));
+    }
+    job = it->second;
+  }
+  const uint64_t held = job->epoch.load();
+  if (held != epoch) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "stale partition map: request epoch ", epoch, ", server epoch ", held,
+        " for job ", job_id, " group ", group, "; refresh the map"));
+  }
+  if (job->fenced.load()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id, " group ", group,
+        ": this server was replaced as its primary; refresh the map"));
+  }
+  if (!any_role && job->role.load() != v1::PRIMARY) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id, " group ", group, " is a ",
+        v1::ReplicaRole_Name(job->role.load()),
+        " on this server, not its primary; refresh the map"));
+  }
+  return job;
+}
+
+absl::StatusOr<GroupHandle> TableStore::Group(const std::string& job_id,
+                                              int group) const {
   absl::ReaderMutexLock lock(&mu_);
-  auto it = jobs_.find(job_id);
+  auto it = jobs_.find(GroupKey(job_id, group));
   if (it == jobs_.end()) {
     return absl::NotFoundError(
-        absl::StrCat("job ", job_id, " has no tables on this server"));
+        absl::StrCat("job ", job_id, " has no group ", group, " here"));
   }
-  if (it->second->epoch != epoch) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "stale partition map: request epoch ", epoch, ", server epoch ",
-        it->second->epoch, " for job ", job_id, "; refresh the map"));
+  return GroupHandle(it->second);
+}
+
+absl::Status TableStore::SetReplicas(const v1::SetReplicasRequest& request,
+                                     uint64_t* applied_op) {
+  absl::StatusOr<GroupHandle> found = Group(request.job_id(), request.group());
+  if (!found.ok()) return found.status();
+  GroupTables& job = *found->job_;
+  absl::MutexLock lock(&job.replicas_mu);
+  const uint64_t held = job.epoch.load();
+  if (request.epoch() < held) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", request.job_id(), " group ", request.group(),
+                     " is at epoch ", held, "; SetReplicas for epoch ",
+                     request.epoch(), " is stale"));
   }
-  return it->second;
+  const v1::ReplicaRole was = job.role.load();
+  job.backups.assign(request.backups().begin(), request.backups().end());
+  if (request.role() == v1::PRIMARY && was != v1::PRIMARY) {
+    // What waits out of order was never acknowledged: its primary is gone.
+    job.order.Reset(job.order.applied());
+  }
+  job.role = request.role();
+  job.fenced = false;
+  job.epoch = request.epoch();
+  *applied_op = job.order.applied();
+  return absl::OkStatus();
+}
+
+const std::string& GroupHandle::job_id() const { return job_->job_id; }
+int GroupHandle::group() const { return job_->group; }
+uint64_t GroupHandle::epoch() const { return job_->epoch.load(); }
+v1::ReplicaRole GroupHandle::role() const { return job_->role.load(); }
+bool GroupHandle::ordered() const { return job_->ordered; }
+OpOrder& GroupHandle::order() const { return job_->order; }
+void GroupHandle::Fence() const { job_->fenced = true; }
+bool GroupHandle::fenced() const { return job_->fenced.load(); }
+
+std::vector<v1::ServerEndpoint> GroupHandle::backups() const {
+  absl::MutexLock lock(&job_->replicas_mu);
+  return job_->backups;
+}
+
+bool GroupHandle::HasBackup(const std::string& member_id) const {
+  absl::MutexLock lock(&job_->replicas_mu);
+  for (const v1::ServerEndpoint& b : job_->backups) {
+    if (b.member_id() == member_id) return true;
+  }
+  return false;
+}
+
+void GroupHandle::AddBackup(const v1::ServerEndpoint& backup) const {
+  absl::MutexLock lock(&job_->replicas_mu);
+  job_->backups.push_back(backup);
+}
+
+void GroupHandle::RemoveBackup(const std::string& member_id) const {
+  absl::MutexLock lock(&job_->replicas_mu);
+  auto& b = job_->backups;
+  b.erase(std::remove_if(b.begin(), b.end(),
+                         [&](const v1::ServerEndpoint& e) {
+                           return e.member_id() == member_id;
+                         }),
+          b.end());
 }
 
 absl::StatusOr<int64_t> PullPlan::Await(absl::Time deadline) const {
@@ -180,7 +305,7 @@ void PullPlan::Share(std::vector<DenseShard::SharedValues>* out) const {
 absl::StatusOr<PullPlan> TableStore::PlanPull(
     const v1::PullRequest& request) const {
   absl::StatusOr<std::shared_ptr<JobTables>> job =
-      Find(request.job_id(), request.epoch());
+      Find(request.job_id(), request.group(), request.epoch());
   if (!job.ok()) return job.status();
   absl::StatusOr<Resolved> resolved =
       Resolve(**job, request.slices(), request.sparse(), request.keys());
@@ -233,10 +358,26 @@ absl::Status TableStore::Push(const v1::PushRequest& request, bool* duplicate) {
 absl::Status TableStore::Push(const v1::PushRequest& request,
                               const ValuePieces& values, bool* duplicate) {
   *duplicate = false;
-  absl::StatusOr<std::shared_ptr<JobTables>> found =
-      Find(request.job_id(), request.epoch());
+  absl::StatusOr<PreparedPush> push =
+      PreparePush(request, values, PushSource::kClient);
+  if (!push.ok()) return push.status();
+  return ApplyPrepared(*push, request, values, duplicate);
+}
+
+absl::StatusOr<PreparedPush> TableStore::PreparePush(
+    const v1::PushRequest& request, const ValuePieces& values,
+    PushSource source) const {
+  const bool replica = source == PushSource::kPrimary;
+  absl::StatusOr<std::shared_ptr<JobTables>> found = Find(
+      request.job_id(), request.group(), request.epoch(), /*any_role=*/replica);
   if (!found.ok()) return found.status();
   JobTables& job = **found;
+  if (replica && job.role.load() == v1::PRIMARY) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", request.job_id(), " group ", request.group(),
+        " is PRIMARY on this server; a forwarded push comes from an old "
+        "primary"));
+  }
   absl::StatusOr<Resolved> resolved =
       Resolve(job, request.slices(), request.sparse(), request.keys());
   if (!resolved.ok()) return resolved.status();
@@ -244,15 +385,27 @@ absl::Status TableStore::Push(const v1::PushRequest& request,
       !s.ok()) {
     return s;
   }
-  if (!resolved->keys.empty()) {
+  if (!replica && !resolved->keys.empty()) {
     if (absl::Status s = CheckRoom(request.job_id()); !s.ok()) return s;
   }
-  if (request.worker_id().empty()) {
-    if (job.clock->mode() != v1::ASP) {
-      return absl::InvalidArgumentError(
-          "worker_id: empty; BSP and SSP pushes must name their worker");
-    }
-  } else {
+  if (request.worker_id().empty() && job.clock->mode() != v1::ASP) {
+    return absl::InvalidArgumentError(
+        "worker_id: empty; BSP and SSP pushes must name their worker");
+  }
+  PreparedPush push;
+  push.group = GroupHandle(*found);
+  push.resolved = std::make_shared<const Resolved>(*std::move(resolved));
+  return push;
+}
+
+absl::Status TableStore::ApplyPrepared(const PreparedPush& push,
+                                       const v1::PushRequest& request,
+                                       const ValuePieces& values,
+                                       bool* duplicate) {
+  *duplicate = false;
+  JobTables& job = *push.group.job_;
+  const Resolved& resolved = *static_cast<const Resolved*>(push.resolved.get());
+  if (!request.worker_id().empty()) {
     // A retry of an applied push is a duplicate whatever its clock: the
     // clock it was for may have closed since (the first answer was lost).
     if (job.dedup.Recorded(request.worker_id(), request.seq())) {
@@ -270,7 +423,7 @@ absl::Status TableStore::Push(const v1::PushRequest& request,
       return absl::OkStatus();
     }
   }
-  return ApplyPush(job, request, *resolved, values);
+  return ApplyPush(job, request, resolved, values);
 }
 
 absl::Status TableStore::ApplyPush(JobTables& job,
@@ -318,11 +471,12 @@ absl::Status TableStore::ApplyPush(JobTables& job,
 }
 
 absl::Status TableStore::ScanRows(
-    const std::string& job_id, uint64_t epoch, const std::string& table,
+    const std::string& job_id, int group, uint64_t epoch,
+    const std::string& table,
     int64_t block_bytes,
     absl::FunctionRef<bool(absl::Span<const uint64_t>, const float*, int)> fn)
     const {
-  absl::StatusOr<std::shared_ptr<JobTables>> job = Find(job_id, epoch);
+  absl::StatusOr<std::shared_ptr<JobTables>> job = Find(job_id, group, epoch);
   if (!job.ok()) return job.status();
   auto it = (*job)->tables.find(table);
   if (it == (*job)->tables.end()) {
@@ -346,9 +500,14 @@ absl::Status TableStore::ScanRows(
 std::vector<v1::JobServerStats> TableStore::JobStats() const {
   std::vector<v1::JobServerStats> out;
   absl::ReaderMutexLock lock(&mu_);
-  for (const auto& [job_id, job] : jobs_) {
+  for (const auto& [key, job] : jobs_) {
     v1::JobServerStats& s = out.emplace_back();
-    s.set_job_id(job_id);
+    s.set_job_id(key.first);
+    s.set_group(key.second);
+    s.set_role(job->role.load());
+    s.set_epoch(job->epoch.load());
+    s.set_applied_op(job->order.applied());
+    s.set_fenced(job->fenced.load());
     s.set_pushes_applied(job->pushes_applied.load());
     s.set_pushes_rejected_nonfinite(job->pushes_rejected_nonfinite.load());
     PullStats pulls = job->clock->stats();
@@ -389,9 +548,11 @@ void TableStore::AddStatus(const std::string& job_id, const std::string& name,
 std::vector<v1::TableStatus> TableStore::Status() const {
   std::vector<v1::TableStatus> out;
   absl::ReaderMutexLock lock(&mu_);
-  for (const auto& [job_id, job] : jobs_) {
+  for (const auto& [key, job] : jobs_) {
     for (const auto& [name, table] : job->tables) {
-      AddStatus(job_id, name, table, &out.emplace_back());
+      v1::TableStatus& t = out.emplace_back();
+      AddStatus(key.first, name, table, &t);
+      t.set_group(key.second);
     }
   }
   return out;

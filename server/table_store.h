@@ -66,6 +66,7 @@
 #include "server/bsp_accumulator.h"
 #include "server/dense_shard.h"
 #include "server/job_clock.h"
+#include "server/op_order.h"
 #include "server/push_dedup.h"
 #include "server/sparse_bsp.h"
 #include "server/sparse_keys.h"
@@ -145,6 +146,81 @@ class PullPlan {
   int64_t values_ = 0;
 };
 
+// A table of a group: DENSE as the ranges this server owns, SPARSE as
+// the rows of the group's partitions.
+struct StoredTable {
+  v1::TableKind kind = v1::DENSE;
+  int64_t size = 0;  // DENSE: values in the whole table
+  std::vector<std::unique_ptr<DenseShard>> shards;  // DENSE: ranges here
+  std::unique_ptr<SparseShard> sparse;              // SPARSE: rows here
+};
+struct GroupTables {
+  std::string job_id;
+  int group = 0;
+  std::atomic<uint64_t> epoch{0};
+  std::atomic<v1::ReplicaRole> role{v1::PRIMARY};
+  std::atomic<bool> fenced{false};
+  bool ordered = false;
+  OpOrder order;
+  mutable absl::Mutex replicas_mu;
+  std::vector<v1::ServerEndpoint> backups ABSL_GUARDED_BY(replicas_mu);
+  int64_t bytes = 0;  // dense shards and BSP's dense sums; fixed
+  int num_workers = 0;
+  absl::flat_hash_map<std::string, StoredTable> tables;
+  OwnedPartitions owned;
+  PushDedup dedup;
+  std::unique_ptr<JobClock> clock;
+  std::unique_ptr<BspAccumulator> bsp;               // BSP only
+  std::unique_ptr<SparseBspAccumulator> sparse_bsp;  // BSP with SPARSE only
+  std::atomic<int64_t> pushes_applied{0};
+  std::atomic<int64_t> pushes_rejected_nonfinite{0};
+
+  // Bytes of the sparse tables and BSP's sparse sums now; cheap.
+  int64_t SparseBytes() const;
+};
+
+// One replica group of a job on this server (CreateTablesRequest.group):
+// its place in the group and the order of its pushes. Keeps the group's
+// tables alive. Copyable; thread-safe.
+class GroupHandle {
+ public:
+  GroupHandle() = default;
+  const std::string& job_id() const;
+  int group() const;
+  uint64_t epoch() const;
+  v1::ReplicaRole role() const;
+  // The backups this group's primary forwards every push to, now.
+  std::vector<v1::ServerEndpoint> backups() const;
+  bool HasBackup(const std::string& member_id) const;
+  // Whether pushes go through order() and are forwarded: a group created
+  // with backups, or as a backup; a lone primary (the job keeps one copy)
+  // applies pushes as they come, concurrently.
+  bool ordered() const;
+  OpOrder& order() const;
+  // A backup told this primary it is behind the coordinator: it answers
+  // nothing of the group until the coordinator says otherwise.
+  void Fence() const;
+  bool fenced() const;
+  // Adds a backup: it receives every push forwarded from now on (call it
+  // inside order().Boundary to make that a point in the order).
+  void AddBackup(const v1::ServerEndpoint& backup) const;
+  void RemoveBackup(const std::string& member_id) const;
+  explicit operator bool() const { return job_ != nullptr; }
+
+ private:
+  friend class TableStore;
+  explicit GroupHandle(std::shared_ptr<GroupTables> job)
+      : job_(std::move(job)) {}
+  std::shared_ptr<GroupTables> job_;
+};
+
+// A push checked against its group, ready to be applied (in order, when
+// the group is ordered).
+struct PreparedPush {
+  GroupHandle group;
+  std::shared_ptr<const void> resolved;  // TableStore's, opaque
+};
+
 class TableStore {
  public:
   explicit TableStore(TableStoreOptions options = {}) : options_(options) {}
@@ -155,8 +231,35 @@ class TableStore {
   // ValidateCreateTables (table_defs.h) says. Idempotent for a repeated
   // request at the same epoch.
   absl::Status CreateTables(const v1::CreateTablesRequest& request);
-  // Drops every table of the job. Unknown job: OK (idempotent).
+  // Drops every table of the job (all its groups). Unknown job: OK
+  // (idempotent).
   absl::Status DropTables(const std::string& job_id);
+  // Drops every table of every job; the job ids that had tables.
+  std::vector<std::string> DropAll();
+
+  // The coordinator's new epoch and roles for a group (SetReplicas).
+  // NOT_FOUND: no such group; FAILED_PRECONDITION: an older epoch than the
+  // group's. A backup made primary forgets the pushes waiting out of order.
+  // *applied_op gets the group's last applied push.
+  absl::Status SetReplicas(const v1::SetReplicasRequest& request,
+                           uint64_t* applied_op);
+  // The group, whatever its epoch and role; NOT_FOUND if none.
+  absl::StatusOr<GroupHandle> Group(const std::string& job_id,
+                                    int group) const;
+
+  // Where a push comes from: a client (the group must be PRIMARY here at
+  // the request's epoch) or the group's primary (Replicate: BACKUP or
+  // JOINING at that epoch; no memory check, the primary made it).
+  enum class PushSource { kClient, kPrimary };
+  // Every check of Push that does not depend on the order of pushes
+  // (epoch, role, slices, values, memory); nothing is changed.
+  absl::StatusOr<PreparedPush> PreparePush(const v1::PushRequest& request,
+                                           const ValuePieces& values,
+                                           PushSource source) const;
+  // The rest of Push for a prepared one: de-duplication, clocks, applying.
+  absl::Status ApplyPrepared(const PreparedPush& push,
+                             const v1::PushRequest& request,
+                             const ValuePieces& values, bool* duplicate);
 
   // The first step of a pull: resolves its dense and sparse slices and
   // checks its keys (NOT_FOUND, FAILED_PRECONDITION, OUT_OF_RANGE,
@@ -191,7 +294,7 @@ class TableStore {
   // SparseShard::Scan; stops early when fn returns false). NOT_FOUND:
   // unknown job or table; INVALID_ARGUMENT: a DENSE table;
   // FAILED_PRECONDITION: another epoch.
-  absl::Status ScanRows(const std::string& job_id, uint64_t epoch,
+  absl::Status ScanRows(const std::string& job_id, int group, uint64_t epoch,
                         const std::string& table, int64_t block_bytes,
                         absl::FunctionRef<bool(absl::Span<const uint64_t> keys,
                                                const float* rows, int dim)>
@@ -201,28 +304,8 @@ class TableStore {
   std::vector<v1::JobServerStats> JobStats() const;
 
  private:
-  struct Table {
-    v1::TableKind kind = v1::DENSE;
-    int64_t size = 0;  // DENSE: values in the whole table
-    std::vector<std::unique_ptr<DenseShard>> shards;  // DENSE: ranges here
-    std::unique_ptr<SparseShard> sparse;              // SPARSE: rows here
-  };
-  struct JobTables {
-    uint64_t epoch = 0;
-    int64_t bytes = 0;  // dense shards and BSP's dense sums; fixed
-    int num_workers = 0;
-    absl::flat_hash_map<std::string, Table> tables;
-    OwnedPartitions owned;
-    PushDedup dedup;
-    std::unique_ptr<JobClock> clock;
-    std::unique_ptr<BspAccumulator> bsp;               // BSP only
-    std::unique_ptr<SparseBspAccumulator> sparse_bsp;  // BSP with SPARSE only
-    std::atomic<int64_t> pushes_applied{0};
-    std::atomic<int64_t> pushes_rejected_nonfinite{0};
-
-    // Bytes of the sparse tables and BSP's sparse sums now; cheap.
-    int64_t SparseBytes() const;
-  };
+  using Table = StoredTable;
+  using JobTables = GroupTables;
   // A request's slices resolved against its job, every check passed.
   struct Resolved {
     std::vector<DenseShard*> dense;  // by dense slice
@@ -232,8 +315,11 @@ class TableStore {
     int64_t sparse_values = 0;
   };
 
+  using GroupKey = std::pair<std::string, int>;
+  // The group at `epoch`, which must be PRIMARY here unless `any_role`.
   absl::StatusOr<std::shared_ptr<JobTables>> Find(const std::string& job_id,
-                                                  uint64_t epoch) const;
+                                                  int group, uint64_t epoch,
+                                                  bool any_role = false) const;
   // Resolves every dense slice to its shard and every sparse slice to its
   // table's shard and keys, checking all before any is used.
   absl::StatusOr<Resolved> Resolve(
@@ -278,7 +364,7 @@ class TableStore {
 
   const TableStoreOptions options_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<JobTables>> jobs_
+  absl::flat_hash_map<GroupKey, std::shared_ptr<JobTables>> jobs_
       ABSL_GUARDED_BY(mu_);
   int64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;  // JobTables::bytes summed
 };

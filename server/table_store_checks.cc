@@ -69,7 +69,7 @@ absl::Status TableStore::ResolveDense(
       return absl::FailedPreconditionError(absl::StrCat(
           "table ", s.table(), ": slice [", s.offset(), ", ",
           s.offset() + s.count(), ") is not held by this server at epoch ",
-          job.epoch, "; refresh the map"));
+          job.epoch.load(), "; refresh the map"));
     }
     out->dense.push_back(owner);
     out->dense_values += s.count();
@@ -100,7 +100,7 @@ absl::Status TableStore::ResolveSparse(
     out->sparse_values += rows.count * rows.shard->dim();
     absl::Status owned = job.owned.CheckOwned(
         absl::MakeConstSpan(out->keys).subspan(rows.first, rows.count),
-        slices[i].table(), job.epoch);
+        slices[i].table(), job.epoch.load());
     if (!owned.ok()) return owned;
   }
   return absl::OkStatus();
