@@ -108,4 +108,18 @@ absl::Status CoordinatorClient::CompleteTask(
   return Call(&v1::Coordinator::Stub::CompleteTask, request).status();
 }
 
+absl::StatusOr<std::vector<std::string>> CoordinatorClient::ReportUnreachable(
+    const std::string& job_id, const std::string& reporter,
+    const std::vector<std::string>& server_ids) {
+  v1::ReportUnreachableRequest request;
+  request.set_job_id(job_id);
+  request.set_reporter(reporter);
+  for (const std::string& id : server_ids) request.add_server_ids(id);
+  absl::StatusOr<v1::ReportUnreachableResponse> response =
+      Call(&v1::Coordinator::Stub::ReportUnreachable, request);
+  if (!response.ok()) return response.status();
+  return std::vector<std::string>(response->dead().begin(),
+                                  response->dead().end());
+}
+
 }  // namespace ps::client

@@ -70,6 +70,11 @@ class CoordinatorClient {
   absl::Status ReportProgress(const v1::ReportProgressRequest& request);
   absl::Status Barrier(const v1::BarrierRequest& request);
   absl::Status CompleteTask(const v1::CompleteTaskRequest& request);
+  // Servers of the job that `reporter` could not reach; the ids of those
+  // the coordinator found dead.
+  absl::StatusOr<std::vector<std::string>> ReportUnreachable(
+      const std::string& job_id, const std::string& reporter,
+      const std::vector<std::string>& server_ids);
 
  private:
   CoordinatorClient(std::unique_ptr<v1::Coordinator::Stub> stub,

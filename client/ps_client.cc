@@ -38,16 +38,97 @@ absl::StatusOr<std::unique_ptr<PsClient>> PsClient::Create(
   if (job_id.empty()) return absl::InvalidArgumentError("job_id is empty");
   if (absl::Status s = ValidatePsClientOptions(options); !s.ok()) return s;
   if (absl::Status s = ValidateClientMap(map); !s.ok()) return s;
-  std::vector<Server> servers(map.servers_size());
-  for (int i = 0; i < map.servers_size(); ++i) {
-    servers[i].label = ServerLabel(map.servers(i), i);
-    for (int c = 0; c < options.channels_per_server; ++c) {
-      servers[i].stubs.push_back(std::make_unique<grpc::GenericStub>(
-          MakeChannel(map.servers(i).address(), c)));
-    }
-  }
+  std::vector<Server> servers = Connect(map, options);
   return absl::WrapUnique(new PsClient(std::move(job_id), std::move(map),
                                        std::move(options), std::move(servers)));
+}
+
+std::vector<PsClient::Server> PsClient::Connect(const v1::PartitionMap& map,
+                                                const PsClientOptions& options,
+                                                std::vector<Server> old) {
+  std::vector<Server> servers(map.servers_size());
+  for (int i = 0; i < map.servers_size(); ++i) {
+    const v1::ServerEndpoint& primary =
+        map.groups_size() > 0 ? map.groups(i).replicas(0) : map.servers(i);
+    Server& server = servers[i];
+    server.member_id = primary.member_id();
+    server.address = primary.address();
+    server.label = ServerLabel(primary, i);
+    if (map.groups_size() > 0) absl::StrAppend(&server.label, " (group ", i, ")");
+    for (Server& o : old) {
+      if (o.address == server.address && !o.stubs.empty()) {
+        server.stubs = std::move(o.stubs);
+        break;
+      }
+    }
+    if (!server.stubs.empty()) continue;
+    for (int c = 0; c < options.channels_per_server; ++c) {
+      server.stubs.push_back(std::make_unique<grpc::GenericStub>(
+          MakeChannel(server.address, c)));
+    }
+  }
+  return servers;
+}
+
+absl::Status PsClient::WithFailover(
+    const std::function<absl::Status()>& attempt) {
+  const absl::Time give_up = absl::Now() + options_.failover_timeout;
+  absl::Duration backoff = absl::Milliseconds(20);
+  for (;;) {
+    failed_.clear();
+    absl::Status s = attempt();
+    if (s.ok() || !options_.refresh_map) return s;
+    const absl::StatusCode code = s.code();
+    if (code != absl::StatusCode::kUnavailable &&
+        code != absl::StatusCode::kFailedPrecondition &&
+        code != absl::StatusCode::kAborted &&
+        code != absl::StatusCode::kDeadlineExceeded) {
+      return s;
+    }
+    if (absl::Now() >= give_up) {
+      return Annotate(s, absl::StrCat("job ", job_id_, ": no failover within ",
+                                      absl::FormatDuration(
+                                          options_.failover_timeout)));
+    }
+    std::vector<std::string> unreachable;
+    if (code == absl::StatusCode::kUnavailable ||
+        code == absl::StatusCode::kDeadlineExceeded) {
+      for (int i : failed_) {
+        const std::string& id = servers_[i].member_id;
+        if (!id.empty() && std::find(unreachable.begin(), unreachable.end(),
+                                     id) == unreachable.end()) {
+          unreachable.push_back(id);
+        }
+      }
+    }
+    absl::StatusOr<v1::PartitionMap> fresh =
+        options_.refresh_map(map_.epoch(), unreachable);
+    if (!fresh.ok()) return fresh.status();
+    if (fresh->epoch() != map_.epoch()) {
+      if (absl::Status v = ValidateClientMap(*fresh); !v.ok()) return v;
+      if (fresh->servers_size() != map_.servers_size()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "job ", job_id_, ": the partition map now has ",
+            fresh->servers_size(), " groups, not ", map_.servers_size()));
+      }
+      servers_ = Connect(*fresh, options_, std::move(servers_));
+      map_ = *std::move(fresh);
+      pull_plan_ = Plan();
+      push_plan_ = Plan();
+      backoff = absl::Milliseconds(20);
+      continue;
+    }
+    // The coordinator has not moved on yet (or a server has not heard).
+    const absl::Time wake = absl::Now() + backoff;
+    while (absl::Now() < wake) {
+      if (options_.cancelled != nullptr && options_.cancelled->load()) {
+        return absl::CancelledError(absl::StrCat("job ", job_id_,
+                                                 ": cancelled during failover"));
+      }
+      absl::SleepFor(std::min(absl::Milliseconds(10), wake - absl::Now()));
+    }
+    backoff = std::min(backoff * 2, absl::Milliseconds(500));
+  }
 }
 
 PsClient::PsClient(std::string job_id, v1::PartitionMap map,
@@ -93,10 +174,12 @@ absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
 absl::Status PsClient::Pull(const std::vector<TableRef>& refs, float* buffer,
                             const std::vector<SparsePullRef>& sparse,
                             int64_t clock, int64_t* staleness) {
-  absl::StatusOr<std::unique_ptr<Stage>> pull =
-      StagePull(refs, buffer, sparse, clock, staleness);
-  if (!pull.ok()) return pull.status();
-  return Run({pull->get()});
+  return WithFailover([&]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<Stage>> pull =
+        StagePull(refs, buffer, sparse, clock, staleness);
+    if (!pull.ok()) return pull.status();
+    return Run({pull->get()});
+  });
 }
 
 absl::Status PsClient::Push(const std::vector<TableRef>& refs,
@@ -113,10 +196,13 @@ absl::Status PsClient::Push(const std::vector<TableRef>& refs,
                             const float* grads,
                             const std::vector<SparsePushRef>& sparse,
                             int64_t clock) {
-  absl::StatusOr<std::unique_ptr<Stage>> push =
-      StagePush(refs, grads, sparse, clock);
-  if (!push.ok()) return push.status();
-  return Run({push->get()});
+  uint64_t seq_base = 0;
+  return WithFailover([&]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<Stage>> push =
+        StagePush(refs, grads, sparse, clock, &seq_base);
+    if (!push.ok()) return push.status();
+    return Run({push->get()});
+  });
 }
 
 absl::Status PsClient::PushAndPull(
@@ -125,13 +211,16 @@ absl::Status PsClient::PushAndPull(
     const std::vector<TableRef>& pull_refs, float* buffer,
     const std::vector<SparsePullRef>& pull_sparse, int64_t pull_clock,
     int64_t* staleness) {
-  absl::StatusOr<std::unique_ptr<Stage>> push =
-      StagePush(push_refs, grads, push_sparse, push_clock);
-  if (!push.ok()) return push.status();
-  absl::StatusOr<std::unique_ptr<Stage>> pull =
-      StagePull(pull_refs, buffer, pull_sparse, pull_clock, staleness);
-  if (!pull.ok()) return pull.status();
-  return Run({push->get(), pull->get()});
+  uint64_t seq_base = 0;
+  return WithFailover([&]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<Stage>> push =
+        StagePush(push_refs, grads, push_sparse, push_clock, &seq_base);
+    if (!push.ok()) return push.status();
+    absl::StatusOr<std::unique_ptr<Stage>> pull =
+        StagePull(pull_refs, buffer, pull_sparse, pull_clock, staleness);
+    if (!pull.ok()) return pull.status();
+    return Run({push->get(), pull->get()});
+  });
 }
 
 absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StartStage(
@@ -195,6 +284,7 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
     v1::PullRequest request;
     request.set_job_id(job_id_);
     request.set_epoch(map_.epoch());
+    request.set_group(r.server_index);
     request.set_clock(clock);
     WriteSparseSlices(r, st->sparse_call, request.mutable_slices(),
                       request.mutable_sparse(), request.mutable_keys());
@@ -242,7 +332,8 @@ void PsClient::ReadPullInto(Stage* st, Plan* plan, float* buffer,
 
 absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
     const std::vector<TableRef>& refs, const float* grads,
-    const std::vector<SparsePushRef>& sparse, int64_t clock) {
+    const std::vector<SparsePushRef>& sparse, int64_t clock,
+    uint64_t* seq_base) {
   std::vector<const float*> rows;  // each ref's row gradients
   Plan* plan = &push_plan_;
   absl::StatusOr<std::unique_ptr<Stage>> stage =
@@ -258,15 +349,24 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
           !options_.worker_id.empty(),
       &st->sparse);
   const int dense_calls = static_cast<int>(st->calls.stubs.size());
+  // One sequence number per dense chunk, then one per sparse request: the
+  // same layout, hence the same numbers, when the push is sent again.
+  const uint64_t chunks = plan->chunks.size();
+  if (*seq_base == 0) {
+    *seq_base = next_seq_.fetch_add(chunks + st->sparse.size());
+  }
+  const uint64_t base = *seq_base;
+  uint64_t k = 0;
   AddSparseCalls(st, PushMethod(), [&](const SparseRequest& r) {
-    return SparsePushBytes(*st, r, grads, rows, clock);
+    return SparsePushBytes(*st, r, grads, rows, clock, base + chunks + k++);
   });
   st->loan = std::make_unique<Loan>();
-  st->prepare = [this, plan, grads, clock, dense_calls, st](int i) {
+  st->prepare = [this, plan, grads, clock, dense_calls, st, base](int i) {
     if (i < dense_calls) {
       const int c = st->chunk_of[i];
       PreparePush(plan, c, grads, clock,
-                  st->per_server[plan->chunks[c].server_index], st->loan.get());
+                  st->per_server[plan->chunks[c].server_index], base + c,
+                  st->loan.get());
     }
   };
   // Drop this side's references, so that only gRPC's keep the loan out.
@@ -279,12 +379,13 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
 std::string PsClient::SparsePushBytes(const Stage& st, const SparseRequest& r,
                                       const float* grads,
                                       const std::vector<const float*>& rows,
-                                      int64_t clock) {
+                                      int64_t clock, uint64_t seq) {
   v1::PushRequest request;
   request.set_job_id(job_id_);
   request.set_epoch(map_.epoch());
+  request.set_group(r.server_index);
   request.set_worker_id(options_.worker_id);
-  request.set_seq(next_seq_++);
+  request.set_seq(seq);
   request.set_clock(clock);
   request.set_clock_pushes(st.per_server[r.server_index]);
   WriteSparseSlices(r, st.sparse_call, request.mutable_slices(),
@@ -414,7 +515,7 @@ void PsClient::PreparePull(Plan* plan, int i, const grpc::Slice& clock_field) {
 }
 
 void PsClient::PreparePush(Plan* plan, int i, const float* grads, int64_t clock,
-                           int32_t clock_pushes, Loan* loan) {
+                           int32_t clock_pushes, uint64_t seq, Loan* loan) {
   const Chunk& chunk = plan->chunks[i];
   std::string& prefix = plan->push_prefixes[i];
   if (prefix.empty()) {
@@ -425,7 +526,7 @@ void PsClient::PreparePush(Plan* plan, int i, const float* grads, int64_t clock,
   std::vector<grpc::Slice> parts;
   parts.reserve(1 + chunk.pieces.size());
   parts.emplace_back(absl::StrCat(
-      prefix, PushRequestTail(next_seq_++, clock, clock_pushes, value_bytes)));
+      prefix, PushRequestTail(seq, clock, clock_pushes, value_bytes)));
   for (const RoutedSlice& piece : chunk.pieces) {
     parts.push_back(
         loan->Lend(grads + piece.buffer_offset, piece.count * sizeof(float)));
@@ -436,6 +537,7 @@ void PsClient::PreparePush(Plan* plan, int i, const float* grads, int64_t clock,
 absl::Status PsClient::Execute(const CallSet& calls, const PrepareFn& prepare,
                                const CallBatch::OnResponse& on_response) {
   return RunCalls(calls, prepare, on_response, options_, [&](int i) {
+    failed_.push_back(calls.servers[i]);
     return absl::StrCat("job ", job_id_, ": ", *calls.ops[i], " ",
                         servers_[calls.servers[i]].label);
   });

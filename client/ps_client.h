@@ -140,11 +140,16 @@ class PsClient {
                            const std::vector<SparsePullRef>& pull_sparse,
                            int64_t pull_clock, int64_t* staleness);
 
+  // The map the client routes by: the one it was created with, or a newer
+  // one a failover brought (PsClientOptions::refresh_map).
   const v1::PartitionMap& map() const { return map_; }
   const std::string& job_id() const { return job_id_; }
 
  private:
+  // Where one replica group's requests go: its primary.
   struct Server {
+    std::string member_id;
+    std::string address;
     std::string label;  // "server M at HOST:PORT", for errors
     std::vector<std::unique_ptr<grpc::GenericStub>> stubs;  // one per channel
   };
@@ -167,20 +172,33 @@ class PsClient {
   PsClient(std::string job_id, v1::PartitionMap map, PsClientOptions options,
            std::vector<Server> servers);
 
+  // Where each group of `map` is served (its primary), with stubs; the
+  // stubs of `old` are kept for a group whose primary did not move.
+  static std::vector<Server> Connect(const v1::PartitionMap& map,
+                                     const PsClientOptions& options,
+                                     std::vector<Server> old = {});
+  // Runs `attempt` and, when it fails in a way a failover explains and
+  // refresh_map is set, refreshes the map and runs it again (see
+  // PsClientOptions::refresh_map).
+  absl::Status WithFailover(const std::function<absl::Status()>& attempt);
+
   absl::Status UpdatePlan(const std::vector<TableRef>& refs, Plan* plan);
   void PreparePull(Plan* plan, int chunk, const grpc::Slice& clock_field);
   // The values are lent from `grads` through `loan`, not copied.
   void PreparePush(Plan* plan, int chunk, const float* grads, int64_t clock,
-                   int32_t clock_pushes, Loan* loan);
+                   int32_t clock_pushes, uint64_t seq, Loan* loan);
   // Checks and routes one pull or push and builds its requests; nothing is
   // sent. Run() sends the RPCs of one or more stages at once.
   absl::StatusOr<std::unique_ptr<Stage>> StagePull(
       const std::vector<TableRef>& refs, float* buffer,
       const std::vector<SparsePullRef>& sparse, int64_t clock,
       int64_t* staleness);
+  // `*seq_base` 0: take fresh sequence numbers (and set it); else reuse
+  // those from it on, as a push sent again after a failover must.
   absl::StatusOr<std::unique_ptr<Stage>> StagePush(
       const std::vector<TableRef>& refs, const float* grads,
-      const std::vector<SparsePushRef>& sparse, int64_t clock);
+      const std::vector<SparsePushRef>& sparse, int64_t clock,
+      uint64_t* seq_base);
   absl::Status Run(const std::vector<Stage*>& stages);
   // What a pull and a push stage share: checks the clock and the refs
   // (`kind`: "pull" or "push", for messages), plans the dense refs into
@@ -198,7 +216,7 @@ class PsClient {
   std::string SparsePushBytes(const Stage& st, const SparseRequest& r,
                               const float* grads,
                               const std::vector<const float*>& rows,
-                              int64_t clock);
+                              int64_t clock, uint64_t seq);
   // Sets the pull stage's callbacks: answers go to `buffer` and each sparse
   // ref's `rows`, the largest staleness to *staleness (if not null).
   static void ReadPullInto(Stage* st, Plan* plan, float* buffer,
@@ -220,9 +238,11 @@ class PsClient {
                        const CallBatch::OnResponse& on_response);
 
   const std::string job_id_;
-  const v1::PartitionMap map_;
+  v1::PartitionMap map_;
   const PsClientOptions options_;
-  const std::vector<Server> servers_;
+  std::vector<Server> servers_;
+  // Groups whose calls failed in the last attempt (by server index).
+  std::vector<int> failed_;
   Plan pull_plan_;
   Plan push_plan_;
   std::vector<uint32_t> next_stub_;  // per server: round-robin for sparse RPCs

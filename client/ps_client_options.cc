@@ -48,6 +48,20 @@ absl::Status ValidateClientMap(const v1::PartitionMap& map) {
           absl::StrCat("partition map: servers[", i, "].address is empty"));
     }
   }
+  if (map.groups_size() != 0) {
+    if (map.groups_size() != map.servers_size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "partition map: ", map.groups_size(), " replica groups for ",
+          map.servers_size(), " servers; expected one per server"));
+    }
+    for (int g = 0; g < map.groups_size(); ++g) {
+      if (map.groups(g).replicas_size() == 0 ||
+          map.groups(g).replicas(0).address().empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "partition map: replica group ", g, " has no primary"));
+      }
+    }
+  }
   for (const v1::DenseRange& r : map.ranges()) {
     if (r.server_index() < 0 || r.server_index() >= map.servers_size()) {
       return absl::InvalidArgumentError(absl::StrCat(

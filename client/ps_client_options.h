@@ -4,6 +4,9 @@
 #define PS_CLIENT_PS_CLIENT_OPTIONS_H_
 
 #include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
 #include <cstdint>
 #include <string>
 
@@ -52,13 +55,26 @@ struct PsClientOptions {
   // cancelled, rather than after rpc_timeout. Not owned; must outlive the
   // client.
   const std::atomic<bool>* cancelled = nullptr;
+  // Failover. When set, a call that a server answers UNAVAILABLE,
+  // FAILED_PRECONDITION, ABORTED or DEADLINE_EXCEEDED asks for the job's
+  // current map: refresh_map(epoch of the map the call used, member ids of
+  // servers it could not reach) returns it (or an error, which the call
+  // returns). With a newer epoch the client routes by it; either way it
+  // sends the call again, pushes with the sequence numbers they had, so
+  // that each is applied once. It keeps trying for failover_timeout. Unset:
+  // such errors are returned at once (the caller refreshes the map).
+  std::function<absl::StatusOr<v1::PartitionMap>(
+      uint64_t epoch, const std::vector<std::string>& unreachable)>
+      refresh_map;
+  absl::Duration failover_timeout = absl::Seconds(60);
 };
 
 // INVALID_ARGUMENT naming the first option out of its range.
 absl::Status ValidatePsClientOptions(const PsClientOptions& options);
 
 // INVALID_ARGUMENT unless `map` has servers, each with an address, and its
-// dense ranges and sparse partitions name only those servers.
+// dense ranges and sparse partitions name only those servers (groups); with
+// replica groups, one per server, each with a primary.
 absl::Status ValidateClientMap(const v1::PartitionMap& map);
 
 }  // namespace ps::client

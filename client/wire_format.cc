@@ -49,6 +49,7 @@ std::string PullRequestBytes(const std::string& job_id, uint64_t epoch,
   v1::PullRequest request;
   request.set_job_id(job_id);
   request.set_epoch(epoch);
+  request.set_group(chunk.server_index);
   AddSlices(chunk, &request);
   return request.SerializeAsString();
 }
@@ -60,6 +61,7 @@ std::string PushRequestPrefix(const std::string& job_id, uint64_t epoch,
   request.set_job_id(job_id);
   request.set_epoch(epoch);
   request.set_worker_id(worker_id);
+  request.set_group(chunk.server_index);
   AddSlices(chunk, &request);
   return request.SerializeAsString();
 }

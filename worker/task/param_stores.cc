@@ -98,6 +98,20 @@ class ServerSparseParamStore : public SparseParamStore {
 
 }  // namespace
 
+client::PsClientOptions ServerParamStores::ClientOptions(
+    const v1::Task& task, const std::string& worker_id,
+    const std::atomic<bool>* cancelled) {
+  client::PsClientOptions options{.worker_id = worker_id,
+                                  .cancelled = cancelled};
+  if (refresh_) {
+    options.refresh_map = [refresh = refresh_, job = task.job_id()](
+                              uint64_t, const std::vector<std::string>& ids) {
+      return refresh(job, ids);
+    };
+  }
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<ParamStore>> ServerParamStores::ConnectDense(
     const v1::Task& task, const std::string& worker_id, int64_t num_params,
     const std::atomic<bool>* cancelled) {
@@ -113,9 +127,8 @@ absl::StatusOr<std::unique_ptr<ParamStore>> ServerParamStores::ConnectDense(
                      " values but the model has ", num_params, " parameters"));
   }
   absl::StatusOr<std::unique_ptr<client::PsClient>> client =
-      client::PsClient::Create(
-          task.job_id(), task.partition_map(),
-          {.worker_id = worker_id, .cancelled = cancelled});
+      client::PsClient::Create(task.job_id(), task.partition_map(),
+                               ClientOptions(task, worker_id, cancelled));
   if (!client.ok()) return client.status();
   return std::make_unique<ServerParamStore>(*std::move(client),
                                             std::move(refs));
@@ -145,9 +158,8 @@ ServerParamStores::ConnectSparse(const v1::Task& task,
                      model.table_dims().size(), " sparse tables"));
   }
   absl::StatusOr<std::unique_ptr<client::PsClient>> client =
-      client::PsClient::Create(
-          task.job_id(), task.partition_map(),
-          {.worker_id = worker_id, .cancelled = cancelled});
+      client::PsClient::Create(task.job_id(), task.partition_map(),
+                               ClientOptions(task, worker_id, cancelled));
   if (!client.ok()) return client.status();
   const v1::Consistency mode = task.spec().training().consistency();
   const bool asp = mode == v1::ASP || mode == v1::CONSISTENCY_UNSPECIFIED;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "client/ps_client_options.h"
 #include "proto/ps/v1/ps.pb.h"
 #include "worker/model/flights_model.h"
 #include "worker/train/sparse_trainer.h"
@@ -43,12 +44,26 @@ class ParamStores {
 // PsClient::PushAndPull).
 class ServerParamStores : public ParamStores {
  public:
+  // `refresh` (may be null): how a client finds the job's map after a
+  // server failed (PsClientOptions::refresh_map); its arguments are the
+  // job id and the servers the client could not reach.
+  using RefreshFn = std::function<absl::StatusOr<v1::PartitionMap>(
+      const std::string& job_id, const std::vector<std::string>& unreachable)>;
+  explicit ServerParamStores(RefreshFn refresh = nullptr)
+      : refresh_(std::move(refresh)) {}
+
   absl::StatusOr<std::unique_ptr<ParamStore>> ConnectDense(
       const v1::Task& task, const std::string& worker_id, int64_t num_params,
       const std::atomic<bool>* cancelled) override;
   absl::StatusOr<std::unique_ptr<SparseParamStore>> ConnectSparse(
       const v1::Task& task, const std::string& worker_id,
       const FlightsModel& model, const std::atomic<bool>* cancelled) override;
+
+ private:
+  client::PsClientOptions ClientOptions(const v1::Task& task,
+                                        const std::string& worker_id,
+                                        const std::atomic<bool>* cancelled);
+  const RefreshFn refresh_;
 };
 
 }  // namespace ps::worker

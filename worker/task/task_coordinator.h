@@ -29,6 +29,16 @@ class TaskCoordinator {
 
   // Reports the task's outcome: its evaluation, or failed() with a reason.
   virtual absl::Status CompleteTask(const v1::CompleteTaskRequest& request) = 0;
+
+  // After a data-plane call failed: reports the servers it could not reach
+  // (member ids; may be empty) and returns the job's partition map now.
+  // CANCELLED when the job is no longer running. The default has no
+  // coordinator to ask: UNIMPLEMENTED (the call's error stands).
+  virtual absl::StatusOr<v1::PartitionMap> RefreshMap(
+      const std::string& job_id, const std::string& member_id,
+      const std::vector<std::string>& unreachable) {
+    return absl::UnimplementedError("no coordinator to refresh the map from");
+  }
 };
 
 // The coordinator over a client::CoordinatorClient (its deadlines: each call
@@ -45,6 +55,9 @@ class GrpcTaskCoordinator : public TaskCoordinator {
       const v1::ReportProgressRequest& request) override;
   absl::Status Barrier(const v1::BarrierRequest& request) override;
   absl::Status CompleteTask(const v1::CompleteTaskRequest& request) override;
+  absl::StatusOr<v1::PartitionMap> RefreshMap(
+      const std::string& job_id, const std::string& member_id,
+      const std::vector<std::string>& unreachable) override;
 
  private:
   client::CoordinatorClient* const client_;

@@ -301,7 +301,12 @@ absl::Status TrainAndEvaluateDense(const TaskContext& ctx,
 absl::Status RunTask(const v1::Task& task, const TaskRunnerOptions& options,
                      const std::atomic<bool>* cancelled) {
   auto log = Logger("worker");
-  ServerParamStores servers;
+  ServerParamStores servers(
+      [&options](const std::string& job,
+                 const std::vector<std::string>& unreachable) {
+        return options.coordinator->RefreshMap(job, options.member_id,
+                                               unreachable);
+      });
   const TaskContext ctx{
       .task = task,
       .options = options,
