@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -69,6 +70,15 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   absl::Status s = cluster->StartAll();
   if (!s.ok()) return s;  // the destructor stops what did start
   return cluster;
+}
+
+Subprocess* LocalCluster::ServerAt(const std::string& address) {
+  for (int i = 0; i < options_.servers; ++i) {
+    std::ifstream in(absl::StrCat(options_.work_dir, "/server", i, ".addr"));
+    std::string line;
+    if (std::getline(in, line) && line == address) return server_process(i);
+  }
+  return nullptr;
 }
 
 absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,

@@ -54,6 +54,9 @@ class LocalCluster {
   Subprocess* worker_process(int i) {
     return procs_[1 + options_.servers + i].get();
   }
+  // The server process listening at `address` (a map's endpoint), or
+  // nullptr.
+  Subprocess* ServerAt(const std::string& address);
   // Stops workers, then servers, then the coordinator. Idempotent.
   void Stop();
 

@@ -1,0 +1,91 @@
+// Parameter servers die mid-job and the job goes on (issue: replication and
+// failover). Real processes, real gRPC: a LocalCluster of three servers,
+// each group of the job on two of them; a server is killed with SIGKILL
+// (or frozen with SIGSTOP) while the job trains, and the job must still
+// succeed, as accurate as the same job without the failure.
+#include <signal.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/cluster_fixture.h"
+
+namespace ps::testing {
+namespace {
+
+class FailoverTest : public ClusterTest,
+                     public ::testing::WithParamInterface<v1::Consistency> {
+ protected:
+  v1::JobSpec FailoverSpec() {
+    v1::JobSpec spec = Spec(/*workers=*/2, /*epochs=*/12);
+    spec.mutable_training()->set_consistency(GetParam());
+    if (GetParam() == v1::SSP) spec.mutable_training()->set_staleness(2);
+    return spec;
+  }
+
+  // Waits until the job has trained a fifth of its steps, then kills the
+  // server that is replica `replica` of group 0 (0: its primary). Returns
+  // the member id killed.
+  std::string KillMidJob(const std::string& id, int replica, int signal) {
+    const v1::Job running = WaitFor(
+        id,
+        [](const v1::Job& j) {
+          return IsFinal(j) || (j.progress().total_steps() > 0 &&
+                                j.progress().step() * 5 >=
+                                    j.progress().total_steps());
+        },
+        absl::Seconds(60));
+    EXPECT_EQ(running.state(), v1::RUNNING) << running.reason();
+    const v1::PartitionMap& map = running.partition_map();
+    EXPECT_EQ(map.replicas(), 2);
+    const v1::ServerEndpoint victim = map.groups(0).replicas(replica);
+    Subprocess* p = cluster_->ServerAt(victim.address());
+    EXPECT_NE(p, nullptr) << victim.address();
+    if (p == nullptr) return "";
+    EXPECT_EQ(kill(p->pid(), signal), 0);
+    return victim.member_id();
+  }
+};
+
+// A primary dies: its group's backup takes over, the workers' calls go to
+// it, and the job finishes as accurate as without the failure.
+TEST_P(FailoverTest, PrimaryKilledJobSucceedsAsAccurate) {
+  StartCluster(/*servers=*/3, /*workers=*/2);
+  const std::string baseline_id = Submit(FailoverSpec());
+  const v1::Job baseline = WaitForEnd(baseline_id, absl::Seconds(120));
+  ASSERT_EQ(baseline.state(), v1::SUCCEEDED) << baseline.reason();
+
+  const std::string id = Submit(FailoverSpec());
+  const uint64_t epoch_before = WaitFor(
+      id, [](const v1::Job& j) { return j.state() != v1::PENDING; },
+      absl::Seconds(30)).partition_map().epoch();
+  const std::string killed = KillMidJob(id, /*replica=*/0, SIGKILL);
+  const v1::Job job = WaitForEnd(id, absl::Seconds(120));
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.reason();
+  // The map moved on: the dead server is in no group, group 0 has a new
+  // primary.
+  EXPECT_GT(job.partition_map().epoch(), epoch_before);
+  for (const v1::ReplicaGroup& g : job.partition_map().groups()) {
+    ASSERT_GE(g.replicas_size(), 1);
+    for (const v1::ServerEndpoint& e : g.replicas()) {
+      EXPECT_NE(e.member_id(), killed);
+    }
+  }
+  std::cerr << v1::Consistency_Name(GetParam()) << ": baseline accuracy "
+            << baseline.result().test_accuracy() << ", with " << killed
+            << " killed " << job.result().test_accuracy() << "\n";
+  EXPECT_NEAR(job.result().test_accuracy(), baseline.result().test_accuracy(),
+              0.005);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Consistency, FailoverTest, ::testing::Values(v1::ASP, v1::SSP, v1::BSP),
+    [](const ::testing::TestParamInfo<v1::Consistency>& info) {
+      return v1::Consistency_Name(info.param);
+    });
+
+}  // namespace
+}  // namespace ps::testing
