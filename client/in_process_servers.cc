@@ -48,6 +48,7 @@ absl::Status InProcessServers::CreateTables(
   for (int i = 0; i < static_cast<int>(stores_.size()); ++i) {
     v1::CreateTablesRequest mine = request;
     mine.set_epoch(map.epoch());
+    mine.set_group(i);
     for (const auto& r : RangesOf(map, i)) *mine.add_ranges() = r;
     if (request.sparse_partitions() > 0) {
       for (uint32_t p : PartitionsOf(map, i)) mine.add_owned_partitions(p);

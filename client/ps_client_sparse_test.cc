@@ -253,14 +253,14 @@ TEST_F(PsClientSparseTest, BadSparseRefsFailBeforeAnyRpc) {
 TEST_F(PsClientSparseTest, ScanOfADenseTableIsInvalidArgument) {
   int calls = 0;
   absl::Status s = servers_->store(0)->ScanRows(
-      kJob, map_.epoch(), "big", 1 << 20,
+      kJob, /*group=*/0, map_.epoch(), "big", 1 << 20,
       [&](absl::Span<const uint64_t>, const float*, int) {
         ++calls;
         return true;
       });
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(servers_->store(0)
-                ->ScanRows(kJob, map_.epoch() + 1, "embed", 1 << 20,
+                ->ScanRows(kJob, 0, map_.epoch() + 1, "embed", 1 << 20,
                            [&](absl::Span<const uint64_t>, const float*, int) {
                              return ++calls > 0;
                            })

@@ -3,6 +3,8 @@
 // sparse rows spread over two servers by virtual partition.
 #include "tests/cluster_fixture.h"
 
+#include <algorithm>
+
 #include "client/psctl/export.h"
 #include "common/rpc.h"
 #include "common/status.h"
@@ -27,8 +29,19 @@ std::vector<v1::TableStatus> TableStatuses(client::LocalCluster* cluster,
     sctx.set_deadline(DeadlineIn(absl::Seconds(10)));
     v1::ServerStatusResponse status;
     EXPECT_TRUE(stub->ServerStatus(&sctx, {}, &status).ok());
+    // Each group's copy on its primary (every server also backs up
+    // another server's group).
+    std::vector<int> led;
+    for (const v1::JobServerStats& j : status.jobs()) {
+      if (j.job_id() == job_id && j.role() == v1::PRIMARY) {
+        led.push_back(j.group());
+      }
+    }
     for (const v1::TableStatus& t : status.tables()) {
-      if (t.job_id() == job_id && t.table() == table) out.push_back(t);
+      if (t.job_id() == job_id && t.table() == table &&
+          std::find(led.begin(), led.end(), t.group()) != led.end()) {
+        out.push_back(t);
+      }
     }
   }
   return out;

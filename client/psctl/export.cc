@@ -56,9 +56,11 @@ absl::Status AddBlock(const v1::RowBlock& block, size_t dim, ScannedRows* out) {
   return absl::OkStatus();
 }
 
-// Every row of sparse table `def` that `server` holds for `job`.
+// Every row of sparse table `def` that replica group `group` of `job` holds,
+// from `server`, its primary.
 absl::Status ScanServer(const v1::Job& job, const v1::TableDef& def,
-                        const v1::ServerEndpoint& server, ScannedRows* out) {
+                        int group, const v1::ServerEndpoint& server,
+                        ScannedRows* out) {
   auto stub = v1::ParameterServer::NewStub(MakeChannel(server.address()));
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineIn(kScanTimeout));
@@ -66,6 +68,7 @@ absl::Status ScanServer(const v1::Job& job, const v1::TableDef& def,
   request.set_job_id(job.id());
   request.set_epoch(job.partition_map().epoch());
   request.set_table(def.name());
+  request.set_group(group);
   std::unique_ptr<grpc::ClientReader<v1::RowBlock>> reader =
       stub->ScanRows(&ctx, request);
   v1::RowBlock block;
@@ -88,8 +91,13 @@ absl::Status ScanServer(const v1::Job& job, const v1::TableDef& def,
 absl::Status ScanTable(const v1::Job& job, const v1::TableDef& def,
                        ExportedTable* out) {
   ScannedRows scanned;
-  for (const v1::ServerEndpoint& server : job.partition_map().servers()) {
-    absl::Status s = ScanServer(job, def, server, &scanned);
+  const v1::PartitionMap& map = job.partition_map();
+  for (int g = 0; g < map.servers_size(); ++g) {
+    const v1::ServerEndpoint& primary =
+        map.groups_size() > 0 && map.groups(g).replicas_size() > 0
+            ? map.groups(g).replicas(0)
+            : map.servers(g);
+    absl::Status s = ScanServer(job, def, g, primary, &scanned);
     if (!s.ok()) return s;
   }
   std::vector<std::pair<uint64_t, size_t>>& order = scanned.order;
