@@ -1,6 +1,9 @@
 #include "server/bsp_accumulator.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include "absl/base/internal/raw_logging.h"
 
 namespace ps::server {
 
@@ -22,6 +25,29 @@ void BspAccumulator::ApplyAndReset(float scale) {
     for (float& v : sum) v *= scale;
     shard->Apply(shard->begin(), shard->end() - shard->begin(), sum.data());
     std::fill(sum.begin(), sum.end(), 0.0f);
+  }
+}
+
+bool BspAccumulator::Holds(DenseShard* shard) const {
+  absl::MutexLock lock(&mu_);
+  return sums_.contains(shard);
+}
+
+void BspAccumulator::ExportSums(DenseShard* shard, void* out) const {
+  absl::MutexLock lock(&mu_);
+  auto it = sums_.find(shard);
+  ABSL_RAW_CHECK(it != sums_.end(), "ExportSums: not a shard of this job");
+  if (!it->second.empty()) {
+    std::memcpy(out, it->second.data(), it->second.size() * sizeof(float));
+  }
+}
+
+void BspAccumulator::RestoreSums(DenseShard* shard, const void* in) {
+  absl::MutexLock lock(&mu_);
+  auto it = sums_.find(shard);
+  ABSL_RAW_CHECK(it != sums_.end(), "RestoreSums: not a shard of this job");
+  if (!it->second.empty()) {
+    std::memcpy(it->second.data(), in, it->second.size() * sizeof(float));
   }
 }
 

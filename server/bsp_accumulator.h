@@ -24,8 +24,18 @@ class BspAccumulator {
   // Applies sum * scale to every shard, then zeroes the sums.
   void ApplyAndReset(float scale);
 
+  // Snapshots (server/group_snapshot.h). Whether `shard` was given to the
+  // constructor.
+  bool Holds(DenseShard* shard) const;
+  // Copies the sums of `shard` (one given to the constructor), end - begin
+  // floats, to `out`, which need not be aligned.
+  void ExportSums(DenseShard* shard, void* out) const;
+  // Replaces the sums of `shard` (one given to the constructor) with the
+  // end - begin floats at `in`, which need not be aligned.
+  void RestoreSums(DenseShard* shard, const void* in);
+
  private:
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<DenseShard*, std::vector<float>> sums_ ABSL_GUARDED_BY(mu_);
 };
 

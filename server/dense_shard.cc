@@ -32,6 +32,7 @@ DenseShard::DenseShard(const v1::TableDef& def, int64_t begin, int64_t end,
                        std::unique_ptr<UpdateRule> rule)
     : begin_(begin),
       end_(end),
+      optimizer_(def.optimizer()),
       rule_(std::move(rule)),
       stripes_(new absl::Mutex[Stripes(begin, end)]) {
   ABSL_RAW_CHECK(rule_->StateFloats() <= kMaxStatePlanes,
@@ -146,6 +147,36 @@ void DenseShard::Apply(int64_t offset, int64_t count, const ValuePieces& grad,
   grad.ForEachRun(first, count, [&](int64_t at, const float* g, int64_t n) {
     ApplyLocked(offset + at, n, g);
   });
+}
+
+int64_t DenseShard::state_floats() const {
+  return (1 + int64_t{rule_->StateFloats()}) * (end_ - begin_);
+}
+
+void DenseShard::ExportState(void* out) const {
+  RangeLock lock(*this, begin_, end_ - begin_, Access::kRead);
+  char* to = static_cast<char*>(out);
+  ForEachStripe(
+      0, end_ - begin_, [&](int64_t stripe, int64_t first, int64_t n) {
+        std::memcpy(to, blocks_[stripe].get() + first, n * sizeof(float));
+        to += n * sizeof(float);
+      });
+  if (!state_.empty()) {
+    std::memcpy(to, state_.data(), state_.size() * sizeof(float));
+  }
+}
+
+void DenseShard::RestoreState(const void* in) {
+  RangeLock lock(*this, begin_, end_ - begin_, Access::kWrite);
+  const char* from = static_cast<const char*>(in);
+  ForEachStripe(
+      0, end_ - begin_, [&](int64_t stripe, int64_t first, int64_t n) {
+        std::memcpy(WritableBlock(stripe) + first, from, n * sizeof(float));
+        from += n * sizeof(float);
+      });
+  if (!state_.empty()) {
+    std::memcpy(state_.data(), from, state_.size() * sizeof(float));
+  }
 }
 
 void DenseShard::ApplyLocked(int64_t offset, int64_t count, const float* grad) {

@@ -77,6 +77,25 @@ class DenseShard {
   void Apply(int64_t offset, int64_t count, const ValuePieces& grad,
              int64_t first);
 
+  // Snapshots (server/group_snapshot.h). The optimizer spec the shard was
+  // built with (its rule must be MakeUpdateRule of it), and the rule's
+  // state planes per value.
+  const v1::OptimizerSpec& optimizer() const { return optimizer_; }
+  int state_planes() const { return rule_->StateFloats(); }
+  // Floats ExportState writes and RestoreState reads:
+  // (1 + state_planes()) * (end - begin).
+  int64_t state_floats() const;
+  // Copies the values of the whole range, then each state plane in turn
+  // (plane k of value begin + i at float (1 + k) * (end - begin) + i), to
+  // `out`, which need not be aligned. Taken at one instant: every stripe is
+  // held for reading.
+  void ExportState(void* out) const;
+  // Replaces the values and every state plane with state_floats() floats
+  // laid out as ExportState writes them (`in` need not be aligned), at one
+  // instant: every stripe is held for writing. Values already handed out by
+  // Share keep showing the old values (copy on write, as for Apply).
+  void RestoreState(const void* in);
+
  private:
   enum class Access { kRead, kWrite };
   // Holds the stripes of [offset, offset+count) while it lives.
@@ -107,6 +126,7 @@ class DenseShard {
   }
 
   const int64_t begin_, end_;
+  const v1::OptimizerSpec optimizer_;
   const std::unique_ptr<UpdateRule> rule_;
   // ceil((end - begin) / kStripeValues) locks; stripe i guards values
   // [begin + i * kStripeValues, ...) and the same range of every state plane.

@@ -221,5 +221,32 @@ TEST(DenseShardTest, SharedValuesNeverChangeUnderConcurrentApplies) {
   EXPECT_EQ(out[size - 1], -1.0f * kApplies);
 }
 
+TEST(DenseShardTest, RestoreStateReplacesValuesAndPlanesAcrossStripes) {
+  const int64_t begin = 3, end = begin + kStripe + 50;
+  auto a = Shard(begin, end, v1::ADAM);
+  auto b = Shard(begin, end, v1::ADAM);
+  ASSERT_EQ(a->state_planes(), 3);
+  ASSERT_EQ(a->state_floats(), 4 * (end - begin));
+  std::vector<float> grad(end - begin);
+  for (size_t i = 0; i < grad.size(); ++i) grad[i] = float(i % 11) - 5;
+  a->Apply(begin, end - begin, grad.data());
+  std::vector<DenseShard::SharedValues> held;
+  b->Share(begin, end - begin, &held);  // b's old values, kept
+
+  std::vector<float> state(a->state_floats());
+  a->ExportState(state.data());
+  b->RestoreState(state.data());
+  std::vector<float> again(b->state_floats());
+  b->ExportState(again.data());
+  EXPECT_EQ(again, state);
+  EXPECT_EQ(held[0].data.get()[0], 0.0f) << "a shared block changed";
+
+  a->Apply(begin, end - begin, grad.data());
+  b->Apply(begin, end - begin, grad.data());
+  a->ExportState(state.data());
+  b->ExportState(again.data());
+  EXPECT_EQ(again, state);
+}
+
 }  // namespace
 }  // namespace ps::server

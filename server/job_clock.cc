@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "absl/base/internal/raw_logging.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -121,6 +122,34 @@ void JobClock::Close() {
 PullStats JobClock::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
+}
+
+JobClock::State JobClock::Export() const {
+  State state;
+  absl::MutexLock lock(&mu_);
+  state.published = published_;
+  for (const auto& [id, w] : workers_) {
+    state.workers.push_back({id, w.rank, w.finished, w.received});
+  }
+  std::sort(
+      state.workers.begin(), state.workers.end(),
+      [](const WorkerState& a, const WorkerState& b) { return a.id < b.id; });
+  return state;
+}
+
+void JobClock::Restore(const State& state) {
+  absl::MutexLock lock(&mu_);
+  ABSL_RAW_CHECK(state.workers.size() == workers_.size(),
+                 "JobClock::Restore: not this clock's workers");
+  for (const WorkerState& ws : state.workers) {
+    auto it = workers_.find(ws.id);
+    ABSL_RAW_CHECK(it != workers_.end() && it->second.rank == ws.rank,
+                   "JobClock::Restore: not this clock's workers");
+    it->second.finished = ws.finished;
+    it->second.received = ws.received;
+  }
+  published_ = state.published;
+  // Unlocking re-evaluates the conditions of waiting pulls.
 }
 
 }  // namespace ps::server

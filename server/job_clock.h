@@ -67,6 +67,26 @@ class JobClock {
 
   PullStats stats() const;
 
+  // Snapshots (server/group_snapshot.h). What decides CheckPush, RecordPush
+  // and AwaitPull, less Close() (a lifecycle, not state) and stats().
+  int staleness() const { return staleness_; }
+  struct WorkerState {
+    std::string id;
+    int rank = 0;
+    int64_t finished = 0;  // clocks finished
+    int32_t received = 0;  // pushes of clock `finished` received so far
+  };
+  struct State {
+    std::vector<WorkerState> workers;  // ordered by id
+    int64_t published = 0;             // BSP: clocks applied
+  };
+  State Export() const;
+  // Replaces every worker's `finished` and `received` and the published
+  // clock with state's, at one instant, and lets waiting pulls re-check.
+  // state.workers must be this clock's workers with their ranks, ordered
+  // by id (as Export returns them; a CHECK failure otherwise).
+  void Restore(const State& state);
+
  private:
   struct Worker {
     int rank = 0;

@@ -94,5 +94,27 @@ TEST(JobClockTest, CloseWakesWaitersWithAborted) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted);
 }
 
+TEST(JobClockTest, RestoreReplacesClocksAndWakesWaitingPulls) {
+  JobClock c(v1::SSP, 0, kWorkers);
+  Finish(c, "w0", 0);
+  JobClock::State state = c.Export();
+  ASSERT_EQ(state.workers.size(), 2u);
+  EXPECT_EQ(state.workers[0].id, "w0");
+  EXPECT_EQ(state.workers[0].finished, 1);
+  EXPECT_EQ(state.workers[1].finished, 0);
+
+  absl::StatusOr<int64_t> pulled;
+  std::thread pull([&] { pulled = c.AwaitPull(2, absl::InfiniteFuture()); });
+  state.workers[0].finished = 2;
+  state.workers[1].finished = 2;
+  state.workers[1].received = 1;
+  c.Restore(state);
+  pull.join();
+  EXPECT_TRUE(pulled.ok()) << pulled.status();
+  EXPECT_FALSE(c.CheckPush("w1", 1, 2).ok());
+  EXPECT_FALSE(c.CheckPush("w1", 2, 1).ok()) << "already received 1 of 1";
+  EXPECT_TRUE(c.CheckPush("w1", 2, 2).ok());
+}
+
 }  // namespace
 }  // namespace ps::server

@@ -1,5 +1,7 @@
 #include "server/push_dedup.h"
 
+#include <algorithm>
+
 namespace ps::server {
 
 bool PushDedup::FirstTime(const std::string& worker, uint64_t seq) {
@@ -25,6 +27,34 @@ bool PushDedup::Recorded(const std::string& worker, uint64_t seq) const {
   const Seen& s = it->second;
   if (s.highest >= kWindow && seq <= s.highest - kWindow) return true;
   return s.recent.contains(seq);
+}
+
+std::vector<PushDedup::WorkerSeqs> PushDedup::Export() const {
+  std::vector<WorkerSeqs> out;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [worker, s] : seen_) {
+      out.push_back({worker, s.highest,
+                     std::vector<uint64_t>(s.recent.begin(), s.recent.end())});
+    }
+  }
+  for (WorkerSeqs& w : out) std::sort(w.recent.begin(), w.recent.end());
+  std::sort(out.begin(), out.end(),
+            [](const WorkerSeqs& a, const WorkerSeqs& b) {
+              return a.worker < b.worker;
+            });
+  return out;
+}
+
+void PushDedup::Restore(const std::vector<WorkerSeqs>& workers) {
+  absl::flat_hash_map<std::string, Seen> seen;
+  for (const WorkerSeqs& w : workers) {
+    Seen& s = seen[w.worker];
+    s.highest = w.highest;
+    s.recent.insert(w.recent.begin(), w.recent.end());
+  }
+  absl::MutexLock lock(&mu_);
+  seen_.swap(seen);
 }
 
 }  // namespace ps::server

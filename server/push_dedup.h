@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -32,6 +33,18 @@ class PushDedup {
   // belonged to has closed, and is recorded with FirstTime() only once those
   // checks pass, so a refused push can be sent again.
   bool Recorded(const std::string& worker, uint64_t seq) const;
+
+  // Snapshots (server/group_snapshot.h): one worker's record.
+  struct WorkerSeqs {
+    std::string worker;
+    uint64_t highest = 0;
+    std::vector<uint64_t> recent;  // ascending, all <= highest
+  };
+  // Every worker's record, ordered by worker, at one instant.
+  std::vector<WorkerSeqs> Export() const;
+  // Replaces every record with `workers` (distinct workers), at one
+  // instant.
+  void Restore(const std::vector<WorkerSeqs>& workers);
 
  private:
   struct Seen {

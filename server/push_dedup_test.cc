@@ -36,5 +36,25 @@ TEST(PushDedupTest, RecordedAsksWithoutRecording) {
   EXPECT_TRUE(d.Recorded("w", 3));  // older than the window
 }
 
+TEST(PushDedupTest, ExportIsOrderedAndRestoreReplacesEverything) {
+  PushDedup d;
+  d.FirstTime("w2", 5);
+  d.FirstTime("w1", 9);
+  d.FirstTime("w1", 4);
+  const std::vector<PushDedup::WorkerSeqs> seen = d.Export();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].worker, "w1");
+  EXPECT_EQ(seen[0].highest, 9u);
+  EXPECT_EQ(seen[0].recent, std::vector<uint64_t>({4, 9}));
+
+  PushDedup e;
+  e.FirstTime("w3", 1);
+  e.Restore(seen);
+  EXPECT_FALSE(e.Recorded("w3", 1));
+  EXPECT_TRUE(e.Recorded("w1", 4));
+  EXPECT_FALSE(e.FirstTime("w2", 5));
+  EXPECT_TRUE(e.FirstTime("w1", 8));
+}
+
 }  // namespace
 }  // namespace ps::server

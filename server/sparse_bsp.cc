@@ -1,6 +1,10 @@
 #include "server/sparse_bsp.h"
 
 #include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "absl/base/internal/raw_logging.h"
 
 namespace ps::server {
 
@@ -51,6 +55,53 @@ void SparseBspAccumulator::ApplyAndReset(float scale) {
     sums = Sums();  // releases the memory: the next clock may touch others
   }
   bytes_.store(0, std::memory_order_relaxed);
+}
+
+bool SparseBspAccumulator::Holds(SparseShard* shard) const {
+  absl::MutexLock lock(&mu_);
+  return sums_.contains(shard);
+}
+
+void SparseBspAccumulator::ExportSums(SparseShard* shard,
+                                      std::vector<uint64_t>* keys,
+                                      std::vector<float>* sums) const {
+  const int dim = shard->dim();
+  absl::MutexLock lock(&mu_);
+  auto it = sums_.find(shard);
+  ABSL_RAW_CHECK(it != sums_.end(), "ExportSums: not a shard of this job");
+  const Sums& held = it->second;
+  std::vector<int64_t> order(held.keys.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](int64_t a, int64_t b) { return held.keys[a] < held.keys[b]; });
+  keys->resize(order.size());
+  sums->resize(order.size() * dim);
+  for (size_t i = 0; i < order.size(); ++i) {
+    (*keys)[i] = held.keys[order[i]];
+    std::copy_n(held.values.data() + order[i] * dim, dim,
+                sums->data() + i * dim);
+  }
+}
+
+void SparseBspAccumulator::RestoreSums(SparseShard* shard,
+                                       absl::Span<const uint64_t> keys,
+                                       const void* sums) {
+  const int dim = shard->dim();
+  Sums restored;
+  restored.keys.assign(keys.begin(), keys.end());
+  restored.values.resize(keys.size() * dim);
+  if (!keys.empty()) {
+    std::memcpy(restored.values.data(), sums,
+                restored.values.size() * sizeof(float));
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    restored.row[keys[i]] = static_cast<int64_t>(i);
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = sums_.find(shard);
+  ABSL_RAW_CHECK(it != sums_.end(), "RestoreSums: not a shard of this job");
+  it->second = std::move(restored);
+  bytes_.store(BytesLocked(), std::memory_order_relaxed);
 }
 
 int64_t SparseBspAccumulator::BytesLocked() const {

@@ -43,6 +43,20 @@ class SparseBspAccumulator {
   // Bytes the sums hold now. Cheap (an atomic load, no lock).
   int64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
 
+  // Snapshots (server/group_snapshot.h). Whether `shard` was given to the
+  // constructor.
+  bool Holds(SparseShard* shard) const;
+  // Replaces *keys with the keys summed for `shard` (one given to the
+  // constructor) since the last reset, ascending, and *sums with their
+  // sums, dim floats each.
+  void ExportSums(SparseShard* shard, std::vector<uint64_t>* keys,
+                  std::vector<float>* sums) const;
+  // Replaces the sums of `shard` (one given to the constructor) with
+  // keys[i] -> floats [i * dim, (i + 1) * dim) of `sums` (which need not be
+  // aligned). Keys must be distinct.
+  void RestoreSums(SparseShard* shard, absl::Span<const uint64_t> keys,
+                   const void* sums);
+
  private:
   struct Sums {
     absl::flat_hash_map<uint64_t, int64_t> row;  // key -> index in keys

@@ -56,6 +56,7 @@ uint64_t KeyOf(const float* record) {
 SparseShard::SparseShard(const v1::TableDef& def, int dim,
                          std::unique_ptr<UpdateRule> rule)
     : init_(def.init()),
+      optimizer_(def.optimizer()),
       dim_(dim),
       rule_(std::move(rule)),
       planes_(rule_->StateFloats()),
@@ -123,6 +124,14 @@ void SparseShard::Reserve(Stripe& stripe) {
 
 float* SparseShard::FindOrCreate(Stripe& stripe, uint64_t key, uint64_t hash) {
   if (float* record = Find(stripe, key, hash)) return record;
+  float* record = Insert(stripe, key, hash);
+  FillInitialRow(init_, key, dim_, record + kKeyFloats);
+  // Planes start zeroed.
+  std::fill(record + kKeyFloats + dim_, record + record_floats_, 0.0f);
+  return record;
+}
+
+float* SparseShard::Insert(Stripe& stripe, uint64_t key, uint64_t hash) {
   ABSL_RAW_CHECK(stripe.rows < kMaxRowsPerStripe,
                  "sparse shard stripe holds kMaxRowsPerStripe rows");
   Reserve(stripe);
@@ -132,10 +141,21 @@ float* SparseShard::FindOrCreate(Stripe& stripe, uint64_t key, uint64_t hash) {
   stripe.slots[i] = Tag(hash) | (row + 1);
   float* record = Record(stripe, row);
   std::memcpy(record, &key, sizeof(key));
-  FillInitialRow(init_, key, dim_, record + kKeyFloats);
-  // Planes start zeroed.
-  std::fill(record + kKeyFloats + dim_, record + record_floats_, 0.0f);
   return record;
+}
+
+void SparseShard::Clear(Stripe& stripe) {
+  // What Reserve counted for this stripe.
+  const int64_t freed =
+      int64_t{stripe.capacity} * int64_t{sizeof(uint32_t)} +
+      static_cast<int64_t>(stripe.blocks.size()) * rows_per_block_ *
+          record_floats_ * int64_t{sizeof(float)} +
+      static_cast<int64_t>(stripe.blocks.capacity() * sizeof(stripe.blocks[0]));
+  stripe.slots.reset();
+  stripe.capacity = 0;
+  stripe.rows = 0;
+  std::vector<std::unique_ptr<float[]>>().swap(stripe.blocks);
+  if (freed != 0) bytes_.fetch_sub(freed, std::memory_order_relaxed);
 }
 
 namespace {
@@ -295,6 +315,47 @@ void SparseShard::Scan(
       if (!fn(keys, rows.data())) return;
     }
   }
+}
+
+// ExportRows and RestoreRows hold every stripe at once, in index order (no
+// other call holds more than one, so this cannot deadlock).
+void SparseShard::ExportRows(std::vector<uint64_t>* keys,
+                             std::vector<float>* rows) const {
+  for (int s = 0; s < kStripes; ++s) stripes_[s].mu.ReaderLock();
+  std::vector<std::pair<uint64_t, const float*>> held;
+  for (int s = 0; s < kStripes; ++s) {
+    const Stripe& stripe = stripes_[s];
+    for (uint32_t row = 0; row < stripe.rows; ++row) {
+      const float* record = Record(stripe, row);
+      held.emplace_back(KeyOf(record), record + kKeyFloats);
+    }
+  }
+  std::sort(held.begin(), held.end());
+  const int64_t n = row_floats();
+  keys->resize(held.size());
+  rows->resize(held.size() * n);
+  for (size_t i = 0; i < held.size(); ++i) {
+    (*keys)[i] = held[i].first;
+    std::copy(held[i].second, held[i].second + n, rows->data() + i * n);
+  }
+  for (int s = kStripes - 1; s >= 0; --s) stripes_[s].mu.ReaderUnlock();
+}
+
+void SparseShard::RestoreRows(absl::Span<const uint64_t> keys,
+                              const void* rows) {
+  for (int s = 0; s < kStripes; ++s) stripes_[s].mu.Lock();
+  for (int s = 0; s < kStripes; ++s) Clear(stripes_[s]);
+  const char* from = static_cast<const char*>(rows);
+  const size_t row_bytes = row_floats() * sizeof(float);
+  for (uint64_t key : keys) {
+    const uint64_t hash = Hash(key);
+    Stripe& stripe = StripeOf(hash);
+    float* record = Find(stripe, key, hash);
+    if (record == nullptr) record = Insert(stripe, key, hash);
+    std::memcpy(record + kKeyFloats, from, row_bytes);
+    from += row_bytes;
+  }
+  for (int s = kStripes - 1; s >= 0; --s) stripes_[s].mu.Unlock();
 }
 
 int64_t SparseShard::rows() const {

@@ -105,6 +105,28 @@ class SparseShard {
                                    const float* rows)>
                 fn) const;
 
+  // Snapshots (server/group_snapshot.h). The initializer and optimizer spec
+  // the shard was built with, and the rule's state planes per row.
+  const v1::Initializer& init() const { return init_; }
+  const v1::OptimizerSpec& optimizer() const { return optimizer_; }
+  int state_planes() const { return planes_; }
+  // Floats per row in ExportRows and RestoreRows: dim * (1 + state_planes()),
+  // the values, then each state plane's dim floats in turn.
+  int64_t row_floats() const { return int64_t{1 + planes_} * dim_; }
+  // Replaces *keys and *rows with every row held, in ascending key order:
+  // keys[i]'s values and state are rows[i * row_floats(), (i + 1) *
+  // row_floats()). Taken at one instant: every stripe is held for reading
+  // meanwhile (updates wait; this copies all rows and sorts their keys).
+  void ExportRows(std::vector<uint64_t>* keys, std::vector<float>* rows) const
+      ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  // Replaces every row held with keys[i] -> floats [i * row_floats(), (i +
+  // 1) * row_floats()) of `rows` (which need not be aligned), at one
+  // instant: every stripe is held for writing. Keys must be distinct (a
+  // repeated key keeps its last row); at most kMaxRowsPerStripe land in one
+  // stripe, as for any growth.
+  void RestoreRows(absl::Span<const uint64_t> keys,
+                   const void* rows) ABSL_NO_THREAD_SAFETY_ANALYSIS;
+
   // Rows held.
   int64_t rows() const;
   // Bytes held for rows: allocated blocks (keys, values, state and unused
@@ -137,6 +159,11 @@ class SparseShard {
   // The record of `key`, creating and initialising the row if missing.
   float* FindOrCreate(Stripe& stripe, uint64_t key, uint64_t hash)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(stripe.mu);
+  // A new record for `key`, which has no row yet, with only its key set.
+  float* Insert(Stripe& stripe, uint64_t key, uint64_t hash)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(stripe.mu);
+  // Drops every row of `stripe` and frees its index and blocks.
+  void Clear(Stripe& stripe) ABSL_EXCLUSIVE_LOCKS_REQUIRED(stripe.mu);
   // Makes room for one more row in the index (rehashing into a larger
   // table) and, when the last block is full, in the blocks.
   void Reserve(Stripe& stripe) ABSL_EXCLUSIVE_LOCKS_REQUIRED(stripe.mu);
@@ -145,6 +172,7 @@ class SparseShard {
   void ApplyRows(absl::Span<const uint64_t> keys, const float* const* grads);
 
   const v1::Initializer init_;
+  const v1::OptimizerSpec optimizer_;
   const int dim_;
   const std::unique_ptr<UpdateRule> rule_;
   const int planes_;             // rule_->StateFloats()

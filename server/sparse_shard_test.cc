@@ -340,5 +340,45 @@ TEST(SparseShardTest, MemoryOverheadForAMillionRows) {
   }
 }
 
+TEST(SparseShardTest, ExportSortsByKeyAndRestoreReplacesEveryRow) {
+  constexpr int kDim = 3;
+  const v1::TableDef def = Def(v1::ADAGRAD, v1::Initializer::UNIFORM);
+  auto a = Shard(def, kDim);
+  const std::vector<uint64_t> keys = {9, 2, 5000, 7};
+  std::vector<float> grads(keys.size() * kDim);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = 0.25f * i;
+  a->Apply(keys, grads.data());
+  std::vector<uint64_t> exported;
+  std::vector<float> rows;
+  a->ExportRows(&exported, &rows);
+  EXPECT_EQ(exported, std::vector<uint64_t>({2, 7, 9, 5000}));
+  ASSERT_EQ(a->row_floats(), 2 * kDim);  // values and the accumulator
+  ASSERT_EQ(rows.size(), 4u * a->row_floats());
+
+  // Restoring into a shard with other rows drops them and their memory.
+  auto b = Shard(def, kDim);
+  std::vector<uint64_t> other(3000);
+  for (size_t i = 0; i < other.size(); ++i) other[i] = 10000 + i;
+  std::vector<float> out(other.size() * kDim);
+  b->Read(other, out.data());
+  b->RestoreRows(exported, rows.data());
+  auto c = Shard(def, kDim);
+  c->RestoreRows(exported, rows.data());
+  EXPECT_EQ(b->rows(), 4);
+  EXPECT_EQ(b->bytes(), c->bytes());
+  std::vector<uint64_t> again;
+  std::vector<float> rows_again;
+  b->ExportRows(&again, &rows_again);
+  EXPECT_EQ(again, exported);
+  EXPECT_EQ(rows_again, rows);
+
+  // And they update alike from there.
+  a->Apply(keys, grads.data());
+  b->Apply(keys, grads.data());
+  a->ExportRows(&exported, &rows);
+  b->ExportRows(&again, &rows_again);
+  EXPECT_EQ(rows_again, rows);
+}
+
 }  // namespace
 }  // namespace ps::server

@@ -1,0 +1,88 @@
+// Fixed-width little-endian encoding for snapshots (server/group_snapshot.h):
+// a writer that appends to a string, and a reader over untrusted bytes that
+// never reads past its end. Floats travel as their bit patterns, so NaN
+// payloads and the sign of zero survive a round trip.
+//
+// The reader's errors are sticky: after the first short read every read
+// fails and yields zeros, and status() names what was being read, where,
+// and how many bytes it needed. Callers read a whole record, then check
+// ok() once. Neither class is thread-safe.
+#ifndef PS_SERVER_SNAPSHOT_CODEC_H_
+#define PS_SERVER_SNAPSHOT_CODEC_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace ps::server {
+
+class SnapshotWriter {
+ public:
+  // Appends to *out, which must outlive the writer.
+  explicit SnapshotWriter(std::string* out) : out_(out) {}
+
+  void U8(uint8_t v) { Raw(&v, 1); }
+  void U32(uint32_t v) { Raw(&v, 4); }
+  void U64(uint64_t v) { Raw(&v, 8); }
+  void I32(int32_t v) { Raw(&v, 4); }
+  void I64(int64_t v) { Raw(&v, 8); }
+  void F32(float v) { Raw(&v, 4); }
+  // A u32 length, then the bytes.
+  void String(absl::string_view s);
+  // n bytes copied as they are (floats and keys already in memory).
+  void Raw(const void* data, size_t n);
+  // Appends n bytes and returns where they start, for the caller to fill
+  // (unaligned; valid until the next append).
+  char* Extend(size_t n);
+  // Overwrites 8 bytes at `at` with v (a length known only at the end).
+  void PatchU64(size_t at, uint64_t v);
+
+  size_t size() const { return out_->size(); }
+
+ private:
+  std::string* const out_;
+};
+
+class SnapshotReader {
+ public:
+  // `bytes` must outlive the reader and every pointer it hands out.
+  explicit SnapshotReader(absl::string_view bytes) : bytes_(bytes) {}
+
+  // Each reads one value into *v, or fails (see above) naming `what`.
+  bool U8(absl::string_view what, uint8_t* v) { return Fixed(what, v, 1); }
+  bool U32(absl::string_view what, uint32_t* v) { return Fixed(what, v, 4); }
+  bool U64(absl::string_view what, uint64_t* v) { return Fixed(what, v, 8); }
+  bool I32(absl::string_view what, int32_t* v) { return Fixed(what, v, 4); }
+  bool I64(absl::string_view what, int64_t* v) { return Fixed(what, v, 8); }
+  bool F32(absl::string_view what, float* v) { return Fixed(what, v, 4); }
+  bool String(absl::string_view what, std::string* v);
+  // `count` items of `item_bytes` each, left in place: returns where they
+  // start (unaligned), or nullptr on failure. Checks count * item_bytes
+  // against what is left without overflowing.
+  const char* Span(absl::string_view what, uint64_t count, size_t item_bytes);
+  // Fails naming `what` unless the value read is `expected` (a section tag).
+  bool Expect(absl::string_view what, uint32_t expected);
+  // Records a failure found by the caller (an invalid value at the current
+  // position). Keeps the first failure.
+  void Fail(absl::string_view message);
+
+  bool ok() const { return status_.ok(); }
+  // INVALID_ARGUMENT naming the first failure, or OK.
+  const absl::Status& status() const { return status_; }
+  size_t position() const { return at_; }
+  size_t left() const { return bytes_.size() - at_; }
+
+ private:
+  bool Fixed(absl::string_view what, void* v, size_t n);
+  bool Need(absl::string_view what, uint64_t count, size_t item_bytes);
+
+  const absl::string_view bytes_;
+  size_t at_ = 0;
+  absl::Status status_;
+};
+
+}  // namespace ps::server
+
+#endif  // PS_SERVER_SNAPSHOT_CODEC_H_
