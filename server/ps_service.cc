@@ -281,6 +281,33 @@ grpc::ServerUnaryReactor* PsService::Replicate(
   return reactor;
 }
 
+grpc::Status PsService::ReadSnapshot(
+    grpc::ServerContext* ctx, const v1::ReadSnapshotRequest* request,
+    grpc::ServerWriter<v1::SnapshotChunk>* writer) {
+  std::string bytes;
+  uint64_t op = 0;
+  absl::Status s =
+      store_->SnapshotGroup(request->job_id(), request->group(), &bytes, &op);
+  if (!s.ok()) return ToGrpcStatus(s);
+  constexpr size_t kChunk = size_t{4} << 20;
+  size_t at = 0;
+  do {
+    v1::SnapshotChunk chunk;
+    if (at == 0) {
+      chunk.set_job_id(request->job_id());
+      chunk.set_group(request->group());
+      chunk.set_op(op);
+    }
+    const size_t n = std::min(kChunk, bytes.size() - at);
+    chunk.set_data(bytes.data() + at, n);
+    at += n;
+    if (!streams_.Write(ctx, writer, chunk)) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+    }
+  } while (at < bytes.size());
+  return grpc::Status::OK;
+}
+
 grpc::Status PsService::SetReplicas(grpc::ServerContext*,
                                     const v1::SetReplicasRequest* request,
                                     v1::SetReplicasResponse* response) {

@@ -74,6 +74,11 @@ class PsService final : public RawDataPlaneService {
   grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* ctx,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;
+  // The group's state (TableStore::SnapshotGroup) in chunks of 4 MiB.
+  grpc::Status ReadSnapshot(grpc::ServerContext* ctx,
+                            const v1::ReadSnapshotRequest* request,
+                            grpc::ServerWriter<v1::SnapshotChunk>* writer)
+      override;
   grpc::Status SetReplicas(grpc::ServerContext* ctx,
                            const v1::SetReplicasRequest* request,
                            v1::SetReplicasResponse* response) override;

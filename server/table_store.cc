@@ -4,6 +4,8 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "server/group_snapshot.h"
 #include "server/table_defs.h"
 
 namespace ps::server {
@@ -243,6 +245,37 @@ absl::Status TableStore::SetReplicas(const v1::SetReplicasRequest& request,
   job.fenced = false;
   job.epoch = request.epoch();
   *applied_op = job.order.applied();
+  return absl::OkStatus();
+}
+
+absl::Status TableStore::SnapshotGroup(const std::string& job_id, int group,
+                                       std::string* out, uint64_t* op) const {
+  absl::StatusOr<GroupHandle> found = Group(job_id, group);
+  if (!found.ok()) return found.status();
+  std::shared_ptr<JobTables> job = found->job_;
+  auto write = [job, out, op] {
+    GroupParts parts;
+    for (auto& [name, table] : job->tables) {
+      for (auto& shard : table.shards) parts.dense.push_back({name, shard.get()});
+      if (table.sparse) parts.sparse.push_back({name, table.sparse.get()});
+    }
+    parts.dedup = &job->dedup;
+    parts.clock = job->clock.get();
+    parts.bsp = job->bsp.get();
+    parts.sparse_bsp = job->sparse_bsp.get();
+    *op = job->order.applied();
+    WriteGroupSnapshot(parts, out);
+  };
+  if (!job->ordered) {
+    write();
+    return absl::OkStatus();
+  }
+  absl::Notification written;
+  job->order.AtBoundary(job->order.applied(), [&] {
+    write();
+    written.Notify();
+  });
+  written.WaitForNotification();
   return absl::OkStatus();
 }
 

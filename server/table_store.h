@@ -243,6 +243,12 @@ class TableStore {
   // *applied_op gets the group's last applied push.
   absl::Status SetReplicas(const v1::SetReplicasRequest& request,
                            uint64_t* applied_op);
+  // The group's whole state (server/group_snapshot.h) into *out, taken
+  // between two of its pushes (an ordered group's; a lone primary's
+  // concurrent pushes are not held off), and the last push it holds.
+  // NOT_FOUND: no such group.
+  absl::Status SnapshotGroup(const std::string& job_id, int group,
+                             std::string* out, uint64_t* op) const;
   // The group, whatever its epoch and role; NOT_FOUND if none.
   absl::StatusOr<GroupHandle> Group(const std::string& job_id,
                                     int group) const;
