@@ -72,9 +72,9 @@ ps::coordinator::JobManagerOptions JobOptionsFromFlags() {
           .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables)};
 }
 
-// JobManager's periodic work on three threads of their own, every 50 ms, so
+// JobManager's periodic work on four threads of their own, every 50 ms, so
 // that neither lease expiry nor a failover's SetReplicas calls wait on
-// another server's RPC. Stops and joins them when
+// another server's RPC (or on a copy of a group). Stops and joins them when
 // destroyed.
 class JobLoops {
  public:
@@ -83,12 +83,14 @@ class JobLoops {
         server_work_(
             [this, jobs] { Every([jobs] { jobs->RunServerWork(); }); }),
         replica_updates_(
-            [this, jobs] { Every([jobs] { jobs->RunReplicaUpdates(); }); }) {}
+            [this, jobs] { Every([jobs] { jobs->RunReplicaUpdates(); }); }),
+        healing_([this, jobs] { Every([jobs] { jobs->HealReplicas(); }); }) {}
   ~JobLoops() {
     stop_.Notify();
     leases_.join();
     server_work_.join();
     replica_updates_.join();
+    healing_.join();
   }
 
  private:
@@ -103,6 +105,7 @@ class JobLoops {
   std::thread leases_;
   std::thread server_work_;
   std::thread replica_updates_;  // failovers: never behind a table call
+  std::thread healing_;          // copies of groups short of replicas
 };
 
 }  // namespace

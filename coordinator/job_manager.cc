@@ -363,6 +363,13 @@ void JobManager::FailOver(Record* r, const MemberInfo& dead) {
     for (int k = 0; k < replicas->size(); ++k) {
       if ((*replicas)[k].member_id() != dead.id) continue;
       replicas->erase(replicas->begin() + k);
+      if (led && replicas->size() > 1) {
+        // Only the promoted backup surely holds every push the dead primary
+        // forwarded; the others may lack its last (unacknowledged) ones and
+        // could not follow the new primary's order. They get a fresh copy
+        // (HealReplicas).
+        replicas->DeleteSubrange(1, replicas->size() - 1);
+      }
       if (replicas->empty()) {
         lost.push_back(absl::StrCat("group ", g, " (", GroupPieces(map, g),
                                     ") lost every replica: ",
@@ -389,12 +396,17 @@ void JobManager::FailOver(Record* r, const MemberInfo& dead) {
       promoted.empty() ? std::string("it led no group")
                        : absl::StrCat("new primaries: ",
                                       absl::StrJoin(promoted, ", ")));
+  QueueReplicaUpdates(*r);
+}
+
+void JobManager::QueueReplicaUpdates(const Record& r) {
+  const v1::PartitionMap& map = r.job.partition_map();
   for (int g = 0; g < map.groups_size(); ++g) {
     const v1::ReplicaGroup& group = map.groups(g);
     for (int k = 0; k < group.replicas_size(); ++k) {
       ReplicaUpdate& u = replica_updates_.emplace_back();
       u.server = group.replicas(k);
-      u.request.set_job_id(r->job.id());
+      u.request.set_job_id(r.job.id());
       u.request.set_epoch(map.epoch());
       u.request.set_group(g);
       u.request.set_role(k == 0 ? v1::PRIMARY : v1::BACKUP);
@@ -404,6 +416,112 @@ void JobManager::FailOver(Record* r, const MemberInfo& dead) {
         }
       }
     }
+  }
+}
+
+void JobManager::HealReplicas() {
+  struct Copy {
+    v1::Job job;
+    int group = 0;
+    v1::ServerEndpoint primary, target;
+  };
+  std::optional<Copy> copy;
+  {
+    absl::MutexLock lock(&mu_);
+    if (clock_() < next_heal_) return;
+    const std::vector<MemberInfo> live = members_->Live(v1::SERVER);
+    for (auto& [n, r] : jobs_) {
+      const v1::PartitionMap& map = r.job.partition_map();
+      if (r.job.state() != v1::RUNNING || map.replicas() < 2) continue;
+      for (int g = 0; g < map.groups_size() && !copy; ++g) {
+        const v1::ReplicaGroup& group = map.groups(g);
+        if (group.replicas_size() >= map.replicas() ||
+            group.replicas_size() == 0) {
+          continue;
+        }
+        // The live server holding the fewest groups of the job that does
+        // not hold this one.
+        int best_load = 0;
+        const MemberInfo* best = nullptr;
+        for (const MemberInfo& m : live) {
+          bool holds = false;
+          int load = 0;
+          for (const v1::ReplicaGroup& o : map.groups()) {
+            for (const v1::ServerEndpoint& e : o.replicas()) {
+              if (e.member_id() != m.id) continue;
+              ++load;
+              holds |= &o == &group;
+            }
+          }
+          if (holds) continue;
+          if (best == nullptr || load < best_load) {
+            best = &m;
+            best_load = load;
+          }
+        }
+        if (best == nullptr) continue;
+        copy = Copy{r.job, g, group.replicas(0), {}};
+        copy->target.set_member_id(best->id);
+        copy->target.set_address(best->address);
+      }
+      if (copy) break;
+    }
+    if (!copy) return;
+    next_heal_ = clock_() + absl::Seconds(1);
+  }
+  const v1::Job& job = copy->job;
+  const uint64_t epoch = job.partition_map().epoch();
+  Logger("jobs")->info("{}: copying group {} from {} to {} (epoch {})",
+                       job.id(), copy->group, copy->primary.member_id(),
+                       copy->target.member_id(), epoch);
+  absl::Status s = servers_->CreateTables(
+      copy->target, GroupRequest(job, copy->group, v1::JOINING));
+  absl::StatusOr<v1::CopyGroupResponse> copied = absl::UnknownError("");
+  if (!s.ok()) {
+    copied = s;
+  } else {
+    v1::CopyGroupRequest request;
+    request.set_job_id(job.id());
+    request.set_epoch(epoch);
+    request.set_group(copy->group);
+    *request.mutable_target() = copy->target;
+    copied = servers_->CopyGroup(copy->primary, request, absl::Minutes(2));
+  }
+  bool added = false;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<Record*> r = Find(job.id());
+    if (copied.ok() && r.ok() && (*r)->job.state() == v1::RUNNING &&
+        (*r)->job.partition_map().epoch() == epoch) {
+      v1::PartitionMap* map = (*r)->job.mutable_partition_map();
+      *map->mutable_groups(copy->group)->add_replicas() = copy->target;
+      map->set_epoch(next_epoch_++);
+      int short_groups = 0;
+      for (const v1::ReplicaGroup& g : map->groups()) {
+        short_groups += g.replicas_size() < map->replicas();
+      }
+      Changed(*r);
+      QueueReplicaUpdates(**r);
+      Logger("jobs")->info(
+          "{}: group {} copied to {} ({} bytes, pushes waited {} us); epoch "
+          "{}; {}",
+          job.id(), copy->group, copy->target.member_id(),
+          copied->snapshot_bytes(), copied->pause_us(), map->epoch(),
+          short_groups == 0
+              ? std::string("fully replicated")
+              : absl::StrCat(short_groups, " groups short of replicas"));
+      added = true;
+    } else {
+      Logger("jobs")->warn("{}: copy of group {} to {} abandoned: {}",
+                           job.id(), copy->group, copy->target.member_id(),
+                           copied.ok() ? "the job or its map changed meanwhile"
+                                       : copied.status().ToString());
+    }
+  }
+  if (added) {
+    RunReplicaUpdates();
+  } else {
+    servers_->DropGroup(copy->target, job.id(), copy->group).IgnoreError();
   }
 }
 

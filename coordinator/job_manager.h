@@ -107,6 +107,11 @@ class JobManager {
   // that fails is queued again while its server lives. Run by its own
   // loop, and at once after a failover found by a report.
   void RunReplicaUpdates();
+  // Restores the replicas failovers took away: copies one group that has
+  // fewer than the job's replicas to a live server that does not hold it
+  // (CopyGroup, while the job trains), then adds it to the group at a new
+  // epoch. One copy per call; blocks for the copy. Run by its own loop.
+  void HealReplicas();
 
  private:
   struct Record {
@@ -138,6 +143,8 @@ class JobManager {
   // job fails when a group has no replica left.
   void FailOver(Record* r, const MemberInfo& dead)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues SetReplicas for every replica of every group of r's map.
+  void QueueReplicaUpdates(const Record& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailJobsOfMember(const MemberInfo& dead)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts the oldest pending job if the cluster has room: places it, then
@@ -173,6 +180,7 @@ class JobManager {
   std::vector<TableDrop> drops_ ABSL_GUARDED_BY(mu_);
   std::vector<ReplicaUpdate> replica_updates_ ABSL_GUARDED_BY(mu_);
   absl::Mutex updates_mu_;  // one RunReplicaUpdates at a time, in order
+  absl::Time next_heal_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::deque<std::string> kept_ ABSL_GUARDED_BY(mu_);  // succeeded, tables kept
 };
 

@@ -114,4 +114,34 @@ absl::Status GrpcServerControl::Probe(const v1::ServerEndpoint& server,
       StubFor(server.address())->ServerStatus(&ctx, request, &response));
 }
 
+absl::StatusOr<v1::CopyGroupResponse> GrpcServerControl::CopyGroup(
+    const v1::ServerEndpoint& primary, const v1::CopyGroupRequest& request,
+    absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(timeout));
+  v1::CopyGroupResponse response;
+  absl::Status s = FromGrpcStatus(
+      StubFor(primary.address())->CopyGroup(&ctx, request, &response));
+  if (!s.ok()) {
+    return Annotate(s, absl::StrCat("copying group ", request.group(), " of ",
+                                    request.job_id(), " from ",
+                                    primary.member_id(), " to ",
+                                    request.target().member_id()));
+  }
+  return response;
+}
+
+absl::Status GrpcServerControl::DropGroup(const v1::ServerEndpoint& server,
+                                          const std::string& job_id,
+                                          int group) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(rpc_timeout_));
+  v1::DropTablesRequest request;
+  request.set_job_id(job_id);
+  request.set_group(group);
+  v1::DropTablesResponse response;
+  return FromGrpcStatus(
+      StubFor(server.address())->DropTables(&ctx, request, &response));
+}
+
 }  // namespace ps::coordinator

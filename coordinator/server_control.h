@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
@@ -31,6 +32,17 @@ class ServerControl {
   virtual absl::Status SetReplicas(const v1::ServerEndpoint& server,
                                    const v1::SetReplicasRequest& request) {
     return absl::UnimplementedError("SetReplicas");
+  }
+  // Copies a group from its primary to a server where it was created
+  // JOINING (see ps.proto); `timeout` bounds the whole copy.
+  virtual absl::StatusOr<v1::CopyGroupResponse> CopyGroup(
+      const v1::ServerEndpoint& primary, const v1::CopyGroupRequest& request,
+      absl::Duration timeout) {
+    return absl::UnimplementedError("CopyGroup");
+  }
+  virtual absl::Status DropGroup(const v1::ServerEndpoint& server,
+                                 const std::string& job_id, int group) {
+    return absl::UnimplementedError("DropGroup");
   }
   // OK when the server answers within `timeout`.
   virtual absl::Status Probe(const v1::ServerEndpoint& server,
@@ -76,6 +88,11 @@ class GrpcServerControl : public ServerControl {
                            const v1::SetReplicasRequest& request) override;
   absl::Status Probe(const v1::ServerEndpoint& server,
                      absl::Duration timeout) override;
+  absl::StatusOr<v1::CopyGroupResponse> CopyGroup(
+      const v1::ServerEndpoint& primary, const v1::CopyGroupRequest& request,
+      absl::Duration timeout) override;
+  absl::Status DropGroup(const v1::ServerEndpoint& server,
+                         const std::string& job_id, int group) override;
 
  private:
   v1::ParameterServer::Stub* StubFor(const std::string& address);

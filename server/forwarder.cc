@@ -165,6 +165,16 @@ void Forwarder::OnAnswer(std::shared_ptr<Target> target,
     push.Finished(absl::OkStatus());
     return;
   }
+  if (group.IsJoining(who)) {
+    // A copy in progress is not waited for: it is dropped, and the copy
+    // (CopyGroup) fails; the coordinator tries again.
+    Logger("server")->warn("job {} group {}: copy to {} failed at op {}: {}",
+                           group.job_id(), group.group(), who, push.op,
+                           status.error_message());
+    group.RemoveBackup(who);
+    push.Finished(absl::OkStatus());
+    return;
+  }
   const bool behind = status.error_code() == grpc::FAILED_PRECONDITION;
   const uint64_t sent_epoch = target->epoch;
   if (behind && group.epoch() > sent_epoch) {

@@ -1,6 +1,8 @@
 #include "server/op_order.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 namespace ps::server {
 
@@ -93,6 +95,27 @@ void OpOrder::Reset(uint64_t applied) {
   }
   for (auto& [op, step] : dropped) {
     if (step.drop) step.drop(false);
+  }
+}
+
+void OpOrder::Advance(uint64_t applied) {
+  std::vector<Step> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    while (!waiting_.empty() && waiting_.begin()->first <= applied) {
+      dropped.push_back(std::move(waiting_.begin()->second));
+      waiting_.erase(waiting_.begin());
+    }
+    applied_ = std::max(applied_, applied);
+    assigned_ = std::max(assigned_, applied_);
+    if (!draining_) {
+      draining_ = true;
+      DrainLocked();
+      draining_ = false;
+    }
+  }
+  for (Step& step : dropped) {
+    if (step.drop) step.drop(true);
   }
 }
 

@@ -59,6 +59,10 @@ class OpOrder {
   // continues from n.
   void Reset(uint64_t applied);
 
+  // A copy of the group was installed holding every op up to `applied`:
+  // waiting steps up to it are dropped, later ones are applied from there.
+  void Advance(uint64_t applied);
+
   uint64_t applied() const;
   uint64_t assigned() const;
   // Steps waiting for an earlier op.

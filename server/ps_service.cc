@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/daemon.h"
 #include "common/logging.h"
+#include "common/rpc.h"
 #include "common/status.h"
 #include "server/pull_answer.h"
 #include "server/value_pieces.h"
@@ -124,7 +125,11 @@ grpc::Status PsService::DropTables(grpc::ServerContext*,
   // the system, not only to malloc. (A call still reading the tables frees
   // them when it ends; the next drop returns that.)
   absl::Status dropped;
-  ReleaseMemory([&] { dropped = store_->DropTables(request->job_id()); });
+  ReleaseMemory([&] {
+    dropped = request->has_group()
+                  ? store_->DropGroup(request->job_id(), request->group())
+                  : store_->DropTables(request->job_id());
+  });
   return ToGrpcStatus(dropped);
 }
 
@@ -306,6 +311,97 @@ grpc::Status PsService::ReadSnapshot(
     }
   } while (at < bytes.size());
   return grpc::Status::OK;
+}
+
+grpc::Status PsService::CopyGroup(grpc::ServerContext* ctx,
+                                  const v1::CopyGroupRequest* request,
+                                  v1::CopyGroupResponse* response) {
+  absl::StatusOr<GroupHandle> group =
+      store_->Group(request->job_id(), request->group());
+  if (!group.ok()) return ToGrpcStatus(group.status());
+  if (group->role() != v1::PRIMARY || group->epoch() != request->epoch() ||
+      !group->ordered()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+        "job ", request->job_id(), " group ", request->group(), " is ",
+        v1::ReplicaRole_Name(group->role()), " at epoch ", group->epoch(),
+        group->ordered() ? "" : " (unreplicated)", "; CopyGroup needs its "
+        "replicated PRIMARY at epoch ", request->epoch())));
+  }
+  const v1::ServerEndpoint& target = request->target();
+  // Every push numbered after `at` goes to the target too; the snapshot
+  // holds every push up to `at`.
+  const uint64_t at = group->order().Boundary(
+      [&](uint64_t) { group->AddBackup(target, /*joining=*/true); });
+  std::string bytes;
+  absl::Duration pause;
+  if (absl::Status s = store_->SnapshotGroupAt(*group, at, &bytes, &pause);
+      !s.ok()) {
+    group->RemoveBackup(target.member_id());
+    return ToGrpcStatus(s);
+  }
+  auto stub = v1::ParameterServer::NewStub(MakeChannel(target.address()));
+  grpc::ClientContext call;
+  call.set_deadline(ctx->deadline());
+  v1::InstallSnapshotResponse installed;
+  auto writer = stub->InstallSnapshot(&call, &installed);
+  constexpr size_t kChunk = size_t{4} << 20;
+  size_t offset = 0;
+  bool sent = true;
+  do {
+    v1::SnapshotChunk chunk;
+    if (offset == 0) {
+      chunk.set_job_id(request->job_id());
+      chunk.set_epoch(request->epoch());
+      chunk.set_group(request->group());
+      chunk.set_op(at);
+    }
+    const size_t n = std::min(kChunk, bytes.size() - offset);
+    chunk.set_data(bytes.data() + offset, n);
+    offset += n;
+    sent = writer->Write(chunk);
+  } while (sent && offset < bytes.size());
+  writer->WritesDone();
+  absl::Status s = FromGrpcStatus(writer->Finish());
+  if (!s.ok() || !group->IsJoining(target.member_id())) {
+    group->RemoveBackup(target.member_id());
+    return ToGrpcStatus(Annotate(
+        s.ok() ? absl::UnavailableError("a forwarded push failed") : s,
+        absl::StrCat("copying job ", request->job_id(), " group ",
+                     request->group(), " to ", target.member_id(), " at ",
+                     target.address())));
+  }
+  response->set_snapshot_bytes(static_cast<int64_t>(bytes.size()));
+  response->set_snapshot_op(at);
+  response->set_pause_us(absl::ToInt64Microseconds(pause));
+  Logger("server")->info(
+      "job {} group {}: copied to {} ({} bytes at op {}; pushes waited {})",
+      request->job_id(), request->group(), target.member_id(), bytes.size(),
+      at, absl::FormatDuration(pause));
+  return grpc::Status::OK;
+}
+
+grpc::Status PsService::InstallSnapshot(
+    grpc::ServerContext*, grpc::ServerReader<v1::SnapshotChunk>* reader,
+    v1::InstallSnapshotResponse*) {
+  v1::SnapshotChunk first;
+  if (!reader->Read(&first)) {
+    return ToGrpcStatus(absl::InvalidArgumentError("empty snapshot stream"));
+  }
+  std::string bytes = std::move(*first.mutable_data());
+  v1::SnapshotChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (bytes.size() + chunk.data().size() > (size_t{64} << 30)) {
+      return ToGrpcStatus(
+          absl::InvalidArgumentError("snapshot larger than 64 GiB"));
+    }
+    bytes += chunk.data();
+  }
+  absl::Status s = store_->InstallSnapshot(first.job_id(), first.group(),
+                                           first.epoch(), first.op(), bytes);
+  Logger("server")->info("job {} group {}: snapshot of {} bytes at op {}: {}",
+                         first.job_id(), first.group(), bytes.size(),
+                         first.op(), s.ToString());
+  return ToGrpcStatus(s);
 }
 
 grpc::Status PsService::SetReplicas(grpc::ServerContext*,

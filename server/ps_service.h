@@ -79,6 +79,16 @@ class PsService final : public RawDataPlaneService {
                             const v1::ReadSnapshotRequest* request,
                             grpc::ServerWriter<v1::SnapshotChunk>* writer)
       override;
+  // Copies an ordered group this server leads to request.target (created
+  // JOINING there): adds the target as a backup at a point of the group's
+  // order, snapshots the group at that point and streams it
+  // (InstallSnapshot); answers once the target has installed it.
+  grpc::Status CopyGroup(grpc::ServerContext* ctx,
+                         const v1::CopyGroupRequest* request,
+                         v1::CopyGroupResponse* response) override;
+  grpc::Status InstallSnapshot(grpc::ServerContext* ctx,
+                               grpc::ServerReader<v1::SnapshotChunk>* reader,
+                               v1::InstallSnapshotResponse* response) override;
   grpc::Status SetReplicas(grpc::ServerContext* ctx,
                            const v1::SetReplicasRequest* request,
                            v1::SetReplicasResponse* response) override;

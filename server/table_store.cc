@@ -113,6 +113,15 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(GroupKey(request.job_id(), request.group()));
+    if (it != jobs_.end() && request.role() == v1::JOINING &&
+        it->second->role.load() != v1::PRIMARY) {
+      // A copy made again (an earlier one did not complete): start afresh.
+      bytes_ -= it->second->bytes;
+      it->second->clock->Close();
+      it->second->order.Reset(it->second->order.applied());
+      jobs_.erase(it);
+      it = jobs_.end();
+    }
     if (it != jobs_.end()) {
       if (it->second->epoch == request.epoch()) return absl::OkStatus();
       return absl::AlreadyExistsError(absl::StrCat(
@@ -161,6 +170,21 @@ absl::Status TableStore::DropTables(const std::string& job_id) {
   }
   // Pushes waiting in a group's order are answered (ABORTED) as it goes.
   for (auto& job : dropped) job->order.Reset(job->order.applied());
+  return absl::OkStatus();
+}
+
+absl::Status TableStore::DropGroup(const std::string& job_id, int group) {
+  std::shared_ptr<JobTables> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(GroupKey(job_id, group));
+    if (it == jobs_.end()) return absl::OkStatus();
+    bytes_ -= it->second->bytes;
+    it->second->clock->Close();
+    dropped = std::move(it->second);
+    jobs_.erase(it);
+  }
+  dropped->order.Reset(dropped->order.applied());
   return absl::OkStatus();
 }
 
@@ -237,6 +261,7 @@ absl::Status TableStore::SetReplicas(const v1::SetReplicasRequest& request,
   }
   const v1::ReplicaRole was = job.role.load();
   job.backups.assign(request.backups().begin(), request.backups().end());
+  job.joining.clear();
   if (request.role() == v1::PRIMARY && was != v1::PRIMARY) {
     // What waits out of order was never acknowledged: its primary is gone.
     job.order.Reset(job.order.applied());
@@ -248,23 +273,68 @@ absl::Status TableStore::SetReplicas(const v1::SetReplicasRequest& request,
   return absl::OkStatus();
 }
 
+namespace {
+
+GroupParts PartsOf(GroupTables& job) {
+  GroupParts parts;
+  for (auto& [name, table] : job.tables) {
+    for (auto& shard : table.shards) parts.dense.push_back({name, shard.get()});
+    if (table.sparse) parts.sparse.push_back({name, table.sparse.get()});
+  }
+  parts.dedup = &job.dedup;
+  parts.clock = job.clock.get();
+  parts.bsp = job.bsp.get();
+  parts.sparse_bsp = job.sparse_bsp.get();
+  return parts;
+}
+
+}  // namespace
+
+absl::Status TableStore::SnapshotGroupAt(const GroupHandle& group, uint64_t at,
+                                         std::string* out,
+                                         absl::Duration* pause) const {
+  std::shared_ptr<JobTables> job = group.job_;
+  absl::Notification written;
+  group.order().AtBoundary(at, [&] {
+    const absl::Time start = absl::Now();
+    WriteGroupSnapshot(PartsOf(*job), out);
+    *pause = absl::Now() - start;
+    written.Notify();
+  });
+  written.WaitForNotification();
+  return absl::OkStatus();
+}
+
+absl::Status TableStore::InstallSnapshot(const std::string& job_id, int group,
+                                         uint64_t epoch, uint64_t op,
+                                         absl::string_view bytes) {
+  absl::StatusOr<std::shared_ptr<JobTables>> found =
+      Find(job_id, group, epoch, /*any_role=*/true);
+  if (!found.ok()) return found.status();
+  JobTables& job = **found;
+  if (job.role.load() != v1::JOINING) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id, " group ", group, " is ",
+        v1::ReplicaRole_Name(job.role.load()), " here; a snapshot is "
+        "installed only into a JOINING group"));
+  }
+  // The pushes forwarded since the snapshot wait in the order (numbered
+  // after `op`), so nothing is applied while the state is replaced.
+  if (absl::Status s = ReadGroupSnapshot(bytes, PartsOf(job)); !s.ok()) {
+    return s;
+  }
+  job.order.Advance(op);
+  return absl::OkStatus();
+}
+
 absl::Status TableStore::SnapshotGroup(const std::string& job_id, int group,
                                        std::string* out, uint64_t* op) const {
   absl::StatusOr<GroupHandle> found = Group(job_id, group);
   if (!found.ok()) return found.status();
   std::shared_ptr<JobTables> job = found->job_;
   auto write = [job, out, op] {
-    GroupParts parts;
-    for (auto& [name, table] : job->tables) {
-      for (auto& shard : table.shards) parts.dense.push_back({name, shard.get()});
-      if (table.sparse) parts.sparse.push_back({name, table.sparse.get()});
-    }
-    parts.dedup = &job->dedup;
-    parts.clock = job->clock.get();
-    parts.bsp = job->bsp.get();
-    parts.sparse_bsp = job->sparse_bsp.get();
     *op = job->order.applied();
-    WriteGroupSnapshot(parts, out);
+    WriteGroupSnapshot(PartsOf(*job), out);
   };
   if (!job->ordered) {
     write();
@@ -301,13 +371,23 @@ bool GroupHandle::HasBackup(const std::string& member_id) const {
   return false;
 }
 
-void GroupHandle::AddBackup(const v1::ServerEndpoint& backup) const {
+void GroupHandle::AddBackup(const v1::ServerEndpoint& backup,
+                            bool joining) const {
   absl::MutexLock lock(&job_->replicas_mu);
   job_->backups.push_back(backup);
+  if (joining) job_->joining.push_back(backup.member_id());
+}
+
+bool GroupHandle::IsJoining(const std::string& member_id) const {
+  absl::MutexLock lock(&job_->replicas_mu);
+  return std::find(job_->joining.begin(), job_->joining.end(), member_id) !=
+         job_->joining.end();
 }
 
 void GroupHandle::RemoveBackup(const std::string& member_id) const {
   absl::MutexLock lock(&job_->replicas_mu);
+  auto& j = job_->joining;
+  j.erase(std::remove(j.begin(), j.end(), member_id), j.end());
   auto& b = job_->backups;
   b.erase(std::remove_if(b.begin(), b.end(),
                          [&](const v1::ServerEndpoint& e) {

@@ -164,6 +164,7 @@ struct GroupTables {
   OpOrder order;
   mutable absl::Mutex replicas_mu;
   std::vector<v1::ServerEndpoint> backups ABSL_GUARDED_BY(replicas_mu);
+  std::vector<std::string> joining ABSL_GUARDED_BY(replicas_mu);
   int64_t bytes = 0;  // dense shards and BSP's dense sums; fixed
   int num_workers = 0;
   absl::flat_hash_map<std::string, StoredTable> tables;
@@ -202,8 +203,11 @@ class GroupHandle {
   void Fence() const;
   bool fenced() const;
   // Adds a backup: it receives every push forwarded from now on (call it
-  // inside order().Boundary to make that a point in the order).
-  void AddBackup(const v1::ServerEndpoint& backup) const;
+  // inside order().Boundary to make that a point in the order). A joining
+  // one (a copy in progress) is dropped at its first failure rather than
+  // waited for.
+  void AddBackup(const v1::ServerEndpoint& backup, bool joining) const;
+  bool IsJoining(const std::string& member_id) const;
   void RemoveBackup(const std::string& member_id) const;
   explicit operator bool() const { return job_ != nullptr; }
 
@@ -234,6 +238,8 @@ class TableStore {
   // Drops every table of the job (all its groups). Unknown job: OK
   // (idempotent).
   absl::Status DropTables(const std::string& job_id);
+  // Drops one group of the job; OK when there is none.
+  absl::Status DropGroup(const std::string& job_id, int group);
   // Drops every table of every job; the job ids that had tables.
   std::vector<std::string> DropAll();
 
@@ -249,6 +255,17 @@ class TableStore {
   // NOT_FOUND: no such group.
   absl::Status SnapshotGroup(const std::string& job_id, int group,
                              std::string* out, uint64_t* op) const;
+  // The same at op `at` exactly (an ordered group; `at` not applied yet or
+  // just applied), and how long the group's pushes waited for it.
+  absl::Status SnapshotGroupAt(const GroupHandle& group, uint64_t at,
+                               std::string* out, absl::Duration* pause) const;
+  // Replaces a JOINING group's state with a snapshot of its primary's taken
+  // at op `op` (epoch must match), then applies the pushes forwarded
+  // since. INVALID_ARGUMENT / DATA_LOSS as ReadGroupSnapshot;
+  // FAILED_PRECONDITION: not JOINING, or another epoch.
+  absl::Status InstallSnapshot(const std::string& job_id, int group,
+                               uint64_t epoch, uint64_t op,
+                               absl::string_view bytes);
   // The group, whatever its epoch and role; NOT_FOUND if none.
   absl::StatusOr<GroupHandle> Group(const std::string& job_id,
                                     int group) const;

@@ -81,6 +81,89 @@ TEST_P(FailoverTest, PrimaryKilledJobSucceedsAsAccurate) {
               0.005);
 }
 
+// Two server deaths one after the other: after the first, the coordinator
+// copies the groups that lost a replica to the remaining server, so the
+// second death is survived too.
+TEST_F(ClusterTest, ReplicasAreRestoredSoASecondDeathIsSurvived) {
+  StartCluster(/*servers=*/3, /*workers=*/2);
+  v1::JobSpec spec = Spec(/*workers=*/2, /*epochs=*/60);
+  spec.mutable_training()->set_consistency(v1::BSP);
+  const std::string id = Submit(spec);
+  auto kill_primary_of_group0 = [&](const v1::Job& job) {
+    const v1::ServerEndpoint victim =
+        job.partition_map().groups(0).replicas(0);
+    Subprocess* p = cluster_->ServerAt(victim.address());
+    EXPECT_NE(p, nullptr);
+    if (p != nullptr) EXPECT_EQ(kill(p->pid(), SIGKILL), 0);
+    std::cerr << "killed " << victim.member_id() << " at epoch "
+              << job.partition_map().epoch() << "\n";
+    return victim.member_id();
+  };
+  const v1::Job started = WaitFor(
+      id,
+      [](const v1::Job& j) {
+        return IsFinal(j) || (j.progress().total_steps() > 0 &&
+                              j.progress().step() * 10 >=
+                                  j.progress().total_steps());
+      },
+      absl::Seconds(60));
+  ASSERT_EQ(started.state(), v1::RUNNING) << started.reason();
+  const std::string first = kill_primary_of_group0(started);
+  // Fully replicated again, without `first`: every group has two replicas.
+  const v1::Job healed = WaitFor(
+      id,
+      [&](const v1::Job& j) {
+        if (IsFinal(j)) return true;
+        if (j.partition_map().epoch() <= started.partition_map().epoch()) {
+          return false;
+        }
+        for (const v1::ReplicaGroup& g : j.partition_map().groups()) {
+          if (g.replicas_size() < 2) return false;
+          for (const v1::ServerEndpoint& e : g.replicas()) {
+            if (e.member_id() == first) return false;
+          }
+        }
+        return true;
+      },
+      absl::Seconds(60));
+  ASSERT_EQ(healed.state(), v1::RUNNING)
+      << "the job ended before its replicas were restored: "
+      << healed.reason();
+  kill_primary_of_group0(healed);
+  const v1::Job job = WaitForEnd(id, absl::Seconds(180));
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.reason();
+  EXPECT_GT(job.result().test_accuracy(), 0.9);
+}
+
+// With one copy, a server's death loses part of the model: the job fails,
+// naming what was lost and where it was.
+TEST_F(ClusterTest, LossOfEveryReplicaFailsTheJobNamingIt) {
+  StartCluster(/*servers=*/2, /*workers=*/1);
+  v1::JobSpec spec = Spec(/*workers=*/1, /*epochs=*/60);
+  spec.mutable_cluster()->set_replicas(1);
+  const std::string id = Submit(spec);
+  const v1::Job running = WaitFor(
+      id, [](const v1::Job& j) { return j.progress().step() > 0 || IsFinal(j); },
+      absl::Seconds(60));
+  ASSERT_EQ(running.state(), v1::RUNNING) << running.reason();
+  ASSERT_EQ(running.partition_map().groups(0).replicas_size(), 1);
+  const v1::ServerEndpoint victim =
+      running.partition_map().groups(0).replicas(0);
+  Subprocess* p = cluster_->ServerAt(victim.address());
+  ASSERT_NE(p, nullptr);
+  const absl::Time killed = absl::Now();
+  ASSERT_EQ(kill(p->pid(), SIGKILL), 0);
+  const v1::Job job = WaitForEnd(id, absl::Seconds(30));
+  EXPECT_EQ(job.state(), v1::FAILED);
+  EXPECT_NE(job.reason().find("group 0"), std::string::npos) << job.reason();
+  EXPECT_NE(job.reason().find("lost every replica"), std::string::npos)
+      << job.reason();
+  EXPECT_NE(job.reason().find(victim.member_id()), std::string::npos)
+      << job.reason();
+  std::cerr << "failed " << absl::Now() - killed << " after the kill: "
+            << job.reason() << "\n";
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Consistency, FailoverTest, ::testing::Values(v1::ASP, v1::SSP, v1::BSP),
     [](const ::testing::TestParamInfo<v1::Consistency>& info) {
