@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
 #include "common/model_layout.h"
 
@@ -33,6 +35,29 @@ std::string ProgressLine(const v1::Job& job) {
   return line;
 }
 
+std::string ReplicaLines(const v1::PartitionMap& map) {
+  if (map.groups_size() == 0) return "";
+  int short_groups = 0;
+  std::string groups;
+  for (int g = 0; g < map.groups_size(); ++g) {
+    std::vector<std::string> ids;
+    for (const v1::ServerEndpoint& e : map.groups(g).replicas()) {
+      ids.push_back(e.member_id());
+    }
+    short_groups += map.groups(g).replicas_size() < map.replicas();
+    absl::StrAppend(&groups, "          group ", g, ": ",
+                    ids.empty() ? "(none)" : absl::StrJoin(ids, ", "),
+                    ids.empty() ? "" : "  (primary first)", "\n");
+  }
+  return absl::StrCat(
+      "replicas: ", map.replicas(), " per group, epoch ", map.epoch(), ", ",
+      short_groups == 0
+          ? std::string("fully replicated")
+          : absl::StrCat(short_groups, " of ", map.groups_size(),
+                         " groups short of replicas"),
+      "\n", groups);
+}
+
 std::string JobDetails(const v1::Job& job) {
   std::string out =
       absl::StrCat("job:      ", job.id(), " (", job.spec().name(), ")\n",
@@ -41,6 +66,7 @@ std::string JobDetails(const v1::Job& job) {
     absl::StrAppend(&out, "reason:   ", job.reason(), "\n");
   absl::StrAppend(&out, "workers:  ", job.spec().cluster().num_workers(),
                   "  servers: ", job.partition_map().servers_size(), "\n");
+  absl::StrAppend(&out, ReplicaLines(job.partition_map()));
   absl::StrAppend(&out, "progress: ", ProgressLine(job), "\n");
   const v1::Consistency mode = job.spec().training().consistency();
   absl::StrAppend(
@@ -114,8 +140,8 @@ std::string ClusterTable(const v1::GetClusterResponse& cluster) {
 std::string TablesTable(const std::vector<ServerTables>& servers,
                         const std::string& job_id) {
   std::string out = absl::StrFormat(
-      "%-12s %-10s %-16s %-6s %12s %12s %14s %s\n", "SERVER", "JOB", "TABLE",
-      "KIND", "ROWS", "VALUES", "BYTES", "BYTES/RAW");
+      "%-12s %-10s %-5s %-8s %-16s %-6s %12s %12s %14s %s\n", "SERVER", "JOB",
+      "GROUP", "ROLE", "TABLE", "KIND", "ROWS", "VALUES", "BYTES", "BYTES/RAW");
   for (const ServerTables& s : servers) {
     if (!s.status.ok()) {
       absl::StrAppend(&out, s.member_id, "  no answer: ", s.status.message(),
@@ -126,9 +152,18 @@ std::string TablesTable(const std::vector<ServerTables>& servers,
       if (!job_id.empty() && t.job_id() != job_id) continue;
       const bool sparse = t.kind() == v1::SPARSE;
       if (!sparse && t.values() == 0) continue;  // no range of it here
+      std::string role = "-";
+      for (const v1::JobServerStats& j : s.response.jobs()) {
+        if (j.job_id() == t.job_id() && j.group() == t.group()) {
+          role = j.fenced() ? "fenced"
+                            : absl::AsciiStrToLower(
+                                  v1::ReplicaRole_Name(j.role()));
+        }
+      }
       absl::StrAppendFormat(
-          &out, "%-12s %-10s %-16s %-6s %12s %12d %14d %s\n", s.member_id,
-          t.job_id(), t.table(), sparse ? "sparse" : "dense",
+          &out, "%-12s %-10s %-5d %-8s %-16s %-6s %12s %12d %14d %s\n",
+          s.member_id, t.job_id(), t.group(), role, t.table(),
+          sparse ? "sparse" : "dense",
           sparse ? absl::StrCat(t.rows()) : "-", t.values(), t.bytes(),
           t.raw_bytes() > 0
               ? absl::StrFormat("%.2f",

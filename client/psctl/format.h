@@ -14,6 +14,9 @@ namespace ps::client {
 // 12345 ex/s ETA 0:12".
 std::string ProgressLine(const v1::Job& job);
 // Several lines: state, reason, timings, result.
+// The job's replica groups: copies per group, whether each has them all,
+// and each group's servers, primary first; "" without groups.
+std::string ReplicaLines(const v1::PartitionMap& map);
 std::string JobDetails(const v1::Job& job);
 // A table with one row per job.
 std::string JobTable(const std::vector<v1::Job>& jobs);

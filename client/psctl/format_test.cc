@@ -1,6 +1,7 @@
 #include "client/psctl/format.h"
 
 #include "gmock/gmock.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
 namespace ps::client {
@@ -100,6 +101,31 @@ TEST(FormatTest, SparseModelResultShowsAuc) {
   EXPECT_THAT(out, HasSubstr("test AUC 0.7089  log-loss 0.4802"));
   EXPECT_THAT(out, HasSubstr("training loop: 3000000 examples/s"));
   EXPECT_THAT(JobTable({job}), HasSubstr("auc 0.7089"));
+}
+
+}  // namespace
+}  // namespace ps::client
+
+namespace ps::client {
+namespace {
+
+TEST(FormatTest, ReplicaLinesSayWhetherEveryGroupHasItsCopies) {
+  v1::PartitionMap map;
+  map.set_epoch(4);
+  map.set_replicas(2);
+  for (const char* ids : {"server-1 server-2", "server-2"}) {
+    v1::ReplicaGroup* g = map.add_groups();
+    for (absl::string_view id : absl::StrSplit(ids, ' ')) {
+      g->add_replicas()->set_member_id(std::string(id));
+    }
+  }
+  EXPECT_EQ(ReplicaLines(map),
+            "replicas: 2 per group, epoch 4, 1 of 2 groups short of replicas\n"
+            "          group 0: server-1, server-2  (primary first)\n"
+            "          group 1: server-2  (primary first)\n");
+  map.mutable_groups(1)->add_replicas()->set_member_id("server-3");
+  EXPECT_NE(ReplicaLines(map).find("fully replicated"), std::string::npos);
+  EXPECT_EQ(ReplicaLines(v1::PartitionMap()), "");
 }
 
 }  // namespace
