@@ -175,7 +175,12 @@ void RemoveWorkDir(const std::string& flag, const std::string& dir) {
 
 absl::Status CreateTables(const std::string& job_id,
                           const v1::PartitionMap& map) {
-  for (int i = 0; i < map.servers_size(); ++i) {
+  for (int c = 0; c < map.servers_size() * std::max(map.replicas(), 1); ++c) {
+    // Group i's copy k: its primary (k = 0) names the backups.
+    const int i = c % map.servers_size();
+    const int k = c / map.servers_size();
+    const v1::ServerEndpoint& server =
+        map.groups_size() > 0 ? map.groups(i).replicas(k) : map.servers(i);
     v1::CreateTablesRequest request;
     request.set_job_id(job_id);
     request.set_epoch(map.epoch());
@@ -183,16 +188,22 @@ absl::Status CreateTables(const std::string& job_id,
     for (v1::DenseRange& r : RangesOf(map, i)) *request.add_ranges() = r;
     request.set_sparse_partitions(map.sparse_partitions());
     for (uint32_t p : PartitionsOf(map, i)) request.add_owned_partitions(p);
-    auto stub =
-        v1::ParameterServer::NewStub(MakeChannel(map.servers(i).address()));
+    request.set_group(i);
+    request.set_role(k == 0 ? v1::PRIMARY : v1::BACKUP);
+    if (k == 0 && map.groups_size() > 0) {
+      for (int b = 1; b < map.groups(i).replicas_size(); ++b) {
+        *request.add_backups() = map.groups(i).replicas(b);
+      }
+    }
+    auto stub = v1::ParameterServer::NewStub(MakeChannel(server.address()));
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(kRpcTimeout));
     v1::CreateTablesResponse response;
     absl::Status s =
         FromGrpcStatus(stub->CreateTables(&context, request, &response));
     if (!s.ok()) {
-      return Annotate(
-          s, absl::StrCat("create tables on ", map.servers(i).address()));
+      return Annotate(s,
+                      absl::StrCat("create tables on ", server.address()));
     }
   }
   return absl::OkStatus();

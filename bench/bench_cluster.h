@@ -49,7 +49,8 @@ absl::StatusOr<std::vector<ServerProcess>> StartServers(
     const std::vector<std::string>& extra_flags = {});
 
 // Creates `job_id`'s tables on every server of `map` with that server's
-// ranges and sparse partitions, as the coordinator would.
+// ranges and sparse partitions, as the coordinator would: every copy of
+// every replica group when the map has groups (common/partition.h).
 absl::Status CreateTables(const std::string& job_id,
                           const v1::PartitionMap& map);
 

@@ -49,6 +49,9 @@ ABSL_FLAG(std::vector<std::string>, sizes,
           "request sizes in bytes; K and M suffixes are binary units");
 ABSL_FLAG(std::vector<std::string>, servers,
           std::vector<std::string>({"1", "2"}), "server counts to measure");
+ABSL_FLAG(std::vector<std::string>, replicas, {"1"},
+          "copies of each range (replica groups on a ring, as a job's "
+          "cluster.replicas); each value is measured in turn, all in one run");
 ABSL_FLAG(double, seconds, 0.5,
           "target time of each of the three measurements of a row (push, "
           "pull, push+pull); scale it to trade run time for stability");
@@ -79,6 +82,7 @@ namespace {
 
 struct Row {
   int servers = 0;
+  int replicas = 1;
   int64_t bytes = 0;
   double loopback_bps = 0;  // iperf3, interleaved with the phases
   double push_bps = 0, pull_bps = 0, step_bps = 0;  // value bytes per second
@@ -204,8 +208,8 @@ absl::Status Measure(client::PsClient* client, int64_t bytes,
 // One row: a fresh job with one SGD table of `bytes` over the first
 // `count` servers.
 absl::StatusOr<Row> MeasureRow(
-    const std::vector<ServerProcess>& servers, int count, int64_t bytes,
-    const std::function<absl::StatusOr<double>()>& loopback) {
+    const std::vector<ServerProcess>& servers, int count, int replicas,
+    int64_t bytes, const std::function<absl::StatusOr<double>()>& loopback) {
   std::vector<v1::ServerEndpoint> endpoints;
   for (int i = 0; i < count; ++i) endpoints.push_back(servers[i].endpoint);
   v1::TableDef table;
@@ -217,7 +221,9 @@ absl::StatusOr<Row> MeasureRow(
   absl::StatusOr<v1::PartitionMap> map =
       BuildPartitionMap(/*epoch=*/1, endpoints, {table});
   if (!map.ok()) return map.status();
-  const std::string job_id = absl::StrCat("bench-", count, "-", bytes);
+  if (replicas > 1) PlaceReplicaGroups(replicas, &*map);
+  const std::string job_id =
+      absl::StrCat("bench-", count, "-", replicas, "-", bytes);
   if (absl::Status s = CreateTables(job_id, *map); !s.ok()) return s;
 
   client::PsClientOptions options;
@@ -227,7 +233,7 @@ absl::StatusOr<Row> MeasureRow(
   absl::StatusOr<std::unique_ptr<client::PsClient>> client =
       client::PsClient::Create(job_id, *map, options);
   if (!client.ok()) return client.status();
-  Row row{.servers = count, .bytes = bytes};
+  Row row{.servers = count, .replicas = replicas, .bytes = bytes};
   absl::Status measured = Measure(client->get(), bytes, loopback, &row);
   absl::Status dropped = DropTables(job_id, *map);
   if (!measured.ok()) return measured;
@@ -238,15 +244,16 @@ absl::StatusOr<Row> MeasureRow(
 void PrintTable(const std::vector<Row>& rows) {
   const double gb = 1e9;
   absl::PrintF(
-      "| servers | size | loopback GB/s | push GB/s | pull GB/s | "
+      "| servers | replicas | size | loopback GB/s | push GB/s | pull GB/s | "
       "push+pull GB/s | p50 ms | p99 ms | push / loopback | "
       "pull / loopback |\n"
-      "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+      "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
   for (const Row& r : rows) {
     const double lo = r.loopback_bps > 0 ? r.loopback_bps : NAN;
     absl::PrintF(
-        "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %.2f | %.2f |\n",
-        r.servers, SizeLabel(r.bytes), r.loopback_bps / gb, r.push_bps / gb,
+        "| %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %.2f | "
+        "%.2f |\n",
+        r.servers, r.replicas, SizeLabel(r.bytes), r.loopback_bps / gb, r.push_bps / gb,
         r.pull_bps / gb, r.step_bps / gb, r.p50_ms, r.p99_ms, r.push_bps / lo,
         r.pull_bps / lo);
   }
@@ -270,6 +277,7 @@ void PrintTable(const std::vector<Row>& rows) {
 struct Plan {
   std::vector<int64_t> sizes;
   std::vector<int> server_counts;
+  std::vector<int> replicas;
   std::string server_binary;
   std::string work_dir;
 };
@@ -301,6 +309,14 @@ absl::StatusOr<Plan> PlanFromFlags() {
           absl::StrCat("--servers: ", s, " is not in [1, 64]"));
     }
     plan.server_counts.push_back(n);
+  }
+  for (const std::string& s : absl::GetFlag(FLAGS_replicas)) {
+    int n = 0;
+    if (!absl::SimpleAtoi(s, &n) || n < 1 || n > 64) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--replicas: ", s, " is not in [1, 64]"));
+    }
+    plan.replicas.push_back(n);
   }
   if (plan.sizes.empty() || plan.server_counts.empty()) {
     return absl::InvalidArgumentError(
@@ -337,15 +353,18 @@ absl::Status Run() {
       plan->work_dir, absl::GetFlag(FLAGS_server_flags));
   if (!servers.ok()) return servers.status();
   std::vector<Row> rows;
-  for (int count : plan->server_counts) {
-    for (int64_t bytes : plan->sizes) {
-      std::cerr << "measuring " << count << " server(s), " << SizeLabel(bytes)
-                << "\n";
-      absl::StatusOr<Row> row = MeasureRow(*servers, count, bytes, [&] {
-        return MeasureLoopback(plan->work_dir);
-      });
-      if (!row.ok()) return row.status();
-      rows.push_back(*row);
+  for (int replicas : plan->replicas) {
+    for (int count : plan->server_counts) {
+      if (replicas > count) continue;
+      for (int64_t bytes : plan->sizes) {
+        std::cerr << "measuring " << count << " server(s), " << replicas
+                  << " replica(s), " << SizeLabel(bytes) << "\n";
+        absl::StatusOr<Row> row =
+            MeasureRow(*servers, count, replicas, bytes,
+                       [&] { return MeasureLoopback(plan->work_dir); });
+        if (!row.ok()) return row.status();
+        rows.push_back(*row);
+      }
     }
   }
   PrintTable(rows);

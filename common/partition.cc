@@ -103,4 +103,16 @@ absl::StatusOr<std::vector<RoutedSlice>> Route(const v1::PartitionMap& map,
   return out;
 }
 
+void PlaceReplicaGroups(int replicas, v1::PartitionMap* map) {
+  const int n = map->servers_size();
+  map->set_replicas(replicas);
+  map->clear_groups();
+  for (int g = 0; g < n; ++g) {
+    v1::ReplicaGroup* group = map->add_groups();
+    for (int k = 0; k < replicas && k < n; ++k) {
+      *group->add_replicas() = map->servers((g + k) % n);
+    }
+  }
+}
+
 }  // namespace ps

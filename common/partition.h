@@ -28,6 +28,11 @@ absl::StatusOr<v1::PartitionMap> BuildPartitionMap(
     uint64_t epoch, const std::vector<v1::ServerEndpoint>& servers,
     const std::vector<v1::TableDef>& tables);
 
+// Replica group g of a map placed on n servers, R copies: servers g, g+1,
+// ..., g+R-1 (mod n), the first the primary (a ring, as in the OSDI'14
+// parameter server), so each server leads one group and backs up R-1.
+void PlaceReplicaGroups(int replicas, v1::PartitionMap* map);
+
 // The ranges of `map` owned by servers[server_index].
 std::vector<v1::DenseRange> RangesOf(const v1::PartitionMap& map,
                                      int server_index);

@@ -62,18 +62,6 @@ int WantedReplicas(const v1::JobSpec& spec, int servers) {
   return servers >= 2 ? 2 : 1;
 }
 
-void PlaceReplicaGroups(int replicas, v1::PartitionMap* map) {
-  const int n = map->servers_size();
-  map->set_replicas(replicas);
-  map->clear_groups();
-  for (int g = 0; g < n; ++g) {
-    v1::ReplicaGroup* group = map->add_groups();
-    for (int k = 0; k < replicas && k < n; ++k) {
-      *group->add_replicas() = map->servers((g + k) % n);
-    }
-  }
-}
-
 v1::CreateTablesRequest GroupRequest(const v1::Job& job, int group,
                                      v1::ReplicaRole role) {
   const v1::PartitionMap& map = job.partition_map();

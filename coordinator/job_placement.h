@@ -43,11 +43,6 @@ absl::StatusOr<Placement> PlaceJob(const v1::JobSpec& spec,
 // (ClusterSpec.replicas; 0 picks 2 when there are two or more servers).
 int WantedReplicas(const v1::JobSpec& spec, int servers);
 
-// Replica group g of a map placed on n servers, R copies: servers g, g+1,
-// ..., g+R-1 (mod n), the first the primary (a ring, as in the OSDI'14
-// parameter server), so each server leads one group and backs up R-1.
-void PlaceReplicaGroups(int replicas, v1::PartitionMap* map);
-
 // One CreateTables call: the server it goes to and the request.
 struct TableCreation {
   v1::ServerEndpoint server;
