@@ -226,8 +226,13 @@ class PsClient {
   Plan pull_plan_;
   Plan push_plan_;
   std::vector<uint32_t> next_stub_;  // per server: round-robin for sparse RPCs
-  // Starts at the creation time in microseconds, so a restarted client with
-  // the same worker_id continues above the sequences it used before.
+  // The seq of push request `index` of a call for `clock`
+  // (options_.seq_numbering).
+  uint64_t SeqOf(int64_t clock, int index);
+
+  // kCounter: starts at the creation time in microseconds, so a restarted
+  // client with the same worker_id continues above the sequences it used
+  // before.
   std::atomic<uint64_t> next_seq_;
 };
 

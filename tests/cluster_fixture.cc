@@ -19,7 +19,9 @@ std::string RunfilesBinDir() {
 
 bool IsFinal(const v1::Job& job) { return ps::IsFinal(job.state()); }
 
-void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease) {
+void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease,
+                               int spare_workers,
+                               absl::Duration worker_replace_timeout) {
   const std::string base = std::getenv("TEST_TMPDIR");
   const std::string name =
       ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -31,6 +33,9 @@ void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease) {
   ASSERT_TRUE(WriteSyntheticFlights(data_dir_, 20000, 4000, 7).ok());
   auto cluster = client::LocalCluster::Start({.servers = servers,
                                               .workers = workers,
+                                              .spare_workers = spare_workers,
+                                              .worker_replace_timeout =
+                                                  worker_replace_timeout,
                                               .bin_dir = RunfilesBinDir(),
                                               .work_dir = work_dir_,
                                               .lease = lease});

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "proto/ps/v1/ps.pb.h"
 #include "worker/model/flights_model.h"
 #include "worker/train/sparse_trainer.h"
@@ -40,15 +41,28 @@ class ParamStores {
 
 // The job's parameter servers, through task.partition_map(). A sparse store
 // sends a step's push and the next step's pull together under ASP (see
-// PsClient::PushAndPull).
+// PsClient::PushAndPull). Pushes are numbered by clock
+// (client::SeqNumbering::kByClock), so a worker that takes over a rank
+// sends a step again under its predecessor's numbers. Under BSP and SSP a
+// pull that times out waiting for other ranks is sent again, for up to
+// `pull_wait_limit` in all: a rank whose worker was lost waits there until
+// another worker takes it over (the coordinator fails the job past its
+// --worker_replace_timeout, which ends the wait).
 class ServerParamStores : public ParamStores {
  public:
+  explicit ServerParamStores(
+      absl::Duration pull_wait_limit = absl::Minutes(10))
+      : pull_wait_limit_(pull_wait_limit) {}
+
   absl::StatusOr<std::unique_ptr<ParamStore>> ConnectDense(
       const v1::Task& task, const std::string& worker_id, int64_t num_params,
       const std::atomic<bool>* cancelled) override;
   absl::StatusOr<std::unique_ptr<SparseParamStore>> ConnectSparse(
       const v1::Task& task, const std::string& worker_id,
       const FlightsModel& model, const std::atomic<bool>* cancelled) override;
+
+ private:
+  const absl::Duration pull_wait_limit_;
 };
 
 }  // namespace ps::worker
