@@ -285,7 +285,7 @@ std::string PsClient::SparsePushBytes(const Stage& st, const SparseRequest& r,
   request.set_epoch(map_.epoch());
   request.set_worker_id(options_.worker_id);
   request.set_seq(SeqOf(clock, static_cast<int>(st.sparse_call.chunks->size() +
-                                               (&r - st.sparse.data()))));
+                                                (&r - st.sparse.data()))));
   request.set_clock(clock);
   request.set_clock_pushes(st.per_server[r.server_index]);
   WriteSparseSlices(r, st.sparse_call, request.mutable_slices(),
@@ -426,8 +426,8 @@ void PsClient::PreparePush(Plan* plan, int i, const float* grads, int64_t clock,
   std::vector<grpc::Slice> parts;
   parts.reserve(1 + chunk.pieces.size());
   parts.emplace_back(absl::StrCat(
-      prefix, PushRequestTail(SeqOf(clock, i), clock, clock_pushes,
-                              value_bytes)));
+      prefix,
+      PushRequestTail(SeqOf(clock, i), clock, clock_pushes, value_bytes)));
   for (const RoutedSlice& piece : chunk.pieces) {
     parts.push_back(
         loan->Lend(grads + piece.buffer_offset, piece.count * sizeof(float)));

@@ -199,6 +199,10 @@ class PsClient {
                               const float* grads,
                               const std::vector<const float*>& rows,
                               int64_t clock);
+  // The seq of push request `index` of a call for `clock`
+  // (options_.seq_numbering): dense chunks first, by plan index, then the
+  // sparse requests.
+  uint64_t SeqOf(int64_t clock, int index);
   // Sets the pull stage's callbacks: answers go to `buffer` and each sparse
   // ref's `rows`, the largest staleness to *staleness (if not null).
   static void ReadPullInto(Stage* st, Plan* plan, float* buffer,
@@ -226,10 +230,6 @@ class PsClient {
   Plan pull_plan_;
   Plan push_plan_;
   std::vector<uint32_t> next_stub_;  // per server: round-robin for sparse RPCs
-  // The seq of push request `index` of a call for `clock`
-  // (options_.seq_numbering).
-  uint64_t SeqOf(int64_t clock, int index);
-
   // kCounter: starts at the creation time in microseconds, so a restarted
   // client with the same worker_id continues above the sequences it used
   // before.

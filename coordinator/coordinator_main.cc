@@ -76,11 +76,11 @@ absl::Status CheckFlags() {
 }
 
 ps::coordinator::JobManagerOptions JobOptionsFromFlags() {
-  return {.barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
-          .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
-          .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables),
-          .worker_replace_timeout =
-              absl::GetFlag(FLAGS_worker_replace_timeout)};
+  return {
+      .barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
+      .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
+      .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables),
+      .worker_replace_timeout = absl::GetFlag(FLAGS_worker_replace_timeout)};
 }
 
 // JobManager's periodic work on two threads of their own, every 50 ms, so

@@ -28,14 +28,14 @@ void JobManager::ReserveForVacantRanks(std::vector<std::string>* idle) const {
 
 bool JobManager::VacateRank(Record* r, const MemberInfo& lost) {
   v1::Job& job = r->job;
-  auto held = std::find(job.worker_ids().begin(), job.worker_ids().end(),
-                        lost.id);
+  auto held =
+      std::find(job.worker_ids().begin(), job.worker_ids().end(), lost.id);
   if (held == job.worker_ids().end()) return false;
   const int rank = static_cast<int>(held - job.worker_ids().begin());
   busy_.erase(lost.id);
   if (r->tasks.Completed(rank)) {
-    Logger("jobs")->info("{}: {} (rank {}, completed) lost its lease",
-                         job.id(), lost.id, rank);
+    Logger("jobs")->info("{}: {} (rank {}, completed) lost its lease", job.id(),
+                         lost.id, rank);
     return true;
   }
   job.set_worker_ids(rank, "");
@@ -80,10 +80,9 @@ void JobManager::FillVacantRanks() {
           r.job.id(), taken.rank, taken.lost_id, worker, step,
           r.job.push_worker_ids(taken.rank));
     }
-    r.job.set_reason(
-        r.handovers.HasVacancy()
-            ? r.handovers.Waiting(options_.worker_replace_timeout)
-            : "");
+    r.job.set_reason(r.handovers.HasVacancy()
+                         ? r.handovers.Waiting(options_.worker_replace_timeout)
+                         : "");
     Changed(&r);
   }
 }

@@ -411,11 +411,9 @@ TEST_F(JobManagerTest, WaitForChangeSeesProgress) {
   EXPECT_EQ(next->first.progress().step(), 5);
 }
 
-
 // ---- Worker replacement ----
 
-v1::ReportProgressRequest Progress(const v1::Job& job, int rank,
-                                   int64_t step) {
+v1::ReportProgressRequest Progress(const v1::Job& job, int rank, int64_t step) {
   v1::ReportProgressRequest p;
   p.set_job_id(job.id());
   p.set_rank(rank);

@@ -61,8 +61,7 @@ class RankHandovers {
 
 // Why a job fails when `rank` found no worker within `timeout`; names the
 // rank and the worker it lost.
-std::string NoReplacementReason(const VacantRank& rank,
-                                absl::Duration timeout);
+std::string NoReplacementReason(const VacantRank& rank, absl::Duration timeout);
 
 }  // namespace ps::coordinator
 

@@ -159,11 +159,12 @@ absl::Status LocalCluster::AwaitMembers() {
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "after ", absl::FormatDuration(options_.start_timeout), " only ", servers,
-      " of ", options_.servers, " servers and ", workers, " of ",
-      options_.workers + options_.spare_workers, " workers had registered with the coordinator at ",
-      coordinator_address_, "; logs in ", options_.work_dir));
+  return absl::DeadlineExceededError(
+      absl::StrCat("after ", absl::FormatDuration(options_.start_timeout),
+                   " only ", servers, " of ", options_.servers, " servers and ",
+                   workers, " of ", options_.workers + options_.spare_workers,
+                   " workers had registered with the coordinator at ",
+                   coordinator_address_, "; logs in ", options_.work_dir));
 }
 
 void LocalCluster::Stop() {

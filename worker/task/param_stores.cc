@@ -35,11 +35,13 @@ absl::StatusOr<int64_t> PullPatiently(bool waits, absl::Duration limit,
 }
 
 client::PsClientOptions ClientOptions(const std::string& worker_id,
-                                      const std::atomic<bool>* cancelled) {
+                                      const std::atomic<bool>* cancelled,
+                                      absl::Duration rpc_timeout) {
   // Clock-derived sequence numbers: a worker that takes over this rank
   // sends a step again under the same numbers (see Task.resume_step).
   return {.worker_id = worker_id,
           .seq_numbering = client::SeqNumbering::kByClock,
+          .rpc_timeout = rpc_timeout,
           .cancelled = cancelled};
 }
 
@@ -55,14 +57,14 @@ class ServerParamStore : public ParamStore {
         refs_(std::move(refs)),
         wait_limit_(wait_limit) {}
   absl::StatusOr<int64_t> Pull(float* params, int64_t clock) override {
-    return PullPatiently(
-        wait_limit_ > absl::ZeroDuration(), wait_limit_,
-        [&]() -> absl::StatusOr<int64_t> {
-          int64_t staleness = 0;
-          absl::Status s = client_->Pull(refs_, params, clock, &staleness);
-          if (!s.ok()) return s;
-          return staleness;
-        });
+    return PullPatiently(wait_limit_ > absl::ZeroDuration(), wait_limit_,
+                         [&]() -> absl::StatusOr<int64_t> {
+                           int64_t staleness = 0;
+                           absl::Status s =
+                               client_->Pull(refs_, params, clock, &staleness);
+                           if (!s.ok()) return s;
+                           return staleness;
+                         });
   }
   absl::Status Push(const float* grads, int64_t clock) override {
     return client_->Push(refs_, grads, clock);
@@ -90,15 +92,15 @@ class ServerSparseParamStore : public SparseParamStore {
         wait_limit_(wait_limit) {}
   absl::StatusOr<int64_t> Pull(float* dense, std::vector<SparseBlock>* blocks,
                                int64_t clock) override {
-    return PullPatiently(
-        wait_limit_ > absl::ZeroDuration(), wait_limit_,
-        [&]() -> absl::StatusOr<int64_t> {
-          int64_t staleness = 0;
-          absl::Status s =
-              client_->Pull(dense_, dense, PullRefs(blocks), clock, &staleness);
-          if (!s.ok()) return s;
-          return staleness;
-        });
+    return PullPatiently(wait_limit_ > absl::ZeroDuration(), wait_limit_,
+                         [&]() -> absl::StatusOr<int64_t> {
+                           int64_t staleness = 0;
+                           absl::Status s =
+                               client_->Pull(dense_, dense, PullRefs(blocks),
+                                             clock, &staleness);
+                           if (!s.ok()) return s;
+                           return staleness;
+                         });
   }
   absl::Status Push(const float* dense_grads,
                     const std::vector<SparseBlock>& blocks,
@@ -165,12 +167,13 @@ absl::StatusOr<std::unique_ptr<ParamStore>> ServerParamStores::ConnectDense(
                      " values but the model has ", num_params, " parameters"));
   }
   absl::StatusOr<std::unique_ptr<client::PsClient>> client =
-      client::PsClient::Create(task.job_id(), task.partition_map(),
-                               ClientOptions(worker_id, cancelled));
+      client::PsClient::Create(
+          task.job_id(), task.partition_map(),
+          ClientOptions(worker_id, cancelled, options_.rpc_timeout));
   if (!client.ok()) return client.status();
   return std::make_unique<ServerParamStore>(
       *std::move(client), std::move(refs),
-      PullsWait(task) ? pull_wait_limit_ : absl::ZeroDuration());
+      PullsWait(task) ? options_.pull_wait_limit : absl::ZeroDuration());
 }
 
 absl::StatusOr<std::unique_ptr<SparseParamStore>>
@@ -197,13 +200,14 @@ ServerParamStores::ConnectSparse(const v1::Task& task,
                      model.table_dims().size(), " sparse tables"));
   }
   absl::StatusOr<std::unique_ptr<client::PsClient>> client =
-      client::PsClient::Create(task.job_id(), task.partition_map(),
-                               ClientOptions(worker_id, cancelled));
+      client::PsClient::Create(
+          task.job_id(), task.partition_map(),
+          ClientOptions(worker_id, cancelled, options_.rpc_timeout));
   if (!client.ok()) return client.status();
   const bool waits = PullsWait(task);
   return std::make_unique<ServerSparseParamStore>(
       *std::move(client), std::move(dense), /*overlap=*/!waits,
-      waits ? pull_wait_limit_ : absl::ZeroDuration());
+      waits ? options_.pull_wait_limit : absl::ZeroDuration());
 }
 
 }  // namespace ps::worker

@@ -39,20 +39,26 @@ class ParamStores {
       const FlightsModel& model, const std::atomic<bool>* cancelled) = 0;
 };
 
+struct ServerParamStoresOptions {
+  // Longest a BSP or SSP pull waits for the other ranks, over its RPCs.
+  absl::Duration pull_wait_limit = absl::Minutes(10);
+  // Deadline of each data-plane RPC (client::PsClientOptions::rpc_timeout).
+  absl::Duration rpc_timeout = absl::Seconds(30);
+};
+
 // The job's parameter servers, through task.partition_map(). A sparse store
 // sends a step's push and the next step's pull together under ASP (see
 // PsClient::PushAndPull). Pushes are numbered by clock
 // (client::SeqNumbering::kByClock), so a worker that takes over a rank
 // sends a step again under its predecessor's numbers. Under BSP and SSP a
 // pull that times out waiting for other ranks is sent again, for up to
-// `pull_wait_limit` in all: a rank whose worker was lost waits there until
+// pull_wait_limit in all: a rank whose worker was lost waits there until
 // another worker takes it over (the coordinator fails the job past its
-// --worker_replace_timeout, which ends the wait).
+// --worker_replace_timeout, which drops the tables and ends the wait).
 class ServerParamStores : public ParamStores {
  public:
-  explicit ServerParamStores(
-      absl::Duration pull_wait_limit = absl::Minutes(10))
-      : pull_wait_limit_(pull_wait_limit) {}
+  explicit ServerParamStores(ServerParamStoresOptions options = {})
+      : options_(options) {}
 
   absl::StatusOr<std::unique_ptr<ParamStore>> ConnectDense(
       const v1::Task& task, const std::string& worker_id, int64_t num_params,
@@ -62,7 +68,7 @@ class ServerParamStores : public ParamStores {
       const FlightsModel& model, const std::atomic<bool>* cancelled) override;
 
  private:
-  const absl::Duration pull_wait_limit_;
+  const ServerParamStoresOptions options_;
 };
 
 }  // namespace ps::worker

@@ -206,8 +206,7 @@ absl::Status TrainAndEvaluateSparse(const TaskContext& ctx,
       FlightsModelSpecOf(task.spec(), *shape, slots), ctx.options.compute);
   if (!model.ok()) return model.status();
   absl::StatusOr<std::unique_ptr<SparseParamStore>> store =
-      ctx.stores.ConnectSparse(task, PushWorkerId(ctx), **model,
-                               ctx.cancelled);
+      ctx.stores.ConnectSparse(task, PushWorkerId(ctx), **model, ctx.cancelled);
   if (!store.ok()) return store.status();
   Logger("worker")->info(
       "{} rank {}/{}: {} train and {} test flights, {} features, {} dense "

@@ -345,9 +345,9 @@ TEST_F(SparseLrTrainerTest, FirstStepResumesWithThatStepsClockAndBatch) {
   ASSERT_THAT(sink.reports, SizeIs(1));
   EXPECT_EQ(sink.reports[0].step, 6);
   options.first_step = 7;
-  EXPECT_EQ(TrainSparse(options, data, model_.get(), &resumed, &sink, nullptr)
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      TrainSparse(options, data, model_.get(), &resumed, &sink, nullptr).code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SparseLrTrainerTest, CancelledStopsBeforeTheNextPull) {

@@ -90,8 +90,7 @@ absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
   if (!steps_per_epoch.ok()) return steps_per_epoch.status();
   Progress progress;
   progress.total_steps = TotalSteps(options, shard_count);
-  if (absl::Status s = CheckFirstStep(options, progress.total_steps);
-      !s.ok()) {
+  if (absl::Status s = CheckFirstStep(options, progress.total_steps); !s.ok()) {
     return s;
   }
   progress.step = options.first_step;

@@ -102,9 +102,10 @@ using TrainingStep = absl::FunctionRef<absl::StatusOr<int64_t>(
     int64_t step, BatchStats* window)>;
 
 // The loop Train() and TrainSparse() share: runs steps
-// [options.first_step, TotalSteps(options, shard_count)), checking *cancelled (may be null) before each, and
-// reports progress to `sink` every options.report_every_steps steps and after
-// the last. Stops with the status of a failed step or report, or CANCELLED.
+// [options.first_step, TotalSteps(options, shard_count)), checking *cancelled
+// (may be null) before each, and reports progress to `sink` every
+// options.report_every_steps steps and after the last. Stops with the status of
+// a failed step or report, or CANCELLED.
 absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
                              ProgressSink* sink,
                              const std::atomic<bool>* cancelled,
