@@ -6,7 +6,6 @@
 
 #include "absl/time/clock.h"
 #include "client/in_process_servers.h"
-#include "common/partition.h"
 #include "gtest/gtest.h"
 
 namespace ps::worker {
@@ -27,19 +26,25 @@ class ServerParamStoresTest : public ::testing::Test {
     table.mutable_init()->set_kind(v1::Initializer::ZEROS);
     table.mutable_optimizer()->set_type(v1::SGD);
     table.mutable_optimizer()->set_learning_rate(1);
-    auto map = BuildPartitionMap(1, servers_->endpoints(), {table});
-    ASSERT_TRUE(map.ok()) << map.status();
+    // The whole table on the one server.
+    v1::PartitionMap map;
+    map.set_epoch(1);
+    *map.add_servers() = servers_->endpoints()[0];
+    *map.add_tables() = table;
+    v1::DenseRange* range = map.add_ranges();
+    range->set_table("w");
+    range->set_end(kValues);
     v1::CreateTablesRequest request;
     request.set_job_id(kJob);
     request.set_consistency(v1::BSP);
     request.add_worker_ids("w0");
     request.add_worker_ids("w1");
     *request.add_tables() = table;
-    ASSERT_TRUE(servers_->CreateTables(request, *map).ok());
+    ASSERT_TRUE(servers_->CreateTables(request, map).ok());
     task_.set_job_id(kJob);
     task_.set_num_workers(2);
     task_.mutable_spec()->mutable_training()->set_consistency(v1::BSP);
-    *task_.mutable_partition_map() = *map;
+    *task_.mutable_partition_map() = map;
   }
 
   std::unique_ptr<ParamStore> Connect(ServerParamStores* stores,
