@@ -25,11 +25,15 @@ template <typename Pull>
 absl::StatusOr<int64_t> PullPatiently(bool waits, absl::Duration limit,
                                       Pull pull) {
   const absl::Time deadline = absl::Now() + limit;
-  while (true) {
+  for (int tries = 1;; ++tries) {
     absl::StatusOr<int64_t> pulled = pull();
-    if (!waits || !absl::IsDeadlineExceeded(pulled.status()) ||
-        absl::Now() >= deadline) {
-      return pulled;
+    if (!waits || !absl::IsDeadlineExceeded(pulled.status())) return pulled;
+    if (absl::Now() >= deadline) {
+      // The last try's message names whom it waited for.
+      return absl::DeadlineExceededError(
+          absl::StrCat("waited ", absl::FormatDuration(limit), " (", tries,
+                       " pulls) for the other ranks: ",
+                       pulled.status().message()));
     }
   }
 }
