@@ -353,7 +353,10 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePush(
   // same layout, hence the same numbers, when the push is sent again.
   const uint64_t chunks = plan->chunks.size();
   if (*seq_base == 0) {
-    *seq_base = next_seq_.fetch_add(chunks + st->sparse.size());
+    *seq_base =
+        options_.seq_numbering == SeqNumbering::kByClock
+            ? (static_cast<uint64_t>(clock) + 1) * kSeqsPerClock
+            : next_seq_.fetch_add(chunks + st->sparse.size());
   }
   const uint64_t base = *seq_base;
   uint64_t k = 0;

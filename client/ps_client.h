@@ -246,8 +246,9 @@ class PsClient {
   Plan pull_plan_;
   Plan push_plan_;
   std::vector<uint32_t> next_stub_;  // per server: round-robin for sparse RPCs
-  // Starts at the creation time in microseconds, so a restarted client with
-  // the same worker_id continues above the sequences it used before.
+  // kCounter: starts at the creation time in microseconds, so a restarted
+  // client with the same worker_id continues above the sequences it used
+  // before.
   std::atomic<uint64_t> next_seq_;
 };
 

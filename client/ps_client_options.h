@@ -23,11 +23,28 @@ namespace ps::client {
 // 25% faster without polling).
 absl::Duration DefaultSmallCallSpin();
 
+// How a client numbers its pushes (PushRequest.seq).
+enum class SeqNumbering {
+  // A counter started at the client's creation time in microseconds, so a
+  // restarted client with the same worker_id continues above the numbers it
+  // used before.
+  kCounter,
+  // (clock + 1) * kSeqsPerClock + the request's index within its push call:
+  // the same in every process for the same step. A worker that takes over a
+  // rank and sends a step again sends each request under the number its
+  // predecessor used, so a server that had it answers `duplicate`. Needs one
+  // push call per clock (a training loop); calls at a repeated clock are
+  // treated as retries.
+  kByClock,
+};
+inline constexpr uint64_t kSeqsPerClock = uint64_t{1} << 20;
+
 struct PsClientOptions {
   // Identifies this client's pushes so that a retried push is applied once.
   // Must be unique among the job's concurrent clients. Empty: no
   // de-duplication (a retried push may be applied twice).
   std::string worker_id;
+  SeqNumbering seq_numbering = SeqNumbering::kCounter;
   // Deadline of each RPC. A call may take up to max_attempts times this.
   absl::Duration rpc_timeout = absl::Seconds(30);
   // Attempts per request. Only UNAVAILABLE is retried (a push keeps its

@@ -168,6 +168,62 @@ TEST_F(PsClientTest, ClocksOfChunkedPushesCompleteOnEveryServer) {
   EXPECT_EQ(buffer, expected);
 }
 
+// Worker replacement: a second client pushing under the same worker id with
+// clock-derived sequence numbers sends each request of a step under the
+// first client's numbers, so a step the first had pushed is not applied
+// again, and the next step is.
+TEST_F(PsClientTest, ClockNumberedStepSentAgainByAnotherClientIsAppliedOnce) {
+  CreateJob("resent", v1::SSP, {"w0"});
+  const PsClientOptions options = {.worker_id = "w0",
+                                   .seq_numbering = SeqNumbering::kByClock,
+                                   .rpc_timeout = absl::Seconds(5),
+                                   .chunk_bytes = 4096};
+  auto first = NewClient(options, nullptr, "resent");
+  std::vector<float> grads(kBig + kTiny, 1.0f), buffer(kBig + kTiny);
+  ASSERT_TRUE(first->Push(AllRefs(), grads.data(), 0).ok());
+  ASSERT_TRUE(first->Push(AllRefs(), grads.data(), 1).ok());
+  auto second = NewClient(options, nullptr, "resent");
+  ASSERT_TRUE(second->Push(AllRefs(), grads.data(), 0).ok());  // duplicates
+  ASSERT_TRUE(second->Push(AllRefs(), grads.data(), 1).ok());  // duplicates
+  ASSERT_TRUE(second->Push(AllRefs(), grads.data(), 2).ok());  // new
+  int64_t staleness = -1;
+  ASSERT_TRUE(second->Pull(AllRefs(), buffer.data(), 3, &staleness).ok());
+  std::vector<float> expected = InitialValues();
+  for (float& v : expected) v -= 3.0f;
+  EXPECT_EQ(buffer, expected);
+}
+
+// A step whose push reached one server and not the other (the worker died
+// in between; here the second server is unreachable for the first client):
+// sent again in full by another client, it is applied on the second server
+// only, and the worker's clock lines up on both.
+TEST_F(PsClientTest, HalfAppliedStepSentAgainIsCompletedOnlyWhereItWasMissing) {
+  CreateJob("half", v1::BSP, {"w0"});
+  const PsClientOptions options = {.worker_id = "w0",
+                                   .seq_numbering = SeqNumbering::kByClock,
+                                   .rpc_timeout = absl::Seconds(5)};
+  v1::PartitionMap cut = map_;
+  cut.mutable_servers(1)->set_address("127.0.0.1:1");  // refuses
+  auto first = NewClient(options, nullptr, "half");
+  auto cut_off = NewClient(options, &cut, "half");
+  std::vector<float> grads(kBig + kTiny, 1.0f), buffer(kBig + kTiny);
+  ASSERT_TRUE(first->Push(AllRefs(), grads.data(), 0).ok());
+  EXPECT_EQ(cut_off->Push(AllRefs(), grads.data(), 1).code(),
+            absl::StatusCode::kUnavailable);
+  // Half applied: clock 1 on the first server (values [0, 50000) of "big"),
+  // not on the second ([50000, kBig)).
+  ASSERT_TRUE(first->Pull(AllRefs(), buffer.data()).ok());
+  EXPECT_EQ(buffer[0], InitialValues()[0] - 2.0f);
+  EXPECT_EQ(buffer[kBig - 1], InitialValues()[kBig - 1] - 1.0f);
+  auto second = NewClient(options, nullptr, "half");
+  ASSERT_TRUE(second->Push(AllRefs(), grads.data(), 1).ok());
+  int64_t staleness = -1;
+  ASSERT_TRUE(second->Pull(AllRefs(), buffer.data(), 2, &staleness).ok());
+  std::vector<float> expected = InitialValues();
+  for (float& v : expected) v -= 2.0f;
+  EXPECT_EQ(buffer, expected);
+}
+
 TEST_F(PsClientTest, PullAheadOfOtherWorkersTimesOut) {
   CreateJob("bsp2", v1::BSP, {"w0", "w1"});
   auto client =

@@ -30,6 +30,9 @@ ABSL_FLAG(absl::Duration, barrier_timeout, absl::Minutes(10),
 ABSL_FLAG(
     int, keep_succeeded_tables, 8,
     "tables of this many latest succeeded jobs stay on servers for export");
+ABSL_FLAG(absl::Duration, worker_replace_timeout, absl::Seconds(60),
+          "a running job's rank whose worker was lost waits this long for "
+          "another worker to take it over, then the job fails");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off");
 ABSL_FLAG(std::string, log_format, "text",
@@ -58,6 +61,12 @@ absl::Status CheckFlags() {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = ps::CheckDurationFlag(
+          "worker_replace_timeout", absl::GetFlag(FLAGS_worker_replace_timeout),
+          absl::ZeroDuration(), absl::Hours(24));
+      !s.ok()) {
+    return s;
+  }
   if (absl::GetFlag(FLAGS_keep_succeeded_tables) < 0) {
     return absl::InvalidArgumentError("--keep_succeeded_tables must be >= 0");
   }
@@ -67,9 +76,11 @@ absl::Status CheckFlags() {
 }
 
 ps::coordinator::JobManagerOptions JobOptionsFromFlags() {
-  return {.barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
-          .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
-          .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables)};
+  return {
+      .barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
+      .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
+      .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables),
+      .worker_replace_timeout = absl::GetFlag(FLAGS_worker_replace_timeout)};
 }
 
 // JobManager's periodic work on four threads of their own, every 50 ms, so

@@ -195,6 +195,10 @@ void JobManager::FillHeartbeat(const std::string& member_id,
     task->set_num_workers(r->job.worker_ids_size());
     *task->mutable_spec() = r->job.spec();
     *task->mutable_partition_map() = r->job.partition_map();
+    if (rank < r->job.push_worker_ids_size()) {
+      task->set_push_worker_id(r->job.push_worker_ids(rank));
+    }
+    task->set_resume_step(r->handovers.ResumeStep(rank));
   }
 }
 
@@ -302,7 +306,10 @@ absl::Status JobManager::CompleteTask(const v1::CompleteTaskRequest& request) {
 // ---- Periodic work: lease expiry, starting pending jobs, dropping the
 // tables of ended jobs ----
 
-void JobManager::ExpireLeases() { FailJobsOf(members_->Expire()); }
+void JobManager::ExpireLeases() {
+  FailJobsOf(members_->Expire());
+  FillVacantRanks();
+}
 
 void JobManager::RunServerWork() {
   StartNextPending();
@@ -328,6 +335,8 @@ void JobManager::FailJobsOfMember(const MemberInfo& m) {
     const bool placed = r.job.state() == v1::PENDING &&
                         r.job.partition_map().servers_size() > 0;
     if (r.job.state() != v1::RUNNING && !placed) continue;
+    // A running job's rank goes to another worker (worker replacement).
+    if (r.job.state() == v1::RUNNING && VacateRank(&r, m)) continue;
     if (r.job.state() == v1::RUNNING && m.role == v1::SERVER &&
         InGroups(r.job.partition_map(), m.id)) {
       FailOver(&r, m);
@@ -608,10 +617,8 @@ std::optional<v1::Job> JobManager::PlaceNextPending() {
     }
   }
   if (r == nullptr) return std::nullopt;
-  std::vector<std::string> idle;
-  for (const MemberInfo& w : members_->Live(v1::WORKER)) {
-    if (!busy_.contains(w.id)) idle.push_back(w.id);
-  }
+  std::vector<std::string> idle = IdleWorkers();
+  ReserveForVacantRanks(&idle);
   const std::vector<MemberInfo> live_servers = members_->Live(v1::SERVER);
   const std::string waiting =
       WhatJobWaitsFor(r->job.spec(), static_cast<int>(idle.size()),
@@ -629,6 +636,7 @@ std::optional<v1::Job> JobManager::PlaceNextPending() {
   *r->job.mutable_partition_map() = std::move(placed->partition_map);
   for (const std::string& w : placed->worker_ids) {
     r->job.add_worker_ids(w);
+    r->job.add_push_worker_ids(w);  // the servers' name for the rank
     busy_[w] = r->job.id();
     last_job_[w] = r->job.id();
   }

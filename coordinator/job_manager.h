@@ -6,7 +6,10 @@
 //   PENDING --Tick: enough idle workers, tables created--> RUNNING
 //   PENDING --pending_timeout, or table creation failed--> FAILED
 //   RUNNING --every rank completed--> SUCCEEDED
-//   RUNNING --a rank failed, or a worker it uses lost its lease--> FAILED
+//   RUNNING --a rank failed--> FAILED
+//   RUNNING --a worker of an unfinished rank lost its lease--> RUNNING with
+//     the rank vacant; an idle worker takes it over (rank_handover.h), or,
+//     after worker_replace_timeout, FAILED naming the rank
 //   RUNNING --a server it uses died--> RUNNING at a new epoch, each group
 //     the server was in going on with its other replicas (a backup promoted
 //     where it led); FAILED when a group had no other replica left
@@ -38,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "coordinator/membership.h"
+#include "coordinator/rank_handover.h"
 #include "coordinator/server_control.h"
 #include "coordinator/task_reports.h"
 #include "proto/ps/v1/ps.pb.h"
@@ -54,6 +58,9 @@ struct JobManagerOptions {
   absl::Duration pending_timeout = absl::Minutes(10);
   // Tables of this many most recent SUCCEEDED jobs stay on the servers.
   int keep_succeeded_tables = 8;
+  // How long a running job's rank whose worker was lost waits for another
+  // worker to take it over before the job fails.
+  absl::Duration worker_replace_timeout = absl::Seconds(60);
 };
 
 class JobManager {
@@ -85,7 +92,9 @@ class JobManager {
   // lease expiry never waits on an RPC (a server that does not answer holds
   // up only the table calls, for their deadline):
   //   ExpireLeases: fail the jobs that use members whose lease ran out
-  //     (jobs still creating their tables too). No RPC; quick.
+  //     (jobs still creating their tables too), except that a running
+  //     job's rank whose worker was lost is handed to an idle worker
+  //     (FillVacantRanks). No RPC; quick.
   //   RunServerWork: start the oldest pending job if it fits (creating its
   //     tables on all its servers at once), and drop the tables of ended
   //     jobs (on all servers at once). Blocks for up to one ServerControl
@@ -118,6 +127,7 @@ class JobManager {
     v1::Job job;
     int64_t version = 0;
     TaskReports tasks;  // sized when the job starts RUNNING
+    RankHandovers handovers;
   };
 
   absl::StatusOr<Record*> Find(const std::string& job_id)
@@ -147,6 +157,22 @@ class JobManager {
   void QueueReplicaUpdates(const Record& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailJobsOfMember(const MemberInfo& dead)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Worker replacement (job_manager_handover.cc).
+  // When `lost` holds a rank of the RUNNING job *r, leaves the rank vacant
+  // for another worker (nothing to do for a rank that completed) and
+  // returns true: the job goes on. False when it holds none.
+  bool VacateRank(Record* r, const MemberInfo& lost)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands vacant ranks to idle workers, oldest vacancy first; fails a job
+  // whose rank has been vacant for longer than worker_replace_timeout.
+  void FillVacantRanks();
+  // Removes from *idle as many workers as running jobs have vacant ranks:
+  // those go to the running jobs before a pending job may start.
+  void ReserveForVacantRanks(std::vector<std::string>* idle) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Live workers that hold no rank, in membership order.
+  std::vector<std::string> IdleWorkers() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Starts the oldest pending job if the cluster has room: places it, then
   // creates its tables with no lock held, then makes it RUNNING.
   void StartNextPending();

@@ -105,6 +105,26 @@ class JobManagerTest : public ::testing::Test {
     return c;
   }
 
+  // Moves the clock on past one lease with only `alive` heartbeating, so
+  // every other member is declared dead.
+  void LetOthersLapse(const std::vector<std::string>& alive) {
+    AdvanceBy(absl::Seconds(4), alive);
+  }
+  // Moves the clock on by `d` in 1 s steps, `alive` heartbeating before
+  // each tick.
+  void AdvanceBy(absl::Duration d, const std::vector<std::string>& alive) {
+    for (absl::Duration done; done < d; done += absl::Seconds(1)) {
+      for (const std::string& m : alive) ASSERT_TRUE(Heartbeat(m).ok()) << m;
+      now_ += absl::Seconds(1);
+      jobs_.Tick();
+    }
+  }
+  std::string RegisterWorker(const std::string& address) {
+    Registration r = *members_.Register(v1::WORKER, address);
+    incarnations_[r.id] = r.incarnation;
+    return r.id;
+  }
+
   absl::Time now_ = absl::FromUnixSeconds(1000);
   Clock clock_ = [this] { return now_; };
   Membership members_{absl::Seconds(3), clock_};
@@ -114,7 +134,8 @@ class JobManagerTest : public ::testing::Test {
                    clock_,
                    {.barrier_timeout = absl::Milliseconds(200),
                     .pending_timeout = absl::Seconds(60),
-                    .keep_succeeded_tables = 1}};
+                    .keep_succeeded_tables = 1,
+                    .worker_replace_timeout = absl::Seconds(10)}};
   std::string data_dir_;
   std::vector<std::string> servers_, workers_;
   absl::flat_hash_map<std::string, uint64_t> incarnations_;
@@ -204,18 +225,18 @@ TEST_F(JobManagerTest, PendingJobFailsAfterPendingTimeout) {
 TEST_F(JobManagerTest, DeadWorkerFailsJobWithReasonAndDropsTables) {
   std::string id = Run(2);
   std::string victim = jobs_.Get(id)->worker_ids(1);
-  now_ += absl::Seconds(2);
-  for (const auto& m :
-       {servers_[0], servers_[1], jobs_.Get(id)->worker_ids(0)}) {
-    ASSERT_TRUE(Heartbeat(m).ok());
-  }
-  now_ += absl::Seconds(2);
-  jobs_.Tick();
+  // Its rank waits worker_replace_timeout for a worker; there is none.
+  LetOthersLapse({servers_[0], servers_[1], jobs_.Get(id)->worker_ids(0)});
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::RUNNING);
+  AdvanceBy(absl::Seconds(11),
+            {servers_[0], servers_[1], jobs_.Get(id)->worker_ids(0)});
   v1::Job job = *jobs_.Get(id);
   EXPECT_EQ(job.state(), v1::FAILED);
-  EXPECT_NE(job.reason().find(victim + " (rank 1"), std::string::npos)
+  EXPECT_NE(job.reason().find("rank 1 lost its worker " + victim),
+            std::string::npos)
       << job.reason();
   EXPECT_NE(job.reason().find("lease"), std::string::npos);
+  EXPECT_NE(job.reason().find("within 10s"), std::string::npos);
   EXPECT_EQ(control_.dropped.size(), 2u);
   v1::HeartbeatResponse hb;
   jobs_.FillHeartbeat(job.worker_ids(0), &hb);
@@ -388,6 +409,118 @@ TEST_F(JobManagerTest, WaitForChangeSeesProgress) {
   auto next = jobs_.WaitForChange(id, first->second, absl::Milliseconds(10));
   EXPECT_GT(next->second, first->second);
   EXPECT_EQ(next->first.progress().step(), 5);
+}
+
+// ---- Worker replacement ----
+
+v1::ReportProgressRequest Progress(const v1::Job& job, int rank, int64_t step) {
+  v1::ReportProgressRequest p;
+  p.set_job_id(job.id());
+  p.set_rank(rank);
+  p.set_member_id(job.worker_ids(rank));
+  p.set_step(step);
+  p.set_total_steps(100);
+  return p;
+}
+
+TEST_F(JobManagerTest, LostWorkersRankGoesToAnIdleWorkerAtItsReportedStep) {
+  const std::string id = Run(1);
+  const std::string lost = jobs_.Get(id)->worker_ids(0);
+  const std::string spare = lost == workers_[0] ? workers_[1] : workers_[0];
+  ASSERT_TRUE(jobs_.ReportProgress(Progress(*jobs_.Get(id), 0, 40)).ok());
+  LetOthersLapse({servers_[0], servers_[1], spare});
+  v1::Job job = *jobs_.Get(id);
+  EXPECT_EQ(job.state(), v1::RUNNING);
+  EXPECT_EQ(job.worker_ids(0), spare);
+  EXPECT_EQ(job.push_worker_ids(0), lost);
+  EXPECT_EQ(job.reason(), "");
+  EXPECT_EQ(jobs_.JobOfMember(spare), id);
+  v1::HeartbeatResponse hb;
+  jobs_.FillHeartbeat(spare, &hb);
+  EXPECT_EQ(hb.task().job_id(), id);
+  EXPECT_EQ(hb.task().rank(), 0);
+  EXPECT_EQ(hb.task().push_worker_id(), lost);
+  EXPECT_EQ(hb.task().resume_step(), 40);
+  // The lost worker's reports are refused; the new one's are taken.
+  v1::ReportProgressRequest old_report = Progress(job, 0, 45);
+  old_report.set_member_id(lost);
+  EXPECT_EQ(jobs_.ReportProgress(old_report).code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(jobs_.ReportProgress(Progress(job, 0, 60)).ok());
+  ASSERT_TRUE(jobs_.CompleteTask(Done(id, 0, 90)).ok());
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::SUCCEEDED);
+  EXPECT_TRUE(control_.dropped.empty());
+}
+
+TEST_F(JobManagerTest, VacantRankWaitsForAWorkerThatRegistersLater) {
+  const std::string id = Run(2);
+  const std::string lost = jobs_.Get(id)->worker_ids(1);
+  const std::string kept = jobs_.Get(id)->worker_ids(0);
+  LetOthersLapse({servers_[0], servers_[1], kept});
+  v1::Job job = *jobs_.Get(id);
+  EXPECT_EQ(job.state(), v1::RUNNING);
+  EXPECT_EQ(job.worker_ids(1), "");
+  EXPECT_NE(job.reason().find("rank 1 lost " + lost), std::string::npos)
+      << job.reason();
+  EXPECT_NE(job.reason().find("waiting up to 10s"), std::string::npos);
+  // The rank has no worker: its barrier waits, its reports are refused.
+  v1::ReportProgressRequest old_report = Progress(job, 1, 5);
+  old_report.set_member_id(lost);
+  EXPECT_EQ(jobs_.ReportProgress(old_report).code(),
+            absl::StatusCode::kPermissionDenied);
+  AdvanceBy(absl::Seconds(5), {servers_[0], servers_[1], kept});
+  // The lost worker restarts and registers again, under a new id.
+  const std::string back = RegisterWorker("127.0.0.1:21");
+  AdvanceBy(absl::Seconds(1), {servers_[0], servers_[1], kept, back});
+  job = *jobs_.Get(id);
+  EXPECT_EQ(job.state(), v1::RUNNING);
+  EXPECT_EQ(job.worker_ids(1), back);
+  EXPECT_EQ(job.push_worker_ids(1), lost);
+  // Its deadline is gone with the vacancy.
+  AdvanceBy(absl::Seconds(10), {servers_[0], servers_[1], kept, back});
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::RUNNING);
+  ASSERT_TRUE(jobs_.CompleteTask(Done(id, 0, 90)).ok());
+  ASSERT_TRUE(jobs_.CompleteTask(Done(id, 1, 80)).ok());
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::SUCCEEDED);
+}
+
+TEST_F(JobManagerTest, PendingJobDoesNotTakeTheWorkerAVacantRankNeeds) {
+  const std::string a = Run(2);
+  const std::string lost = jobs_.Get(a)->worker_ids(1);
+  const std::string kept = jobs_.Get(a)->worker_ids(0);
+  LetOthersLapse({servers_[0], servers_[1], kept});
+  absl::StatusOr<std::string> b = jobs_.Submit(Spec(1));
+  ASSERT_TRUE(b.ok()) << b.status();
+  const std::string fresh = RegisterWorker("127.0.0.1:22");
+  jobs_.RunServerWork();  // before the handover: job b must wait
+  EXPECT_EQ(jobs_.Get(*b)->state(), v1::PENDING);
+  jobs_.ExpireLeases();
+  EXPECT_EQ(jobs_.Get(a)->worker_ids(1), fresh);
+  EXPECT_EQ(jobs_.Get(*b)->state(), v1::PENDING);
+}
+
+TEST_F(JobManagerTest, LosingTheWorkerOfACompletedRankChangesNothing) {
+  const std::string id = Run(2);
+  const std::string done = jobs_.Get(id)->worker_ids(0);
+  const std::string kept = jobs_.Get(id)->worker_ids(1);
+  ASSERT_TRUE(jobs_.CompleteTask(Done(id, 0, 90)).ok());
+  LetOthersLapse({servers_[0], servers_[1], kept});
+  v1::Job job = *jobs_.Get(id);
+  EXPECT_EQ(job.state(), v1::RUNNING);
+  EXPECT_EQ(job.reason(), "");
+  AdvanceBy(absl::Seconds(11), {servers_[0], servers_[1], kept});
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::RUNNING);
+  ASSERT_TRUE(jobs_.CompleteTask(Done(id, 1, 80)).ok());
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::SUCCEEDED);
+}
+
+TEST_F(JobManagerTest, DeadServerStillFailsTheJob) {
+  const std::string id = Run(2);
+  const v1::Job job = *jobs_.Get(id);
+  LetOthersLapse({servers_[0], job.worker_ids(0), job.worker_ids(1)});
+  EXPECT_EQ(jobs_.Get(id)->state(), v1::FAILED);
+  EXPECT_NE(jobs_.Get(id)->reason().find("parameter server"),
+            std::string::npos);
 }
 
 }  // namespace

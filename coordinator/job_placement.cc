@@ -70,7 +70,11 @@ v1::CreateTablesRequest GroupRequest(const v1::Job& job, int group,
   request.set_epoch(map.epoch());
   request.set_consistency(job.spec().training().consistency());
   request.set_staleness(job.spec().training().staleness());
-  *request.mutable_worker_ids() = job.worker_ids();
+  // The ids the servers know the ranks by: a rank taken over by another
+  // worker keeps its first worker's (Job.push_worker_ids).
+  *request.mutable_worker_ids() = job.push_worker_ids_size() > 0
+                                      ? job.push_worker_ids()
+                                      : job.worker_ids();
   *request.mutable_tables() = map.tables();
   for (v1::DenseRange& range : RangesOf(map, group)) {
     *request.add_ranges() = std::move(range);

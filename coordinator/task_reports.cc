@@ -20,9 +20,12 @@ absl::Status CheckRunningRank(const v1::Job& job, int rank,
         "rank: ", rank, "; allowed: [0, ", job.worker_ids_size(), ")"));
   }
   if (!member_id.empty() && job.worker_ids(rank) != member_id) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("rank ", rank, " of ", job.id(), " belongs to ",
-                     job.worker_ids(rank), ", not ", member_id));
+    const std::string& holder = job.worker_ids(rank);
+    return absl::PermissionDeniedError(absl::StrCat(
+        "rank ", rank, " of ", job.id(), " belongs to ",
+        holder.empty() ? "no worker (it waits for one to take it over)"
+                       : holder,
+        ", not ", member_id));
   }
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 #ifndef PS_COORDINATOR_TASK_REPORTS_H_
 #define PS_COORDINATOR_TASK_REPORTS_H_
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -19,7 +20,8 @@ namespace ps::coordinator {
 // Whether `rank` of `job` may report: the job is RUNNING
 // (FAILED_PRECONDITION naming its state and reason), the rank is one of
 // its ranks (INVALID_ARGUMENT), and, unless `member_id` is empty, the rank
-// belongs to that member (PERMISSION_DENIED naming both).
+// belongs to that member (PERMISSION_DENIED naming both; a rank that lost
+// its worker belongs to no one until another takes it over).
 absl::Status CheckRunningRank(const v1::Job& job, int rank,
                               const std::string& member_id);
 
@@ -46,6 +48,12 @@ class TaskReports {
   bool AllArrived(const std::string& name) const;
   // The ranks not yet arrived at `name`, ascending.
   std::vector<int> Missing(const std::string& name) const;
+
+  // The steps `rank` last reported as done (0 before its first report):
+  // where a worker taking the rank over resumes.
+  int64_t ReportedStep(int rank) const { return progress_[rank].step(); }
+  // Whether `rank` has completed its task.
+  bool Completed(int rank) const { return done_[rank]; }
 
   // Records the rank's completion (checked by CheckRunningRank and
   // ValidateEvaluation); returns whether every rank has completed.

@@ -19,7 +19,9 @@ std::string RunfilesBinDir() {
 
 bool IsFinal(const v1::Job& job) { return ps::IsFinal(job.state()); }
 
-void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease) {
+void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease,
+                               int spare_workers,
+                               absl::Duration worker_replace_timeout) {
   const std::string base = std::getenv("TEST_TMPDIR");
   const std::string name =
       ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -29,11 +31,14 @@ void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease) {
   std::filesystem::create_directories(data_dir_);
   ASSERT_TRUE(WriteSyntheticFashionMnist(data_dir_, 3000, 1000, 7).ok());
   ASSERT_TRUE(WriteSyntheticFlights(data_dir_, 20000, 4000, 7).ok());
-  auto cluster = client::LocalCluster::Start({.servers = servers,
-                                              .workers = workers,
-                                              .bin_dir = RunfilesBinDir(),
-                                              .work_dir = work_dir_,
-                                              .lease = lease});
+  auto cluster = client::LocalCluster::Start(
+      {.servers = servers,
+       .workers = workers,
+       .spare_workers = spare_workers,
+       .worker_replace_timeout = worker_replace_timeout,
+       .bin_dir = RunfilesBinDir(),
+       .work_dir = work_dir_,
+       .lease = lease});
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   cluster_ = *std::move(cluster);
 }

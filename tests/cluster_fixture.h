@@ -20,8 +20,12 @@ std::string RunfilesBinDir();
 class ClusterTest : public ::testing::Test {
  protected:
   // Starts the cluster; call from the test body (tests choose sizes).
-  void StartCluster(int servers, int workers,
-                    absl::Duration lease = absl::Seconds(3));
+  // `spare_workers` start idle (LocalClusterOptions); a zero
+  // `worker_replace_timeout` leaves the coordinator's default.
+  void StartCluster(
+      int servers, int workers, absl::Duration lease = absl::Seconds(3),
+      int spare_workers = 0,
+      absl::Duration worker_replace_timeout = absl::ZeroDuration());
 
   // A softmax/MLP job over the synthetic data.
   v1::JobSpec Spec(int workers, int epochs, bool mlp = true);

@@ -170,8 +170,11 @@ TEST_F(ConsistencyTest, SspNeverAnswersStalerThanBoundWithSlowWorker) {
   EXPECT_EQ(asp_stats.pulls_waited(), 0);
 }
 
+// Without a worker to take the dead one's rank over (worker replacement),
+// the BSP job fails once --worker_replace_timeout has passed.
 TEST_F(ConsistencyTest, DeadWorkerFailsBspJobInsteadOfHanging) {
-  StartCluster(1, 2, /*lease=*/absl::Seconds(1));
+  StartCluster(1, 2, /*lease=*/absl::Seconds(1), /*spare_workers=*/0,
+               /*worker_replace_timeout=*/absl::Milliseconds(1));
   v1::JobSpec spec = Spec(2, /*epochs=*/1000);
   spec.mutable_training()->set_consistency(v1::BSP);
   std::string id = Submit(spec);

@@ -78,9 +78,13 @@ TEST_F(ClusterTest, CancelStopsTheWorkers) {
   EXPECT_EQ(GetJob(id).reason(), "cancelled by user");
 }
 
+// No spare worker and (almost) no --worker_replace_timeout: the rank is
+// not taken over and the job fails within the lease. The longer waits for
+// a replacement are in worker_replacement_test.
 TEST_F(ClusterTest, KilledWorkerFailsJobWithinLease) {
   const absl::Duration lease = absl::Seconds(1);
-  StartCluster(1, 2, lease);
+  StartCluster(1, 2, lease, /*spare_workers=*/0,
+               /*worker_replace_timeout=*/absl::Milliseconds(1));
   std::string id = Submit(Spec(2, /*epochs=*/1000));
   WaitFor(id, [](const v1::Job& j) { return j.progress().step() > 10; },
           absl::Seconds(60));

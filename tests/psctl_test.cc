@@ -70,6 +70,65 @@ TEST_F(PsctlTest, LocalRunsJobToSucceededAndExports) {
   EXPECT_TRUE(std::filesystem::exists(dir_ + "/m.psx"));
 }
 
+// The pid of the child of `parent` whose command line mentions `needle`,
+// or -1.
+pid_t ChildWith(pid_t parent, const std::string& needle) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string pid, comm, state;
+    pid_t ppid = -1;
+    stat >> pid >> comm >> state >> ppid;
+    if (ppid != parent) continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::stringstream s;
+    s << cmdline.rdbuf();
+    if (s.str().find(needle) != std::string::npos) return std::stoi(name);
+  }
+  return -1;
+}
+
+// --spare_workers: a SIGKILLed worker's rank is taken over by the spare and
+// the job succeeds.
+TEST_F(PsctlTest, LocalSpareWorkerTakesOverAKilledWorkersRank) {
+  const std::string logs = dir_ + "/logs";
+  const std::string spec = dir_ + "/bsp.json";
+  std::ofstream(spec) << R"({"name": "spare", "model": {"type": "SOFTMAX"},
+      "data": {"dataset": "FASHION_MNIST", "dir": ")"
+                      << dir_ << R"(/data"},
+      "optimizer": {"type": "SGD", "learningRate": 0.1},
+      "training": {"epochs": 40, "batchSize": 32, "reportEverySteps": 5,
+                   "consistency": "BSP"},
+      "cluster": {"numWorkers": 2}})";
+  auto p = Psctl({"local", spec, "--servers=1", "--workers=2", "--spare_workers=1",
+                  "--lease=1s", "--bin_dir=" + RunfilesBinDir(),
+                  "--work_dir=" + logs});
+  // The worker that started rank 1 says so in its log.
+  std::string victim;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while ((victim.empty() || Output().find("loss") == std::string::npos) &&
+         p->Running() && absl::Now() < deadline) {
+    for (int i = 0; i < 3 && victim.empty(); ++i) {
+      std::ifstream log(absl::StrCat(logs, "/worker", i, ".log"));
+      std::stringstream s;
+      s << log.rdbuf();
+      if (s.str().find("rank 1/2") != std::string::npos) {
+        victim = absl::StrCat("worker", i, ".addr");
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_FALSE(victim.empty()) << Output();
+  const pid_t pid = ChildWith(p->pid(), victim);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(60)), 0) << Output();
+  const std::string out = Output();
+  EXPECT_NE(out.find("2 workers + 1 spare"), std::string::npos) << out;
+  EXPECT_NE(out.find("state:    SUCCEEDED"), std::string::npos) << out;
+}
+
 TEST_F(PsctlTest, LocalIsCancelledByCtrlCAndTearsDown) {
   auto p = Psctl({"local", WriteSpec(1000), "--servers=1", "--workers=1",
                   "--bin_dir=" + RunfilesBinDir(), "--work_dir=" + dir_ + "/logs"});

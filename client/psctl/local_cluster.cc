@@ -63,6 +63,10 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
         absl::StrCat("servers ", options.servers, ", workers ", options.workers,
                      "; allowed: each in [1, 64]"));
   }
+  if (options.spare_workers < 0 || options.spare_workers > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spare_workers ", options.spare_workers, "; allowed: [0, 64]"));
+  }
   absl::StatusOr<std::string> bin_dir = FindBinDir(options.bin_dir);
   if (!bin_dir.ok()) return bin_dir.status();
   std::unique_ptr<LocalCluster> cluster(new LocalCluster(options));
@@ -102,9 +106,15 @@ absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,
 }
 
 absl::Status LocalCluster::StartAll() {
+  std::vector<std::string> coordinator_flags = {
+      absl::StrCat("--lease=", absl::FormatDuration(options_.lease))};
+  if (options_.worker_replace_timeout > absl::ZeroDuration()) {
+    coordinator_flags.push_back(
+        absl::StrCat("--worker_replace_timeout=",
+                     absl::FormatDuration(options_.worker_replace_timeout)));
+  }
   absl::StatusOr<Subprocess*> coord =
-      Spawn("ps_coordinator", "coordinator",
-            {absl::StrCat("--lease=", absl::FormatDuration(options_.lease))});
+      Spawn("ps_coordinator", "coordinator", std::move(coordinator_flags));
   if (!coord.ok()) return coord.status();
   absl::StatusOr<std::string> address = WaitForFileLine(
       options_.work_dir + "/coordinator.addr", options_.start_timeout, *coord);
@@ -122,7 +132,7 @@ absl::Status LocalCluster::StartAll() {
         Spawn("ps_server", absl::StrCat("server", i), {flag});
     if (!p.ok()) return p.status();
   }
-  for (int i = 0; i < options_.workers; ++i) {
+  for (int i = 0; i < options_.workers + options_.spare_workers; ++i) {
     absl::StatusOr<Subprocess*> p =
         Spawn("ps_worker", absl::StrCat("worker", i), {flag});
     if (!p.ok()) return p.status();
@@ -152,17 +162,19 @@ absl::Status LocalCluster::AwaitMembers() {
         if (m.state() != v1::ALIVE) continue;
         (m.role() == v1::SERVER ? servers : workers)++;
       }
-      if (servers == options_.servers && workers == options_.workers) {
+      if (servers == options_.servers &&
+          workers == options_.workers + options_.spare_workers) {
         return absl::OkStatus();
       }
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "after ", absl::FormatDuration(options_.start_timeout), " only ", servers,
-      " of ", options_.servers, " servers and ", workers, " of ",
-      options_.workers, " workers had registered with the coordinator at ",
-      coordinator_address_, "; logs in ", options_.work_dir));
+  return absl::DeadlineExceededError(
+      absl::StrCat("after ", absl::FormatDuration(options_.start_timeout),
+                   " only ", servers, " of ", options_.servers, " servers and ",
+                   workers, " of ", options_.workers + options_.spare_workers,
+                   " workers had registered with the coordinator at ",
+                   coordinator_address_, "; logs in ", options_.work_dir));
 }
 
 void LocalCluster::Stop() {

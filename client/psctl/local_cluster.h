@@ -22,6 +22,11 @@ namespace ps::client {
 struct LocalClusterOptions {
   int servers = 1;
   int workers = 1;
+  // Extra workers, started after `workers` and idle until a job's rank
+  // loses its worker and is handed to one of them (worker replacement).
+  int spare_workers = 0;
+  // The coordinator's --worker_replace_timeout; zero: its default.
+  absl::Duration worker_replace_timeout = absl::ZeroDuration();
   // Folder holding ps_coordinator, ps_server and ps_worker, or a Bazel
   // bazel-bin folder (coordinator/ps_coordinator, ...). Empty: found from
   // this program's own location.
@@ -48,7 +53,8 @@ class LocalCluster {
   // The raw stub, for tests that send requests by hand (malformed ones
   // included); shares the client's channel.
   v1::Coordinator::Stub* coordinator() { return stub_.get(); }
-  // Child processes: [0] coordinator, then servers, then workers.
+  // Child processes: [0] coordinator, then servers, then workers (the
+  // spare ones last: worker_process(workers + i)).
   Subprocess* coordinator_process() { return procs_[0].get(); }
   Subprocess* server_process(int i) { return procs_[1 + i].get(); }
   Subprocess* worker_process(int i) {

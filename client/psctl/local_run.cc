@@ -65,8 +65,11 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
                                  std::ostream& out,
                                  const std::atomic<bool>* interrupted) {
   out << "starting local cluster: 1 coordinator, " << options.cluster.servers
-      << " servers, " << options.cluster.workers << " workers (logs in "
-      << options.cluster.work_dir << ")" << std::endl;
+      << " servers, " << options.cluster.workers << " workers";
+  if (options.cluster.spare_workers > 0) {
+    out << " + " << options.cluster.spare_workers << " spare";
+  }
+  out << " (logs in " << options.cluster.work_dir << ")" << std::endl;
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
       LocalCluster::Start(options.cluster);
   if (!cluster.ok()) return cluster.status();

@@ -22,6 +22,9 @@ ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
 ABSL_FLAG(std::string, out, "", "export: file to write the parameters to");
 ABSL_FLAG(int, servers, 2, "local: parameter servers to start");
 ABSL_FLAG(int, workers, 2, "local: workers to start");
+ABSL_FLAG(int, spare_workers, 0,
+          "local: extra idle workers; one takes over the rank of a worker "
+          "that dies");
 ABSL_FLAG(std::string, bin_dir, "", "local: folder of the daemon binaries");
 ABSL_FLAG(std::string, export_to, "",
           "local: export the trained parameters here");
@@ -48,7 +51,8 @@ commands:
   cluster              members and their health
   tables [JOB]         tables held by each live server: rows, values, bytes
   local SPEC.json      run one job on a local cluster of real processes
-                       (--servers=2 --workers=2 [--export_to=F])
+                       (--servers=2 --workers=2 [--spare_workers=0]
+                       [--export_to=F])
 )";
 
 // Paths given on the command line are relative to where the user stands,
@@ -95,6 +99,7 @@ int RunLocalCommand(const std::string& spec_path) {
   ps::client::LocalRunOptions options;
   options.cluster = {.servers = absl::GetFlag(FLAGS_servers),
                      .workers = absl::GetFlag(FLAGS_workers),
+                     .spare_workers = absl::GetFlag(FLAGS_spare_workers),
                      .bin_dir = absl::GetFlag(FLAGS_bin_dir),
                      .work_dir = work_dir,
                      .lease = absl::GetFlag(FLAGS_lease)};

@@ -9,17 +9,76 @@
 namespace ps::worker {
 namespace {
 
+// Whether pulls of `task` wait on the servers for the other ranks.
+bool PullsWait(const v1::Task& task) {
+  const v1::Consistency mode = task.spec().training().consistency();
+  return mode == v1::BSP || mode == v1::SSP;
+}
+
+// Runs `pull` again while it ends DEADLINE_EXCEEDED (each try is bounded
+// by the client's RPC deadline), up to `limit` after the first try: a BSP
+// or SSP pull waits there for a rank whose worker was lost until another
+// takes the rank over. A cancelled task's pull returns CANCELLED, and a job
+// that failed meanwhile has its tables dropped (ABORTED), so the retries
+// end with the job.
+template <typename Pull>
+absl::StatusOr<int64_t> PullPatiently(bool waits, absl::Duration limit,
+                                      Pull pull) {
+  const absl::Time deadline = absl::Now() + limit;
+  for (int tries = 1;; ++tries) {
+    absl::StatusOr<int64_t> pulled = pull();
+    if (!waits || !absl::IsDeadlineExceeded(pulled.status())) return pulled;
+    if (absl::Now() >= deadline) {
+      // The last try's message names whom it waited for.
+      return absl::DeadlineExceededError(
+          absl::StrCat("waited ", absl::FormatDuration(limit), " (", tries,
+                       " pulls) for the other ranks: ",
+                       pulled.status().message()));
+    }
+  }
+}
+
+client::PsClientOptions ClientOptions(const v1::Task& task,
+                                      const std::string& worker_id,
+                                      const std::atomic<bool>* cancelled,
+                                      const ServerParamStoresOptions& o) {
+  // Clock-derived sequence numbers: a worker that takes over this rank
+  // sends a step again under the same numbers (see Task.resume_step), and
+  // a push sent again after a failover keeps its numbers too.
+  client::PsClientOptions options{
+      .worker_id = worker_id,
+      .seq_numbering = client::SeqNumbering::kByClock,
+      .rpc_timeout = o.rpc_timeout,
+      .cancelled = cancelled};
+  if (o.refresh) {
+    options.refresh_map = [refresh = o.refresh, job = task.job_id()](
+                              uint64_t, const std::vector<std::string>& ids) {
+      return refresh(job, ids);
+    };
+  }
+  return options;
+}
+
 // The job's tables as one flat buffer on the servers.
 class ServerParamStore : public ParamStore {
  public:
+  // `wait_limit`: how long a pull may wait for other ranks (PullPatiently);
+  // 0 when the job's pulls do not wait.
   ServerParamStore(std::unique_ptr<client::PsClient> client,
-                   std::vector<client::TableRef> refs)
-      : client_(std::move(client)), refs_(std::move(refs)) {}
+                   std::vector<client::TableRef> refs,
+                   absl::Duration wait_limit)
+      : client_(std::move(client)),
+        refs_(std::move(refs)),
+        wait_limit_(wait_limit) {}
   absl::StatusOr<int64_t> Pull(float* params, int64_t clock) override {
-    int64_t staleness = 0;
-    absl::Status s = client_->Pull(refs_, params, clock, &staleness);
-    if (!s.ok()) return s;
-    return staleness;
+    return PullPatiently(wait_limit_ > absl::ZeroDuration(), wait_limit_,
+                         [&]() -> absl::StatusOr<int64_t> {
+                           int64_t staleness = 0;
+                           absl::Status s =
+                               client_->Pull(refs_, params, clock, &staleness);
+                           if (!s.ok()) return s;
+                           return staleness;
+                         });
   }
   absl::Status Push(const float* grads, int64_t clock) override {
     return client_->Push(refs_, grads, clock);
@@ -28,6 +87,7 @@ class ServerParamStore : public ParamStore {
  private:
   std::unique_ptr<client::PsClient> client_;
   std::vector<client::TableRef> refs_;
+  const absl::Duration wait_limit_;
 };
 
 // A sparse model's tables on the servers: the DENSE tables as one flat
@@ -36,18 +96,25 @@ class ServerSparseParamStore : public SparseParamStore {
  public:
   // `overlap`: send a step's push and the next step's pull together (ASP
   // only; see PsClient::PushAndPull).
+  // `wait_limit` as for ServerParamStore.
   ServerSparseParamStore(std::unique_ptr<client::PsClient> client,
-                         std::vector<client::TableRef> dense, bool overlap)
+                         std::vector<client::TableRef> dense, bool overlap,
+                         absl::Duration wait_limit)
       : client_(std::move(client)),
         dense_(std::move(dense)),
-        overlap_(overlap) {}
+        overlap_(overlap),
+        wait_limit_(wait_limit) {}
   absl::StatusOr<int64_t> Pull(float* dense, std::vector<SparseBlock>* blocks,
                                int64_t clock) override {
-    int64_t staleness = 0;
-    absl::Status s =
-        client_->Pull(dense_, dense, PullRefs(blocks), clock, &staleness);
-    if (!s.ok()) return s;
-    return staleness;
+    return PullPatiently(wait_limit_ > absl::ZeroDuration(), wait_limit_,
+                         [&]() -> absl::StatusOr<int64_t> {
+                           int64_t staleness = 0;
+                           absl::Status s =
+                               client_->Pull(dense_, dense, PullRefs(blocks),
+                                             clock, &staleness);
+                           if (!s.ok()) return s;
+                           return staleness;
+                         });
   }
   absl::Status Push(const float* dense_grads,
                     const std::vector<SparseBlock>& blocks,
@@ -92,25 +159,12 @@ class ServerSparseParamStore : public SparseParamStore {
   std::unique_ptr<client::PsClient> client_;
   std::vector<client::TableRef> dense_;
   const bool overlap_;
+  const absl::Duration wait_limit_;
   std::vector<client::SparsePullRef> pull_refs_;
   std::vector<client::SparsePushRef> push_refs_;
 };
 
 }  // namespace
-
-client::PsClientOptions ServerParamStores::ClientOptions(
-    const v1::Task& task, const std::string& worker_id,
-    const std::atomic<bool>* cancelled) {
-  client::PsClientOptions options{.worker_id = worker_id,
-                                  .cancelled = cancelled};
-  if (refresh_) {
-    options.refresh_map = [refresh = refresh_, job = task.job_id()](
-                              uint64_t, const std::vector<std::string>& ids) {
-      return refresh(job, ids);
-    };
-  }
-  return options;
-}
 
 absl::StatusOr<std::unique_ptr<ParamStore>> ServerParamStores::ConnectDense(
     const v1::Task& task, const std::string& worker_id, int64_t num_params,
@@ -127,11 +181,13 @@ absl::StatusOr<std::unique_ptr<ParamStore>> ServerParamStores::ConnectDense(
                      " values but the model has ", num_params, " parameters"));
   }
   absl::StatusOr<std::unique_ptr<client::PsClient>> client =
-      client::PsClient::Create(task.job_id(), task.partition_map(),
-                               ClientOptions(task, worker_id, cancelled));
+      client::PsClient::Create(
+          task.job_id(), task.partition_map(),
+          ClientOptions(task, worker_id, cancelled, options_));
   if (!client.ok()) return client.status();
-  return std::make_unique<ServerParamStore>(*std::move(client),
-                                            std::move(refs));
+  return std::make_unique<ServerParamStore>(
+      *std::move(client), std::move(refs),
+      PullsWait(task) ? options_.pull_wait_limit : absl::ZeroDuration());
 }
 
 absl::StatusOr<std::unique_ptr<SparseParamStore>>
@@ -158,13 +214,14 @@ ServerParamStores::ConnectSparse(const v1::Task& task,
                      model.table_dims().size(), " sparse tables"));
   }
   absl::StatusOr<std::unique_ptr<client::PsClient>> client =
-      client::PsClient::Create(task.job_id(), task.partition_map(),
-                               ClientOptions(task, worker_id, cancelled));
+      client::PsClient::Create(
+          task.job_id(), task.partition_map(),
+          ClientOptions(task, worker_id, cancelled, options_));
   if (!client.ok()) return client.status();
-  const v1::Consistency mode = task.spec().training().consistency();
-  const bool asp = mode == v1::ASP || mode == v1::CONSISTENCY_UNSPECIFIED;
-  return std::make_unique<ServerSparseParamStore>(*std::move(client),
-                                                  std::move(dense), asp);
+  const bool waits = PullsWait(task);
+  return std::make_unique<ServerSparseParamStore>(
+      *std::move(client), std::move(dense), /*overlap=*/!waits,
+      waits ? options_.pull_wait_limit : absl::ZeroDuration());
 }
 
 }  // namespace ps::worker

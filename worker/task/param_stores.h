@@ -7,9 +7,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "client/ps_client_options.h"
 #include "proto/ps/v1/ps.pb.h"
 #include "worker/model/flights_model.h"
@@ -39,18 +42,32 @@ class ParamStores {
       const FlightsModel& model, const std::atomic<bool>* cancelled) = 0;
 };
 
+struct ServerParamStoresOptions {
+  // Longest a BSP or SSP pull waits for the other ranks, over its RPCs.
+  absl::Duration pull_wait_limit = absl::Minutes(10);
+  // Deadline of each data-plane RPC (client::PsClientOptions::rpc_timeout).
+  absl::Duration rpc_timeout = absl::Seconds(30);
+  // How a client finds the job's map after a server failed
+  // (client::PsClientOptions::refresh_map): called with the job id and the
+  // servers the client could not reach. Null: failures are returned.
+  std::function<absl::StatusOr<v1::PartitionMap>(
+      const std::string& job_id, const std::vector<std::string>& unreachable)>
+      refresh;
+};
+
 // The job's parameter servers, through task.partition_map(). A sparse store
 // sends a step's push and the next step's pull together under ASP (see
-// PsClient::PushAndPull).
+// PsClient::PushAndPull). Pushes are numbered by clock
+// (client::SeqNumbering::kByClock), so a worker that takes over a rank
+// sends a step again under its predecessor's numbers. Under BSP and SSP a
+// pull that times out waiting for other ranks is sent again, for up to
+// pull_wait_limit in all: a rank whose worker was lost waits there until
+// another worker takes it over (the coordinator fails the job past its
+// --worker_replace_timeout, which drops the tables and ends the wait).
 class ServerParamStores : public ParamStores {
  public:
-  // `refresh` (may be null): how a client finds the job's map after a
-  // server failed (PsClientOptions::refresh_map); its arguments are the
-  // job id and the servers the client could not reach.
-  using RefreshFn = std::function<absl::StatusOr<v1::PartitionMap>(
-      const std::string& job_id, const std::vector<std::string>& unreachable)>;
-  explicit ServerParamStores(RefreshFn refresh = nullptr)
-      : refresh_(std::move(refresh)) {}
+  explicit ServerParamStores(ServerParamStoresOptions options = {})
+      : options_(options) {}
 
   absl::StatusOr<std::unique_ptr<ParamStore>> ConnectDense(
       const v1::Task& task, const std::string& worker_id, int64_t num_params,
@@ -60,10 +77,7 @@ class ServerParamStores : public ParamStores {
       const FlightsModel& model, const std::atomic<bool>* cancelled) override;
 
  private:
-  client::PsClientOptions ClientOptions(const v1::Task& task,
-                                        const std::string& worker_id,
-                                        const std::atomic<bool>* cancelled);
-  const RefreshFn refresh_;
+  const ServerParamStoresOptions options_;
 };
 
 }  // namespace ps::worker

@@ -91,7 +91,16 @@ TrainerOptions TrainerOptionsFor(const v1::Task& task, int64_t split_count) {
                         .report_every_steps = t.report_every_steps(),
                         .seed = t.seed(),
                         .rank = task.rank(),
-                        .examples_per_epoch = split_count / task.num_workers()};
+                        .examples_per_epoch = split_count / task.num_workers(),
+                        .first_step = task.resume_step()};
+}
+
+// The worker id this rank's pushes carry: the rank's original worker's,
+// also when this worker took the rank over, so that the servers' clock of
+// the rank goes on.
+std::string PushWorkerId(const TaskContext& ctx) {
+  return ctx.task.push_worker_id().empty() ? ctx.options.member_id
+                                           : ctx.task.push_worker_id();
 }
 
 // The part of a task both model kinds share: runs `train`, records the
@@ -197,8 +206,7 @@ absl::Status TrainAndEvaluateSparse(const TaskContext& ctx,
       FlightsModelSpecOf(task.spec(), *shape, slots), ctx.options.compute);
   if (!model.ok()) return model.status();
   absl::StatusOr<std::unique_ptr<SparseParamStore>> store =
-      ctx.stores.ConnectSparse(task, ctx.options.member_id, **model,
-                               ctx.cancelled);
+      ctx.stores.ConnectSparse(task, PushWorkerId(ctx), **model, ctx.cancelled);
   if (!store.ok()) return store.status();
   Logger("worker")->info(
       "{} rank {}/{}: {} train and {} test flights, {} features, {} dense "
@@ -276,7 +284,7 @@ absl::Status TrainAndEvaluateDense(const TaskContext& ctx,
                   ctx.options.compute);
   if (!model.ok()) return model.status();
   absl::StatusOr<std::unique_ptr<ParamStore>> store = ctx.stores.ConnectDense(
-      task, ctx.options.member_id, (*model)->num_params(), ctx.cancelled);
+      task, PushWorkerId(ctx), (*model)->num_params(), ctx.cancelled);
   if (!store.ok()) return store.status();
   Logger("worker")->info(
       "{} rank {}/{}: {} train and {} test examples, {} parameters",
@@ -302,16 +310,22 @@ absl::Status RunTask(const v1::Task& task, const TaskRunnerOptions& options,
                      const std::atomic<bool>* cancelled) {
   auto log = Logger("worker");
   ServerParamStores servers(
-      [&options](const std::string& job,
-                 const std::vector<std::string>& unreachable) {
+      {.refresh = [&options](const std::string& job,
+                             const std::vector<std::string>& unreachable) {
         return options.coordinator->RefreshMap(job, options.member_id,
                                                unreachable);
-      });
+      }});
   const TaskContext ctx{
       .task = task,
       .options = options,
       .stores = options.stores != nullptr ? *options.stores : servers,
       .cancelled = cancelled};
+  if (!task.push_worker_id().empty() &&
+      task.push_worker_id() != options.member_id) {
+    log->info("{} rank {}: taking the rank over from step {}, pushing as {}",
+              task.job_id(), task.rank(), task.resume_step(),
+              task.push_worker_id());
+  }
   v1::CompleteTaskRequest done;
   done.set_member_id(options.member_id);
   done.set_job_id(task.job_id());

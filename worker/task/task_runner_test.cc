@@ -61,6 +61,35 @@ TEST_F(TaskRunnerTest, ProgressIsReportedEveryFewStepsAndAfterTheLast) {
   EXPECT_EQ(steps, (std::vector<int64_t>{2, 4, 6, 7}));
 }
 
+// A rank taken over from a lost worker starts at the task's resume step,
+// pushes under the rank's original worker id and reports its steps counted
+// from the start of training.
+TEST_F(TaskRunnerTest, TakenOverRankResumesAtItsStepUnderTheRanksWorkerId) {
+  v1::Task task = MnistTask("resumed");
+  task.set_push_worker_id("worker-0");
+  task.set_resume_step(3);
+  ASSERT_TRUE(Run(task).ok());
+  EXPECT_EQ(stores_.worker_ids(), std::vector<std::string>{"worker-0"});
+  EXPECT_EQ(stores_.pushed_clocks(), (std::vector<int64_t>{3, 4, 5, 6}));
+  std::vector<int64_t> steps;
+  for (const v1::ReportProgressRequest& p : coordinator_.progress()) {
+    EXPECT_EQ(p.member_id(), "worker-1");
+    steps.push_back(p.step());
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{4, 6, 7}));
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  EXPECT_EQ(coordinator_.completed()[0].member_id(), "worker-1");
+  EXPECT_FALSE(coordinator_.completed()[0].failed());
+}
+
+TEST_F(TaskRunnerTest, ResumeStepPastTheLastStepFailsTheTask) {
+  v1::Task task = MnistTask("too-far");
+  task.set_resume_step(8);
+  EXPECT_EQ(Run(task).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  EXPECT_TRUE(coordinator_.completed()[0].failed());
+}
+
 TEST_F(TaskRunnerTest, TrainedBarrierIsAskedInSlicesUntilTheOthersArrive) {
   coordinator_.QueueBarrierAnswer(absl::DeadlineExceededError("rank 1"));
   coordinator_.QueueBarrierAnswer(absl::DeadlineExceededError("rank 1"));

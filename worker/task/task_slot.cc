@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "worker/task/task_runner.h"
 
@@ -24,7 +25,16 @@ void TaskSlot::ReapFinished() {
 void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
   absl::MutexLock lock(&mu_);
   ReapFinished();
+  const std::string member = member_id_ ? member_id_() : "";
   if (running_) {
+    // Registered again: the coordinator declared the old id dead, and the
+    // task's rank went to another worker (or its job failed).
+    if (member != running_->member_id && !running_->cancelled.exchange(true)) {
+      Logger("worker")->warn(
+          "{}: registered again as {} after {} was declared dead; its rank "
+          "belongs to another worker now: stopping",
+          running_->job_id, member, running_->member_id);
+    }
     for (const std::string& id : response.cancelled_job_ids()) {
       if (id == running_->job_id && !running_->cancelled.exchange(true)) {
         Logger("worker")->info("{} was cancelled or failed: stopping", id);
@@ -32,14 +42,19 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
     }
     return;
   }
+  // A task is one rank of a job given to one member id: the same worker
+  // may take a rank of the same job again once it registered anew.
+  const std::string task_key =
+      absl::StrCat(response.task().job_id(), " ", member);
   if (shut_down_ || coordinator_ == nullptr || !response.has_task() ||
-      response.task().job_id() == last_job_) {
+      task_key == last_task_) {
     return;
   }
-  last_job_ = response.task().job_id();
+  last_task_ = task_key;
   auto run = std::make_unique<Running>();
-  run->job_id = last_job_;
-  TaskRunnerOptions options{.member_id = member_id_(),
+  run->job_id = response.task().job_id();
+  run->member_id = member;
+  TaskRunnerOptions options{.member_id = member,
                             .coordinator = coordinator_,
                             .stores = stores_,
                             .compute = compute_};

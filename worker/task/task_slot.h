@@ -1,6 +1,10 @@
 // The worker's one task slot: starts a task thread when a heartbeat brings a
 // task it has not run yet, and raises the task's cancel flag when a heartbeat
-// says the job was cancelled or failed. Thread-safe.
+// says the job was cancelled or failed, or when the worker registered again
+// under a new member id (the coordinator had declared it dead and handed its
+// rank to another worker). A task is a job's rank given to one member id:
+// the same process may take a rank of that job again under its new id.
+// Thread-safe.
 #ifndef PS_WORKER_TASK_TASK_SLOT_H_
 #define PS_WORKER_TASK_TASK_SLOT_H_
 
@@ -41,6 +45,7 @@ class TaskSlot {
  private:
   struct Running {
     std::string job_id;
+    std::string member_id;  // the id the task was given to
     std::atomic<bool> cancelled{false};
     std::atomic<bool> finished{false};
     std::thread thread;
@@ -53,7 +58,8 @@ class TaskSlot {
   std::function<std::string()> member_id_ ABSL_GUARDED_BY(mu_);
   TaskCoordinator* coordinator_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::unique_ptr<Running> running_ ABSL_GUARDED_BY(mu_);
-  std::string last_job_ ABSL_GUARDED_BY(mu_);  // never runs a job twice
+  // "job member": never runs a task twice.
+  std::string last_task_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -1,5 +1,6 @@
 #include "worker/task/task_slot.h"
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "worker/task/fake_task_coordinator.h"
@@ -82,6 +83,38 @@ TEST_F(TaskSlotTest, CancelledJobIdRaisesTheRunningTasksFlag) {
   const std::vector<v1::CompleteTaskRequest> done = coordinator_.completed();
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0].job_id(), "job-2");  // job-1 reported nothing
+}
+
+TEST_F(TaskSlotTest, RegisteringAgainStopsTheTaskAndMayTakeTheRankAgain) {
+  absl::Mutex mu;
+  std::string member = "worker-1";
+  TaskSlot slot(ComputeOptions{.device = Device::kCpu}, &stores_);
+  slot.SetCoordinator(
+      [&] {
+        absl::MutexLock lock(&mu);
+        return member;
+      },
+      &coordinator_);
+  coordinator_.BarrierNeverCompletes();
+  slot.OnHeartbeat(WithTask(MnistTask("job-1")));
+  ASSERT_TRUE(coordinator_.AwaitBarrier(kWait));
+  {
+    absl::MutexLock lock(&mu);
+    member = "worker-7";  // declared dead, registered again
+  }
+  // The old task stops (it reports nothing); the same job's rank, now given
+  // to the new id, runs once it has.
+  const v1::HeartbeatResponse again = WithTask(MissingDataTask("job-1"));
+  const absl::Time deadline = absl::Now() + kWait;
+  while (!coordinator_.AwaitCompleted(1, absl::Milliseconds(20)) &&
+         absl::Now() < deadline) {
+    slot.OnHeartbeat(again);
+  }
+  const std::vector<v1::CompleteTaskRequest> done = coordinator_.completed();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].job_id(), "job-1");
+  EXPECT_EQ(done[0].member_id(), "worker-7");
+  EXPECT_TRUE(done[0].failed());  // MissingDataTask's reason
 }
 
 TEST_F(TaskSlotTest, ShutdownCancelsAndJoinsTheRunningTask) {

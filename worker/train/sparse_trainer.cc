@@ -219,9 +219,12 @@ absl::Status TrainSparse(const TrainerOptions& options,
   if (cancelled != nullptr && cancelled->load()) {
     return absl::CancelledError("task cancelled");
   }
-  loader.Load(0, &steps[0]);
+  if (absl::Status s = CheckFirstStep(options, total_steps); !s.ok()) return s;
+  const int64_t first = options.first_step;
+  if (first == total_steps) return absl::OkStatus();  // resumed when done
+  loader.Load(first, &steps[first % 2]);
   // The pull of the step about to run, sent with the previous step's push.
-  absl::StatusOr<int64_t> pulled = steps[0].Pull(store, /*clock=*/0);
+  absl::StatusOr<int64_t> pulled = steps[first % 2].Pull(store, first);
   return RunTrainingLoop(
       options, train.count, sink, cancelled,
       [&](int64_t g, BatchStats* window) -> absl::StatusOr<int64_t> {

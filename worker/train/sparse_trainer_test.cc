@@ -321,6 +321,35 @@ TEST_F(SparseLrTrainerTest, StepCPullsAndPushesAtClockC) {
   EXPECT_EQ(sink_.reports[0].total_steps, 6);
 }
 
+// A rank taken over mid-training resumes at first_step: its clocks and its
+// batches are those the full run has at the same steps.
+TEST_F(SparseLrTrainerTest, FirstStepResumesWithThatStepsClockAndBatch) {
+  TrainerOptions options;
+  options.epochs = 2;
+  options.batch_size = 16;
+  options.examples_per_epoch = 40;  // 3 steps per epoch
+  const FlightFeatures data = SyntheticData(100, Labels::kSeparable, 3);
+  ASSERT_TRUE(
+      TrainSparse(options, data, model_.get(), &recorder_, &sink_, nullptr)
+          .ok());
+  InMemorySparseStore store{{0.0f}, InMemorySparseStoreOptions()};
+  RecordingStore resumed(&store);
+  RecordingSink sink;
+  options.first_step = 4;  // the second step of epoch 2
+  ASSERT_TRUE(
+      TrainSparse(options, data, model_.get(), &resumed, &sink, nullptr).ok());
+  EXPECT_EQ(resumed.pull_clocks, (std::vector<int64_t>{4, 5}));
+  EXPECT_EQ(resumed.push_clocks, (std::vector<int64_t>{4, 5}));
+  ASSERT_EQ(resumed.last_blocks.size(), recorder_.last_blocks.size());
+  EXPECT_EQ(resumed.last_blocks[0].keys, recorder_.last_blocks[0].keys);
+  ASSERT_THAT(sink.reports, SizeIs(1));
+  EXPECT_EQ(sink.reports[0].step, 6);
+  options.first_step = 7;
+  EXPECT_EQ(
+      TrainSparse(options, data, model_.get(), &resumed, &sink, nullptr).code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SparseLrTrainerTest, CancelledStopsBeforeTheNextPull) {
   const std::atomic<bool> cancelled(true);
   const absl::Status status =

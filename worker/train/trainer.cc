@@ -68,6 +68,16 @@ absl::StatusOr<int64_t> StepsPerEpoch(const TrainerOptions& options,
   return (used + options.batch_size - 1) / options.batch_size;
 }
 
+absl::Status CheckFirstStep(const TrainerOptions& options,
+                            int64_t total_steps) {
+  if (options.first_step < 0 || options.first_step > total_steps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("first_step: ", options.first_step, "; allowed: [0, ",
+                     total_steps, "]"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
                              ProgressSink* sink,
                              const std::atomic<bool>* cancelled,
@@ -80,9 +90,13 @@ absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
   if (!steps_per_epoch.ok()) return steps_per_epoch.status();
   Progress progress;
   progress.total_steps = TotalSteps(options, shard_count);
+  if (absl::Status s = CheckFirstStep(options, progress.total_steps); !s.ok()) {
+    return s;
+  }
+  progress.step = options.first_step;
   BatchStats window;
   absl::Time window_start = absl::Now();
-  for (int64_t g = 0; g < progress.total_steps; ++g) {
+  for (int64_t g = options.first_step; g < progress.total_steps; ++g) {
     if (cancelled != nullptr && cancelled->load()) {
       return absl::CancelledError("task cancelled");
     }
@@ -116,7 +130,7 @@ absl::Status Train(const TrainerOptions& options, const Examples& train,
       options, train.count, sink, cancelled,
       [&](int64_t g, BatchStats* window) -> absl::StatusOr<int64_t> {
         const int64_t s = g % steps_per_epoch;
-        if (s == 0) {
+        if (s == 0 || order.empty()) {  // a new epoch, or a resumed one
           const int epoch = static_cast<int>(g / steps_per_epoch) + 1;
           order = EpochOrder(options.seed, options.rank, epoch, train.count);
         }

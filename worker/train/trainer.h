@@ -62,6 +62,11 @@ struct TrainerOptions {
   // the whole shard. Ranks of a BSP/SSP job must take the same number of
   // steps, so the task runner sets this to the smallest shard's size.
   int64_t examples_per_epoch = 0;
+  // The first global step (0-based) to train: 0, or where a rank taken over
+  // from a lost worker resumes (v1::Task.resume_step). The steps before it
+  // are neither trained nor counted again; data order and clocks continue
+  // as if the loop had run them.
+  int64_t first_step = 0;
 };
 
 // The order in which Train() visits a shard of `count` examples in `epoch`
@@ -82,6 +87,9 @@ absl::StatusOr<int64_t> StepsPerEpoch(const TrainerOptions& options,
 // examples.
 int64_t TotalSteps(const TrainerOptions& options, int64_t shard_count);
 
+// INVALID_ARGUMENT unless options.first_step is in [0, total_steps].
+absl::Status CheckFirstStep(const TrainerOptions& options, int64_t total_steps);
+
 // Fills the report window's loss, accuracy and throughput into *progress
 // and starts a new window.
 void CloseWindow(BatchStats* window, absl::Time* window_start,
@@ -93,10 +101,11 @@ void CloseWindow(BatchStats* window, absl::Time* window_start,
 using TrainingStep = absl::FunctionRef<absl::StatusOr<int64_t>(
     int64_t step, BatchStats* window)>;
 
-// The loop Train() and TrainSparse() share: runs TotalSteps(options,
-// shard_count) steps, checking *cancelled (may be null) before each, and
-// reports progress to `sink` every options.report_every_steps steps and after
-// the last. Stops with the status of a failed step or report, or CANCELLED.
+// The loop Train() and TrainSparse() share: runs steps
+// [options.first_step, TotalSteps(options, shard_count)), checking *cancelled
+// (may be null) before each, and reports progress to `sink` every
+// options.report_every_steps steps and after the last. Stops with the status of
+// a failed step or report, or CANCELLED.
 absl::Status RunTrainingLoop(const TrainerOptions& options, int64_t shard_count,
                              ProgressSink* sink,
                              const std::atomic<bool>* cancelled,
