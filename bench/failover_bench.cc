@@ -29,7 +29,6 @@
 #include "client/coordinator_client.h"
 #include "client/ps_client.h"
 #include "client/psctl/local_cluster.h"
-#include "common/job_spec.h"
 
 ABSL_FLAG(std::string, bin_dir, "bazel-bin",
           "folder of the daemons (a bazel-bin works)");

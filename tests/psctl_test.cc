@@ -129,6 +129,44 @@ TEST_F(PsctlTest, LocalSpareWorkerTakesOverAKilledWorkersRank) {
   EXPECT_NE(out.find("state:    SUCCEEDED"), std::string::npos) << out;
 }
 
+// --kill: psctl itself kills a server (the primary of group 0) and a worker
+// mid-training, says when the cluster recovered, and the job still ends
+// SUCCEEDED.
+TEST_F(PsctlTest, LocalKillsAServerAndAWorkerAndTheJobSucceeds) {
+  const std::string spec = dir_ + "/kill.json";
+  std::ofstream(spec) << R"({"name": "kill", "model": {"type": "SOFTMAX"},
+      "data": {"dataset": "FASHION_MNIST", "dir": ")"
+                      << dir_ << R"(/data"},
+      "optimizer": {"type": "SGD", "learningRate": 0.1},
+      "training": {"epochs": 40, "batchSize": 32, "reportEverySteps": 5,
+                   "consistency": "BSP"},
+      "cluster": {"numWorkers": 2}})";
+  auto p = Psctl({"local", spec, "--servers=2", "--workers=2",
+                  "--spare_workers=1", "--lease=1s",
+                  "--kill=server@1s,worker@2s",
+                  "--bin_dir=" + RunfilesBinDir(),
+                  "--work_dir=" + dir_ + "/logs"});
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(120)), 0) << Output();
+  const std::string out = Output();
+  EXPECT_NE(out.find("fault: killed server-"), std::string::npos) << out;
+  EXPECT_NE(out.find("(primary of group 0"), std::string::npos) << out;
+  EXPECT_NE(out.find("failover to epoch"), std::string::npos) << out;
+  EXPECT_NE(out.find("fault: killed worker-"), std::string::npos) << out;
+  EXPECT_NE(out.find("rank 0 taken over by"), std::string::npos) << out;
+  EXPECT_NE(out.find("state:    SUCCEEDED"), std::string::npos) << out;
+}
+
+TEST_F(PsctlTest, LocalRefusesAMalformedKill) {
+  auto p = Psctl({"local", WriteSpec(1), "--kill=coordinator@1s",
+                  "--bin_dir=" + RunfilesBinDir(),
+                  "--work_dir=" + dir_ + "/logs"});
+  EXPECT_NE(Wait(p.get(), absl::Seconds(30)), 0);
+  EXPECT_NE(Output().find("--kill: 'coordinator@1s': the role must be server "
+                          "or worker"),
+            std::string::npos)
+      << Output();
+}
+
 TEST_F(PsctlTest, LocalIsCancelledByCtrlCAndTearsDown) {
   auto p = Psctl({"local", WriteSpec(1000), "--servers=1", "--workers=1",
                   "--bin_dir=" + RunfilesBinDir(), "--work_dir=" + dir_ + "/logs"});

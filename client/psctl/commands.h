@@ -50,6 +50,9 @@ struct LocalRunOptions {
   LocalClusterOptions cluster;
   std::string export_path;  // empty: no export.
   absl::Duration timeout = absl::Hours(24);
+  // `--kill`: "server@3s,worker@10s" (client/psctl/fault_injection.h);
+  // empty: none.
+  std::string kills;
 };
 
 // `psctl local`: starts a LocalCluster, submits, watches, optionally exports,

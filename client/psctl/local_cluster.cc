@@ -85,6 +85,15 @@ Subprocess* LocalCluster::ServerAt(const std::string& address) {
   return nullptr;
 }
 
+Subprocess* LocalCluster::WorkerAt(const std::string& address) {
+  for (int i = 0; i < options_.workers + options_.spare_workers; ++i) {
+    std::ifstream in(absl::StrCat(options_.work_dir, "/worker", i, ".addr"));
+    std::string line;
+    if (std::getline(in, line) && line == address) return worker_process(i);
+  }
+  return nullptr;
+}
+
 absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,
                                                 const std::string& name,
                                                 std::vector<std::string> args) {

@@ -63,6 +63,9 @@ class LocalCluster {
   // The server process listening at `address` (a map's endpoint), or
   // nullptr.
   Subprocess* ServerAt(const std::string& address);
+  // The worker process (spares included) listening at `address`, or
+  // nullptr.
+  Subprocess* WorkerAt(const std::string& address);
   // Stops workers, then servers, then the coordinator. Idempotent.
   void Stop();
 

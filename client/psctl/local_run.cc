@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "client/psctl/commands.h"
+#include "client/psctl/fault_injection.h"
 #include "client/psctl/format.h"
 
 namespace ps::client {
@@ -70,6 +71,8 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
     out << " + " << options.cluster.spare_workers << " spare";
   }
   out << " (logs in " << options.cluster.work_dir << ")" << std::endl;
+  absl::StatusOr<std::vector<Kill>> kills = ParseKills(options.kills);
+  if (!kills.ok()) return kills.status();
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
       LocalCluster::Start(options.cluster);
   if (!cluster.ok()) return cluster.status();
@@ -81,8 +84,12 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
   if (!id.ok()) return id.status();
   out << "submitted " << *id << " to " << (*cluster)->coordinator_address()
       << std::endl;
+  FaultInjector faults(cluster->get(), *id, *kills, out);
   absl::StatusOr<v1::Job> job = WatchUnlessInterrupted(
       coordinator, *id, out, options.timeout, interrupted);
+  for (const std::string& line : faults.Stop()) {
+    out << "fault:    " << line << std::endl;
+  }
   if (job.ok()) {
     absl::Status s = ShowOutcome(coordinator, *id, *job, options, out);
     if (!s.ok()) return s;

@@ -26,6 +26,10 @@ ABSL_FLAG(int, spare_workers, 0,
           "local: extra idle workers; one takes over the rank of a worker "
           "that dies");
 ABSL_FLAG(std::string, bin_dir, "", "local: folder of the daemon binaries");
+ABSL_FLAG(std::string, kill, "",
+          "local: ROLE@DELAY[,...] kills one server (the primary of replica "
+          "group 0) or worker (rank 0's) with SIGKILL that long after "
+          "training starts, e.g. server@3s");
 ABSL_FLAG(std::string, export_to, "",
           "local: export the trained parameters here");
 ABSL_FLAG(bool, keep_logs, false,
@@ -105,6 +109,7 @@ int RunLocalCommand(const std::string& spec_path) {
                      .lease = absl::GetFlag(FLAGS_lease)};
   options.export_path = UserPath(absl::GetFlag(FLAGS_export_to));
   options.timeout = absl::GetFlag(FLAGS_timeout);
+  options.kills = absl::GetFlag(FLAGS_kill);
   // SIGINT/SIGTERM are blocked in every thread; this one turns them into a
   // cancellation of the job, after which everything is torn down.
   std::atomic<bool> interrupted{false};
