@@ -259,9 +259,9 @@ TEST_F(JobManagerTest, LeasesExpireWhileTableCreationHangs) {
     absl::MutexLock lock(&control_.mu);
     ASSERT_TRUE(control_.mu.AwaitWithTimeout(
         absl::Condition(
-            +[](int* entered) { return *entered == 2; }, &control_.entered),
+            +[](int* entered) { return *entered == 4; }, &control_.entered),
         absl::Seconds(10)))
-        << "CreateTables was not called on both servers at once";
+        << "CreateTables was not called on every replica of both groups at once";
   }
   const std::string victim = jobs_.Get(*id)->worker_ids(1);
   now_ += absl::Seconds(2);
@@ -514,13 +514,46 @@ TEST_F(JobManagerTest, LosingTheWorkerOfACompletedRankChangesNothing) {
   EXPECT_EQ(jobs_.Get(id)->state(), v1::SUCCEEDED);
 }
 
-TEST_F(JobManagerTest, DeadServerStillFailsTheJob) {
+// A server's death moves its groups to their backups at a new epoch, and
+// every remaining replica is told (SetReplicas); the job goes on.
+TEST_F(JobManagerTest, DeadServerFailsOverToTheBackups) {
   const std::string id = Run(2);
-  const v1::Job job = *jobs_.Get(id);
+  const v1::Job before = *jobs_.Get(id);
+  ASSERT_EQ(before.partition_map().replicas(), 2);
+  ASSERT_EQ(before.partition_map().groups_size(), 2);
+  const std::string dead = servers_[1];
+  LetOthersLapse({servers_[0], before.worker_ids(0), before.worker_ids(1)});
+  const v1::Job after = *jobs_.Get(id);
+  EXPECT_EQ(after.state(), v1::RUNNING) << after.reason();
+  EXPECT_GT(after.partition_map().epoch(), before.partition_map().epoch());
+  for (const v1::ReplicaGroup& g : after.partition_map().groups()) {
+    ASSERT_EQ(g.replicas_size(), 1);
+    EXPECT_EQ(g.replicas(0).member_id(), servers_[0]);
+  }
+  // The heartbeat's task carries the new map to the workers.
+  v1::HeartbeatResponse hb;
+  jobs_.FillHeartbeat(after.worker_ids(0), &hb);
+  EXPECT_EQ(hb.task().partition_map().epoch(), after.partition_map().epoch());
+}
+
+// With one copy, the death of the server that held it fails the job, the
+// reason naming the group, what it held and the server.
+TEST_F(JobManagerTest, DeadServerWithTheOnlyCopyFailsTheJobNamingIt) {
+  v1::JobSpec spec = Spec(2);
+  spec.mutable_cluster()->set_replicas(1);
+  absl::StatusOr<std::string> id = jobs_.Submit(spec);
+  ASSERT_TRUE(id.ok()) << id.status();
+  jobs_.Tick();
+  const v1::Job job = *jobs_.Get(*id);
+  ASSERT_EQ(job.state(), v1::RUNNING) << job.reason();
   LetOthersLapse({servers_[0], job.worker_ids(0), job.worker_ids(1)});
-  EXPECT_EQ(jobs_.Get(id)->state(), v1::FAILED);
-  EXPECT_NE(jobs_.Get(id)->reason().find("parameter server"),
-            std::string::npos);
+  const v1::Job failed = *jobs_.Get(*id);
+  EXPECT_EQ(failed.state(), v1::FAILED);
+  EXPECT_NE(failed.reason().find("parameter server " + servers_[1]),
+            std::string::npos)
+      << failed.reason();
+  EXPECT_NE(failed.reason().find("lost every replica"), std::string::npos)
+      << failed.reason();
 }
 
 }  // namespace
