@@ -29,9 +29,9 @@ struct CallBatch::Leftovers {
 };
 
 CallBatch::CallBatch(int size, absl::Duration timeout, OnResponse on_response,
-                     const std::atomic<bool>* cancelled)
+                     StopWhen stop)
     : on_response_(std::move(on_response)),
-      cancelled_(cancelled),
+      stop_(stop),
       leftovers_(std::make_unique<Leftovers>()),
       timeout_(timeout) {
   leftovers_->calls.resize(size);
@@ -95,7 +95,12 @@ std::vector<absl::Status> CallBatch::Wait(absl::Duration spin) {
       if (call == nullptr || call->done) continue;
       call->context.TryCancel();
       results_[call->index] =
-          cancelled ? absl::CancelledError("the caller cancelled the call")
+          cancelled
+              ? (stop_.cancelled_now() || !stop_.map_moved()
+                     ? absl::CancelledError("the caller cancelled the call")
+                     : absl::UnavailableError(absl::StrCat(
+                           "the partition map moved on from epoch ",
+                           stop_.epoch, " while the call waited")))
                     : absl::DeadlineExceededError(
                           absl::StrCat("no answer within the deadline of ",
                                        absl::FormatDuration(timeout_), " plus ",
@@ -145,8 +150,8 @@ std::vector<absl::Status> CallBatch::Wait(absl::Duration spin) {
 bool CallBatch::AwaitAnswers() {
   const absl::Time until = last_deadline_ + kWaitGrace;
   while (outstanding_ > 0) {
-    if (cancelled_ != nullptr && cancelled_->load()) return true;
-    const absl::Time slice = cancelled_ == nullptr
+    if (stop_()) return true;
+    const absl::Time slice = !stop_.armed()
                                  ? until
                                  : std::min(until, absl::Now() + kCancelPoll);
     if (!Next(slice) && slice >= until) return false;

@@ -55,11 +55,35 @@ class CallBatch {
   using OnResponse =
       std::function<absl::Status(int index, grpc::ByteBuffer* response)>;
 
+  // What ends a batch's wait early: the caller's cancel flag, or (a
+  // failover) a newer partition map than the one the calls were routed by.
+  // Both pointers may be null and must outlive the batch.
+  struct StopWhen {
+    StopWhen(const std::atomic<bool>* cancelled = nullptr)  // NOLINT
+        : cancelled(cancelled) {}
+    StopWhen(const std::atomic<bool>* cancelled,
+             const std::atomic<uint64_t>* newest_epoch, uint64_t epoch)
+        : cancelled(cancelled), newest_epoch(newest_epoch), epoch(epoch) {}
+    bool armed() const {
+      return cancelled != nullptr || newest_epoch != nullptr;
+    }
+    bool cancelled_now() const {
+      return cancelled != nullptr && cancelled->load();
+    }
+    bool map_moved() const {
+      return newest_epoch != nullptr && newest_epoch->load() > epoch;
+    }
+    bool operator()() const { return cancelled_now() || map_moved(); }
+    const std::atomic<bool>* cancelled = nullptr;
+    const std::atomic<uint64_t>* newest_epoch = nullptr;
+    uint64_t epoch = 0;
+  };
+
   // Room for RPCs 0 .. size-1, each with deadline `timeout` after its
   // Start(). `on_response` may be empty (answers are then dropped).
   // `cancelled`, if not null, must outlive the batch (see above).
   CallBatch(int size, absl::Duration timeout, OnResponse on_response,
-            const std::atomic<bool>* cancelled = nullptr);
+            StopWhen stop = {});
   // Waits as Wait() does if the caller has not.
   ~CallBatch();
   CallBatch(const CallBatch&) = delete;
@@ -95,7 +119,7 @@ class CallBatch {
   bool AwaitAnswers();
 
   OnResponse on_response_;
-  const std::atomic<bool>* const cancelled_;
+  const StopWhen stop_;
   std::unique_ptr<Leftovers> leftovers_;  // the queue and the calls
   std::vector<absl::Status> results_;
   int outstanding_ = 0;

@@ -19,7 +19,8 @@ std::vector<absl::Status> Attempt(const CallSet& calls,
                                   const std::vector<int>& todo, bool first,
                                   const std::function<void(int)>& prepare,
                                   const CallBatch::OnResponse& on_response,
-                                  const PsClientOptions& options) {
+                                  const PsClientOptions& options,
+                                  const CallBatch::StopWhen& stop) {
   CallBatch::OnResponse consume;
   if (on_response) {
     consume = [&todo, &on_response](int k, grpc::ByteBuffer* response) {
@@ -27,7 +28,7 @@ std::vector<absl::Status> Attempt(const CallSet& calls,
     };
   }
   CallBatch batch(static_cast<int>(todo.size()), options.rpc_timeout,
-                  std::move(consume), options.cancelled);
+                  std::move(consume), stop);
   for (size_t k = 0; k < todo.size(); ++k) {
     const int i = todo[k];
     if (first) prepare(i);
@@ -55,20 +56,21 @@ absl::Status RunCalls(const CallSet& calls,
                       const std::function<void(int)>& prepare,
                       const CallBatch::OnResponse& on_response,
                       const PsClientOptions& options,
-                      absl::FunctionRef<std::string(int)> describe) {
+                      absl::FunctionRef<std::string(int)> describe,
+                      uint64_t epoch) {
   std::vector<int> todo(calls.stubs.size());
   std::iota(todo.begin(), todo.end(), 0);
-  auto cancelled = [&] {
-    return options.cancelled != nullptr && options.cancelled->load();
-  };
+  const CallBatch::StopWhen stop(options.cancelled, options.newest_epoch,
+                                 epoch);
+  auto cancelled = [&] { return stop.cancelled_now(); };
   for (int attempt = 1; !todo.empty(); ++attempt) {
     // A cancelled caller sends nothing more: no first RPC, no retry.
     if (cancelled()) {
       return Annotate(absl::CancelledError("the caller cancelled the call"),
                       describe(todo[0]));
     }
-    const std::vector<absl::Status> results =
-        Attempt(calls, todo, attempt == 1, prepare, on_response, options);
+    const std::vector<absl::Status> results = Attempt(
+        calls, todo, attempt == 1, prepare, on_response, options, stop);
     std::vector<int> retry;
     for (size_t k = 0; k < todo.size(); ++k) {
       if (results[k].ok()) continue;

@@ -44,7 +44,8 @@ absl::Status RunCalls(const CallSet& calls,
                       const std::function<void(int)>& prepare,
                       const CallBatch::OnResponse& on_response,
                       const PsClientOptions& options,
-                      absl::FunctionRef<std::string(int)> describe);
+                      absl::FunctionRef<std::string(int)> describe,
+                      uint64_t epoch = 0);
 
 }  // namespace ps::client
 

@@ -539,11 +539,14 @@ void PsClient::PreparePush(Plan* plan, int i, const float* grads, int64_t clock,
 
 absl::Status PsClient::Execute(const CallSet& calls, const PrepareFn& prepare,
                                const CallBatch::OnResponse& on_response) {
-  return RunCalls(calls, prepare, on_response, options_, [&](int i) {
-    failed_.push_back(calls.servers[i]);
-    return absl::StrCat("job ", job_id_, ": ", *calls.ops[i], " ",
-                        servers_[calls.servers[i]].label);
-  });
+  return RunCalls(
+      calls, prepare, on_response, options_,
+      [&](int i) {
+        failed_.push_back(calls.servers[i]);
+        return absl::StrCat("job ", job_id_, ": ", *calls.ops[i], " ",
+                            servers_[calls.servers[i]].label);
+      },
+      map_.epoch());
 }
 
 }  // namespace ps::client

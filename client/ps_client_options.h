@@ -84,6 +84,13 @@ struct PsClientOptions {
       uint64_t epoch, const std::vector<std::string>& unreachable)>
       refresh_map;
   absl::Duration failover_timeout = absl::Seconds(60);
+  // If set, the newest epoch of the job's map that the caller has heard of
+  // (a worker: from its heartbeats). A call that waits on servers routed by
+  // an older map gives up within CallBatch::kCancelPoll once this moves
+  // past it, and (with refresh_map) is sent again by the new map: a frozen
+  // server's calls then end when the coordinator replaces it, not at their
+  // deadline. Not owned; must outlive the client.
+  const std::atomic<uint64_t>* newest_epoch = nullptr;
 };
 
 // INVALID_ARGUMENT naming the first option out of its range.

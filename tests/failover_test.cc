@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/rpc.h"
 #include "gtest/gtest.h"
 #include "tests/cluster_fixture.h"
 
@@ -105,7 +106,9 @@ TEST_F(ClusterTest, ReplicasAreRestoredSoASecondDeathIsSurvived) {
         job.partition_map().groups(0).replicas(0);
     Subprocess* p = cluster_->ServerAt(victim.address());
     EXPECT_NE(p, nullptr);
-    if (p != nullptr) EXPECT_EQ(kill(p->pid(), SIGKILL), 0);
+    if (p != nullptr) {
+      EXPECT_EQ(kill(p->pid(), SIGKILL), 0);
+    }
     std::cerr << "killed " << victim.member_id() << " at epoch "
               << job.partition_map().epoch() << "\n";
     return victim.member_id();
@@ -144,6 +147,77 @@ TEST_F(ClusterTest, ReplicasAreRestoredSoASecondDeathIsSurvived) {
   const v1::Job job = WaitForEnd(id, absl::Seconds(180));
   ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.reason();
   EXPECT_GT(job.result().test_accuracy(), 0.9);
+}
+
+// A primary frozen with SIGSTOP past its lease is replaced; the workers'
+// calls that wait on it give up as soon as they hear of the new epoch (not
+// at their deadline), so training goes on within a few seconds. When it is
+// let go (SIGCONT) it serves nothing of the job: it learns it was declared
+// dead, drops its tables and registers again as a new member.
+TEST_F(ClusterTest, FrozenPrimaryIsReplacedThenDropsItsTablesAndRejoins) {
+  StartCluster(/*servers=*/3, /*workers=*/2);
+  v1::JobSpec spec = Spec(/*workers=*/2, /*epochs=*/40);
+  spec.mutable_training()->set_consistency(v1::BSP);
+  const std::string id = Submit(spec);
+  const v1::Job running = WaitFor(
+      id,
+      [](const v1::Job& j) {
+        return IsFinal(j) || (j.progress().total_steps() > 0 &&
+                              j.progress().step() * 10 >=
+                                  j.progress().total_steps());
+      },
+      absl::Seconds(60));
+  ASSERT_EQ(running.state(), v1::RUNNING) << running.reason();
+  const v1::ServerEndpoint victim = running.partition_map().groups(0).replicas(0);
+  Subprocess* p = cluster_->ServerAt(victim.address());
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(kill(p->pid(), SIGSTOP), 0);
+  const absl::Time frozen = absl::Now();
+  // Replaced after its lease (3 s), and training moves on soon after.
+  const v1::Job replaced = WaitFor(
+      id,
+      [&](const v1::Job& j) {
+        return IsFinal(j) ||
+               j.partition_map().epoch() > running.partition_map().epoch();
+      },
+      absl::Seconds(30));
+  ASSERT_EQ(replaced.state(), v1::RUNNING) << replaced.reason();
+  const int64_t step = replaced.progress().step();
+  const v1::Job moving = WaitFor(
+      id,
+      [&](const v1::Job& j) {
+        return IsFinal(j) || j.progress().step() > step + 10;
+      },
+      absl::Seconds(30));
+  const absl::Duration stalled = absl::Now() - frozen;
+  std::cerr << "frozen primary replaced and training moving again "
+            << stalled << " after SIGSTOP\n";
+  EXPECT_LT(stalled, absl::Seconds(10));
+  ASSERT_EQ(kill(p->pid(), SIGCONT), 0);
+  // It drops the job's tables and comes back under another member id.
+  auto stub = v1::ParameterServer::NewStub(MakeChannel(victim.address()));
+  bool dropped = false;
+  for (const absl::Time end = absl::Now() + absl::Seconds(20);
+       !dropped && absl::Now() < end;) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(2)));
+    v1::ServerStatusResponse status;
+    if (stub->ServerStatus(&ctx, {}, &status).ok()) {
+      dropped = true;
+      for (const v1::JobServerStats& j : status.jobs()) {
+        dropped &= j.job_id() != id;
+      }
+    }
+    if (!dropped) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(dropped) << "the frozen server kept the job's tables";
+  const v1::Job job = WaitForEnd(id, absl::Seconds(120));
+  ASSERT_EQ(job.state(), v1::SUCCEEDED) << job.reason();
+  for (const v1::ReplicaGroup& g : job.partition_map().groups()) {
+    for (const v1::ServerEndpoint& e : g.replicas()) {
+      EXPECT_NE(e.member_id(), victim.member_id());
+    }
+  }
 }
 
 // With one copy, a server's death loses part of the model: the job fails,

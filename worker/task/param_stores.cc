@@ -50,6 +50,7 @@ client::PsClientOptions ClientOptions(const v1::Task& task,
       .seq_numbering = client::SeqNumbering::kByClock,
       .rpc_timeout = o.rpc_timeout,
       .cancelled = cancelled};
+  options.newest_epoch = o.newest_epoch;
   if (o.refresh) {
     options.refresh_map = [refresh = o.refresh, job = task.job_id()](
                               uint64_t, const std::vector<std::string>& ids) {

@@ -53,6 +53,9 @@ struct ServerParamStoresOptions {
   std::function<absl::StatusOr<v1::PartitionMap>(
       const std::string& job_id, const std::vector<std::string>& unreachable)>
       refresh;
+  // The newest epoch of the job's map the worker has heard of (its
+  // heartbeats); null: none (client::PsClientOptions::newest_epoch).
+  const std::atomic<uint64_t>* newest_epoch = nullptr;
 };
 
 // The job's parameter servers, through task.partition_map(). A sparse store

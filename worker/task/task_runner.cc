@@ -310,11 +310,13 @@ absl::Status RunTask(const v1::Task& task, const TaskRunnerOptions& options,
                      const std::atomic<bool>* cancelled) {
   auto log = Logger("worker");
   ServerParamStores servers(
-      {.refresh = [&options](const std::string& job,
-                             const std::vector<std::string>& unreachable) {
-        return options.coordinator->RefreshMap(job, options.member_id,
-                                               unreachable);
-      }});
+      {.refresh =
+           [&options](const std::string& job,
+                      const std::vector<std::string>& unreachable) {
+             return options.coordinator->RefreshMap(job, options.member_id,
+                                                    unreachable);
+           },
+       .newest_epoch = options.map_epoch});
   const TaskContext ctx{
       .task = task,
       .options = options,

@@ -29,6 +29,9 @@ struct TaskRunnerOptions {
   absl::Duration barrier_timeout = absl::Minutes(10);
   // Which backend computes (see worker/model/compute.h).
   ComputeOptions compute;
+  // The newest epoch of the job's partition map heard of; may be null (see
+  // ServerParamStoresOptions::newest_epoch). Not owned.
+  const std::atomic<uint64_t>* map_epoch = nullptr;
 };
 
 // Blocks until the task ends. Returns the task's outcome, also reported to

@@ -40,6 +40,12 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
         Logger("worker")->info("{} was cancelled or failed: stopping", id);
       }
     }
+    // A failover raised the epoch: calls waiting on the replaced server
+    // give up and follow the new map.
+    if (response.task().job_id() == running_->job_id &&
+        response.task().partition_map().epoch() > running_->map_epoch.load()) {
+      running_->map_epoch.store(response.task().partition_map().epoch());
+    }
     return;
   }
   // A task is one rank of a job given to one member id: the same worker
@@ -54,11 +60,13 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
   auto run = std::make_unique<Running>();
   run->job_id = response.task().job_id();
   run->member_id = member;
+  run->map_epoch.store(response.task().partition_map().epoch());
+  Running* r = run.get();
   TaskRunnerOptions options{.member_id = member,
                             .coordinator = coordinator_,
                             .stores = stores_,
-                            .compute = compute_};
-  Running* r = run.get();
+                            .compute = compute_,
+                            .map_epoch = &r->map_epoch};
   r->thread = std::thread([r, options, task = response.task()] {
     RunTask(task, options, &r->cancelled).IgnoreError();  // reported inside
     r->finished.store(true);

@@ -48,6 +48,8 @@ class TaskSlot {
     std::string member_id;  // the id the task was given to
     std::atomic<bool> cancelled{false};
     std::atomic<bool> finished{false};
+    // The newest epoch of the job's map in this worker's heartbeats.
+    std::atomic<uint64_t> map_epoch{0};
     std::thread thread;
   };
   void ReapFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
