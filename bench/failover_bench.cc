@@ -1,8 +1,8 @@
 // How long a job's pushes stop when a parameter server dies: the time from
 // SIGKILL of a replica group's primary to the first push to that group
 // acknowledged after the failover, in two ways the death is found:
-//   lease:    nobody reports it; the coordinator notices when the server's
-//             lease lapses (--lease, 3 s by default);
+//   lease:    the coordinator ignores reports (--act_on_reports=false) and
+//             notices when the server's lease lapses (--lease, 3 s);
 //   reported: the client that got UNAVAILABLE reports it
 //             (ReportUnreachable), and the coordinator confirms it at once.
 // Each run starts a fresh LocalCluster (coordinator, 3 servers, 1 worker
@@ -60,11 +60,14 @@ v1::JobSpec BusyJob() {
 // acknowledged. Returns the seconds from the kill to that answer.
 absl::StatusOr<double> MeasureOnce(bool report, const std::string& dir) {
   absl::StatusOr<std::unique_ptr<client::LocalCluster>> cluster =
-      client::LocalCluster::Start({.servers = 3,
-                                   .workers = 1,
-                                   .bin_dir = absl::GetFlag(FLAGS_bin_dir),
-                                   .work_dir = dir,
-                                   .log_level = "warning"});
+      client::LocalCluster::Start(
+      {.servers = 3,
+       .workers = 1,
+       .coordinator_flags = {absl::StrCat("--act_on_reports=",
+                                          report ? "true" : "false")},
+       .bin_dir = absl::GetFlag(FLAGS_bin_dir),
+       .work_dir = dir,
+       .log_level = "warn"});
   if (!cluster.ok()) return cluster.status();
   client::CoordinatorClient* coordinator = (*cluster)->client();
   absl::StatusOr<std::string> id = coordinator->SubmitJob(BusyJob());

@@ -33,6 +33,10 @@ ABSL_FLAG(
 ABSL_FLAG(absl::Duration, worker_replace_timeout, absl::Seconds(60),
           "a running job's rank whose worker was lost waits this long for "
           "another worker to take it over, then the job fails");
+ABSL_FLAG(bool, act_on_reports, true,
+          "a server that clients report unreachable, and that does not "
+          "answer the coordinator either, is declared dead at once; false: "
+          "only its lease decides (to measure that path)");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off");
 ABSL_FLAG(std::string, log_format, "text",
@@ -80,7 +84,8 @@ ps::coordinator::JobManagerOptions JobOptionsFromFlags() {
       .barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
       .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
       .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables),
-      .worker_replace_timeout = absl::GetFlag(FLAGS_worker_replace_timeout)};
+      .worker_replace_timeout = absl::GetFlag(FLAGS_worker_replace_timeout),
+      .act_on_reports = absl::GetFlag(FLAGS_act_on_reports)};
 }
 
 // JobManager's periodic work on four threads of their own, every 50 ms, so

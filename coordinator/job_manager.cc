@@ -539,6 +539,7 @@ std::vector<std::string> JobManager::ServersUnreachable(
     const std::vector<std::string>& server_ids) {
   std::vector<std::string> dead;
   std::vector<MemberInfo> suspects;
+  if (!options_.act_on_reports) return dead;
   for (const std::string& id : server_ids) {
     std::optional<MemberInfo> m = members_->Get(id);
     if (!m.has_value() || !m->alive) {

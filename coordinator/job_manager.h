@@ -49,7 +49,7 @@
 namespace ps::coordinator {
 
 // How long the coordinator waits for a server reported unreachable.
-inline constexpr absl::Duration kProbeTimeout = absl::Milliseconds(500);
+inline constexpr absl::Duration kProbeTimeout = absl::Seconds(1);
 
 struct JobManagerOptions {
   // Barrier wait when the request does not give one.
@@ -61,6 +61,9 @@ struct JobManagerOptions {
   // How long a running job's rank whose worker was lost waits for another
   // worker to take it over before the job fails.
   absl::Duration worker_replace_timeout = absl::Seconds(60);
+  // ServersUnreachable declares a server that does not answer the probe
+  // dead; false: reports are ignored and leases alone decide.
+  bool act_on_reports = true;
 };
 
 class JobManager {

@@ -197,6 +197,14 @@ void Forwarder::OnAnswer(std::shared_ptr<Target> target,
     return;
   }
   if (absl::Now() >= push.give_up) {
+    // The backup may or may not have applied it, and this server cannot
+    // apply it without knowing: rather than let the copies differ, the
+    // group stops here (fenced) until the coordinator reassigns it.
+    Logger("server")->error(
+        "job {} group {}: backup {} took no push for {} while it stayed in "
+        "the group; fencing the group",
+        group.job_id(), group.group(), who, absl::FormatDuration(kForwardLimit));
+    group.Fence();
     push.Finished(absl::UnavailableError(absl::StrCat(
         "job ", group.job_id(), " group ", group.group(), ": backup ", who,
         " at ", target->backup.address(), " did not take push op ", push.op,

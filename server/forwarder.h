@@ -8,7 +8,10 @@
 // answer is tried again, with backoff, for as long as it is still a backup
 // of the group (the coordinator removes a dead one with SetReplicas) and
 // at most kForwardLimit; it is reported to the coordinator as unreachable at
-// once, so that a dead backup is replaced without waiting for its lease. A
+// once, so that a dead backup is replaced without waiting for its lease.
+// Past kForwardLimit (a backup this server cannot reach but the coordinator
+// can) the group is fenced: not knowing whether the backup applied the
+// push, this server neither applies it nor anything after it. A
 // backup that answers that this primary is behind (a lower epoch than its
 // own, after this server has learnt no newer one) fences the group: the
 // push is refused and so is everything else of the group until the

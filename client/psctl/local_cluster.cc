@@ -115,8 +115,9 @@ absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,
 }
 
 absl::Status LocalCluster::StartAll() {
-  std::vector<std::string> coordinator_flags = {
-      absl::StrCat("--lease=", absl::FormatDuration(options_.lease))};
+  std::vector<std::string> coordinator_flags = options_.coordinator_flags;
+  coordinator_flags.insert(coordinator_flags.end(), {
+      absl::StrCat("--lease=", absl::FormatDuration(options_.lease))});
   if (options_.worker_replace_timeout > absl::ZeroDuration()) {
     coordinator_flags.push_back(
         absl::StrCat("--worker_replace_timeout=",

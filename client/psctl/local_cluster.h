@@ -27,6 +27,8 @@ struct LocalClusterOptions {
   int spare_workers = 0;
   // The coordinator's --worker_replace_timeout; zero: its default.
   absl::Duration worker_replace_timeout = absl::ZeroDuration();
+  // More flags for the coordinator, e.g. --act_on_reports=false.
+  std::vector<std::string> coordinator_flags;
   // Folder holding ps_coordinator, ps_server and ps_worker, or a Bazel
   // bazel-bin folder (coordinator/ps_coordinator, ...). Empty: found from
   // this program's own location.
