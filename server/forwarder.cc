@@ -175,24 +175,24 @@ void Forwarder::OnAnswer(std::shared_ptr<Target> target,
     push.Finished(absl::OkStatus());
     return;
   }
-  const bool behind = status.error_code() == grpc::FAILED_PRECONDITION;
+  const bool replaced = status.error_code() == grpc::FAILED_PRECONDITION;
   const uint64_t sent_epoch = target->epoch;
-  if (behind && group.epoch() > sent_epoch) {
+  if (replaced && group.epoch() > sent_epoch) {
     // This server moved to a newer epoch meanwhile: send it again with it.
     Send(std::move(target));
     return;
   }
-  if (behind) {
-    // The backup is at a newer epoch than this primary. If this server has
-    // not heard of it, it was replaced: fence the group.
+  if (replaced) {
+    // The backup leads the group now (ps_service.h, Replicate): this server
+    // was replaced. Fence the group.
     Logger("server")->warn(
         "job {} group {}: backup {} refused op {} ({}); this server is no "
         "longer the group's primary",
         group.job_id(), group.group(), who, push.op, status.error_message());
     group.Fence();
     push.Finished(absl::FailedPreconditionError(absl::StrCat(
-        "job ", group.job_id(), " group ", group.group(), ": backup ", who,
-        " is at a newer epoch than ", sent_epoch,
+        "job ", group.job_id(), " group ", group.group(), ": ", who,
+        " leads the group after epoch ", sent_epoch,
         ": this server was replaced as the group's primary; refresh the map")));
     return;
   }

@@ -12,10 +12,9 @@
 // Past kForwardLimit (a backup this server cannot reach but the coordinator
 // can) the group is fenced: not knowing whether the backup applied the
 // push, this server neither applies it nor anything after it. A
-// backup that answers that this primary is behind (a lower epoch than its
-// own, after this server has learnt no newer one) fences the group: the
-// push is refused and so is everything else of the group until the
-// coordinator says otherwise.
+// backup that answers FAILED_PRECONDITION leads the group now, so this
+// server was replaced: that fences the group (the push is refused, and so
+// is everything else of the group until the coordinator says otherwise).
 //
 // Thread-safe. Completions run on gRPC's threads or on the retry thread.
 #ifndef PS_SERVER_FORWARDER_H_

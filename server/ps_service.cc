@@ -236,12 +236,26 @@ grpc::ServerUnaryReactor* PsService::Replicate(
         group->epoch(), ", the primary at ", f.epoch(), "; try again"))));
     return reactor;
   }
-  absl::StatusOr<PreparedPush> prepared = store_->PreparePush(
-      f, *push->values, TableStore::PushSource::kPrimary);
-  if (!prepared.ok() && f.epoch() < group->epoch()) {
-    reactor->Finish(ToGrpcStatus(prepared.status()));
+  if (f.epoch() < group->epoch() || group->role() == v1::PRIMARY) {
+    // Only a backup promoted in the sender's place proves the sender was
+    // replaced (FAILED_PRECONDITION fences it). A backup that merely heard
+    // of a newer epoch first (another group's failover or copy) makes the
+    // primary try again once the coordinator has told it too.
+    const bool replaced = group->role() == v1::PRIMARY;
+    reactor->Finish(ToGrpcStatus(
+        replaced
+            ? absl::FailedPreconditionError(absl::StrCat(
+                  "job ", f.job_id(), " group ", f.group(),
+                  " is led by this server since epoch ", group->epoch(),
+                  "; the sender (epoch ", f.epoch(), ") was replaced"))
+            : absl::UnavailableError(absl::StrCat(
+                  "job ", f.job_id(), " group ", f.group(),
+                  ": this backup is at epoch ", group->epoch(),
+                  ", the primary at ", f.epoch(), "; try again"))));
     return reactor;
   }
+  absl::StatusOr<PreparedPush> prepared = store_->PreparePush(
+      f, *push->values, TableStore::PushSource::kPrimary);
   const bool joining = group->role() == v1::JOINING;
   OpOrder::Step step;
   if (prepared.ok()) {
@@ -362,7 +376,7 @@ grpc::Status PsService::CopyGroup(grpc::ServerContext* ctx,
   } while (sent && offset < bytes.size());
   writer->WritesDone();
   absl::Status s = FromGrpcStatus(writer->Finish());
-  if (!s.ok() || !group->IsJoining(target.member_id())) {
+  if (!s.ok() || !group->FinishJoining(target.member_id())) {
     group->RemoveBackup(target.member_id());
     return ToGrpcStatus(Annotate(
         s.ok() ? absl::UnavailableError("a forwarded push failed") : s,

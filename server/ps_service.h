@@ -69,8 +69,9 @@ class PsService final : public RawDataPlaneService {
                                  const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
   // A push forwarded by a group's primary; applied in replica_op order.
-  // FAILED_PRECONDITION: the primary is behind this server's epoch (it was
-  // replaced); UNAVAILABLE: this server is behind the primary's.
+  // FAILED_PRECONDITION: this server leads the group now (the sender was
+  // replaced); UNAVAILABLE: the two are at different epochs (the one behind
+  // has not heard from the coordinator yet): try again.
   grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* ctx,
                                       const grpc::ByteBuffer* request,
                                       grpc::ByteBuffer* response) override;

@@ -384,6 +384,15 @@ bool GroupHandle::IsJoining(const std::string& member_id) const {
          job_->joining.end();
 }
 
+bool GroupHandle::FinishJoining(const std::string& member_id) const {
+  absl::MutexLock lock(&job_->replicas_mu);
+  auto& j = job_->joining;
+  auto it = std::find(j.begin(), j.end(), member_id);
+  if (it == j.end()) return false;
+  j.erase(it);
+  return true;
+}
+
 void GroupHandle::RemoveBackup(const std::string& member_id) const {
   absl::MutexLock lock(&job_->replicas_mu);
   auto& j = job_->joining;

@@ -208,6 +208,12 @@ class GroupHandle {
   // waited for.
   void AddBackup(const v1::ServerEndpoint& backup, bool joining) const;
   bool IsJoining(const std::string& member_id) const;
+  // The copy to a joining backup is installed: from now on it is waited
+  // for like any backup (it must not miss a push: the coordinator is about
+  // to count it as a replica). False when it is no longer joining (a
+  // forward to it failed and dropped it, or SetReplicas replaced the
+  // backups): the copy failed.
+  bool FinishJoining(const std::string& member_id) const;
   void RemoveBackup(const std::string& member_id) const;
   explicit operator bool() const { return job_ != nullptr; }
 

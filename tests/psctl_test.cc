@@ -138,12 +138,12 @@ TEST_F(PsctlTest, LocalKillsAServerAndAWorkerAndTheJobSucceeds) {
       "data": {"dataset": "FASHION_MNIST", "dir": ")"
                       << dir_ << R"(/data"},
       "optimizer": {"type": "SGD", "learningRate": 0.1},
-      "training": {"epochs": 40, "batchSize": 32, "reportEverySteps": 5,
+      "training": {"epochs": 150, "batchSize": 32, "reportEverySteps": 5,
                    "consistency": "BSP"},
       "cluster": {"numWorkers": 2}})";
   auto p = Psctl({"local", spec, "--servers=2", "--workers=2",
                   "--spare_workers=1", "--lease=1s",
-                  "--kill=server@1s,worker@2s",
+                  "--kill=server@0.5s,worker@1s",
                   "--bin_dir=" + RunfilesBinDir(),
                   "--work_dir=" + dir_ + "/logs"});
   EXPECT_EQ(Wait(p.get(), absl::Seconds(120)), 0) << Output();
