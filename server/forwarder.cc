@@ -71,6 +71,13 @@ Forwarder::~Forwarder() {
     stop_ = true;
   }
   retry_thread_.join();
+  {
+    // Callbacks of RPCs in flight use this object.
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](int* n) { return *n == 0; }, &in_flight_),
+                         kForwardAttempt + absl::Seconds(2));
+  }
   // Whatever still waits for a retry fails now.
   std::vector<std::shared_ptr<Target>> left;
   {
@@ -111,22 +118,37 @@ void Forwarder::Forward(const GroupHandle& group, uint64_t op,
   }
 }
 
-grpc::GenericStub* Forwarder::StubFor(const std::string& address) {
+grpc::GenericStub* Forwarder::StubFor(const std::string& address,
+                                      uint64_t op) {
+  const int channel = static_cast<int>(op % kForwardChannels);
   absl::MutexLock lock(&mu_);
-  auto& stub = stubs_[address];
+  auto& stub = stubs_[absl::StrCat(channel, "/", address)];
   if (stub == nullptr) {
-    stub = std::make_unique<grpc::GenericStub>(MakeChannel(address));
+    stub = std::make_unique<grpc::GenericStub>(MakeChannel(address, channel));
   }
   return stub.get();
 }
 
 void Forwarder::Send(std::shared_ptr<Target> target) {
   Push& push = *target->push;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_) {
+      mu_.Unlock();
+      push.Finished(absl::AbortedError("server shutting down"));
+      mu_.Lock();
+      return;
+    }
+  }
   // Each attempt carries the group's epoch as this server knows it now.
   std::vector<grpc::Slice> slices;
   if (!push.request.Dump(&slices).ok()) {
     push.Finished(absl::InternalError("forwarded push bytes unreadable"));
     return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    ++in_flight_;
   }
   target->epoch = push.group.epoch();
   slices.emplace_back(ForwardTail(target->epoch, push.op));
@@ -137,11 +159,13 @@ void Forwarder::Send(std::shared_ptr<Target> target) {
   target->context->set_deadline(
       absl::ToChronoTime(std::min(absl::Now() + kForwardAttempt,
                                   push.give_up + absl::Seconds(1))));
-  grpc::GenericStub* stub = StubFor(target->backup.address());
+  grpc::GenericStub* stub = StubFor(target->backup.address(), push.op);
   stub->UnaryCall(target->context.get(), ReplicateMethod(), grpc::StubOptions(),
                   &target->request, &target->response,
                   [this, target](grpc::Status status) {
                     OnAnswer(target, status);
+                    absl::MutexLock lock(&mu_);
+                    --in_flight_;
                   });
 }
 

@@ -41,6 +41,10 @@ namespace ps::server {
 
 // How long a push is offered to a backup that does not take it.
 inline constexpr absl::Duration kForwardLimit = absl::Seconds(30);
+// Connections to each backup: a push's chunks travel side by side, as
+// they came from the client (one HTTP/2 connection is read by one thread
+// at a time on the receiving side).
+inline constexpr int kForwardChannels = 2;
 // Deadline of one forwarding attempt.
 inline constexpr absl::Duration kForwardAttempt = absl::Seconds(5);
 
@@ -52,7 +56,9 @@ class Forwarder {
                                       const std::string& member_id)>;
 
   explicit Forwarder(ReportFn report = nullptr);
-  ~Forwarder();  // waits for the retry thread; pending retries fail
+  // Waits for the retry thread and for the RPCs in flight (each has a
+  // deadline of kForwardAttempt); pushes still waiting for a retry fail.
+  ~Forwarder();
 
   // Sends op `op` of `group` (the push as `request`, the bytes it arrived
   // in) to every one of `backups`, then calls done(OK) once each has
@@ -72,7 +78,8 @@ class Forwarder {
   void OnAnswer(std::shared_ptr<Target> target, const grpc::Status& status);
   void Retry(std::shared_ptr<Target> target, absl::Duration after);
   void Report(const std::string& job_id, const std::string& member_id);
-  grpc::GenericStub* StubFor(const std::string& address);
+  // One of kForwardChannels connections to `address`, by `op`.
+  grpc::GenericStub* StubFor(const std::string& address, uint64_t op);
   void RetryLoop();
 
   const ReportFn report_;
@@ -88,6 +95,7 @@ class Forwarder {
   std::priority_queue<Later, std::vector<Later>, std::greater<Later>> later_
       ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // RPCs whose callback is due
   std::thread retry_thread_;
 };
 
