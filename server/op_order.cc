@@ -70,9 +70,11 @@ void OpOrder::DrainLocked() {
     if (it == waiting_.end()) return;
     Step step = std::move(it->second);
     waiting_.erase(it);
+    running_ = applied_ + 1;
     mu_.Unlock();
     step.apply();
     mu_.Lock();
+    running_ = 0;
     ++applied_;
     // A copy of this op that arrived while it was applied.
     if (auto copy = waiting_.find(applied_); copy != waiting_.end()) {
@@ -91,7 +93,9 @@ void OpOrder::Reset(uint64_t applied) {
     absl::MutexLock lock(&mu_);
     dropped.swap(waiting_);
     applied_ = applied;
-    assigned_ = applied;
+    // An op being applied meanwhile counts as applied: numbering goes on
+    // after it (its thread advances applied_ when it is done).
+    assigned_ = std::max(applied, running_);
   }
   for (auto& [op, step] : dropped) {
     if (step.drop) step.drop(false);

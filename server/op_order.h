@@ -77,6 +77,7 @@ class OpOrder {
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t assigned_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t running_ ABSL_GUARDED_BY(mu_) = 0;  // the op being applied, or 0
   std::map<uint64_t, Step> waiting_ ABSL_GUARDED_BY(mu_);
   // Functions to run once op (the key) is applied.
   std::multimap<uint64_t, std::function<void()>> at_ ABSL_GUARDED_BY(mu_);

@@ -47,6 +47,25 @@ TEST(OpOrderTest, ResetDropsWaitingStepsAndContinuesFromThere) {
   EXPECT_EQ(applied, (std::vector<int>{1, 2}));
 }
 
+// A backup promoted while it applies an op: the new numbering starts after
+// that op, never reusing its number.
+TEST(OpOrderTest, ResetDuringAnApplyNumbersAfterIt) {
+  OpOrder order;
+  std::vector<int> applied;
+  uint64_t next = 0;
+  order.Ready(1, {[&] {
+                    // Promoted while op 1 is applied.
+                    order.Reset(order.applied());
+                    next = order.Assign();
+                    applied.push_back(1);
+                  },
+                  nullptr});
+  EXPECT_EQ(next, 2u);
+  EXPECT_EQ(order.applied(), 1u);
+  order.Ready(next, {[&] { applied.push_back(2); }, nullptr});
+  EXPECT_EQ(applied, (std::vector<int>{1, 2}));
+}
+
 TEST(OpOrderTest, BoundaryRunsBetweenOps) {
   OpOrder order;
   std::vector<std::string> log;
