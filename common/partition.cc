@@ -115,4 +115,13 @@ void PlaceReplicaGroups(int replicas, v1::PartitionMap* map) {
   }
 }
 
+bool HoldsAGroup(const v1::PartitionMap& map, const std::string& member_id) {
+  for (const v1::ReplicaGroup& g : map.groups()) {
+    for (const v1::ServerEndpoint& e : g.replicas()) {
+      if (e.member_id() == member_id) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace ps

@@ -33,6 +33,9 @@ absl::StatusOr<v1::PartitionMap> BuildPartitionMap(
 // parameter server), so each server leads one group and backs up R-1.
 void PlaceReplicaGroups(int replicas, v1::PartitionMap* map);
 
+// Whether server `member_id` is a replica of any group of `map`.
+bool HoldsAGroup(const v1::PartitionMap& map, const std::string& member_id);
+
 // The ranges of `map` owned by servers[server_index].
 std::vector<v1::DenseRange> RangesOf(const v1::PartitionMap& map,
                                      int server_index);

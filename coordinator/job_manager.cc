@@ -11,6 +11,7 @@
 #include "common/job_state.h"
 #include "common/logging.h"
 #include "common/model_layout.h"
+#include "common/partition.h"
 #include "coordinator/job_placement.h"
 
 namespace ps::coordinator {
@@ -30,15 +31,6 @@ std::vector<v1::ServerEndpoint> ServersOf(const v1::Job& job) {
     }
   }
   return out;
-}
-
-bool InGroups(const v1::PartitionMap& map, const std::string& member_id) {
-  for (const v1::ReplicaGroup& g : map.groups()) {
-    for (const v1::ServerEndpoint& e : g.replicas()) {
-      if (e.member_id() == member_id) return true;
-    }
-  }
-  return false;
 }
 
 // What group g holds, for messages: its dense ranges and sparse partitions.
@@ -338,7 +330,7 @@ void JobManager::FailJobsOfMember(const MemberInfo& m) {
     // A running job's rank goes to another worker (worker replacement).
     if (r.job.state() == v1::RUNNING && VacateRank(&r, m)) continue;
     if (r.job.state() == v1::RUNNING && m.role == v1::SERVER &&
-        InGroups(r.job.partition_map(), m.id)) {
+        HoldsAGroup(r.job.partition_map(), m.id)) {
       FailOver(&r, m);
       continue;
     }

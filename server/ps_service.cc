@@ -347,8 +347,10 @@ grpc::Status PsService::CopyGroup(grpc::ServerContext* ctx,
   const uint64_t at = group->order().Boundary(
       [&](uint64_t) { group->AddBackup(target, /*joining=*/true); });
   std::string bytes;
+  uint64_t snapshot_op = 0;  // `at`: the target joined right after it
   absl::Duration pause;
-  if (absl::Status s = store_->SnapshotGroupAt(*group, at, &bytes, &pause);
+  if (absl::Status s =
+          store_->SnapshotGroupAt(*group, at, &bytes, &snapshot_op, &pause);
       !s.ok()) {
     group->RemoveBackup(target.member_id());
     return ToGrpcStatus(s);
@@ -367,7 +369,7 @@ grpc::Status PsService::CopyGroup(grpc::ServerContext* ctx,
       chunk.set_job_id(request->job_id());
       chunk.set_epoch(request->epoch());
       chunk.set_group(request->group());
-      chunk.set_op(at);
+      chunk.set_op(snapshot_op);
     }
     const size_t n = std::min(kChunk, bytes.size() - offset);
     chunk.set_data(bytes.data() + offset, n);
@@ -385,7 +387,7 @@ grpc::Status PsService::CopyGroup(grpc::ServerContext* ctx,
                      target.address())));
   }
   response->set_snapshot_bytes(static_cast<int64_t>(bytes.size()));
-  response->set_snapshot_op(at);
+  response->set_snapshot_op(snapshot_op);
   response->set_pause_us(absl::ToInt64Microseconds(pause));
   Logger("server")->info(
       "job {} group {}: copied to {} ({} bytes at op {}; pushes waited {})",

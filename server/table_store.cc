@@ -110,16 +110,15 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
   // A first estimate, so that a request over the cap is refused before
   // anything is allocated.
   const int64_t planned = PlannedBytes(request);
+  const GroupKey key(request.job_id(), request.group());
+  std::vector<std::shared_ptr<JobTables>> replaced;
   {
     absl::MutexLock lock(&mu_);
-    auto it = jobs_.find(GroupKey(request.job_id(), request.group()));
+    auto it = jobs_.find(key);
     if (it != jobs_.end() && request.role() == v1::JOINING &&
         it->second->role.load() != v1::PRIMARY) {
       // A copy made again (an earlier one did not complete): start afresh.
-      bytes_ -= it->second->bytes;
-      it->second->clock->Close();
-      it->second->order.Reset(it->second->order.applied());
-      jobs_.erase(it);
+      replaced = EraseLocked([&](const GroupKey& k) { return k == key; });
       it = jobs_.end();
     }
     if (it != jobs_.end()) {
@@ -135,6 +134,7 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
           held, " of at most ", options_.max_bytes));
     }
   }
+  Retire(replaced);
   absl::StatusOr<std::shared_ptr<JobTables>> job = Build(request);
   if (!job.ok()) return job.status();
   absl::MutexLock lock(&mu_);
@@ -144,8 +144,7 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
         "job ", request.job_id(), " needs ", (*job)->bytes,
         " bytes; server holds ", held, " of at most ", options_.max_bytes));
   }
-  if (!jobs_.emplace(GroupKey(request.job_id(), request.group()), *job)
-           .second) {
+  if (!jobs_.emplace(key, *job).second) {
     return absl::AlreadyExistsError(
         absl::StrCat("job ", request.job_id(), " was created concurrently"));
   }
@@ -153,52 +152,61 @@ absl::Status TableStore::CreateTables(const v1::CreateTablesRequest& request) {
   return absl::OkStatus();
 }
 
+std::vector<std::shared_ptr<TableStore::JobTables>> TableStore::EraseLocked(
+    absl::FunctionRef<bool(const GroupKey&)> drop) {
+  std::vector<std::shared_ptr<JobTables>> erased;
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (!drop(it->first)) {
+      ++it;
+      continue;
+    }
+    bytes_ -= it->second->bytes;
+    it->second->clock->Close();
+    erased.push_back(std::move(it->second));
+    jobs_.erase(it++);
+  }
+  return erased;
+}
+
+void TableStore::Retire(const std::vector<std::shared_ptr<JobTables>>& groups) {
+  // Pushes waiting in a group's order are answered (ABORTED) as it goes.
+  for (const auto& job : groups) job->order.Reset(job->order.applied());
+}
+
 absl::Status TableStore::DropTables(const std::string& job_id) {
   std::vector<std::shared_ptr<JobTables>> dropped;
   {
     absl::MutexLock lock(&mu_);
-    for (auto it = jobs_.begin(); it != jobs_.end();) {
-      if (it->first.first != job_id) {
-        ++it;
-        continue;
-      }
-      bytes_ -= it->second->bytes;
-      it->second->clock->Close();
-      dropped.push_back(std::move(it->second));
-      jobs_.erase(it++);
-    }
+    dropped = EraseLocked([&](const GroupKey& k) { return k.first == job_id; });
   }
-  // Pushes waiting in a group's order are answered (ABORTED) as it goes.
-  for (auto& job : dropped) job->order.Reset(job->order.applied());
+  Retire(dropped);
   return absl::OkStatus();
 }
 
 absl::Status TableStore::DropGroup(const std::string& job_id, int group) {
-  std::shared_ptr<JobTables> dropped;
+  std::vector<std::shared_ptr<JobTables>> dropped;
   {
     absl::MutexLock lock(&mu_);
-    auto it = jobs_.find(GroupKey(job_id, group));
-    if (it == jobs_.end()) return absl::OkStatus();
-    bytes_ -= it->second->bytes;
-    it->second->clock->Close();
-    dropped = std::move(it->second);
-    jobs_.erase(it);
+    dropped = EraseLocked(
+        [&](const GroupKey& k) { return k == GroupKey(job_id, group); });
   }
-  dropped->order.Reset(dropped->order.applied());
+  Retire(dropped);
   return absl::OkStatus();
 }
 
 std::vector<std::string> TableStore::DropAll() {
-  std::vector<std::string> ids;
+  std::vector<std::shared_ptr<JobTables>> dropped;
   {
-    absl::ReaderMutexLock lock(&mu_);
-    for (const auto& [key, job] : jobs_) {
-      if (std::find(ids.begin(), ids.end(), key.first) == ids.end()) {
-        ids.push_back(key.first);
-      }
+    absl::MutexLock lock(&mu_);
+    dropped = EraseLocked([](const GroupKey&) { return true; });
+  }
+  Retire(dropped);
+  std::vector<std::string> ids;
+  for (const auto& job : dropped) {
+    if (std::find(ids.begin(), ids.end(), job->job_id) == ids.end()) {
+      ids.push_back(job->job_id);
     }
   }
-  for (const std::string& id : ids) DropTables(id).IgnoreError();
   return ids;
 }
 
@@ -291,12 +299,13 @@ GroupParts PartsOf(GroupTables& job) {
 }  // namespace
 
 absl::Status TableStore::SnapshotGroupAt(const GroupHandle& group, uint64_t at,
-                                         std::string* out,
+                                         std::string* out, uint64_t* op,
                                          absl::Duration* pause) const {
   std::shared_ptr<JobTables> job = group.job_;
   absl::Notification written;
   group.order().AtBoundary(at, [&] {
     const absl::Time start = absl::Now();
+    *op = job->order.applied();
     WriteGroupSnapshot(PartsOf(*job), out);
     *pause = absl::Now() - start;
     written.Notify();
@@ -331,22 +340,14 @@ absl::Status TableStore::SnapshotGroup(const std::string& job_id, int group,
                                        std::string* out, uint64_t* op) const {
   absl::StatusOr<GroupHandle> found = Group(job_id, group);
   if (!found.ok()) return found.status();
-  std::shared_ptr<JobTables> job = found->job_;
-  auto write = [job, out, op] {
-    *op = job->order.applied();
-    WriteGroupSnapshot(PartsOf(*job), out);
-  };
-  if (!job->ordered) {
-    write();
+  GroupTables& job = *found->job_;
+  if (!job.ordered) {
+    *op = job.order.applied();
+    WriteGroupSnapshot(PartsOf(job), out);
     return absl::OkStatus();
   }
-  absl::Notification written;
-  job->order.AtBoundary(job->order.applied(), [&] {
-    write();
-    written.Notify();
-  });
-  written.WaitForNotification();
-  return absl::OkStatus();
+  absl::Duration pause;
+  return SnapshotGroupAt(*found, job.order.applied(), out, op, &pause);
 }
 
 const std::string& GroupHandle::job_id() const { return job_->job_id; }

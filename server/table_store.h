@@ -261,10 +261,12 @@ class TableStore {
   // NOT_FOUND: no such group.
   absl::Status SnapshotGroup(const std::string& job_id, int group,
                              std::string* out, uint64_t* op) const;
-  // The same at op `at` exactly (an ordered group; `at` not applied yet or
-  // just applied), and how long the group's pushes waited for it.
+  // The same for an ordered group, between op `at` and the next one (or,
+  // with `at` passed already, between the next two), and how long the
+  // group's pushes waited for it.
   absl::Status SnapshotGroupAt(const GroupHandle& group, uint64_t at,
-                               std::string* out, absl::Duration* pause) const;
+                               std::string* out, uint64_t* op,
+                               absl::Duration* pause) const;
   // Replaces a JOINING group's state with a snapshot of its primary's taken
   // at op `op` (epoch must match), then applies the pushes forwarded
   // since. INVALID_ARGUMENT / DATA_LOSS as ReadGroupSnapshot;
@@ -382,6 +384,13 @@ class TableStore {
   absl::Status CheckRoom(const std::string& job_id) const;
   // Bytes held over all jobs.
   int64_t HeldBytesLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Removes the groups `drop` picks: their bytes no longer count and their
+  // clocks close. Retire them once mu_ is released.
+  std::vector<std::shared_ptr<JobTables>> EraseLocked(
+      absl::FunctionRef<bool(const GroupKey&)> drop)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Answers (ABORTED) the pushes waiting in the erased groups' orders.
+  static void Retire(const std::vector<std::shared_ptr<JobTables>>& groups);
   // The job's tables for a request ValidateCreateTables accepted.
   static absl::StatusOr<std::shared_ptr<JobTables>> Build(
       const v1::CreateTablesRequest& request);

@@ -17,7 +17,32 @@
 namespace ps::testing {
 namespace {
 
-class FailoverTest : public ClusterTest,
+class FailoverFixture : public ClusterTest {
+ protected:
+  // Waits until job `id` has trained 1/`part` of its steps (or ended).
+  v1::Job WaitUntilTrained(const std::string& id, int part) {
+    return WaitFor(
+        id,
+        [part](const v1::Job& j) {
+          return IsFinal(j) || (j.progress().total_steps() > 0 &&
+                                j.progress().step() * part >=
+                                    j.progress().total_steps());
+        },
+        absl::Seconds(60));
+  }
+
+  // Sends `signal` to the server process at `server`; false (with a test
+  // failure) when there is none.
+  bool Signal(const v1::ServerEndpoint& server, int signal) {
+    Subprocess* p = cluster_->ServerAt(server.address());
+    EXPECT_NE(p, nullptr) << server.address();
+    if (p == nullptr) return false;
+    EXPECT_EQ(kill(p->pid(), signal), 0);
+    return true;
+  }
+};
+
+class FailoverTest : public FailoverFixture,
                      public ::testing::WithParamInterface<v1::Consistency> {
  protected:
   v1::JobSpec FailoverSpec() {
@@ -31,23 +56,12 @@ class FailoverTest : public ClusterTest,
   // server that is replica `replica` of group 0 (0: its primary). Returns
   // the member id killed.
   std::string KillMidJob(const std::string& id, int replica, int signal) {
-    const v1::Job running = WaitFor(
-        id,
-        [](const v1::Job& j) {
-          return IsFinal(j) || (j.progress().total_steps() > 0 &&
-                                j.progress().step() * 5 >=
-                                    j.progress().total_steps());
-        },
-        absl::Seconds(60));
+    const v1::Job running = WaitUntilTrained(id, 5);
     EXPECT_EQ(running.state(), v1::RUNNING) << running.reason();
     const v1::PartitionMap& map = running.partition_map();
     EXPECT_EQ(map.replicas(), 2);
     const v1::ServerEndpoint victim = map.groups(0).replicas(replica);
-    Subprocess* p = cluster_->ServerAt(victim.address());
-    EXPECT_NE(p, nullptr) << victim.address();
-    if (p == nullptr) return "";
-    EXPECT_EQ(kill(p->pid(), signal), 0);
-    return victim.member_id();
+    return Signal(victim, signal) ? victim.member_id() : "";
   }
 };
 
@@ -96,7 +110,7 @@ TEST_P(FailoverTest, PrimaryOrBackupKilledJobSucceedsAsAccurate) {
 // Two server deaths one after the other: after the first, the coordinator
 // copies the groups that lost a replica to the remaining server, so the
 // second death is survived too.
-TEST_F(ClusterTest, ReplicasAreRestoredSoASecondDeathIsSurvived) {
+TEST_F(FailoverFixture, ReplicasAreRestoredSoASecondDeathIsSurvived) {
   StartCluster(/*servers=*/3, /*workers=*/2);
   v1::JobSpec spec = Spec(/*workers=*/2, /*epochs=*/60);
   spec.mutable_training()->set_consistency(v1::BSP);
@@ -104,23 +118,12 @@ TEST_F(ClusterTest, ReplicasAreRestoredSoASecondDeathIsSurvived) {
   auto kill_primary_of_group0 = [&](const v1::Job& job) {
     const v1::ServerEndpoint victim =
         job.partition_map().groups(0).replicas(0);
-    Subprocess* p = cluster_->ServerAt(victim.address());
-    EXPECT_NE(p, nullptr);
-    if (p != nullptr) {
-      EXPECT_EQ(kill(p->pid(), SIGKILL), 0);
-    }
+    Signal(victim, SIGKILL);
     std::cerr << "killed " << victim.member_id() << " at epoch "
               << job.partition_map().epoch() << "\n";
     return victim.member_id();
   };
-  const v1::Job started = WaitFor(
-      id,
-      [](const v1::Job& j) {
-        return IsFinal(j) || (j.progress().total_steps() > 0 &&
-                              j.progress().step() * 10 >=
-                                  j.progress().total_steps());
-      },
-      absl::Seconds(60));
+  const v1::Job started = WaitUntilTrained(id, 10);
   ASSERT_EQ(started.state(), v1::RUNNING) << started.reason();
   const std::string first = kill_primary_of_group0(started);
   // Fully replicated again, without `first`: every group has two replicas.
@@ -154,24 +157,16 @@ TEST_F(ClusterTest, ReplicasAreRestoredSoASecondDeathIsSurvived) {
 // at their deadline), so training goes on within a few seconds. When it is
 // let go (SIGCONT) it serves nothing of the job: it learns it was declared
 // dead, drops its tables and registers again as a new member.
-TEST_F(ClusterTest, FrozenPrimaryIsReplacedThenDropsItsTablesAndRejoins) {
+TEST_F(FailoverFixture, FrozenPrimaryIsReplacedThenDropsItsTablesAndRejoins) {
   StartCluster(/*servers=*/3, /*workers=*/2);
   v1::JobSpec spec = Spec(/*workers=*/2, /*epochs=*/40);
   spec.mutable_training()->set_consistency(v1::BSP);
   const std::string id = Submit(spec);
-  const v1::Job running = WaitFor(
-      id,
-      [](const v1::Job& j) {
-        return IsFinal(j) || (j.progress().total_steps() > 0 &&
-                              j.progress().step() * 10 >=
-                                  j.progress().total_steps());
-      },
-      absl::Seconds(60));
+  const v1::Job running = WaitUntilTrained(id, 10);
   ASSERT_EQ(running.state(), v1::RUNNING) << running.reason();
-  const v1::ServerEndpoint victim = running.partition_map().groups(0).replicas(0);
-  Subprocess* p = cluster_->ServerAt(victim.address());
-  ASSERT_NE(p, nullptr);
-  ASSERT_EQ(kill(p->pid(), SIGSTOP), 0);
+  const v1::ServerEndpoint victim =
+      running.partition_map().groups(0).replicas(0);
+  ASSERT_TRUE(Signal(victim, SIGSTOP));
   const absl::Time frozen = absl::Now();
   // Replaced after its lease (3 s), and training moves on soon after.
   const v1::Job replaced = WaitFor(
@@ -193,7 +188,7 @@ TEST_F(ClusterTest, FrozenPrimaryIsReplacedThenDropsItsTablesAndRejoins) {
   std::cerr << "frozen primary replaced and training moving again "
             << stalled << " after SIGSTOP\n";
   EXPECT_LT(stalled, absl::Seconds(10));
-  ASSERT_EQ(kill(p->pid(), SIGCONT), 0);
+  ASSERT_TRUE(Signal(victim, SIGCONT));
   // It drops the job's tables and comes back under another member id.
   auto stub = v1::ParameterServer::NewStub(MakeChannel(victim.address()));
   bool dropped = false;
@@ -222,7 +217,7 @@ TEST_F(ClusterTest, FrozenPrimaryIsReplacedThenDropsItsTablesAndRejoins) {
 
 // With one copy, a server's death loses part of the model: the job fails,
 // naming what was lost and where it was.
-TEST_F(ClusterTest, LossOfEveryReplicaFailsTheJobNamingIt) {
+TEST_F(FailoverFixture, LossOfEveryReplicaFailsTheJobNamingIt) {
   StartCluster(/*servers=*/2, /*workers=*/1);
   v1::JobSpec spec = Spec(/*workers=*/1, /*epochs=*/60);
   spec.mutable_cluster()->set_replicas(1);
@@ -234,10 +229,8 @@ TEST_F(ClusterTest, LossOfEveryReplicaFailsTheJobNamingIt) {
   ASSERT_EQ(running.partition_map().groups(0).replicas_size(), 1);
   const v1::ServerEndpoint victim =
       running.partition_map().groups(0).replicas(0);
-  Subprocess* p = cluster_->ServerAt(victim.address());
-  ASSERT_NE(p, nullptr);
   const absl::Time killed = absl::Now();
-  ASSERT_EQ(kill(p->pid(), SIGKILL), 0);
+  ASSERT_TRUE(Signal(victim, SIGKILL));
   const v1::Job job = WaitForEnd(id, absl::Seconds(30));
   EXPECT_EQ(job.state(), v1::FAILED);
   EXPECT_NE(job.reason().find("group 0"), std::string::npos) << job.reason();

@@ -8,21 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/partition.h"
 
 namespace ps::client {
 namespace {
 
 std::string Seconds(absl::Duration d) {
   return absl::StrFormat("%.2f s", absl::ToDoubleSeconds(d));
-}
-
-bool Holds(const v1::PartitionMap& map, const std::string& member_id) {
-  for (const v1::ReplicaGroup& g : map.groups()) {
-    for (const v1::ServerEndpoint& e : g.replicas()) {
-      if (e.member_id() == member_id) return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace
@@ -149,7 +141,7 @@ void FaultInjector::Run() {
               [&](const v1::Job& j) {
                 return j.state() != v1::RUNNING ||
                        (j.partition_map().epoch() > epoch &&
-                        !Holds(j.partition_map(), victim));
+                        !HoldsAGroup(j.partition_map(), victim));
               },
               &job, killed + absl::Minutes(2)) &&
           job.state() == v1::RUNNING) {

@@ -76,22 +76,25 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   return cluster;
 }
 
-Subprocess* LocalCluster::ServerAt(const std::string& address) {
-  for (int i = 0; i < options_.servers; ++i) {
-    std::ifstream in(absl::StrCat(options_.work_dir, "/server", i, ".addr"));
+int LocalCluster::IndexAt(const std::string& name, int count,
+                          const std::string& address) const {
+  for (int i = 0; i < count; ++i) {
+    std::ifstream in(absl::StrCat(options_.work_dir, "/", name, i, ".addr"));
     std::string line;
-    if (std::getline(in, line) && line == address) return server_process(i);
+    if (std::getline(in, line) && line == address) return i;
   }
-  return nullptr;
+  return -1;
+}
+
+Subprocess* LocalCluster::ServerAt(const std::string& address) {
+  const int i = IndexAt("server", options_.servers, address);
+  return i < 0 ? nullptr : server_process(i);
 }
 
 Subprocess* LocalCluster::WorkerAt(const std::string& address) {
-  for (int i = 0; i < options_.workers + options_.spare_workers; ++i) {
-    std::ifstream in(absl::StrCat(options_.work_dir, "/worker", i, ".addr"));
-    std::string line;
-    if (std::getline(in, line) && line == address) return worker_process(i);
-  }
-  return nullptr;
+  const int i =
+      IndexAt("worker", options_.workers + options_.spare_workers, address);
+  return i < 0 ? nullptr : worker_process(i);
 }
 
 absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,

@@ -79,6 +79,10 @@ class LocalCluster {
                                     const std::string& name,
                                     std::vector<std::string> args);
   absl::Status AwaitMembers();
+  // The i in [0, count) whose address file (work_dir/<name><i>.addr) says
+  // `address`, or -1.
+  int IndexAt(const std::string& name, int count,
+              const std::string& address) const;
 
   LocalClusterOptions options_;
   std::vector<std::unique_ptr<Subprocess>> procs_;
