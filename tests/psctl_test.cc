@@ -160,7 +160,8 @@ TEST_F(PsctlTest, LocalRefusesAMalformedKill) {
   auto p = Psctl({"local", WriteSpec(1), "--kill=coordinator@1s",
                   "--bin_dir=" + RunfilesBinDir(),
                   "--work_dir=" + dir_ + "/logs"});
-  EXPECT_NE(Wait(p.get(), absl::Seconds(30)), 0);
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(30)), 2);  // a usage error
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/logs"));  // nothing started
   EXPECT_NE(Output().find("--kill: 'coordinator@1s': the role must be server "
                           "or worker"),
             std::string::npos)

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "client/psctl/commands.h"
+#include "client/psctl/fault_injection.h"
 #include "common/daemon.h"
 #include "common/rpc.h"
 
@@ -82,6 +83,12 @@ int RunLocalCommand(const std::string& spec_path) {
   absl::StatusOr<ps::v1::JobSpec> spec =
       ps::client::LoadJobSpec(UserPath(spec_path));
   if (!spec.ok()) return Fail(spec.status());
+  // A malformed --kill is a usage error: refused before anything starts.
+  if (absl::Status s = ps::client::ParseKills(absl::GetFlag(FLAGS_kill)).status();
+      !s.ok()) {
+    Fail(s);
+    return 2;
+  }
   std::string work_dir = UserPath(absl::GetFlag(FLAGS_work_dir));
   const bool own_dir = work_dir.empty();
   if (own_dir) {
