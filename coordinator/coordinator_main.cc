@@ -16,11 +16,16 @@
 #include "coordinator/job_manager.h"
 #include "coordinator/membership.h"
 #include "coordinator/server_control.h"
+#include "coordinator/state_store.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on and advertise");
 ABSL_FLAG(int, port, 7000, "port to listen on; 0 picks a free one");
 ABSL_FLAG(std::string, port_file, "",
           "if set, write host:port here once serving");
+ABSL_FLAG(std::string, state_dir, "",
+          "keep jobs, members and counters in DIR/coordinator.db (SQLite), "
+          "so that a restarted coordinator goes on where it stopped; empty: "
+          "in memory only, lost when the coordinator stops");
 ABSL_FLAG(absl::Duration, lease, absl::Seconds(3),
           "a member that sends no heartbeat for this long is declared dead");
 ABSL_FLAG(absl::Duration, pending_timeout, absl::Minutes(10),
@@ -79,13 +84,15 @@ absl::Status CheckFlags() {
                                absl::Milliseconds(100), absl::Hours(24));
 }
 
-ps::coordinator::JobManagerOptions JobOptionsFromFlags() {
+ps::coordinator::JobManagerOptions JobOptionsFromFlags(
+    ps::coordinator::StateStore* store) {
   return {
       .barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
       .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
       .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables),
       .worker_replace_timeout = absl::GetFlag(FLAGS_worker_replace_timeout),
-      .act_on_reports = absl::GetFlag(FLAGS_act_on_reports)};
+      .act_on_reports = absl::GetFlag(FLAGS_act_on_reports),
+      .store = store};
 }
 
 // JobManager's periodic work on four threads of their own, every 50 ms, so
@@ -134,11 +141,30 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  std::unique_ptr<ps::coordinator::StateStore> store;
+  ps::coordinator::StoredState stored;
+  if (const std::string dir = absl::GetFlag(FLAGS_state_dir); !dir.empty()) {
+    auto opened = ps::coordinator::StateStore::Open(dir, &stored);
+    if (!opened.ok()) {
+      log->error("--state_dir: {}", opened.status().ToString());
+      return 2;
+    }
+    store = std::move(*opened);
+    log->info("state in {} ({})", store->path(),
+              stored.fresh ? "new" : "restored");
+  } else {
+    log->warn("no --state_dir: jobs live in memory only and are lost when "
+              "the coordinator stops");
+  }
   const absl::Duration lease = absl::GetFlag(FLAGS_lease);
-  ps::coordinator::Membership members(lease, [] { return absl::Now(); });
+  ps::coordinator::Membership members(
+      lease, [] { return absl::Now(); }, store.get());
   ps::coordinator::GrpcServerControl control(absl::Seconds(30));
-  ps::coordinator::JobManager jobs(
-      &members, &control, [] { return absl::Now(); }, JobOptionsFromFlags());
+  ps::coordinator::JobManager jobs(&members, &control,
+                                   [] { return absl::Now(); },
+                                   JobOptionsFromFlags(store.get()));
+  members.Restore(stored);
+  jobs.Restore(stored);
   ps::coordinator::CoordinatorService service(
       &members, &jobs, lease / 4, absl::GetFlag(FLAGS_stream_stall_timeout));
   auto server =

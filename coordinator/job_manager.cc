@@ -17,22 +17,6 @@
 namespace ps::coordinator {
 namespace {
 
-// Every server that holds or held a group of the job.
-std::vector<v1::ServerEndpoint> ServersOf(const v1::Job& job) {
-  std::vector<v1::ServerEndpoint> out(job.partition_map().servers().begin(),
-                                      job.partition_map().servers().end());
-  for (const v1::ReplicaGroup& g : job.partition_map().groups()) {
-    for (const v1::ServerEndpoint& e : g.replicas()) {
-      bool known = false;
-      for (const v1::ServerEndpoint& o : out) {
-        known |= o.member_id() == e.member_id();
-      }
-      if (!known) out.push_back(e);
-    }
-  }
-  return out;
-}
-
 // What group g holds, for messages: its dense ranges and sparse partitions.
 std::string GroupPieces(const v1::PartitionMap& map, int g) {
   std::vector<std::string> pieces;
@@ -71,6 +55,7 @@ absl::StatusOr<std::string> JobManager::Submit(const v1::JobSpec& spec) {
   absl::MutexLock lock(&mu_);
   const int64_t n = next_job_++;
   Record& r = jobs_[n];
+  r.number = n;
   r.job.set_id(absl::StrCat("job-", n));
   *r.job.mutable_spec() = spec;
   if (r.job.spec().training().report_every_steps() == 0) {
@@ -79,6 +64,11 @@ absl::StatusOr<std::string> JobManager::Submit(const v1::JobSpec& spec) {
   r.job.set_state(v1::PENDING);
   r.job.set_reason("queued");
   r.job.set_submit_time_ms(NowMs());
+  if (!Save(r)) {
+    jobs_.erase(n);
+    return absl::UnavailableError(
+        "the coordinator could not store the job (see its log); try again");
+  }
   Logger("jobs")->info("{} submitted: {}", r.job.id(), spec.name());
   return r.job.id();
 }
@@ -153,13 +143,15 @@ void JobManager::Finish(Record* r, v1::JobState state,
   if (state == v1::SUCCEEDED) {
     kept_.push_back(job.id());
     while (static_cast<int>(kept_.size()) > options_.keep_succeeded_tables) {
-      const Record* old = FindConst(kept_.front());
-      if (old != nullptr)
-        drops_.push_back({ServersOf(old->job), old->job.id()});
+      absl::StatusOr<Record*> old = Find(kept_.front());
+      if (old.ok()) {
+        QueueDrop(*old, ServersOfJob((*old)->job));
+        Save(**old);
+      }
       kept_.pop_front();
     }
   } else if (job.partition_map().servers_size() > 0) {
-    drops_.push_back({ServersOf(job), job.id()});
+    QueueDrop(r, ServersOfJob(job));
   }
   Changed(r);
   Logger("jobs")->info("{} {}: {}", job.id(), v1::JobState_Name(state), reason);
@@ -200,7 +192,7 @@ std::string JobManager::JobOfMember(const std::string& member_id) const {
   if (it != busy_.end()) return it->second;
   for (const auto& [n, r] : jobs_) {
     if (IsFinal(r.job.state())) continue;
-    for (const auto& s : ServersOf(r.job)) {
+    for (const auto& s : ServersOfJob(r.job)) {
       if (s.member_id() == member_id) return r.job.id();
     }
   }
@@ -304,8 +296,10 @@ void JobManager::ExpireLeases() {
 }
 
 void JobManager::RunServerWork() {
-  StartNextPending();
+  // Drops first: after a restart, a job that was creating its tables has
+  // them dropped before it is placed again.
   RunDrops();
+  StartNextPending();
 }
 
 void JobManager::Tick() {
@@ -634,6 +628,7 @@ std::optional<v1::Job> JobManager::PlaceNextPending() {
     last_job_[w] = r->job.id();
   }
   r->job.set_reason("creating tables");
+  Changed(r);  // stored: a restart drops what this creation made
   return r->job;
 }
 
@@ -687,9 +682,17 @@ void JobManager::RunDrops() {
     absl::MutexLock lock(&mu_);
     drops.swap(drops_);
   }
+  if (drops.empty()) return;
   // A dead server has lost the tables anyway; nothing to retry.
   for (const auto& [job_id, status] : DropTablesOnAll(*servers_, drops)) {
     Logger("jobs")->warn("{}: {}", job_id, status.ToString());
+  }
+  absl::MutexLock lock(&mu_);
+  for (const TableDrop& d : drops) {
+    absl::StatusOr<Record*> r = Find(d.job_id);
+    if (!r.ok()) continue;
+    (*r)->drop_on.clear();
+    Save(**r);
   }
 }
 

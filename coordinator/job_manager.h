@@ -24,6 +24,13 @@
 // class holds the jobs, their state machine, the waits, and the periodic
 // work that calls the servers.
 //
+// Durability: with JobManagerOptions::store, every change of a job is stored
+// (whole, with what its ranks reported) before the call that made it
+// returns, and so are the job and epoch counters; Restore() brings it all
+// back in a restarted coordinator (job_manager_state.cc): running jobs go on
+// at their epoch, barriers keep their arrivals, queued jobs stay queued, and
+// ids and epochs never repeat.
+//
 // Thread-safe. Blocking calls (Barrier, WaitForChange) wait with a deadline.
 // No lock is held while calling ServerControl.
 #ifndef PS_COORDINATOR_JOB_MANAGER_H_
@@ -43,6 +50,7 @@
 #include "coordinator/membership.h"
 #include "coordinator/rank_handover.h"
 #include "coordinator/server_control.h"
+#include "coordinator/state_store.h"
 #include "coordinator/task_reports.h"
 #include "proto/ps/v1/ps.pb.h"
 
@@ -64,6 +72,9 @@ struct JobManagerOptions {
   // ServersUnreachable declares a server that does not answer the probe
   // dead; false: reports are ignored and leases alone decide.
   bool act_on_reports = true;
+  // Where jobs and counters are stored (not owned; must outlive the
+  // manager); null: in memory only, lost with the process.
+  StateStore* store = nullptr;
 };
 
 class JobManager {
@@ -71,7 +82,14 @@ class JobManager {
   JobManager(Membership* members, ServerControl* servers, Clock clock,
              JobManagerOptions options = {});
 
-  // Validates against the cluster; returns the new job's id.
+  // Takes the jobs and counters a StateStore kept (Open's StoredState).
+  // Running jobs go on; a job that was creating its tables goes back to the
+  // queue (its tables are dropped first); drops not yet done are done. Call
+  // once, before serving and before the periodic work starts.
+  void Restore(const StoredState& state);
+
+  // Validates against the cluster; returns the new job's id. UNAVAILABLE
+  // when the job could not be stored (nothing was queued).
   absl::StatusOr<std::string> Submit(const v1::JobSpec& spec);
   absl::StatusOr<v1::Job> Get(const std::string& job_id) const;
   std::vector<v1::Job> List() const;
@@ -127,10 +145,14 @@ class JobManager {
 
  private:
   struct Record {
+    int64_t number = 0;  // the N of "job-N"
     v1::Job job;
     int64_t version = 0;
     TaskReports tasks;  // sized when the job starts RUNNING
     RankHandovers handovers;
+    // Servers still to drop the job's tables (stored, so that a restart
+    // does the drop a crash interrupted).
+    std::vector<v1::ServerEndpoint> drop_on;
   };
 
   absl::StatusOr<Record*> Find(const std::string& job_id)
@@ -142,7 +164,16 @@ class JobManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finish(Record* r, v1::JobState state, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Changed(Record* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++r->version; }
+  // A change of *r: wakes its watchers and stores it (job_manager_state.cc).
+  void Changed(Record* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores *r and the counters; false (logged) when the store failed.
+  bool Save(const Record& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the drop of r's tables on `servers` (stored with the job).
+  void QueueDrop(Record* r, std::vector<v1::ServerEndpoint> servers)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Restore() of one stored job.
+  void RestoreJob(const v1::StoredJob& stored)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status BarrierTimedOut(const v1::BarrierRequest& request,
                                const Record& r, absl::Duration timeout) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);

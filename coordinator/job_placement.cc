@@ -109,4 +109,20 @@ std::vector<TableCreation> CreateTablesRequests(const v1::Job& job) {
   return out;
 }
 
+// Every server that holds or held a group of the job.
+std::vector<v1::ServerEndpoint> ServersOfJob(const v1::Job& job) {
+  std::vector<v1::ServerEndpoint> out(job.partition_map().servers().begin(),
+                                      job.partition_map().servers().end());
+  for (const v1::ReplicaGroup& g : job.partition_map().groups()) {
+    for (const v1::ServerEndpoint& e : g.replicas()) {
+      bool known = false;
+      for (const v1::ServerEndpoint& o : out) {
+        known |= o.member_id() == e.member_id();
+      }
+      if (!known) out.push_back(e);
+    }
+  }
+  return out;
+}
+
 }  // namespace ps::coordinator

@@ -60,6 +60,10 @@ std::vector<TableCreation> CreateTablesRequests(const v1::Job& job);
 v1::CreateTablesRequest GroupRequest(const v1::Job& job, int group,
                                      v1::ReplicaRole role);
 
+// Every server that holds or held a group of the job (its placement and
+// every replica a failover or a copy added), each once.
+std::vector<v1::ServerEndpoint> ServersOfJob(const v1::Job& job);
+
 }  // namespace ps::coordinator
 
 #endif  // PS_COORDINATOR_JOB_PLACEMENT_H_

@@ -1,7 +1,10 @@
 #include "coordinator/membership.h"
 
 #include "absl/strings/numbers.h"
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 
 namespace ps::coordinator {
 namespace {
@@ -11,8 +14,38 @@ constexpr int kForgetAfterLeases = 20;
 
 }  // namespace
 
-Membership::Membership(absl::Duration lease, Clock clock)
-    : lease_(lease), clock_(std::move(clock)) {}
+Membership::Membership(absl::Duration lease, Clock clock, StateStore* store)
+    : lease_(lease), clock_(std::move(clock)), store_(store) {}
+
+void Membership::Restore(const StoredState& state) {
+  absl::MutexLock lock(&mu_);
+  next_id_ = state.next_member;
+  const absl::Time now = clock_();
+  for (const v1::StoredMember& stored : state.members) {
+    MemberInfo& m = members_[stored.number()];
+    m.id = stored.id();
+    m.role = stored.role();
+    m.address = stored.address();
+    m.alive = stored.alive();
+    m.incarnation = stored.incarnation();
+    m.last_heartbeat = now;
+    next_id_ = std::max(next_id_, stored.number() + 1);
+  }
+}
+
+void Membership::Save(int64_t n, const MemberInfo& m) {
+  if (store_ == nullptr) return;
+  v1::StoredMember stored;
+  stored.set_number(n);
+  stored.set_id(m.id);
+  stored.set_role(m.role);
+  stored.set_address(m.address);
+  stored.set_incarnation(m.incarnation);
+  stored.set_alive(m.alive);
+  if (absl::Status s = store_->SaveMember(stored, next_id_); !s.ok()) {
+    Logger("members")->error("storing {}: {}", m.id, s.ToString());
+  }
+}
 
 absl::StatusOr<Registration> Membership::Register(v1::Role role,
                                                   const std::string& address) {
@@ -32,6 +65,7 @@ absl::StatusOr<Registration> Membership::Register(v1::Role role,
   m.address = address;
   m.last_heartbeat = clock_();
   while (m.incarnation == 0) m.incarnation = absl::Uniform<uint64_t>(random_);
+  Save(n, m);
   return Registration{m.id, m.incarnation};
 }
 
@@ -67,8 +101,10 @@ std::vector<MemberInfo> Membership::Expire() {
     if (m.alive && now - m.last_heartbeat > lease_) {
       m.alive = false;
       expired.push_back(m);
+      Save(it->first, m);
     }
     if (!m.alive && now - m.last_heartbeat > kForgetAfterLeases * lease_) {
+      if (store_ != nullptr) store_->DeleteMember(it->first).IgnoreError();
       it = members_.erase(it);
     } else {
       ++it;
@@ -82,6 +118,7 @@ std::optional<MemberInfo> Membership::Kill(const std::string& id) {
   for (auto& [n, m] : members_) {
     if (m.id != id || !m.alive) continue;
     m.alive = false;
+    Save(n, m);
     return m;
   }
   return std::nullopt;

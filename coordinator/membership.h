@@ -4,12 +4,15 @@
 // been dead for `forget_after`; a heartbeat from it gets NOT_FOUND and the
 // member registers again under a new id.
 //
-// Ids are numbered from 1 by each coordinator process, so after a restart a
-// new member can be handed the id a live member still holds. Each
-// registration therefore also gets a random incarnation, and a heartbeat
-// counts only when it carries the incarnation of the id's current holder:
-// the old holder gets NOT_FOUND and registers again, instead of renewing
-// another member's lease while it stays invisible itself.
+// With a StateStore, every member and the id counter are stored as they
+// change, and Restore() brings them back after a restart: members go on
+// under their ids, each alive one with a fresh lease from the restart.
+// Without one, ids are numbered from 1 by each coordinator process, so after
+// a restart a new member can be handed the id a live member still holds.
+// Each registration therefore also gets a random incarnation, and a
+// heartbeat counts only when it carries the incarnation of the id's current
+// holder: the old holder gets NOT_FOUND and registers again, instead of
+// renewing another member's lease while it stays invisible itself.
 //
 // Thread-safe. Time comes from an injected clock, so tests control it.
 #ifndef PS_COORDINATOR_MEMBERSHIP_H_
@@ -27,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator/state_store.h"
 #include "proto/ps/v1/ps.pb.h"
 
 namespace ps::coordinator {
@@ -49,7 +53,13 @@ struct Registration {
 
 class Membership {
  public:
-  Membership(absl::Duration lease, Clock clock);
+  // `store` (may be null: nothing is stored) is not owned and must outlive
+  // this object. A failed store is logged; the member goes on in memory.
+  Membership(absl::Duration lease, Clock clock, StateStore* store = nullptr);
+
+  // Takes the members and the id counter a StateStore kept; each member
+  // alive then gets a fresh lease from now. Call before serving.
+  void Restore(const StoredState& state);
 
   absl::Duration lease() const { return lease_; }
 
@@ -72,8 +82,12 @@ class Membership {
   std::vector<MemberInfo> All() const;
 
  private:
+  // Stores member n (its registration number) as it is now.
+  void Save(int64_t n, const MemberInfo& m) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const absl::Duration lease_;
   const Clock clock_;
+  StateStore* const store_;
   mutable absl::Mutex mu_;
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::BitGen random_ ABSL_GUARDED_BY(mu_);

@@ -29,6 +29,30 @@ VacantRank RankHandovers::Fill(int64_t step) {
   return taken;
 }
 
+void RankHandovers::SaveTo(v1::StoredJob* stored) const {
+  for (const VacantRank& v : vacant_) {
+    v1::StoredJob::Vacancy* out = stored->add_vacant();
+    out->set_rank(v.rank);
+    out->set_lost_id(v.lost_id);
+    out->set_lost_address(v.lost_address);
+    out->set_since_ms(absl::ToUnixMillis(v.since));
+  }
+  for (const auto& [rank, step] : resume_step_) {
+    (*stored->mutable_resume_steps())[rank] = step;
+  }
+}
+
+RankHandovers RankHandovers::Restore(const v1::StoredJob& stored) {
+  RankHandovers h;
+  for (const v1::StoredJob::Vacancy& v : stored.vacant()) {
+    h.vacant_.push_back({v.rank(), v.lost_id(), v.lost_address(),
+                         absl::FromUnixMillis(v.since_ms())});
+  }
+  h.resume_step_.insert(stored.resume_steps().begin(),
+                        stored.resume_steps().end());
+  return h;
+}
+
 int64_t RankHandovers::ResumeStep(int rank) const {
   auto it = resume_step_.find(rank);
   return it == resume_step_.end() ? 0 : it->second;

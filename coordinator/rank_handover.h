@@ -15,6 +15,7 @@
 
 #include "absl/time/time.h"
 #include "coordinator/membership.h"
+#include "proto/ps/v1/coordinator_state.pb.h"
 
 namespace ps::coordinator {
 
@@ -53,6 +54,10 @@ class RankHandovers {
   // "rank 1 lost worker-2 at 127.0.0.1:5000 (no heartbeat within its
   // lease); waiting up to 1m for a worker to take it over".
   std::string Waiting(absl::Duration timeout) const;
+
+  // Into and out of a stored job (state_store.h).
+  void SaveTo(v1::StoredJob* stored) const;
+  static RankHandovers Restore(const v1::StoredJob& stored);
 
  private:
   std::vector<VacantRank> vacant_;      // oldest first

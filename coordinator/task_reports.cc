@@ -57,6 +57,36 @@ absl::Status ValidateEvaluation(const v1::CompleteTaskRequest& request) {
 TaskReports::TaskReports(int ranks)
     : progress_(ranks), completed_(ranks), done_(ranks, false) {}
 
+void TaskReports::SaveTo(v1::StoredJob* stored) const {
+  for (const auto& p : progress_) *stored->add_progress() = p;
+  for (const auto& c : completed_) *stored->add_completed() = c;
+  for (bool d : done_) stored->add_done(d);
+  for (const auto& [name, ranks] : barriers_) {
+    v1::StoredJob::Barrier* b = stored->add_barriers();
+    b->set_name(name);
+    for (int rank : ranks) b->add_ranks(rank);
+  }
+}
+
+TaskReports TaskReports::Restore(const v1::StoredJob& stored) {
+  TaskReports t;
+  t.progress_.assign(stored.progress().begin(), stored.progress().end());
+  t.completed_.assign(stored.completed().begin(), stored.completed().end());
+  t.done_.assign(stored.done().begin(), stored.done().end());
+  // A stored job is ours, but sizes that disagree must not index out of
+  // range: every per-rank list takes the job's rank count.
+  const size_t ranks = stored.job().worker_ids_size();
+  if (t.progress_.size() != ranks || t.completed_.size() != ranks ||
+      t.done_.size() != ranks) {
+    return stored.job().state() == v1::PENDING ? TaskReports()
+                                                : TaskReports(ranks);
+  }
+  for (const v1::StoredJob::Barrier& b : stored.barriers()) {
+    t.barriers_[b.name()].insert(b.ranks().begin(), b.ranks().end());
+  }
+  return t;
+}
+
 v1::JobProgress TaskReports::AddProgress(
     const v1::ReportProgressRequest& request, int batch_size) {
   progress_[request.rank()] = request;

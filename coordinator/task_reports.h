@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "proto/ps/v1/coordinator_state.pb.h"
 #include "proto/ps/v1/ps.pb.h"
 
 namespace ps::coordinator {
@@ -60,6 +61,10 @@ class TaskReports {
   bool Complete(const v1::CompleteTaskRequest& request);
   // The ranks' evaluations combined (CombineEvaluations).
   v1::JobResult Result() const;
+
+  // Everything recorded, into and out of a stored job (state_store.h).
+  void SaveTo(v1::StoredJob* stored) const;
+  static TaskReports Restore(const v1::StoredJob& stored);
 
  private:
   std::vector<v1::ReportProgressRequest> progress_;  // by rank

@@ -36,6 +36,7 @@ void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease,
        .workers = workers,
        .spare_workers = spare_workers,
        .worker_replace_timeout = worker_replace_timeout,
+       .state_dir = state_dir_,
        .bin_dir = RunfilesBinDir(),
        .work_dir = work_dir_,
        .lease = lease});
@@ -103,12 +104,20 @@ std::string ClusterTest::Submit(const v1::JobSpec& spec) {
 }
 
 v1::Job ClusterTest::GetJob(const std::string& id) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
   v1::GetJobRequest request;
   request.set_job_id(id);
   v1::Job job;
-  grpc::Status s = cluster_->coordinator()->GetJob(&ctx, request, &job);
+  // A coordinator that was just restarted is waited for, not failed on: the
+  // first call on the old connection fails UNAVAILABLE.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  grpc::Status s;
+  do {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+    ctx.set_wait_for_ready(true);
+    s = cluster_->coordinator()->GetJob(&ctx, request, &job);
+  } while (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+           absl::Now() < deadline);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return job;
 }

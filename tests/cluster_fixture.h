@@ -40,6 +40,9 @@ class ClusterTest : public ::testing::Test {
                   absl::Duration timeout);
   v1::Job WaitForEnd(const std::string& id, absl::Duration timeout);
 
+  // The coordinator's --state_dir when set before StartCluster; empty: the
+  // coordinator keeps its state in memory.
+  std::string state_dir_;
   std::string work_dir_;
   std::string data_dir_;
   std::unique_ptr<client::LocalCluster> cluster_;

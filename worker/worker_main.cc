@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
   auto agent = ps::MemberAgent::Start(
       {.coordinator = absl::GetFlag(FLAGS_coordinator),
        .role = ps::v1::WORKER,
-       .address = server->address},
+       .address = server->address,
+       .on_forgotten = [&slot] { slot.Forgotten(); }},
       [&slot](const ps::v1::HeartbeatResponse& r) { slot.OnHeartbeat(r); });
   if (!agent.ok()) {
     log->error("{}", agent.status().ToString());

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/rpc.h"
 #include "common/status.h"
@@ -97,42 +98,84 @@ Subprocess* LocalCluster::WorkerAt(const std::string& address) {
   return i < 0 ? nullptr : worker_process(i);
 }
 
-absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,
-                                                const std::string& name,
-                                                std::vector<std::string> args) {
+namespace {
+
+// Starts `program` from `bin_dir` with its port file and log in `work_dir`.
+absl::StatusOr<std::unique_ptr<Subprocess>> SpawnIn(
+    const LocalClusterOptions& options, const std::string& program,
+    const std::string& name, int port, std::vector<std::string> args) {
   const std::string port_file =
-      absl::StrCat(options_.work_dir, "/", name, ".addr");
+      absl::StrCat(options.work_dir, "/", name, ".addr");
   // A work_dir used before still holds the last run's address files; one
   // left there would point at a process that is gone.
   std::error_code ignored;
   std::filesystem::remove(port_file, ignored);
-  std::vector<std::string> argv = {ProgramPath(options_.bin_dir, program),
-                                   "--port=0", "--port_file=" + port_file,
-                                   "--log_level=" + options_.log_level};
+  std::vector<std::string> argv = {ProgramPath(options.bin_dir, program),
+                                   absl::StrCat("--port=", port),
+                                   "--port_file=" + port_file,
+                                   "--log_level=" + options.log_level};
   argv.insert(argv.end(), args.begin(), args.end());
-  absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(
-      argv, absl::StrCat(options_.work_dir, "/", name, ".log"));
+  // Appended to: a restarted coordinator's log follows its first one's.
+  return Subprocess::Start(
+      argv, absl::StrCat(options.work_dir, "/", name, ".log"));
+}
+
+}  // namespace
+
+absl::StatusOr<Subprocess*> LocalCluster::Spawn(const std::string& program,
+                                                const std::string& name,
+                                                std::vector<std::string> args) {
+  absl::StatusOr<std::unique_ptr<Subprocess>> p =
+      SpawnIn(options_, program, name, 0, std::move(args));
   if (!p.ok()) return p.status();
   procs_.push_back(*std::move(p));
   return procs_.back().get();
 }
 
-absl::Status LocalCluster::StartAll() {
-  std::vector<std::string> coordinator_flags = options_.coordinator_flags;
-  coordinator_flags.insert(coordinator_flags.end(), {
-      absl::StrCat("--lease=", absl::FormatDuration(options_.lease))});
+absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartCoordinator(
+    int port) {
+  std::vector<std::string> flags = options_.coordinator_flags;
+  flags.push_back(
+      absl::StrCat("--lease=", absl::FormatDuration(options_.lease)));
   if (options_.worker_replace_timeout > absl::ZeroDuration()) {
-    coordinator_flags.push_back(
+    flags.push_back(
         absl::StrCat("--worker_replace_timeout=",
                      absl::FormatDuration(options_.worker_replace_timeout)));
   }
-  absl::StatusOr<Subprocess*> coord =
-      Spawn("ps_coordinator", "coordinator", std::move(coordinator_flags));
+  if (!options_.state_dir.empty()) {
+    flags.push_back("--state_dir=" + options_.state_dir);
+  }
+  absl::StatusOr<std::unique_ptr<Subprocess>> coord = SpawnIn(
+      options_, "ps_coordinator", "coordinator", port, std::move(flags));
   if (!coord.ok()) return coord.status();
-  absl::StatusOr<std::string> address = WaitForFileLine(
-      options_.work_dir + "/coordinator.addr", options_.start_timeout, *coord);
+  absl::StatusOr<std::string> address =
+      WaitForFileLine(options_.work_dir + "/coordinator.addr",
+                      options_.start_timeout, coord->get());
   if (!address.ok()) return address.status();
   coordinator_address_ = *address;
+  return coord;
+}
+
+absl::Status LocalCluster::RestartCoordinator() {
+  if (procs_.empty()) return absl::FailedPreconditionError("not started");
+  procs_[0]->Kill();  // SIGKILL, and reaped
+  int port = 0;
+  const size_t colon = coordinator_address_.rfind(':');
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(coordinator_address_.substr(colon + 1), &port)) {
+    return absl::InternalError(absl::StrCat(
+        "coordinator address '", coordinator_address_, "' has no port"));
+  }
+  absl::StatusOr<std::unique_ptr<Subprocess>> coord = StartCoordinator(port);
+  if (!coord.ok()) return coord.status();
+  procs_[0] = *std::move(coord);
+  return absl::OkStatus();
+}
+
+absl::Status LocalCluster::StartAll() {
+  absl::StatusOr<std::unique_ptr<Subprocess>> coord = StartCoordinator(0);
+  if (!coord.ok()) return coord.status();
+  procs_.push_back(*std::move(coord));
   channel_ = MakeChannel(coordinator_address_);
   stub_ = v1::Coordinator::NewStub(channel_);
   absl::StatusOr<std::unique_ptr<CoordinatorClient>> client =

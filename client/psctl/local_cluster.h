@@ -27,6 +27,9 @@ struct LocalClusterOptions {
   int spare_workers = 0;
   // The coordinator's --worker_replace_timeout; zero: its default.
   absl::Duration worker_replace_timeout = absl::ZeroDuration();
+  // The coordinator's --state_dir (created if missing); empty: it keeps its
+  // state in memory, and RestartCoordinator() starts an empty one.
+  std::string state_dir;
   // More flags for the coordinator, e.g. --act_on_reports=false.
   std::vector<std::string> coordinator_flags;
   // Folder holding ps_coordinator, ps_server and ps_worker, or a Bazel
@@ -68,6 +71,11 @@ class LocalCluster {
   // The worker process (spares included) listening at `address`, or
   // nullptr.
   Subprocess* WorkerAt(const std::string& address);
+  // Kills the coordinator (SIGKILL), waits for it to exit, and starts it
+  // again on the same port with the same flags (and state dir); returns once
+  // it writes its address again. The servers and workers are left alone:
+  // they heartbeat on and find it back.
+  absl::Status RestartCoordinator();
   // Stops workers, then servers, then the coordinator. Idempotent.
   void Stop();
 
@@ -78,6 +86,8 @@ class LocalCluster {
   absl::StatusOr<Subprocess*> Spawn(const std::string& program,
                                     const std::string& name,
                                     std::vector<std::string> args);
+  // Starts the coordinator on `port` (0: any) and waits for its address.
+  absl::StatusOr<std::unique_ptr<Subprocess>> StartCoordinator(int port);
   absl::Status AwaitMembers();
   // The i in [0, count) whose address file (work_dir/<name><i>.addr) says
   // `address`, or -1.

@@ -1,5 +1,10 @@
 #include "worker/task/task_coordinator.h"
 
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
 namespace ps::worker {
 namespace {
 
@@ -13,13 +18,59 @@ absl::Status JobEndedIsCancelled(absl::Status s) {
 
 }  // namespace
 
+absl::Status GrpcTaskCoordinator::WhileUnavailable(
+    const char* what, const std::function<absl::Status()>& call) {
+  absl::Status s = call();
+  if (!absl::IsUnavailable(s)) return s;
+  Logger("worker")->warn("{}: coordinator unavailable ({}); trying again for "
+                         "up to {}",
+                         what, std::string(s.message()),
+                         absl::FormatDuration(outage_));
+  const absl::Time deadline = absl::Now() + outage_;
+  while (absl::IsUnavailable(s) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(250));
+    s = call();
+  }
+  if (!absl::IsUnavailable(s)) return s;
+  return absl::UnavailableError(
+      absl::StrCat(what, ": the coordinator was unavailable for ",
+                   absl::FormatDuration(outage_), ": ", s.message()));
+}
+
 absl::Status GrpcTaskCoordinator::ReportProgress(
     const v1::ReportProgressRequest& request) {
-  return JobEndedIsCancelled(client_->ReportProgress(request));
+  const auto key = std::make_pair(request.job_id(), request.rank());
+  absl::Status s = client_->ReportProgress(request);
+  absl::MutexLock lock(&mu_);
+  if (absl::IsUnavailable(s)) {
+    unsent_[key] = request;  // sent before the rank's next call
+    return absl::OkStatus();
+  }
+  unsent_.erase(key);
+  return JobEndedIsCancelled(s);
+}
+
+absl::Status GrpcTaskCoordinator::FlushProgress(const std::string& job_id,
+                                                int rank) {
+  std::optional<v1::ReportProgressRequest> kept;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = unsent_.find({job_id, rank});
+    if (it == unsent_.end()) return absl::OkStatus();
+    kept = std::move(it->second);
+    unsent_.erase(it);
+  }
+  return JobEndedIsCancelled(WhileUnavailable(
+      "progress report", [&] { return client_->ReportProgress(*kept); }));
 }
 
 absl::Status GrpcTaskCoordinator::Barrier(const v1::BarrierRequest& request) {
-  return JobEndedIsCancelled(client_->Barrier(request));
+  if (absl::Status s = FlushProgress(request.job_id(), request.rank());
+      !s.ok()) {
+    return s;
+  }
+  return JobEndedIsCancelled(WhileUnavailable(
+      "barrier", [&] { return client_->Barrier(request); }));
 }
 
 absl::StatusOr<v1::PartitionMap> GrpcTaskCoordinator::RefreshMap(
@@ -41,7 +92,12 @@ absl::StatusOr<v1::PartitionMap> GrpcTaskCoordinator::RefreshMap(
 
 absl::Status GrpcTaskCoordinator::CompleteTask(
     const v1::CompleteTaskRequest& request) {
-  return client_->CompleteTask(request);
+  if (absl::Status s = FlushProgress(request.job_id(), request.rank());
+      !s.ok() && !request.failed()) {
+    return s;
+  }
+  return WhileUnavailable("completing the task",
+                          [&] { return client_->CompleteTask(request); });
 }
 
 }  // namespace ps::worker

@@ -4,7 +4,14 @@
 #ifndef PS_WORKER_TASK_TASK_COORDINATOR_H_
 #define PS_WORKER_TASK_TASK_COORDINATOR_H_
 
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "client/coordinator_client.h"
 #include "proto/ps/v1/ps.pb.h"
 
@@ -45,11 +52,19 @@ class TaskCoordinator {
 // rpc_timeout, a barrier its timeout_ms plus rpc_timeout). The coordinator's
 // FAILED_PRECONDITION (job no longer running) to a progress report or a
 // barrier comes back as CANCELLED.
+//
+// A coordinator that is down (UNAVAILABLE: restarting, say) is waited for:
+// a barrier arrival and a completion are sent again, every 250 ms, for up to
+// `outage` from the first failure, then the last error is returned naming
+// the wait; a progress report is kept, not waited for, and sent before the
+// rank's next call (a newer report replaces it); RefreshMap's own error
+// stands (its caller retries).
 class GrpcTaskCoordinator : public TaskCoordinator {
  public:
   // `client` is not owned and must outlive this object.
-  explicit GrpcTaskCoordinator(client::CoordinatorClient* client)
-      : client_(client) {}
+  explicit GrpcTaskCoordinator(client::CoordinatorClient* client,
+                               absl::Duration outage = absl::Seconds(60))
+      : client_(client), outage_(outage) {}
 
   absl::Status ReportProgress(
       const v1::ReportProgressRequest& request) override;
@@ -60,7 +75,19 @@ class GrpcTaskCoordinator : public TaskCoordinator {
       const std::vector<std::string>& unreachable) override;
 
  private:
+  // Calls `call` again while it returns UNAVAILABLE, for up to outage_.
+  absl::Status WhileUnavailable(const char* what,
+                                const std::function<absl::Status()>& call);
+
+  // Sends the rank's kept progress report, if any, first.
+  absl::Status FlushProgress(const std::string& job_id, int rank);
+
   client::CoordinatorClient* const client_;
+  const absl::Duration outage_;
+  absl::Mutex mu_;
+  // Progress reports not yet sent, by (job id, rank).
+  std::map<std::pair<std::string, int>, v1::ReportProgressRequest> unsent_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ps::worker

@@ -74,6 +74,16 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
   running_ = std::move(run);
 }
 
+void TaskSlot::Forgotten() {
+  absl::MutexLock lock(&mu_);
+  last_task_.clear();
+  if (running_ && !running_->cancelled.exchange(true)) {
+    Logger("worker")->warn(
+        "{}: the coordinator no longer knows {}; stopping its rank",
+        running_->job_id, running_->member_id);
+  }
+}
+
 void TaskSlot::Shutdown() {
   std::unique_ptr<Running> run;
   {

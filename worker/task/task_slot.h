@@ -39,6 +39,12 @@ class TaskSlot {
   void SetCoordinator(std::function<std::string()> member_id,
                       TaskCoordinator* coordinator);
   void OnHeartbeat(const v1::HeartbeatResponse& response);
+  // The coordinator no longer knows this worker (it declared it dead, or it
+  // restarted without its state): the running task's rank is no longer
+  // ours, so it stops, and a task given after the worker registers again
+  // runs even when its job id and member id equal the last ones (an
+  // in-memory coordinator numbers jobs and members from 1 again).
+  void Forgotten();
   // Cancels the running task, if any, and joins its thread.
   void Shutdown();
 
