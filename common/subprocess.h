@@ -1,7 +1,9 @@
 // A child process owned by a C++ object: started with fork/exec, output sent
 // to a log file, stopped (TERM, then KILL after a grace period) and reaped by
 // the destructor. The child also gets SIGKILL if its parent dies, so a crashed
-// psctl or test never leaves daemons behind.
+// psctl or test never leaves daemons behind; "parent" is the thread that
+// called Start (PR_SET_PDEATHSIG): a child started from a short-lived thread
+// dies with that thread.
 //
 // Not thread-safe; one owner.
 #ifndef PS_COMMON_SUBPROCESS_H_

@@ -156,14 +156,30 @@ TEST_F(PsctlTest, LocalKillsAServerAndAWorkerAndTheJobSucceeds) {
   EXPECT_NE(out.find("state:    SUCCEEDED"), std::string::npos) << out;
 }
 
+// --kill=coordinator: psctl SIGKILLs the coordinator mid-training and starts
+// it again on its state dir; the job goes on and ends SUCCEEDED.
+TEST_F(PsctlTest, LocalRestartsAKilledCoordinatorAndTheJobSucceeds) {
+  auto p = Psctl({"local", WriteSpec(40), "--servers=2", "--workers=2",
+                  "--kill=coordinator@1s", "--bin_dir=" + RunfilesBinDir(),
+                  "--work_dir=" + dir_ + "/logs"});
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(120)), 0) << Output();
+  const std::string out = Output();
+  EXPECT_NE(out.find("fault: killed the coordinator with SIGKILL"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("coordinator restarted on its state dir"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("fault: training went on"), std::string::npos) << out;
+  EXPECT_NE(out.find("state:    SUCCEEDED"), std::string::npos) << out;
+}
+
 TEST_F(PsctlTest, LocalRefusesAMalformedKill) {
-  auto p = Psctl({"local", WriteSpec(1), "--kill=coordinator@1s",
+  auto p = Psctl({"local", WriteSpec(1), "--kill=database@1s",
                   "--bin_dir=" + RunfilesBinDir(),
                   "--work_dir=" + dir_ + "/logs"});
   EXPECT_EQ(Wait(p.get(), absl::Seconds(30)), 2);  // a usage error
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/logs"));  // nothing started
-  EXPECT_NE(Output().find("--kill: 'coordinator@1s': the role must be server "
-                          "or worker"),
+  EXPECT_NE(Output().find("--kill: 'database@1s': the role must be server, "
+                          "worker or coordinator"),
             std::string::npos)
       << Output();
 }

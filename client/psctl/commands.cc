@@ -120,8 +120,22 @@ absl::StatusOr<v1::Job> Watch(
       last = absl::Now();
     }
   };
-  absl::StatusOr<v1::Job> job =
-      coordinator->WatchJob(job_id, timeout, show, on_context);
+  // A coordinator that restarts breaks the stream (UNAVAILABLE): watch
+  // again until the timeout.
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<v1::Job> job;
+  bool told = false;
+  while (true) {
+    job = coordinator->WatchJob(job_id, deadline - absl::Now(), show,
+                                on_context);
+    if (!absl::IsUnavailable(job.status()) || absl::Now() >= deadline) break;
+    if (!told) {
+      out << "coordinator unavailable (" << job.status().message()
+          << "); watching again" << std::endl;
+      told = true;
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
   if (!job.ok()) {
     return Annotate(job.status(), absl::StrCat("watching ", job_id));
   }

@@ -27,12 +27,15 @@ absl::StatusOr<std::vector<Kill>> ParseKills(absl::string_view flag) {
         absl::StrSplit(item, absl::MaxSplits('@', 1));
     Kill kill;
     if (parts.first == "server") {
-      kill.role = v1::SERVER;
+      kill.target = Kill::kServer;
     } else if (parts.first == "worker") {
-      kill.role = v1::WORKER;
+      kill.target = Kill::kWorker;
+    } else if (parts.first == "coordinator") {
+      kill.target = Kill::kCoordinator;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--kill: '", item, "': the role must be server or worker; allowed: "
+          "--kill: '", item, "': the role must be server, worker or "
+          "coordinator; allowed: "
           "ROLE@DELAY[,ROLE@DELAY...], e.g. server@3s"));
     }
     if (!absl::ParseDuration(parts.second, &kill.after) ||
@@ -85,6 +88,42 @@ bool FaultInjector::WaitFor(const std::function<bool(const v1::Job&)>& done,
   return false;
 }
 
+std::string FaultInjector::RestartCoordinator(const v1::Job& job,
+                                              absl::Time started) {
+  const int64_t step = job.progress().step();
+  const absl::Time killed = absl::Now();
+  absl::Status restarted = cluster_->RestartCoordinator();
+  Say(absl::StrCat("fault: killed the coordinator with SIGKILL at +",
+                   Seconds(killed - started), " of training (job at step ",
+                   step, ")"));
+  if (!restarted.ok()) {
+    Say(absl::StrCat("fault: the coordinator did not start again: ",
+                     restarted.ToString()));
+    return absl::StrCat("coordinator killed at +", Seconds(killed - started),
+                        "; not restarted: ", restarted.ToString());
+  }
+  Say(absl::StrCat("fault: coordinator restarted on its state dir after ",
+                   Seconds(absl::Now() - killed)));
+  v1::Job now;
+  std::string recovery;
+  if (WaitFor(
+          [&](const v1::Job& j) {
+            return j.state() != v1::RUNNING || j.progress().step() > step;
+          },
+          &now, killed + absl::Minutes(2))) {
+    recovery = absl::StrCat(
+        now.state() == v1::RUNNING ? "training went on" : "the job ended",
+        " (", v1::JobState_Name(now.state()), ", step ",
+        now.progress().step(), ") at +", Seconds(absl::Now() - started),
+        ", ", Seconds(absl::Now() - killed), " after the kill");
+  } else {
+    recovery = "no recovery seen";
+  }
+  Say(absl::StrCat("fault: ", recovery));
+  return absl::StrCat("coordinator killed at +", Seconds(killed - started),
+                      "; ", recovery);
+}
+
 void FaultInjector::Run() {
   v1::Job job;
   // Training has started once the job reports a step.
@@ -104,8 +143,14 @@ void FaultInjector::Run() {
     absl::StatusOr<v1::Job> now = cluster_->client()->GetJob(job_id_);
     if (!now.ok() || now->state() != v1::RUNNING) return;
     job = *std::move(now);
+    if (kill.target == Kill::kCoordinator) {
+      const std::string recovery = RestartCoordinator(job, started);
+      absl::MutexLock lock(&mu_);
+      summary_.push_back(recovery);
+      continue;
+    }
     std::string victim, address, what;
-    if (kill.role == v1::SERVER) {
+    if (kill.target == Kill::kServer) {
       const v1::PartitionMap& map = job.partition_map();
       if (map.groups_size() == 0 || map.groups(0).replicas_size() == 0) return;
       victim = map.groups(0).replicas(0).member_id();
@@ -122,7 +167,7 @@ void FaultInjector::Run() {
         }
       }
     }
-    Subprocess* p = kill.role == v1::SERVER ? cluster_->ServerAt(address)
+    Subprocess* p = kill.target == Kill::kServer ? cluster_->ServerAt(address)
                                             : cluster_->WorkerAt(address);
     if (p == nullptr) {
       Say(absl::StrCat("fault: no process found for ", victim, " at ",
@@ -136,7 +181,7 @@ void FaultInjector::Run() {
                      ") with SIGKILL at +", Seconds(killed - started),
                      " of training"));
     std::string recovery;
-    if (kill.role == v1::SERVER) {
+    if (kill.target == Kill::kServer) {
       if (WaitFor(
               [&](const v1::Job& j) {
                 return j.state() != v1::RUNNING ||

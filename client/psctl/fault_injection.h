@@ -1,8 +1,9 @@
 // `psctl local --kill=ROLE@DELAY`: kills one daemon of a role with SIGKILL
 // that long after the job started training, and tells what happened: who
 // was killed, when the cluster recovered (a server: the map's next epoch
-// without it; a worker: another worker holding its rank), and how long that
-// took.
+// without it; a worker: another worker holding its rank; the coordinator,
+// which is started again at once on its state dir: the job reporting a
+// newer step to the new coordinator), and how long that took.
 #ifndef PS_CLIENT_PSCTL_FAULT_INJECTION_H_
 #define PS_CLIENT_PSCTL_FAULT_INJECTION_H_
 
@@ -23,12 +24,17 @@
 namespace ps::client {
 
 struct Kill {
-  v1::Role role = v1::SERVER;  // SERVER: the primary of group 0; WORKER: rank 0's
+  enum Target {
+    kServer,       // the primary of group 0
+    kWorker,       // rank 0's
+    kCoordinator,  // restarted at once on its state dir
+  };
+  Target target = kServer;
   absl::Duration after;        // after training started (first progress)
 };
 
-// Parses "server@3s,worker@10s" (roles server or worker; delays as absl
-// durations, >= 0). INVALID_ARGUMENT naming the bad item and what is
+// Parses "server@3s,worker@10s" (roles server, worker or coordinator;
+// delays as absl durations, >= 0). INVALID_ARGUMENT naming the bad item and what is
 // allowed.
 absl::StatusOr<std::vector<Kill>> ParseKills(absl::string_view flag);
 
@@ -47,6 +53,8 @@ class FaultInjector {
 
  private:
   void Run();
+  // Kills the coordinator and starts it again; the recovery line, or "".
+  std::string RestartCoordinator(const v1::Job& job, absl::Time started);
   // Waits until `done` or stop; polls the job every 20 ms. False on stop.
   bool WaitFor(const std::function<bool(const v1::Job&)>& done,
                v1::Job* job, absl::Time deadline);

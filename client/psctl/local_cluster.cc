@@ -166,7 +166,15 @@ absl::Status LocalCluster::RestartCoordinator() {
     return absl::InternalError(absl::StrCat(
         "coordinator address '", coordinator_address_, "' has no port"));
   }
-  absl::StatusOr<std::unique_ptr<Subprocess>> coord = StartCoordinator(port);
+  absl::StatusOr<std::unique_ptr<Subprocess>> coord =
+      absl::UnknownError("not started");
+  absl::Notification started;
+  keepers_.emplace_back([&, port] {
+    coord = StartCoordinator(port);
+    started.Notify();
+    stopping_.WaitForNotification();  // the child lives while we do
+  });
+  started.WaitForNotification();
   if (!coord.ok()) return coord.status();
   procs_[0] = *std::move(coord);
   return absl::OkStatus();
@@ -237,6 +245,9 @@ void LocalCluster::Stop() {
   // Workers first (they talk to servers), the coordinator last.
   for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) (*it)->Stop();
   procs_.clear();
+  if (!stopping_.HasBeenNotified()) stopping_.Notify();
+  for (std::thread& t : keepers_) t.join();
+  keepers_.clear();
 }
 
 }  // namespace ps::client

@@ -8,10 +8,12 @@
 #define PS_CLIENT_PSCTL_LOCAL_CLUSTER_H_
 
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "client/coordinator_client.h"
 #include "common/subprocess.h"
@@ -74,7 +76,10 @@ class LocalCluster {
   // Kills the coordinator (SIGKILL), waits for it to exit, and starts it
   // again on the same port with the same flags (and state dir); returns once
   // it writes its address again. The servers and workers are left alone:
-  // they heartbeat on and find it back.
+  // they heartbeat on and find it back. May be called from any one thread
+  // at a time: the new process is started from a thread the cluster owns
+  // until Stop(), since a child dies with the thread that forked it
+  // (Subprocess).
   absl::Status RestartCoordinator();
   // Stops workers, then servers, then the coordinator. Idempotent.
   void Stop();
@@ -96,6 +101,9 @@ class LocalCluster {
 
   LocalClusterOptions options_;
   std::vector<std::unique_ptr<Subprocess>> procs_;
+  // Threads that started a restarted coordinator; they wait for Stop().
+  std::vector<std::thread> keepers_;
+  absl::Notification stopping_;
   std::string coordinator_address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;

@@ -30,7 +30,8 @@ ABSL_FLAG(std::string, bin_dir, "", "local: folder of the daemon binaries");
 ABSL_FLAG(std::string, kill, "",
           "local: ROLE@DELAY[,...] kills one server (the primary of replica "
           "group 0) or worker (rank 0's) with SIGKILL that long after "
-          "training starts, e.g. server@3s");
+          "training starts, e.g. server@3s; coordinator@DELAY kills the "
+          "coordinator and starts it again on its state dir");
 ABSL_FLAG(std::string, export_to, "",
           "local: export the trained parameters here");
 ABSL_FLAG(bool, keep_logs, false,
@@ -111,6 +112,7 @@ int RunLocalCommand(const std::string& spec_path) {
   options.cluster = {.servers = absl::GetFlag(FLAGS_servers),
                      .workers = absl::GetFlag(FLAGS_workers),
                      .spare_workers = absl::GetFlag(FLAGS_spare_workers),
+                     .state_dir = work_dir + "/state",
                      .bin_dir = absl::GetFlag(FLAGS_bin_dir),
                      .work_dir = work_dir,
                      .lease = absl::GetFlag(FLAGS_lease)};
