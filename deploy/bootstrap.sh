@@ -11,12 +11,14 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libssl-dev zlib1g-dev
+  # JSON, header-only: JSON logs and checkpoint manifests
+  nlohmann-json3-dev
   # CPU compute
   libopenblas-dev
   # data
   dataset-fashion-mnist
   # benchmarks
-  iperf3 nlohmann-json3-dev
+  iperf3
   # PyTorch 1.13 CPU baseline for bench/run_step_bench.sh (/usr/bin/python3)
   python3-torch
   # flight-delay workload: deploy/flights/setup.sh (node + npm; npm ships with
