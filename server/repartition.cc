@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/hash.h"
 #include "common/optimizer_spec.h"
 #include "common/partition.h"
@@ -65,7 +66,9 @@ absl::Status CheckTables(const v1::PartitionMap& old_map,
     if (!differencer.Compare(*it->second.def, t)) {
       return Invalid(absl::StrCat(
           "table ", t.name(), " differs between the old and the new map (",
-          absl::StripTrailingAsciiWhitespace(difference), ")"));
+          absl::StrReplaceAll(absl::StripTrailingAsciiWhitespace(difference),
+                              {{"\n", "; "}}),
+          ")"));
     }
   }
   return absl::OkStatus();
