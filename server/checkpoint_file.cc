@@ -1,5 +1,5 @@
-// Checkpoint files: durable writes and checked reads (the manifest is in
-// checkpoint_manifest.cc).
+// Checkpoint files: durable writes and checked reads, of group files and of
+// the manifest (whose encoding and checks are in checkpoint_manifest.cc).
 #include "server/checkpoint_file.h"
 
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "absl/functional/function_ref.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -102,6 +103,41 @@ absl::Status WriteAndRename(const std::string& tmp, const std::string& path,
   return absl::OkStatus();
 }
 
+// The whole regular file at `path`, once `check_size` accepted its size
+// (before anything is allocated); DATA_LOSS if it changes size meanwhile.
+absl::StatusOr<std::string> ReadWhole(
+    const std::string& path, absl::string_view what,
+    absl::FunctionRef<absl::Status(uint64_t size)> check_size) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return SysError(what, "open");
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return SysError(what, "fstat");
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": not a regular file"));
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (absl::Status s = check_size(size); !s.ok()) return s;
+  std::string bytes(size, '\0');
+  size_t got = 0;
+  if (absl::Status s = ReadAll(fd.get(), bytes.data(), size, &got, what);
+      !s.ok()) {
+    return s;
+  }
+  char extra;
+  size_t more = 0;
+  if (absl::Status s = ReadAll(fd.get(), &extra, 1, &more, what); !s.ok()) {
+    return s;
+  }
+  if (got != size || more != 0) {
+    return absl::DataLossError(
+        absl::StrCat(what, ": expected ", size, " bytes, found ",
+                     more != 0 ? "more" : absl::StrCat(got),
+                     " (the file changed while it was read)"));
+  }
+  return bytes;
+}
+
 }  // namespace
 
 FileDigest DigestOf(absl::string_view bytes) {
@@ -130,42 +166,39 @@ absl::StatusOr<FileDigest> WriteFileDurably(const std::string& path,
 absl::StatusOr<std::string> ReadFileChecked(const std::string& path,
                                             uint64_t size, uint32_t crc32) {
   const std::string what = absl::StrCat("read ", path);
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return SysError(what, "open");
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0) return SysError(what, "fstat");
-  if (!S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, ": not a regular file"));
-  }
-  if (static_cast<uint64_t>(st.st_size) != size) {
-    return absl::DataLossError(
-        absl::StrCat(what, ": expected ", size, " bytes, found ", st.st_size));
-  }
-  std::string bytes(size, '\0');
-  size_t got = 0;
-  if (absl::Status s = ReadAll(fd.get(), bytes.data(), size, &got, what);
-      !s.ok()) {
-    return s;
-  }
-  char extra;
-  size_t more = 0;
-  if (absl::Status s = ReadAll(fd.get(), &extra, 1, &more, what); !s.ok()) {
-    return s;
-  }
-  if (got != size || more != 0) {
-    return absl::DataLossError(
-        absl::StrCat(what, ": expected ", size, " bytes, found ",
-                     more != 0 ? "more" : absl::StrCat(got),
-                     " (the file changed while it was read)"));
-  }
-  const uint32_t found = DigestOf(bytes).crc32;
+  absl::StatusOr<std::string> bytes =
+      ReadWhole(path, what, [&](uint64_t found) {
+        if (found == size) return absl::OkStatus();
+        return absl::DataLossError(
+            absl::StrCat(what, ": expected ", size, " bytes, found ", found));
+      });
+  if (!bytes.ok()) return bytes.status();
+  const uint32_t found = DigestOf(*bytes).crc32;
   if (found != crc32) {
     return absl::DataLossError(
         absl::StrFormat("%s: expected CRC-32 0x%08x, found 0x%08x (%d bytes)",
                         what, crc32, found, size));
   }
   return bytes;
+}
+
+absl::Status WriteManifestFile(const std::string& path,
+                               const CheckpointManifest& manifest) {
+  if (absl::Status s = ValidateManifest(manifest, path); !s.ok()) return s;
+  return WriteFileDurably(path, EncodeManifest(manifest)).status();
+}
+
+absl::StatusOr<CheckpointManifest> ReadManifestFile(const std::string& path) {
+  const std::string what = absl::StrCat("read ", path);
+  absl::StatusOr<std::string> bytes =
+      ReadWhole(path, what, [&](uint64_t found) {
+        if (found <= kMaxManifestBytes) return absl::OkStatus();
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, ": ", found, " bytes; a manifest has at most ",
+                         kMaxManifestBytes));
+      });
+  if (!bytes.ok()) return bytes.status();
+  return ParseManifest(*bytes, path);
 }
 
 }  // namespace ps::server

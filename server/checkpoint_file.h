@@ -5,9 +5,10 @@
 // missing is incomplete and must be ignored; a file that does not match
 // its manifest entry is refused, never half-read.
 //
-// Pure functions: no RPC, no global state. Each is thread-safe; calls on
-// different paths may run concurrently. Nothing here logs: callers log
-// where they handle an error.
+// Functions without RPC or shared state: each is thread-safe, and calls on
+// different paths may run concurrently. The manifest's functions touch no
+// file (the caller reads and writes the manifest with the file functions).
+// Nothing here logs: callers log where they handle an error.
 #ifndef PS_SERVER_CHECKPOINT_FILE_H_
 #define PS_SERVER_CHECKPOINT_FILE_H_
 
@@ -159,6 +160,24 @@ std::string EncodeManifest(const CheckpointManifest& manifest);
 // files.
 absl::StatusOr<CheckpointManifest> ParseManifest(absl::string_view json,
                                                  absl::string_view where);
+
+// ----------------------------------------------------- manifest files
+
+// A manifest file longer than this is refused before it is read.
+inline constexpr uint64_t kMaxManifestBytes = uint64_t{64} << 20;
+
+// ValidateManifest (INVALID_ARGUMENT, nothing written), then EncodeManifest
+// written with WriteFileDurably (its errors). Write it last, once every
+// group's file is durable: its presence marks the checkpoint complete.
+absl::Status WriteManifestFile(const std::string& path,
+                               const CheckpointManifest& manifest);
+
+// The manifest at `path`, read whole and parsed (ParseManifest, naming
+// `path`). NOT_FOUND: no manifest (no checkpoint there, or an incomplete
+// one). INVALID_ARGUMENT: longer than kMaxManifestBytes, or as
+// ParseManifest says. FAILED_PRECONDITION: not a regular file. DATA_LOSS:
+// it changed size while it was read. Other errors as errno says.
+absl::StatusOr<CheckpointManifest> ReadManifestFile(const std::string& path);
 
 }  // namespace ps::server
 

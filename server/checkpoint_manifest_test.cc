@@ -1,5 +1,9 @@
-// The checkpoint manifest: JSON round trips, and every check of
-// ParseManifest and ValidateManifest, each naming the manifest and field.
+// The checkpoint manifest: JSON round trips, every check of ParseManifest
+// and ValidateManifest, each naming the manifest and field, and manifest
+// files.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -329,6 +333,53 @@ TEST(CheckpointManifestTest, FileNamesStayInTheCheckpointDirectory) {
   }
   EXPECT_FALSE(CheckFileName(std::string(256, 'a')).ok());
   EXPECT_TRUE(CheckFileName(std::string(255, 'a')).ok());
+}
+
+class ManifestFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "/manifest-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    path_ = dir_ + "/MANIFEST";
+  }
+  void TearDown() override {
+    ASSERT_EQ(std::system(absl::StrCat("rm -rf '", dir_, "'").c_str()), 0);
+  }
+
+  std::string dir_, path_;
+};
+
+TEST_F(ManifestFileTest, WrittenManifestReadsBack) {
+  ASSERT_TRUE(WriteManifestFile(path_, Good()).ok());
+  absl::StatusOr<CheckpointManifest> read = ReadManifestFile(path_);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ExpectSame(*read, Good());
+}
+
+TEST_F(ManifestFileTest, InvalidManifestIsNotWritten) {
+  CheckpointManifest m = Good();
+  m.files.pop_back();
+  absl::Status s = WriteManifestFile(path_, m);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr(path_ + ": files: no file for group 1"));
+  EXPECT_EQ(ReadManifestFile(path_).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(ManifestFileTest, BadManifestFilesAreRefusedNamingThem) {
+  ASSERT_TRUE(WriteFileDurably(path_, "{\"format\": 1}").ok());
+  absl::StatusOr<CheckpointManifest> read = ReadManifestFile(path_);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(read.status().message()),
+              HasSubstr(path_ + ": format: expected string, found number"));
+  // Too long to be a manifest: refused before it is read (a sparse file).
+  ASSERT_EQ(truncate(path_.c_str(), kMaxManifestBytes + 1), 0);
+  read = ReadManifestFile(path_);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(read.status().message()),
+              HasSubstr("a manifest has at most 67108864"));
 }
 
 }  // namespace
