@@ -36,6 +36,17 @@ void PlaceReplicaGroups(int replicas, v1::PartitionMap* map);
 // Whether server `member_id` is a replica of any group of `map`.
 bool HoldsAGroup(const v1::PartitionMap& map, const std::string& member_id);
 
+// INVALID_ARGUMENT naming the first flaw in what `map` lays out, for a map
+// read from outside (a checkpoint): no servers; `groups` neither empty nor
+// one per server; a table with no name or a name used twice, a DENSE table
+// of size <= 0 or a SPARSE one of dim < 1; a range of no DENSE table of the
+// map, of a group outside [0, servers), or empty; a DENSE table whose
+// ranges do not cover [0, size) exactly once (naming the gap or overlap);
+// sparse tables without sparse partitions, or partition_servers not one
+// group in [0, servers) per partition. Table contents (initializers,
+// optimizers) and endpoints are not checked.
+absl::Status ValidatePartitionLayout(const v1::PartitionMap& map);
+
 // The ranges of `map` owned by servers[server_index].
 std::vector<v1::DenseRange> RangesOf(const v1::PartitionMap& map,
                                      int server_index);

@@ -1,5 +1,7 @@
 #include "common/partition.h"
 
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace ps {
@@ -105,6 +107,94 @@ TEST(PartitionTest, SparseTableNeedsARowWidth) {
   t.set_kind(v1::SPARSE);
   EXPECT_EQ(BuildPartitionMap(1, Servers(1), {t}).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A map of three servers: "w" split three ways, "b" whole, sparse "e".
+v1::PartitionMap LayoutMap() {
+  v1::TableDef e;
+  e.set_name("e");
+  e.set_kind(v1::SPARSE);
+  e.set_dim(2);
+  auto map = BuildPartitionMap(
+      1, Servers(3), {Table("w", 3 * kMinSplitValues), Table("b", 5), e});
+  EXPECT_TRUE(map.ok()) << map.status();
+  PlaceReplicaGroups(2, &*map);
+  return *map;
+}
+
+void ExpectLayoutError(const v1::PartitionMap& map, const std::string& text) {
+  absl::Status s = ValidatePartitionLayout(map);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(text));
+}
+
+TEST(PartitionTest, BuiltMapsPassLayoutValidation) {
+  EXPECT_TRUE(ValidatePartitionLayout(LayoutMap()).ok());
+  auto one = BuildPartitionMap(1, Servers(1), {Table("w", 10)});
+  ASSERT_TRUE(one.ok());
+  EXPECT_TRUE(ValidatePartitionLayout(*one).ok());
+}
+
+TEST(PartitionTest, LayoutValidationNamesTheFlaw) {
+  v1::PartitionMap map = LayoutMap();
+  map.clear_servers();
+  ExpectLayoutError(map, "no servers");
+
+  map = LayoutMap();
+  map.mutable_groups()->RemoveLast();
+  ExpectLayoutError(map, "2 replica groups for 3 servers");
+
+  map = LayoutMap();
+  *map.add_tables() = map.tables(1);
+  ExpectLayoutError(map, "table b appears twice");
+
+  map = LayoutMap();
+  map.mutable_tables(0)->clear_name();
+  ExpectLayoutError(map, "tables[0] has no name");
+
+  map = LayoutMap();
+  map.mutable_tables(2)->set_dim(0);
+  ExpectLayoutError(map, "SPARSE table e: dim 0");
+
+  map = LayoutMap();
+  map.mutable_ranges(0)->set_table("e");
+  ExpectLayoutError(map, "no DENSE table of that name");
+
+  map = LayoutMap();
+  map.mutable_ranges(3)->set_server_index(3);
+  ExpectLayoutError(map, "range b [0, 5): group 3; the map has 3");
+
+  map = LayoutMap();
+  map.mutable_ranges(3)->set_end(6);
+  ExpectLayoutError(map, "not a non-empty range within [0, 5)");
+}
+
+TEST(PartitionTest, LayoutValidationFindsGapsAndOverlaps) {
+  v1::PartitionMap map = LayoutMap();
+  const int64_t cut = map.ranges(0).end();
+  map.mutable_ranges(0)->set_end(cut - 1);
+  ExpectLayoutError(
+      map, absl::StrCat("table w: no range holds [", cut - 1, ", ", cut, ")"));
+  map = LayoutMap();
+  map.mutable_ranges(0)->set_end(cut + 2);
+  ExpectLayoutError(map, absl::StrCat("table w: ranges overlap in [", cut, ", ",
+                                      cut + 2, ")"));
+  map = LayoutMap();
+  map.mutable_ranges()->RemoveLast();  // "b" has no range left
+  ExpectLayoutError(map, "table b: no range holds [0, 5)");
+}
+
+TEST(PartitionTest, LayoutValidationChecksSparsePartitions) {
+  v1::PartitionMap map = LayoutMap();
+  map.mutable_partition_servers()->RemoveLast();
+  ExpectLayoutError(map, "4095 partition_servers for 4096");
+  map = LayoutMap();
+  map.set_partition_servers(7, -1);
+  ExpectLayoutError(map, "partition 7: group -1");
+  map = LayoutMap();
+  map.clear_partition_servers();
+  map.set_sparse_partitions(0);
+  ExpectLayoutError(map, "sparse tables but no sparse_partitions");
 }
 
 }  // namespace

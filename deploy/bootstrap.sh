@@ -13,12 +13,14 @@ PACKAGES=(
   libssl-dev zlib1g-dev
   # coordinator state (SQLite; the sqlite3 shell to inspect it)
   libsqlite3-dev sqlite3
+  # JSON, header-only: JSON logs and checkpoint manifests
+  nlohmann-json3-dev
   # CPU compute
   libopenblas-dev
   # data
   dataset-fashion-mnist
   # benchmarks
-  iperf3 nlohmann-json3-dev
+  iperf3
   # PyTorch 1.13 CPU baseline for bench/run_step_bench.sh (/usr/bin/python3)
   python3-torch
   # flight-delay workload: deploy/flights/setup.sh (node + npm; npm ships with

@@ -1,4 +1,5 @@
-// Internal to //server:group_snapshot: the snapshot's framing and the
+// Internal to server/ (//server:group_snapshot, and //server:repartition,
+// which rewrites snapshots): the snapshot's framing and the
 // encodings shared by writing and reading (the format is documented in
 // server/group_snapshot.h), and the parsed form of a snapshot, which points
 // into its bytes.
