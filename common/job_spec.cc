@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/model_layout.h"
@@ -131,6 +132,32 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
     return absl::InvalidArgumentError(
         "data.dir: empty; allowed: a folder readable by the coordinator and "
         "every worker");
+  }
+  return ValidateCheckpointSpec(spec.training().checkpoint());
+}
+
+absl::Status ValidateCheckpointSpec(const v1::CheckpointSpec& c) {
+  for (const absl::Status& s :
+       {CheckRange("training.checkpoint.everySteps", c.every_steps(), 0,
+                   1000000000),
+        CheckRange("training.checkpoint.everySeconds", c.every_seconds(), 0,
+                   86400 * 365),
+        CheckRange("training.checkpoint.keep", c.keep(), 0, 1000)}) {
+    if (!s.ok()) return s;
+  }
+  if (c.dir().empty()) {
+    if (c.every_steps() != 0 || c.every_seconds() != 0 || c.keep() != 0) {
+      return absl::InvalidArgumentError(
+          "training.checkpoint.dir: empty; allowed: an absolute folder that "
+          "the coordinator and every server see, when checkpoints are on");
+    }
+    return absl::OkStatus();
+  }
+  if (c.dir()[0] != '/' || c.dir().find("/../") != std::string::npos ||
+      absl::EndsWith(c.dir(), "/..")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training.checkpoint.dir: '", c.dir(),
+        "'; allowed: an absolute path without '..'"));
   }
   return absl::OkStatus();
 }

@@ -19,6 +19,9 @@ absl::StatusOr<v1::JobSpec> ParseJobSpecJson(const std::string& json);
 
 // Checks what can be checked without the cluster: types, ranges, sizes.
 absl::Status ValidateJobSpec(const v1::JobSpec& spec);
+// training.checkpoint alone (part of ValidateJobSpec): counts in range, and
+// a dir (absolute, no "..") exactly when checkpoints are on.
+absl::Status ValidateCheckpointSpec(const v1::CheckpointSpec& checkpoint);
 
 // What the coordinator knows when a job is submitted.
 struct ClusterLimits {
