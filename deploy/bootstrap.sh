@@ -11,17 +11,22 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libssl-dev zlib1g-dev
+  # JSON: log records, safetensors export headers (header-only)
+  nlohmann-json3-dev
+  # fuzz targets (fuzz/): clang with libFuzzer and the sanitizers
+  clang-14 libclang-rt-14-dev
   # CPU compute
   libopenblas-dev
   # data
   dataset-fashion-mnist
   # benchmarks
-  iperf3 nlohmann-json3-dev
+  iperf3
   # PyTorch 1.13 CPU baseline for bench/run_step_bench.sh (/usr/bin/python3)
   python3-torch
   # flight-delay workload: deploy/flights/setup.sh (node + npm; npm ships with
   # nodesource's nodejs, Debian's own needs the separate npm package) and
-  # bench/flights_torch.py
+  # bench/flights_torch.py; numpy also reads safetensors exports in
+  # tests/check_safetensors.py
   nodejs python3-numpy
 )
 

@@ -38,10 +38,10 @@ class SafetensorsExportTest : public ClusterTest {
   int Psctl(const std::string& coordinator, const std::string& job_id,
             const std::string& out, const std::string& format,
             std::string* output) {
-    return Run({RunfilesBinDir() + "/client/psctl/psctl", "export", job_id,
-                "--coordinator=" + coordinator, "--out=" + out,
-                "--format=" + format},
-               output);
+    return Run(
+        {RunfilesBinDir() + "/client/psctl/psctl", "export", job_id,
+         "--coordinator=" + coordinator, "--out=" + out, "--format=" + format},
+        output);
   }
 
   int runs_ = 0;
@@ -90,8 +90,8 @@ TEST_F(SafetensorsExportTest, LoadsWithJsonAndNumpyAndMatchesThePsxExport) {
             0)
       << out;
   std::cout << out;
-  EXPECT_NE(out.find(absl::StrCat("safetensors matches psx: ",
-                                  from_psx->size(), " tables, job ", id)),
+  EXPECT_NE(out.find(absl::StrCat("safetensors matches psx: ", from_psx->size(),
+                                  " tables, job ", id)),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("embed: sparse"), std::string::npos) << out;

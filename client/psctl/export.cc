@@ -156,9 +156,9 @@ absl::Status ExportJob(const v1::Job& job, const std::string& path,
 absl::StatusOr<ExportFormat> ParseExportFormat(absl::string_view name) {
   if (name == "psx") return ExportFormat::kPsx;
   if (name == "safetensors") return ExportFormat::kSafetensors;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--format: '", name, "' is not an export format; allowed: psx, "
-      "safetensors"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--format: '", name,
+                   "' is not an export format; allowed: psx, safetensors"));
 }
 
 absl::Status WriteExport(const std::vector<ExportedTable>& tables,

@@ -110,10 +110,9 @@ TEST(ExportTest, SafetensorsFilesRoundTripAndNameTheJob) {
   // The wrong reader says what it found.
   EXPECT_EQ(ReadExport(path).status().code(), absl::StatusCode::kDataLoss);
   ASSERT_TRUE(WriteExport(tables, Tmp("st.psx")).ok());
-  EXPECT_EQ(ReadExport(Tmp("st.psx"), ExportFormat::kSafetensors)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ReadExport(Tmp("st.psx"), ExportFormat::kSafetensors).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ExportTest, FormatNamesAreParsedAndBadOnesListTheAllowed) {

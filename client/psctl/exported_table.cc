@@ -15,8 +15,10 @@ absl::Status Bad(const ExportedTable& t, absl::string_view what) {
 
 absl::Status CheckSparse(const ExportedTable& t) {
   if (t.dim < 1 || t.dim > kMaxSparseDim) {
-    return Bad(t, absl::StrCat("row width ", t.dim, " is out of range; "
-                               "allowed: [1, ", kMaxSparseDim, "]"));
+    return Bad(t, absl::StrCat("row width ", t.dim,
+                               " is out of range; "
+                               "allowed: [1, ",
+                               kMaxSparseDim, "]"));
   }
   if (t.keys.size() > static_cast<uint64_t>(kMaxTableValues / t.dim) ||
       t.values.size() != t.keys.size() * t.dim) {
@@ -42,9 +44,9 @@ absl::Status CheckDense(const ExportedTable& t, int64_t product) {
                                kMaxTableValues, " allowed"));
   }
   if (!t.shape.empty() && static_cast<uint64_t>(product) != t.values.size()) {
-    return Bad(t, absl::StrCat("shape [", absl::StrJoin(t.shape, ", "),
-                               "] holds ", product, " values but there are ",
-                               t.values.size()));
+    return Bad(
+        t, absl::StrCat("shape [", absl::StrJoin(t.shape, ", "), "] holds ",
+                        product, " values but there are ", t.values.size()));
   }
   return absl::OkStatus();
 }

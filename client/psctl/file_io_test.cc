@@ -14,7 +14,8 @@ TEST(FileIoTest, WriteReplacesTheFileWholeAndLeavesNoTemporary) {
   const std::string folder = Dir() + "/replace";
   std::filesystem::create_directories(folder);
   ASSERT_TRUE(WriteFileAtomically(folder + "/f", "first").ok());
-  ASSERT_TRUE(WriteFileAtomically(folder + "/f", std::string(1 << 20, 'x')).ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(folder + "/f", std::string(1 << 20, 'x')).ok());
   auto bytes = ReadFileBytes(folder + "/f");
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   EXPECT_EQ(*bytes, std::string(1 << 20, 'x'));
@@ -50,7 +51,8 @@ TEST(FileIoTest, FailuresNameTheFileAndLeaveNothing) {
   std::filesystem::create_directories(Dir() + "/taken/f/inside");
   EXPECT_FALSE(WriteFileAtomically(Dir() + "/taken/f", "x").ok());
   int files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(Dir() + "/taken")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(Dir() + "/taken")) {
     (void)entry;
     ++files;
   }

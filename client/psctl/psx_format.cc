@@ -48,7 +48,8 @@ class Cursor {
   bool GetArray(uint64_t n, std::vector<T>* out) {
     if (n > rest_.size() / sizeof(T)) return false;
     out->resize(n);
-    std::memcpy(out->data(), rest_.data(), n * sizeof(T));
+    // memcpy from or to an empty vector's null data() is undefined.
+    if (n > 0) std::memcpy(out->data(), rest_.data(), n * sizeof(T));
     rest_.remove_prefix(n * sizeof(T));
     return true;
   }
@@ -108,8 +109,8 @@ absl::StatusOr<std::vector<ExportedTable>> PsxParser::Parse() {
   const uint64_t min_bytes = v2_ ? kMinTableBytes2 : kMinTableBytes1;
   if (count > in_.left() / min_bytes) {
     return Corrupt(absl::StrCat("declares ", count, " tables of at least ",
-                                min_bytes, " bytes each but only ",
-                                in_.left(), " bytes follow"));
+                                min_bytes, " bytes each but only ", in_.left(),
+                                " bytes follow"));
   }
   std::vector<ExportedTable> tables;
   for (index_ = 0; index_ < static_cast<int>(count); ++index_) {
@@ -119,8 +120,8 @@ absl::StatusOr<std::vector<ExportedTable>> PsxParser::Parse() {
     tables.push_back(std::move(t));
   }
   if (in_.left() != 0) {
-    return Corrupt(absl::StrCat(in_.left(), " bytes after the last of ",
-                                count, " tables"));
+    return Corrupt(absl::StrCat(in_.left(), " bytes after the last of ", count,
+                                " tables"));
   }
   return tables;
 }
@@ -137,7 +138,8 @@ absl::Status PsxParser::ParseTable(ExportedTable* t) {
   }
   if (v2_ && !in_.Get(&kind)) return Bad(*t, "truncated before its kind");
   if (kind > 1) {
-    return Bad(*t, absl::StrCat("kind ", kind, "; allowed: 0 (dense), "
+    return Bad(*t, absl::StrCat("kind ", kind,
+                                "; allowed: 0 (dense), "
                                 "1 (sparse)"));
   }
   absl::Status s = ParseShape(t);
@@ -161,8 +163,9 @@ absl::Status PsxParser::ParseShape(ExportedTable* t) {
                                 " bytes) but only ", Left()));
   }
   if (ShapeProduct(t->shape) < 0) {
-    return Bad(*t, "a negative dimension, or dimensions whose product "
-                   "overflows a 64-bit integer");
+    return Bad(*t,
+               "a negative dimension, or dimensions whose product "
+               "overflows a 64-bit integer");
   }
   return absl::OkStatus();
 }
@@ -188,8 +191,8 @@ absl::Status PsxParser::ParseSparse(ExportedTable* t) {
     return Bad(*t, "truncated in its sparse header");
   }
   if (dim < 1 || dim > kMaxSparseDim) {
-    return Bad(*t, absl::StrCat("row width ", dim, "; allowed: 1 to ",
-                                kMaxSparseDim));
+    return Bad(
+        *t, absl::StrCat("row width ", dim, "; allowed: 1 to ", kMaxSparseDim));
   }
   if (rows < 0 || rows > kMaxTableValues / dim) {
     return Bad(*t, absl::StrCat("row count ", rows, "; allowed: 0 to ",
@@ -210,7 +213,8 @@ absl::Status PsxParser::ParseSparse(ExportedTable* t) {
 
 }  // namespace
 
-absl::StatusOr<std::string> EncodePsx(const std::vector<ExportedTable>& tables) {
+absl::StatusOr<std::string> EncodePsx(
+    const std::vector<ExportedTable>& tables) {
   if (tables.size() > std::numeric_limits<uint32_t>::max()) {
     return absl::InvalidArgumentError(
         absl::StrCat(tables.size(), " tables; PSX holds at most 2^32 - 1"));

@@ -74,8 +74,7 @@ bool IsUtf8(absl::string_view s) {
 }
 
 // product(shape) * element size, or false when it overflows a uint64.
-bool ByteSize(const std::vector<int64_t>& shape, int element,
-              uint64_t* bytes) {
+bool ByteSize(const std::vector<int64_t>& shape, int element, uint64_t* bytes) {
   uint64_t n = element;
   for (int64_t d : shape) {
     if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) {
@@ -92,8 +91,8 @@ absl::Status CheckTensor(const SafetensorsTensor& t,
     return absl::InvalidArgumentError(
         absl::StrCat("tensor ", Quoted(t.name), ": ", what));
   };
-  if (t.name.empty() || t.name == kMetadataKey || !IsUtf8(t.name)) {
-    return bad("a tensor name must be UTF-8, not empty nor __metadata__");
+  if (t.name == kMetadataKey || !IsUtf8(t.name)) {
+    return bad("a tensor name must be UTF-8 and not __metadata__");
   }
   if (!names->insert(t.name).second) return bad("named twice");
   const int element = DtypeSize(t.dtype);
@@ -199,8 +198,8 @@ absl::Status Parser::ReadMetadata(
   if (!j.is_object()) return Invalid("__metadata__ is not an object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!it.value().is_string()) {
-      return Invalid(absl::StrCat("__metadata__ ", Quoted(it.key()),
-                                  " is not a string"));
+      return Invalid(
+          absl::StrCat("__metadata__ ", Quoted(it.key()), " is not a string"));
     }
     (*out)[it.key()] = it.value().get<std::string>();
   }
@@ -275,20 +274,23 @@ absl::Status Parser::ReadOffsets(const Json& j, Entry* e) const {
 
 absl::Status Parser::CheckLayout(std::vector<Entry>* entries,
                                  uint64_t size) const {
-  std::sort(entries->begin(), entries->end(), [](const Entry& a, const Entry& b) {
-    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
-  });
+  std::sort(entries->begin(), entries->end(),
+            [](const Entry& a, const Entry& b) {
+              return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+            });
   uint64_t covered = 0;  // the data up to here belongs to a tensor
   for (const Entry& e : *entries) {
-    const std::string span = absl::StrCat("data_offsets [", e.begin, ", ",
-                                          e.end, "]");
+    const std::string span =
+        absl::StrCat("data_offsets [", e.begin, ", ", e.end, "]");
     if (e.end > size) {
-      return Bad(e, absl::StrCat(span, " go past the end of the data (",
-                                 size, " bytes)"));
+      return Bad(e, absl::StrCat(span, " go past the end of the data (", size,
+                                 " bytes)"));
     }
     if (e.begin < covered) {
-      return Bad(e, absl::StrCat(span, " overlap another tensor's, which "
-                                       "ends at ", covered));
+      return Bad(e, absl::StrCat(span,
+                                 " overlap another tensor's, which "
+                                 "ends at ",
+                                 covered));
     }
     if (e.begin > covered) {
       return Bad(e, absl::StrCat(span, " leave ", e.begin - covered,

@@ -50,7 +50,7 @@ inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 // `file` as safetensors bytes. The data is laid out by decreasing element
 // size (stable otherwise), so that every tensor starts at a multiple of its
 // element size from the start of the file. INVALID_ARGUMENT naming the
-// tensor when a name is empty, repeated, "__metadata__" or not UTF-8, a
+// tensor when a name is repeated, "__metadata__" or not UTF-8, a
 // dtype unknown, a dimension negative, or the data not product(shape) *
 // element size bytes; or when a metadata key or value is not UTF-8.
 absl::StatusOr<std::string> EncodeSafetensors(const Safetensors& file);

@@ -45,7 +45,10 @@ bool ParseShape(absl::string_view text, std::vector<int64_t>* shape) {
 template <typename T>
 void CopyData(const SafetensorsTensor& t, std::vector<T>* out) {
   out->resize(t.data.size() / sizeof(T));
-  std::memcpy(out->data(), t.data.data(), out->size() * sizeof(T));
+  // memcpy to an empty vector's null data() is undefined.
+  if (!out->empty()) {
+    std::memcpy(out->data(), t.data.data(), out->size() * sizeof(T));
+  }
 }
 
 // Reads a file's tensors back into tables, marking the tensors it uses.
@@ -136,7 +139,8 @@ absl::Status TableReader::ReadSparse(ExportedTable* out) {
   CopyData(*keys, &out->keys);
   CopyData(*values, &out->values);
   const auto shape = file_.metadata.find(kSparsePrefix + out->name);
-  if (shape != file_.metadata.end() && !ParseShape(shape->second, &out->shape)) {
+  if (shape != file_.metadata.end() &&
+      !ParseShape(shape->second, &out->shape)) {
     return Invalid(absl::StrCat("__metadata__ \"", kSparsePrefix, out->name,
                                 "\" is not a JSON array of integers >= 0"));
   }
@@ -180,7 +184,8 @@ absl::StatusOr<Safetensors> TablesToSafetensors(
     names.push_back(t.name);
     if (t.sparse) {
       const int64_t rows = static_cast<int64_t>(t.keys.size());
-      out.tensors.push_back({t.name + kKeysSuffix, "U64", {rows}, Bytes(t.keys)});
+      out.tensors.push_back(
+          {t.name + kKeysSuffix, "U64", {rows}, Bytes(t.keys)});
       out.tensors.push_back(
           {t.name + kValuesSuffix, "F32", {rows, t.dim}, Bytes(t.values)});
       out.metadata[kSparsePrefix + t.name] = Dump(t.shape);
