@@ -65,7 +65,8 @@ absl::StatusOr<std::string> EncodeSafetensors(const Safetensors& file);
 // past its end, nothing after the last); "__metadata__", when present, is
 // an object of strings. Any failure is INVALID_ARGUMENT with a message that
 // starts with `source` (the file's name) and says what is wrong. No input
-// crashes it or makes it allocate much more than bytes.size().
+// crashes it; it allocates the parsed JSON header (a small multiple of the
+// header's bytes) and one copy of the data, nothing a size field declares.
 absl::StatusOr<Safetensors> ParseSafetensors(absl::string_view bytes,
                                              absl::string_view source);
 
