@@ -13,8 +13,10 @@ PACKAGES=(
   libssl-dev zlib1g-dev
   # coordinator state (SQLite; the sqlite3 shell to inspect it)
   libsqlite3-dev sqlite3
-  # JSON, header-only: JSON logs and checkpoint manifests
+  # JSON, header-only: log records, checkpoint manifests, safetensors headers
   nlohmann-json3-dev
+  # fuzz targets (fuzz/): clang with libFuzzer and the sanitizers
+  clang-14 libclang-rt-14-dev
   # CPU compute
   libopenblas-dev
   # data
@@ -25,7 +27,8 @@ PACKAGES=(
   python3-torch
   # flight-delay workload: deploy/flights/setup.sh (node + npm; npm ships with
   # nodesource's nodejs, Debian's own needs the separate npm package) and
-  # bench/flights_torch.py
+  # bench/flights_torch.py; numpy also reads safetensors exports in
+  # tests/check_safetensors.py
   nodejs python3-numpy
 )
 

@@ -89,12 +89,13 @@ absl::Status Tables(CoordinatorClient* coordinator, const std::string& job_id,
 }
 
 absl::Status Export(CoordinatorClient* coordinator, const std::string& job_id,
-                    const std::string& path, std::ostream& out) {
+                    const std::string& path, ExportFormat format,
+                    std::ostream& out) {
   absl::StatusOr<v1::Job> job = coordinator->GetJob(job_id);
   if (!job.ok()) return job.status();
-  absl::Status s = ExportJob(*job, path);
+  absl::Status s = ExportJob(*job, path, format);
   if (!s.ok()) return s;
-  absl::StatusOr<std::vector<ExportedTable>> written = ReadExport(path);
+  absl::StatusOr<std::vector<ExportedTable>> written = ReadExport(path, format);
   if (!written.ok()) return written.status();
   int64_t values = 0, rows = 0;
   for (const ExportedTable& t : *written) {
@@ -102,7 +103,8 @@ absl::Status Export(CoordinatorClient* coordinator, const std::string& job_id,
     rows += static_cast<int64_t>(t.keys.size());
   }
   out << "exported " << written->size() << " tables (" << values << " values, "
-      << rows << " sparse rows) of " << job_id << " to " << path << "\n";
+      << rows << " sparse rows) of " << job_id << " to " << path << " ("
+      << (format == ExportFormat::kPsx ? "psx" : "safetensors") << ")\n";
   return absl::OkStatus();
 }
 

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/coordinator_client.h"
+#include "client/psctl/export.h"
 #include "client/psctl/local_cluster.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
@@ -33,8 +34,11 @@ absl::Status Cluster(CoordinatorClient* coordinator, std::ostream& out);
 // bytes per raw byte. A server that does not answer gets a row saying so.
 absl::Status Tables(CoordinatorClient* coordinator, const std::string& job_id,
                     std::ostream& out);
+// Exports the job's tables to `path` in `format` (client/psctl/export.h),
+// reads the file back and shows what it holds.
 absl::Status Export(CoordinatorClient* coordinator, const std::string& job_id,
-                    const std::string& path, std::ostream& out);
+                    const std::string& path, ExportFormat format,
+                    std::ostream& out);
 
 // Streams the job's progress to `out` (at most one line per `every`, plus
 // every state change) until it ends or `timeout` passes, and returns its
@@ -49,6 +53,7 @@ absl::StatusOr<v1::Job> Watch(
 struct LocalRunOptions {
   LocalClusterOptions cluster;
   std::string export_path;  // empty: no export.
+  ExportFormat export_format = ExportFormat::kPsx;
   absl::Duration timeout = absl::Hours(24);
   // `--kill`: "server@3s,worker@10s" (client/psctl/fault_injection.h);
   // empty: none.

@@ -1,13 +1,16 @@
 #include "client/psctl/export.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "client/ps_client.h"
+#include "client/psctl/file_io.h"
+#include "client/psctl/psx_format.h"
+#include "client/psctl/safetensors.h"
+#include "client/psctl/safetensors_export.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
@@ -15,20 +18,8 @@
 namespace ps::client {
 namespace {
 
-constexpr char kMagic[4] = {'P', 'S', 'X', '2'};
-constexpr int64_t kMaxValues = int64_t{1} << 36;
 // A scan moves every row of a table; give it far longer than a step.
 constexpr absl::Duration kScanTimeout = absl::Minutes(10);
-
-template <typename T>
-void Put(std::ofstream& out, T v) {
-  out.write(reinterpret_cast<const char*>(&v), sizeof(v));
-}
-
-template <typename T>
-bool Get(std::ifstream& in, T* v) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(v), sizeof(*v)));
-}
 
 // Rows scanned from the servers, in the order they came.
 struct ScannedRows {
@@ -122,7 +113,8 @@ absl::Status ScanTable(const v1::Job& job, const v1::TableDef& def,
 
 }  // namespace
 
-absl::Status ExportJob(const v1::Job& job, const std::string& path) {
+absl::Status ExportJob(const v1::Job& job, const std::string& path,
+                       ExportFormat format) {
   if (job.partition_map().tables_size() == 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", job.id(), " is ", v1::JobState_Name(job.state()),
@@ -158,105 +150,41 @@ absl::Status ExportJob(const v1::Job& job, const std::string& path) {
           values.begin() + refs[i].buffer_offset + refs[i].count);
     }
   }
-  return WriteExport(tables, path);
+  return WriteExport(tables, path, format, job.id());
+}
+
+absl::StatusOr<ExportFormat> ParseExportFormat(absl::string_view name) {
+  if (name == "psx") return ExportFormat::kPsx;
+  if (name == "safetensors") return ExportFormat::kSafetensors;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--format: '", name,
+                   "' is not an export format; allowed: psx, safetensors"));
 }
 
 absl::Status WriteExport(const std::vector<ExportedTable>& tables,
-                         const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
-    out.write(kMagic, 4);
-    Put<uint32_t>(out, tables.size());
-    for (const ExportedTable& t : tables) {
-      Put<uint32_t>(out, t.name.size());
-      out.write(t.name.data(), t.name.size());
-      Put<uint32_t>(out, t.sparse ? 1 : 0);
-      Put<uint32_t>(out, t.shape.size());
-      for (int64_t d : t.shape) Put<int64_t>(out, d);
-      if (t.sparse) {
-        if (t.dim < 1 || t.values.size() != t.keys.size() * t.dim) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "table ", t.name, ": ", t.keys.size(), " keys of dim ", t.dim,
-              " but ", t.values.size(), " values"));
-        }
-        Put<int32_t>(out, t.dim);
-        Put<int64_t>(out, t.keys.size());
-        out.write(reinterpret_cast<const char*>(t.keys.data()),
-                  t.keys.size() * 8);
-      } else {
-        Put<int64_t>(out, t.values.size());
-      }
-      out.write(reinterpret_cast<const char*>(t.values.data()),
-                t.values.size() * 4);
-    }
-    if (!out)
-      return absl::ResourceExhaustedError(
-          absl::StrCat("writing ", tmp, " failed"));
+                         const std::string& path, ExportFormat format,
+                         const std::string& job_id) {
+  absl::StatusOr<std::string> bytes;
+  if (format == ExportFormat::kPsx) {
+    bytes = EncodePsx(tables);
+  } else {
+    std::map<std::string, std::string> metadata;
+    if (!job_id.empty()) metadata["job"] = job_id;
+    absl::StatusOr<Safetensors> file = TablesToSafetensors(tables, metadata);
+    bytes = file.ok() ? EncodeSafetensors(*file) : file.status();
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
+  if (!bytes.ok()) return Annotate(bytes.status(), path);
+  return WriteFileAtomically(path, *bytes);
 }
 
-absl::StatusOr<std::vector<ExportedTable>> ReadExport(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  auto corrupt = [&](absl::string_view what) {
-    return absl::DataLossError(absl::StrCat(path, ": ", what));
-  };
-  char magic[4];
-  uint32_t count = 0;
-  if (!in.read(magic, 4) || !Get(in, &count)) {
-    return corrupt("not a PSX export (too short)");
-  }
-  const std::string version(magic, 4);
-  if (version != "PSX1" && version != "PSX2") {
-    return corrupt("not a PSX1 or PSX2 export (bad magic)");
-  }
-  if (count > (1u << 20)) return corrupt("bad table count");
-  std::vector<ExportedTable> tables(count);
-  for (ExportedTable& t : tables) {
-    uint32_t len = 0, dims = 0, kind = 0;
-    if (!Get(in, &len) || len > 4096) return corrupt("bad table name length");
-    t.name.resize(len);
-    if (!in.read(t.name.data(), len)) return corrupt("bad table header");
-    if (version == "PSX2" && (!Get(in, &kind) || kind > 1)) {
-      return corrupt(absl::StrCat("bad kind of table ", t.name));
-    }
-    if (!Get(in, &dims) || dims > 16) return corrupt("bad table header");
-    t.shape.resize(dims);
-    for (int64_t& d : t.shape) {
-      if (!Get(in, &d)) return corrupt("truncated shape");
-    }
-    int64_t n = 0;
-    if (kind == 1) {
-      int32_t dim = 0;
-      int64_t rows = 0;
-      if (!Get(in, &dim) || dim < 1 || dim > 4096 || !Get(in, &rows) ||
-          rows < 0 || rows > kMaxValues / dim) {
-        return corrupt(absl::StrCat("bad sparse header of table ", t.name));
-      }
-      t.sparse = true;
-      t.dim = dim;
-      t.keys.resize(rows);
-      if (!in.read(reinterpret_cast<char*>(t.keys.data()), rows * 8)) {
-        return corrupt(absl::StrCat("truncated keys of table ", t.name));
-      }
-      n = rows * dim;
-    } else if (!Get(in, &n) || n < 0 || n > kMaxValues) {
-      return corrupt("bad value count");
-    }
-    t.values.resize(n);
-    if (!in.read(reinterpret_cast<char*>(t.values.data()), n * 4)) {
-      return corrupt(absl::StrCat("truncated values of table ", t.name));
-    }
-  }
-  return tables;
+absl::StatusOr<std::vector<ExportedTable>> ReadExport(const std::string& path,
+                                                      ExportFormat format) {
+  absl::StatusOr<std::string> bytes = ReadFileBytes(path);
+  if (!bytes.ok()) return bytes.status();
+  if (format == ExportFormat::kPsx) return ParsePsx(*bytes, path);
+  absl::StatusOr<Safetensors> file = ParseSafetensors(*bytes, path);
+  if (!file.ok()) return file.status();
+  return TablesFromSafetensors(*file, path);
 }
 
 }  // namespace ps::client

@@ -80,10 +80,49 @@ TEST(ExportTest, CorruptFilesAreDataLoss) {
       << bytes.substr(0, bytes.size() - 3);
   auto cut = ReadExport(Tmp("cut.psx"));
   EXPECT_EQ(cut.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(cut.status().message().find("truncated values of table t"),
-            std::string::npos);
+  EXPECT_NE(cut.status().message().find(
+                Tmp("cut.psx") +
+                ": table t: declares 4 values (16 bytes) but only 13 are left"),
+            std::string::npos)
+      << cut.status();
   EXPECT_EQ(ReadExport(Tmp("missing.psx")).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+TEST(ExportTest, SafetensorsFilesRoundTripAndNameTheJob) {
+  ExportedTable wide{"wide", {1 << 20, 2}, {1, 2, 3, 4}};
+  wide.sparse = true;
+  wide.dim = 2;
+  wide.keys = {7, 9};
+  const std::vector<ExportedTable> tables = {wide, {"bias", {1}, {0.5f}}};
+  const std::string path = Tmp("m.safetensors");
+  ASSERT_TRUE(
+      WriteExport(tables, path, ExportFormat::kSafetensors, "job-3").ok());
+  auto back = ReadExport(path, ExportFormat::kSafetensors);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[0].keys, wide.keys);
+  EXPECT_EQ((*back)[0].values, wide.values);
+  EXPECT_EQ((*back)[1].values, (std::vector<float>{0.5f}));
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(bytes.find(R"("job":"job-3")"), std::string::npos);
+  // The wrong reader says what it found.
+  EXPECT_EQ(ReadExport(path).status().code(), absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(WriteExport(tables, Tmp("st.psx")).ok());
+  EXPECT_EQ(
+      ReadExport(Tmp("st.psx"), ExportFormat::kSafetensors).status().code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ExportTest, FormatNamesAreParsedAndBadOnesListTheAllowed) {
+  EXPECT_EQ(*ParseExportFormat("psx"), ExportFormat::kPsx);
+  EXPECT_EQ(*ParseExportFormat("safetensors"), ExportFormat::kSafetensors);
+  absl::Status s = ParseExportFormat("onnx").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            "--format: 'onnx' is not an export format; allowed: psx, "
+            "safetensors");
 }
 
 TEST(ExportTest, JobWithoutTablesCannotBeExported) {

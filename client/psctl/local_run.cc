@@ -56,7 +56,8 @@ absl::Status ShowOutcome(CoordinatorClient* coordinator, const std::string& id,
   if (job.state() != v1::SUCCEEDED) return absl::OkStatus();
   Tables(coordinator, id, out).IgnoreError();
   if (options.export_path.empty()) return absl::OkStatus();
-  return Export(coordinator, id, options.export_path, out);
+  return Export(coordinator, id, options.export_path, options.export_format,
+                out);
 }
 
 }  // namespace

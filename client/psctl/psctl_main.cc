@@ -21,6 +21,8 @@
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
 ABSL_FLAG(std::string, out, "", "export: file to write the parameters to");
+ABSL_FLAG(std::string, format, "psx",
+          "export, local --export_to: file format, psx or safetensors");
 ABSL_FLAG(int, servers, 2, "local: parameter servers to start");
 ABSL_FLAG(int, workers, 2, "local: workers to start");
 ABSL_FLAG(int, spare_workers, 0,
@@ -53,12 +55,13 @@ commands:
   list                 all jobs
   watch JOB            follow a job live until it ends
   cancel JOB           cancel a job
-  export JOB --out=F   write a job's trained parameters to F (PSX2 format)
+  export JOB --out=F   write a job's trained parameters to F
+                       ([--format=psx|safetensors], default psx)
   cluster              members and their health
   tables [JOB]         tables held by each live server: rows, values, bytes
   local SPEC.json      run one job on a local cluster of real processes
                        (--servers=2 --workers=2 [--spare_workers=0]
-                       [--export_to=F])
+                       [--export_to=F [--format=psx|safetensors]])
 )";
 
 // Paths given on the command line are relative to where the user stands,
@@ -80,7 +83,8 @@ int ExitFor(const absl::StatusOr<ps::v1::Job>& job) {
   return job->state() == ps::v1::SUCCEEDED ? 0 : 1;
 }
 
-int RunLocalCommand(const std::string& spec_path) {
+int RunLocalCommand(const std::string& spec_path,
+                    ps::client::ExportFormat format) {
   absl::StatusOr<ps::v1::JobSpec> spec =
       ps::client::LoadJobSpec(UserPath(spec_path));
   if (!spec.ok()) return Fail(spec.status());
@@ -117,6 +121,7 @@ int RunLocalCommand(const std::string& spec_path) {
                      .work_dir = work_dir,
                      .lease = absl::GetFlag(FLAGS_lease)};
   options.export_path = UserPath(absl::GetFlag(FLAGS_export_to));
+  options.export_format = format;
   options.timeout = absl::GetFlag(FLAGS_timeout);
   options.kills = absl::GetFlag(FLAGS_kill);
   // SIGINT/SIGTERM are blocked in every thread; this one turns them into a
@@ -143,7 +148,8 @@ int RunLocalCommand(const std::string& spec_path) {
 }
 
 // A command that talks to the coordinator at --coordinator; its exit code.
-int RunRemoteCommand(const std::string& command, const std::string& arg) {
+int RunRemoteCommand(const std::string& command, const std::string& arg,
+                     ps::client::ExportFormat format) {
   auto coordinator =
       ps::client::CoordinatorClient::Connect(absl::GetFlag(FLAGS_coordinator));
   if (!coordinator.ok()) return Fail(coordinator.status());
@@ -175,7 +181,7 @@ int RunRemoteCommand(const std::string& command, const std::string& arg) {
       return Fail(absl::InvalidArgumentError("export needs --out=FILE"));
     }
     s = ps::client::Export(client, arg, UserPath(absl::GetFlag(FLAGS_out)),
-                           std::cout);
+                           format, std::cout);
   }
   return s.ok() ? 0 : Fail(s);
 }
@@ -209,6 +215,13 @@ int main(int argc, char** argv) {
     std::cerr << "psctl " << command << ": missing argument\n\n" << kUsage;
     return 2;
   }
-  if (command == "local") return RunLocalCommand(arg);
-  return RunRemoteCommand(command, arg);
+  // A bad --format is a usage error, found before anything is started.
+  absl::StatusOr<ps::client::ExportFormat> format =
+      ps::client::ParseExportFormat(absl::GetFlag(FLAGS_format));
+  if (!format.ok()) {
+    Fail(format.status());
+    return 2;
+  }
+  if (command == "local") return RunLocalCommand(arg, *format);
+  return RunRemoteCommand(command, arg, *format);
 }
