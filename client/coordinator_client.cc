@@ -70,6 +70,18 @@ absl::StatusOr<v1::JobState> CoordinatorClient::CancelJob(
   return response->state();
 }
 
+absl::StatusOr<v1::CheckpointInfo> CoordinatorClient::CheckpointJob(
+    const std::string& job_id, absl::Duration timeout) {
+  v1::CheckpointJobRequest request;
+  request.set_job_id(job_id);
+  return Call(&v1::Coordinator::Stub::CheckpointJob, request, timeout);
+}
+
+absl::StatusOr<v1::ResumeJobResponse> CoordinatorClient::ResumeJob(
+    const v1::ResumeJobRequest& request) {
+  return Call(&v1::Coordinator::Stub::ResumeJob, request);
+}
+
 absl::StatusOr<v1::GetClusterResponse> CoordinatorClient::GetCluster() {
   return Call(&v1::Coordinator::Stub::GetCluster, v1::GetClusterRequest());
 }

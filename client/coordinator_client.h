@@ -49,6 +49,12 @@ class CoordinatorClient {
   absl::StatusOr<std::vector<v1::Job>> ListJobs();
   // The job's state after the call (a job that had ended keeps its state).
   absl::StatusOr<v1::JobState> CancelJob(const std::string& job_id);
+  // A checkpoint now (waits up to `timeout` for it); a job resumed from
+  // one (see ps.proto).
+  absl::StatusOr<v1::CheckpointInfo> CheckpointJob(const std::string& job_id,
+                                                   absl::Duration timeout);
+  absl::StatusOr<v1::ResumeJobResponse> ResumeJob(
+      const v1::ResumeJobRequest& request);
   // Members and their health.
   absl::StatusOr<v1::GetClusterResponse> GetCluster();
 

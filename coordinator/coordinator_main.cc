@@ -95,7 +95,7 @@ ps::coordinator::JobManagerOptions JobOptionsFromFlags(
       .store = store};
 }
 
-// JobManager's periodic work on four threads of their own, every 50 ms, so
+// JobManager's periodic work on five threads of their own, every 50 ms, so
 // that neither lease expiry nor a failover's SetReplicas calls wait on
 // another server's RPC (or on a copy of a group). Stops and joins them when
 // destroyed.
@@ -107,13 +107,16 @@ class JobLoops {
             [this, jobs] { Every([jobs] { jobs->RunServerWork(); }); }),
         replica_updates_(
             [this, jobs] { Every([jobs] { jobs->RunReplicaUpdates(); }); }),
-        healing_([this, jobs] { Every([jobs] { jobs->HealReplicas(); }); }) {}
+        healing_([this, jobs] { Every([jobs] { jobs->HealReplicas(); }); }),
+        checkpoints_(
+            [this, jobs] { Every([jobs] { jobs->RunCheckpoints(); }); }) {}
   ~JobLoops() {
     stop_.Notify();
     leases_.join();
     server_work_.join();
     replica_updates_.join();
     healing_.join();
+    checkpoints_.join();
   }
 
  private:
@@ -129,6 +132,7 @@ class JobLoops {
   std::thread server_work_;
   std::thread replica_updates_;  // failovers: never behind a table call
   std::thread healing_;          // copies of groups short of replicas
+  std::thread checkpoints_;      // checkpoints that are due
 };
 
 }  // namespace

@@ -81,6 +81,24 @@ grpc::Status CoordinatorService::CancelJob(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status CoordinatorService::CheckpointJob(
+    grpc::ServerContext*, const v1::CheckpointJobRequest* request,
+    v1::CheckpointInfo* response) {
+  absl::StatusOr<v1::CheckpointInfo> info = jobs_->Checkpoint(request->job_id());
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  *response = *std::move(info);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::ResumeJob(grpc::ServerContext*,
+                                           const v1::ResumeJobRequest* request,
+                                           v1::ResumeJobResponse* response) {
+  absl::StatusOr<v1::ResumeJobResponse> resumed = jobs_->Resume(*request);
+  if (!resumed.ok()) return ToGrpcStatus(resumed.status());
+  *response = *std::move(resumed);
+  return grpc::Status::OK;
+}
+
 grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* ctx,
                                           const v1::WatchJobRequest* request,
                                           grpc::ServerWriter<v1::Job>* writer) {

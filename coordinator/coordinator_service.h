@@ -36,6 +36,11 @@ class CoordinatorService final : public v1::Coordinator::Service {
                         v1::ListJobsResponse*) override;
   grpc::Status CancelJob(grpc::ServerContext*, const v1::CancelJobRequest*,
                          v1::CancelJobResponse*) override;
+  grpc::Status CheckpointJob(grpc::ServerContext*,
+                             const v1::CheckpointJobRequest*,
+                             v1::CheckpointInfo*) override;
+  grpc::Status ResumeJob(grpc::ServerContext*, const v1::ResumeJobRequest*,
+                         v1::ResumeJobResponse*) override;
   grpc::Status WatchJob(grpc::ServerContext*, const v1::WatchJobRequest*,
                         grpc::ServerWriter<v1::Job>*) override;
   grpc::Status ReportUnreachable(grpc::ServerContext*,

@@ -166,7 +166,9 @@ void JobManager::FillHeartbeat(const std::string& member_id,
   if (last == last_job_.end()) return;
   const Record* r = FindConst(last->second);
   if (r == nullptr) return;
-  if (r->job.state() == v1::CANCELLED || r->job.state() == v1::FAILED) {
+  // A job queued again (resumed) stops its earlier attempt's tasks too.
+  if (r->job.state() == v1::CANCELLED || r->job.state() == v1::FAILED ||
+      (r->job.state() == v1::PENDING && r->job.attempt() > 0)) {
     response->add_cancelled_job_ids(r->job.id());
     return;
   }
@@ -182,7 +184,9 @@ void JobManager::FillHeartbeat(const std::string& member_id,
     if (rank < r->job.push_worker_ids_size()) {
       task->set_push_worker_id(r->job.push_worker_ids(rank));
     }
-    task->set_resume_step(r->handovers.ResumeStep(rank));
+    task->set_resume_step(
+        std::max(r->job.resume_step(), r->handovers.ResumeStep(rank)));
+    task->set_attempt(r->job.attempt());
   }
 }
 
@@ -266,6 +270,11 @@ absl::Status JobManager::CompleteTask(const v1::CompleteTaskRequest& request) {
       FindRunningRank(request.job_id(), request.rank(), request.member_id());
   if (!found.ok()) return found.status();
   Record* r = *found;
+  if (request.attempt() != r->job.attempt()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "completion of attempt ", request.attempt(), " of ", request.job_id(),
+        "; the job is at attempt ", r->job.attempt()));
+  }
   if (request.failed()) {
     Finish(r, v1::FAILED,
            absl::StrCat("rank ", request.rank(), " (", request.member_id(),
@@ -377,9 +386,10 @@ void JobManager::FailOver(Record* r, const MemberInfo& dead) {
     }
   }
   if (!lost.empty()) {
-    Finish(r, v1::FAILED,
-           absl::StrCat("parameter server ", dead.id, " at ", dead.address,
-                        " died and ", absl::StrJoin(lost, "; ")));
+    const std::string why =
+        absl::StrCat("parameter server ", dead.id, " at ", dead.address,
+                     " died and ", absl::StrJoin(lost, "; "));
+    if (!ResumeByItself(r, why)) Finish(r, v1::FAILED, why);
     return;
   }
   map.set_epoch(next_epoch_++);
@@ -591,7 +601,11 @@ void JobManager::StartNextPending() {
   std::optional<v1::Job> job = PlaceNextPending();
   if (!job.has_value()) return;
   // Table creation talks to the servers: no lock held.
-  MarkStarted(*job, CreateAllTables(*job));
+  absl::Status created = CreateAllTables(*job);
+  if (created.ok() && !job->resumed_from().empty()) {
+    created = LoadCheckpoint(*job);
+  }
+  MarkStarted(*job, created);
 }
 
 std::optional<v1::Job> JobManager::PlaceNextPending() {
@@ -621,9 +635,13 @@ std::optional<v1::Job> JobManager::PlaceNextPending() {
     return std::nullopt;
   }
   *r->job.mutable_partition_map() = std::move(placed->partition_map);
+  // The servers' name for each rank; a resumed job keeps its checkpoint's.
+  const bool named = r->job.push_worker_ids_size() ==
+                     static_cast<int>(placed->worker_ids.size());
+  if (!named) r->job.clear_push_worker_ids();
   for (const std::string& w : placed->worker_ids) {
     r->job.add_worker_ids(w);
-    r->job.add_push_worker_ids(w);  // the servers' name for the rank
+    if (!named) r->job.add_push_worker_ids(w);
     busy_[w] = r->job.id();
     last_job_[w] = r->job.id();
   }
@@ -656,6 +674,7 @@ void JobManager::MarkStarted(const v1::Job& job, const absl::Status& created) {
     return;
   }
   (*r)->tasks = TaskReports(job.worker_ids_size());
+  (*r)->last_checkpoint = clock_();
   (*r)->job.set_state(v1::RUNNING);
   (*r)->job.set_reason("");
   (*r)->job.set_start_time_ms(NowMs());

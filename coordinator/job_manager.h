@@ -137,6 +137,31 @@ class JobManager {
   // that fails is queued again while its server lives. Run by its own
   // loop, and at once after a failover found by a report.
   void RunReplicaUpdates();
+  // Checkpoints and resume (job_manager_checkpoint.cc; docs/design.md,
+  // "Checkpoints").
+  //
+  // Checkpoint: a checkpoint of a RUNNING job with training.checkpoint.dir,
+  // now: picks a step C a little ahead of every rank, has each group's
+  // primary write its state at the cut where every rank has finished C
+  // steps (WriteCheckpoint; asked again further ahead when a rank was
+  // already past it), then writes the manifest last and records the
+  // checkpoint on the job (keeping the spec's `keep` newest, deleting the
+  // others). Blocks for the whole checkpoint. FAILED_PRECONDITION: not
+  // running, no checkpoint dir, or one being taken already.
+  absl::StatusOr<v1::CheckpointInfo> Checkpoint(const std::string& job_id);
+  // The checkpoints that are due (every_steps, every_seconds), one job per
+  // call. Run by its own loop.
+  void RunCheckpoints();
+  // Runs a FAILED or CANCELLED job again from a checkpoint (request.from, or
+  // its newest): the manifest is read and checked (its job, its tables
+  // against the job's, every file present with its size), then the job is
+  // queued as a new attempt; when it starts, every replica loads its group
+  // from the files (re-partitioned when the server count differs) and each
+  // rank resumes at the checkpoint's step. Errors name the file and what is
+  // wrong; the job is left as it was.
+  absl::StatusOr<v1::ResumeJobResponse> Resume(
+      const v1::ResumeJobRequest& request);
+
   // Restores the replicas failovers took away: copies one group that has
   // fewer than the job's replicas to a live server that does not hold it
   // (CopyGroup, while the job trains), then adds it to the group at a new
@@ -153,7 +178,30 @@ class JobManager {
     // Servers still to drop the job's tables (stored, so that a restart
     // does the drop a crash interrupted).
     std::vector<v1::ServerEndpoint> drop_on;
+    bool checkpointing = false;  // a Checkpoint() is under way
+    absl::Time last_checkpoint;  // or when the job started running
   };
+  // Queues *r again as a new attempt that resumes from the checkpoint in
+  // `dir` at `step` with the manifest's push worker ids; `servers` > 0
+  // overrides the spec's server count.
+  void Requeue(Record* r, const std::string& dir, int64_t step,
+               const std::vector<std::string>& push_worker_ids, int servers,
+               const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FailOver's way out when a group lost every replica: resumes from the
+  // newest checkpoint when there is one (at most kMaxAutoResumes times).
+  bool ResumeByItself(Record* r, const std::string& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Checkpoint()'s work with no lock held: the group files at `step` (further
+  // ahead, by `ahead` doubling, when a rank was past it), then the manifest.
+  absl::StatusOr<v1::CheckpointInfo> WriteCheckpointAt(const v1::Job& job,
+                                                       int64_t step,
+                                                       int64_t ahead);
+  // After CreateAllTables, for a resumed job: every replica loads its group.
+  absl::Status LoadCheckpoint(const v1::Job& job);
+  // The step a checkpoint of *r should cut at, `ahead` steps past the
+  // furthest rank's report, capped at a rank's last step.
+  int64_t CutStep(const Record& r, int64_t ahead) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   absl::StatusOr<Record*> Find(const std::string& job_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

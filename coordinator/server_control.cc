@@ -131,6 +131,41 @@ absl::StatusOr<v1::CopyGroupResponse> GrpcServerControl::CopyGroup(
   return response;
 }
 
+absl::StatusOr<v1::WriteCheckpointResponse>
+GrpcServerControl::WriteCheckpoint(const v1::ServerEndpoint& primary,
+                                   const v1::WriteCheckpointRequest& request,
+                                   absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(timeout));
+  v1::WriteCheckpointResponse response;
+  absl::Status s = FromGrpcStatus(
+      StubFor(primary.address())->WriteCheckpoint(&ctx, request, &response));
+  if (!s.ok()) {
+    return Annotate(s, absl::StrCat("checkpoint of group ", request.group(),
+                                    " of ", request.job_id(), " on ",
+                                    primary.member_id(), " at ",
+                                    primary.address()));
+  }
+  return response;
+}
+
+absl::Status GrpcServerControl::LoadCheckpoint(
+    const v1::ServerEndpoint& server, const v1::LoadCheckpointRequest& request,
+    absl::Duration timeout) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(timeout));
+  v1::LoadCheckpointResponse response;
+  absl::Status s = FromGrpcStatus(
+      StubFor(server.address())->LoadCheckpoint(&ctx, request, &response));
+  if (!s.ok()) {
+    return Annotate(s, absl::StrCat("loading group ", request.group(), " of ",
+                                    request.job_id(), " on ",
+                                    server.member_id(), " at ",
+                                    server.address()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status GrpcServerControl::DropGroup(const v1::ServerEndpoint& server,
                                           const std::string& job_id,
                                           int group) {

@@ -44,6 +44,18 @@ class ServerControl {
                                  const std::string& job_id, int group) {
     return absl::UnimplementedError("DropGroup");
   }
+  // Checkpoints (see ps.proto): a primary writes its group at a cut; a
+  // replica of a resumed job's group loads it. `timeout` bounds the call.
+  virtual absl::StatusOr<v1::WriteCheckpointResponse> WriteCheckpoint(
+      const v1::ServerEndpoint& primary,
+      const v1::WriteCheckpointRequest& request, absl::Duration timeout) {
+    return absl::UnimplementedError("WriteCheckpoint");
+  }
+  virtual absl::Status LoadCheckpoint(const v1::ServerEndpoint& server,
+                                      const v1::LoadCheckpointRequest& request,
+                                      absl::Duration timeout) {
+    return absl::UnimplementedError("LoadCheckpoint");
+  }
   // OK when the server answers within `timeout`.
   virtual absl::Status Probe(const v1::ServerEndpoint& server,
                              absl::Duration timeout) {
@@ -93,6 +105,13 @@ class GrpcServerControl : public ServerControl {
       absl::Duration timeout) override;
   absl::Status DropGroup(const v1::ServerEndpoint& server,
                          const std::string& job_id, int group) override;
+  absl::StatusOr<v1::WriteCheckpointResponse> WriteCheckpoint(
+      const v1::ServerEndpoint& primary,
+      const v1::WriteCheckpointRequest& request,
+      absl::Duration timeout) override;
+  absl::Status LoadCheckpoint(const v1::ServerEndpoint& server,
+                              const v1::LoadCheckpointRequest& request,
+                              absl::Duration timeout) override;
 
  private:
   v1::ParameterServer::Stub* StubFor(const std::string& address);

@@ -53,6 +53,11 @@ class TaskReports {
   // The steps `rank` last reported as done (0 before its first report):
   // where a worker taking the rank over resumes.
   int64_t ReportedStep(int rank) const { return progress_[rank].step(); }
+  // The rank's total steps as it last reported them (0 before its first).
+  int64_t ReportedTotal(int rank) const {
+    return progress_[rank].total_steps();
+  }
+  int ranks() const { return static_cast<int>(progress_.size()); }
   // Whether `rank` has completed its task.
   bool Completed(int rank) const { return done_[rank]; }
 

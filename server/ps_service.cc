@@ -15,6 +15,15 @@
 #include "server/wire_format.h"
 
 namespace ps::server {
+// A push request parsed, its values viewed in the slices it arrived in.
+struct ParsedPush {
+  grpc::ByteBuffer bytes;  // the request as it came (for forwarding)
+  std::vector<grpc::Slice> slices;
+  v1::PushRequest fields;
+  std::unique_ptr<ValuePieces> values;
+  PreparedPush prepared;
+};
+
 namespace {
 
 // The bytes of `buffer` as views into its slices, which *slices keeps alive.
@@ -49,15 +58,6 @@ absl::StatusOr<PullPlan> PlanPull(const TableStore& store,
   if (absl::Status s = ParseMessage(pieces, &parsed); !s.ok()) return s;
   return store.PlanPull(parsed);
 }
-
-// A push request parsed, its values viewed in the slices it arrived in.
-struct ParsedPush {
-  grpc::ByteBuffer bytes;  // the request as it came (for forwarding)
-  std::vector<grpc::Slice> slices;
-  v1::PushRequest fields;
-  std::unique_ptr<ValuePieces> values;
-  PreparedPush prepared;
-};
 
 absl::Status ParsePush(const grpc::ByteBuffer& request, ParsedPush* out) {
   std::vector<absl::string_view> pieces;
@@ -177,10 +177,26 @@ grpc::ServerUnaryReactor* PsService::Push(grpc::CallbackServerContext* ctx,
     reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
+  // A checkpoint's cut holds pushes of later steps (checkpoint_gate.h).
+  const GroupHandle& group = push->prepared.group;
+  if (!push->fields.worker_id().empty() &&
+      checkpoints_.Hold({group.job_id(), group.group()}, push->fields.clock(),
+                        [this, push, reactor, response] {
+                          ContinuePush(push, reactor, response);
+                        })) {
+    return reactor;
+  }
+  ContinuePush(push, reactor, response);
+  return reactor;
+}
+
+void PsService::ContinuePush(std::shared_ptr<ParsedPush> push,
+                             grpc::ServerUnaryReactor* reactor,
+                             grpc::ByteBuffer* response) {
   const GroupHandle group = push->prepared.group;
   if (!group.ordered()) {
     reactor->Finish(ToGrpcStatus(ApplyAndAnswer(*store_, *push, response)));
-    return reactor;
+    return;
   }
   // Numbered together with the backups it goes to, so that a backup added
   // for a copy gets every push after the copy's point.
@@ -209,7 +225,6 @@ grpc::ServerUnaryReactor* PsService::Push(grpc::CallbackServerContext* ctx,
         };
         group.order().Ready(op, std::move(step));
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* PsService::Replicate(

@@ -14,11 +14,14 @@
 #include "absl/time/time.h"
 #include "common/stream_watchdog.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
+#include "server/checkpoint_gate.h"
 #include "server/forwarder.h"
 #include "server/pull_scheduler.h"
 #include "server/table_store.h"
 
 namespace ps::server {
+
+struct ParsedPush;  // ps_service.cc
 
 using RawDataPlaneService = v1::ParameterServer::WithRawCallbackMethod_Pull<
     v1::ParameterServer::WithRawCallbackMethod_Push<
@@ -103,15 +106,43 @@ class PsService final : public RawDataPlaneService {
 
   const StreamWatchdog& streams() const { return streams_; }
 
+  // Checkpoints (ps_service_checkpoint.cc). WriteCheckpoint: a primary
+  // holds the group's pushes of steps >= at_clock (CheckpointGate), waits
+  // until every rank has finished exactly at_clock steps on the group,
+  // snapshots it, lets the pushes go on, and writes the snapshot durably
+  // to request.path. FAILED_PRECONDITION: not the group's primary at that
+  // epoch, another checkpoint of the group in progress, or a rank already
+  // past at_clock (ask again at a later clock); DEADLINE_EXCEEDED naming
+  // the ranks that did not get there.
+  grpc::Status WriteCheckpoint(grpc::ServerContext* ctx,
+                               const v1::WriteCheckpointRequest* request,
+                               v1::WriteCheckpointResponse* response) override;
+  // Loads a new group (of a resumed job, before its workers start) from the
+  // checkpoint's files, re-partitioned when the maps differ
+  // (server/repartition.h). Errors name the file and what is wrong;
+  // nothing is changed on any error.
+  grpc::Status LoadCheckpoint(grpc::ServerContext* ctx,
+                              const v1::LoadCheckpointRequest* request,
+                              v1::LoadCheckpointResponse* response) override;
+
  private:
   // UNAVAILABLE while this server may have lost its lease.
   absl::Status CheckServing() const;
+  // The rest of Push once the push may go on (not held by a checkpoint).
+  void ContinuePush(std::shared_ptr<ParsedPush> push,
+                    grpc::ServerUnaryReactor* reactor,
+                    grpc::ByteBuffer* response);
+  // WriteCheckpoint's wait for the cut: OK once every rank has finished
+  // exactly at_clock steps on the group.
+  absl::Status AwaitCut(const GroupHandle& group, int64_t at_clock,
+                        absl::Time deadline) const;
 
   TableStore* store_;       // not owned
   PullScheduler pulls_;     // pulls waiting on their job's clocks
   StreamWatchdog streams_;  // ScanRows writes
   const std::function<bool()> serving_;
   Forwarder forwarder_;
+  CheckpointGate checkpoints_;
 };
 
 }  // namespace ps::server

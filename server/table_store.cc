@@ -350,6 +350,25 @@ absl::Status TableStore::SnapshotGroup(const std::string& job_id, int group,
   return SnapshotGroupAt(*found, job.order.applied(), out, op, &pause);
 }
 
+absl::Status TableStore::LoadGroup(const std::string& job_id, int group,
+                                   uint64_t epoch, absl::string_view bytes) {
+  absl::StatusOr<GroupHandle> found = Group(job_id, group);
+  if (!found.ok()) return found.status();
+  GroupTables& job = *found->job_;
+  if (job.epoch.load() != epoch || job.pushes_applied.load() != 0 ||
+      job.order.applied() != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id, " group ", group, " is at epoch ", job.epoch.load(),
+        " with ", job.pushes_applied.load(), " pushes applied; a checkpoint "
+        "loads only into a new group at epoch ", epoch));
+  }
+  return ReadGroupSnapshot(bytes, PartsOf(job));
+}
+
+JobClock::State GroupHandle::ClockState() const {
+  return job_->clock->Export();
+}
+
 const std::string& GroupHandle::job_id() const { return job_->job_id; }
 int GroupHandle::group() const { return job_->group; }
 uint64_t GroupHandle::epoch() const { return job_->epoch.load(); }

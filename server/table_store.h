@@ -215,6 +215,8 @@ class GroupHandle {
   // backups): the copy failed.
   bool FinishJoining(const std::string& member_id) const;
   void RemoveBackup(const std::string& member_id) const;
+  // Every worker's clocks on this group now (JobClock::Export).
+  JobClock::State ClockState() const;
   explicit operator bool() const { return job_ != nullptr; }
 
  private:
@@ -274,6 +276,12 @@ class TableStore {
   absl::Status InstallSnapshot(const std::string& job_id, int group,
                                uint64_t epoch, uint64_t op,
                                absl::string_view bytes);
+  // Replaces the state of a group that has applied nothing yet (a resumed
+  // job's, before its workers start) with a checkpoint's snapshot. NOT_FOUND:
+  // no such group; FAILED_PRECONDITION: another epoch, or pushes applied;
+  // INVALID_ARGUMENT / DATA_LOSS as ReadGroupSnapshot (nothing changed).
+  absl::Status LoadGroup(const std::string& job_id, int group, uint64_t epoch,
+                         absl::string_view bytes);
   // The group, whatever its epoch and role; NOT_FOUND if none.
   absl::StatusOr<GroupHandle> Group(const std::string& job_id,
                                     int group) const;

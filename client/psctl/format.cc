@@ -68,6 +68,20 @@ std::string JobDetails(const v1::Job& job) {
                   "  servers: ", job.partition_map().servers_size(), "\n");
   absl::StrAppend(&out, ReplicaLines(job.partition_map()));
   absl::StrAppend(&out, "progress: ", ProgressLine(job), "\n");
+  if (job.attempt() > 0) {
+    absl::StrAppend(&out, "resumed:  attempt ", job.attempt() + 1,
+                    ", from step ", job.resume_step(), " of ",
+                    job.resumed_from(), "\n");
+  }
+  if (!job.checkpoints().empty()) {
+    const v1::CheckpointInfo& c = *job.checkpoints().rbegin();
+    absl::StrAppendFormat(
+        &out,
+        "checkpoint: %d kept; newest at step %d in %s (%d bytes, %.2f s, "
+        "pushes held %d us)\n",
+        job.checkpoints_size(), c.step(), c.dir(), c.bytes(), c.write_seconds(),
+        c.pause_us());
+  }
   const v1::Consistency mode = job.spec().training().consistency();
   absl::StrAppend(
       &out, "sync:     ",

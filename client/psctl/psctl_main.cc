@@ -24,6 +24,10 @@ ABSL_FLAG(std::string, out, "", "export: file to write the parameters to");
 ABSL_FLAG(std::string, format, "psx",
           "export, local --export_to: file format, psx or safetensors");
 ABSL_FLAG(int, servers, 2, "local: parameter servers to start");
+ABSL_FLAG(std::string, from, "",
+          "resume: the checkpoint directory (ckpt-N); empty: the newest");
+ABSL_FLAG(int, resume_servers, 0,
+          "resume: servers to run on; 0: as the job's spec says");
 ABSL_FLAG(int, workers, 2, "local: workers to start");
 ABSL_FLAG(int, spare_workers, 0,
           "local: extra idle workers; one takes over the rank of a worker "
@@ -55,6 +59,11 @@ commands:
   list                 all jobs
   watch JOB            follow a job live until it ends
   cancel JOB           cancel a job
+  checkpoint JOB       take a checkpoint of a running job now (its spec's
+                       training.checkpoint.dir); prints where
+  resume JOB           run a failed or cancelled job again from its newest
+                       checkpoint ([--from=DIR] a ckpt-N directory,
+                       [--resume_servers=N] another server count)
   export JOB --out=F   write a job's trained parameters to F
                        ([--format=psx|safetensors], default psx)
   cluster              members and their health
@@ -172,6 +181,24 @@ int RunRemoteCommand(const std::string& command, const std::string& arg,
                                      absl::GetFlag(FLAGS_timeout)));
   } else if (command == "cancel") {
     s = ps::client::Cancel(client, arg, std::cout);
+  } else if (command == "checkpoint") {
+    absl::StatusOr<ps::v1::CheckpointInfo> info =
+        client->CheckpointJob(arg, absl::Minutes(15));
+    if (!info.ok()) return Fail(info.status());
+    std::cout << arg << ": checkpoint at step " << info->step() << " in "
+              << info->dir() << " (" << info->bytes() << " bytes, pushes held "
+              << info->pause_us() << " us, " << info->write_seconds()
+              << " s)\n";
+  } else if (command == "resume") {
+    ps::v1::ResumeJobRequest request;
+    request.set_job_id(arg);
+    request.set_from(UserPath(absl::GetFlag(FLAGS_from)));
+    request.set_num_servers(absl::GetFlag(FLAGS_resume_servers));
+    absl::StatusOr<ps::v1::ResumeJobResponse> resumed =
+        client->ResumeJob(request);
+    if (!resumed.ok()) return Fail(resumed.status());
+    std::cout << arg << " queued to resume at step " << resumed->step()
+              << " from " << resumed->from() << "\n";
   } else if (command == "cluster") {
     s = ps::client::Cluster(client, std::cout);
   } else if (command == "tables") {
@@ -204,7 +231,8 @@ int main(int argc, char** argv) {
   const std::string arg = args.size() > 2 ? args[2] : "";
   static const std::set<std::string> kCommands = {"submit",  "status", "list",
                                                   "watch",   "cancel", "export",
-                                                  "cluster", "tables", "local"};
+                                                  "cluster", "tables", "local",
+                                                  "checkpoint", "resume"};
   if (!kCommands.count(command)) {
     std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
     return 2;

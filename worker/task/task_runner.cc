@@ -332,6 +332,7 @@ absl::Status RunTask(const v1::Task& task, const TaskRunnerOptions& options,
   done.set_member_id(options.member_id);
   done.set_job_id(task.job_id());
   done.set_rank(task.rank());
+  done.set_attempt(task.attempt());
   absl::Status outcome = IsSparseModel(task.spec().model().type())
                              ? TrainAndEvaluateSparse(ctx, &done)
                              : TrainAndEvaluateDense(ctx, &done);

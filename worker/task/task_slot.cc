@@ -40,6 +40,14 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
         Logger("worker")->info("{} was cancelled or failed: stopping", id);
       }
     }
+    // The job was resumed: this task is of an earlier attempt.
+    if (response.task().job_id() == running_->job_id &&
+        response.task().attempt() != running_->attempt &&
+        !running_->cancelled.exchange(true)) {
+      Logger("worker")->info("{} was resumed as attempt {}: stopping attempt {}",
+                             running_->job_id, response.task().attempt(),
+                             running_->attempt);
+    }
     // A failover raised the epoch: calls waiting on the replaced server
     // give up and follow the new map.
     if (response.task().job_id() == running_->job_id &&
@@ -51,7 +59,8 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
   // A task is one rank of a job given to one member id: the same worker
   // may take a rank of the same job again once it registered anew.
   const std::string task_key =
-      absl::StrCat(response.task().job_id(), " ", member);
+      absl::StrCat(response.task().job_id(), " ", member, " ",
+                   response.task().attempt());
   if (shut_down_ || coordinator_ == nullptr || !response.has_task() ||
       task_key == last_task_) {
     return;
@@ -60,6 +69,7 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
   auto run = std::make_unique<Running>();
   run->job_id = response.task().job_id();
   run->member_id = member;
+  run->attempt = response.task().attempt();
   run->map_epoch.store(response.task().partition_map().epoch());
   Running* r = run.get();
   TaskRunnerOptions options{.member_id = member,

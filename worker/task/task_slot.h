@@ -52,6 +52,7 @@ class TaskSlot {
   struct Running {
     std::string job_id;
     std::string member_id;  // the id the task was given to
+    int attempt = 0;        // Task.attempt
     std::atomic<bool> cancelled{false};
     std::atomic<bool> finished{false};
     // The newest epoch of the job's map in this worker's heartbeats.

@@ -1,0 +1,178 @@
+// PsService's checkpoint calls: writing a group's state at a cut, loading a
+// resumed job's group from checkpoint files (ps_service.h).
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "common/status.h"
+#include "server/checkpoint_file.h"
+#include "server/ps_service.h"
+#include "server/repartition.h"
+
+namespace ps::server {
+namespace {
+
+// The ranks that have not finished `clock` steps, for a timeout's message.
+std::string Behind(const JobClock::State& state, int64_t clock) {
+  std::vector<std::string> behind;
+  for (const JobClock::WorkerState& w : state.workers) {
+    if (w.finished < clock) {
+      behind.push_back(absl::StrCat("rank ", w.rank, " (", w.id, ") at ",
+                                    w.finished));
+    }
+  }
+  return absl::StrJoin(behind, ", ");
+}
+
+// The first rank past `clock`, or "".
+std::string Past(const JobClock::State& state, int64_t clock) {
+  for (const JobClock::WorkerState& w : state.workers) {
+    if (w.finished > clock || (w.finished == clock && w.received > 0)) {
+      return absl::StrCat("rank ", w.rank, " (", w.id, ") has finished ",
+                          w.finished, " steps");
+    }
+  }
+  return "";
+}
+
+absl::Status PastTheCut(const GroupHandle& group, int64_t clock,
+                        const std::string& past) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "job ", group.job_id(), " group ", group.group(), ": ", past,
+      ", past the checkpoint's cut at ", clock, "; ask at a later step"));
+}
+
+}  // namespace
+
+absl::Status PsService::AwaitCut(const GroupHandle& group, int64_t at_clock,
+                                 absl::Time deadline) const {
+  while (true) {
+    const JobClock::State state = group.ClockState();
+    if (std::string past = Past(state, at_clock); !past.empty()) {
+      return PastTheCut(group, at_clock, past);
+    }
+    const std::string behind = Behind(state, at_clock);
+    if (behind.empty()) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "job ", group.job_id(), " group ", group.group(),
+          ": the checkpoint's cut at step ", at_clock,
+          " was not reached in time; behind: ", behind));
+    }
+    absl::SleepFor(absl::Microseconds(500));
+  }
+}
+
+grpc::Status PsService::WriteCheckpoint(
+    grpc::ServerContext* ctx, const v1::WriteCheckpointRequest* request,
+    v1::WriteCheckpointResponse* response) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<GroupHandle> group =
+      store_->Group(request->job_id(), request->group());
+  if (!group.ok()) return ToGrpcStatus(group.status());
+  if (group->role() != v1::PRIMARY || group->epoch() != request->epoch()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+        "job ", request->job_id(), " group ", request->group(), " is ",
+        v1::ReplicaRole_Name(group->role()), " at epoch ", group->epoch(),
+        " here; a checkpoint is written by the PRIMARY at epoch ",
+        request->epoch())));
+  }
+  if (request->path().empty() || request->path()[0] != '/') {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "path: '", request->path(), "'; allowed: an absolute file path")));
+  }
+  const CheckpointGate::Key key{request->job_id(), request->group()};
+  if (!checkpoints_.Arm(key, request->at_clock())) {
+    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+        "job ", request->job_id(), " group ", request->group(),
+        ": another checkpoint is being taken")));
+  }
+  absl::Cleanup release = [&] { checkpoints_.Release(key); };
+  const absl::Time deadline =
+      std::min(absl::FromChrono(ctx->deadline()), absl::Now() + absl::Hours(1));
+  if (absl::Status s = AwaitCut(*group, request->at_clock(), deadline);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  const absl::Time cut = absl::Now();
+  std::string bytes;
+  uint64_t op = 0;
+  absl::Status s =
+      store_->SnapshotGroup(request->job_id(), request->group(), &bytes, &op);
+  // A push admitted before the gate was armed may have gone past the cut.
+  if (std::string past = Past(group->ClockState(), request->at_clock());
+      s.ok() && !past.empty()) {
+    s = PastTheCut(*group, request->at_clock(), past);
+  }
+  std::move(release).Invoke();
+  const absl::Time released = absl::Now();
+  if (!s.ok()) return ToGrpcStatus(s);
+  std::error_code ec;
+  std::filesystem::create_directories(
+      std::filesystem::path(request->path()).parent_path(), ec);
+  absl::StatusOr<FileDigest> written = WriteFileDurably(request->path(), bytes);
+  if (!written.ok()) return ToGrpcStatus(written.status());
+  response->set_size(written->size);
+  response->set_crc32(written->crc32);
+  response->set_pause_us(absl::ToInt64Microseconds(released - cut));
+  response->set_wait_us(absl::ToInt64Microseconds(cut - start));
+  Logger("server")->info(
+      "{} group {}: checkpoint at step {} written to {} ({} bytes; pushes "
+      "held {} us)",
+      request->job_id(), request->group(), request->at_clock(),
+      request->path(), written->size, response->pause_us());
+  return grpc::Status::OK;
+}
+
+grpc::Status PsService::LoadCheckpoint(
+    grpc::ServerContext* ctx, const v1::LoadCheckpointRequest* request,
+    v1::LoadCheckpointResponse* response) {
+  const bool same = SamePartitioning(request->old_map(), request->map());
+  std::vector<std::string> old(request->old_map().groups_size());
+  if (request->files_size() != static_cast<int>(old.size())) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "files: ", request->files_size(), " for ", old.size(),
+        " groups of the checkpoint's map")));
+  }
+  uint64_t read = 0;
+  for (const v1::CheckpointFileRef& f : request->files()) {
+    if (f.group() < 0 || f.group() >= static_cast<int>(old.size())) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("files: group ", f.group(), " of ", f.path(),
+                       " is not a group of the checkpoint's map")));
+    }
+    if (same && f.group() != request->group()) continue;
+    absl::StatusOr<std::string> bytes =
+        ReadFileChecked(f.path(), f.size(), f.crc32());
+    if (!bytes.ok()) return ToGrpcStatus(bytes.status());
+    read += bytes->size();
+    old[f.group()] = *std::move(bytes);
+  }
+  std::string mine;
+  if (same) {
+    mine = std::move(old[request->group()]);
+  } else {
+    absl::StatusOr<RepartitionedGroups> groups =
+        Repartition(request->old_map(), std::move(old), request->map(),
+                    absl::MakeConstSpan(request->resume_steps().data(),
+                                        request->resume_steps().size()));
+    if (!groups.ok()) return ToGrpcStatus(groups.status());
+    if (request->group() < 0 ||
+        request->group() >= static_cast<int>(groups->snapshots.size())) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("group ", request->group(), " is not in the map")));
+    }
+    mine = std::move(groups->snapshots[request->group()]);
+  }
+  absl::Status s = store_->LoadGroup(request->job_id(), request->group(),
+                                     request->epoch(), mine);
+  if (!s.ok()) return ToGrpcStatus(s);
+  response->set_bytes_read(read);
+  return grpc::Status::OK;
+}
+
+}  // namespace ps::server
