@@ -172,6 +172,33 @@ TEST_F(PsctlTest, LocalRestartsAKilledCoordinatorAndTheJobSucceeds) {
   EXPECT_NE(out.find("state:    SUCCEEDED"), std::string::npos) << out;
 }
 
+// With one replica a killed server takes pieces with it: the job resumes
+// from its newest checkpoint on the server left (re-partitioned) by itself
+// and ends SUCCEEDED.
+TEST_F(PsctlTest, LocalJobResumesFromItsCheckpointAfterLosingAServer) {
+  const std::string spec = dir_ + "/resume.json";
+  std::ofstream(spec) << R"({"name": "resume", "model": {"type": "SOFTMAX"},
+      "data": {"dataset": "FASHION_MNIST", "dir": ")"
+                      << dir_ << R"(/data"},
+      "optimizer": {"type": "SGD", "learningRate": 0.1},
+      "training": {"epochs": 60, "batchSize": 32, "reportEverySteps": 5,
+                   "consistency": "BSP",
+                   "checkpoint": {"dir": ")"
+                      << dir_ << R"(/ckpt", "everySteps": 40}},
+      "cluster": {"numWorkers": 2, "replicas": 1}})";
+  auto p = Psctl({"local", spec, "--servers=2", "--workers=2", "--lease=1s",
+                  "--kill=server@1s", "--bin_dir=" + RunfilesBinDir(),
+                  "--work_dir=" + dir_ + "/logs"});
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(120)), 0) << Output();
+  const std::string out = Output();
+  EXPECT_NE(out.find("fault: killed server-"), std::string::npos) << out;
+  EXPECT_NE(out.find("fault: resumed from the checkpoint at step"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("resumed:  attempt 2, from step"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("state:    SUCCEEDED"), std::string::npos) << out;
+}
+
 TEST_F(PsctlTest, LocalRefusesAMalformedKill) {
   auto p = Psctl({"local", WriteSpec(1), "--kill=database@1s",
                   "--bin_dir=" + RunfilesBinDir(),

@@ -181,15 +181,29 @@ void FaultInjector::Run() {
                      ") with SIGKILL at +", Seconds(killed - started),
                      " of training"));
     std::string recovery;
+    const int attempt = job.attempt();
     if (kill.target == Kill::kServer) {
-      if (WaitFor(
-              [&](const v1::Job& j) {
-                return j.state() != v1::RUNNING ||
-                       (j.partition_map().epoch() > epoch &&
-                        !HoldsAGroup(j.partition_map(), victim));
-              },
-              &job, killed + absl::Minutes(2)) &&
-          job.state() == v1::RUNNING) {
+      const bool changed = WaitFor(
+          [&](const v1::Job& j) {
+            return j.state() != v1::RUNNING ||
+                   (j.partition_map().epoch() > epoch &&
+                    !HoldsAGroup(j.partition_map(), victim));
+          },
+          &job, killed + absl::Minutes(2));
+      if (changed && job.state() == v1::PENDING && job.attempt() > attempt) {
+        // Every replica of a piece was lost: the job resumes from its
+        // newest checkpoint.
+        if (WaitFor([](const v1::Job& j) { return j.state() != v1::PENDING; },
+                    &job, killed + absl::Minutes(2)) &&
+            job.state() == v1::RUNNING) {
+          recovery = absl::StrCat(
+              "resumed from the checkpoint at step ", job.resume_step(),
+              " (attempt ", job.attempt() + 1, ") on ",
+              job.partition_map().servers_size(), " servers at +",
+              Seconds(absl::Now() - started), ", ",
+              Seconds(absl::Now() - killed), " after the kill");
+        }
+      } else if (changed && job.state() == v1::RUNNING) {
         recovery = absl::StrCat(
             "failover to epoch ", job.partition_map().epoch(),
             " at +", Seconds(absl::Now() - started), ", ",
