@@ -167,8 +167,10 @@ int main(int argc, char** argv) {
   ps::coordinator::JobManager jobs(&members, &control,
                                    [] { return absl::Now(); },
                                    JobOptionsFromFlags(store.get()));
-  members.Restore(stored);
-  jobs.Restore(stored);
+  if (store != nullptr) {
+    members.Restore(stored);
+    jobs.Restore(stored);
+  }
   ps::coordinator::CoordinatorService service(
       &members, &jobs, lease / 4, absl::GetFlag(FLAGS_stream_stall_timeout));
   auto server =

@@ -1,0 +1,229 @@
+// Checkpoint write and restore throughput against the disk's own, in one
+// run: standalone ps_server daemons hold one dense table (SGD, so the
+// checkpoint is the model's size) split over --servers groups; each repeat
+//   disk:    one thread per server writes its share to a file (4 MiB
+//            writes, fsync) and reads it back after dropping it from the
+//            page cache (posix_fadvise DONTNEED);
+//   write:   WriteCheckpoint on every group's primary at once (snapshot in
+//            memory, pushes held meanwhile: the pause; then write + fsync +
+//            rename);
+//   restore: the tables made anew, the files dropped from the page cache,
+//            LoadCheckpoint on every server at once (read, CRC, install).
+// Prints a Markdown table of medians. Run from the repository root:
+//   bazel build -c opt //bench:checkpoint_bench //server:ps_server
+//   bazel-bin/bench/checkpoint_bench --model_bytes=1G --servers=2
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "bench/bench_cluster.h"
+#include "common/partition.h"
+#include "common/rpc.h"
+#include "common/status.h"
+#include "proto/ps/v1/ps.grpc.pb.h"
+
+ABSL_FLAG(std::string, server_binary, "", "ps_server binary (see bench_cluster.h)");
+ABSL_FLAG(std::string, model_bytes, "1G", "model size; K, M, G suffixes are binary");
+ABSL_FLAG(int, servers, 2, "servers (one replica group each)");
+ABSL_FLAG(int, repeats, 3, "measurements of each kind; the table gives medians");
+ABSL_FLAG(std::string, work_dir, "",
+          "server logs and the files written (on the disk measured); empty: a "
+          "new /tmp/ckpt-bench.XXXXXX, removed afterwards");
+
+namespace ps::bench {
+namespace {
+
+constexpr size_t kBlock = size_t{4} << 20;
+
+absl::StatusOr<int64_t> ParseBytes(const std::string& text) {
+  int64_t scale = 1;
+  std::string digits = text;
+  if (!text.empty()) {
+    const char unit = text.back();
+    scale = unit == 'K' ? 1 << 10 : unit == 'M' ? 1 << 20 : unit == 'G' ? 1 << 30 : 1;
+    if (scale > 1) digits.pop_back();
+  }
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(digits, &n) || n <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--model_bytes: '", text, "'; allowed: a size such as 1G or 512M"));
+  }
+  return n * scale;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void DropFromCache(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return;
+  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  close(fd);
+}
+
+// Runs body(i) for i in [0, n) on threads of their own; the wall seconds.
+template <typename F>
+double Timed(int n, F body) {
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) threads.emplace_back([&, i] { body(i); });
+  for (auto& t : threads) t.join();
+  return absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+// The disk alone: each thread writes `bytes` to its file and fsyncs, then
+// (after dropping it from the cache) reads it back. {write s, read s}.
+std::pair<double, double> DiskSeconds(const std::string& dir, int n,
+                                      int64_t bytes) {
+  std::vector<char> block(kBlock, 'x');
+  auto path = [&](int i) { return absl::StrCat(dir, "/disk-", i); };
+  const double write = Timed(n, [&](int i) {
+    const int fd = open(path(i).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    for (int64_t left = bytes; left > 0; left -= kBlock) {
+      if (::write(fd, block.data(), std::min<int64_t>(left, kBlock)) < 0) break;
+    }
+    fsync(fd);
+    close(fd);
+  });
+  for (int i = 0; i < n; ++i) DropFromCache(path(i));
+  const double read = Timed(n, [&](int i) {
+    std::vector<char> in(kBlock);
+    const int fd = open(path(i).c_str(), O_RDONLY);
+    while (::read(fd, in.data(), kBlock) > 0) {
+    }
+    close(fd);
+  });
+  for (int i = 0; i < n; ++i) std::filesystem::remove(path(i));
+  return {write, read};
+}
+
+struct Row {
+  std::vector<double> disk_write, disk_read, write, restore, pause_ms;
+};
+
+absl::Status Run() {
+  absl::StatusOr<int64_t> bytes = ParseBytes(absl::GetFlag(FLAGS_model_bytes));
+  if (!bytes.ok()) return bytes.status();
+  const int n = absl::GetFlag(FLAGS_servers);
+  absl::StatusOr<std::string> binary =
+      FindServerBinary(absl::GetFlag(FLAGS_server_binary));
+  if (!binary.ok()) return binary.status();
+  absl::StatusOr<std::string> dir =
+      MakeWorkDir(absl::GetFlag(FLAGS_work_dir), "ckpt-bench");
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<std::vector<ServerProcess>> servers =
+      StartServers(*binary, n, *dir, {"--max_memory_gb=8"});
+  if (!servers.ok()) return servers.status();
+  std::vector<v1::ServerEndpoint> endpoints;
+  std::vector<std::unique_ptr<v1::ParameterServer::Stub>> stubs;
+  for (const ServerProcess& s : *servers) {
+    endpoints.push_back(s.endpoint);
+    stubs.push_back(v1::ParameterServer::NewStub(MakeChannel(s.endpoint.address())));
+  }
+  v1::TableDef table;
+  table.set_name("w");
+  table.set_size(*bytes / 4);
+  table.mutable_init()->set_kind(v1::Initializer::UNIFORM);
+  table.mutable_init()->set_scale(0.1f);
+  table.mutable_optimizer()->set_type(v1::SGD);
+  table.mutable_optimizer()->set_learning_rate(1e-3f);
+  absl::StatusOr<v1::PartitionMap> map = BuildPartitionMap(1, endpoints, {table});
+  if (!map.ok()) return map.status();
+  PlaceReplicaGroups(1, &*map);
+  const std::string job = "ckpt-bench";
+  Row row;
+  for (int r = 0; r < absl::GetFlag(FLAGS_repeats); ++r) {
+    auto [dw, dr] = DiskSeconds(*dir, n, *bytes / n);
+    row.disk_write.push_back(dw);
+    row.disk_read.push_back(dr);
+    if (absl::Status s = CreateTables(job, *map); !s.ok()) return s;
+    const std::string ckpt = absl::StrCat(*dir, "/ckpt-", r);
+    std::vector<v1::WriteCheckpointResponse> written(n);
+    std::vector<absl::Status> status(n);
+    row.write.push_back(Timed(n, [&](int g) {
+      v1::WriteCheckpointRequest request;
+      request.set_job_id(job);
+      request.set_group(g);
+      request.set_epoch(map->epoch());
+      request.set_path(absl::StrCat(ckpt, "/group-", g, ".snap"));
+      grpc::ClientContext ctx;
+      ctx.set_deadline(DeadlineIn(absl::Minutes(5)));
+      status[g] = FromGrpcStatus(stubs[g]->WriteCheckpoint(&ctx, request, &written[g]));
+    }));
+    double pause = 0;
+    for (int g = 0; g < n; ++g) {
+      if (!status[g].ok()) return status[g];
+      pause = std::max(pause, written[g].pause_us() / 1e3);
+    }
+    row.pause_ms.push_back(pause);
+    if (absl::Status s = DropTables(job, *map); !s.ok()) return s;
+    if (absl::Status s = CreateTables(job, *map); !s.ok()) return s;
+    v1::LoadCheckpointRequest base;
+    base.set_job_id(job);
+    base.set_epoch(map->epoch());
+    *base.mutable_old_map() = *map;
+    *base.mutable_map() = *map;
+    for (int g = 0; g < n; ++g) {
+      v1::CheckpointFileRef* f = base.add_files();
+      f->set_group(g);
+      f->set_path(absl::StrCat(ckpt, "/group-", g, ".snap"));
+      f->set_size(written[g].size());
+      f->set_crc32(written[g].crc32());
+      DropFromCache(f->path());
+    }
+    row.restore.push_back(Timed(n, [&](int g) {
+      v1::LoadCheckpointRequest request = base;
+      request.set_group(g);
+      v1::LoadCheckpointResponse response;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(DeadlineIn(absl::Minutes(5)));
+      status[g] = FromGrpcStatus(stubs[g]->LoadCheckpoint(&ctx, request, &response));
+    }));
+    for (int g = 0; g < n; ++g) {
+      if (!status[g].ok()) return status[g];
+    }
+    if (absl::Status s = DropTables(job, *map); !s.ok()) return s;
+    std::filesystem::remove_all(ckpt);
+  }
+  const double gb = *bytes / 1e9;
+  const double dw = gb / Median(row.disk_write), dr = gb / Median(row.disk_read);
+  const double w = gb / Median(row.write), l = gb / Median(row.restore);
+  absl::PrintF("model %.2f GB (SGD: values only) on %d servers, %d repeats, medians\n\n", gb, n,
+               absl::GetFlag(FLAGS_repeats));
+  absl::PrintF("| | GB/s | disk GB/s (same threads) | ratio |\n|---|--:|--:|--:|\n");
+  absl::PrintF("| checkpoint write | %.3f | %.3f | %.2f |\n", w, dw, w / dw);
+  absl::PrintF("| restore (load) | %.3f | %.3f | %.2f |\n", l, dr, l / dr);
+  absl::PrintF("\npushes held per checkpoint (the training pause): %.1f ms median, "
+               "%.1f ms max\n", Median(row.pause_ms),
+               *std::max_element(row.pause_ms.begin(), row.pause_ms.end()));
+  for (ServerProcess& s : *servers) s.process->Stop();
+  RemoveWorkDir(absl::GetFlag(FLAGS_work_dir), *dir);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace ps::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  absl::Status s = ps::bench::Run();
+  if (!s.ok()) {
+    absl::FPrintF(stderr, "checkpoint_bench: %s\n", s.ToString());
+    return 1;
+  }
+  return 0;
+}
