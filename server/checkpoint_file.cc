@@ -3,6 +3,7 @@
 #include "server/checkpoint_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -72,6 +73,23 @@ absl::Status ReadAll(int fd, char* out, size_t size, size_t* got,
   return absl::OkStatus();
 }
 
+}  // namespace
+
+void PrepareLargeBuffer(std::string* buffer, size_t size) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  buffer->clear();
+  buffer->reserve(size);  // untouched yet: a large one is fresh mmap memory
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(buffer->data());
+  const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t last = (begin + size) & ~(kHuge - 1);
+  if (last > first) {
+    madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+  }
+  buffer->resize(size);
+}
+
+namespace {
+
 std::string DirectoryOf(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
@@ -118,7 +136,8 @@ absl::StatusOr<std::string> ReadWhole(
   }
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (absl::Status s = check_size(size); !s.ok()) return s;
-  std::string bytes(size, '\0');
+  std::string bytes;
+  PrepareLargeBuffer(&bytes, size);
   size_t got = 0;
   if (absl::Status s = ReadAll(fd.get(), bytes.data(), size, &got, what);
       !s.ok()) {

@@ -49,6 +49,12 @@ FileDigest DigestOf(absl::string_view bytes);
 // fsync) leaves the new content at `path` with its durability unknown.
 // Concurrent calls on one path each write their own temporary file; the
 // last rename wins.
+// Makes *buffer `size` bytes long (zeros), its memory touched now and, where
+// the kernel allows, backed by transparent huge pages (madvise): one page
+// fault per 2 MiB instead of per 4 KiB. A first touch of a page is what
+// copying a large snapshot mostly costs on some virtual machines.
+void PrepareLargeBuffer(std::string* buffer, size_t size);
+
 absl::StatusOr<FileDigest> WriteFileDurably(const std::string& path,
                                             absl::string_view bytes);
 

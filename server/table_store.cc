@@ -365,6 +365,10 @@ absl::Status TableStore::LoadGroup(const std::string& job_id, int group,
   return ReadGroupSnapshot(bytes, PartsOf(job));
 }
 
+int64_t GroupHandle::StateBytes() const {
+  return job_->bytes + job_->SparseBytes();
+}
+
 JobClock::State GroupHandle::ClockState() const {
   return job_->clock->Export();
 }

@@ -217,6 +217,8 @@ class GroupHandle {
   void RemoveBackup(const std::string& member_id) const;
   // Every worker's clocks on this group now (JobClock::Export).
   JobClock::State ClockState() const;
+  // Bytes of the group's tables and sums now: about its snapshot's size.
+  int64_t StateBytes() const;
   explicit operator bool() const { return job_ != nullptr; }
 
  private:
