@@ -221,7 +221,7 @@ absl::Status JobManager::ReportProgress(
   if (!r.ok()) return r.status();
   *(*r)->job.mutable_progress() = (*r)->tasks.AddProgress(
       request, (*r)->job.spec().training().batch_size());
-  Changed(*r);
+  ProgressChanged(*r);
   return absl::OkStatus();
 }
 
@@ -302,6 +302,7 @@ absl::Status JobManager::CompleteTask(const v1::CompleteTaskRequest& request) {
 void JobManager::ExpireLeases() {
   FailJobsOf(members_->Expire());
   FillVacantRanks();
+  SaveProgress();
 }
 
 void JobManager::RunServerWork() {

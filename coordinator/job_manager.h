@@ -180,6 +180,10 @@ class JobManager {
     std::vector<v1::ServerEndpoint> drop_on;
     bool checkpointing = false;  // a Checkpoint() is under way
     absl::Time last_checkpoint;  // or when the job started running
+    absl::Time retry_checkpoint;  // after a failed one: not before
+    // A progress report changed the job since it was last stored.
+    mutable bool unsaved_progress = false;
+    mutable absl::Time saved;  // when Save() last stored it
   };
   // Queues *r again as a new attempt that resumes from the checkpoint in
   // `dir` at `step` with the manifest's push worker ids; `servers` > 0
@@ -214,6 +218,10 @@ class JobManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A change of *r: wakes its watchers and stores it (job_manager_state.cc).
   void Changed(Record* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A progress report: wakes the watchers; stored within kProgressSaveEvery
+  // by SaveProgress (a report lost to a crash is superseded by the next).
+  void ProgressChanged(Record* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SaveProgress();
   // Stores *r and the counters; false (logged) when the store failed.
   bool Save(const Record& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Queues the drop of r's tables on `servers` (stored with the job).

@@ -101,8 +101,9 @@ absl::StatusOr<v1::CheckpointInfo> JobManager::Checkpoint(
   (*r)->checkpointing = false;
   (*r)->last_checkpoint = clock_();
   if (!info.ok()) {
-    Logger("jobs")->warn("{}: checkpoint failed: {}", job_id,
-                         info.status().ToString());
+    (*r)->retry_checkpoint = clock_() + absl::Seconds(10);
+    Logger("jobs")->warn("{}: checkpoint failed: {}; the next in 10 s at the "
+                         "earliest", job_id, info.status().ToString());
     return info.status();
   }
   info->set_write_seconds(absl::ToDoubleSeconds(clock_() - start));
@@ -202,7 +203,8 @@ void JobManager::RunCheckpoints() {
     const absl::Time now = clock_();
     for (const auto& [n, r] : jobs_) {
       const v1::CheckpointSpec& c = r.job.spec().training().checkpoint();
-      if (r.job.state() != v1::RUNNING || c.dir().empty() || r.checkpointing) {
+      if (r.job.state() != v1::RUNNING || c.dir().empty() || r.checkpointing ||
+          now < r.retry_checkpoint) {
         continue;
       }
       int64_t slowest = -1;

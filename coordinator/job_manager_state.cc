@@ -13,9 +13,30 @@
 
 namespace ps::coordinator {
 
+namespace {
+// How long a progress report may stay unstored: progress comes many times
+// a second from a large job, and a synchronous store of each would make the
+// coordinator as slow as the disk's fsync.
+constexpr absl::Duration kProgressSaveEvery = absl::Seconds(1);
+}  // namespace
+
 void JobManager::Changed(Record* r) {
   ++r->version;
   Save(*r);
+}
+
+void JobManager::ProgressChanged(Record* r) {
+  ++r->version;
+  r->unsaved_progress = true;
+}
+
+void JobManager::SaveProgress() {
+  if (options_.store == nullptr) return;
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_();
+  for (auto& [n, r] : jobs_) {
+    if (r.unsaved_progress && now - r.saved >= kProgressSaveEvery) Save(r);
+  }
 }
 
 bool JobManager::Save(const Record& r) {
@@ -27,6 +48,8 @@ bool JobManager::Save(const Record& r) {
   for (const v1::ServerEndpoint& e : r.drop_on) *stored.add_drop_on() = e;
   absl::Status s =
       options_.store->SaveJob(r.number, stored, next_job_, next_epoch_);
+  r.unsaved_progress = false;
+  r.saved = clock_();
   if (!s.ok()) {
     Logger("jobs")->error("{}: not stored: {}", r.job.id(), s.ToString());
   }
