@@ -37,7 +37,8 @@ void FixFrame(std::string& bytes) {
   const uint64_t size = bytes.size();
   std::memcpy(&bytes[snapshot::kMagicBytes + 4], &size, sizeof(size));
   const size_t body = bytes.size() - snapshot::kTrailerBytes;
-  const uint32_t crc = snapshot::Crc32(absl::string_view(bytes).substr(0, body));
+  const uint32_t crc =
+      snapshot::Crc32(absl::string_view(bytes).substr(0, body));
   std::memcpy(&bytes[body], &crc, sizeof(crc));
 }
 

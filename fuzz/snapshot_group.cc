@@ -46,9 +46,8 @@ SnapshotGroup::SnapshotGroup(v1::Consistency mode) {
   const v1::TableDef emb = Def("emb", v1::ADAGRAD, kDim);
   dense_ = std::make_unique<server::DenseShard>(w, 2, 10, Rule(w));
   sparse_ = std::make_unique<server::SparseShard>(emb, kDim, Rule(emb));
-  clock_ = std::make_unique<server::JobClock>(mode, mode == v1::SSP ? 1 : 0,
-                                              std::vector<std::string>{
-                                                  "w0", "w1"});
+  clock_ = std::make_unique<server::JobClock>(
+      mode, mode == v1::SSP ? 1 : 0, std::vector<std::string>{"w0", "w1"});
   parts_.dense = {{"w", dense_.get()}};
   parts_.sparse = {{"emb", sparse_.get()}};
   parts_.dedup = &dedup_;
@@ -73,8 +72,8 @@ void SnapshotGroup::Train(int clocks, bool half_clock) {
 
 // As TableStore::Push: checked, recorded in PushDedup, applied (or summed
 // under BSP, applied once every worker finished the clock), clock recorded.
-void SnapshotGroup::Push(const std::string& worker, uint64_t seq,
-                         int64_t clock, int32_t pushes) {
+void SnapshotGroup::Push(const std::string& worker, uint64_t seq, int64_t clock,
+                         int32_t pushes) {
   ABSL_RAW_CHECK(clock_->CheckPush(worker, clock, pushes).ok() &&
                      dedup_.FirstTime(worker, seq),
                  "the fuzz group's push is out of order");

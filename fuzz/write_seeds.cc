@@ -165,7 +165,9 @@ CheckpointManifest Manifest(int servers, int workers, v1::Consistency mode) {
   // checks take any count, and the seeds stay 2 KiB rather than 40.
   m.partition_map.set_sparse_partitions(8);
   m.partition_map.clear_partition_servers();
-  for (int p = 0; p < 8; ++p) m.partition_map.add_partition_servers(p % servers);
+  for (int p = 0; p < 8; ++p) {
+    m.partition_map.add_partition_servers(p % servers);
+  }
   m.epoch = 5;
   m.consistency = mode == v1::CONSISTENCY_UNSPECIFIED ? v1::ASP : mode;
   for (int r = 0; r < workers; ++r) {
@@ -228,7 +230,8 @@ void SnapshotSeeds(const std::string& dir) {
   // section is.
   Write(dir, "bad_truncated_as_is.snap",
         std::string(1, '\0') + bsp.substr(0, bsp.size() - 9));
-  Write(dir, "bad_truncated_section.snap", "\1" + bsp.substr(0, bsp.size() / 2));
+  Write(dir, "bad_truncated_section.snap",
+        "\1" + bsp.substr(0, bsp.size() / 2));
   Write(dir, "bad_truncated_header.snap", "\1" + bsp.substr(0, 15));
   std::string flipped = asp;
   flipped[flipped.size() / 2] ^= 0x20;
