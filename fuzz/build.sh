@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets listed in fuzz/targets with clang
 # (-fsanitize=fuzzer,address,undefined), straight from the sources: Bazel
-# here builds with gcc, and a second toolchain for two small binaries is
-# not worth it. The parsers need only Abseil (Debian's libabsl-dev, linked
-# through pkg-config) and nlohmann-json (header-only).
+# here builds with gcc, and a second toolchain for a few small binaries is
+# not worth it. The parsers need Abseil, protobuf and zlib (Debian's -dev
+# packages, linked through pkg-config) and nlohmann-json (header-only).
 #
 #   fuzz/build.sh [target...]      (default: every target)
 #
-# Binaries go to $FUZZ_OUT/bin/<target> (FUZZ_OUT defaults to fuzz/out);
-# a target is rebuilt only when a source, a header beside one, fuzz/targets
-# or this script is newer than its binary. Exit status: 0 built, 1 a
+# A source ending in .proto stands for the C++ protoc generates from it
+# (Debian's protoc, the one Bazel's //proto genrules run):
+# $FUZZ_OUT/gen/<path>.pb.{h,cc}, on the include path, the .pb.cc compiled
+# once into $FUZZ_OUT/gen/<path>.pb.o for every target that names it. That
+# object is built plain (-O0, no sanitizers, no coverage): it is protoc's
+# code, not ours to fuzz, and instrumented it takes a minute and a half.
+# (Bazel's own bazel-bin/proto/ is not used: the smoke test runs inside
+# Bazel, which cannot build from there, and a checkout may have none.)
+#
+# Binaries go to $FUZZ_OUT/bin/<target> (FUZZ_OUT defaults to fuzz/out),
+# objects to $FUZZ_OUT/obj/<target>/, FUZZ_JOBS (default: nproc) compiles
+# at a time. A target is rebuilt whole, and only when a source, a header
+# beside one, fuzz/targets or this script is newer than its binary. Exit status: 0 built, 1 a
 # compile failed, 77 no clang with libFuzzer (nothing built).
 set -euo pipefail
 
@@ -17,8 +27,12 @@ ROOT=${FUZZ_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 OUT=${FUZZ_OUT:-$ROOT/fuzz/out}
 CXXFLAGS=(-std=c++17 -g -O1 -fno-omit-frame-pointer
           -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-          -I"$ROOT")
-ABSL_PKGS=(absl_status absl_statusor absl_strings absl_str_format)
+          -I"$ROOT" -I"$OUT/gen")
+# Sources of a target compiled at once (FUZZ_JOBS, default: every core).
+JOBS=${FUZZ_JOBS:-$(nproc)}
+LIB_PKGS=(absl_status absl_statusor absl_strings absl_str_format
+          absl_synchronization absl_raw_hash_set absl_hash absl_time
+          protobuf zlib)
 
 # The first clang++ that links a libFuzzer program, or nothing.
 find_clang() {
@@ -56,21 +70,63 @@ stale() {
   return 1
 }
 
+# Generates the C++ of proto ($1, from the repository root) unless it is
+# up to date, and compiles its .pb.cc plain; prints the object's path.
+proto_object() {
+  local cxx=$1 proto=$2
+  local gen="$OUT/gen/${proto%.proto}"
+  if [[ ! -e $gen.pb.cc || $ROOT/$proto -nt $gen.pb.cc ]]; then
+    command -v protoc >/dev/null ||
+      { echo "fuzz: protoc not found (Debian: protobuf-compiler)" >&2; return 1; }
+    echo "fuzz: protoc $proto" >&2
+    mkdir -p "$OUT/gen"
+    (cd "$ROOT" && protoc -I. --cpp_out="$OUT/gen" "$proto") || return 1
+  fi
+  if [[ ! -e $gen.pb.o || $gen.pb.cc -nt $gen.pb.o ]]; then
+    echo "fuzz: compiling $gen.pb.cc (plain)" >&2
+    "$cxx" -std=c++17 -O0 -I"$ROOT" -I"$OUT/gen" -c "$gen.pb.cc" \
+      -o "$gen.pb.o.new" || return 1
+    mv "$gen.pb.o.new" "$gen.pb.o"
+  fi
+  echo "$gen.pb.o"
+}
+
 build_one() {
   local cxx=$1 name=$2
   shift 2
-  local sources=() s
-  for s in "$@"; do sources+=("$ROOT/$s"); done
+  local sources=() objects=() s obj
+  for s in "$@"; do
+    if [[ $s == *.proto ]]; then
+      obj=$(proto_object "$cxx" "$s") || exit 1
+      objects+=("$obj")
+    fi
+    sources+=("$ROOT/$s")
+  done
   local bin="$OUT/bin/$name"
-  if ! stale "$bin" "${sources[@]}"; then
+  if ! stale "$bin" "${sources[@]}" "${objects[@]}"; then
     echo "fuzz: $name is up to date ($bin)"
     return
   fi
   echo "fuzz: building $name with $cxx"
+  local o running=() failed=0
+  for s in "${sources[@]}"; do
+    [[ $s == *.proto ]] && continue
+    o="$OUT/obj/$name/${s#"$ROOT"/}.o"
+    mkdir -p "$(dirname "$o")"
+    "$cxx" "${CXXFLAGS[@]}" -c "$s" -o "$o" &
+    running+=($!)
+    objects+=("$o")
+    if ((${#running[@]} >= JOBS)); then
+      wait "${running[0]}" || failed=1
+      running=("${running[@]:1}")
+    fi
+  done
+  for o in "${running[@]}"; do wait "$o" || failed=1; done
+  ((failed == 0)) || exit 1
   mkdir -p "$OUT/bin"
   # shellcheck disable=SC2046
-  "$cxx" "${CXXFLAGS[@]}" "${sources[@]}" -o "$bin.new" \
-    $(pkg-config --libs "${ABSL_PKGS[@]}")
+  "$cxx" "${CXXFLAGS[@]}" "${objects[@]}" -o "$bin.new" \
+    $(pkg-config --libs "${LIB_PKGS[@]}")
   mv "$bin.new" "$bin"
 }
 

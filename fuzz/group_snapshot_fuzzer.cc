@@ -1,0 +1,86 @@
+// libFuzzer target: ParseSnapshot (server/group_snapshot_format.h), the
+// reader of checkpoint files' payload, and ReadGroupSnapshot behind it.
+//
+// Input: byte 0 chooses the framing, the rest is the snapshot. A snapshot
+// ends with a CRC-32 of everything before it, which almost every mutation
+// breaks; checked first, it would keep the fuzzer out of the sections. So
+// unless byte 0 is a multiple of 8 (then the bytes go in as they are, to
+// fuzz the frame checks too), the target first writes the snapshot's real
+// size into the header's size field and its real CRC-32 into the trailer.
+// The seeds (fuzz/corpus/group_snapshot/) follow this layout.
+//
+// What parses is restored with ReadGroupSnapshot into a fresh SnapshotGroup
+// (fuzz/snapshot_group.h, the group the seeds were taken of) of the
+// snapshot's mode. Besides what the sanitizers catch, it aborts when:
+//   - a refusal is not INVALID_ARGUMENT or DATA_LOSS, or its message does
+//     not start with "snapshot"; or DATA_LOSS comes for a fixed frame;
+//   - ReadGroupSnapshot refuses and the group's state changed anyway;
+//   - a restored group's snapshot does not restore into a fresh group, or
+//     that group's snapshot differs (restoring must be a fixed point).
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "fuzz/snapshot_group.h"
+#include "server/group_snapshot.h"
+#include "server/group_snapshot_format.h"
+
+namespace {
+
+namespace snapshot = ::ps::server::snapshot;
+using ::ps::fuzz::SnapshotGroup;
+
+// Writes the header's size and the trailer's checksum for `bytes`.
+void FixFrame(std::string& bytes) {
+  if (bytes.size() < snapshot::kHeaderBytes + snapshot::kTrailerBytes) return;
+  const uint64_t size = bytes.size();
+  std::memcpy(&bytes[snapshot::kMagicBytes + 4], &size, sizeof(size));
+  const size_t body = bytes.size() - snapshot::kTrailerBytes;
+  const uint32_t crc =
+      snapshot::Crc32(absl::string_view(bytes).substr(0, body));
+  std::memcpy(&bytes[body], &crc, sizeof(crc));
+}
+
+bool Expected(const absl::Status& s, bool fixed) {
+  if (s.code() == absl::StatusCode::kDataLoss) {
+    if (fixed) return false;
+  } else if (s.code() != absl::StatusCode::kInvalidArgument) {
+    return false;
+  }
+  return s.message().substr(0, 8) == "snapshot";
+}
+
+void Restore(const std::string& bytes, ps::v1::Consistency mode) {
+  SnapshotGroup group(mode);
+  const std::string before = group.Snapshot();
+  const absl::Status s = ps::server::ReadGroupSnapshot(bytes, group.parts());
+  if (!s.ok()) {
+    if (!Expected(s, /*fixed=*/true) || group.Snapshot() != before) abort();
+    return;
+  }
+  const std::string restored = group.Snapshot();
+  SnapshotGroup again(mode);
+  if (!ps::server::ReadGroupSnapshot(restored, again.parts()).ok() ||
+      again.Snapshot() != restored) {
+    abort();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const bool fix = data[0] % 8 != 0;
+  std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (fix) FixFrame(bytes);
+  absl::StatusOr<snapshot::Image> image = snapshot::ParseSnapshot(bytes);
+  if (!image.ok()) {
+    if (!Expected(image.status(), fix)) abort();
+    return 0;
+  }
+  Restore(bytes, image->mode == ps::v1::BSP   ? ps::v1::BSP
+                 : image->mode == ps::v1::SSP ? ps::v1::SSP
+                                              : ps::v1::ASP);
+  return 0;
+}
