@@ -619,6 +619,10 @@ std::optional<v1::Job> JobManager::PlaceNextPending() {
     }
   }
   if (r == nullptr) return std::nullopt;
+  // A job queued again (resumed, or after a restart) waits until its old
+  // tables are dropped: a drop that ran after its new tables were created
+  // would take them away.
+  if (!r->drop_on.empty()) return std::nullopt;
   std::vector<std::string> idle = IdleWorkers();
   ReserveForVacantRanks(&idle);
   const std::vector<MemberInfo> live_servers = members_->Live(v1::SERVER);

@@ -2,6 +2,7 @@
 // "Checkpoints").
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -324,7 +325,14 @@ void JobManager::Requeue(Record* r, const std::string& dir, int64_t step,
     if (it != busy_.end() && it->second == job.id()) busy_.erase(it);
   }
   if (job.partition_map().servers_size() > 0 && r->drop_on.empty()) {
-    QueueDrop(r, ServersOfJob(job));
+    // Live servers only: the new attempt waits for this drop, and a dead
+    // server has lost the tables anyway.
+    std::vector<v1::ServerEndpoint> live;
+    for (const v1::ServerEndpoint& e : ServersOfJob(job)) {
+      std::optional<MemberInfo> m = members_->Get(e.member_id());
+      if (m.has_value() && m->alive) live.push_back(e);
+    }
+    if (!live.empty()) QueueDrop(r, std::move(live));
   }
   if (servers > 0) job.mutable_spec()->mutable_cluster()->set_num_servers(servers);
   job.clear_partition_map();
