@@ -556,5 +556,64 @@ TEST_F(JobManagerTest, DeadServerWithTheOnlyCopyFailsTheJobNamingIt) {
       << failed.reason();
 }
 
+// The coordinator's state survives its process: a manager and membership
+// built anew on the same store take the running job, its reports, the
+// members and the counters back.
+TEST_F(JobManagerTest, RestoredFromItsStoreTheJobGoesOnAndIdsDoNotRepeat) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/state";
+  std::filesystem::remove_all(dir);
+  StoredState state;
+  auto store = StateStore::Open(dir, &state);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::string id;
+  uint64_t epoch = 0;
+  std::vector<std::string> servers;
+  {
+    Membership members(absl::Seconds(3), clock_, store->get());
+    for (int i = 0; i < 2; ++i) {
+      servers.push_back(
+          members.Register(v1::SERVER, absl::StrCat("127.0.0.1:9", i))->id);
+      members.Register(v1::WORKER, absl::StrCat("127.0.0.1:8", i)).IgnoreError();
+    }
+    JobManager jobs(&members, &control_, clock_, {.store = store->get()});
+    id = *jobs.Submit(Spec(2));
+    jobs.Tick();
+    ASSERT_EQ(jobs.Get(id)->state(), v1::RUNNING) << jobs.Get(id)->reason();
+    epoch = jobs.Get(id)->partition_map().epoch();
+    v1::BarrierRequest arrive;
+    arrive.set_job_id(id);
+    arrive.set_rank(0);
+    arrive.set_name("trained");
+    arrive.set_timeout_ms(1);
+    EXPECT_EQ(jobs.Barrier(arrive).code(), absl::StatusCode::kDeadlineExceeded);
+  }
+  store->reset();  // the process ends
+  store = StateStore::Open(dir, &state);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_FALSE(state.fresh);
+  Membership members(absl::Seconds(3), clock_, store->get());
+  members.Restore(state);
+  JobManager jobs(&members, &control_, clock_, {.store = store->get()});
+  jobs.Restore(state);
+  EXPECT_EQ(members.Live(v1::SERVER).size(), 2u);
+  EXPECT_EQ(members.Live(v1::SERVER)[0].id, servers[0]);
+  const v1::Job job = *jobs.Get(id);
+  EXPECT_EQ(job.state(), v1::RUNNING);
+  EXPECT_EQ(job.partition_map().epoch(), epoch);
+  // Rank 0's arrival was kept: rank 1 alone completes the barrier.
+  v1::BarrierRequest arrive;
+  arrive.set_job_id(id);
+  arrive.set_rank(1);
+  arrive.set_name("trained");
+  arrive.set_timeout_ms(1);
+  EXPECT_TRUE(jobs.Barrier(arrive).ok());
+  // New ids and epochs continue from the stored counters.
+  const absl::StatusOr<Registration> fresh =
+      members.Register(v1::WORKER, "127.0.0.1:7000");
+  EXPECT_EQ(fresh->id, "worker-5");
+  const std::string next = *jobs.Submit(Spec(1));
+  EXPECT_EQ(next, "job-2");
+}
+
 }  // namespace
 }  // namespace ps::coordinator

@@ -92,5 +92,41 @@ TEST(TaskReportsTest, ProgressIsAggregatedOverRanks) {
   EXPECT_EQ(tasks.AddProgress(p, /*batch_size=*/32).step(), 8);
 }
 
+TEST(TaskReportsTest, StoredAndRestoredReportsAnswerAlike) {
+  TaskReports reports(3);
+  v1::ReportProgressRequest p;
+  p.set_rank(1);
+  p.set_step(40);
+  p.set_total_steps(100);
+  reports.AddProgress(p, 32);
+  EXPECT_TRUE(reports.Arrive("trained", 0));
+  EXPECT_TRUE(reports.Arrive("trained", 2));
+  EXPECT_FALSE(reports.Complete(Done(2, 10, 9)));
+  v1::StoredJob stored;
+  *stored.mutable_job() = Running(3);
+  reports.SaveTo(&stored);
+
+  TaskReports back = TaskReports::Restore(stored);
+  EXPECT_EQ(back.ReportedStep(1), 40);
+  EXPECT_EQ(back.ReportedTotal(1), 100);
+  EXPECT_EQ(back.Missing("trained"), std::vector<int>{1});
+  EXPECT_TRUE(back.Completed(2));
+  EXPECT_FALSE(back.Completed(0));
+  EXPECT_FALSE(back.Arrive("trained", 2));  // arrived before the restart
+  EXPECT_FALSE(back.Complete(Done(0, 10, 10)));
+  EXPECT_TRUE(back.Complete(Done(1, 10, 8)));
+  EXPECT_EQ(back.Result().test_examples(), 30);
+}
+
+TEST(TaskReportsTest, RestoreOfMismatchedListsSizesThemByRank) {
+  v1::StoredJob stored;
+  *stored.mutable_job() = Running(2);
+  stored.add_done(true);  // one entry for two ranks: not trusted
+  TaskReports back = TaskReports::Restore(stored);
+  EXPECT_EQ(back.ranks(), 2);
+  EXPECT_FALSE(back.Completed(0));
+  EXPECT_EQ(back.ReportedStep(1), 0);
+}
+
 }  // namespace
 }  // namespace ps::coordinator
