@@ -565,7 +565,7 @@ TEST_F(JobManagerTest, RestoredFromItsStoreTheJobGoesOnAndIdsDoNotRepeat) {
   StoredState state;
   auto store = StateStore::Open(dir, &state);
   ASSERT_TRUE(store.ok()) << store.status();
-  std::string id;
+  std::string id, queued;
   uint64_t epoch = 0;
   std::vector<std::string> servers;
   {
@@ -586,6 +586,9 @@ TEST_F(JobManagerTest, RestoredFromItsStoreTheJobGoesOnAndIdsDoNotRepeat) {
     arrive.set_name("trained");
     arrive.set_timeout_ms(1);
     EXPECT_EQ(jobs.Barrier(arrive).code(), absl::StatusCode::kDeadlineExceeded);
+    queued = *jobs.Submit(Spec(2));  // no idle worker: it waits
+    jobs.Tick();
+    ASSERT_EQ(jobs.Get(queued)->state(), v1::PENDING);
   }
   store->reset();  // the process ends
   store = StateStore::Open(dir, &state);
@@ -607,12 +610,13 @@ TEST_F(JobManagerTest, RestoredFromItsStoreTheJobGoesOnAndIdsDoNotRepeat) {
   arrive.set_name("trained");
   arrive.set_timeout_ms(1);
   EXPECT_TRUE(jobs.Barrier(arrive).ok());
+  EXPECT_EQ(jobs.Get(queued)->state(), v1::PENDING);  // still queued
   // New ids and epochs continue from the stored counters.
   const absl::StatusOr<Registration> fresh =
       members.Register(v1::WORKER, "127.0.0.1:7000");
   EXPECT_EQ(fresh->id, "worker-5");
   const std::string next = *jobs.Submit(Spec(1));
-  EXPECT_EQ(next, "job-2");
+  EXPECT_EQ(next, "job-3");
 }
 
 }  // namespace
