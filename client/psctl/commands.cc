@@ -123,18 +123,26 @@ absl::StatusOr<v1::Job> Watch(
     }
   };
   // A coordinator that restarts breaks the stream (UNAVAILABLE): watch
-  // again until the timeout.
+  // again until the timeout, or until it has been unavailable for
+  // kCoordinatorOutage in a row.
+  constexpr absl::Duration kCoordinatorOutage = absl::Seconds(60);
   const absl::Time deadline = absl::Now() + timeout;
   absl::StatusOr<v1::Job> job;
-  bool told = false;
+  absl::Time outage = absl::InfiniteFuture();  // since when it is down
   while (true) {
-    job = coordinator->WatchJob(job_id, deadline - absl::Now(), show,
-                                on_context);
-    if (!absl::IsUnavailable(job.status()) || absl::Now() >= deadline) break;
-    if (!told) {
+    const absl::Time call = absl::Now();
+    job = coordinator->WatchJob(job_id, deadline - call, show, on_context);
+    const absl::Time now = absl::Now();
+    if (!absl::IsUnavailable(job.status()) || now >= deadline) break;
+    // A stream that lasted was connected: a new outage starts now.
+    if (now - call > absl::Seconds(1)) outage = absl::InfiniteFuture();
+    if (outage == absl::InfiniteFuture()) {
       out << "coordinator unavailable (" << job.status().message()
-          << "); watching again" << std::endl;
-      told = true;
+          << "); watching again for up to "
+          << absl::FormatDuration(kCoordinatorOutage) << std::endl;
+      outage = now;
+    } else if (now - outage >= kCoordinatorOutage) {
+      break;
     }
     absl::SleepFor(absl::Milliseconds(250));
   }

@@ -22,6 +22,7 @@ absl::StatusOr<v1::Job> WatchUnlessInterrupted(
     absl::Duration timeout, const std::atomic<bool>* interrupted) {
   absl::Mutex mu;
   grpc::ClientContext* watch_ctx = nullptr;
+  bool stopped = false;  // a watch opened after the interrupt ends at once
   absl::Notification done;
   std::thread guard([&] {
     while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
@@ -31,6 +32,7 @@ absl::StatusOr<v1::Job> WatchUnlessInterrupted(
       Cancel(coordinator, id, ignored).IgnoreError();
       absl::SleepFor(absl::Seconds(1));  // let the watch stream see the end
       absl::MutexLock lock(&mu);
+      stopped = true;
       if (watch_ctx != nullptr) watch_ctx->TryCancel();
       return;
     }
@@ -40,6 +42,7 @@ absl::StatusOr<v1::Job> WatchUnlessInterrupted(
             [&](grpc::ClientContext* ctx) {
               absl::MutexLock lock(&mu);
               watch_ctx = ctx;
+              if (stopped && ctx != nullptr) ctx->TryCancel();
             });
   done.Notify();
   guard.join();
