@@ -39,7 +39,8 @@ std::string TableDifference(const v1::PartitionMap& checkpoint,
                             const v1::PartitionMap& job) {
   if (checkpoint.tables_size() != job.tables_size()) {
     return absl::StrCat("the checkpoint has ", checkpoint.tables_size(),
-                        " tables, the job ", job.tables_size());
+                        " tables, the job ", job.tables_size(),
+                        ": another model shape");
   }
   for (int i = 0; i < job.tables_size(); ++i) {
     const v1::TableDef& a = checkpoint.tables(i);

@@ -125,7 +125,10 @@ TEST_F(CheckpointTest, BadCheckpointsAreRefusedNamingTheFile) {
   ASSERT_EQ(WaitForEnd(b, absl::Seconds(60)).state(), v1::SUCCEEDED);
   ASSERT_TRUE(cluster_->client()->CancelJob(b).ok());  // no-op: ended
   {
-    const std::string c = Submit(CheckpointedSpec(40));
+    // A softmax: other tables than the MLP checkpointed.
+    v1::JobSpec softmax = Spec(2, 40, /*mlp=*/false);
+    *softmax.mutable_training() = CheckpointedSpec(40).training();
+    const std::string c = Submit(softmax);
     WaitFor(c, [](const v1::Job& j) { return j.state() == v1::RUNNING; },
             absl::Seconds(30));
     ASSERT_TRUE(cluster_->client()->CancelJob(c).ok());
@@ -133,6 +136,25 @@ TEST_F(CheckpointTest, BadCheckpointsAreRefusedNamingTheFile) {
     auto refused = Resume(c, dir);
     ASSERT_FALSE(refused.ok());
     EXPECT_NE(refused.status().message().find("is a checkpoint of " + a.id()),
+              std::string::npos)
+        << refused.status();
+    // The same checkpoint with its manifest claiming job c: another shape.
+    const std::string copy = work_dir_ + "/renamed";
+    std::filesystem::copy(dir, copy);
+    std::ifstream in(copy + "/manifest.json");
+    std::string text((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    const std::string from = "\"" + a.id() + "\"";
+    const size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, from.size(), "\"" + c + "\"");
+    std::ofstream(copy + "/manifest.json", std::ios::trunc) << text;
+    refused = Resume(c, copy);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find(copy + "/manifest.json"),
+              std::string::npos)
+        << refused.status();
+    EXPECT_NE(refused.status().message().find("another model shape"),
               std::string::npos)
         << refused.status();
   }
