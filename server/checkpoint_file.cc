@@ -2,6 +2,8 @@
 // the manifest (whose encoding and checks are in checkpoint_manifest.cc).
 #include "server/checkpoint_file.h"
 
+#include "server/group_snapshot_format.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -160,17 +162,12 @@ absl::StatusOr<std::string> ReadWhole(
 }  // namespace
 
 FileDigest DigestOf(absl::string_view bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  for (size_t at = 0; at < bytes.size(); at += kChunk) {
-    const size_t n = std::min(kChunk, bytes.size() - at);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at),
-                static_cast<uInt>(n));
-  }
-  return {bytes.size(), static_cast<uint32_t>(crc)};
+  return {bytes.size(), snapshot::Crc32(bytes)};
 }
 
-absl::StatusOr<FileDigest> WriteFileDurably(const std::string& path,
-                                            absl::string_view bytes) {
+absl::StatusOr<FileDigest> WriteFileDurably(
+    const std::string& path, absl::string_view bytes,
+    std::optional<uint32_t> known_crc32) {
   absl::BitGen random;
   const std::string tmp =
       absl::StrFormat("%s.tmp-%016x", path, absl::Uniform<uint64_t>(random));
@@ -179,6 +176,7 @@ absl::StatusOr<FileDigest> WriteFileDurably(const std::string& path,
     return s;
   }
   if (absl::Status s = SyncDirectory(path); !s.ok()) return s;
+  if (known_crc32.has_value()) return FileDigest{bytes.size(), *known_crc32};
   return DigestOf(bytes);
 }
 

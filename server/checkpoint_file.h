@@ -13,6 +13,7 @@
 #define PS_SERVER_CHECKPOINT_FILE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,14 +50,19 @@ FileDigest DigestOf(absl::string_view bytes);
 // fsync) leaves the new content at `path` with its durability unknown.
 // Concurrent calls on one path each write their own temporary file; the
 // last rename wins.
+//
+// `known_crc32`: the caller's CRC-32 of `bytes`, when it has one (a group
+// snapshot's is derived from its trailer: SnapshotFileCrc32), so that
+// `bytes` are not read a second time to compute it.
+absl::StatusOr<FileDigest> WriteFileDurably(
+    const std::string& path, absl::string_view bytes,
+    std::optional<uint32_t> known_crc32 = std::nullopt);
+
 // Makes *buffer `size` bytes long (zeros), its memory touched now and, where
 // the kernel allows, backed by transparent huge pages (madvise): one page
 // fault per 2 MiB instead of per 4 KiB. A first touch of a page is what
 // copying a large snapshot mostly costs on some virtual machines.
 void PrepareLargeBuffer(std::string* buffer, size_t size);
-
-absl::StatusOr<FileDigest> WriteFileDurably(const std::string& path,
-                                            absl::string_view bytes);
 
 // The content of the file at `path`, which a manifest says is `size` bytes
 // with CRC-32 `crc32`. The size is checked (fstat on the opened file)

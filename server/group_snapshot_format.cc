@@ -139,6 +139,16 @@ uint32_t Crc32(absl::string_view bytes) {
   return static_cast<uint32_t>(crc);
 }
 
+uint32_t SnapshotFileCrc32(absl::string_view snapshot) {
+  const absl::string_view trailer =
+      snapshot.substr(snapshot.size() - kTrailerBytes);
+  uint32_t body = 0;
+  for (int i = 3; i >= 0; --i) body = body << 8 | uint8_t(trailer[i]);
+  return static_cast<uint32_t>(
+      crc32(body, reinterpret_cast<const Bytef*>(trailer.data()),
+            kTrailerBytes));
+}
+
 std::string EncodeOptimizer(const v1::OptimizerSpec& spec) {
   absl::StatusOr<OptimizerParams> resolved = ResolveOptimizerSpec(spec);
   ABSL_RAW_CHECK(resolved.ok(), "a shard's optimizer spec fails validation");

@@ -37,6 +37,11 @@ inline constexpr uint32_t kSumsTag = Tag("BSPS");
 
 // zlib's CRC-32 of `bytes`.
 uint32_t Crc32(absl::string_view bytes);
+// The CRC-32 of a whole snapshot as written by WriteGroupSnapshot (trailer
+// included), from its trailer alone: zlib's CRC continued over the four
+// trailer bytes. Equal to Crc32(snapshot) when the trailer is right; at least
+// kHeaderBytes + kTrailerBytes long.
+uint32_t SnapshotFileCrc32(absl::string_view snapshot);
 
 // Bytes of an encoded optimizer and initializer.
 inline constexpr size_t kOptimizerBytes = 4 * 11 + 1 + 4 + 8 * 3 + 4 * 2;

@@ -1,4 +1,5 @@
 #include "server/group_snapshot.h"
+#include "server/group_snapshot_format.h"
 
 #include <zlib.h>
 
@@ -401,6 +402,16 @@ TEST(GroupSnapshotTest, BspSumsOnlyIntoABspGroup) {
   EXPECT_THAT(std::string(s.message()),
               HasSubstr("BSP sums: dense 1, sparse 1; here "
                         "dense 0, sparse 0"));
+}
+
+TEST(SnapshotFileCrc32Test, EqualsTheCrcOfTheWholeSnapshot) {
+  for (const std::string& bytes :
+       {std::string(20, 'x') + "abcd", std::string(1000, '\7') + "wxyz"}) {
+    std::string file = bytes.substr(0, bytes.size() - 4);
+    const uint32_t body = snapshot::Crc32(file);
+    for (int i = 0; i < 4; ++i) file.push_back(char(body >> (8 * i)));
+    EXPECT_EQ(snapshot::SnapshotFileCrc32(file), snapshot::Crc32(file));
+  }
 }
 
 }  // namespace

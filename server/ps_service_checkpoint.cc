@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "server/checkpoint_file.h"
+#include "server/group_snapshot_format.h"
 #include "server/ps_service.h"
 #include "server/repartition.h"
 
@@ -120,7 +121,8 @@ grpc::Status PsService::WriteCheckpoint(
   std::error_code ec;
   std::filesystem::create_directories(
       std::filesystem::path(request->path()).parent_path(), ec);
-  absl::StatusOr<FileDigest> written = WriteFileDurably(request->path(), bytes);
+  absl::StatusOr<FileDigest> written = WriteFileDurably(
+      request->path(), bytes, snapshot::SnapshotFileCrc32(bytes));
   if (!written.ok()) return ToGrpcStatus(written.status());
   response->set_size(written->size);
   response->set_crc32(written->crc32);
