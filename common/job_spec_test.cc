@@ -185,5 +185,27 @@ TEST(JobSpecTest, MissingDataFileNamesThePath) {
           .ok());
 }
 
+TEST(JobSpecTest, CheckpointSpecIsChecked) {
+  v1::CheckpointSpec c;
+  EXPECT_TRUE(ValidateCheckpointSpec(c).ok());  // off
+  c.set_every_steps(100);
+  absl::Status s = ValidateCheckpointSpec(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("training.checkpoint.dir: empty"),
+            std::string::npos) << s;
+  c.set_dir("relative/ckpt");
+  s = ValidateCheckpointSpec(c);
+  EXPECT_NE(s.message().find("'relative/ckpt'; allowed: an absolute path"),
+            std::string::npos) << s;
+  c.set_dir("/data/../etc");
+  EXPECT_FALSE(ValidateCheckpointSpec(c).ok());
+  c.set_dir("/data/ckpt");
+  EXPECT_TRUE(ValidateCheckpointSpec(c).ok());
+  c.set_keep(-1);
+  s = ValidateCheckpointSpec(c);
+  EXPECT_NE(s.message().find("training.checkpoint.keep"), std::string::npos)
+      << s;
+}
+
 }  // namespace
 }  // namespace ps
