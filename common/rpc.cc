@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/authorization_policy_provider.h"
 
 namespace ps {
 namespace {
@@ -31,13 +32,27 @@ void SetReadChunks(Args&& set) {
 absl::StatusOr<RunningServer> StartServer(
     const std::string& host, int port,
     const std::vector<grpc::Service*>& services,
-    const std::vector<std::string>& health_names) {
+    const std::vector<std::string>& health_names,
+    const ServerSecurity& security) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   RunningServer out;
+  const bool tls = security.security != nullptr && security.security->tls();
+  if (tls) {
+    grpc::Status status;
+    auto policy = grpc::experimental::StaticDataAuthorizationPolicyProvider::
+        Create(security.authz_policy, &status);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the authorization policy does not parse: ", status.error_message()));
+    }
+    builder.experimental().SetAuthorizationPolicyProvider(std::move(policy));
+  }
   builder.AddListeningPort(absl::StrCat(host, ":", port),
-                           grpc::InsecureServerCredentials(), &out.port);
+                           tls ? security.security->ServerCredentials()
+                               : grpc::InsecureServerCredentials(),
+                           &out.port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
@@ -70,6 +85,12 @@ void RunningServer::StopServing() {
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
                                            int index) {
+  return MakeChannel(nullptr, address, index);
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const RpcSecurity* security,
+                                           const std::string& address,
+                                           int index) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
@@ -81,8 +102,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
   args.SetInt("ps.channel_index", index);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, kMaxFrameBytes);
   SetReadChunks([&](const char* name, int value) { args.SetInt(name, value); });
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  return grpc::CreateCustomChannel(
+      address,
+      security != nullptr ? security->ChannelCredentials()
+                          : grpc::InsecureChannelCredentials(),
+      args);
 }
 
 }  // namespace ps

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/rpc_security.h"
 #include "grpcpp/grpcpp.h"
 
 namespace ps {
@@ -47,18 +48,33 @@ struct RunningServer {
   void StopServing();
 };
 
+// How a server authenticates and authorizes its callers.
+struct ServerSecurity {
+  // Null: plaintext.
+  std::shared_ptr<const RpcSecurity> security;
+  // A gRPC authorization policy (JSON; common/authz_policy.h), enforced by
+  // gRPC's policy engine on every call. Required with TLS, ignored without.
+  std::string authz_policy;
+};
+
 // Binds `host:port` (port 0 picks a free port) and starts serving `services`,
 // which must outlive the server. The health service reports SERVING for the
 // server as a whole ("") and for each of `health_names` (full service names
 // such as "ps.v1.ParameterServer"; other names are NOT_FOUND).
+// INVALID_ARGUMENT when TLS is on and the policy does not parse.
 absl::StatusOr<RunningServer> StartServer(
     const std::string& host, int port,
     const std::vector<grpc::Service*>& services,
-    const std::vector<std::string>& health_names = {});
+    const std::vector<std::string>& health_names = {},
+    const ServerSecurity& security = {});
 
 // A channel to `address` with the project's message limits. `index` makes
 // channels to the same address distinct connections (for parallel streams).
+// Without `security` (or with an insecure one) the channel is plaintext.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           int index = 0);
+std::shared_ptr<grpc::Channel> MakeChannel(const RpcSecurity* security,
+                                           const std::string& address,
                                            int index = 0);
 
 // The deadline `timeout` from now, in the form gRPC contexts take.
