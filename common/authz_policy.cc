@@ -1,5 +1,6 @@
 #include "common/authz_policy.h"
 
+#include <algorithm>
 #include <initializer_list>
 
 #include "absl/strings/match.h"
@@ -92,6 +93,125 @@ std::string AuthzPolicyJson(Daemon daemon) {
   nlohmann::json policy = {{"name", names[static_cast<int>(daemon)]},
                            {"allow_rules", allow}};
   return policy.dump();
+}
+
+namespace {
+
+// gRPC's string match: "*" anything, "*x" suffix, "x*" prefix, else exact.
+bool Glob(absl::string_view pattern, absl::string_view value) {
+  if (pattern == "*") return true;
+  if (absl::StartsWith(pattern, "*")) {
+    return absl::EndsWith(value, pattern.substr(1));
+  }
+  if (absl::EndsWith(pattern, "*")) {
+    return absl::StartsWith(value, pattern.substr(0, pattern.size() - 1));
+  }
+  return pattern == value;
+}
+
+absl::Status ParseStrings(const nlohmann::json& rule, const char* outer,
+                          const char* inner, std::vector<std::string>* out) {
+  if (!rule.contains(outer)) return absl::OkStatus();
+  const nlohmann::json& o = rule[outer];
+  if (!o.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("authorization policy: \"", outer, "\" is not an object"));
+  }
+  for (const auto& [key, value] : o.items()) {
+    if (key != inner) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "authorization policy: \"", outer, ".", key,
+          "\" is not supported; only ", outer, ".", inner));
+    }
+    if (!value.is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "authorization policy: \"", outer, ".", inner, "\" is not a list"));
+    }
+    for (const nlohmann::json& v : value) {
+      if (!v.is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "authorization policy: \"", outer, ".", inner,
+            "\" holds a non-string"));
+      }
+      out->push_back(v.get<std::string>());
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<AuthzPolicy> AuthzPolicy::Parse(absl::string_view json) {
+  const nlohmann::json policy =
+      nlohmann::json::parse(json.begin(), json.end(), nullptr,
+                            /*allow_exceptions=*/false);
+  if (!policy.is_object() || !policy.contains("name") ||
+      !policy["name"].is_string() || !policy.contains("allow_rules")) {
+    return absl::InvalidArgumentError(
+        "authorization policy: expected a JSON object with \"name\" and "
+        "\"allow_rules\"");
+  }
+  AuthzPolicy out;
+  for (const char* list : {"deny_rules", "allow_rules"}) {
+    if (!policy.contains(list)) continue;
+    if (!policy[list].is_array()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("authorization policy: \"", list, "\" is not a list"));
+    }
+    for (const nlohmann::json& r : policy[list]) {
+      if (!r.is_object() || !r.contains("name") || !r["name"].is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "authorization policy: a rule of \"", list,
+            "\" is not an object with a \"name\""));
+      }
+      Rule rule;
+      rule.name = r["name"].get<std::string>();
+      if (absl::Status s =
+              ParseStrings(r, "source", "principals", &rule.principals);
+          !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = ParseStrings(r, "request", "paths", &rule.paths);
+          !s.ok()) {
+        return s;
+      }
+      (std::string(list) == "deny_rules" ? out.deny_ : out.allow_)
+          .push_back(std::move(rule));
+    }
+  }
+  return out;
+}
+
+bool AuthzPolicy::Matches(const Rule& rule, absl::string_view path,
+                          const std::vector<std::string>& principals) {
+  bool path_ok = rule.paths.empty();
+  for (const std::string& p : rule.paths) path_ok = path_ok || Glob(p, path);
+  if (!path_ok) return false;
+  if (rule.principals.empty()) return true;
+  for (const std::string& want : rule.principals) {
+    for (const std::string& have : principals) {
+      if (Glob(want, have)) return true;
+    }
+  }
+  return false;
+}
+
+absl::Status AuthzPolicy::Authorize(
+    absl::string_view path, const std::vector<std::string>& principals) const {
+  auto matches = [&](const Rule& rule) {
+    return Matches(rule, path, principals);
+  };
+  if (std::none_of(deny_.begin(), deny_.end(), matches) &&
+      std::any_of(allow_.begin(), allow_.end(), matches)) {
+    return absl::OkStatus();
+  }
+  const std::string caller =
+      principals.empty() ? "a caller without a certificate identity"
+                         : absl::StrCat("the caller ", principals[0]);
+  const std::string needs = ExplainRoles(path);
+  return absl::PermissionDeniedError(absl::StrCat(
+      caller, " may not call ", path,
+      needs.empty() ? "" : absl::StrCat(": ", needs)));
 }
 
 std::vector<Role> RolesAllowed(absl::string_view method) {

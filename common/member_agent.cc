@@ -11,7 +11,7 @@ MemberAgent::MemberAgent(MemberAgentOptions options,
                          HeartbeatCallback on_heartbeat)
     : options_(std::move(options)),
       on_heartbeat_(std::move(on_heartbeat)),
-      stub_(v1::Coordinator::NewStub(MakeChannel(options_.coordinator))) {}
+      stub_(v1::Coordinator::NewStub(MakeChannel(options_.security.get(), options_.coordinator))) {}
 
 absl::StatusOr<std::unique_ptr<MemberAgent>> MemberAgent::Start(
     MemberAgentOptions options, HeartbeatCallback on_heartbeat) {

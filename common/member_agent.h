@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/rpc_security.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
 namespace ps {
@@ -32,6 +33,8 @@ struct MemberAgentOptions {
   // member (declared dead, or restarted), before it registers again: a
   // server drops what it held, since another took it over.
   std::function<void()> on_forgotten;
+  // The channel to the coordinator (null: plaintext).
+  std::shared_ptr<const RpcSecurity> security;
 };
 
 class MemberAgent {

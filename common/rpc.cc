@@ -1,9 +1,10 @@
 #include "common/rpc.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/authz_policy.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "grpcpp/security/authorization_policy_provider.h"
+#include "grpcpp/security/auth_metadata_processor.h"
 
 namespace ps {
 namespace {
@@ -27,6 +28,35 @@ void SetReadChunks(Args&& set) {
   set(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, 8 << 20);
 }
 
+// Enforces an AuthzPolicy on each call, inline in gRPC's server auth filter
+// (before the handler): the caller's identities are the URI SANs of its
+// verified certificate, the method is the call's :path.
+class PolicyProcessor final : public grpc::AuthMetadataProcessor {
+ public:
+  explicit PolicyProcessor(AuthzPolicy policy) : policy_(std::move(policy)) {}
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata& metadata,
+                       grpc::AuthContext* context, OutputMetadata*,
+                       OutputMetadata*) override {
+    absl::string_view path;
+    if (auto it = metadata.find(":path"); it != metadata.end()) {
+      path = absl::string_view(it->second.data(), it->second.size());
+    }
+    std::vector<std::string> principals;
+    for (const grpc::string_ref& uri :
+         context->FindPropertyValues(GRPC_PEER_URI_PROPERTY_NAME)) {
+      principals.emplace_back(uri.data(), uri.size());
+    }
+    absl::Status s = policy_.Authorize(path, principals);
+    if (s.ok()) return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        std::string(s.message()));
+  }
+
+ private:
+  const AuthzPolicy policy_;
+};
+
 }  // namespace
 
 absl::StatusOr<RunningServer> StartServer(
@@ -39,19 +69,17 @@ absl::StatusOr<RunningServer> StartServer(
   grpc::ServerBuilder builder;
   RunningServer out;
   const bool tls = security.security != nullptr && security.security->tls();
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
   if (tls) {
-    grpc::Status status;
-    auto policy = grpc::experimental::StaticDataAuthorizationPolicyProvider::
-        Create(security.authz_policy, &status);
-    if (!status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the authorization policy does not parse: ", status.error_message()));
-    }
-    builder.experimental().SetAuthorizationPolicyProvider(std::move(policy));
+    absl::StatusOr<AuthzPolicy> policy =
+        AuthzPolicy::Parse(security.authz_policy);
+    if (!policy.ok()) return policy.status();
+    credentials = security.security->ServerCredentials();
+    credentials->SetAuthMetadataProcessor(
+        std::make_shared<PolicyProcessor>(*std::move(policy)));
   }
-  builder.AddListeningPort(absl::StrCat(host, ":", port),
-                           tls ? security.security->ServerCredentials()
-                               : grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(absl::StrCat(host, ":", port), credentials,
                            &out.port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);

@@ -52,8 +52,9 @@ struct RunningServer {
 struct ServerSecurity {
   // Null: plaintext.
   std::shared_ptr<const RpcSecurity> security;
-  // A gRPC authorization policy (JSON; common/authz_policy.h), enforced by
-  // gRPC's policy engine on every call. Required with TLS, ignored without.
+  // A policy in gRPC's authorization policy language (JSON;
+  // common/authz_policy.h), enforced on every call before its handler.
+  // Required with TLS, ignored without.
   std::string authz_policy;
 };
 

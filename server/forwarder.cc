@@ -61,7 +61,9 @@ struct Forwarder::Target {
   grpc::ByteBuffer response;
 };
 
-Forwarder::Forwarder(ReportFn report) : report_(std::move(report)) {
+Forwarder::Forwarder(ReportFn report,
+                     std::shared_ptr<const RpcSecurity> security)
+    : report_(std::move(report)), security_(std::move(security)) {
   retry_thread_ = std::thread([this] { RetryLoop(); });
 }
 
@@ -124,7 +126,7 @@ grpc::GenericStub* Forwarder::StubFor(const std::string& address,
   absl::MutexLock lock(&mu_);
   auto& stub = stubs_[absl::StrCat(channel, "/", address)];
   if (stub == nullptr) {
-    stub = std::make_unique<grpc::GenericStub>(MakeChannel(address, channel));
+    stub = std::make_unique<grpc::GenericStub>(MakeChannel(security_.get(), address, channel));
   }
   return stub.get();
 }

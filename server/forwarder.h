@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/rpc_security.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "server/table_store.h"
@@ -55,7 +56,9 @@ class Forwarder {
   using ReportFn = std::function<void(const std::string& job_id,
                                       const std::string& member_id)>;
 
-  explicit Forwarder(ReportFn report = nullptr);
+  // `security`: the channels to the backups (null: plaintext).
+  explicit Forwarder(ReportFn report = nullptr,
+                     std::shared_ptr<const RpcSecurity> security = nullptr);
   // Waits for the retry thread and for the RPCs in flight (each has a
   // deadline of kForwardAttempt); pushes still waiting for a retry fail.
   ~Forwarder();
@@ -83,6 +86,7 @@ class Forwarder {
   void RetryLoop();
 
   const ReportFn report_;
+  const std::shared_ptr<const RpcSecurity> security_;  // may be null
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_
       ABSL_GUARDED_BY(mu_);

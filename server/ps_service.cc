@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/daemon.h"
+#include "common/job_token.h"
 #include "common/logging.h"
 #include "common/rpc.h"
 #include "common/status.h"
@@ -96,6 +97,30 @@ absl::Status PsService::CheckServing() const {
       "it may have been replaced and serves nothing until it has");
 }
 
+absl::Status PsService::CheckToken(const grpc::ServerContextBase& ctx,
+                                   const std::string& job_id,
+                                   const std::string& job_key,
+                                   const std::string& worker_id,
+                                   bool write) const {
+  if (security_ == nullptr || !security_->tls()) return absl::OkStatus();
+  if (job_key.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "job ", job_id, " has no token key on this server (its tables were "
+        "created without one), so no call may use them"));
+  }
+  const auto& metadata = ctx.client_metadata();
+  auto token = metadata.find(kJobTokenMetadata);
+  if (token == metadata.end()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "no ", kJobTokenMetadata, " metadata: calls on job ", job_id,
+        "'s tables need the job's token (workers get it with their task; "
+        "readers from GetJobToken)"));
+  }
+  return CheckJobToken(
+      absl::string_view(token->second.data(), token->second.size()), job_key,
+      {.job_id = job_id, .worker_id = worker_id, .write = write}, absl::Now());
+}
+
 grpc::Status PsService::CreateTables(grpc::ServerContext*,
                                      const v1::CreateTablesRequest* request,
                                      v1::CreateTablesResponse*) {
@@ -142,8 +167,12 @@ grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
     return reactor;
   }
   absl::StatusOr<PullPlan> plan = PlanPull(*store_, *request);
-  if (!plan.ok()) {
-    reactor->Finish(ToGrpcStatus(plan.status()));
+  absl::Status allowed =
+      plan.ok() ? CheckToken(*ctx, plan->job_id(), plan->job_key(), "",
+                           /*write=*/false)
+                : plan.status();
+  if (!allowed.ok()) {
+    reactor->Finish(ToGrpcStatus(allowed));
     return reactor;
   }
   pulls_.Schedule(
@@ -169,6 +198,9 @@ grpc::ServerUnaryReactor* PsService::Push(grpc::CallbackServerContext* ctx,
         push->fields, *push->values, TableStore::PushSource::kClient);
     if (prepared.ok()) {
       push->prepared = *std::move(prepared);
+      s = CheckToken(*ctx, push->fields.job_id(),
+                     push->prepared.group.job_key(), push->fields.worker_id(),
+                     /*write=*/true);
     } else {
       s = prepared.status();
     }
@@ -370,7 +402,8 @@ grpc::Status PsService::CopyGroup(grpc::ServerContext* ctx,
     group->RemoveBackup(target.member_id());
     return ToGrpcStatus(s);
   }
-  auto stub = v1::ParameterServer::NewStub(MakeChannel(target.address()));
+  auto stub = v1::ParameterServer::NewStub(
+      MakeChannel(security_.get(), target.address()));
   grpc::ClientContext call;
   call.set_deadline(ctx->deadline());
   v1::InstallSnapshotResponse installed;
@@ -463,6 +496,15 @@ grpc::Status PsService::ScanRows(grpc::ServerContext* ctx,
                                  const v1::ScanRowsRequest* request,
                                  grpc::ServerWriter<v1::RowBlock>* writer) {
   bool broken = false;  // the client went away: the scan stops
+  if (security_ != nullptr && security_->tls()) {
+    absl::StatusOr<GroupHandle> group =
+        store_->Group(request->job_id(), request->group());
+    absl::Status allowed =
+        group.ok() ? CheckToken(*ctx, request->job_id(), group->job_key(), "",
+                                /*write=*/false)
+                   : group.status();
+    if (!allowed.ok()) return ToGrpcStatus(allowed);
+  }
   absl::Status s = store_->ScanRows(
       request->job_id(), request->group(), request->epoch(), request->table(),
       /*block_bytes=*/int64_t{1} << 20,

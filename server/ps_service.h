@@ -12,6 +12,7 @@
 #define PS_SERVER_PS_SERVICE_H_
 
 #include "absl/time/time.h"
+#include "common/rpc_security.h"
 #include "common/stream_watchdog.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 #include "server/checkpoint_gate.h"
@@ -36,6 +37,10 @@ struct ReplicationOptions {
   std::function<bool()> serving;
   // Reports a backup this server could not forward to (Forwarder).
   Forwarder::ReportFn report_unreachable;
+  // The channels to other servers. With TLS, every Pull, Push and ScanRows
+  // must also carry a token of its job (common/job_token.h) that the job's
+  // key (CreateTablesRequest.job_key) verifies. Null: plaintext, no tokens.
+  std::shared_ptr<const RpcSecurity> security;
 };
 
 // The server must be shut down before the service is destroyed.
@@ -52,7 +57,9 @@ class PsService final : public RawDataPlaneService {
         pulls_({.max_waiting_pulls = max_waiting_pulls}),
         streams_(stream_stall_limit),
         serving_(std::move(replication.serving)),
-        forwarder_(std::move(replication.report_unreachable)) {}
+        security_(replication.security),
+        forwarder_(std::move(replication.report_unreachable),
+                   replication.security) {}
 
   grpc::Status CreateTables(grpc::ServerContext* ctx,
                             const v1::CreateTablesRequest* request,
@@ -128,6 +135,13 @@ class PsService final : public RawDataPlaneService {
  private:
   // UNAVAILABLE while this server may have lost its lease.
   absl::Status CheckServing() const;
+  // With TLS: the call's "ps-job-token" grants `worker_id` (a push's; empty
+  // for reads) `write` access to the job whose key is `job_key`
+  // (CheckJobToken). Without TLS: OK.
+  absl::Status CheckToken(const grpc::ServerContextBase& ctx,
+                          const std::string& job_id,
+                          const std::string& job_key,
+                          const std::string& worker_id, bool write) const;
   // The rest of Push once the push may go on (not held by a checkpoint).
   void ContinuePush(std::shared_ptr<ParsedPush> push,
                     grpc::ServerUnaryReactor* reactor,
@@ -141,6 +155,7 @@ class PsService final : public RawDataPlaneService {
   PullScheduler pulls_;     // pulls waiting on their job's clocks
   StreamWatchdog streams_;  // ScanRows writes
   const std::function<bool()> serving_;
+  const std::shared_ptr<const RpcSecurity> security_;  // may be null
   Forwarder forwarder_;
   CheckpointGate checkpoints_;
 };

@@ -10,8 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/daemon.h"
 #include "common/logging.h"
+#include "common/authz_policy.h"
 #include "common/member_agent.h"
 #include "common/rpc.h"
+#include "common/security_flags.h"
 #include "common/serve.h"
 #include "common/stream_watchdog.h"
 #include "server/ps_service.h"
@@ -56,7 +58,8 @@ absl::Status CheckFlags() {
 // Joins the coordinator given by --coordinator as the server at `address`;
 // nullptr when there is none (standalone).
 absl::StatusOr<std::unique_ptr<ps::MemberAgent>> JoinCluster(
-    const std::string& address, ps::server::TableStore* store) {
+    const std::string& address, ps::server::TableStore* store,
+    std::shared_ptr<const ps::RpcSecurity> security) {
   auto log = ps::Logger("server");
   if (absl::GetFlag(FLAGS_coordinator).empty()) {
     log->warn("no --coordinator: standalone ps_server serving on {}", address);
@@ -75,7 +78,8 @@ absl::StatusOr<std::unique_ptr<ps::MemberAgent>> JoinCluster(
       ps::MemberAgent::Start({.coordinator = absl::GetFlag(FLAGS_coordinator),
                               .role = ps::v1::SERVER,
                               .address = address,
-                              .on_forgotten = forgotten},
+                              .on_forgotten = forgotten,
+                              .security = std::move(security)},
                              [](const ps::v1::HeartbeatResponse&) {});
   if (agent.ok()) {
     log->info("ps_server {} serving on {}", (*agent)->member_id(), address);
@@ -112,6 +116,13 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  absl::StatusOr<std::shared_ptr<const ps::RpcSecurity>> security =
+      ps::SecurityFromFlags(
+          {absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_coordinator)});
+  if (!security.ok()) {
+    log->error("{}", std::string(security.status().message()));
+    return 2;
+  }
   ps::server::TableStore store(
       {.max_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_max_memory_gb) *
                                          (1 << 30))});
@@ -130,16 +141,20 @@ int main(int argc, char** argv) {
              if (ps::MemberAgent* m = member.load()) {
                m->ReportUnreachable(job, {server});
              }
-           }});
+           },
+       .security = *security});
   auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
                                 absl::GetFlag(FLAGS_port), {&service},
-                                {ps::v1::ParameterServer::service_full_name()});
+                                {ps::v1::ParameterServer::service_full_name()},
+                                {.security = *security,
+                                 .authz_policy = ps::AuthzPolicyJson(
+                                     ps::Daemon::kServer)});
   if (!server.ok()) {
     log->error("{}", server.status().ToString());
     return 1;
   }
   absl::StatusOr<std::unique_ptr<ps::MemberAgent>> agent =
-      JoinCluster(server->address, &store);
+      JoinCluster(server->address, &store, *security);
   if (!agent.ok()) {
     log->error("{}", agent.status().ToString());
     return 1;

@@ -39,6 +39,7 @@ absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
     const v1::CreateTablesRequest& request) {
   auto job = std::make_shared<JobTables>();
   job->job_id = request.job_id();
+  job->job_key = request.job_key();
   job->group = request.group();
   job->epoch = request.epoch();
   job->role = request.role();
@@ -374,6 +375,7 @@ JobClock::State GroupHandle::ClockState() const {
 }
 
 const std::string& GroupHandle::job_id() const { return job_->job_id; }
+const std::string& GroupHandle::job_key() const { return job_->job_key; }
 int GroupHandle::group() const { return job_->group; }
 uint64_t GroupHandle::epoch() const { return job_->epoch.load(); }
 v1::ReplicaRole GroupHandle::role() const { return job_->role.load(); }
@@ -470,6 +472,8 @@ absl::StatusOr<PullPlan> TableStore::PlanPull(
   PullPlan plan;
   plan.values_ = values;
   plan.clock_ = (*job)->clock.get();
+  plan.job_id_ = &(*job)->job_id;
+  plan.job_key_ = &(*job)->job_key;
   plan.pull_clock_ = request.clock();
   plan.slices_.reserve(resolved->dense.size());
   for (int i = 0; i < request.slices_size(); ++i) {

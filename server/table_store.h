@@ -126,6 +126,11 @@ class PullPlan {
   // dense_only().
   void Share(std::vector<DenseShard::SharedValues>* out) const;
 
+  // The job's id, and its token key (CreateTablesRequest.job_key; empty:
+  // none).
+  const std::string& job_id() const { return *job_id_; }
+  const std::string& job_key() const { return *job_key_; }
+
  private:
   friend class TableStore;
   struct Slice {
@@ -138,6 +143,8 @@ class PullPlan {
     int64_t first, count;
   };
   std::shared_ptr<const void> job_;  // owns the shards and the clock
+  const std::string* job_id_ = nullptr;   // in *job_
+  const std::string* job_key_ = nullptr;  // in *job_
   JobClock* clock_ = nullptr;
   int64_t pull_clock_ = 0;  // the puller's clock
   std::vector<Slice> slices_;
@@ -156,6 +163,7 @@ struct StoredTable {
 };
 struct GroupTables {
   std::string job_id;
+  std::string job_key;  // CreateTablesRequest.job_key: checks its tokens
   int group = 0;
   std::atomic<uint64_t> epoch{0};
   std::atomic<v1::ReplicaRole> role{v1::PRIMARY};
@@ -187,6 +195,8 @@ class GroupHandle {
  public:
   GroupHandle() = default;
   const std::string& job_id() const;
+  // The job's token key (CreateTablesRequest.job_key); empty: none.
+  const std::string& job_key() const;
   int group() const;
   uint64_t epoch() const;
   v1::ReplicaRole role() const;
