@@ -50,6 +50,9 @@ void CallBatch::Start(int index, grpc::GenericStub* stub,
   auto call = std::make_unique<Call>();
   call->index = index;
   call->context.set_deadline(absl::ToChronoTime(deadline));
+  for (const auto& [key, value] : metadata_) {
+    call->context.AddMetadata(key, value);
+  }
   call->request = request;
   call->reader = stub->PrepareUnaryCall(&call->context, method, call->request,
                                         &leftovers_->cq);

@@ -91,6 +91,10 @@ class CallBatch {
 
   // Starts RPC `index` to `method` ("/package.Service/Method"), which must
   // outlive the batch. The request's slices are shared, not copied.
+  // Metadata every RPC started from now on carries (the job's token).
+  void AddMetadata(std::string key, std::string value) {
+    metadata_.emplace_back(std::move(key), std::move(value));
+  }
   void Start(int index, grpc::GenericStub* stub, const std::string& method,
              const grpc::ByteBuffer& request);
 
@@ -126,6 +130,7 @@ class CallBatch {
   bool waited_ = false;
   bool abandoned_ = false;  // Wait() gave up on the calls still out
   const absl::Duration timeout_;
+  std::vector<std::pair<std::string, std::string>> metadata_;
   absl::Time last_deadline_ = absl::InfinitePast();
 };
 

@@ -4,6 +4,7 @@
 #include <numeric>
 #include <utility>
 
+#include "common/job_token.h"
 #include "common/status.h"
 
 namespace ps::client {
@@ -29,6 +30,9 @@ std::vector<absl::Status> Attempt(const CallSet& calls,
   }
   CallBatch batch(static_cast<int>(todo.size()), options.rpc_timeout,
                   std::move(consume), stop);
+  if (options.job_token != nullptr) {
+    batch.AddMetadata(kJobTokenMetadata, options.job_token->Get());
+  }
   for (size_t k = 0; k < todo.size(); ++k) {
     const int i = todo[k];
     if (first) prepare(i);

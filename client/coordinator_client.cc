@@ -11,8 +11,9 @@
 namespace ps::client {
 
 absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
-    const std::string& address, CoordinatorClientOptions options) {
-  return Create(MakeChannel(address), options);
+    const std::string& address, CoordinatorClientOptions options,
+    const RpcSecurity* security) {
+  return Create(MakeChannel(security, address), options);
 }
 
 absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Create(

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/rpc_security.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
@@ -35,8 +36,10 @@ class CoordinatorClient {
  public:
   // Calls the coordinator at `address` (host:port) over a new channel,
   // which connects on the first call. INVALID_ARGUMENT for a bad option.
+  // `security`: the channel's (null: plaintext).
   static absl::StatusOr<std::unique_ptr<CoordinatorClient>> Connect(
-      const std::string& address, CoordinatorClientOptions options = {});
+      const std::string& address, CoordinatorClientOptions options = {},
+      const RpcSecurity* security = nullptr);
   // Calls over `channel`, which may be shared with other stubs.
   static absl::StatusOr<std::unique_ptr<CoordinatorClient>> Create(
       std::shared_ptr<grpc::Channel> channel,

@@ -64,7 +64,7 @@ std::vector<PsClient::Server> PsClient::Connect(const v1::PartitionMap& map,
     if (!server.stubs.empty()) continue;
     for (int c = 0; c < options.channels_per_server; ++c) {
       server.stubs.push_back(std::make_unique<grpc::GenericStub>(
-          MakeChannel(server.address, c)));
+          MakeChannel(options.security.get(), server.address, c)));
     }
   }
   return servers;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/synchronization/mutex.h"
 #include "common/rpc.h"
 #include "proto/ps/v1/ps.pb.h"
 
@@ -38,6 +40,24 @@ enum class SeqNumbering {
   kByClock,
 };
 inline constexpr uint64_t kSeqsPerClock = uint64_t{1} << 20;
+
+// A job's data-plane token (common/job_token.h) that its holder renews
+// while clients use it (a worker: with each heartbeat). Thread-safe.
+class JobTokenHolder {
+ public:
+  void Set(std::string token) {
+    absl::MutexLock lock(&mu_);
+    token_ = std::move(token);
+  }
+  std::string Get() const {
+    absl::MutexLock lock(&mu_);
+    return token_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::string token_ ABSL_GUARDED_BY(mu_);
+};
 
 struct PsClientOptions {
   // Identifies this client's pushes so that a retried push is applied once.
@@ -91,6 +111,12 @@ struct PsClientOptions {
   // server's calls then end when the coordinator replaces it, not at their
   // deadline. Not owned; must outlive the client.
   const std::atomic<uint64_t>* newest_epoch = nullptr;
+  // The channels to the servers (null: plaintext).
+  std::shared_ptr<const RpcSecurity> security;
+  // If set, every call carries its current token ("ps-job-token"), as
+  // servers of a cluster with TLS require. Not owned; must outlive the
+  // client.
+  const JobTokenHolder* job_token = nullptr;
 };
 
 // INVALID_ARGUMENT naming the first option out of its range.

@@ -8,8 +8,10 @@
 #include "absl/flags/usage.h"
 #include "absl/synchronization/notification.h"
 #include "common/daemon.h"
+#include "common/authz_policy.h"
 #include "common/logging.h"
 #include "common/rpc.h"
+#include "common/security_flags.h"
 #include "common/serve.h"
 #include "common/stream_watchdog.h"
 #include "coordinator/coordinator_service.h"
@@ -42,6 +44,9 @@ ABSL_FLAG(bool, act_on_reports, true,
           "a server that clients report unreachable, and that does not "
           "answer the coordinator either, is declared dead at once; false: "
           "only its lease decides (to measure that path)");
+ABSL_FLAG(absl::Duration, job_token_ttl, absl::Hours(1),
+          "how long a job's data-plane token is good for (workers get a "
+          "fresh one with each heartbeat; with TLS only)");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off");
 ABSL_FLAG(std::string, log_format, "text",
@@ -76,6 +81,12 @@ absl::Status CheckFlags() {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = ps::CheckDurationFlag(
+          "job_token_ttl", absl::GetFlag(FLAGS_job_token_ttl),
+          absl::Minutes(1), absl::Hours(24 * 7));
+      !s.ok()) {
+    return s;
+  }
   if (absl::GetFlag(FLAGS_keep_succeeded_tables) < 0) {
     return absl::InvalidArgumentError("--keep_succeeded_tables must be >= 0");
   }
@@ -85,14 +96,16 @@ absl::Status CheckFlags() {
 }
 
 ps::coordinator::JobManagerOptions JobOptionsFromFlags(
-    ps::coordinator::StateStore* store) {
+    ps::coordinator::StateStore* store, bool job_tokens) {
   return {
       .barrier_timeout = absl::GetFlag(FLAGS_barrier_timeout),
       .pending_timeout = absl::GetFlag(FLAGS_pending_timeout),
       .keep_succeeded_tables = absl::GetFlag(FLAGS_keep_succeeded_tables),
       .worker_replace_timeout = absl::GetFlag(FLAGS_worker_replace_timeout),
       .act_on_reports = absl::GetFlag(FLAGS_act_on_reports),
-      .store = store};
+      .store = store,
+      .job_tokens = job_tokens,
+      .token_ttl = absl::GetFlag(FLAGS_job_token_ttl)};
 }
 
 // JobManager's periodic work on five threads of their own, every 50 ms, so
@@ -145,6 +158,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  absl::StatusOr<std::shared_ptr<const ps::RpcSecurity>> security =
+      ps::SecurityFromFlags({absl::GetFlag(FLAGS_host)});
+  if (!security.ok()) {
+    log->error("{}", std::string(security.status().message()));
+    return 2;
+  }
   std::unique_ptr<ps::coordinator::StateStore> store;
   ps::coordinator::StoredState stored;
   if (const std::string dir = absl::GetFlag(FLAGS_state_dir); !dir.empty()) {
@@ -163,10 +182,11 @@ int main(int argc, char** argv) {
   const absl::Duration lease = absl::GetFlag(FLAGS_lease);
   ps::coordinator::Membership members(
       lease, [] { return absl::Now(); }, store.get());
-  ps::coordinator::GrpcServerControl control(absl::Seconds(30));
+  ps::coordinator::GrpcServerControl control(absl::Seconds(30), *security);
   ps::coordinator::JobManager jobs(&members, &control,
                                    [] { return absl::Now(); },
-                                   JobOptionsFromFlags(store.get()));
+                                   JobOptionsFromFlags(store.get(),
+                                                       (*security)->tls()));
   if (store != nullptr) {
     members.Restore(stored);
     jobs.Restore(stored);
@@ -175,7 +195,10 @@ int main(int argc, char** argv) {
       &members, &jobs, lease / 4, absl::GetFlag(FLAGS_stream_stall_timeout));
   auto server =
       ps::StartServer(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
-                      {&service}, {ps::v1::Coordinator::service_full_name()});
+                      {&service}, {ps::v1::Coordinator::service_full_name()},
+                      {.security = *security,
+                       .authz_policy =
+                           ps::AuthzPolicyJson(ps::Daemon::kCoordinator)});
   if (!server.ok()) {
     log->error("{}", server.status().ToString());
     return 1;

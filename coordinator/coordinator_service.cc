@@ -1,13 +1,64 @@
 #include "coordinator/coordinator_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/identity.h"
 #include "common/job_state.h"
 #include "common/status.h"
 
 namespace ps::coordinator {
-grpc::Status CoordinatorService::Register(grpc::ServerContext*,
+namespace {
+
+// The caller's identity; nullopt without TLS.
+absl::StatusOr<std::optional<Identity>> Caller(const grpc::ServerContext& ctx) {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth == nullptr) return std::nullopt;
+  return PeerIdentity(*auth);
+}
+
+// The name a job submitted by the caller is owned by ("" without TLS).
+absl::StatusOr<std::string> OwnerName(const grpc::ServerContext& ctx) {
+  absl::StatusOr<std::optional<Identity>> caller = Caller(ctx);
+  if (!caller.ok()) return caller.status();
+  return caller->has_value() ? (*caller)->name : "";
+}
+
+}  // namespace
+
+absl::Status CoordinatorService::CheckRegisterRole(
+    const grpc::ServerContext& ctx, v1::Role role) {
+  absl::StatusOr<std::optional<Identity>> caller = Caller(ctx);
+  if (!caller.ok()) return caller.status();
+  if (!caller->has_value()) return absl::OkStatus();
+  const Role want = role == v1::SERVER ? Role::kServer : Role::kWorker;
+  if ((*caller)->role == want) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "a ", RoleName((*caller)->role), " certificate (", (*caller)->name,
+      ") may not register as a ", v1::Role_Name(role),
+      "; that needs a ", RoleName(want), " certificate"));
+}
+
+absl::Status CoordinatorService::CheckOwner(const grpc::ServerContext& ctx,
+                                            const std::string& job_id) const {
+  absl::StatusOr<std::optional<Identity>> caller = Caller(ctx);
+  if (!caller.ok()) return caller.status();
+  if (!caller->has_value() || (*caller)->role == Role::kAdmin) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<v1::Job> job = jobs_->Get(job_id);
+  if (!job.ok()) return job.status();
+  if (job->owner() == (*caller)->name) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      job_id, " is not yours: user ", (*caller)->name,
+      " may see and change only the jobs it submitted (an admin "
+      "certificate may see and change any)"));
+}
+
+grpc::Status CoordinatorService::Register(grpc::ServerContext* ctx,
                                           const v1::RegisterRequest* request,
                                           v1::RegisterResponse* response) {
+  if (absl::Status s = CheckRegisterRole(*ctx, request->role()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<Registration> registered =
       members_->Register(request->role(), request->address());
   if (!registered.ok()) return ToGrpcStatus(registered.status());
@@ -47,34 +98,50 @@ grpc::Status CoordinatorService::GetCluster(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::SubmitJob(grpc::ServerContext*,
+grpc::Status CoordinatorService::SubmitJob(grpc::ServerContext* ctx,
                                            const v1::SubmitJobRequest* request,
                                            v1::SubmitJobResponse* response) {
-  absl::StatusOr<std::string> id = jobs_->Submit(request->spec());
+  absl::StatusOr<std::string> owner = OwnerName(*ctx);
+  if (!owner.ok()) return ToGrpcStatus(owner.status());
+  absl::StatusOr<std::string> id = jobs_->Submit(request->spec(), *owner);
   if (!id.ok()) return ToGrpcStatus(id.status());
   response->set_job_id(*id);
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::GetJob(grpc::ServerContext*,
+grpc::Status CoordinatorService::GetJob(grpc::ServerContext* ctx,
                                         const v1::GetJobRequest* request,
                                         v1::Job* response) {
+  if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   *response = *std::move(job);
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::ListJobs(grpc::ServerContext*,
+grpc::Status CoordinatorService::ListJobs(grpc::ServerContext* ctx,
                                           const v1::ListJobsRequest*,
                                           v1::ListJobsResponse* response) {
-  for (v1::Job& job : jobs_->List()) *response->add_jobs() = std::move(job);
+  absl::StatusOr<std::optional<Identity>> caller = Caller(*ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  const bool all =
+      !caller->has_value() || (*caller)->role == Role::kAdmin;
+  for (v1::Job& job : jobs_->List()) {
+    if (all || job.owner() == (*caller)->name) {
+      *response->add_jobs() = std::move(job);
+    }
+  }
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::CancelJob(grpc::ServerContext*,
+grpc::Status CoordinatorService::CancelJob(grpc::ServerContext* ctx,
                                            const v1::CancelJobRequest* request,
                                            v1::CancelJobResponse* response) {
+  if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::JobState> state = jobs_->Cancel(request->job_id());
   if (!state.ok()) return ToGrpcStatus(state.status());
   response->set_state(*state);
@@ -82,17 +149,23 @@ grpc::Status CoordinatorService::CancelJob(grpc::ServerContext*,
 }
 
 grpc::Status CoordinatorService::CheckpointJob(
-    grpc::ServerContext*, const v1::CheckpointJobRequest* request,
+    grpc::ServerContext* ctx, const v1::CheckpointJobRequest* request,
     v1::CheckpointInfo* response) {
+  if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::CheckpointInfo> info = jobs_->Checkpoint(request->job_id());
   if (!info.ok()) return ToGrpcStatus(info.status());
   *response = *std::move(info);
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::ResumeJob(grpc::ServerContext*,
+grpc::Status CoordinatorService::ResumeJob(grpc::ServerContext* ctx,
                                            const v1::ResumeJobRequest* request,
                                            v1::ResumeJobResponse* response) {
+  if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::StatusOr<v1::ResumeJobResponse> resumed = jobs_->Resume(*request);
   if (!resumed.ok()) return ToGrpcStatus(resumed.status());
   *response = *std::move(resumed);
@@ -102,6 +175,9 @@ grpc::Status CoordinatorService::ResumeJob(grpc::ServerContext*,
 grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* ctx,
                                           const v1::WatchJobRequest* request,
                                           grpc::ServerWriter<v1::Job>* writer) {
+  if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   int64_t seen = -1;
   while (!ctx->IsCancelled()) {
     // Short waits so a client that went away frees this thread promptly.
@@ -152,6 +228,19 @@ grpc::Status CoordinatorService::ReportUnreachable(
        jobs_->ServersUnreachable(request->job_id(), request->reporter(), ids)) {
     response->add_dead(std::move(id));
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::GetJobToken(
+    grpc::ServerContext* ctx, const v1::GetJobTokenRequest* request,
+    v1::GetJobTokenResponse* response) {
+  if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<v1::GetJobTokenResponse> token =
+      jobs_->ReadToken(request->job_id());
+  if (!token.ok()) return ToGrpcStatus(token.status());
+  *response = *std::move(token);
   return grpc::Status::OK;
 }
 

@@ -54,8 +54,19 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status CompleteTask(grpc::ServerContext*,
                             const v1::CompleteTaskRequest*,
                             v1::CompleteTaskResponse*) override;
+  grpc::Status GetJobToken(grpc::ServerContext*,
+                           const v1::GetJobTokenRequest*,
+                           v1::GetJobTokenResponse*) override;
 
  private:
+  // What the role policy (common/authz_policy.h) cannot say, from the
+  // caller's certificate (no checks without TLS):
+  // A user may see and change only their own jobs; admins any.
+  absl::Status CheckOwner(const grpc::ServerContext& ctx,
+                          const std::string& job_id) const;
+  // A member registers in its certificate's role.
+  static absl::Status CheckRegisterRole(const grpc::ServerContext& ctx,
+                                        v1::Role role);
   Membership* const members_;
   JobManager* const jobs_;
   const absl::Duration heartbeat_interval_;

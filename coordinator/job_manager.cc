@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/job_spec.h"
 #include "common/job_state.h"
+#include "common/job_token.h"
 #include "common/logging.h"
 #include "common/model_layout.h"
 #include "common/partition.h"
@@ -46,7 +47,8 @@ int64_t JobManager::NowMs() const { return absl::ToUnixMillis(clock_()); }
 
 // ---- Jobs: submit, look up, cancel, watch; the state machine ----
 
-absl::StatusOr<std::string> JobManager::Submit(const v1::JobSpec& spec) {
+absl::StatusOr<std::string> JobManager::Submit(const v1::JobSpec& spec,
+                                               const std::string& owner) {
   ClusterLimits limits{
       .live_workers = static_cast<int>(members_->Live(v1::WORKER).size()),
       .live_servers = static_cast<int>(members_->Live(v1::SERVER).size())};
@@ -64,6 +66,15 @@ absl::StatusOr<std::string> JobManager::Submit(const v1::JobSpec& spec) {
   r.job.set_state(v1::PENDING);
   r.job.set_reason("queued");
   r.job.set_submit_time_ms(NowMs());
+  r.job.set_owner(owner);
+  if (options_.job_tokens) {
+    absl::StatusOr<std::string> key = NewJobKey();
+    if (!key.ok()) {
+      jobs_.erase(n);
+      return key.status();
+    }
+    r.job_key = *std::move(key);
+  }
   if (!Save(r)) {
     jobs_.erase(n);
     return absl::UnavailableError(
@@ -187,7 +198,51 @@ void JobManager::FillHeartbeat(const std::string& member_id,
     task->set_resume_step(
         std::max(r->job.resume_step(), r->handovers.ResumeStep(rank)));
     task->set_attempt(r->job.attempt());
+    if (!r->job_key.empty()) {
+      v1::JobTokenClaims claims;
+      claims.set_rank(rank);
+      claims.set_worker_id(task->push_worker_id().empty()
+                               ? member_id
+                               : task->push_worker_id());
+      task->set_job_token(MintToken(*r, std::move(claims)));
+    }
   }
+}
+
+std::string JobManager::MintToken(const Record& r,
+                                  v1::JobTokenClaims claims) const {
+  claims.set_job_id(r.job.id());
+  claims.set_attempt(r.job.attempt());
+  claims.set_expires_unix_ms(
+      absl::ToUnixMillis(absl::Now() + options_.token_ttl));
+  return MintJobToken(claims, r.job_key);
+}
+
+absl::StatusOr<v1::GetJobTokenResponse> JobManager::ReadToken(
+    const std::string& job_id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const Record* r = FindConst(job_id);
+  if (r == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  }
+  if (r->job_key.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id, " has no token key: the cluster runs without TLS "
+        "and its servers check no tokens"));
+  }
+  v1::JobTokenClaims claims;
+  claims.set_rank(-1);
+  claims.set_read_only(true);
+  v1::GetJobTokenResponse out;
+  out.set_token(MintToken(*r, claims));
+  out.set_expires_unix_ms(absl::ToUnixMillis(absl::Now() + options_.token_ttl));
+  return out;
+}
+
+std::string JobManager::JobKey(const std::string& job_id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const Record* r = FindConst(job_id);
+  return r == nullptr ? "" : r->job_key;
 }
 
 std::string JobManager::JobOfMember(const std::string& member_id) const {
@@ -480,8 +535,9 @@ void JobManager::HealReplicas() {
   Logger("jobs")->info("{}: copying group {} from {} to {} (epoch {})",
                        job.id(), copy->group, copy->primary.member_id(),
                        copy->target.member_id(), epoch);
-  absl::Status s = servers_->CreateTables(
-      copy->target, GroupRequest(job, copy->group, v1::JOINING));
+  v1::CreateTablesRequest joining = GroupRequest(job, copy->group, v1::JOINING);
+  joining.set_job_key(JobKey(job.id()));
+  absl::Status s = servers_->CreateTables(copy->target, joining);
   absl::StatusOr<v1::CopyGroupResponse> copied = absl::UnknownError("");
   if (!s.ok()) {
     copied = s;
@@ -693,7 +749,9 @@ void JobManager::MarkStarted(const v1::Job& job, const absl::Status& created) {
 absl::Status JobManager::CreateAllTables(const v1::Job& job) {
   std::vector<v1::ServerEndpoint> servers;
   std::vector<v1::CreateTablesRequest> requests;
+  const std::string key = JobKey(job.id());
   for (TableCreation& c : CreateTablesRequests(job)) {
+    c.request.set_job_key(key);
     servers.push_back(std::move(c.server));
     requests.push_back(std::move(c.request));
   }

@@ -75,6 +75,14 @@ struct JobManagerOptions {
   // Where jobs and counters are stored (not owned; must outlive the
   // manager); null: in memory only, lost with the process.
   StateStore* store = nullptr;
+  // Give each job a key and its workers tokens signed with it
+  // (common/job_token.h); servers then check every pull and push. On when
+  // the cluster runs TLS.
+  bool job_tokens = false;
+  // How long a token is good for; workers get a fresh one with every
+  // heartbeat, so this bounds how long a coordinator outage may last
+  // before their pulls and pushes are refused.
+  absl::Duration token_ttl = absl::Hours(1);
 };
 
 class JobManager {
@@ -90,7 +98,13 @@ class JobManager {
 
   // Validates against the cluster; returns the new job's id. UNAVAILABLE
   // when the job could not be stored (nothing was queued).
-  absl::StatusOr<std::string> Submit(const v1::JobSpec& spec);
+  // `owner`: the submitter's certificate name (Job.owner; "" without TLS).
+  absl::StatusOr<std::string> Submit(const v1::JobSpec& spec,
+                                     const std::string& owner = "");
+  // A read-only data-plane token for the job (psctl export), good for
+  // token_ttl. FAILED_PRECONDITION when the job has no key (no tokens).
+  absl::StatusOr<v1::GetJobTokenResponse> ReadToken(
+      const std::string& job_id) const;
   absl::StatusOr<v1::Job> Get(const std::string& job_id) const;
   std::vector<v1::Job> List() const;
   absl::StatusOr<v1::JobState> Cancel(const std::string& job_id);
@@ -178,6 +192,7 @@ class JobManager {
     // Servers still to drop the job's tables (stored, so that a restart
     // does the drop a crash interrupted).
     std::vector<v1::ServerEndpoint> drop_on;
+    std::string job_key;  // signs its tokens; new for each attempt
     bool checkpointing = false;  // a Checkpoint() is under way
     absl::Time last_checkpoint;  // or when the job started running
     absl::Time retry_checkpoint;  // after a failed one: not before
@@ -277,6 +292,10 @@ class JobManager {
   // when it was cancelled meanwhile.
   void MarkStarted(const v1::Job& job, const absl::Status& created);
   absl::Status CreateAllTables(const v1::Job& job);
+  // The key of job `job_id` ("" when none or no such job). Locks mu_.
+  std::string JobKey(const std::string& job_id) const;
+  // A token for `claims` with the record's key, good for token_ttl.
+  std::string MintToken(const Record& r, v1::JobTokenClaims claims) const;
   void RunDrops();
   int64_t NowMs() const;
 

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/job_state.h"
+#include "common/job_token.h"
 #include "common/logging.h"
 #include "coordinator/job_manager.h"
 #include "coordinator/job_placement.h"
@@ -344,6 +345,11 @@ void JobManager::Requeue(Record* r, const std::string& dir, int64_t step,
   job.clear_result();
   job.set_end_time_ms(0);
   job.set_attempt(job.attempt() + 1);
+  if (!r->job_key.empty()) {
+    // A new attempt's key retires every token of the attempts before.
+    absl::StatusOr<std::string> key = NewJobKey();
+    if (key.ok()) r->job_key = *std::move(key);
+  }
   job.set_resumed_from(dir);
   job.set_resume_step(step);
   job.set_state(v1::PENDING);

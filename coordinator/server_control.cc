@@ -57,7 +57,8 @@ v1::ParameterServer::Stub* GrpcServerControl::StubFor(
     const std::string& address) {
   absl::MutexLock lock(&mu_);
   auto& stub = stubs_[address];
-  if (!stub) stub = v1::ParameterServer::NewStub(MakeChannel(address));
+  if (!stub) stub = v1::ParameterServer::NewStub(
+        MakeChannel(security_.get(), address));
   return stub.get();
 }
 

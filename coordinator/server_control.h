@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/rpc_security.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
 namespace ps::coordinator {
@@ -90,8 +91,11 @@ std::vector<std::pair<std::string, absl::Status>> DropTablesOnAll(
 // Thread-safe; keeps one stub per server address.
 class GrpcServerControl : public ServerControl {
  public:
-  explicit GrpcServerControl(absl::Duration rpc_timeout)
-      : rpc_timeout_(rpc_timeout) {}
+  // `security`: the channels to the servers (null: plaintext).
+  explicit GrpcServerControl(
+      absl::Duration rpc_timeout,
+      std::shared_ptr<const RpcSecurity> security = nullptr)
+      : rpc_timeout_(rpc_timeout), security_(std::move(security)) {}
   absl::Status CreateTables(const v1::ServerEndpoint& server,
                             const v1::CreateTablesRequest& request) override;
   absl::Status DropTables(const v1::ServerEndpoint& server,
@@ -117,6 +121,7 @@ class GrpcServerControl : public ServerControl {
   v1::ParameterServer::Stub* StubFor(const std::string& address);
 
   const absl::Duration rpc_timeout_;
+  const std::shared_ptr<const RpcSecurity> security_;  // may be null
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<v1::ParameterServer::Stub>>
       stubs_ ABSL_GUARDED_BY(mu_);

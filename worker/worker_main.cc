@@ -10,10 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/coordinator_client.h"
+#include "common/authz_policy.h"
 #include "common/daemon.h"
 #include "common/logging.h"
 #include "common/member_agent.h"
 #include "common/rpc.h"
+#include "common/security_flags.h"
 #include "common/serve.h"
 #include "worker/model/compute.h"
 #include "worker/task/task_coordinator.h"
@@ -85,25 +87,36 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto server =
-      ps::StartServer(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {});
+  absl::StatusOr<std::shared_ptr<const ps::RpcSecurity>> security =
+      ps::SecurityFromFlags(
+          {absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_coordinator)});
+  if (!security.ok()) {
+    log->error("{}", std::string(security.status().message()));
+    return 2;
+  }
+  auto server = ps::StartServer(
+      absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {}, {},
+      {.security = *security,
+       .authz_policy = ps::AuthzPolicyJson(ps::Daemon::kWorker)});
   if (!server.ok()) {
     log->error("{}", server.status().ToString());
     return 1;
   }
-  ps::worker::TaskSlot slot(*compute);
+  ps::worker::TaskSlot slot(*compute, nullptr, *security);
   auto agent = ps::MemberAgent::Start(
       {.coordinator = absl::GetFlag(FLAGS_coordinator),
        .role = ps::v1::WORKER,
        .address = server->address,
-       .on_forgotten = [&slot] { slot.Forgotten(); }},
+       .on_forgotten = [&slot] { slot.Forgotten(); },
+       .security = *security},
       [&slot](const ps::v1::HeartbeatResponse& r) { slot.OnHeartbeat(r); });
   if (!agent.ok()) {
     log->error("{}", agent.status().ToString());
     return 1;
   }
   absl::StatusOr<std::unique_ptr<ps::client::CoordinatorClient>> client =
-      ps::client::CoordinatorClient::Connect(absl::GetFlag(FLAGS_coordinator));
+      ps::client::CoordinatorClient::Connect(absl::GetFlag(FLAGS_coordinator),
+                                             {}, security->get());
   if (!client.ok()) {
     log->error("{}", client.status().ToString());
     return 1;

@@ -51,6 +51,8 @@ client::PsClientOptions ClientOptions(const v1::Task& task,
       .rpc_timeout = o.rpc_timeout,
       .cancelled = cancelled};
   options.newest_epoch = o.newest_epoch;
+  options.security = o.security;
+  options.job_token = o.job_token;
   if (o.refresh) {
     options.refresh_map = [refresh = o.refresh, job = task.job_id()](
                               uint64_t, const std::vector<std::string>& ids) {

@@ -56,6 +56,9 @@ struct ServerParamStoresOptions {
   // The newest epoch of the job's map the worker has heard of (its
   // heartbeats); null: none (client::PsClientOptions::newest_epoch).
   const std::atomic<uint64_t>* newest_epoch = nullptr;
+  // client::PsClientOptions::security and ::job_token.
+  std::shared_ptr<const RpcSecurity> security;
+  const client::JobTokenHolder* job_token = nullptr;
 };
 
 // The job's parameter servers, through task.partition_map(). A sparse store

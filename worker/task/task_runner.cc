@@ -316,7 +316,9 @@ absl::Status RunTask(const v1::Task& task, const TaskRunnerOptions& options,
              return options.coordinator->RefreshMap(job, options.member_id,
                                                     unreachable);
            },
-       .newest_epoch = options.map_epoch});
+       .newest_epoch = options.map_epoch,
+       .security = options.security,
+       .job_token = options.job_token});
   const TaskContext ctx{
       .task = task,
       .options = options,

@@ -32,6 +32,10 @@ struct TaskRunnerOptions {
   // The newest epoch of the job's partition map heard of; may be null (see
   // ServerParamStoresOptions::newest_epoch). Not owned.
   const std::atomic<uint64_t>* map_epoch = nullptr;
+  // The channels to the servers (null: plaintext) and the rank's token
+  // (null: none); see ServerParamStoresOptions.
+  std::shared_ptr<const RpcSecurity> security;
+  const client::JobTokenHolder* job_token = nullptr;
 };
 
 // Blocks until the task ends. Returns the task's outcome, also reported to

@@ -54,6 +54,11 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
         response.task().partition_map().epoch() > running_->map_epoch.load()) {
       running_->map_epoch.store(response.task().partition_map().epoch());
     }
+    if (response.task().job_id() == running_->job_id &&
+        response.task().attempt() == running_->attempt &&
+        !response.task().job_token().empty()) {
+      running_->job_token.Set(response.task().job_token());
+    }
     return;
   }
   // A task is one rank of a job given to one member id: the same worker
@@ -71,12 +76,15 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
   run->member_id = member;
   run->attempt = response.task().attempt();
   run->map_epoch.store(response.task().partition_map().epoch());
+  run->job_token.Set(response.task().job_token());
   Running* r = run.get();
   TaskRunnerOptions options{.member_id = member,
                             .coordinator = coordinator_,
                             .stores = stores_,
                             .compute = compute_,
-                            .map_epoch = &r->map_epoch};
+                            .map_epoch = &r->map_epoch,
+                            .security = security_,
+                            .job_token = &r->job_token};
   r->thread = std::thread([r, options, task = response.task()] {
     RunTask(task, options, &r->cancelled).IgnoreError();  // reported inside
     r->finished.store(true);

@@ -27,9 +27,10 @@ class TaskSlot {
  public:
   // Every task this slot runs computes on the backend `compute` picks and
   // keeps its parameters in `stores` (not owned; null: the job's parameter
-  // servers).
-  explicit TaskSlot(ComputeOptions compute = {}, ParamStores* stores = nullptr)
-      : compute_(compute), stores_(stores) {}
+  // servers), reached with `security` (null: plaintext).
+  explicit TaskSlot(ComputeOptions compute = {}, ParamStores* stores = nullptr,
+                    std::shared_ptr<const RpcSecurity> security = nullptr)
+      : compute_(compute), stores_(stores), security_(std::move(security)) {}
   ~TaskSlot() { Shutdown(); }
 
   // Where tasks report, and as whom: `member_id` is asked each time a task
@@ -57,12 +58,15 @@ class TaskSlot {
     std::atomic<bool> finished{false};
     // The newest epoch of the job's map in this worker's heartbeats.
     std::atomic<uint64_t> map_epoch{0};
+    // The rank's data-plane token, renewed with each heartbeat.
+    client::JobTokenHolder job_token;
     std::thread thread;
   };
   void ReapFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ComputeOptions compute_;
   ParamStores* const stores_;
+  const std::shared_ptr<const RpcSecurity> security_;  // may be null
   absl::Mutex mu_;
   std::function<std::string()> member_id_ ABSL_GUARDED_BY(mu_);
   TaskCoordinator* coordinator_ ABSL_GUARDED_BY(mu_) = nullptr;
