@@ -7,13 +7,16 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "client/psctl/certs_command.h"
 #include "client/psctl/commands.h"
 #include "client/psctl/fault_injection.h"
 #include "common/daemon.h"
@@ -48,6 +51,18 @@ ABSL_FLAG(std::string, work_dir, "",
 ABSL_FLAG(absl::Duration, lease, absl::Seconds(3), "local: membership lease");
 ABSL_FLAG(absl::Duration, timeout, absl::Hours(24),
           "watch/local: give up after this long");
+ABSL_FLAG(std::string, dir, "", "certs: the folder holding the cluster CA");
+ABSL_FLAG(std::string, ca_name, "pscluster CA", "certs init: the CA's name");
+ABSL_FLAG(int, days, 0,
+          "certs: validity in days from now; 0: 3650 for init, 365 for issue");
+ABSL_FLAG(std::string, role, "",
+          "certs issue: coordinator, server, worker, user or admin");
+ABSL_FLAG(std::string, name, "", "certs issue: the identity's name");
+ABSL_FLAG(std::vector<std::string>, dns, {},
+          "certs issue: DNS names the daemon is reached by, e.g. localhost");
+ABSL_FLAG(std::vector<std::string>, ip, {},
+          "certs issue: IP addresses the daemon is reached at, e.g. "
+          "127.0.0.1");
 
 namespace {
 
@@ -71,6 +86,16 @@ commands:
   local SPEC.json      run one job on a local cluster of real processes
                        (--servers=2 --workers=2 [--spare_workers=0]
                        [--export_to=F [--format=psx|safetensors]])
+  certs init --dir=DIR create the cluster CA in DIR (ca.crt, ca.key);
+                       refuses to replace one ([--ca_name=NAME],
+                       [--days=N] default 3650)
+  certs issue --dir=DIR --role=ROLE --name=NAME
+                       sign a new key for spiffe://pscluster/ROLE/NAME with
+                       DIR's CA into DIR/ROLE-NAME/ (ca.crt, tls.crt,
+                       tls.key); issuing again rotates it. ROLE:
+                       coordinator, server, worker (with [--dns=a,b]
+                       [--ip=127.0.0.1,...]), user or admin.
+                       [--days=N] default 365
 )";
 
 // Paths given on the command line are relative to where the user stands,
@@ -85,6 +110,35 @@ int Fail(const absl::Status& s) {
   std::cerr << "psctl: " << s.message() << " ["
             << absl::StatusCodeToString(s.code()) << "]" << std::endl;
   return 1;
+}
+
+// `psctl certs init|issue`; its exit code.
+int RunCertsCommand(const std::string& subcommand) {
+  const std::string dir = UserPath(absl::GetFlag(FLAGS_dir));
+  const int days = absl::GetFlag(FLAGS_days);
+  absl::Status s;
+  if (subcommand == "init" && !dir.empty()) {
+    ps::client::CertsInitOptions options{
+        .dir = dir, .ca_name = absl::GetFlag(FLAGS_ca_name)};
+    if (days != 0) options.days = days;
+    s = ps::client::CertsInit(options, std::cout);
+  } else if (subcommand == "issue" && !dir.empty() &&
+             !absl::GetFlag(FLAGS_role).empty() &&
+             !absl::GetFlag(FLAGS_name).empty()) {
+    ps::client::CertsIssueOptions options{.dir = dir,
+                                          .role = absl::GetFlag(FLAGS_role),
+                                          .name = absl::GetFlag(FLAGS_name),
+                                          .dns = absl::GetFlag(FLAGS_dns),
+                                          .ip = absl::GetFlag(FLAGS_ip)};
+    if (days != 0) options.days = days;
+    s = ps::client::CertsIssue(options, std::cout);
+  } else {
+    std::cerr << "psctl certs: expected init --dir=DIR, or issue --dir=DIR "
+                 "--role=ROLE --name=NAME\n\n"
+              << kUsage;
+    return 2;
+  }
+  return s.ok() ? 0 : Fail(s);
 }
 
 int ExitFor(const absl::StatusOr<ps::v1::Job>& job) {
@@ -229,10 +283,9 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[1];
   const std::string arg = args.size() > 2 ? args[2] : "";
-  static const std::set<std::string> kCommands = {"submit",  "status", "list",
-                                                  "watch",   "cancel", "export",
-                                                  "cluster", "tables", "local",
-                                                  "checkpoint", "resume"};
+  static const std::set<std::string> kCommands = {
+      "submit",  "status", "list",  "watch",      "cancel", "export",
+      "cluster", "tables", "local", "checkpoint", "resume", "certs"};
   if (!kCommands.count(command)) {
     std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
@@ -243,6 +296,7 @@ int main(int argc, char** argv) {
     std::cerr << "psctl " << command << ": missing argument\n\n" << kUsage;
     return 2;
   }
+  if (command == "certs") return RunCertsCommand(arg);
   // A bad --format is a usage error, found before anything is started.
   absl::StatusOr<ps::client::ExportFormat> format =
       ps::client::ParseExportFormat(absl::GetFlag(FLAGS_format));
