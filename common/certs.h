@@ -22,42 +22,18 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/identity.h"
 
 namespace ps::certs {
 
-enum class Role { kCoordinator, kServer, kWorker, kUser, kAdmin };
-
-// "coordinator", "server", "worker", "user", "admin".
-absl::string_view RoleName(Role role);
-// The inverse of RoleName (exact, lower case); INVALID_ARGUMENT naming the
-// allowed roles otherwise.
-absl::StatusOr<Role> ParseRole(absl::string_view name);
-// Coordinator, server and worker: certificates that also serve TLS.
-bool IsDaemon(Role role);
-
-// Who a certificate belongs to: what its URI SAN says.
-struct Identity {
-  Role role = Role::kUser;
-  std::string name;
-
-  bool operator==(const Identity& o) const {
-    return role == o.role && name == o.name;
-  }
-};
-
-// `spiffe://pscluster/<role>/<name>`. Does not check `name`; ParseIdentity
-// of the result does.
-std::string IdentityUri(Role role, absl::string_view name);
-
-// Parses and checks a URI of the form above, exactly: lower-case scheme
-// `spiffe://`, trust domain `pscluster`, a known role, one name segment of
-// the allowed characters, nothing after it (no further segment, query or
-// fragment; no percent-encoding). Meant for a peer's URI SAN on every
-// accepted connection: one pass over the string, no allocation but the name
-// on success. INVALID_ARGUMENT saying which part is wrong and what is
-// allowed; the URI is quoted escaped and cut to 100 bytes, since a peer
-// chose it.
-absl::StatusOr<Identity> ParseIdentity(absl::string_view uri);
+// Roles and identities are common/identity.h's.
+using ::ps::Identity;
+using ::ps::IdentityUri;
+using ::ps::IsDaemon;
+using ::ps::ParseIdentity;
+using ::ps::ParseRole;
+using ::ps::Role;
+using ::ps::RoleName;
 
 // A validity window. Certificates are checked against it by every peer, so
 // `not_before` is best set a little in the past (ValidFor does) to allow

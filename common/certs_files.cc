@@ -218,4 +218,8 @@ absl::Status CreateClusterCredentials(
   return absl::OkStatus();
 }
 
+std::string TlsDirName(const Identity& identity) {
+  return absl::StrCat(RoleName(identity.role), "-", identity.name);
+}
+
 }  // namespace ps::certs

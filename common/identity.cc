@@ -1,83 +1,121 @@
 #include "common/identity.h"
 
-#include <array>
-
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/auth_context.h"
 
 namespace ps {
 namespace {
 
-constexpr std::array<absl::string_view, 5> kRoleNames = {
-    "coordinator", "server", "worker", "user", "admin"};
+constexpr absl::string_view kScheme = "spiffe://";
+constexpr size_t kMaxName = kMaxIdentityNameBytes;
+constexpr size_t kMaxQuoted = 100;
+constexpr char kRoles[] = "coordinator, server, worker, user or admin";
+
+constexpr Role kAllRoles[] = {Role::kCoordinator, Role::kServer, Role::kWorker,
+                              Role::kUser, Role::kAdmin};
+
+// `text` as a C string literal's body, cut to kMaxQuoted bytes: a peer's
+// URI may hold anything.
+std::string Quoted(absl::string_view text) {
+  if (text.size() <= kMaxQuoted) return absl::CHexEscape(text);
+  return absl::StrCat(absl::CHexEscape(text.substr(0, kMaxQuoted)), "...");
+}
+
+absl::Status BadUri(absl::string_view uri, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("identity URI \"", Quoted(uri), "\": ", why,
+                   "; expected spiffe://pscluster/<role>/<name>"));
+}
 
 bool IsNameChar(char c) {
-  return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+// Why `name` (one path segment, no '/') is not allowed; empty when it is.
+std::string NameProblem(absl::string_view name) {
+  if (name.empty()) return "the name is empty";
+  if (name.size() > kMaxName) {
+    return absl::StrCat("the name is ", name.size(), " bytes, at most ",
+                        kMaxName, " allowed");
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (IsNameChar(name[i])) continue;
+    return absl::StrCat("the name has '", absl::CHexEscape(name.substr(i, 1)),
+                        "' at byte ", i,
+                        "; allowed: letters, digits, '.', '_', '-'");
+  }
+  return "";
 }
 
 }  // namespace
 
 absl::string_view RoleName(Role role) {
-  return kRoleNames[static_cast<int>(role)];
+  switch (role) {
+    case Role::kCoordinator:
+      return "coordinator";
+    case Role::kServer:
+      return "server";
+    case Role::kWorker:
+      return "worker";
+    case Role::kUser:
+      return "user";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "unknown";
 }
 
-absl::StatusOr<Role> ParseRole(absl::string_view text) {
-  for (size_t i = 0; i < kRoleNames.size(); ++i) {
-    if (text == kRoleNames[i]) return static_cast<Role>(i);
+absl::StatusOr<Role> ParseRole(absl::string_view name) {
+  for (Role role : kAllRoles) {
+    if (name == RoleName(role)) return role;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown role \"", text,
-      "\"; the roles are coordinator, server, worker, user and admin"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("role \"", Quoted(name), "\" is not one of ", kRoles));
 }
 
-absl::Status CheckIdentityName(absl::string_view name) {
-  if (name.empty() || name.size() > kMaxIdentityNameBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("identity name \"", name, "\" has ", name.size(),
-                     " characters; allowed: 1 to ", kMaxIdentityNameBytes));
-  }
-  for (char c : name) {
-    if (!IsNameChar(c)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "identity name \"", absl::CHexEscape(name),
-          "\" has a character outside [A-Za-z0-9._-]"));
-    }
-  }
-  return absl::OkStatus();
+bool IsDaemon(Role role) {
+  return role == Role::kCoordinator || role == Role::kServer ||
+         role == Role::kWorker;
 }
 
-std::string IdentityUri(const Identity& identity) {
-  return absl::StrCat("spiffe://", kTrustDomain, "/", RoleName(identity.role),
-                      "/", identity.name);
+std::string IdentityUri(Role role, absl::string_view name) {
+  return absl::StrCat(kScheme, kTrustDomain, "/", RoleName(role), "/", name);
 }
+
 
 absl::StatusOr<Identity> ParseIdentity(absl::string_view uri) {
-  const std::string prefix = absl::StrCat("spiffe://", kTrustDomain, "/");
-  if (!absl::StartsWith(uri, prefix)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "identity URI \"", absl::CHexEscape(uri.substr(0, 200)),
-        "\" does not start with ", prefix, "; expected ", prefix,
-        "<role>/<name>"));
+  if (!absl::StartsWith(uri, kScheme)) {
+    return BadUri(uri, "the scheme is not spiffe:// (lower case)");
   }
-  const std::vector<absl::string_view> parts =
-      absl::StrSplit(uri.substr(prefix.size()), '/');
-  if (parts.size() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "identity URI \"", absl::CHexEscape(uri.substr(0, 200)), "\" has ",
-        parts.size(), " path segments; expected ", prefix, "<role>/<name>"));
+  absl::string_view rest = uri.substr(kScheme.size());
+  const size_t domain_end = rest.find('/');
+  const absl::string_view domain = rest.substr(0, domain_end);
+  if (domain != kTrustDomain) {
+    return BadUri(uri, absl::StrCat("the trust domain \"", Quoted(domain),
+                                    "\" is not pscluster"));
   }
-  Identity identity;
-  absl::StatusOr<Role> role = ParseRole(parts[0]);
-  if (!role.ok()) return role.status();
-  identity.role = *role;
-  if (absl::Status s = CheckIdentityName(parts[1]); !s.ok()) return s;
-  identity.name = std::string(parts[1]);
-  return identity;
+  if (domain_end == absl::string_view::npos) {
+    return BadUri(uri, "no role and name after the trust domain");
+  }
+  rest = rest.substr(domain_end + 1);
+  const size_t role_end = rest.find('/');
+  absl::StatusOr<Role> role = ParseRole(rest.substr(0, role_end));
+  if (!role.ok()) return BadUri(uri, role.status().message());
+  if (role_end == absl::string_view::npos) {
+    return BadUri(uri, "no name after the role");
+  }
+  const absl::string_view name = rest.substr(role_end + 1);
+  const size_t name_end = name.find('/');
+  if (name_end != absl::string_view::npos && name_end > 0) {
+    return BadUri(uri, "a path segment after the name; only one is allowed");
+  }
+  std::string problem = NameProblem(name_end == 0 ? absl::string_view() : name);
+  if (!problem.empty()) return BadUri(uri, problem);
+  return Identity{*role, std::string(name)};
 }
 
 absl::StatusOr<std::optional<Identity>> PeerIdentity(

@@ -22,6 +22,9 @@ enum class Role { kCoordinator, kServer, kWorker, kUser, kAdmin };
 struct Identity {
   Role role = Role::kUser;
   std::string name;
+  bool operator==(const Identity& o) const {
+    return role == o.role && name == o.name;
+  }
 };
 
 inline constexpr absl::string_view kTrustDomain = "pscluster";
@@ -29,16 +32,22 @@ inline constexpr int kMaxIdentityNameBytes = 64;
 
 // "coordinator", "server", "worker", "user", "admin".
 absl::string_view RoleName(Role role);
-// INVALID_ARGUMENT naming `text` and the five roles.
-absl::StatusOr<Role> ParseRole(absl::string_view text);
+// The inverse of RoleName (exact, lower case); INVALID_ARGUMENT naming the
+// allowed roles otherwise.
+absl::StatusOr<Role> ParseRole(absl::string_view name);
+// Coordinator, server and worker: certificates that also serve TLS.
+bool IsDaemon(Role role);
 
-// spiffe://pscluster/<role>/<name>.
-std::string IdentityUri(const Identity& identity);
-// The reverse. INVALID_ARGUMENT naming what is wrong (scheme, trust domain,
-// role, name: 1-64 of [A-Za-z0-9._-], no further path) and what is allowed.
+// `spiffe://pscluster/<role>/<name>`. Does not check `name`; ParseIdentity
+// of the result does.
+std::string IdentityUri(Role role, absl::string_view name);
+// Parses and checks a URI of the form above, exactly: lower-case scheme
+// `spiffe://`, trust domain `pscluster`, a known role, one name segment of
+// 1 to 64 of [A-Za-z0-9._-], nothing after it. Meant for a peer's URI SAN
+// on every call: one pass over the string, no allocation but the name on
+// success. INVALID_ARGUMENT saying which part is wrong and what is allowed;
+// the URI is quoted escaped and cut to 100 bytes, since a peer chose it.
 absl::StatusOr<Identity> ParseIdentity(absl::string_view uri);
-// INVALID_ARGUMENT unless `name` is 1-64 of [A-Za-z0-9._-].
-absl::Status CheckIdentityName(absl::string_view name);
 
 // The caller of a call on `auth`'s connection: nullopt when the connection
 // is not TLS (a daemon run with --insecure checks no identities);
