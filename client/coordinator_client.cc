@@ -71,6 +71,13 @@ absl::StatusOr<v1::JobState> CoordinatorClient::CancelJob(
   return response->state();
 }
 
+absl::StatusOr<v1::GetJobTokenResponse> CoordinatorClient::GetJobToken(
+    const std::string& job_id) {
+  v1::GetJobTokenRequest request;
+  request.set_job_id(job_id);
+  return Call(&v1::Coordinator::Stub::GetJobToken, request, absl::ZeroDuration());
+}
+
 absl::StatusOr<v1::CheckpointInfo> CoordinatorClient::CheckpointJob(
     const std::string& job_id, absl::Duration timeout) {
   v1::CheckpointJobRequest request;

@@ -58,6 +58,9 @@ class CoordinatorClient {
                                                    absl::Duration timeout);
   absl::StatusOr<v1::ResumeJobResponse> ResumeJob(
       const v1::ResumeJobRequest& request);
+  // A read-only data-plane token for the job (psctl export with TLS).
+  absl::StatusOr<v1::GetJobTokenResponse> GetJobToken(
+      const std::string& job_id);
   // Members and their health.
   absl::StatusOr<v1::GetClusterResponse> GetCluster();
 

@@ -34,6 +34,8 @@ bool IsLoopbackAddress(const std::string& address) {
   return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
+bool InsecureRequested() { return absl::GetFlag(FLAGS_insecure); }
+
 TlsFiles TlsFilesFromFlags() {
   TlsFiles files;
   if (const std::string dir = absl::GetFlag(FLAGS_tls_dir); !dir.empty()) {

@@ -27,6 +27,9 @@ namespace ps {
 absl::StatusOr<std::shared_ptr<const RpcSecurity>> SecurityFromFlags(
     const std::vector<std::string>& addresses);
 
+// Whether --insecure was given.
+bool InsecureRequested();
+
 // The TLS files the flags name ("" fields when none).
 TlsFiles TlsFilesFromFlags();
 

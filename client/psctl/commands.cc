@@ -70,7 +70,7 @@ absl::Status Cluster(CoordinatorClient* coordinator, std::ostream& out) {
 }
 
 absl::Status Tables(CoordinatorClient* coordinator, const std::string& job_id,
-                    std::ostream& out) {
+                    std::ostream& out, const RpcSecurity* security) {
   absl::StatusOr<v1::GetClusterResponse> cluster = coordinator->GetCluster();
   if (!cluster.ok()) return cluster.status();
   std::vector<ServerTables> servers;
@@ -78,7 +78,8 @@ absl::Status Tables(CoordinatorClient* coordinator, const std::string& job_id,
     if (m.role() != v1::SERVER || m.state() != v1::ALIVE) continue;
     ServerTables& st = servers.emplace_back();
     st.member_id = m.id();
-    auto server = v1::ParameterServer::NewStub(MakeChannel(m.address()));
+    auto server =
+        v1::ParameterServer::NewStub(MakeChannel(security, m.address()));
     grpc::ClientContext server_ctx;
     server_ctx.set_deadline(DeadlineIn(kRpcTimeout));
     st.status =
@@ -90,10 +91,18 @@ absl::Status Tables(CoordinatorClient* coordinator, const std::string& job_id,
 
 absl::Status Export(CoordinatorClient* coordinator, const std::string& job_id,
                     const std::string& path, ExportFormat format,
-                    std::ostream& out) {
+                    std::ostream& out,
+                    std::shared_ptr<const RpcSecurity> security) {
   absl::StatusOr<v1::Job> job = coordinator->GetJob(job_id);
   if (!job.ok()) return job.status();
-  absl::Status s = ExportJob(*job, path, format);
+  ServerAccess access{.security = security};
+  if (security != nullptr && security->tls()) {
+    absl::StatusOr<v1::GetJobTokenResponse> token =
+        coordinator->GetJobToken(job_id);
+    if (!token.ok()) return token.status();
+    access.job_token = token->token();
+  }
+  absl::Status s = ExportJob(*job, path, format, access);
   if (!s.ok()) return s;
   absl::StatusOr<std::vector<ExportedTable>> written = ReadExport(path, format);
   if (!written.ok()) return written.status();

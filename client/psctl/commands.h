@@ -33,12 +33,14 @@ absl::Status Cluster(CoordinatorClient* coordinator, std::ostream& out);
 // (of `job_id` only, when not empty): kind, rows, values, bytes held and
 // bytes per raw byte. A server that does not answer gets a row saying so.
 absl::Status Tables(CoordinatorClient* coordinator, const std::string& job_id,
-                    std::ostream& out);
+                    std::ostream& out, const RpcSecurity* security = nullptr);
 // Exports the job's tables to `path` in `format` (client/psctl/export.h),
 // reads the file back and shows what it holds.
+// With TLS (`security`), reads with a token from GetJobToken.
 absl::Status Export(CoordinatorClient* coordinator, const std::string& job_id,
                     const std::string& path, ExportFormat format,
-                    std::ostream& out);
+                    std::ostream& out,
+                    std::shared_ptr<const RpcSecurity> security = nullptr);
 
 // Streams the job's progress to `out` (at most one line per `every`, plus
 // every state change) until it ends or `timeout` passes, and returns its

@@ -11,6 +11,7 @@
 #include "client/psctl/psx_format.h"
 #include "client/psctl/safetensors.h"
 #include "client/psctl/safetensors_export.h"
+#include "common/job_token.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
@@ -51,9 +52,13 @@ absl::Status AddBlock(const v1::RowBlock& block, size_t dim, ScannedRows* out) {
 // from `server`, its primary.
 absl::Status ScanServer(const v1::Job& job, const v1::TableDef& def,
                         int group, const v1::ServerEndpoint& server,
-                        ScannedRows* out) {
-  auto stub = v1::ParameterServer::NewStub(MakeChannel(server.address()));
+                        const ServerAccess& access, ScannedRows* out) {
+  auto stub = v1::ParameterServer::NewStub(
+      MakeChannel(access.security.get(), server.address()));
   grpc::ClientContext ctx;
+  if (!access.job_token.empty()) {
+    ctx.AddMetadata(kJobTokenMetadata, access.job_token);
+  }
   ctx.set_deadline(DeadlineIn(kScanTimeout));
   v1::ScanRowsRequest request;
   request.set_job_id(job.id());
@@ -80,7 +85,7 @@ absl::Status ScanServer(const v1::Job& job, const v1::TableDef& def,
 // Every row of sparse table `def` from every server of `job`'s map, sorted
 // by key.
 absl::Status ScanTable(const v1::Job& job, const v1::TableDef& def,
-                       ExportedTable* out) {
+                       const ServerAccess& access, ExportedTable* out) {
   ScannedRows scanned;
   const v1::PartitionMap& map = job.partition_map();
   for (int g = 0; g < map.servers_size(); ++g) {
@@ -88,7 +93,7 @@ absl::Status ScanTable(const v1::Job& job, const v1::TableDef& def,
         map.groups_size() > 0 && map.groups(g).replicas_size() > 0
             ? map.groups(g).replicas(0)
             : map.servers(g);
-    absl::Status s = ScanServer(job, def, g, primary, &scanned);
+    absl::Status s = ScanServer(job, def, g, primary, access, &scanned);
     if (!s.ok()) return s;
   }
   std::vector<std::pair<uint64_t, size_t>>& order = scanned.order;
@@ -114,7 +119,7 @@ absl::Status ScanTable(const v1::Job& job, const v1::TableDef& def,
 }  // namespace
 
 absl::Status ExportJob(const v1::Job& job, const std::string& path,
-                       ExportFormat format) {
+                       ExportFormat format, const ServerAccess& access) {
   if (job.partition_map().tables_size() == 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", job.id(), " is ", v1::JobState_Name(job.state()),
@@ -129,7 +134,7 @@ absl::Status ExportJob(const v1::Job& job, const std::string& path,
     table.name = t.name();
     table.shape.assign(t.shape().begin(), t.shape().end());
     if (t.kind() == v1::SPARSE) {
-      absl::Status s = ScanTable(job, t, &table);
+      absl::Status s = ScanTable(job, t, access, &table);
       if (!s.ok()) return s;
       continue;
     }
@@ -138,8 +143,13 @@ absl::Status ExportJob(const v1::Job& job, const std::string& path,
     total += t.size();
   }
   if (!refs.empty()) {
+    JobTokenHolder token;
+    token.Set(access.job_token);
+    PsClientOptions options;
+    options.security = access.security;
+    if (!access.job_token.empty()) options.job_token = &token;
     absl::StatusOr<std::unique_ptr<PsClient>> client =
-        PsClient::Create(job.id(), job.partition_map(), {});
+        PsClient::Create(job.id(), job.partition_map(), options);
     if (!client.ok()) return client.status();
     std::vector<float> values(total);
     absl::Status s = (*client)->Pull(refs, values.data());

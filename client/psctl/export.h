@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "client/psctl/exported_table.h"
+#include "common/rpc_security.h"
 #include "proto/ps/v1/ps.pb.h"
 
 namespace ps::client {
@@ -35,8 +36,16 @@ absl::StatusOr<ExportFormat> ParseExportFormat(absl::string_view name);
 // from the servers and writes them to `path` in `format` (WriteExport). A
 // row that a running job changes during the export may be taken before or
 // after the change.
+// How psctl reaches a cluster's servers: the channels' security (null:
+// plaintext) and, with TLS, a read token of the job (GetJobToken).
+struct ServerAccess {
+  std::shared_ptr<const RpcSecurity> security;
+  std::string job_token;
+};
+
 absl::Status ExportJob(const v1::Job& job, const std::string& path,
-                       ExportFormat format = ExportFormat::kPsx);
+                       ExportFormat format = ExportFormat::kPsx,
+                       const ServerAccess& access = {});
 
 // Writes `tables` to `path` in `format`, atomically and durably
 // (WriteFileAtomically: a reader never sees part of a file). A safetensors

@@ -145,6 +145,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartCoordinator(
   if (!options_.state_dir.empty()) {
     flags.push_back("--state_dir=" + options_.state_dir);
   }
+  flags.push_back(SecurityFlag("coordinator-coordinator"));
   absl::StatusOr<std::unique_ptr<Subprocess>> coord = SpawnIn(
       options_, "ps_coordinator", "coordinator", port, std::move(flags));
   if (!coord.ok()) return coord.status();
@@ -181,10 +182,11 @@ absl::Status LocalCluster::RestartCoordinator() {
 }
 
 absl::Status LocalCluster::StartAll() {
+  if (absl::Status s = SetUpSecurity(); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<Subprocess>> coord = StartCoordinator(0);
   if (!coord.ok()) return coord.status();
   procs_.push_back(*std::move(coord));
-  channel_ = MakeChannel(coordinator_address_);
+  channel_ = MakeChannel(security_.get(), coordinator_address_);
   stub_ = v1::Coordinator::NewStub(channel_);
   absl::StatusOr<std::unique_ptr<CoordinatorClient>> client =
       CoordinatorClient::Create(channel_);
@@ -193,12 +195,14 @@ absl::Status LocalCluster::StartAll() {
   const std::string flag = "--coordinator=" + coordinator_address_;
   for (int i = 0; i < options_.servers; ++i) {
     absl::StatusOr<Subprocess*> p =
-        Spawn("ps_server", absl::StrCat("server", i), {flag});
+        Spawn("ps_server", absl::StrCat("server", i),
+              {flag, SecurityFlag(absl::StrCat("server-server", i))});
     if (!p.ok()) return p.status();
   }
   for (int i = 0; i < options_.workers + options_.spare_workers; ++i) {
     absl::StatusOr<Subprocess*> p =
-        Spawn("ps_worker", absl::StrCat("worker", i), {flag});
+        Spawn("ps_worker", absl::StrCat("worker", i),
+              {flag, SecurityFlag(absl::StrCat("worker-worker", i))});
     if (!p.ok()) return p.status();
   }
   return AwaitMembers();

@@ -44,6 +44,12 @@ struct LocalClusterOptions {
   // Longest wait for every member to register.
   absl::Duration start_timeout = absl::Seconds(30);
   std::string log_level = "info";
+  // Mutual TLS on every channel, with a throwaway cluster CA and one
+  // certificate per process made in work_dir/tls (local_cluster_tls.cc):
+  // the coordinator, each server and worker, a user "local" (this
+  // cluster's own client, which submits jobs) and an admin. False: every
+  // process runs --insecure (plaintext on loopback).
+  bool tls = false;
 };
 
 class LocalCluster {
@@ -55,8 +61,17 @@ class LocalCluster {
   const std::string& coordinator_address() const {
     return coordinator_address_;
   }
-  // The coordinator's job and task calls.
+  // The coordinator's job and task calls (as user "local" with TLS).
   CoordinatorClient* client() { return client_.get(); }
+  // What this cluster's own channels present: user "local" with TLS,
+  // plaintext without.
+  const std::shared_ptr<const RpcSecurity>& security() const {
+    return security_;
+  }
+  // With TLS: the folder of identity `dir_name`'s files ("admin-admin",
+  // "user-local", "server-server0", ...), for tests that call as another
+  // identity; "" without TLS.
+  std::string TlsDir(const std::string& dir_name) const;
   // The raw stub, for tests that send requests by hand (malformed ones
   // included); shares the client's channel.
   v1::Coordinator::Stub* coordinator() { return stub_.get(); }
@@ -94,6 +109,12 @@ class LocalCluster {
   // Starts the coordinator on `port` (0: any) and waits for its address.
   absl::StatusOr<std::unique_ptr<Subprocess>> StartCoordinator(int port);
   absl::Status AwaitMembers();
+  // With TLS: makes work_dir/tls (a new CA and every identity's files) and
+  // security_; without: security_ is plaintext.
+  absl::Status SetUpSecurity();
+  // The flag that gives process `dir_name` its credentials: --tls_dir=...
+  // or --insecure.
+  std::string SecurityFlag(const std::string& dir_name) const;
   // The i in [0, count) whose address file (work_dir/<name><i>.addr) says
   // `address`, or -1.
   int IndexAt(const std::string& name, int count,
@@ -105,6 +126,7 @@ class LocalCluster {
   std::vector<std::thread> keepers_;
   absl::Notification stopping_;
   std::string coordinator_address_;
+  std::shared_ptr<const RpcSecurity> security_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
   std::unique_ptr<CoordinatorClient> client_;

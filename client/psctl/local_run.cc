@@ -54,13 +54,14 @@ absl::StatusOr<v1::Job> WatchUnlessInterrupted(
 // the next ones push them out) and the export, if asked for.
 absl::Status ShowOutcome(CoordinatorClient* coordinator, const std::string& id,
                          const v1::Job& job, const LocalRunOptions& options,
+                         std::shared_ptr<const RpcSecurity> security,
                          std::ostream& out) {
   out << JobDetails(job);
   if (job.state() != v1::SUCCEEDED) return absl::OkStatus();
-  Tables(coordinator, id, out).IgnoreError();
+  Tables(coordinator, id, out, security.get()).IgnoreError();
   if (options.export_path.empty()) return absl::OkStatus();
   return Export(coordinator, id, options.export_path, options.export_format,
-                out);
+                out, security);
 }
 
 }  // namespace
@@ -95,7 +96,8 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
     out << "fault:    " << line << std::endl;
   }
   if (job.ok()) {
-    absl::Status s = ShowOutcome(coordinator, *id, *job, options, out);
+    absl::Status s = ShowOutcome(coordinator, *id, *job, options,
+                                 (*cluster)->security(), out);
     if (!s.ok()) return s;
   }
   out << "stopping local cluster" << std::endl;

@@ -21,6 +21,7 @@
 #include "client/psctl/fault_injection.h"
 #include "common/daemon.h"
 #include "common/rpc.h"
+#include "common/security_flags.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
 ABSL_FLAG(std::string, out, "", "export: file to write the parameters to");
@@ -96,6 +97,15 @@ commands:
                        coordinator, server, worker (with [--dns=a,b]
                        [--ip=127.0.0.1,...]), user or admin.
                        [--days=N] default 365
+
+Every command but local and certs talks to the cluster over mutual TLS:
+  --tls_dir=DIR        DIR/tls.crt, tls.key and ca.crt (a user or admin
+                       certificate from `psctl certs issue`), or
+  --tls_cert=F --tls_key=F --tls_ca=F
+  --insecure           plaintext, to a cluster run with --insecure
+                       (loopback addresses only)
+local makes a throwaway CA and a certificate for every process in its
+work dir (--insecure: plaintext).
 )";
 
 // Paths given on the command line are relative to where the user stands,
@@ -182,7 +192,8 @@ int RunLocalCommand(const std::string& spec_path,
                      .state_dir = work_dir + "/state",
                      .bin_dir = absl::GetFlag(FLAGS_bin_dir),
                      .work_dir = work_dir,
-                     .lease = absl::GetFlag(FLAGS_lease)};
+                     .lease = absl::GetFlag(FLAGS_lease),
+                     .tls = !ps::InsecureRequested()};
   options.export_path = UserPath(absl::GetFlag(FLAGS_export_to));
   options.export_format = format;
   options.timeout = absl::GetFlag(FLAGS_timeout);
@@ -213,8 +224,11 @@ int RunLocalCommand(const std::string& spec_path,
 // A command that talks to the coordinator at --coordinator; its exit code.
 int RunRemoteCommand(const std::string& command, const std::string& arg,
                      ps::client::ExportFormat format) {
-  auto coordinator =
-      ps::client::CoordinatorClient::Connect(absl::GetFlag(FLAGS_coordinator));
+  absl::StatusOr<std::shared_ptr<const ps::RpcSecurity>> security =
+      ps::SecurityFromFlags({absl::GetFlag(FLAGS_coordinator)});
+  if (!security.ok()) return Fail(security.status());
+  auto coordinator = ps::client::CoordinatorClient::Connect(
+      absl::GetFlag(FLAGS_coordinator), {}, security->get());
   if (!coordinator.ok()) return Fail(coordinator.status());
   ps::client::CoordinatorClient* client = coordinator->get();
   if (command == "submit") {
@@ -256,13 +270,13 @@ int RunRemoteCommand(const std::string& command, const std::string& arg,
   } else if (command == "cluster") {
     s = ps::client::Cluster(client, std::cout);
   } else if (command == "tables") {
-    s = ps::client::Tables(client, arg, std::cout);
+    s = ps::client::Tables(client, arg, std::cout, security->get());
   } else {  // export
     if (absl::GetFlag(FLAGS_out).empty()) {
       return Fail(absl::InvalidArgumentError("export needs --out=FILE"));
     }
     s = ps::client::Export(client, arg, UserPath(absl::GetFlag(FLAGS_out)),
-                           format, std::cout);
+                           format, std::cout, *security);
   }
   return s.ok() ? 0 : Fail(s);
 }
