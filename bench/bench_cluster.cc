@@ -17,6 +17,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/partition.h"
 #include "common/rpc.h"
@@ -110,6 +111,13 @@ absl::StatusOr<std::vector<ServerProcess>> StartServers(
                                       "--port_file=" + port_files[i],
                                       "--log_level=warn"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    // Plaintext unless the caller gave TLS flags.
+    if (std::none_of(extra_flags.begin(), extra_flags.end(),
+                     [](const std::string& f) {
+                       return absl::StartsWith(f, "--tls_");
+                     })) {
+      argv.push_back("--insecure");
+    }
     absl::StatusOr<std::unique_ptr<Subprocess>> process = Subprocess::Start(
         argv, absl::StrCat(work_dir, "/server-", i, ".log"));
     if (!process.ok()) return process.status();

@@ -130,7 +130,7 @@ TEST_F(CoordinatorRestartTest, DamagedStateFileStopsTheCoordinator) {
   const std::string log = state_dir_ + "/../coordinator.log";
   absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(
       {RunfilesBinDir() + "/coordinator/ps_coordinator", "--port=0",
-       "--state_dir=" + state_dir_},
+       "--insecure", "--state_dir=" + state_dir_},
       log);
   ASSERT_TRUE(p.ok()) << p.status();
   const absl::Time deadline = absl::Now() + absl::Seconds(20);

@@ -61,6 +61,7 @@ TEST(JsonLogTest, CoordinatorWritesOneJsonObjectALine) {
   const std::string log = dir + "/json.log";
   auto p = Subprocess::Start(
       {RunfilesBinDir() + "/coordinator/ps_coordinator", "--port=0",
+       "--insecure",
        "--log_format=json", "--port_file=" + port_file},
       log);
   ASSERT_TRUE(p.ok()) << p.status();

@@ -40,7 +40,8 @@ class SafetensorsExportTest : public ClusterTest {
             std::string* output) {
     return Run(
         {RunfilesBinDir() + "/client/psctl/psctl", "export", job_id,
-         "--coordinator=" + coordinator, "--out=" + out, "--format=" + format},
+         "--coordinator=" + coordinator, "--insecure", "--out=" + out,
+         "--format=" + format},
         output);
   }
 
