@@ -56,7 +56,7 @@ const std::vector<Rule>& Rules() {
       // token (checked by the service).
       {Daemon::kServer, "ps.v1.ParameterServer",
        {"CreateTables", "DropTables", "SetReplicas", "CopyGroup",
-        "WriteCheckpoint", "LoadCheckpoint"},
+        "WriteCheckpoint", "LoadCheckpoint", "SealTables"},
        {kCoord}},
       {Daemon::kServer, "ps.v1.ParameterServer",
        {"Replicate", "InstallSnapshot", "ReadSnapshot"}, {kServer}},

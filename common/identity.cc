@@ -122,8 +122,10 @@ absl::StatusOr<std::optional<Identity>> PeerIdentity(
     const grpc::AuthContext& auth) {
   const std::vector<grpc::string_ref> security =
       auth.FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
+  // "tls" from gRPC's TLS credentials, "ssl" from its older SSL ones.
   if (security.empty() ||
-      security[0] != grpc::string_ref(GRPC_SSL_TRANSPORT_SECURITY_TYPE)) {
+      (security[0] != grpc::string_ref(GRPC_TLS_TRANSPORT_SECURITY_TYPE) &&
+       security[0] != grpc::string_ref(GRPC_SSL_TRANSPORT_SECURITY_TYPE))) {
     return std::nullopt;
   }
   const std::vector<grpc::string_ref> uris =

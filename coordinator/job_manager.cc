@@ -152,6 +152,7 @@ void JobManager::Finish(Record* r, v1::JobState state,
     if (it != busy_.end() && it->second == job.id()) busy_.erase(it);
   }
   if (state == v1::SUCCEEDED) {
+    QueueSeal(r, /*new_key=*/true);
     kept_.push_back(job.id());
     while (static_cast<int>(kept_.size()) > options_.keep_succeeded_tables) {
       absl::StatusOr<Record*> old = Find(kept_.front());
@@ -364,6 +365,7 @@ void JobManager::RunServerWork() {
   // Drops first: after a restart, a job that was creating its tables has
   // them dropped before it is placed again.
   RunDrops();
+  RunSeals();
   StartNextPending();
 }
 
@@ -756,6 +758,45 @@ absl::Status JobManager::CreateAllTables(const v1::Job& job) {
     requests.push_back(std::move(c.request));
   }
   return CreateTablesOnAll(*servers_, servers, requests);
+}
+
+void JobManager::QueueSeal(Record* r, bool new_key) {
+  if (r->job_key.empty() || r->job.partition_map().servers_size() == 0) return;
+  absl::StatusOr<std::string> key =
+      new_key ? NewJobKey() : absl::StatusOr<std::string>(r->job_key);
+  if (!key.ok()) {
+    Logger("jobs")->error("{}: no new key, so its workers' tokens work "
+                          "until they expire: {}",
+                          r->job.id(), key.status().ToString());
+    return;
+  }
+  r->job_key = *std::move(key);
+  Seal seal;
+  seal.request.set_job_id(r->job.id());
+  seal.request.set_job_key(r->job_key);
+  seal.servers = ServersOfJob(r->job);
+  seals_.push_back(std::move(seal));
+}
+
+void JobManager::RunSeals() {
+  std::vector<Seal> seals;
+  {
+    absl::MutexLock lock(&mu_);
+    seals.swap(seals_);
+  }
+  for (const Seal& seal : seals) {
+    const std::vector<absl::Status> done = RunConcurrently(
+        static_cast<int>(seal.servers.size()), [&](int i) {
+          return servers_->SealTables(seal.servers[i], seal.request);
+        });
+    for (size_t i = 0; i < done.size(); ++i) {
+      // A server that lost the tables has nothing to seal.
+      if (done[i].ok() || absl::IsNotFound(done[i])) continue;
+      Logger("jobs")->warn("{}: sealing its tables on {}: {}",
+                           seal.request.job_id(),
+                           seal.servers[i].member_id(), done[i].ToString());
+    }
+  }
 }
 
 void JobManager::RunDrops() {

@@ -297,6 +297,8 @@ class JobManager {
   // A token for `claims` with the record's key, good for token_ttl.
   std::string MintToken(const Record& r, v1::JobTokenClaims claims) const;
   void RunDrops();
+  // Sends the queued seals (a succeeded job's new key to its servers).
+  void RunSeals();
   int64_t NowMs() const;
 
   Membership* const members_;
@@ -313,6 +315,15 @@ class JobManager {
   absl::flat_hash_map<std::string, std::string> last_job_
       ABSL_GUARDED_BY(mu_);  // worker id -> latest job id
   std::vector<TableDrop> drops_ ABSL_GUARDED_BY(mu_);
+  struct Seal {
+    v1::SealTablesRequest request;
+    std::vector<v1::ServerEndpoint> servers;
+  };
+  std::vector<Seal> seals_ ABSL_GUARDED_BY(mu_);
+  // Queues a seal of *r's tables (a job that succeeded, its tables kept):
+  // with a new key, which is r->job_key from then; or, after a restart,
+  // with r->job_key again, in case the seal had not reached them.
+  void QueueSeal(Record* r, bool new_key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<ReplicaUpdate> replica_updates_ ABSL_GUARDED_BY(mu_);
   absl::Mutex updates_mu_;  // one RunReplicaUpdates at a time, in order
   absl::Time next_heal_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

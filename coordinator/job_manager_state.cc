@@ -69,9 +69,10 @@ void JobManager::Restore(const StoredState& state) {
   for (const v1::StoredJob& stored : state.jobs) RestoreJob(stored);
   // The latest successes keep their tables (the older ones' drops were
   // queued, and stored, when they fell out).
-  for (const auto& [n, r] : jobs_) {
+  for (auto& [n, r] : jobs_) {
     if (r.job.state() == v1::SUCCEEDED && r.drop_on.empty()) {
       kept_.push_back(r.job.id());
+      QueueSeal(&r, /*new_key=*/false);
     }
   }
   while (static_cast<int>(kept_.size()) > options_.keep_succeeded_tables) {

@@ -105,6 +105,15 @@ absl::Status GrpcServerControl::SetReplicas(
                    server.address()));
 }
 
+absl::Status GrpcServerControl::SealTables(
+    const v1::ServerEndpoint& server, const v1::SealTablesRequest& request) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(rpc_timeout_));
+  v1::SealTablesResponse response;
+  return FromGrpcStatus(
+      StubFor(server.address())->SealTables(&ctx, request, &response));
+}
+
 absl::Status GrpcServerControl::Probe(const v1::ServerEndpoint& server,
                                       absl::Duration timeout) {
   grpc::ClientContext ctx;

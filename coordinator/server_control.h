@@ -62,6 +62,11 @@ class ServerControl {
                              absl::Duration timeout) {
     return absl::OkStatus();
   }
+  // A job that ended with its tables kept gets a new token key there.
+  virtual absl::Status SealTables(const v1::ServerEndpoint& server,
+                                  const v1::SealTablesRequest& request) {
+    return absl::UnimplementedError("SealTables");
+  }
 };
 
 // Runs call(0) .. call(n - 1) on threads of their own and returns their
@@ -104,6 +109,8 @@ class GrpcServerControl : public ServerControl {
                            const v1::SetReplicasRequest& request) override;
   absl::Status Probe(const v1::ServerEndpoint& server,
                      absl::Duration timeout) override;
+  absl::Status SealTables(const v1::ServerEndpoint& server,
+                          const v1::SealTablesRequest& request) override;
   absl::StatusOr<v1::CopyGroupResponse> CopyGroup(
       const v1::ServerEndpoint& primary, const v1::CopyGroupRequest& request,
       absl::Duration timeout) override;

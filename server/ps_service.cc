@@ -142,6 +142,20 @@ grpc::Status PsService::CreateTables(grpc::ServerContext*,
   return ToGrpcStatus(s);
 }
 
+grpc::Status PsService::SealTables(grpc::ServerContext*,
+                                   const v1::SealTablesRequest* request,
+                                   v1::SealTablesResponse*) {
+  if (!request->job_key().empty() &&
+      request->job_key().size() != kJobKeyBytes) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "job_key: ", request->job_key().size(), " bytes; a job key has ",
+        kJobKeyBytes)));
+  }
+  Logger("server")->info("job {}: sealed (ended; tables kept for readers)",
+                         request->job_id());
+  return ToGrpcStatus(store_->SealJob(request->job_id(), request->job_key()));
+}
+
 grpc::Status PsService::DropTables(grpc::ServerContext*,
                                    const v1::DropTablesRequest* request,
                                    v1::DropTablesResponse*) {

@@ -103,6 +103,9 @@ class PsService final : public RawDataPlaneService {
   grpc::Status SetReplicas(grpc::ServerContext* ctx,
                            const v1::SetReplicasRequest* request,
                            v1::SetReplicasResponse* response) override;
+  grpc::Status SealTables(grpc::ServerContext* ctx,
+                          const v1::SealTablesRequest* request,
+                          v1::SealTablesResponse* response) override;
   grpc::Status ServerStatus(grpc::ServerContext* ctx,
                             const v1::ServerStatusRequest* request,
                             v1::ServerStatusResponse* response) override;

@@ -111,6 +111,12 @@ absl::Status ValidateCreateTables(const v1::CreateTablesRequest& request) {
   if (request.job_id().empty()) {
     return absl::InvalidArgumentError("job_id is empty");
   }
+  // A job key is 32 bytes (common/job_token.h: kJobKeyBytes).
+  if (!request.job_key().empty() && request.job_key().size() != 32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "job_key: ", request.job_key().size(),
+        " bytes; a job key has 32 (or none)"));
+  }
   if (absl::Status s = ValidateConsistency(request); !s.ok()) return s;
   absl::flat_hash_map<std::string, const v1::TableDef*> defs;
   bool any_sparse = false;

@@ -39,7 +39,10 @@ absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
     const v1::CreateTablesRequest& request) {
   auto job = std::make_shared<JobTables>();
   job->job_id = request.job_id();
-  job->job_key = request.job_key();
+  {
+    absl::MutexLock lock(&job->key_mu);
+    job->job_key = request.job_key();
+  }
   job->group = request.group();
   job->epoch = request.epoch();
   job->role = request.role();
@@ -181,6 +184,22 @@ absl::Status TableStore::DropTables(const std::string& job_id) {
     dropped = EraseLocked([&](const GroupKey& k) { return k.first == job_id; });
   }
   Retire(dropped);
+  return absl::OkStatus();
+}
+
+absl::Status TableStore::SealJob(const std::string& job_id,
+                                 const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  int sealed = 0;
+  for (auto& [k, group] : jobs_) {
+    if (k.first != job_id) continue;
+    absl::MutexLock key_lock(&group->key_mu);
+    group->job_key = key;
+    ++sealed;
+  }
+  if (sealed == 0) {
+    return absl::NotFoundError(absl::StrCat("no tables of job ", job_id));
+  }
   return absl::OkStatus();
 }
 
@@ -375,7 +394,10 @@ JobClock::State GroupHandle::ClockState() const {
 }
 
 const std::string& GroupHandle::job_id() const { return job_->job_id; }
-const std::string& GroupHandle::job_key() const { return job_->job_key; }
+std::string GroupHandle::job_key() const {
+  absl::MutexLock lock(&job_->key_mu);
+  return job_->job_key;
+}
 int GroupHandle::group() const { return job_->group; }
 uint64_t GroupHandle::epoch() const { return job_->epoch.load(); }
 v1::ReplicaRole GroupHandle::role() const { return job_->role.load(); }
@@ -473,7 +495,10 @@ absl::StatusOr<PullPlan> TableStore::PlanPull(
   plan.values_ = values;
   plan.clock_ = (*job)->clock.get();
   plan.job_id_ = &(*job)->job_id;
-  plan.job_key_ = &(*job)->job_key;
+  {
+    absl::MutexLock lock(&(*job)->key_mu);
+    plan.job_key_ = (*job)->job_key;
+  }
   plan.pull_clock_ = request.clock();
   plan.slices_.reserve(resolved->dense.size());
   for (int i = 0; i < request.slices_size(); ++i) {
