@@ -2,7 +2,9 @@
 // ps_server and ps_coordinator run with --tls_dir: every data-plane and
 // control RPC from every kind of caller gets the expected code, and the
 // stored values are unchanged after every refused call.
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 #include <functional>
@@ -589,6 +591,84 @@ TEST_F(SecurityTest, MembersRegisterOnlyInTheirCertificatesRole) {
         << c.identity << " as " << v1::Role_Name(c.role) << ": "
         << s.error_message();
   }
+}
+
+
+// The PEM certificate the server presents to a new connection.
+std::string PresentedCertificate(const std::string& address,
+                                 const std::string& identity_dir,
+                                 int channel_index) {
+  auto security = RpcSecurity::Tls(TlsFilesInDir(identity_dir));
+  if (!security.ok()) return "";
+  auto stub = v1::ParameterServer::NewStub(
+      MakeChannel(security->get(), address, channel_index));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+  v1::ServerStatusResponse status;
+  if (!stub->ServerStatus(&ctx, {}, &status).ok()) return "";
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth == nullptr) return "";
+  const auto certs = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  return certs.empty() ? "" : std::string(certs[0].data(), certs[0].size());
+}
+
+TEST_F(SecurityTest, ARotatedCertificateIsServedWithoutARestartUnderLoad) {
+  const std::string before = PresentedCertificate(
+      server_->address, Pki("user-alice"), 1000);
+  ASSERT_FALSE(before.empty());
+  // Issued anew, as `psctl certs issue` does: a new key and certificate
+  // in place (each file replaced atomically).
+  absl::StatusOr<certs::Pem> ca = certs::ReadCa(*dir_ + "/pki");
+  ASSERT_TRUE(ca.ok());
+  certs::CertRequest request = Daemon(Role::kServer, "s");
+  request.validity = certs::ValidFor(absl::Hours(12));  // within the CA's
+  absl::StatusOr<certs::Pem> renewed = certs::IssueCertificate(*ca, request);
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  // A worker pulls and pushes all along, over one channel.
+  std::atomic<bool> stop{false};
+  std::atomic<int> applied{0}, failed{0};
+  std::string first_failure;
+  std::thread load([&] {
+    auto stub = ServerAs("worker-w1");
+    const std::string token = Token("w1");
+    while (!stop.load()) {
+      grpc::ClientContext pull_ctx, push_ctx;
+      pull_ctx.AddMetadata(kJobTokenMetadata, token);
+      push_ctx.AddMetadata(kJobTokenMetadata, token);
+      v1::PullResponse pulled;
+      v1::PushResponse pushed;
+      grpc::Status s = stub->Pull(&pull_ctx, PullAll(), &pulled);
+      if (s.ok()) s = stub->Push(&push_ctx, Push("w1"), &pushed);
+      if (s.ok()) {
+        ++clock_;
+        ++applied;
+      } else if (failed++ == 0) {
+        first_failure = s.error_message();
+      }
+    }
+  });
+  const absl::Status written =
+      certs::WriteTlsDir(Pki("server-s"), ca->cert, *renewed);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  std::string now_served;
+  for (int i = 1001; absl::Now() < deadline; ++i) {
+    now_served = PresentedCertificate(server_->address, Pki("user-alice"), i);
+    if (now_served == renewed->cert) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const int applied_at_rotation = applied.load();
+  // Pushes go on after the rotation too.
+  while (applied.load() < applied_at_rotation + 5 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  stop = true;
+  load.join();
+  ASSERT_TRUE(written.ok()) << written;
+  EXPECT_EQ(now_served, renewed->cert)
+      << "the server still presents its old certificate after 30 s";
+  EXPECT_NE(before, renewed->cert);
+  EXPECT_EQ(failed.load(), 0) << first_failure;
+  EXPECT_GE(applied.load(), applied_at_rotation + 5);
 }
 
 }  // namespace
