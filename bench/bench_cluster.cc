@@ -182,7 +182,9 @@ void RemoveWorkDir(const std::string& flag, const std::string& dir) {
 }
 
 absl::Status CreateTables(const std::string& job_id,
-                          const v1::PartitionMap& map) {
+                          const v1::PartitionMap& map,
+                          const RpcSecurity* security,
+                          const std::string& job_key) {
   for (int c = 0; c < map.servers_size() * std::max(map.replicas(), 1); ++c) {
     // Group i's copy k: its primary (k = 0) names the backups.
     const int i = c % map.servers_size();
@@ -197,13 +199,15 @@ absl::Status CreateTables(const std::string& job_id,
     request.set_sparse_partitions(map.sparse_partitions());
     for (uint32_t p : PartitionsOf(map, i)) request.add_owned_partitions(p);
     request.set_group(i);
+    request.set_job_key(job_key);
     request.set_role(k == 0 ? v1::PRIMARY : v1::BACKUP);
     if (k == 0 && map.groups_size() > 0) {
       for (int b = 1; b < map.groups(i).replicas_size(); ++b) {
         *request.add_backups() = map.groups(i).replicas(b);
       }
     }
-    auto stub = v1::ParameterServer::NewStub(MakeChannel(server.address()));
+    auto stub = v1::ParameterServer::NewStub(
+        MakeChannel(security, server.address()));
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(kRpcTimeout));
     v1::CreateTablesResponse response;
@@ -218,11 +222,13 @@ absl::Status CreateTables(const std::string& job_id,
 }
 
 absl::Status DropTables(const std::string& job_id,
-                        const v1::PartitionMap& map) {
+                        const v1::PartitionMap& map,
+                        const RpcSecurity* security) {
   for (const v1::ServerEndpoint& server : map.servers()) {
     v1::DropTablesRequest request;
     request.set_job_id(job_id);
-    auto stub = v1::ParameterServer::NewStub(MakeChannel(server.address()));
+    auto stub = v1::ParameterServer::NewStub(
+        MakeChannel(security, server.address()));
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(kRpcTimeout));
     v1::DropTablesResponse response;

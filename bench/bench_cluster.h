@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/rpc_security.h"
 #include "common/subprocess.h"
 #include "proto/ps/v1/ps.pb.h"
 
@@ -51,11 +52,16 @@ absl::StatusOr<std::vector<ServerProcess>> StartServers(
 // Creates `job_id`'s tables on every server of `map` with that server's
 // ranges and sparse partitions, as the coordinator would: every copy of
 // every replica group when the map has groups (common/partition.h).
+// `security`: the channels' (null: plaintext; with TLS it must be a
+// coordinator's); `job_key`: CreateTablesRequest.job_key.
 absl::Status CreateTables(const std::string& job_id,
-                          const v1::PartitionMap& map);
+                          const v1::PartitionMap& map,
+                          const RpcSecurity* security = nullptr,
+                          const std::string& job_key = "");
 
 // Drops `job_id`'s tables on every server of `map`.
-absl::Status DropTables(const std::string& job_id, const v1::PartitionMap& map);
+absl::Status DropTables(const std::string& job_id, const v1::PartitionMap& map,
+                        const RpcSecurity* security = nullptr);
 
 // Runs one single-stream iperf3 test of `duration` over 127.0.0.1 and
 // returns the received throughput in bytes per second.

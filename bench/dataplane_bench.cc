@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -33,6 +34,8 @@
 #include "absl/strings/str_join.h"
 #include "bench/bench_cluster.h"
 #include "client/ps_client.h"
+#include "common/certs.h"
+#include "common/job_token.h"
 #include "common/daemon.h"
 #include "common/partition.h"
 #include "common/rpc.h"
@@ -70,6 +73,10 @@ ABSL_FLAG(bool, tune_process, true,
           "apply TuneMallocForBulkTransfers and DisableMutexDeadlockDetection "
           "(common/daemon.h) to this (the client) process, as ps_worker does "
           "(ps_server always does)");
+ABSL_FLAG(std::vector<std::string>, security, {"plaintext"},
+          "plaintext and/or tls: each measured in turn on servers started "
+          "for it (tls: mutual TLS with a throwaway CA, and the job token "
+          "on every call, as a cluster runs)");
 ABSL_FLAG(std::vector<std::string>, server_flags, {},
           "extra flags for every ps_server, comma-separated, e.g. "
           "--server_flags=--batch_scheduling=false");
@@ -81,6 +88,7 @@ namespace ps::bench {
 namespace {
 
 struct Row {
+  std::string security = "plaintext";
   int servers = 0;
   int replicas = 1;
   int64_t bytes = 0;
@@ -207,9 +215,18 @@ absl::Status Measure(client::PsClient* client, int64_t bytes,
 
 // One row: a fresh job with one SGD table of `bytes` over the first
 // `count` servers.
+// How the bench reaches its servers: plaintext, or TLS as the coordinator
+// (control calls) and as a worker with the job's token (data plane).
+struct Access {
+  std::string name = "plaintext";
+  std::shared_ptr<const RpcSecurity> coordinator;  // null: plaintext
+  std::shared_ptr<const RpcSecurity> worker;
+};
+
 absl::StatusOr<Row> MeasureRow(
     const std::vector<ServerProcess>& servers, int count, int replicas,
-    int64_t bytes, const std::function<absl::StatusOr<double>()>& loopback) {
+    int64_t bytes, const std::function<absl::StatusOr<double>()>& loopback,
+    const Access& access) {
   std::vector<v1::ServerEndpoint> endpoints;
   for (int i = 0; i < count; ++i) endpoints.push_back(servers[i].endpoint);
   v1::TableDef table;
@@ -224,18 +241,40 @@ absl::StatusOr<Row> MeasureRow(
   if (replicas > 1) PlaceReplicaGroups(replicas, &*map);
   const std::string job_id =
       absl::StrCat("bench-", count, "-", replicas, "-", bytes);
-  if (absl::Status s = CreateTables(job_id, *map); !s.ok()) return s;
+  std::string key;
+  client::JobTokenHolder token;
+  if (access.coordinator != nullptr) {
+    absl::StatusOr<std::string> k = NewJobKey();
+    if (!k.ok()) return k.status();
+    key = *k;
+    v1::JobTokenClaims claims;
+    claims.set_job_id(job_id);
+    claims.set_worker_id("bench");
+    claims.set_expires_unix_ms(absl::ToUnixMillis(absl::Now() + absl::Hours(24)));
+    token.Set(MintJobToken(claims, key));
+  }
+  if (absl::Status s =
+          CreateTables(job_id, *map, access.coordinator.get(), key);
+      !s.ok()) {
+    return s;
+  }
 
   client::PsClientOptions options;
+  options.security = access.worker;
+  if (access.worker != nullptr) options.job_token = &token;
   options.worker_id = "bench";
   options.chunk_bytes = absl::GetFlag(FLAGS_chunk_bytes);
   options.channels_per_server = absl::GetFlag(FLAGS_channels_per_server);
   absl::StatusOr<std::unique_ptr<client::PsClient>> client =
       client::PsClient::Create(job_id, *map, options);
   if (!client.ok()) return client.status();
-  Row row{.servers = count, .replicas = replicas, .bytes = bytes};
+  Row row{.security = access.name,
+          .servers = count,
+          .replicas = replicas,
+          .bytes = bytes};
   absl::Status measured = Measure(client->get(), bytes, loopback, &row);
-  absl::Status dropped = DropTables(job_id, *map);
+  client->reset();
+  absl::Status dropped = DropTables(job_id, *map, access.coordinator.get());
   if (!measured.ok()) return measured;
   if (!dropped.ok()) return dropped;
   return row;
@@ -244,16 +283,17 @@ absl::StatusOr<Row> MeasureRow(
 void PrintTable(const std::vector<Row>& rows) {
   const double gb = 1e9;
   absl::PrintF(
-      "| servers | replicas | size | loopback GB/s | push GB/s | pull GB/s | "
-      "push+pull GB/s | p50 ms | p99 ms | push / loopback | "
+      "| security | servers | replicas | size | loopback GB/s | push GB/s | "
+      "pull GB/s | push+pull GB/s | p50 ms | p99 ms | push / loopback | "
       "pull / loopback |\n"
-      "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+      "|--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
   for (const Row& r : rows) {
     const double lo = r.loopback_bps > 0 ? r.loopback_bps : NAN;
     absl::PrintF(
-        "| %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | %.2f | "
-        "%.2f |\n",
-        r.servers, r.replicas, SizeLabel(r.bytes), r.loopback_bps / gb, r.push_bps / gb,
+        "| %s | %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f | "
+        "%.2f | %.2f |\n",
+        r.security, r.servers, r.replicas, SizeLabel(r.bytes),
+        r.loopback_bps / gb, r.push_bps / gb,
         r.pull_bps / gb, r.step_bps / gb, r.p50_ms, r.p99_ms, r.push_bps / lo,
         r.pull_bps / lo);
   }
@@ -272,6 +312,73 @@ void PrintTable(const std::vector<Row>& rows) {
       absl::GetFlag(FLAGS_server_flags).empty()
           ? "none"
           : absl::StrJoin(absl::GetFlag(FLAGS_server_flags), " "));
+}
+
+// TLS over plaintext, for each (servers, replicas, size) measured both ways.
+void PrintSecurityRatios(const std::vector<Row>& rows) {
+  bool header = false;
+  for (const Row& tls : rows) {
+    if (tls.security != "tls") continue;
+    for (const Row& plain : rows) {
+      if (plain.security != "plaintext" || plain.servers != tls.servers ||
+          plain.replicas != tls.replicas || plain.bytes != tls.bytes) {
+        continue;
+      }
+      if (!header) {
+        absl::PrintF(
+            "\n| servers | replicas | size | TLS push / plaintext | "
+            "TLS pull / plaintext | TLS push+pull / plaintext |\n"
+            "|--:|--:|--:|--:|--:|--:|\n");
+        header = true;
+      }
+      absl::PrintF("| %d | %d | %s | %.2f | %.2f | %.2f |\n", tls.servers,
+                   tls.replicas, SizeLabel(tls.bytes),
+                   tls.push_bps / plain.push_bps,
+                   tls.pull_bps / plain.pull_bps,
+                   tls.step_bps / plain.step_bps);
+    }
+  }
+}
+
+// Access for `mode` ("plaintext" or "tls"); for tls, the credentials
+// (written under work_dir/pki once) and the servers' flag.
+absl::StatusOr<Access> AccessFor(const std::string& mode,
+                                 const std::string& work_dir,
+                                 std::vector<std::string>* server_flags) {
+  Access access;
+  access.name = mode;
+  if (mode == "plaintext") return access;
+  if (mode != "tls") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--security: ", mode, "; allowed: plaintext, tls"));
+  }
+  const std::string pki = work_dir + "/pki";
+  if (!std::filesystem::exists(pki + "/ca.crt")) {
+    std::vector<certs::CertRequest> requests;
+    for (auto [role, name] : {std::pair{Role::kCoordinator, "bench"},
+                              std::pair{Role::kServer, "bench"},
+                              std::pair{Role::kWorker, "bench"}}) {
+      certs::CertRequest r;
+      r.identity = {role, name};
+      r.ip_addresses = {"127.0.0.1"};
+      r.validity = certs::ValidFor(absl::Hours(24));
+      requests.push_back(r);
+    }
+    if (absl::Status s = certs::CreateClusterCredentials(pki, requests);
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const RpcSecurity>> coordinator =
+      RpcSecurity::Tls(TlsFilesInDir(pki + "/coordinator-bench"));
+  if (!coordinator.ok()) return coordinator.status();
+  absl::StatusOr<std::shared_ptr<const RpcSecurity>> worker =
+      RpcSecurity::Tls(TlsFilesInDir(pki + "/worker-bench"));
+  if (!worker.ok()) return worker.status();
+  access.coordinator = *coordinator;
+  access.worker = *worker;
+  server_flags->push_back("--tls_dir=" + pki + "/server-bench");
+  return access;
 }
 
 struct Plan {
@@ -346,13 +453,18 @@ absl::Status Run() {
   if (!plan.ok()) return plan.status();
   std::cerr << "logs in " << plan->work_dir
             << " (removed after a successful run)\n";
-  // Owns the server processes: they are stopped on every return below.
-  absl::StatusOr<std::vector<ServerProcess>> servers = StartServers(
-      plan->server_binary,
-      *std::max_element(plan->server_counts.begin(), plan->server_counts.end()),
-      plan->work_dir, absl::GetFlag(FLAGS_server_flags));
-  if (!servers.ok()) return servers.status();
   std::vector<Row> rows;
+  for (const std::string& mode : absl::GetFlag(FLAGS_security)) {
+    std::vector<std::string> flags = absl::GetFlag(FLAGS_server_flags);
+    absl::StatusOr<Access> access = AccessFor(mode, plan->work_dir, &flags);
+    if (!access.ok()) return access.status();
+    // Owns the server processes: they are stopped on every return below.
+    absl::StatusOr<std::vector<ServerProcess>> servers = StartServers(
+        plan->server_binary,
+        *std::max_element(plan->server_counts.begin(),
+                          plan->server_counts.end()),
+        plan->work_dir, flags);
+    if (!servers.ok()) return servers.status();
   for (int replicas : plan->replicas) {
     for (int count : plan->server_counts) {
       if (replicas > count) continue;
@@ -361,14 +473,17 @@ absl::Status Run() {
                   << " replica(s), " << SizeLabel(bytes) << "\n";
         absl::StatusOr<Row> row =
             MeasureRow(*servers, count, replicas, bytes,
-                       [&] { return MeasureLoopback(plan->work_dir); });
+                       [&] { return MeasureLoopback(plan->work_dir); },
+                       *access);
         if (!row.ok()) return row.status();
         rows.push_back(*row);
       }
     }
   }
+    servers->clear();  // stops them, so their logs can go
+  }
   PrintTable(rows);
-  servers->clear();  // stops them, so their logs can go
+  PrintSecurityRatios(rows);
   RemoveWorkDir(absl::GetFlag(FLAGS_work_dir), plan->work_dir);
   return absl::OkStatus();
 }
