@@ -45,9 +45,13 @@ const std::vector<Rule>& Rules() {
       {Daemon::kCoordinator, "ps.v1.Coordinator", {"GetCluster"},
        {kServer, kWorker, kUser, kAdmin}},
       {Daemon::kCoordinator, "ps.v1.Coordinator",
-       {"SubmitJob", "GetJob", "ListJobs", "CancelJob", "WatchJob",
-        "CheckpointJob", "ResumeJob", "GetJobToken"},
+       {"SubmitJob", "ListJobs", "CancelJob", "WatchJob", "CheckpointJob",
+        "ResumeJob", "GetJobToken"},
        {kUser, kAdmin}},
+      // Workers read a job's map after a failover (never its parameters
+      // or key: those need the job's token).
+      {Daemon::kCoordinator, "ps.v1.Coordinator", {"GetJob"},
+       {kWorker, kUser, kAdmin}},
       {Daemon::kCoordinator, "ps.v1.Coordinator",
        {"ReportProgress", "Barrier", "CompleteTask"}, {kWorker}},
       {Daemon::kCoordinator, "ps.v1.Coordinator", {"ReportUnreachable"},

@@ -94,6 +94,11 @@ absl::Status CheckJobToken(absl::string_view token, absl::string_view key,
         "the job token for ", c.job_id(), " expired at ",
         absl::FormatTime(absl::FromUnixMillis(c.expires_unix_ms()))));
   }
+  if (access.ended && !c.read_only()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        c.job_id(), " has ended: its kept tables take only readers' tokens "
+        "(GetJobToken), not a worker's"));
+  }
   if (access.write && c.read_only()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "the job token for ", c.job_id(), " is read-only; pushes need a "

@@ -49,12 +49,16 @@ struct JobAccess {
   absl::string_view job_id;
   absl::string_view worker_id;  // a push's worker id; empty for reads
   bool write = false;
+  // The job has ended (its tables kept for readers): only a reader's token
+  // works.
+  bool ended = false;
 };
 
 // OK when `token` is signed with `key`, unexpired at `now`, and grants
 // `access`. UNAUTHENTICATED for a malformed, forged or expired token;
 // PERMISSION_DENIED naming what it does not grant (another job, another
-// worker id, a write with a read-only token).
+// worker id, a write with a read-only token, a worker's token on a job that
+// has ended).
 absl::Status CheckJobToken(absl::string_view token, absl::string_view key,
                            const JobAccess& access, absl::Time now);
 

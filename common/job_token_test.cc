@@ -92,3 +92,27 @@ TEST_F(JobTokenTest, MalformedTokensNameWhatIsWrong) {
 
 }  // namespace
 }  // namespace ps
+
+namespace ps {
+namespace {
+
+TEST(JobTokenEndedTest, AnEndedJobTakesOnlyReadersTokens) {
+  const std::string key = *NewJobKey();
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  v1::JobTokenClaims claims;
+  claims.set_job_id("job-1");
+  claims.set_worker_id("w1");
+  claims.set_expires_unix_ms(absl::ToUnixMillis(now + absl::Hours(1)));
+  const std::string worker = MintJobToken(claims, key);
+  claims.set_read_only(true);
+  claims.clear_worker_id();
+  const std::string reader = MintJobToken(claims, key);
+  const JobAccess read{.job_id = "job-1", .ended = true};
+  EXPECT_TRUE(CheckJobToken(reader, key, read, now).ok());
+  absl::Status s = CheckJobToken(worker, key, read, now);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("has ended"));
+}
+
+}  // namespace
+}  // namespace ps

@@ -152,7 +152,7 @@ void JobManager::Finish(Record* r, v1::JobState state,
     if (it != busy_.end() && it->second == job.id()) busy_.erase(it);
   }
   if (state == v1::SUCCEEDED) {
-    QueueSeal(r, /*new_key=*/true);
+    QueueSeal(r);
     kept_.push_back(job.id());
     while (static_cast<int>(kept_.size()) > options_.keep_succeeded_tables) {
       absl::StatusOr<Record*> old = Find(kept_.front());
@@ -760,20 +760,10 @@ absl::Status JobManager::CreateAllTables(const v1::Job& job) {
   return CreateTablesOnAll(*servers_, servers, requests);
 }
 
-void JobManager::QueueSeal(Record* r, bool new_key) {
+void JobManager::QueueSeal(Record* r) {
   if (r->job_key.empty() || r->job.partition_map().servers_size() == 0) return;
-  absl::StatusOr<std::string> key =
-      new_key ? NewJobKey() : absl::StatusOr<std::string>(r->job_key);
-  if (!key.ok()) {
-    Logger("jobs")->error("{}: no new key, so its workers' tokens work "
-                          "until they expire: {}",
-                          r->job.id(), key.status().ToString());
-    return;
-  }
-  r->job_key = *std::move(key);
   Seal seal;
   seal.request.set_job_id(r->job.id());
-  seal.request.set_job_key(r->job_key);
   seal.servers = ServersOfJob(r->job);
   seals_.push_back(std::move(seal));
 }

@@ -320,10 +320,10 @@ class JobManager {
     std::vector<v1::ServerEndpoint> servers;
   };
   std::vector<Seal> seals_ ABSL_GUARDED_BY(mu_);
-  // Queues a seal of *r's tables (a job that succeeded, its tables kept):
-  // with a new key, which is r->job_key from then; or, after a restart,
-  // with r->job_key again, in case the seal had not reached them.
-  void QueueSeal(Record* r, bool new_key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues a seal of *r's tables (a job that succeeded, its tables kept:
+  // only readers' tokens work on them from then). Sent again after a
+  // restart, in case it had not reached them.
+  void QueueSeal(Record* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<ReplicaUpdate> replica_updates_ ABSL_GUARDED_BY(mu_);
   absl::Mutex updates_mu_;  // one RunReplicaUpdates at a time, in order
   absl::Time next_heal_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

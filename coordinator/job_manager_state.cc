@@ -72,7 +72,7 @@ void JobManager::Restore(const StoredState& state) {
   for (auto& [n, r] : jobs_) {
     if (r.job.state() == v1::SUCCEEDED && r.drop_on.empty()) {
       kept_.push_back(r.job.id());
-      QueueSeal(&r, /*new_key=*/false);
+      QueueSeal(&r);
     }
   }
   while (static_cast<int>(kept_.size()) > options_.keep_succeeded_tables) {

@@ -99,7 +99,7 @@ absl::Status PsService::CheckServing() const {
 
 absl::Status PsService::CheckToken(const grpc::ServerContextBase& ctx,
                                    const std::string& job_id,
-                                   const std::string& job_key,
+                                   const std::string& job_key, bool ended,
                                    const std::string& worker_id,
                                    bool write) const {
   if (security_ == nullptr || !security_->tls()) return absl::OkStatus();
@@ -118,7 +118,9 @@ absl::Status PsService::CheckToken(const grpc::ServerContextBase& ctx,
   }
   return CheckJobToken(
       absl::string_view(token->second.data(), token->second.size()), job_key,
-      {.job_id = job_id, .worker_id = worker_id, .write = write}, absl::Now());
+      {.job_id = job_id, .worker_id = worker_id, .write = write,
+       .ended = ended},
+      absl::Now());
 }
 
 grpc::Status PsService::CreateTables(grpc::ServerContext*,
@@ -145,15 +147,9 @@ grpc::Status PsService::CreateTables(grpc::ServerContext*,
 grpc::Status PsService::SealTables(grpc::ServerContext*,
                                    const v1::SealTablesRequest* request,
                                    v1::SealTablesResponse*) {
-  if (!request->job_key().empty() &&
-      request->job_key().size() != kJobKeyBytes) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-        "job_key: ", request->job_key().size(), " bytes; a job key has ",
-        kJobKeyBytes)));
-  }
   Logger("server")->info("job {}: sealed (ended; tables kept for readers)",
                          request->job_id());
-  return ToGrpcStatus(store_->SealJob(request->job_id(), request->job_key()));
+  return ToGrpcStatus(store_->SealJob(request->job_id()));
 }
 
 grpc::Status PsService::DropTables(grpc::ServerContext*,
@@ -182,8 +178,8 @@ grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
   }
   absl::StatusOr<PullPlan> plan = PlanPull(*store_, *request);
   absl::Status allowed =
-      plan.ok() ? CheckToken(*ctx, plan->job_id(), plan->job_key(), "",
-                           /*write=*/false)
+      plan.ok() ? CheckToken(*ctx, plan->job_id(), plan->job_key(), plan->ended(),
+                           "", /*write=*/false)
                 : plan.status();
   if (!allowed.ok()) {
     reactor->Finish(ToGrpcStatus(allowed));
@@ -213,7 +209,8 @@ grpc::ServerUnaryReactor* PsService::Push(grpc::CallbackServerContext* ctx,
     if (prepared.ok()) {
       push->prepared = *std::move(prepared);
       s = CheckToken(*ctx, push->fields.job_id(),
-                     push->prepared.group.job_key(), push->fields.worker_id(),
+                     push->prepared.group.job_key(),
+                     push->prepared.group.ended(), push->fields.worker_id(),
                      /*write=*/true);
     } else {
       s = prepared.status();
@@ -514,8 +511,8 @@ grpc::Status PsService::ScanRows(grpc::ServerContext* ctx,
     absl::StatusOr<GroupHandle> group =
         store_->Group(request->job_id(), request->group());
     absl::Status allowed =
-        group.ok() ? CheckToken(*ctx, request->job_id(), group->job_key(), "",
-                                /*write=*/false)
+        group.ok() ? CheckToken(*ctx, request->job_id(), group->job_key(),
+                                group->ended(), "", /*write=*/false)
                    : group.status();
     if (!allowed.ok()) return ToGrpcStatus(allowed);
   }

@@ -143,7 +143,7 @@ class PsService final : public RawDataPlaneService {
   // (CheckJobToken). Without TLS: OK.
   absl::Status CheckToken(const grpc::ServerContextBase& ctx,
                           const std::string& job_id,
-                          const std::string& job_key,
+                          const std::string& job_key, bool ended,
                           const std::string& worker_id, bool write) const;
   // The rest of Push once the push may go on (not held by a checkpoint).
   void ContinuePush(std::shared_ptr<ParsedPush> push,

@@ -39,10 +39,7 @@ absl::StatusOr<std::shared_ptr<TableStore::JobTables>> TableStore::Build(
     const v1::CreateTablesRequest& request) {
   auto job = std::make_shared<JobTables>();
   job->job_id = request.job_id();
-  {
-    absl::MutexLock lock(&job->key_mu);
-    job->job_key = request.job_key();
-  }
+  job->job_key = request.job_key();
   job->group = request.group();
   job->epoch = request.epoch();
   job->role = request.role();
@@ -187,14 +184,12 @@ absl::Status TableStore::DropTables(const std::string& job_id) {
   return absl::OkStatus();
 }
 
-absl::Status TableStore::SealJob(const std::string& job_id,
-                                 const std::string& key) {
+absl::Status TableStore::SealJob(const std::string& job_id) {
   absl::MutexLock lock(&mu_);
   int sealed = 0;
   for (auto& [k, group] : jobs_) {
     if (k.first != job_id) continue;
-    absl::MutexLock key_lock(&group->key_mu);
-    group->job_key = key;
+    group->ended.store(true);
     ++sealed;
   }
   if (sealed == 0) {
@@ -394,10 +389,8 @@ JobClock::State GroupHandle::ClockState() const {
 }
 
 const std::string& GroupHandle::job_id() const { return job_->job_id; }
-std::string GroupHandle::job_key() const {
-  absl::MutexLock lock(&job_->key_mu);
-  return job_->job_key;
-}
+const std::string& GroupHandle::job_key() const { return job_->job_key; }
+bool GroupHandle::ended() const { return job_->ended.load(); }
 int GroupHandle::group() const { return job_->group; }
 uint64_t GroupHandle::epoch() const { return job_->epoch.load(); }
 v1::ReplicaRole GroupHandle::role() const { return job_->role.load(); }
@@ -495,10 +488,8 @@ absl::StatusOr<PullPlan> TableStore::PlanPull(
   plan.values_ = values;
   plan.clock_ = (*job)->clock.get();
   plan.job_id_ = &(*job)->job_id;
-  {
-    absl::MutexLock lock(&(*job)->key_mu);
-    plan.job_key_ = (*job)->job_key;
-  }
+  plan.job_key_ = &(*job)->job_key;
+  plan.ended_ = &(*job)->ended;
   plan.pull_clock_ = request.clock();
   plan.slices_.reserve(resolved->dense.size());
   for (int i = 0; i < request.slices_size(); ++i) {

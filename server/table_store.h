@@ -129,7 +129,8 @@ class PullPlan {
   // The job's id, and its token key (CreateTablesRequest.job_key; empty:
   // none).
   const std::string& job_id() const { return *job_id_; }
-  const std::string& job_key() const { return job_key_; }
+  const std::string& job_key() const { return *job_key_; }
+  bool ended() const { return ended_->load(); }
 
  private:
   friend class TableStore;
@@ -144,7 +145,8 @@ class PullPlan {
   };
   std::shared_ptr<const void> job_;  // owns the shards and the clock
   const std::string* job_id_ = nullptr;   // in *job_
-  std::string job_key_;  // as the pull was planned
+  const std::string* job_key_ = nullptr;     // in *job_
+  const std::atomic<bool>* ended_ = nullptr;  // in *job_
   JobClock* clock_ = nullptr;
   int64_t pull_clock_ = 0;  // the puller's clock
   std::vector<Slice> slices_;
@@ -163,10 +165,8 @@ struct StoredTable {
 };
 struct GroupTables {
   std::string job_id;
-  // CreateTablesRequest.job_key: checks its tokens; replaced when the job
-  // ends with its tables kept (TableStore::SealJob).
-  mutable absl::Mutex key_mu;
-  std::string job_key ABSL_GUARDED_BY(key_mu);
+  std::string job_key;  // CreateTablesRequest.job_key: checks its tokens
+  std::atomic<bool> ended{false};  // TableStore::SealJob
   int group = 0;
   std::atomic<uint64_t> epoch{0};
   std::atomic<v1::ReplicaRole> role{v1::PRIMARY};
@@ -199,7 +199,9 @@ class GroupHandle {
   GroupHandle() = default;
   const std::string& job_id() const;
   // The job's token key (CreateTablesRequest.job_key); empty: none.
-  std::string job_key() const;
+  const std::string& job_key() const;
+  // The job has ended; its tables are kept for readers (SealJob).
+  bool ended() const;
   int group() const;
   uint64_t epoch() const;
   v1::ReplicaRole role() const;
@@ -263,10 +265,10 @@ class TableStore {
   absl::Status DropTables(const std::string& job_id);
   // Drops one group of the job; OK when there is none.
   absl::Status DropGroup(const std::string& job_id, int group);
-  // Replaces the token key of every group of the job here with `key` (a
-  // job that ended with its tables kept: its workers' tokens stop working,
-  // readers get tokens of the new key). NOT_FOUND when none is here.
-  absl::Status SealJob(const std::string& job_id, const std::string& key);
+  // Marks every group of the job here ended (its tables kept for readers):
+  // from then on only readers' tokens work on them. NOT_FOUND when none is
+  // here.
+  absl::Status SealJob(const std::string& job_id);
   // Drops every table of every job; the job ids that had tables.
   std::vector<std::string> DropAll();
 

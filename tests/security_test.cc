@@ -358,7 +358,6 @@ TEST_F(SecurityTest, OnlyTheCoordinatorControlsTables) {
     grpc::ClientContext seal_ctx;
     v1::SealTablesRequest seal;
     seal.set_job_id(kJob);
-    seal.set_job_key(other_key_);
     v1::SealTablesResponse sealed;
     EXPECT_EQ(stub->SealTables(&seal_ctx, seal, &sealed).error_code(),
               Code::PERMISSION_DENIED)
@@ -415,19 +414,26 @@ TEST_F(SecurityTest, AFinishedJobsWorkerTokenNoLongerWorks) {
   const std::string worker_token = Token("w1");
   ASSERT_EQ(PullPush("worker-w1", worker_token).second, Code::OK);
   const std::string after_push = Values();
-  // The coordinator seals the job's tables with a new key as it ends.
+  // A reader's token taken before the job ends.
+  const std::string reader_token = Token("", /*read_only=*/true);
+  // The coordinator seals the job's tables as it ends.
   grpc::ClientContext ctx;
   v1::SealTablesRequest seal;
   seal.set_job_id(kJob);
-  seal.set_job_key(other_key_);
   v1::SealTablesResponse sealed;
   ASSERT_TRUE(
       ServerAs("coordinator-c")->SealTables(&ctx, seal, &sealed).ok());
   const auto [pull, push] = PullPush("worker-w1", worker_token);
-  EXPECT_EQ(pull, Code::UNAUTHENTICATED);
-  EXPECT_EQ(push, Code::UNAUTHENTICATED);
-  // A reader's token of the new key still reads the kept tables.
-  key_ = other_key_;
+  EXPECT_EQ(pull, Code::PERMISSION_DENIED);
+  EXPECT_EQ(push, Code::PERMISSION_DENIED);
+  EXPECT_THAT(last_message_, HasSubstr("sec-1 has ended"));
+  // Readers' tokens, older or newer, still read the kept tables.
+  grpc::ClientContext read_ctx;
+  read_ctx.AddMetadata(kJobTokenMetadata, reader_token);
+  v1::PullResponse pulled;
+  ASSERT_TRUE(
+      ServerAs("user-alice")->Pull(&read_ctx, PullAll(), &pulled).ok());
+  EXPECT_EQ(pulled.values(), after_push);
   EXPECT_EQ(Values(), after_push);
 }
 
@@ -515,6 +521,8 @@ TEST_F(SecurityTest, UsersSeeAndChangeOnlyTheirOwnJobsWhichTrainWithTokens) {
   EXPECT_EQ(bob.error_code(), Code::PERMISSION_DENIED);
   EXPECT_THAT(bob.error_message(), HasSubstr("is not yours: user bob"));
   EXPECT_TRUE(get("admin-root").first.ok());
+  EXPECT_TRUE(get("worker-w2").first.ok());  // follows a failover's map
+  EXPECT_EQ(get("server-s2").first.error_code(), Code::PERMISSION_DENIED);
   {
     grpc::ClientContext c;
     v1::ListJobsResponse list;

@@ -224,6 +224,10 @@ int RunLocalCommand(const std::string& spec_path,
 // A command that talks to the coordinator at --coordinator; its exit code.
 int RunRemoteCommand(const std::string& command, const std::string& arg,
                      ps::client::ExportFormat format) {
+  // A spec is checked before anything is dialled.
+  absl::StatusOr<ps::v1::JobSpec> spec = ps::v1::JobSpec();
+  if (command == "submit") spec = ps::client::LoadJobSpec(UserPath(arg));
+  if (!spec.ok()) return Fail(spec.status());
   absl::StatusOr<std::shared_ptr<const ps::RpcSecurity>> security =
       ps::SecurityFromFlags({absl::GetFlag(FLAGS_coordinator)});
   if (!security.ok()) return Fail(security.status());
@@ -232,8 +236,6 @@ int RunRemoteCommand(const std::string& command, const std::string& arg,
   if (!coordinator.ok()) return Fail(coordinator.status());
   ps::client::CoordinatorClient* client = coordinator->get();
   if (command == "submit") {
-    auto spec = ps::client::LoadJobSpec(UserPath(arg));
-    if (!spec.ok()) return Fail(spec.status());
     auto id = ps::client::Submit(client, *spec);
     if (!id.ok()) return Fail(id.status());
     std::cout << *id << std::endl;
