@@ -105,7 +105,7 @@ bool DocumentedError(const absl::Status& s) {
 std::optional<int64_t> ExpectedPullFloats(const v1::PullRequest& request,
                                           const JobSetup& setup) {
   if (request.job_id() != kJobId || request.group() != kGroup ||
-      request.epoch() != kEpoch || setup.backup) {
+      request.epoch() != kEpoch || setup.backup || request.clock() < 0) {
     return std::nullopt;
   }
   std::optional<int64_t> dense = DenseFloats(request.slices());

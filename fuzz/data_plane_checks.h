@@ -34,7 +34,7 @@ bool DocumentedError(const absl::Status& s);
 
 // The floats a pull of the data-plane job under `setup` answers, or nothing
 // when the store must refuse it: the job, group and epoch are the job's,
-// the group is its PRIMARY, every dense slice lies in a range this server
+// the group is its PRIMARY, the clock is >= 0, every dense slice lies in a range this server
 // holds, every sparse slice names a SPARSE table with keys >= 1, the keys'
 // bytes are 8 per key counted, and every key is in an owned partition.
 std::optional<int64_t> ExpectedPullFloats(const v1::PullRequest& request,
