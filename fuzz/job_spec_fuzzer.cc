@@ -15,9 +15,9 @@
 //     "allowed"), NOT_FOUND (a data file) or FAILED_PRECONDITION (no live
 //     servers); or accepts a spec for a cluster but refuses it for a larger
 //     one;
-//   - a spec ValidateJobSpec accepts has a checkpoint dir with a NUL or a
-//     ".." part, or a model that ModelTables cannot lay out or the servers
-//     refuse.
+//   - a spec ValidateJobSpec accepts has a data dir with a NUL, a
+//     checkpoint dir with a NUL or a ".." part, or a model that ModelTables
+//     cannot lay out or the servers refuse.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -119,7 +119,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (ForCluster(*spec, valid, limits).ok() && !fits_largest) abort();
   }
   if (valid.ok()) {
-    if (!SafeDir(spec->training().checkpoint().dir())) abort();
+    if (!SafeDir(spec->training().checkpoint().dir()) ||
+        spec->data().dir().find('\0') != std::string::npos) {
+      abort();
+    }
     CheckModel(*spec);
   }
   return 0;
