@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -21,6 +22,17 @@ absl::Status CheckRange(absl::string_view field, int64_t value, int64_t lo,
   if (value >= lo && value <= hi) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       field, ": ", value, " is out of range; allowed: [", lo, ", ", hi, "]"));
+}
+
+// A path with a NUL byte names another path to every system call (which
+// reads up to the NUL) than to the checks made on the whole string.
+absl::Status CheckNoNul(absl::string_view field, const std::string& path,
+                        absl::string_view allowed) {
+  const size_t nul = path.find('\0');
+  if (nul == std::string::npos) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": '", absl::CHexEscape(path), "' has a NUL byte at ",
+                   nul, "; allowed: ", allowed));
 }
 
 // The first field of `message` (or of a message inside it) that this build's
@@ -133,6 +145,11 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
         "data.dir: empty; allowed: a folder readable by the coordinator and "
         "every worker");
   }
+  if (absl::Status s = CheckNoNul("data.dir", spec.data().dir(),
+                                  "a folder path without NUL bytes");
+      !s.ok()) {
+    return s;
+  }
   return ValidateCheckpointSpec(spec.training().checkpoint());
 }
 
@@ -152,6 +169,14 @@ absl::Status ValidateCheckpointSpec(const v1::CheckpointSpec& c) {
           "the coordinator and every server see, when checkpoints are on");
     }
     return absl::OkStatus();
+  }
+  // Every file call stops at a NUL: "/home/x\0y" would be /home/x to the
+  // coordinator's cleanup of a failed checkpoint (remove_all), not a
+  // folder under the job's.
+  if (absl::Status s = CheckNoNul("training.checkpoint.dir", c.dir(),
+                                  "an absolute path without '..' or NUL bytes");
+      !s.ok()) {
+    return s;
   }
   if (c.dir()[0] != '/' || c.dir().find("/../") != std::string::npos ||
       absl::EndsWith(c.dir(), "/..")) {

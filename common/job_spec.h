@@ -2,7 +2,8 @@
 // ps.v1.JobSpec in proto/ps/v1/ps.proto, defined once.
 //
 // Every error is InvalidArgument (or NotFound for a missing data file) with a
-// message of the form "<field>: <value> ...; allowed: <what is allowed>".
+// message of the form "<field>: <value> ...; allowed: <what is allowed>",
+// but FailedPrecondition when no server is live.
 #ifndef PS_COMMON_JOB_SPEC_H_
 #define PS_COMMON_JOB_SPEC_H_
 
@@ -17,10 +18,11 @@ namespace ps {
 // Parses the protobuf JSON form of a JobSpec; unknown fields are errors.
 absl::StatusOr<v1::JobSpec> ParseJobSpecJson(const std::string& json);
 
-// Checks what can be checked without the cluster: types, ranges, sizes.
+// Checks what can be checked without the cluster: types, ranges, sizes,
+// paths (no NUL byte, which would cut them short for every system call).
 absl::Status ValidateJobSpec(const v1::JobSpec& spec);
 // training.checkpoint alone (part of ValidateJobSpec): counts in range, and
-// a dir (absolute, no "..") exactly when checkpoints are on.
+// a dir (absolute, no "..", no NUL byte) exactly when checkpoints are on.
 absl::Status ValidateCheckpointSpec(const v1::CheckpointSpec& checkpoint);
 
 // What the coordinator knows when a job is submitted.

@@ -207,5 +207,38 @@ TEST(JobSpecTest, CheckpointSpecIsChecked) {
       << s;
 }
 
+// A NUL byte ends the path for every system call: "/home/x\0y" passed
+// the checks as a whole string but was /home/x to the coordinator's
+// remove_all of a failed checkpoint's folder. Protobuf's JSON parser lets a
+// NUL in, escaped or raw. (Found by the job_spec fuzz target.)
+TEST(JobSpecTest, PathsWithANulByteAreRejected) {
+  for (const std::string& nul :
+       {std::string("\\u0000"), std::string(1, '\0')}) {
+    std::string json = kGoodSpec;
+    json.replace(json.find("\"/data\""), 7, "\"/da" + nul + "ta\"");
+    absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(json);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    ASSERT_EQ(spec->data().dir(), std::string("/da\0ta", 6));
+    ExpectRejected(*spec, "data.dir", "'/da\\x00ta' has a NUL byte at 3");
+    EXPECT_EQ(
+        ValidateJobSpecForCluster(*spec, {.live_workers = 2, .live_servers = 2})
+            .code(),
+        absl::StatusCode::kInvalidArgument);
+  }
+  v1::CheckpointSpec c;
+  c.set_every_steps(100);
+  c.set_dir(std::string("/home/alice\0/x", 14));
+  absl::Status s = ValidateCheckpointSpec(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("training.checkpoint.dir: '/home/alice\\x00/x' "
+                             "has a NUL byte at 11; allowed: an absolute path "
+                             "without '..' or NUL bytes"),
+            std::string::npos)
+      << s;
+  c.set_dir(std::string("/data/ckpt/..\0", 14));  // ".." once cut at the NUL
+  EXPECT_EQ(ValidateCheckpointSpec(c).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace ps

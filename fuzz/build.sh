@@ -17,10 +17,13 @@
 # Bazel, which cannot build from there, and a checkout may have none.)
 #
 # Binaries go to $FUZZ_OUT/bin/<target> (FUZZ_OUT defaults to fuzz/out),
-# objects to $FUZZ_OUT/obj/<target>/, FUZZ_JOBS (default: nproc) compiles
-# at a time. A target is rebuilt whole, and only when a source, a header
-# beside one, fuzz/targets or this script is newer than its binary. Exit status: 0 built, 1 a
-# compile failed, 77 no clang with libFuzzer (nothing built).
+# objects to $FUZZ_OUT/obj/<source>.o, shared by every target built from
+# that source (the flags are the same for all), FUZZ_JOBS (default: nproc)
+# compiles at a time. An object is recompiled when its source, a file it
+# includes (the .d clang writes beside it) or this script is newer; a
+# target is relinked when an object, fuzz/targets or this script is newer
+# than its binary. Exit status: 0 built, 1 a compile failed, 77 no clang
+# with libFuzzer (nothing built).
 set -euo pipefail
 
 ROOT=${FUZZ_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -58,16 +61,20 @@ target_lines() {
   done
 }
 
-# True when bin is missing or older than anything it is built from.
+# True when $1 is missing or older than anything else named.
 stale() {
-  local bin=$1 src
+  local out=$1 src
   shift
-  [[ -e $bin ]] || return 0
-  for src in "$ROOT/fuzz/targets" "${BASH_SOURCE[0]}" "$@" \
-             $(for s in "$@"; do ls "$(dirname "$s")"/*.h 2>/dev/null; done); do
-    [[ $src -nt $bin ]] && return 0
+  [[ -e $out ]] || return 0
+  for src in "$@"; do
+    [[ $src -nt $out ]] && return 0
   done
   return 1
+}
+
+# The files the make rule in dependency file $1 names after its target.
+dependencies() {
+  sed -e 's/^[^:]*://' -e 's/\\$//' "$1"
 }
 
 # Generates the C++ of proto ($1, from the repository root) unless it is
@@ -91,38 +98,59 @@ proto_object() {
   echo "$gen.pb.o"
 }
 
+# Compiles source $2 (absolute) with $1 into its shared object unless
+# that is up to date; prints the object's path.
+object() {
+  local cxx=$1 src=$2
+  local obj="$OUT/obj/${src#"$ROOT"/}.o"
+  local dep="${obj%.o}.d"
+  # shellcheck disable=SC2046
+  if [[ -e $dep ]] &&
+      ! stale "$obj" "${BASH_SOURCE[0]}" $(dependencies "$dep"); then
+    echo "$obj"
+    return
+  fi
+  mkdir -p "$(dirname "$obj")"
+  "$cxx" "${CXXFLAGS[@]}" -MMD -MF "$dep.new" -c "$src" -o "$obj.new" ||
+    return 1
+  mv "$dep.new" "$dep"
+  mv "$obj.new" "$obj"
+  echo "$obj"
+}
+
 build_one() {
   local cxx=$1 name=$2
   shift 2
-  local sources=() objects=() s obj
+  local objects=() sources=() s obj
   for s in "$@"; do
     if [[ $s == *.proto ]]; then
       obj=$(proto_object "$cxx" "$s") || exit 1
       objects+=("$obj")
+    else
+      sources+=("$ROOT/$s")
     fi
-    sources+=("$ROOT/$s")
   done
-  local bin="$OUT/bin/$name"
-  if ! stale "$bin" "${sources[@]}" "${objects[@]}"; then
-    echo "fuzz: $name is up to date ($bin)"
-    return
-  fi
-  echo "fuzz: building $name with $cxx"
-  local o running=() failed=0
+  local list="$OUT/obj/$name.objects" running=() failed=0
+  mkdir -p "$OUT/obj"
+  : >"$list"
   for s in "${sources[@]}"; do
-    [[ $s == *.proto ]] && continue
-    o="$OUT/obj/$name/${s#"$ROOT"/}.o"
-    mkdir -p "$(dirname "$o")"
-    "$cxx" "${CXXFLAGS[@]}" -c "$s" -o "$o" &
+    object "$cxx" "$s" >>"$list" &
     running+=($!)
-    objects+=("$o")
     if ((${#running[@]} >= JOBS)); then
       wait "${running[0]}" || failed=1
       running=("${running[@]:1}")
     fi
   done
-  for o in "${running[@]}"; do wait "$o" || failed=1; done
+  for s in "${running[@]}"; do wait "$s" || failed=1; done
   ((failed == 0)) || exit 1
+  mapfile -t -O "${#objects[@]}" objects <"$list"
+  rm -f "$list"
+  local bin="$OUT/bin/$name"
+  if ! stale "$bin" "$ROOT/fuzz/targets" "${BASH_SOURCE[0]}" "${objects[@]}"; then
+    echo "fuzz: $name is up to date ($bin)"
+    return
+  fi
+  echo "fuzz: linking $name with $cxx"
   mkdir -p "$OUT/bin"
   # shellcheck disable=SC2046
   "$cxx" "${CXXFLAGS[@]}" "${objects[@]}" -o "$bin.new" \

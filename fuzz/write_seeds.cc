@@ -4,13 +4,17 @@
 //
 //   bazel run //fuzz:write_seeds
 //
-// (writes fuzz/corpus/<target>/ under the workspace, or under argv[1]).
+// (writes fuzz/corpus/<target>/ under the workspace, or under argv[1]; the
+// job_spec seeds start from the example specs in examples/, or argv[2]).
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -18,8 +22,12 @@
 #include "client/psctl/psx_format.h"
 #include "client/psctl/safetensors.h"
 #include "client/psctl/safetensors_export.h"
+#include "common/hash.h"
 #include "common/partition.h"
+#include "fuzz/data_plane_job.h"
+#include "fuzz/request_pieces.h"
 #include "fuzz/snapshot_group.h"
+#include "fuzz/sparse_request_input.h"
 #include "nlohmann/json.hpp"
 #include "server/checkpoint_file.h"
 
@@ -241,15 +249,360 @@ void SnapshotSeeds(const std::string& dir) {
 }  // namespace
 }  // namespace ps::server
 
+namespace ps::fuzz {
+namespace {
+
+using client::Write;
+
+std::string KeyBytes(const std::vector<uint64_t>& keys) {
+  return std::string(reinterpret_cast<const char*>(keys.data()),
+                     keys.size() * sizeof(uint64_t));
+}
+
+// The first `n` keys from 1 up that this server owns (or does not own).
+std::vector<uint64_t> Keys(int n, bool owned) {
+  std::vector<uint64_t> keys;
+  for (uint64_t k = 1; static_cast<int>(keys.size()) < n; ++k) {
+    if (OwnsKey(k) == owned) keys.push_back(k);
+  }
+  return keys;
+}
+
+std::string Floats(int n, float first) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    const float v = first + 0.25f * i;
+    out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+  }
+  return out;
+}
+
+template <typename Request>
+void AddDense(Request* r, const std::string& table, int64_t offset,
+              int64_t count) {
+  v1::DenseSlice* s = r->add_slices();
+  s->set_table(table);
+  s->set_offset(offset);
+  s->set_count(count);
+}
+
+template <typename Request>
+void AddSparse(Request* r, const std::string& table,
+               const std::vector<uint64_t>& keys) {
+  v1::SparseSlice* s = r->add_sparse();
+  s->set_table(table);
+  s->set_keys(static_cast<int64_t>(keys.size()));
+  r->mutable_keys()->append(KeyBytes(keys));
+}
+
+template <typename Request>
+Request Addressed() {
+  Request r;
+  r.set_job_id(kJobId);
+  r.set_epoch(kEpoch);
+  r.set_group(kGroup);
+  return r;
+}
+
+// A push of worker `worker`'s first clock, its values filled in.
+v1::PushRequest Push(const std::string& worker, bool dense, bool sparse) {
+  auto p = Addressed<v1::PushRequest>();
+  p.set_worker_id(worker);
+  p.set_seq(1);
+  p.set_clock(0);
+  p.set_clock_pushes(1);
+  int floats = 0;
+  if (dense) {
+    AddDense(&p, "w", 20, 8);
+    AddDense(&p, "b", 0, 4);
+    floats += 12;
+  }
+  if (sparse) {
+    AddSparse(&p, "emb", Keys(2, true));
+    AddSparse(&p, "wide", Keys(3, true));
+    floats += 2 * 4 + 3;
+  }
+  p.set_values(Floats(floats, -1.0f));
+  return p;
+}
+
+uint8_t Setup(v1::Consistency mode, bool backup = false) {
+  return SetupByte({.mode = mode, .with_workers = true, .backup = backup});
+}
+
+void PushSeeds(const std::string& dir) {
+  auto put = [&](const std::string& name, uint8_t setup,
+                 std::vector<uint16_t> cuts, const v1::PushRequest& p) {
+    Write(dir, name + ".bin",
+          EncodeRequestInput(setup, cuts, cuts.size() % 2 == 1,
+                             p.SerializeAsString()));
+  };
+  const v1::PushRequest mixed = Push("w0", true, true);
+  put("valid_dense_asp", Setup(v1::ASP), {}, Push("w0", true, false));
+  put("valid_sparse_ssp", Setup(v1::SSP), {3, 40}, Push("w1", false, true));
+  put("valid_mixed_bsp", Setup(v1::BSP), {1, 2, 17, 30, 31, 60, 90}, mixed);
+  v1::PushRequest forwarded = mixed;
+  forwarded.set_replica_op(1);
+  put("valid_replica", Setup(v1::ASP, /*backup=*/true), {50}, forwarded);
+  put("valid_clock_only_bsp", Setup(v1::BSP), {}, Push("w1", false, false));
+  v1::PushRequest anonymous = Push("", true, true);
+  put("valid_anonymous", SetupByte({.mode = v1::ASP, .with_workers = false}),
+      {9}, anonymous);
+  auto bad = [&](const std::string& name, auto&& edit) {
+    v1::PushRequest p = mixed;
+    edit(p);
+    put("bad_" + name, Setup(v1::ASP), {}, p);
+  };
+  bad("stale_epoch", [](v1::PushRequest& p) { p.set_epoch(kEpoch - 1); });
+  bad("held_elsewhere",
+      [](v1::PushRequest& p) { p.mutable_slices(0)->set_offset(0); });
+  bad("out_of_table", [](v1::PushRequest& p) {
+    p.mutable_slices(1)->set_count(5);
+    p.mutable_values()->append(Floats(1, 0));
+  });
+  bad("wrong_kind",
+      [](v1::PushRequest& p) { p.mutable_slices(1)->set_table("emb"); });
+  bad("unowned_key", [](v1::PushRequest& p) {
+    p.set_keys(KeyBytes(Keys(2, true)) + KeyBytes(Keys(1, false)) +
+               KeyBytes(Keys(2, true)));
+  });
+  bad("repeated_key", [](v1::PushRequest& p) {
+    const uint64_t k = Keys(1, true)[0];
+    p.set_keys(KeyBytes({k, k}) + KeyBytes(Keys(3, true)));
+  });
+  bad("key_count",
+      [](v1::PushRequest& p) { p.mutable_sparse(1)->set_keys(4); });
+  bad("nan", [](v1::PushRequest& p) {
+    const float nan = std::nanf("");
+    p.mutable_values()->replace(
+        8, 4, std::string(reinterpret_cast<const char*>(&nan), sizeof(nan)));
+  });
+  bad("value_bytes",
+      [](v1::PushRequest& p) { p.mutable_values()->pop_back(); });
+  bad("clock_order", [](v1::PushRequest& p) { p.set_clock(3); });
+  bad("unknown_worker", [](v1::PushRequest& p) { p.set_worker_id("w9"); });
+  const std::string bytes = mixed.SerializeAsString();
+  Write(dir, "bad_truncated.bin",
+        EncodeRequestInput(Setup(v1::ASP), {7}, false,
+                           bytes.substr(0, bytes.size() - 3)));
+}
+
+void PullSeeds(const std::string& dir) {
+  auto put = [&](const std::string& name, uint8_t setup,
+                 std::vector<uint16_t> cuts, const v1::PullRequest& p) {
+    Write(dir, name + ".bin",
+          EncodeRequestInput(setup, cuts, cuts.size() % 2 == 1,
+                             p.SerializeAsString()));
+  };
+  auto mixed = Addressed<v1::PullRequest>();
+  AddDense(&mixed, "w", 16, 32);
+  AddDense(&mixed, "b", 1, 2);
+  AddSparse(&mixed, "emb", Keys(3, true));
+  const uint64_t k = Keys(1, true)[0];
+  AddSparse(&mixed, "wide", {k, k});  // a pull may repeat a key
+  mixed.set_clock(1);
+  auto dense = Addressed<v1::PullRequest>();
+  AddDense(&dense, "w", 30, 10);
+  put("valid_dense_asp", Setup(v1::ASP), {}, dense);
+  put("valid_mixed_ssp", Setup(v1::SSP), {2, 33}, mixed);
+  v1::PullRequest first = mixed;
+  first.set_clock(0);
+  put("valid_mixed_bsp", Setup(v1::BSP), {1, 5, 9, 40, 41, 70, 71}, first);
+  put("valid_empty", Setup(v1::ASP), {}, Addressed<v1::PullRequest>());
+  put("bad_backup", Setup(v1::ASP, /*backup=*/true), {}, dense);
+  put("bad_waits_bsp", Setup(v1::BSP), {5}, mixed);
+  auto bad = [&](const std::string& name, auto&& edit) {
+    v1::PullRequest p = mixed;
+    edit(p);
+    put("bad_" + name, Setup(v1::ASP), {}, p);
+  };
+  bad("unknown_job", [](v1::PullRequest& p) { p.set_job_id("job-2"); });
+  bad("other_group", [](v1::PullRequest& p) { p.set_group(1); });
+  bad("held_elsewhere", [](v1::PullRequest& p) {
+    p.mutable_slices(0)->set_offset(0);
+    p.mutable_slices(0)->set_count(8);
+  });
+  bad("negative_count",
+      [](v1::PullRequest& p) { p.mutable_slices(1)->set_count(-1); });
+  bad("unowned_key", [](v1::PullRequest& p) {
+    p.set_keys(KeyBytes(Keys(1, false)) + p.keys().substr(8));
+  });
+  bad("keys_short", [](v1::PullRequest& p) {
+    p.mutable_keys()->resize(p.keys().size() - 3);
+  });
+  bad("no_such_table",
+      [](v1::PullRequest& p) { p.mutable_sparse(0)->set_table("nope"); });
+  const std::string bytes = mixed.SerializeAsString();
+  Write(dir, "bad_truncated.bin",
+        EncodeRequestInput(Setup(v1::ASP), {3}, false, bytes.substr(0, 20)));
+}
+
+// The first `n` keys from 1 up whose partition of `partitions` is among
+// `owned` (or is not).
+std::vector<uint64_t> KeysIn(int n, uint32_t partitions,
+                             const std::vector<uint32_t>& owned,
+                             bool in = true) {
+  std::vector<uint64_t> keys;
+  for (uint64_t k = 1; static_cast<int>(keys.size()) < n; ++k) {
+    const uint32_t p = SparsePartition(k, partitions);
+    if ((std::find(owned.begin(), owned.end(), p) != owned.end()) == in) {
+      keys.push_back(k);
+    }
+  }
+  return keys;
+}
+
+void SparseSeeds(const std::string& dir) {
+  SparseSeed base;
+  base.partitions = 8;
+  base.owned = {1, 2, 5, 6};
+  base.tables = {{4, v1::ADAGRAD}, {1, v1::FTRL}};
+  base.slices = {{0, 3}, {1, 2}};
+  base.keys = KeysIn(5, 8, base.owned);
+  auto put = [&](const std::string& name, const SparseSeed& seed) {
+    Write(dir, name + ".bin", EncodeSparseRequest(seed));
+  };
+  auto variant = [&](const std::string& name, auto&& edit) {
+    SparseSeed seed = base;
+    edit(seed);
+    put(name, seed);
+  };
+  put("valid_pull_asp", base);
+  variant("valid_push_ssp", [](SparseSeed& s) { s.push = true, s.mode = 1; });
+  variant("valid_push_values_bsp", [](SparseSeed& s) {
+    s.push = true, s.mode = 2, s.values_from_input = true;
+    s.values = Floats(3 * 4 + 2, 0.5f);
+  });
+  variant("valid_repeat_in_pull", [](SparseSeed& s) { s.keys[1] = s.keys[0]; });
+  variant("valid_wide_rows", [](SparseSeed& s) {
+    s.mode = 3;
+    s.tables = {{4096, v1::ADAM}, {1, v1::SGD}, {16, v1::MOMENTUM}};
+    s.slices = {{2, 2}, {0, 1}};
+    s.keys.resize(3);
+  });
+  variant("valid_many_partitions", [](SparseSeed& s) {
+    s.push = true;
+    s.partitions = 1 << 20;
+    s.owned = {0, 7, 4095, 65536, (1 << 20) - 1};
+    s.tables = {{2, v1::ADAMW}};
+    s.slices = {{0, 2}};
+    s.keys = KeysIn(2, 1 << 20, s.owned);
+  });
+  variant("bad_unowned", [](SparseSeed& s) {
+    s.keys[3] = KeysIn(1, 8, s.owned, /*in=*/false)[0];
+  });
+  variant("bad_repeat_in_push", [](SparseSeed& s) {
+    s.push = true;
+    s.keys[1] = s.keys[0];
+  });
+  variant("bad_dim_zero", [](SparseSeed& s) { s.tables[0].dim = 0; });
+  variant("bad_dim_4097", [](SparseSeed& s) { s.tables[1].dim = 4097; });
+  variant("bad_no_partitions",
+          [](SparseSeed& s) { s.partitions = 0, s.owned = {}; });
+  variant("bad_owned_beyond", [](SparseSeed& s) { s.owned.push_back(8); });
+  variant("bad_owned_twice", [](SparseSeed& s) { s.owned.push_back(2); });
+  variant("bad_optimizer", [](SparseSeed& s) { s.tables[0].optimizer = 7; });
+  variant("bad_negative_keys", [](SparseSeed& s) { s.slices[1].keys = -2; });
+  variant("bad_huge_keys", [](SparseSeed& s) {
+    s.slices[0].keys = INT64_MAX;
+    s.slices[1].keys = 2;
+  });
+  variant("bad_short_keys", [](SparseSeed& s) { s.keys.pop_back(); });
+  variant("bad_dense_table", [](SparseSeed& s) { s.slices[1].table = 2; });
+  variant("bad_no_table", [](SparseSeed& s) { s.slices[1].table = 9; });
+  variant("bad_push_nan", [](SparseSeed& s) {
+    s.push = true, s.values_from_input = true;
+    s.values = Floats(3 * 4 + 2, 1.0f);
+    s.values.replace(4, 4, std::string("\x00\x00\xc0\x7f", 4));  // NaN
+  });
+}
+
+}  // namespace
+}  // namespace ps::fuzz
+
+namespace ps::client {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// The shipped example specs as they are, and variants that each break one
+// rule (or reach a part of the checks the examples do not).
+void JobSpecSeeds(const std::string& examples, const std::string& dir) {
+  std::string mlp;
+  for (const auto& entry : std::filesystem::directory_iterator(examples)) {
+    if (entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)),
+                           std::istreambuf_iterator<char>());
+    Write(dir, "valid_" + entry.path().stem().string() + ".json", text);
+    if (entry.path().stem() == "fashion_mnist_mlp") mlp = text;
+  }
+  ABSL_RAW_CHECK(!mlp.empty(), "examples/fashion_mnist_mlp.json is missing");
+  auto variant = [&](const std::string& name, auto&& edit) {
+    Json j = Json::parse(mlp);
+    edit(j);
+    Write(dir, name + ".json", j.dump(2) + "\n");
+  };
+  variant("valid_checkpoint_ssp", [](Json& j) {
+    j["training"]["consistency"] = "SSP";
+    j["training"]["staleness"] = 2;
+    j["training"]["checkpoint"] = {{"dir", "/var/lib/pscluster/ckpt"},
+                                   {"everySteps", "500"},
+                                   {"everySeconds", "600"},
+                                   {"keep", 2}};
+    j["cluster"]["replicas"] = 2;
+  });
+  variant("valid_adam_schedule", [](Json& j) {
+    j["optimizer"] = {{"type", "ADAM"},
+                      {"learningRate", 0.001},
+                      {"beta1", 0.9},
+                      {"weightDecay", 0.01},
+                      {"schedule",
+                       {{"kind", "COSINE"},
+                        {"warmupSteps", 100},
+                        {"decaySteps", 1000},
+                        {"minFactor", 0.1}}}};
+  });
+  variant("bad_unknown_field", [](Json& j) { j["modle"] = j["model"]; });
+  variant("bad_hidden_size", [](Json& j) {
+    j["model"]["hiddenSizes"] = {256, 0};
+  });
+  variant("bad_epochs", [](Json& j) { j["training"]["epochs"] = -1; });
+  variant("bad_checkpoint_dir", [](Json& j) {
+    j["training"]["checkpoint"] = {{"dir", "/var/ckpt/.."}, {"keep", 1}};
+  });
+  variant("bad_staleness_asp", [](Json& j) { j["training"]["staleness"] = 3; });
+  variant("bad_sparse_on_mnist", [](Json& j) {
+    j["model"] = {{"type", "WIDE_DEEP"}, {"embeddingDim", 300}};
+  });
+  variant("bad_learning_rate",
+          [](Json& j) { j["optimizer"]["learningRate"] = 1e40; });
+  variant("bad_enum", [](Json& j) { j["optimizer"]["type"] = "LBFGS"; });
+  variant("bad_replicas", [](Json& j) { j["cluster"]["replicas"] = 5000; });
+  Write(dir, "bad_truncated.json", mlp.substr(0, mlp.size() / 2));
+  Write(dir, "bad_deep.json", std::string(120, '[') + std::string(120, ']'));
+}
+
+}  // namespace
+}  // namespace ps::client
+
 int main(int argc, char** argv) {
   const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
   const std::string root = argc > 1    ? argv[1]
                            : workspace ? std::string(workspace) + "/fuzz/corpus"
                                        : "fuzz/corpus";
+  const std::string examples = argc > 2 ? argv[2]
+                               : workspace
+                                   ? std::string(workspace) + "/examples"
+                                   : "examples";
   ps::client::PsxSeeds(root + "/psx_reader");
   ps::client::SafetensorsSeeds(root + "/safetensors_reader");
   ps::server::ManifestSeeds(root + "/checkpoint_manifest");
   ps::server::SnapshotSeeds(root + "/group_snapshot");
+  ps::fuzz::PushSeeds(root + "/push_request");
+  ps::fuzz::PullSeeds(root + "/pull_request");
+  ps::fuzz::SparseSeeds(root + "/sparse_request");
+  ps::client::JobSpecSeeds(examples, root + "/job_spec");
   std::cout << "seeds written to " << root << std::endl;
   return 0;
 }

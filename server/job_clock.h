@@ -57,9 +57,10 @@ class JobClock {
   // BSP: the updates of clocks [0, applied) are now visible.
   void Published(int64_t applied);
 
-  // Waits until a pull at `clock` may read, or `deadline`. Returns its
-  // staleness. DEADLINE_EXCEEDED names the workers it waited for; ABORTED
-  // once Close() was called.
+  // Waits until a pull at `clock` (>= 0: TableStore::PlanPull refuses a
+  // negative one) may read, or `deadline`. Returns its staleness.
+  // DEADLINE_EXCEEDED names the workers it waited for; ABORTED once Close()
+  // was called.
   absl::StatusOr<int64_t> AwaitPull(int64_t clock, absl::Time deadline);
 
   // Wakes every waiting pull with ABORTED (the job's tables are dropped).

@@ -467,6 +467,14 @@ void PullPlan::Share(std::vector<DenseShard::SharedValues>* out) const {
 
 absl::StatusOr<PullPlan> TableStore::PlanPull(
     const v1::PullRequest& request) const {
+  // The clock gate subtracts the staleness bound and the slowest worker's
+  // clock from it: a negative clock is no step count, and near INT64_MIN
+  // those subtractions overflow.
+  if (request.clock() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("clock: ", request.clock(),
+                     "; allowed: >= 0 (the steps the puller has finished)"));
+  }
   absl::StatusOr<std::shared_ptr<JobTables>> job =
       Find(request.job_id(), request.group(), request.epoch());
   if (!job.ok()) return job.status();

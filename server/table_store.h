@@ -323,9 +323,10 @@ class TableStore {
 
   // The first step of a pull: resolves its dense and sparse slices and
   // checks its keys (NOT_FOUND, FAILED_PRECONDITION, OUT_OF_RANGE,
-  // INVALID_ARGUMENT, RESOURCE_EXHAUSTED as above); creates nothing. The
-  // caller then awaits the plan and reads it into a buffer of
-  // plan.values() floats. Keys may repeat: each occurrence gets the row.
+  // INVALID_ARGUMENT, RESOURCE_EXHAUSTED as above; INVALID_ARGUMENT for a
+  // negative clock too); creates nothing. The caller then awaits the plan
+  // and reads it into a buffer of plan.values() floats. Keys may repeat:
+  // each occurrence gets the row.
   absl::StatusOr<PullPlan> PlanPull(const v1::PullRequest& request) const;
   // All of a pull in one call: waits as the job's consistency model
   // requires (until `deadline` at most), then fills response->values with

@@ -1,7 +1,9 @@
 // TableStore under BSP and SSP: when pushes are applied and pulls answered.
+#include <limits>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/table_store.h"
 #include "server/test_jobs.h"
@@ -80,6 +82,30 @@ TEST(TableStoreConsistencyTest, OutOfOrderOrUnknownWorkerPushIsRejected) {
   EXPECT_EQ(Push(store, "zed", 0, 1.0f, 1).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Pull(store, 0, absl::ZeroDuration())->first, 0.0f);
+}
+
+// The clock gate computes clock - staleness and clock - the slowest
+// worker's clock; at INT64_MIN that overflowed (undefined behaviour found
+// with the pull_request fuzz target). A negative clock is refused first.
+TEST(TableStoreConsistencyTest, NegativePullClockIsInvalidArgument) {
+  for (v1::Consistency mode : {v1::ASP, v1::SSP, v1::BSP}) {
+    TableStore store;
+    ASSERT_TRUE(
+        store.CreateTables(CreateTwoWorkerJob(mode, mode == v1::SSP ? 1 : 0))
+            .ok());
+    for (int64_t clock : {int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
+      absl::StatusOr<PullPlan> plan = store.PlanPull(PullOfW(clock));
+      EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument)
+          << clock;
+      EXPECT_NE(plan.status().message().find(absl::StrCat("clock: ", clock)),
+                std::string::npos)
+          << plan.status();
+      EXPECT_NE(plan.status().message().find("allowed: >= 0"),
+                std::string::npos)
+          << plan.status();
+    }
+    EXPECT_TRUE(store.PlanPull(PullOfW(0)).ok());
+  }
 }
 
 TEST(TableStoreConsistencyTest, DropWakesWaitingPull) {

@@ -6,13 +6,17 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 
 namespace ps::server {
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
+
+// The longest tag and length protobuf's parser reads, and the largest
+// length (parse_context.h: ReadTag, ReadSize).
+constexpr int kMaxTagBytes = 5;
+constexpr uint64_t kMaxLength = INT_MAX - 16;
 
 // The concatenation of byte pieces as one protobuf input stream, read in
 // place.
@@ -90,6 +94,14 @@ std::vector<absl::string_view> SubPieces(
   return out;
 }
 
+// Appends bytes [at, at + length) of the concatenation of `pieces`.
+void AppendPieces(absl::Span<const absl::string_view> pieces, int64_t at,
+                  int64_t length, std::string* out) {
+  for (absl::string_view piece : SubPieces(pieces, at, length)) {
+    out->append(piece.data(), piece.size());
+  }
+}
+
 void AppendVarint(uint64_t value, std::string* out) {
   while (value >= 0x80) {
     out->push_back(static_cast<char>(value | 0x80));
@@ -117,41 +129,64 @@ absl::Status ParsePushRequest(absl::Span<const absl::string_view> pieces,
       WireFormatLite::MakeTag(v1::PushRequest::kValuesFieldNumber,
                               WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
   values->clear();
-  std::string others;  // every field but values, re-serialised
+  // Every field but values, as the bytes they came in: protobuf's parser
+  // then checks them as strictly as it checks any message.
+  std::string others;
+  int64_t others_from = 0;  // first byte not yet in `others`
   int64_t values_at = -1, values_bytes = 0;
-  {
-    PiecesInputStream stream(pieces);
-    google::protobuf::io::CodedInputStream in(&stream);
-    google::protobuf::io::StringOutputStream others_stream(&others);
-    google::protobuf::io::CodedOutputStream out(&others_stream);
-    for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
-      if (tag != kValuesTag) {
-        // Copies the field, tag included; handles unknown fields and groups.
-        if (!WireFormatLite::SkipField(&in, tag, &out)) {
-          return MalformedPush(absl::StrCat("field ", tag >> 3,
-                                            " is truncated or invalid at byte ",
-                                            in.CurrentPosition()));
-        }
-        continue;
-      }
-      uint64_t length = 0;
-      if (!in.ReadVarint64(&length)) {
-        return MalformedPush("values: truncated length");
-      }
-      const int at = in.CurrentPosition();
-      if (length > INT_MAX || !in.Skip(static_cast<int>(length))) {
-        return MalformedPush(absl::StrCat("values: length ", length,
-                                          " at byte ", at,
-                                          " runs past the end of the message"));
-      }
-      values_at = at;
-      values_bytes = static_cast<int64_t>(length);
+  PiecesInputStream stream(pieces);
+  google::protobuf::io::CodedInputStream in(&stream);
+  for (;;) {
+    const int tag_at = in.CurrentPosition();
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    // CodedInputStream reads a tag of up to 10 bytes and drops the bits
+    // past 32; protobuf's parser refuses one longer than 5 bytes.
+    if (in.CurrentPosition() - tag_at > kMaxTagBytes) {
+      return MalformedPush(absl::StrCat("the tag at byte ", tag_at,
+                                        " is longer than ", kMaxTagBytes,
+                                        " bytes"));
     }
-    if (!in.ConsumedEntireMessage()) {
-      return MalformedPush(absl::StrCat("invalid or truncated tag at byte ",
-                                        in.CurrentPosition()));
+    if (tag != kValuesTag) {
+      if (!WireFormatLite::SkipField(&in, tag)) {
+        return MalformedPush(absl::StrCat("field ", tag >> 3,
+                                          " is truncated or invalid at byte ",
+                                          in.CurrentPosition()));
+      }
+      continue;
     }
-  }  // `out` flushes into `others` here.
+    const int length_at = in.CurrentPosition();
+    uint64_t length = 0;
+    if (!in.ReadVarint64(&length)) {
+      return MalformedPush("values: truncated length");
+    }
+    const int at = in.CurrentPosition();
+    // As protobuf's parser: a length of at most 5 bytes, below 2 GiB.
+    if (at - length_at > kMaxTagBytes) {
+      return MalformedPush(absl::StrCat("values: the length at byte ",
+                                        length_at, " is longer than ",
+                                        kMaxTagBytes, " bytes"));
+    }
+    if (length > kMaxLength) {
+      return MalformedPush(absl::StrCat("values: length ", length, " at byte ",
+                                        length_at, " is over ", kMaxLength));
+    }
+    if (!in.Skip(static_cast<int>(length))) {
+      return MalformedPush(absl::StrCat("values: length ", length, " at byte ",
+                                        at,
+                                        " runs past the end of the message"));
+    }
+    AppendPieces(pieces, others_from, tag_at - others_from, &others);
+    others_from = in.CurrentPosition();
+    values_at = at;
+    values_bytes = static_cast<int64_t>(length);
+  }
+  if (!in.ConsumedEntireMessage()) {
+    return MalformedPush(absl::StrCat("invalid or truncated tag at byte ",
+                                      in.CurrentPosition()));
+  }
+  AppendPieces(pieces, others_from, in.CurrentPosition() - others_from,
+               &others);
   if (!fields->ParseFromString(others)) {
     return MalformedPush("its fields other than values do not parse");
   }

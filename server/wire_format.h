@@ -10,8 +10,10 @@
 // PullResponse is [values tag, length][values][staleness field].
 //
 // Knows nothing of gRPC: messages come and go as byte pieces. Malformed
-// input of any kind (truncated varints, lengths past the end, invalid tags)
-// is INVALID_ARGUMENT, never a crash; unknown fields are skipped.
+// input of any kind (truncated varints, lengths past the end, invalid tags,
+// tags or lengths longer than protobuf's parser reads) is INVALID_ARGUMENT,
+// never a crash; unknown fields are skipped. What protobuf's parser accepts
+// is accepted, and nothing else.
 #ifndef PS_SERVER_WIRE_FORMAT_H_
 #define PS_SERVER_WIRE_FORMAT_H_
 

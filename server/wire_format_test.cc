@@ -165,6 +165,47 @@ TEST(ParsePushRequestTest, MalformedBytesAreInvalidArgument) {
   }
 }
 
+// CodedInputStream reads a varint of up to 10 bytes for a tag and drops
+// the bits past 32; protobuf's parser refuses a tag or a length longer than
+// 5 bytes. The push parser follows protobuf's, so that the server reads a
+// push as every other reader of the message does. (Found by the
+// push_request fuzz target.)
+TEST(ParsePushRequestTest, TagsAndLengthsLongerThanProtobufAllowsAreRefused) {
+  const std::vector<std::string> refused = {
+      // unknown field 33818640 (fixed64) after a 7-byte tag
+      std::string("\x81\x81\x81\x81\x81\x81\x2f\0\x32\x2e\0\x81\x81\x2e\0", 15),
+      std::string("\x90\x80\x80\x80\x80\x00\x05", 7),  // epoch, 6-byte tag
+      // values: 6-byte tag; a tag whose bits past 32 are dropped
+      std::string("\xb2\x80\x80\x80\x80\x00\x00", 7),
+      std::string("\xb2\x80\x80\x80\x80\x01\x00", 7),
+      std::string("\x32\x80\x80\x80\x80\x80\x00", 7),  // values: 6-byte length
+      // a slice with an over-long tag inside
+      std::string("\x2a\x07\x90\x80\x80\x80\x80\x00\x05", 9),
+  };
+  for (const std::string& bytes : refused) {
+    for (size_t cut = 0; cut <= bytes.size(); ++cut) {
+      v1::PushRequest fields;
+      std::vector<absl::string_view> views;
+      absl::Status s = ParsePushRequest(CutAt(bytes, {cut}), &fields, &views);
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument)
+          << absl::CEscape(bytes) << " cut at " << cut << ": " << s;
+      EXPECT_FALSE(v1::PushRequest().ParseFromString(bytes))
+          << absl::CEscape(bytes);
+    }
+  }
+  // 5 bytes are allowed, as by protobuf: epoch 5, values "ab".
+  const std::string five(
+      "\x90\x80\x80\x80\x00\x05\x32\x82\x80\x80\x80\x00"
+      "ab",
+      14);
+  v1::PushRequest fields;
+  std::string values;
+  ASSERT_TRUE(Parse(five, &fields, &values).ok());
+  EXPECT_EQ(fields.epoch(), 5u);
+  EXPECT_EQ(values, "ab");
+  EXPECT_TRUE(v1::PushRequest().ParseFromString(five));
+}
+
 TEST(ParsePushRequestTest, EveryTruncationParsesOrFailsCleanly) {
   const std::string bytes = FullPush().SerializeAsString();
   for (size_t n = 0; n < bytes.size(); ++n) {
