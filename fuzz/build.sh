@@ -35,7 +35,7 @@ CXXFLAGS=(-std=c++17 -g -O1 -fno-omit-frame-pointer
 JOBS=${FUZZ_JOBS:-$(nproc)}
 LIB_PKGS=(absl_status absl_statusor absl_strings absl_str_format
           absl_synchronization absl_raw_hash_set absl_hash absl_time
-          protobuf zlib)
+          protobuf zlib libcrypto)
 
 # The first clang++ that links a libFuzzer program, or nothing.
 find_clang() {
