@@ -24,7 +24,7 @@ for key, value in ast.literal_eval(sys.argv[1]).items():
 print(json.dumps(spec))
 PY
   local out
-  out=$(bazel-bin/client/psctl/psctl local "$tmp/spec.json" --servers=2 --workers=2 2>&1) || true
+  out=$(bazel-bin/client/psctl/psctl local "$tmp/spec.json" --servers=2 --workers=2 --insecure 2>&1) || true
   local acc time stale
   acc=$(sed -n 's/.*test accuracy \([0-9.]*%\).*/\1/p' <<<"$out" | tail -1)
   time=$(sed -n 's/.*trained in \([0-9.]* s\).*/\1/p' <<<"$out" | tail -1)
