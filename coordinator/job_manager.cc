@@ -214,6 +214,7 @@ std::string JobManager::MintToken(const Record& r,
                                   v1::JobTokenClaims claims) const {
   claims.set_job_id(r.job.id());
   claims.set_attempt(r.job.attempt());
+  // Real time, not clock_: servers check the expiry against theirs.
   claims.set_expires_unix_ms(
       absl::ToUnixMillis(absl::Now() + options_.token_ttl));
   return MintJobToken(claims, r.job_key);
