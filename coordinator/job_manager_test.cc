@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/job_spec.h"
+#include "common/job_token.h"
 #include "gtest/gtest.h"
 
 namespace ps::coordinator {
@@ -34,12 +35,18 @@ class FakeServerControl : public ServerControl {
     dropped.insert(server.member_id() + "/" + job_id);
     return absl::OkStatus();
   }
+  absl::Status SealTables(const v1::ServerEndpoint& server,
+                          const v1::SealTablesRequest& request) override {
+    absl::MutexLock lock(&mu);
+    sealed.insert(server.member_id() + "/" + request.job_id());
+    return absl::OkStatus();
+  }
   absl::Mutex mu;
   bool hold = false;  // CreateTables waits while set (an unanswering server)
   int entered = 0;    // CreateTables calls begun
   std::set<std::string> fail;
   // Servers are called at once, in no particular order.
-  std::set<std::string> created, dropped;
+  std::set<std::string> created, dropped, sealed;
   v1::CreateTablesRequest last_create;
 };
 
@@ -617,6 +624,73 @@ TEST_F(JobManagerTest, RestoredFromItsStoreTheJobGoesOnAndIdsDoNotRepeat) {
   EXPECT_EQ(fresh->id, "worker-5");
   const std::string next = *jobs.Submit(Spec(1));
   EXPECT_EQ(next, "job-3");
+}
+
+}  // namespace
+}  // namespace ps::coordinator
+
+namespace ps::coordinator {
+namespace {
+
+// With job tokens: the job gets a key, its servers get it with the tables,
+// each worker a token with every heartbeat that the key verifies for its
+// own worker id only, its owner a reader's token; success seals the tables.
+TEST_F(JobManagerTest, TokensOfAJobVerifyWithTheKeyItsServersGet) {
+  JobManager tokened(&members_, &control_, clock_,
+                     {.job_tokens = true, .token_ttl = absl::Minutes(5)});
+  absl::StatusOr<std::string> id = tokened.Submit(Spec(2), "alice");
+  ASSERT_TRUE(id.ok()) << id.status();
+  tokened.Tick();
+  const v1::Job job = *tokened.Get(*id);
+  ASSERT_EQ(job.state(), v1::RUNNING) << job.reason();
+  EXPECT_EQ(job.owner(), "alice");
+  const std::string key = control_.last_create.job_key();
+  ASSERT_EQ(key.size(), static_cast<size_t>(kJobKeyBytes));
+  v1::HeartbeatResponse hb;
+  tokened.FillHeartbeat(job.worker_ids(1), &hb);
+  const std::string token = hb.task().job_token();
+  const std::string mine = job.push_worker_ids_size() > 1
+                               ? job.push_worker_ids(1)
+                               : job.worker_ids(1);
+  EXPECT_TRUE(CheckJobToken(token, key, {*id, mine, /*write=*/true},
+                            absl::Now())
+                  .ok());
+  EXPECT_EQ(CheckJobToken(token, key, {*id, job.worker_ids(0), true},
+                          absl::Now())
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckJobToken(token, key, {*id, mine, true},
+                          absl::Now() + absl::Minutes(6))
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  absl::StatusOr<v1::GetJobTokenResponse> reader = tokened.ReadToken(*id);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_TRUE(
+      CheckJobToken(reader->token(), key, {*id, "", false}, absl::Now()).ok());
+  EXPECT_FALSE(
+      CheckJobToken(reader->token(), key, {*id, "", true}, absl::Now()).ok());
+  for (int rank = 0; rank < 2; ++rank) {
+    v1::CompleteTaskRequest done;
+    done.set_job_id(*id);
+    done.set_rank(rank);
+    done.set_member_id(job.worker_ids(rank));
+    done.set_test_examples(100);
+    done.set_test_correct(90);
+    ASSERT_TRUE(tokened.CompleteTask(done).ok());
+  }
+  ASSERT_EQ(tokened.Get(*id)->state(), v1::SUCCEEDED);
+  tokened.Tick();
+  EXPECT_EQ(control_.sealed.size(), 2u);
+}
+
+TEST_F(JobManagerTest, WithoutTokensThereIsNoKeyAndNoReaderToken) {
+  const std::string id = Run(1);
+  EXPECT_TRUE(control_.last_create.job_key().empty());
+  v1::HeartbeatResponse hb;
+  jobs_.FillHeartbeat(jobs_.Get(id)->worker_ids(0), &hb);
+  EXPECT_TRUE(hb.task().job_token().empty());
+  EXPECT_EQ(jobs_.ReadToken(id).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
