@@ -1,9 +1,11 @@
-// Every daemon refuses a bad logging flag at start-up, naming the allowed
-// values (an unknown --log_level used to turn logging off silently), and
-// writes one JSON object a line with --log_format=json.
+// Every daemon refuses a bad logging or security flag at start-up, naming
+// the allowed values (an unknown --log_level used to turn logging off
+// silently), and writes one JSON object a line with --log_format=json.
 #include <signal.h>
 
 #include <fstream>
+#include <string>
+#include <vector>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -47,6 +49,38 @@ TEST_P(DaemonFlagsTest, BadLogFlagsAreRefusedNamingTheAllowedValues) {
     const std::string output = Read(log);
     EXPECT_NE(output.find(flag), std::string::npos) << output;
     EXPECT_NE(output.find(allowed), std::string::npos) << output;
+  }
+}
+
+// Secure by default: no TLS files and no --insecure, --insecure on an
+// address outside loopback, and a TLS file that is not there each stop the
+// daemon at start-up (exit 2) with a message naming the flag or file. No
+// address is bound or dialled: the check comes first.
+TEST_P(DaemonFlagsTest, SecurityFlagsAreCheckedAtStartUp) {
+  const std::string binary = RunfilesBinDir() + "/" + GetParam();
+  const std::string log =
+      std::string(std::getenv("TEST_TMPDIR")) + "/security.log";
+  const std::string missing =
+      std::string(std::getenv("TEST_TMPDIR")) + "/no-such-dir";
+  struct Case {
+    std::vector<std::string> flags;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{}, "no TLS credentials: give --tls_dir=DIR"},
+           {{"--insecure", "--host=10.1.2.3"},
+            "--insecure on 10.1.2.3, which is not a loopback address"},
+           {{"--tls_dir=" + missing},
+            "cannot read the TLS cert file " + missing + "/tls.crt"},
+           {{"--insecure", "--tls_dir=" + missing},
+            "--insecure and TLS files"}}) {
+    std::vector<std::string> argv = {binary, "--port=0"};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    auto p = Subprocess::Start(argv, log);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(ExitCode(p->get(), absl::Seconds(10)), 2) << c.says;
+    const std::string output = Read(log);
+    EXPECT_NE(output.find(c.says), std::string::npos) << output;
   }
 }
 

@@ -75,7 +75,8 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
   if (options.cluster.spare_workers > 0) {
     out << " + " << options.cluster.spare_workers << " spare";
   }
-  out << " (logs in " << options.cluster.work_dir << ")" << std::endl;
+  out << (options.cluster.tls ? ", mutual TLS" : ", plaintext")
+      << " (logs in " << options.cluster.work_dir << ")" << std::endl;
   absl::StatusOr<std::vector<Kill>> kills = ParseKills(options.kills);
   if (!kills.ok()) return kills.status();
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
