@@ -345,7 +345,7 @@ TEST_F(SecurityTest, RefusalsNameWhatTheCallerLacks) {
 }
 
 TEST_F(SecurityTest, OnlyTheCoordinatorControlsTables) {
-  for (const std::string& identity :
+  for (const char* identity :
        {"worker-w1", "server-s2", "user-alice", "admin-root"}) {
     auto stub = ServerAs(identity);
     grpc::ClientContext drop_ctx;
@@ -365,7 +365,7 @@ TEST_F(SecurityTest, OnlyTheCoordinatorControlsTables) {
     grpc::ClientContext replicate_ctx;
     v1::PushResponse pushed;
     EXPECT_EQ(stub->Replicate(&replicate_ctx, Push("w1"), &pushed).error_code(),
-              identity == "server-s2" ? Code::INVALID_ARGUMENT
+              std::string(identity) == "server-s2" ? Code::INVALID_ARGUMENT
                                       : Code::PERMISSION_DENIED)
         << identity;
     EXPECT_EQ(Values(), initial_) << identity;
@@ -438,7 +438,7 @@ TEST_F(SecurityTest, AFinishedJobsWorkerTokenNoLongerWorks) {
 }
 
 TEST_F(SecurityTest, HealthIsOpenToEveryCertificateAndReflectionToAdmins) {
-  for (const std::string& identity :
+  for (const char* identity :
        {"worker-w1", "user-alice", "admin-root", "coordinator-c"}) {
     grpc::GenericStub stub(As(identity, server_->address));
     grpc::ClientContext ctx;
@@ -529,7 +529,7 @@ TEST_F(SecurityTest, UsersSeeAndChangeOnlyTheirOwnJobsWhichTrainWithTokens) {
     ASSERT_TRUE(CoordinatorAs("user-bob")->ListJobs(&c, {}, &list).ok());
     for (const v1::Job& j : list.jobs()) EXPECT_NE(j.id(), id);
   }
-  for (const std::string& identity : {"user-bob", "worker-w1"}) {
+  for (const char* identity : {"user-bob", "worker-w1"}) {
     grpc::ClientContext c;
     v1::CancelJobRequest cancel;
     cancel.set_job_id(id);
