@@ -55,14 +55,43 @@ absl::Status CoordinatorService::CheckOwner(const grpc::ServerContext& ctx,
       "certificate may see and change any)"));
 }
 
+absl::Status CoordinatorService::CheckMember(
+    const grpc::ServerContext& ctx, const std::string& member_id) const {
+  absl::StatusOr<std::optional<Identity>> caller = Caller(ctx);
+  if (!caller.ok()) return caller.status();
+  if (!caller->has_value()) return absl::OkStatus();
+  std::optional<MemberInfo> member = members_->Get(member_id);
+  // A member with no principal registered without TLS (or before members
+  // were bound to certificates).
+  if (!member.has_value() || member->principal.empty() ||
+      member->principal == (*caller)->name) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      RoleName((*caller)->role), " ", (*caller)->name, " may not report for ",
+      member_id, ", which registered with another certificate"));
+}
+
+absl::Status CoordinatorService::CheckRank(const grpc::ServerContext& ctx,
+                                           const std::string& job_id,
+                                           int rank) const {
+  absl::StatusOr<v1::Job> job = jobs_->Get(job_id);
+  if (!job.ok() || rank < 0 || rank >= job->worker_ids_size()) {
+    return absl::OkStatus();  // the call itself names what is wrong
+  }
+  return CheckMember(ctx, job->worker_ids(rank));
+}
+
 grpc::Status CoordinatorService::Register(grpc::ServerContext* ctx,
                                           const v1::RegisterRequest* request,
                                           v1::RegisterResponse* response) {
   if (absl::Status s = CheckRegisterRole(*ctx, request->role()); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  absl::StatusOr<Registration> registered =
-      members_->Register(request->role(), request->address());
+  absl::StatusOr<std::string> principal = OwnerName(*ctx);
+  if (!principal.ok()) return ToGrpcStatus(principal.status());
+  absl::StatusOr<Registration> registered = members_->Register(
+      request->role(), request->address(), *principal);
   if (!registered.ok()) return ToGrpcStatus(registered.status());
   response->set_member_id(registered->id);
   response->set_incarnation(registered->incarnation);
@@ -72,9 +101,12 @@ grpc::Status CoordinatorService::Register(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext*,
+grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* ctx,
                                            const v1::HeartbeatRequest* request,
                                            v1::HeartbeatResponse* response) {
+  if (absl::Status s = CheckMember(*ctx, request->member_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   absl::Status s =
       members_->Heartbeat(request->member_id(), request->incarnation());
   if (!s.ok()) return ToGrpcStatus(s);
@@ -195,14 +227,21 @@ grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* ctx,
 }
 
 grpc::Status CoordinatorService::ReportProgress(
-    grpc::ServerContext*, const v1::ReportProgressRequest* request,
+    grpc::ServerContext* ctx, const v1::ReportProgressRequest* request,
     v1::ReportProgressResponse*) {
+  if (absl::Status s = CheckMember(*ctx, request->member_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   return ToGrpcStatus(jobs_->ReportProgress(*request));
 }
 
 grpc::Status CoordinatorService::Barrier(grpc::ServerContext* ctx,
                                          const v1::BarrierRequest* request,
                                          v1::BarrierResponse*) {
+  if (absl::Status s = CheckRank(*ctx, request->job_id(), request->rank());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   v1::BarrierRequest bounded = *request;
   // Never wait past the caller's own deadline.
   const absl::Duration left = absl::FromChrono(ctx->deadline()) - absl::Now();
@@ -216,14 +255,20 @@ grpc::Status CoordinatorService::Barrier(grpc::ServerContext* ctx,
 }
 
 grpc::Status CoordinatorService::CompleteTask(
-    grpc::ServerContext*, const v1::CompleteTaskRequest* request,
+    grpc::ServerContext* ctx, const v1::CompleteTaskRequest* request,
     v1::CompleteTaskResponse*) {
+  if (absl::Status s = CheckMember(*ctx, request->member_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   return ToGrpcStatus(jobs_->CompleteTask(*request));
 }
 
 grpc::Status CoordinatorService::ReportUnreachable(
-    grpc::ServerContext*, const v1::ReportUnreachableRequest* request,
+    grpc::ServerContext* ctx, const v1::ReportUnreachableRequest* request,
     v1::ReportUnreachableResponse* response) {
+  if (absl::Status s = CheckMember(*ctx, request->reporter()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   std::vector<std::string> ids(request->server_ids().begin(),
                                request->server_ids().end());
   for (std::string& id :

@@ -67,6 +67,13 @@ class CoordinatorService final : public v1::Coordinator::Service {
   // A member registers in its certificate's role.
   static absl::Status CheckRegisterRole(const grpc::ServerContext& ctx,
                                         v1::Role role);
+  // Only the certificate a member registered with may report for it
+  // (unknown members are left to the call, which names them).
+  absl::Status CheckMember(const grpc::ServerContext& ctx,
+                           const std::string& member_id) const;
+  // The same for the member holding `rank` of `job_id`.
+  absl::Status CheckRank(const grpc::ServerContext& ctx,
+                         const std::string& job_id, int rank) const;
   Membership* const members_;
   JobManager* const jobs_;
   const absl::Duration heartbeat_interval_;

@@ -28,6 +28,7 @@ void Membership::Restore(const StoredState& state) {
     m.address = stored.address();
     m.alive = stored.alive();
     m.incarnation = stored.incarnation();
+    m.principal = stored.principal();
     m.last_heartbeat = now;
     next_id_ = std::max(next_id_, stored.number() + 1);
   }
@@ -42,13 +43,14 @@ void Membership::Save(int64_t n, const MemberInfo& m) {
   stored.set_address(m.address);
   stored.set_incarnation(m.incarnation);
   stored.set_alive(m.alive);
+  stored.set_principal(m.principal);
   if (absl::Status s = store_->SaveMember(stored, next_id_); !s.ok()) {
     Logger("members")->error("storing {}: {}", m.id, s.ToString());
   }
 }
 
-absl::StatusOr<Registration> Membership::Register(v1::Role role,
-                                                  const std::string& address) {
+absl::StatusOr<Registration> Membership::Register(
+    v1::Role role, const std::string& address, const std::string& principal) {
   if (role != v1::SERVER && role != v1::WORKER) {
     return absl::InvalidArgumentError(
         absl::StrCat("role: ", role, "; allowed: SERVER, WORKER"));
@@ -63,6 +65,7 @@ absl::StatusOr<Registration> Membership::Register(v1::Role role,
   m.id = absl::StrCat(role == v1::SERVER ? "server-" : "worker-", n);
   m.role = role;
   m.address = address;
+  m.principal = principal;
   m.last_heartbeat = clock_();
   while (m.incarnation == 0) m.incarnation = absl::Uniform<uint64_t>(random_);
   Save(n, m);

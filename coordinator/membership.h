@@ -44,6 +44,9 @@ struct MemberInfo {
   bool alive = true;
   absl::Time last_heartbeat;
   uint64_t incarnation = 0;
+  // The name in the certificate it registered with ("" without TLS): only
+  // that certificate may report for it.
+  std::string principal;
 };
 
 struct Registration {
@@ -65,7 +68,8 @@ class Membership {
 
   // Returns the new member's id ("server-N" or "worker-N") and incarnation.
   absl::StatusOr<Registration> Register(v1::Role role,
-                                        const std::string& address);
+                                        const std::string& address,
+                                        const std::string& principal = "");
   // Renews the lease. NOT_FOUND for an unknown or dead member, and for an
   // incarnation other than the id's current holder's.
   absl::Status Heartbeat(const std::string& id, uint64_t incarnation);

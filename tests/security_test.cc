@@ -601,6 +601,35 @@ TEST_F(SecurityTest, MembersRegisterOnlyInTheirCertificatesRole) {
   }
 }
 
+TEST_F(SecurityTest, OnlyAMembersOwnCertificateReportsForIt) {
+  // The suite's worker registered with certificate w1.
+  grpc::ClientContext ctx;
+  v1::GetClusterResponse cluster;
+  ASSERT_TRUE(CoordinatorAs("admin-root")->GetCluster(&ctx, {}, &cluster).ok());
+  std::string w1;
+  for (const v1::Member& m : cluster.members()) {
+    if (m.address() == worker_->address) w1 = m.id();
+  }
+  ASSERT_FALSE(w1.empty());
+  for (const auto& [identity, code] :
+       std::vector<std::pair<std::string, Code>>{
+           {"worker-w2", Code::PERMISSION_DENIED},
+           {"worker-w1", Code::NOT_FOUND}}) {  // no such job: past the check
+    grpc::ClientContext c;
+    v1::ReportProgressRequest report;
+    report.set_member_id(w1);
+    report.set_job_id("job-999");
+    v1::ReportProgressResponse reported;
+    const grpc::Status s =
+        CoordinatorAs(identity)->ReportProgress(&c, report, &reported);
+    EXPECT_EQ(s.error_code(), code) << identity << ": " << s.error_message();
+    if (code == Code::PERMISSION_DENIED) {
+      EXPECT_THAT(s.error_message(),
+                  HasSubstr("worker w2 may not report for " + w1));
+    }
+  }
+}
+
 
 // The PEM certificate the server presents to a new connection.
 std::string PresentedCertificate(const std::string& address,
