@@ -141,6 +141,12 @@ grpc::Status PsService::LoadCheckpoint(
     v1::LoadCheckpointResponse* response) {
   const bool same = SamePartitioning(request->old_map(), request->map());
   std::vector<std::string> old(request->old_map().groups_size());
+  if (request->group() < 0 || request->group() >= request->map().groups_size() ||
+      (same && request->group() >= static_cast<int>(old.size()))) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "group: ", request->group(), "; allowed: [0, ",
+        request->map().groups_size(), ") (the groups of the job's map)")));
+  }
   if (request->files_size() != static_cast<int>(old.size())) {
     return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
         "files: ", request->files_size(), " for ", old.size(),

@@ -457,3 +457,30 @@ TEST_F(PsServiceTest, ShutdownIsNotHeldUpByAWaitingPull) {
 
 }  // namespace
 }  // namespace ps::server
+
+namespace ps::server {
+namespace {
+
+// Found by tests/security_test's every-method matrix: an empty
+// LoadCheckpointRequest indexed an empty list of groups and crashed the
+// server.
+TEST_F(PsServiceTest, EmptyLoadCheckpointIsRefusedNamingTheGroup) {
+  Start(v1::ASP, 0);
+  for (int group : {0, -1, 5}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+    v1::LoadCheckpointRequest request;
+    request.set_group(group);
+    v1::LoadCheckpointResponse response;
+    const grpc::Status s = stub_->LoadCheckpoint(&ctx, request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << group;
+    EXPECT_NE(s.error_message().find("group: "), std::string::npos)
+        << s.error_message();
+  }
+  grpc::ClientContext ctx;
+  v1::ServerStatusResponse status;
+  EXPECT_TRUE(stub_->ServerStatus(&ctx, {}, &status).ok());  // still up
+}
+
+}  // namespace
+}  // namespace ps::server
