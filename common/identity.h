@@ -1,7 +1,8 @@
 // Who a caller is: a role and a name, carried by its mTLS certificate as one
-// URI subject alternative name, spiffe://pscluster/<role>/<name>. gRPC's
-// authorization policy engine matches these URIs (by role prefix); the
-// services read them back where a check needs the name (a job's owner).
+// URI subject alternative name, spiffe://pscluster/<role>/<name>. The role
+// policy (common/authz_policy.h) matches these URIs by role prefix; the
+// services read them back where a check needs the name (a job's owner, a
+// member's certificate).
 #ifndef PS_COMMON_IDENTITY_H_
 #define PS_COMMON_IDENTITY_H_
 

@@ -1,6 +1,7 @@
 // The TLS flags every daemon and psctl take, in one place so that they mean
-// the same everywhere (an exception to "flags live beside main()": five
-// binaries share them). Link //common:security_flags only into binaries.
+// the same everywhere (an exception to "flags live beside main()": the
+// three daemons and psctl share them). Link //common:security_flags only
+// into binaries.
 //
 //   --tls_dir=DIR            DIR/tls.crt, DIR/tls.key, DIR/ca.crt
 //   --tls_cert, --tls_key, --tls_ca   the same files one by one
