@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "google/protobuf/stubs/logging.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
@@ -46,6 +47,37 @@ std::string JsonLogLine(const spdlog::details::log_msg& msg) {
                      nlohmann::ordered_json::error_handler_t::replace);
 }
 
+bool LogRateLimiter::Allow(absl::Time now, int64_t* suppressed) {
+  absl::MutexLock lock(&mu_);
+  if (now - last_ < every_) {
+    ++held_;
+    return false;
+  }
+  last_ = now;
+  *suppressed = held_;
+  held_ = 0;
+  return true;
+}
+
+namespace {
+
+void ProtobufLog(google::protobuf::LogLevel level, const char* filename,
+                 int line, const std::string& message) {
+  static auto* limiter = new LogRateLimiter(absl::Seconds(1));
+  int64_t suppressed = 0;
+  if (!limiter->Allow(absl::Now(), &suppressed)) return;
+  const spdlog::level::level_enum spd =
+      level >= google::protobuf::LOGLEVEL_ERROR ? spdlog::level::err
+                                                : spdlog::level::warn;
+  Logger("protobuf")->log(spd, "{}:{}: {}{}", filename, line, message,
+                          suppressed > 0
+                              ? absl::StrCat(" (", suppressed,
+                                             " more held back)")
+                              : "");
+}
+
+}  // namespace
+
 absl::Status InitLogging(const LoggingOptions& options) {
   int level = -1;
   for (size_t i = 0; i < kLevels.size(); ++i) {
@@ -66,6 +98,7 @@ absl::Status InitLogging(const LoggingOptions& options) {
   }
   // kLevels is spdlog's own order, trace (0) to off (6).
   spdlog::set_level(static_cast<spdlog::level::level_enum>(level));
+  google::protobuf::SetLogHandler(&ProtobufLog);
   return absl::OkStatus();
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "spdlog/spdlog.h"
 
 namespace ps {
@@ -21,8 +23,11 @@ struct LoggingOptions {
   std::string format = "text";
 };
 
-// Sets every logger's level and format. INVALID_ARGUMENT naming the flag
-// and the allowed values for an unknown level or format (nothing changes
+// Sets every logger's level and format, and sends protobuf's own log
+// messages to the "protobuf" logger, at most one a second (protobuf logs
+// an error for every message with invalid UTF-8 in a string field, which a
+// peer could send by the thousand). INVALID_ARGUMENT naming the flag and
+// the allowed values for an unknown level or format (nothing changes
 // then).
 absl::Status InitLogging(const LoggingOptions& options);
 
@@ -33,6 +38,22 @@ void InitLoggingOrExit(const LoggingOptions& options);
 // Returns the logger named `component`, creating it (stderr, colour-less) on
 // first use. Thread-safe.
 std::shared_ptr<spdlog::logger> Logger(const std::string& component);
+
+// Lets one message through per `every`, and counts the ones held back
+// since. Thread-safe.
+class LogRateLimiter {
+ public:
+  explicit LogRateLimiter(absl::Duration every) : every_(every) {}
+  // True when a message at `now` may be logged; `*suppressed` is then how
+  // many were held back since the last one that was.
+  bool Allow(absl::Time now, int64_t* suppressed);
+
+ private:
+  const absl::Duration every_;
+  absl::Mutex mu_;
+  absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t held_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 // One record as InitLogging's "json" format writes it (no newline).
 std::string JsonLogLine(const spdlog::details::log_msg& msg);

@@ -38,3 +38,23 @@ TEST(LoggingTest, JsonLineIsOneObjectWithTimeLevelComponentAndMessage) {
 
 }  // namespace
 }  // namespace ps
+
+namespace ps {
+namespace {
+
+TEST(LogRateLimiterTest, OneMessageASecondAndACountOfTheRest) {
+  LogRateLimiter limiter(absl::Seconds(1));
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  int64_t held = -1;
+  EXPECT_TRUE(limiter.Allow(t0, &held));
+  EXPECT_EQ(held, 0);
+  for (int i = 0; i < 999; ++i) {
+    EXPECT_FALSE(limiter.Allow(t0 + absl::Milliseconds(i), &held));
+  }
+  EXPECT_TRUE(limiter.Allow(t0 + absl::Seconds(1), &held));
+  EXPECT_EQ(held, 999);
+  EXPECT_FALSE(limiter.Allow(t0 + absl::Milliseconds(1500), &held));
+}
+
+}  // namespace
+}  // namespace ps

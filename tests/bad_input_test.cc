@@ -1,6 +1,7 @@
 // Malformed and out-of-range requests sent over the wire to real daemons get
 // a specific status and message, never crash them, and change nothing.
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -288,6 +289,40 @@ TEST_F(BadInputTest, CoordinatorAnswersUnknownsAndMalformedRequests) {
               grpc::StatusCode::NOT_FOUND);
   }
   EXPECT_TRUE(cluster_->coordinator_process()->Running());
+}
+
+}  // namespace
+}  // namespace ps::testing
+
+namespace ps::testing {
+namespace {
+
+// Protobuf logs an error for every message with invalid UTF-8 in a string
+// field; a peer sending them by the hundred gets them refused and logged
+// through the "protobuf" logger at most once a second.
+TEST_F(BadInputTest, InvalidUtf8FloodIsRefusedAndLoggedAtMostOnceASecond) {
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 200; ++i) {
+    v1::PushRequest p = GoodPush();
+    p.set_job_id("manual-\xff\xfe");
+    grpc::ClientContext ctx;
+    v1::PushResponse response;
+    EXPECT_FALSE(ps_->Push(&ctx, p, &response).ok());
+  }
+  const int64_t seconds =
+      absl::ToInt64Seconds(absl::Now() - start) + 1;  // rounded up
+  EXPECT_EQ(PullAll(), initial_);
+  std::ifstream log(work_dir_ + "/server0.log");
+  std::string line;
+  int utf8 = 0, routed = 0;
+  while (std::getline(log, line)) {
+    if (line.find("UTF-8") == std::string::npos) continue;
+    ++utf8;
+    routed += line.find("[protobuf]") != std::string::npos;
+  }
+  EXPECT_GE(routed, 1);
+  EXPECT_EQ(routed, utf8) << "a protobuf message bypassed spdlog";
+  EXPECT_LE(utf8, seconds + 1);
 }
 
 }  // namespace
