@@ -40,7 +40,7 @@ class DaemonPeerVerifier final : public gx::ExternalCertificateVerifier {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                           std::string(peer.status().message()));
     }
-    if (peer->role == Role::kUser || peer->role == Role::kAdmin) {
+    if (!IsDaemon(peer->role)) {
       return grpc::Status(
           grpc::StatusCode::UNAUTHENTICATED,
           absl::StrCat("the peer presents a ", RoleName(peer->role),

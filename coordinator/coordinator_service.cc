@@ -38,7 +38,8 @@ absl::Status CoordinatorService::CheckRegisterRole(
 }
 
 absl::Status CoordinatorService::CheckOwner(const grpc::ServerContext& ctx,
-                                            const std::string& job_id) const {
+                                            const std::string& job_id,
+                                            const v1::Job* job) const {
   absl::StatusOr<std::optional<Identity>> caller = Caller(ctx);
   if (!caller.ok()) return caller.status();
   // Workers run every user's jobs; the role policy lets them only GetJob.
@@ -46,8 +47,12 @@ absl::Status CoordinatorService::CheckOwner(const grpc::ServerContext& ctx,
       (*caller)->role == Role::kWorker) {
     return absl::OkStatus();
   }
-  absl::StatusOr<v1::Job> job = jobs_->Get(job_id);
-  if (!job.ok()) return job.status();
+  absl::StatusOr<v1::Job> found;
+  if (job == nullptr) {
+    found = jobs_->Get(job_id);
+    if (!found.ok()) return found.status();
+    job = &*found;
+  }
   if (job->owner() == (*caller)->name) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       job_id, " is not yours: user ", (*caller)->name,
@@ -146,11 +151,11 @@ grpc::Status CoordinatorService::SubmitJob(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::GetJob(grpc::ServerContext* ctx,
                                         const v1::GetJobRequest* request,
                                         v1::Job* response) {
-  if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
   absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
+  if (absl::Status s = CheckOwner(*ctx, request->job_id(), &*job); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   *response = *std::move(job);
   return grpc::Status::OK;
 }

@@ -62,8 +62,10 @@ class CoordinatorService final : public v1::Coordinator::Service {
   // What the role policy (common/authz_policy.h) cannot say, from the
   // caller's certificate (no checks without TLS):
   // A user may see and change only their own jobs; admins any.
+  // `job`: the job if the caller already has it (else it is looked up).
   absl::Status CheckOwner(const grpc::ServerContext& ctx,
-                          const std::string& job_id) const;
+                          const std::string& job_id,
+                          const v1::Job* job = nullptr) const;
   // A member registers in its certificate's role.
   static absl::Status CheckRegisterRole(const grpc::ServerContext& ctx,
                                         v1::Role role);
