@@ -1,0 +1,127 @@
+// A process's Prometheus metrics: one registry that every component adds
+// its metric families to, collectors that compute families when scraped,
+// and the HTTP endpoint that serves them all at /metrics.
+//
+// Ownership: main() owns one Metrics (no singleton: tests make their own)
+// and passes a pointer to the components, which must not outlive it. A
+// component given none (null) records nothing: metrics are off.
+//
+// Naming (docs/design.md, "Observability"): every family the project adds
+// is called ps_<daemon or layer>_<what>_<unit>, counters end in _total,
+// durations are in seconds and sizes in bytes; label values come from
+// bounded sets (method names, status codes, roles, states, ids of live jobs
+// and members), never a key, a step or a request id.
+#ifndef PS_COMMON_METRICS_H_
+#define PS_COMMON_METRICS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/registry.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace ps {
+
+// Histogram bucket bounds, few on purpose: each observation is a linear
+// search over them under the histogram's lock.
+// RPC and apply times, 100 us to 10 s.
+const std::vector<double>& LatencyBuckets();
+// Waits that may be long (a BSP pull waiting for the slowest worker),
+// 1 ms to 60 s, with 0 for no wait at all.
+const std::vector<double>& WaitBuckets();
+// Staleness in clocks: 0, 1, 2, 4, ... 64.
+const std::vector<double>& StalenessBuckets();
+
+class Metrics {
+ public:
+  // Fills `out` with families computed now (at scrape time). Called on the
+  // HTTP endpoint's threads, concurrently with itself: it must be
+  // thread-safe, cheap, and must not add or remove collectors.
+  using CollectFn = std::function<void(std::vector<prometheus::MetricFamily>*)>;
+
+  // Keeps a collector registered; destroying it unregisters the collector,
+  // waiting for a scrape that is calling it to finish.
+  class Collector {
+   public:
+    ~Collector();
+    Collector(const Collector&) = delete;
+    Collector& operator=(const Collector&) = delete;
+
+   private:
+    friend class Metrics;
+    struct Entry;
+    explicit Collector(std::shared_ptr<Entry> entry)
+        : entry_(std::move(entry)) {}
+    std::shared_ptr<Entry> entry_;
+  };
+
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // Where components build their counters, gauges and histograms
+  // (prometheus::BuildCounter() ... .Register(registry())). Thread-safe.
+  prometheus::Registry& registry();
+
+  // Registers `collect` until the returned handle is destroyed.
+  [[nodiscard]] std::unique_ptr<Collector> AddCollector(CollectFn collect);
+
+  // Every family now: the registry's, then each collector's.
+  std::vector<prometheus::MetricFamily> Collect() const;
+  // The same in Prometheus' text exposition format (what /metrics serves).
+  std::string Text() const;
+
+  // For the endpoint: collects on behalf of this object, and stops when it
+  // is destroyed.
+  std::weak_ptr<prometheus::Collectable> collectable() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// Helpers for collectors: a family appended to *out, and one sample of it.
+prometheus::MetricFamily* AddFamily(std::vector<prometheus::MetricFamily>* out,
+                                    std::string name, std::string help,
+                                    prometheus::MetricType type);
+// A sample of a gauge or counter family (by the family's type).
+void AddSample(prometheus::MetricFamily* family,
+               std::vector<std::pair<std::string, std::string>> labels,
+               double value);
+
+// Serves a Metrics at http://host:port/metrics from two threads of its own
+// until destroyed. Plain HTTP, no authentication: metrics carry counts,
+// times and ids, never parameters or tokens.
+class MetricsEndpoint {
+ public:
+  // Binds `host`:`port` (port 0: any free port; IPv4 or a host name only,
+  // as civetweb takes it). UNAVAILABLE naming the address when it cannot be
+  // bound (in use, or not an address of this machine). `metrics` must
+  // outlive the endpoint.
+  static absl::StatusOr<std::unique_ptr<MetricsEndpoint>> Start(
+      const std::string& host, int port, const Metrics* metrics);
+  ~MetricsEndpoint();
+
+  // host:port as bound (the real port when asked for 0).
+  const std::string& address() const { return address_; }
+  int port() const { return port_; }
+
+ private:
+  MetricsEndpoint(std::unique_ptr<prometheus::Exposer> exposer,
+                  std::string address, int port);
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string address_;
+  int port_;
+};
+
+}  // namespace ps
+
+#endif  // PS_COMMON_METRICS_H_
