@@ -27,7 +27,7 @@ const std::vector<double>& LatencyBuckets() {
 
 const std::vector<double>& WaitBuckets() {
   static const auto* const kBuckets = new std::vector<double>{
-      0, 0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60};
+      0.0001, 0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60};
   return *kBuckets;
 }
 
@@ -96,14 +96,13 @@ std::weak_ptr<prometheus::Collectable> Metrics::collectable() const {
   return impl_;
 }
 
-prometheus::MetricFamily* AddFamily(std::vector<prometheus::MetricFamily>* out,
-                                    std::string name, std::string help,
+prometheus::MetricFamily MakeFamily(std::string name, std::string help,
                                     prometheus::MetricType type) {
-  prometheus::MetricFamily& f = out->emplace_back();
+  prometheus::MetricFamily f;
   f.name = std::move(name);
   f.help = std::move(help);
   f.type = type;
-  return &f;
+  return f;
 }
 
 void AddSample(prometheus::MetricFamily* family,

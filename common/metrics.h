@@ -34,7 +34,7 @@ namespace ps {
 // RPC and apply times, 100 us to 10 s.
 const std::vector<double>& LatencyBuckets();
 // Waits that may be long (a BSP pull waiting for the slowest worker),
-// 1 ms to 60 s, with 0 for no wait at all.
+// 100 us (no wait at all) to 60 s.
 const std::vector<double>& WaitBuckets();
 // Staleness in clocks: 0, 1, 2, 4, ... 64.
 const std::vector<double>& StalenessBuckets();
@@ -88,9 +88,9 @@ class Metrics {
   std::shared_ptr<Impl> impl_;
 };
 
-// Helpers for collectors: a family appended to *out, and one sample of it.
-prometheus::MetricFamily* AddFamily(std::vector<prometheus::MetricFamily>* out,
-                                    std::string name, std::string help,
+// Helpers for collectors: a family (append it to the collector's output
+// once its samples are in), and one sample of it.
+prometheus::MetricFamily MakeFamily(std::string name, std::string help,
                                     prometheus::MetricType type);
 // A sample of a gauge or counter family (by the family's type).
 void AddSample(prometheus::MetricFamily* family,

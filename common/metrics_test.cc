@@ -23,9 +23,10 @@ TEST(MetricsTest, TextHasRegistryFamiliesThenCollectors) {
       .Add({{"kind", "a"}})
       .Increment(3);
   auto collector = metrics.AddCollector([](auto* out) {
-    AddSample(AddFamily(out, "ps_test_level", "a level",
-                        prometheus::MetricType::Gauge),
-              {{"job", "job-1"}}, 2.5);
+    prometheus::MetricFamily level =
+        MakeFamily("ps_test_level", "a level", prometheus::MetricType::Gauge);
+    AddSample(&level, {{"job", "job-1"}}, 2.5);
+    out->push_back(std::move(level));
   });
   const std::string text = metrics.Text();
   EXPECT_TRUE(Has(text, "# TYPE ps_test_things_total counter")) << text;
@@ -60,7 +61,8 @@ TEST(MetricsTest, HistogramUsesTheGivenBuckets) {
       .Add({}, WaitBuckets())
       .Observe(0);
   const std::string text = metrics.Text();
-  EXPECT_TRUE(Has(text, "ps_test_wait_seconds_bucket{le=\"0\"} 1")) << text;
+  EXPECT_TRUE(Has(text, "ps_test_wait_seconds_bucket{le=\"0.0001\"} 1"))
+      << text;
   EXPECT_TRUE(Has(text, "ps_test_wait_seconds_bucket{le=\"+Inf\"} 1")) << text;
 }
 
