@@ -1,6 +1,6 @@
 // A process's Prometheus metrics: one registry that every component adds
-// its metric families to, collectors that compute families when scraped,
-// and the HTTP endpoint that serves them all at /metrics.
+// its metric families to, and collectors that compute families when
+// scraped. common/metrics_endpoint.h serves them all over HTTP.
 //
 // Ownership: main() owns one Metrics (no singleton: tests make their own)
 // and passes a pointer to the components, which must not outlive it. A
@@ -23,10 +23,6 @@
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
 
-namespace prometheus {
-class Exposer;
-}
-
 namespace ps {
 
 // Histogram bucket bounds, few on purpose: each observation is a linear
@@ -42,12 +38,14 @@ const std::vector<double>& StalenessBuckets();
 class Metrics {
  public:
   // Fills `out` with families computed now (at scrape time). Called on the
-  // HTTP endpoint's threads, concurrently with itself: it must be
-  // thread-safe, cheap, and must not add or remove collectors.
+  // HTTP endpoint's thread, and by any caller of Collect(), concurrently
+  // with itself: it must be thread-safe, cheap, and must not add or remove
+  // collectors.
   using CollectFn = std::function<void(std::vector<prometheus::MetricFamily>*)>;
 
   // Keeps a collector registered; destroying it unregisters the collector,
-  // waiting for a scrape that is calling it to finish.
+  // waiting for a scrape that is calling it to finish. It may outlive the
+  // Metrics.
   class Collector {
    public:
     ~Collector();
@@ -79,10 +77,6 @@ class Metrics {
   // The same in Prometheus' text exposition format (what /metrics serves).
   std::string Text() const;
 
-  // For the endpoint: collects on behalf of this object, and stops when it
-  // is destroyed.
-  std::weak_ptr<prometheus::Collectable> collectable() const;
-
  private:
   class Impl;
   std::shared_ptr<Impl> impl_;
@@ -96,31 +90,6 @@ prometheus::MetricFamily MakeFamily(std::string name, std::string help,
 void AddSample(prometheus::MetricFamily* family,
                std::vector<std::pair<std::string, std::string>> labels,
                double value);
-
-// Serves a Metrics at http://host:port/metrics from two threads of its own
-// until destroyed. Plain HTTP, no authentication: metrics carry counts,
-// times and ids, never parameters or tokens.
-class MetricsEndpoint {
- public:
-  // Binds `host`:`port` (port 0: any free port; IPv4 or a host name only,
-  // as civetweb takes it). UNAVAILABLE naming the address when it cannot be
-  // bound (in use, or not an address of this machine). `metrics` must
-  // outlive the endpoint.
-  static absl::StatusOr<std::unique_ptr<MetricsEndpoint>> Start(
-      const std::string& host, int port, const Metrics* metrics);
-  ~MetricsEndpoint();
-
-  // host:port as bound (the real port when asked for 0).
-  const std::string& address() const { return address_; }
-  int port() const { return port_; }
-
- private:
-  MetricsEndpoint(std::unique_ptr<prometheus::Exposer> exposer,
-                  std::string address, int port);
-  std::unique_ptr<prometheus::Exposer> exposer_;
-  std::string address_;
-  int port_;
-};
 
 }  // namespace ps
 

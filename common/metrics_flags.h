@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/metrics.h"
+#include "common/metrics_endpoint.h"
 
 namespace ps {
 

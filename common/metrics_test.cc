@@ -2,7 +2,6 @@
 
 #include <string>
 
-#include "common/http_get.h"
 #include "gtest/gtest.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
@@ -64,72 +63,6 @@ TEST(MetricsTest, HistogramUsesTheGivenBuckets) {
   EXPECT_TRUE(Has(text, "ps_test_wait_seconds_bucket{le=\"0.0001\"} 1"))
       << text;
   EXPECT_TRUE(Has(text, "ps_test_wait_seconds_bucket{le=\"+Inf\"} 1")) << text;
-}
-
-TEST(MetricsEndpointTest, ServesTheTextOverHttpOnAnyFreePort) {
-  Metrics metrics;
-  prometheus::BuildCounter()
-      .Name("ps_test_served_total")
-      .Help("served")
-      .Register(metrics.registry())
-      .Add({})
-      .Increment();
-  auto endpoint = MetricsEndpoint::Start("127.0.0.1", 0, &metrics);
-  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
-  EXPECT_GT((*endpoint)->port(), 0);
-  EXPECT_EQ((*endpoint)->address(),
-            "127.0.0.1:" + std::to_string((*endpoint)->port()));
-  absl::StatusOr<HttpResponse> got = HttpGet((*endpoint)->address(), "/metrics");
-  ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_EQ(got->status, 200);
-  EXPECT_TRUE(Has(got->body, "ps_test_served_total 1")) << got->body;
-}
-
-TEST(MetricsEndpointTest, PortInUseIsUnavailableNamingTheAddress) {
-  Metrics metrics;
-  auto first = MetricsEndpoint::Start("127.0.0.1", 0, &metrics);
-  ASSERT_TRUE(first.ok()) << first.status();
-  auto second =
-      MetricsEndpoint::Start("127.0.0.1", (*first)->port(), &metrics);
-  ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_TRUE(Has(std::string(second.status().message()),
-                  (*first)->address()))
-      << second.status();
-}
-
-TEST(MetricsEndpointTest, EndpointOutlivingMetricsServesNothing) {
-  auto metrics = std::make_unique<Metrics>();
-  prometheus::BuildCounter()
-      .Name("ps_test_gone_total")
-      .Help("gone")
-      .Register(metrics->registry())
-      .Add({});
-  auto endpoint = MetricsEndpoint::Start("127.0.0.1", 0, metrics.get());
-  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
-  metrics.reset();
-  absl::StatusOr<HttpResponse> got = HttpGet((*endpoint)->address(), "/metrics");
-  ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_FALSE(Has(got->body, "ps_test_gone_total")) << got->body;
-}
-
-TEST(HttpGetTest, NothingListeningIsUnavailable) {
-  Metrics metrics;
-  int port = 0;
-  {
-    auto endpoint = MetricsEndpoint::Start("127.0.0.1", 0, &metrics);
-    ASSERT_TRUE(endpoint.ok());
-    port = (*endpoint)->port();
-  }
-  absl::StatusOr<HttpResponse> got =
-      HttpGet("127.0.0.1:" + std::to_string(port), "/metrics");
-  EXPECT_EQ(got.status().code(), absl::StatusCode::kUnavailable)
-      << got.status();
-}
-
-TEST(HttpGetTest, BadAddressIsInvalidArgument) {
-  EXPECT_EQ(HttpGet("localhost", "/").status().code(),
-            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

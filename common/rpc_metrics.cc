@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "absl/base/call_once.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -32,17 +33,37 @@ constexpr absl::string_view kHealthService = "grpc.health.v1.Health";
 constexpr absl::string_view kReflectionService =
     "grpc.reflection.v1alpha.ServerReflection";
 
+// The families every method's series belong to.
+struct Families {
+  prometheus::Family<prometheus::Counter>* handled;
+  prometheus::Family<prometheus::Histogram>* seconds;
+  prometheus::Family<prometheus::Counter>* received;
+  prometheus::Family<prometheus::Counter>* sent;
+};
+
 }  // namespace
 
+// A method's series, made on its first call: a server's scrape shows the
+// methods it was called with, not every method of its services.
 struct RpcServerMetrics::Method {
   RequestKind kind = RequestKind::kUnknown;
   prometheus::Labels labels;  // service, method
-  prometheus::Family<prometheus::Counter>* handled_family = nullptr;
-  // By status code, added to the family on first use.
-  std::array<std::atomic<prometheus::Counter*>, kCodes> handled{};
-  prometheus::Histogram* seconds = nullptr;
-  prometheus::Counter* received = nullptr;
-  prometheus::Counter* sent = nullptr;
+  const Families* families = nullptr;
+
+  struct Series {
+    prometheus::Histogram* seconds;
+    prometheus::Counter* received;
+    prometheus::Counter* sent;
+  };
+  // After the first call, one atomic load.
+  const Series& Get() {
+    absl::call_once(once, [this] {
+      series.seconds = &families->seconds->Add(labels, LatencyBuckets());
+      series.received = &families->received->Add(labels);
+      series.sent = &families->sent->Add(labels);
+    });
+    return series;
+  }
 
   void Handled(int code, double elapsed) {
     if (code < 0 || code >= kCodes) code = static_cast<int>(grpc::UNKNOWN);
@@ -52,15 +73,22 @@ struct RpcServerMetrics::Method {
       // labels, so racing first calls agree.
       prometheus::Labels l = labels;
       l["code"] = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-      c = &handled_family->Add(l);
+      c = &families->handled->Add(l);
       handled[code].store(c, std::memory_order_release);
     }
     c->Increment();
-    seconds->Observe(elapsed);
+    series.seconds->Observe(elapsed);
   }
+
+ private:
+  absl::once_flag once;
+  Series series{};
+  // By status code, added to the family on first use.
+  std::array<std::atomic<prometheus::Counter*>, kCodes> handled{};
 };
 
 struct RpcServerMetrics::Table {
+  Families families;
   // By path; built once, read without a lock.
   absl::flat_hash_map<std::string, std::unique_ptr<Method>> methods;
   std::unique_ptr<Method> unknown;
@@ -74,7 +102,7 @@ using Clock = std::chrono::steady_clock;
 class MetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
   explicit MetricsInterceptor(RpcServerMetrics::Method* method)
-      : method_(method), start_(Clock::now()) {}
+      : method_(method), series_(method->Get()), start_(Clock::now()) {}
   ~MetricsInterceptor() override {
     // A call that ended without sending a status (cancelled first).
     if (!done_) Finish(static_cast<int>(grpc::CANCELLED));
@@ -89,7 +117,7 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
       // Serializes the message here rather than later in the same batch (no
       // extra copy); a ByteBuffer answer only gains a reference.
       if (const grpc::ByteBuffer* b = m->GetSerializedSendMessage()) {
-        method_->sent->Increment(static_cast<double>(b->Length()));
+        series_.sent->Increment(static_cast<double>(b->Length()));
       }
     }
     if (m->QueryInterceptionHookPoint(Hook::PRE_SEND_STATUS)) {
@@ -115,7 +143,7 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
       case RequestKind::kUnknown:
         return;
     }
-    method_->received->Increment(static_cast<double>(bytes));
+    series_.received->Increment(static_cast<double>(bytes));
   }
 
   void Finish(int code) {
@@ -125,6 +153,7 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
   }
 
   RpcServerMetrics::Method* const method_;
+  const RpcServerMetrics::Method::Series& series_;
   const Clock::time_point start_;
   bool done_ = false;
 };
@@ -147,47 +176,25 @@ class RpcServerMetrics::Factory final
 
 namespace {
 
-// The families every method's metrics are children of.
-struct Families {
-  explicit Families(prometheus::Registry* r)
-      : handled(prometheus::BuildCounter()
-                    .Name("ps_rpc_server_handled_total")
-                    .Help("RPCs completed by this server, by method and "
-                          "status code")
-                    .Register(*r)),
-        seconds(prometheus::BuildHistogram()
-                    .Name("ps_rpc_server_handling_seconds")
-                    .Help("Time from an RPC's start to its status, by method")
-                    .Register(*r)),
-        received(prometheus::BuildCounter()
-                     .Name("ps_rpc_server_received_bytes_total")
-                     .Help("Request message bytes received (serialized), by "
-                           "method")
-                     .Register(*r)),
-        sent(prometheus::BuildCounter()
-                 .Name("ps_rpc_server_sent_bytes_total")
-                 .Help("Response message bytes sent (serialized), by method")
-                 .Register(*r)) {}
-
-  std::unique_ptr<RpcServerMetrics::Method> Make(absl::string_view service,
-                                                 absl::string_view method,
-                                                 RequestKind kind) {
-    auto m = std::make_unique<RpcServerMetrics::Method>();
-    m->kind = kind;
-    m->labels = {{"service", std::string(service)},
-                 {"method", std::string(method)}};
-    m->handled_family = &handled;
-    m->seconds = &seconds.Add(m->labels, LatencyBuckets());
-    m->received = &received.Add(m->labels);
-    m->sent = &sent.Add(m->labels);
-    return m;
-  }
-
-  prometheus::Family<prometheus::Counter>& handled;
-  prometheus::Family<prometheus::Histogram>& seconds;
-  prometheus::Family<prometheus::Counter>& received;
-  prometheus::Family<prometheus::Counter>& sent;
-};
+Families MakeFamilies(prometheus::Registry* r) {
+  return Families{
+      &prometheus::BuildCounter()
+           .Name("ps_rpc_server_handled_total")
+           .Help("RPCs completed by this server, by method and status code")
+           .Register(*r),
+      &prometheus::BuildHistogram()
+           .Name("ps_rpc_server_handling_seconds")
+           .Help("Time from an RPC's start to its status, by method")
+           .Register(*r),
+      &prometheus::BuildCounter()
+           .Name("ps_rpc_server_received_bytes_total")
+           .Help("Request message bytes received (serialized), by method")
+           .Register(*r),
+      &prometheus::BuildCounter()
+           .Name("ps_rpc_server_sent_bytes_total")
+           .Help("Response message bytes sent (serialized), by method")
+           .Register(*r)};
+}
 
 std::string PathOf(absl::string_view service, absl::string_view method) {
   return absl::StrCat("/", service, "/", method);
@@ -198,12 +205,20 @@ std::string PathOf(absl::string_view service, absl::string_view method) {
 absl::StatusOr<std::shared_ptr<const RpcServerMetrics>>
 RpcServerMetrics::Create(prometheus::Registry* registry,
                          const RpcServerMethods& methods) {
-  Families families(registry);
   auto table = std::make_unique<Table>();
+  table->families = MakeFamilies(registry);
+  auto make = [&](absl::string_view service, absl::string_view method,
+                  RequestKind kind) {
+    auto m = std::make_unique<Method>();
+    m->kind = kind;
+    m->labels = {{"service", std::string(service)},
+                 {"method", std::string(method)}};
+    m->families = &table->families;
+    return m;
+  };
   auto add = [&](absl::string_view service, absl::string_view method,
                  RequestKind kind) {
-    table->methods[PathOf(service, method)] =
-        families.Make(service, method, kind);
+    table->methods[PathOf(service, method)] = make(service, method, kind);
   };
   for (const std::string& name : methods.services) {
     const google::protobuf::ServiceDescriptor* service =
@@ -229,7 +244,7 @@ RpcServerMetrics::Create(prometheus::Registry* registry,
   add(kHealthService, "Check", RequestKind::kBytes);
   add(kHealthService, "Watch", RequestKind::kBytes);
   add(kReflectionService, "ServerReflectionInfo", RequestKind::kProto);
-  table->unknown = families.Make("unknown", "unknown", RequestKind::kUnknown);
+  table->unknown = make("unknown", "unknown", RequestKind::kUnknown);
   std::shared_ptr<RpcServerMetrics> out(new RpcServerMetrics());
   out->table_ = std::move(table);
   return out;

@@ -136,6 +136,9 @@ TEST_F(RpcMetricsTest, UnaryProtobufCallIsCountedTimedAndSized) {
   EXPECT_EQ(
       Value(metrics_, "ps_rpc_server_sent_bytes_total", Of(c, "GetCluster")),
       3.0 * response.ByteSizeLong());
+  // A method never called has no series yet.
+  EXPECT_EQ(
+      Value(metrics_, "ps_rpc_server_handling_seconds", Of(c, "Barrier")), -1);
 }
 
 TEST_F(RpcMetricsTest, ServerStreamCountsEveryMessageAndTheFinalCode) {

@@ -50,6 +50,9 @@ struct LocalClusterOptions {
   // cluster's own client, which submits jobs) and an admin. False: every
   // process runs --insecure (plaintext on loopback).
   bool tls = false;
+  // Every process serves Prometheus metrics on a free port of its own
+  // (--metrics_port=-1); GetCluster lists where (Member.metrics_address).
+  bool metrics = false;
 };
 
 class LocalCluster {

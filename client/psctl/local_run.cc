@@ -82,6 +82,11 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
       LocalCluster::Start(options.cluster);
   if (!cluster.ok()) return cluster.status();
+  if (absl::StatusOr<v1::GetClusterResponse> members =
+          (*cluster)->client()->GetCluster();
+      members.ok()) {
+    out << MetricsLines(*members);
+  }
   v1::JobSpec local = spec;
   local.mutable_cluster()->set_num_workers(options.cluster.workers);
   local.mutable_cluster()->set_num_servers(options.cluster.servers);

@@ -105,7 +105,8 @@ Every command but local and certs talks to the cluster over mutual TLS:
   --insecure           plaintext, to a cluster run with --insecure
                        (loopback addresses only)
 local makes a throwaway CA and a certificate for every process in its
-work dir (--insecure: plaintext).
+work dir (--insecure: plaintext), and has every process serve Prometheus
+metrics on a free port (it prints where).
 )";
 
 // Paths given on the command line are relative to where the user stands,
@@ -193,7 +194,8 @@ int RunLocalCommand(const std::string& spec_path,
                      .bin_dir = absl::GetFlag(FLAGS_bin_dir),
                      .work_dir = work_dir,
                      .lease = absl::GetFlag(FLAGS_lease),
-                     .tls = !ps::InsecureRequested()};
+                     .tls = !ps::InsecureRequested(),
+                     .metrics = true};
   options.export_path = UserPath(absl::GetFlag(FLAGS_export_to));
   options.export_format = format;
   options.timeout = absl::GetFlag(FLAGS_timeout);
