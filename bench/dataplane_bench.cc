@@ -435,7 +435,9 @@ void PrintTable(const std::vector<Row>& rows) {
       "Pull calls and counts both directions; p50/p99 are per call in that "
       "phase. "
       "chunk_bytes=%d, channels_per_server=%d, client process tuned: %s, "
-      "server flags: %s.\n",
+      "server flags: %s. Metrics on: servers with --metrics_port=-1, each "
+      "scraped once per repeat; off and on rows of a size were measured in "
+      "turn within each repeat.\n",
       absl::GetFlag(FLAGS_repeats), absl::GetFlag(FLAGS_iperf_seconds),
       absl::GetFlag(FLAGS_seconds), absl::GetFlag(FLAGS_chunk_bytes),
       absl::GetFlag(FLAGS_channels_per_server),
