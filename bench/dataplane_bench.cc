@@ -107,6 +107,9 @@ struct Row {
   double loopback_bps = 0;  // iperf3, interleaved with the phases
   double push_bps = 0, pull_bps = 0, step_bps = 0;  // value bytes per second
   double p50_ms = 0, p99_ms = 0;                    // per call
+  // Each repeat's push, pull and push+pull bytes per second, for ratios of
+  // rows measured in the same repeats.
+  std::vector<double> push_runs, pull_runs, step_runs;
 };
 
 absl::StatusOr<int64_t> ParseSize(const std::string& text) {
@@ -277,6 +280,9 @@ absl::Status Measure(const std::vector<Variant>& variants, int64_t bytes,
     row->step_bps = Median(got.step_bps);
     row->p50_ms = 1e3 * Percentile(got.step_calls, 0.5);
     row->p99_ms = 1e3 * Percentile(got.step_calls, 0.99);
+    row->push_runs = got.push_bps;
+    row->pull_runs = got.pull_bps;
+    row->step_runs = got.step_bps;
   }
   return absl::OkStatus();
 }
@@ -474,8 +480,21 @@ void PrintSecurityRatios(const std::vector<Row>& rows) {
   }
 }
 
-// Metrics on over off, for each row measured both ways (in turn, in the
-// same repeats).
+// "median (min-max)" of on[r] / off[r] over the repeats r.
+std::string PairedRatio(const std::vector<double>& on,
+                        const std::vector<double>& off) {
+  std::vector<double> ratios;
+  for (size_t r = 0; r < on.size() && r < off.size(); ++r) {
+    ratios.push_back(on[r] / off[r]);
+  }
+  if (ratios.empty()) return "-";
+  const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
+  return absl::StrFormat("%.3f (%.2f-%.2f)", Median(ratios), *lo, *hi);
+}
+
+// Metrics on over off, for each row measured both ways: the median of the
+// ratios of measurements taken in the same repeat, seconds apart, with
+// their range.
 void PrintMetricsRatios(const std::vector<Row>& rows) {
   bool header = false;
   for (const Row& on : rows) {
@@ -493,11 +512,18 @@ void PrintMetricsRatios(const std::vector<Row>& rows) {
             "|--|--:|--:|--:|--:|--:|--:|--:|\n");
         header = true;
       }
-      absl::PrintF("| %s | %d | %d | %s | %.3f | %.3f | %.3f | %.3f |\n",
+      absl::PrintF("| %s | %d | %d | %s | %s | %s | %s | %.3f |\n",
                    on.security, on.servers, on.replicas, SizeLabel(on.bytes),
-                   on.push_bps / off.push_bps, on.pull_bps / off.pull_bps,
-                   on.step_bps / off.step_bps, on.p50_ms / off.p50_ms);
+                   PairedRatio(on.push_runs, off.push_runs),
+                   PairedRatio(on.pull_runs, off.pull_runs),
+                   PairedRatio(on.step_runs, off.step_runs),
+                   on.p50_ms / off.p50_ms);
     }
+  }
+  if (header) {
+    absl::PrintF(
+        "\nEach on / off ratio is the median (and range) over the repeats "
+        "of the ratio of the two measurements taken in the same repeat.\n");
   }
 }
 
