@@ -107,9 +107,12 @@ struct Row {
   double loopback_bps = 0;  // iperf3, interleaved with the phases
   double push_bps = 0, pull_bps = 0, step_bps = 0;  // value bytes per second
   double p50_ms = 0, p99_ms = 0;                    // per call
-  // Each repeat's push, pull and push+pull bytes per second, for ratios of
-  // rows measured in the same repeats.
+  // The servers' CPU time per Push and per Pull call, all servers summed.
+  double push_cpu_us = 0, pull_cpu_us = 0;
+  // Each repeat's push, pull and push+pull bytes per second and CPU per
+  // call, for ratios of rows measured in the same repeats.
   std::vector<double> push_runs, pull_runs, step_runs;
+  std::vector<double> push_cpu_runs, pull_cpu_runs;
 };
 
 absl::StatusOr<int64_t> ParseSize(const std::string& text) {
@@ -172,13 +175,32 @@ struct Variant {
   client::PsClient* client;
   Row* row;
   std::function<absl::Status()> after_repeat;
+  std::vector<pid_t> servers;  // whose CPU time the phases measure
 };
 
 // One variant's samples over the repeats.
 struct Samples {
   double one_push = 0, one_pull = 0;  // a first call's seconds: the pace
   std::vector<double> push_bps, pull_bps, step_bps, step_calls;
+  std::vector<double> push_cpu_us, pull_cpu_us;  // servers' CPU per call
 };
+
+// CPU seconds the processes `pids` have used so far, all threads, from
+// their CPU-time clocks (nanosecond resolution, unlike /proc's ticks). A
+// measure of the servers' own work that other load on the machine changes
+// far less than it changes throughput.
+double CpuSeconds(const std::vector<pid_t>& pids) {
+  double total = 0;
+  for (pid_t pid : pids) {
+    clockid_t clock;
+    timespec t{};
+    if (clock_getcpuclockid(pid, &clock) == 0 &&
+        clock_gettime(clock, &t) == 0) {
+      total += t.tv_sec + t.tv_nsec * 1e-9;
+    }
+  }
+  return total;
+}
 
 // Warms `v` up and times one push and one pull.
 absl::Status WarmUp(const Variant& v, int64_t bytes, Samples* out) {
@@ -227,12 +249,17 @@ absl::Status Phases(const Variant& v, int64_t bytes, Samples* out) {
         TimeCalls(std::max(1, absl::GetFlag(FLAGS_warmup)), step);
     if (!settle.ok()) return settle.status();
   } while (absl::Now() < settled);
+  const double cpu_start = CpuSeconds(v.servers);
   absl::StatusOr<std::vector<double>> pushes =
       TimeCalls(Iterations(out->one_push), push);
   if (!pushes.ok()) return pushes.status();
+  const double cpu_pushed = CpuSeconds(v.servers);
   absl::StatusOr<std::vector<double>> pulls =
       TimeCalls(Iterations(out->one_pull), pull);
   if (!pulls.ok()) return pulls.status();
+  const double cpu_pulled = CpuSeconds(v.servers);
+  out->push_cpu_us.push_back(1e6 * (cpu_pushed - cpu_start) / pushes->size());
+  out->pull_cpu_us.push_back(1e6 * (cpu_pulled - cpu_pushed) / pulls->size());
   int next = 0;
   auto alternate = [&] { return next++ % 2 == 0 ? push() : pull(); };
   absl::StatusOr<std::vector<double>> calls =
@@ -280,9 +307,13 @@ absl::Status Measure(const std::vector<Variant>& variants, int64_t bytes,
     row->step_bps = Median(got.step_bps);
     row->p50_ms = 1e3 * Percentile(got.step_calls, 0.5);
     row->p99_ms = 1e3 * Percentile(got.step_calls, 0.99);
+    row->push_cpu_us = Median(got.push_cpu_us);
+    row->pull_cpu_us = Median(got.pull_cpu_us);
     row->push_runs = got.push_bps;
     row->pull_runs = got.pull_bps;
     row->step_runs = got.step_bps;
+    row->push_cpu_runs = got.push_cpu_us;
+    row->pull_cpu_runs = got.pull_cpu_us;
   }
   return absl::OkStatus();
 }
@@ -410,8 +441,12 @@ absl::StatusOr<std::vector<Row>> MeasureRows(
                   .replicas = replicas,
                   .bytes = bytes};
     const ServerSet* set = &sets[i];
-    variants.push_back(
-        {jobs.back()->client(), &rows[i], [set] { return Scrape(*set); }});
+    std::vector<pid_t> pids;
+    for (int s = 0; s < count; ++s) {
+      pids.push_back(set->servers[s].process->pid());
+    }
+    variants.push_back({jobs.back()->client(), &rows[i],
+                        [set] { return Scrape(*set); }, std::move(pids)});
   }
   if (absl::Status s = Measure(variants, bytes, loopback); !s.ok()) return s;
   return rows;
@@ -422,24 +457,26 @@ void PrintTable(const std::vector<Row>& rows) {
   absl::PrintF(
       "| security | metrics | servers | replicas | size | loopback GB/s | "
       "push GB/s | pull GB/s | push+pull GB/s | p50 ms | p99 ms | "
-      "push / loopback | pull / loopback |\n"
-      "|--|--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+      "push / loopback | pull / loopback | server CPU us/push | "
+      "server CPU us/pull |\n"
+      "|--|--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
   for (const Row& r : rows) {
     const double lo = r.loopback_bps > 0 ? r.loopback_bps : NAN;
     absl::PrintF(
         "| %s | %s | %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f "
-        "| %.2f | %.2f |\n",
+        "| %.2f | %.2f | %.1f | %.1f |\n",
         r.security, r.metrics, r.servers, r.replicas, SizeLabel(r.bytes),
         r.loopback_bps / gb, r.push_bps / gb,
         r.pull_bps / gb, r.step_bps / gb, r.p50_ms, r.p99_ms, r.push_bps / lo,
-        r.pull_bps / lo);
+        r.pull_bps / lo, r.push_cpu_us, r.pull_cpu_us);
   }
   absl::PrintF(
       "\nGB = 1e9 bytes of float32 values. Each column is the median of %d "
       "measurements taken in turn: loopback (iperf3, one stream, %d s), push, "
       "pull and push+pull (about %.2f s each); push+pull alternates Push and "
       "Pull calls and counts both directions; p50/p99 are per call in that "
-      "phase. "
+      "phase; server CPU is the servers' CPU time (all threads, all servers) "
+      "per Push or Pull call in those phases. "
       "chunk_bytes=%d, channels_per_server=%d, client process tuned: %s, "
       "server flags: %s. Metrics on: servers with --metrics_port=-1, each "
       "scraped once per repeat; off and on rows of a size were measured in "
@@ -508,16 +545,19 @@ void PrintMetricsRatios(const std::vector<Row>& rows) {
       if (!header) {
         absl::PrintF(
             "\n| security | servers | replicas | size | push on / off | "
-            "pull on / off | push+pull on / off | p50 on / off |\n"
-            "|--|--:|--:|--:|--:|--:|--:|--:|\n");
+            "pull on / off | push+pull on / off | p50 on / off | "
+            "server CPU/push on / off | server CPU/pull on / off |\n"
+            "|--|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
         header = true;
       }
-      absl::PrintF("| %s | %d | %d | %s | %s | %s | %s | %.3f |\n",
+      absl::PrintF("| %s | %d | %d | %s | %s | %s | %s | %.3f | %s | %s |\n",
                    on.security, on.servers, on.replicas, SizeLabel(on.bytes),
                    PairedRatio(on.push_runs, off.push_runs),
                    PairedRatio(on.pull_runs, off.pull_runs),
                    PairedRatio(on.step_runs, off.step_runs),
-                   on.p50_ms / off.p50_ms);
+                   on.p50_ms / off.p50_ms,
+                   PairedRatio(on.push_cpu_runs, off.push_cpu_runs),
+                   PairedRatio(on.pull_cpu_runs, off.pull_cpu_runs));
     }
   }
   if (header) {
