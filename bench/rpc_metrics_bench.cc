@@ -125,7 +125,8 @@ absl::Status Run() {
   variants[2].name = "in the handler";
   for (int i = 0; i < 3; ++i) {
     Variant& v = variants[i];
-    v.service = std::make_unique<EchoServer>(bytes, i == 2 ? &recorder : nullptr);
+    v.service =
+        std::make_unique<EchoServer>(bytes, i == 2 ? &recorder : nullptr);
     ServerMetrics with;
     if (i > 0) with = {.registry = &metrics.registry(), .raw_methods = {pull}};
     if (i == 2) with.self_recorded = {pull};

@@ -69,8 +69,8 @@ absl::Status Connect(int fd, const sockaddr_in& addr, absl::Time deadline,
     return absl::UnavailableError(
         absl::StrCat("connecting to ", address, ": ", strerror(errno)));
   }
-  if (absl::Status s = Await(fd, POLLOUT, deadline,
-                             absl::StrCat("connecting to ", address));
+  if (absl::Status s =
+          Await(fd, POLLOUT, deadline, absl::StrCat("connecting to ", address));
       !s.ok()) {
     return s;
   }

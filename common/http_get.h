@@ -19,9 +19,9 @@ struct HttpResponse {
 // GETs `path` from `address` (IPv4 host:port) within `timeout`, the whole
 // exchange included. UNAVAILABLE when it cannot connect, DEADLINE_EXCEEDED
 // when the answer does not end in time, DATA_LOSS when it is not HTTP.
-absl::StatusOr<HttpResponse> HttpGet(const std::string& address,
-                                     const std::string& path,
-                                     absl::Duration timeout = absl::Seconds(10));
+absl::StatusOr<HttpResponse> HttpGet(
+    const std::string& address, const std::string& path,
+    absl::Duration timeout = absl::Seconds(10));
 
 }  // namespace ps
 

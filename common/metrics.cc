@@ -11,9 +11,9 @@
 namespace ps {
 
 const std::vector<double>& LatencyBuckets() {
-  static const auto* const kBuckets = new std::vector<double>{
-      0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-      0.025,  0.05,   0.1,   0.25,   1,     10};
+  static const auto* const kBuckets =
+      new std::vector<double>{0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                              0.025,  0.05,   0.1,   0.25,   1,     10};
   return *kBuckets;
 }
 

@@ -74,11 +74,10 @@ std::string ReadHead(const Connection& c) {
 std::string Response(int code, const char* reason, const std::string& type,
                      const std::string& body, bool with_body,
                      const char* extra_headers = "") {
-  return absl::StrCat("HTTP/1.1 ", code, " ", reason,
-                      "\r\nContent-Type: ", type,
-                      "\r\nContent-Length: ", body.size(), "\r\n",
-                      extra_headers, "Connection: close\r\n\r\n",
-                      with_body ? body : "");
+  return absl::StrCat(
+      "HTTP/1.1 ", code, " ", reason, "\r\nContent-Type: ", type,
+      "\r\nContent-Length: ", body.size(), "\r\n", extra_headers,
+      "Connection: close\r\n\r\n", with_body ? body : "");
 }
 
 // A socket listening on host:port, or why not.
@@ -92,8 +91,8 @@ absl::StatusOr<int> Listen(const std::string& host, int port,
   if (const int e = getaddrinfo(host.c_str(), std::to_string(port).c_str(),
                                 &hints, &found);
       e != 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot serve metrics on ", wanted, ": ", gai_strerror(e)));
+    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ",
+                                               wanted, ": ", gai_strerror(e)));
   }
   std::string error = "no address";
   int fd = -1;
@@ -144,9 +143,8 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
   if (wake < 0 || bound <= 0) {
     close(*fd);
     if (wake >= 0) close(wake);
-    return absl::InternalError(absl::StrCat("metrics endpoint on ",
-                                            address_of(port), ": ",
-                                            strerror(errno)));
+    return absl::InternalError(absl::StrCat(
+        "metrics endpoint on ", address_of(port), ": ", strerror(errno)));
   }
   return std::unique_ptr<MetricsEndpoint>(
       new MetricsEndpoint(*fd, wake, address_of(bound), bound, metrics));
@@ -182,8 +180,8 @@ void MetricsEndpoint::Serve() {
     }
     if (fds[1].revents != 0) return;
     if (fds[0].revents == 0) continue;
-    const int fd = accept4(listen_fd_, nullptr, nullptr,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd =
+        accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) continue;  // the peer gave up, or out of descriptors
     Answer(fd);
     close(fd);
@@ -193,8 +191,8 @@ void MetricsEndpoint::Serve() {
 void MetricsEndpoint::Answer(int fd) const {
   const Connection c{fd, wake_fd_, absl::Now() + kRequestTimeout};
   const std::string head = ReadHead(c);
-  const std::vector<absl::string_view> line = absl::StrSplit(
-      absl::string_view(head).substr(0, head.find("\r\n")), ' ');
+  const std::vector<absl::string_view> line =
+      absl::StrSplit(absl::string_view(head).substr(0, head.find("\r\n")), ' ');
   const char* const text = "text/plain; charset=utf-8";
   if (line.size() != 3 || !absl::StartsWith(line[2], "HTTP/")) {
     SendAll(c, Response(400, "Bad Request", text, "bad request\n", true));

@@ -27,9 +27,9 @@ absl::StatusOr<DaemonMetrics> StartMetricsFromFlags(const std::string& host) {
   absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
       MetricsEndpoint::Start(host, port < 0 ? 0 : port, out.metrics.get());
   if (!endpoint.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "--metrics_port=", port, ": ", endpoint.status().message(),
-        "; choose a free port, -1 for any, or 0 for no metrics"));
+    return absl::UnavailableError(
+        absl::StrCat("--metrics_port=", port, ": ", endpoint.status().message(),
+                     "; choose a free port, -1 for any, or 0 for no metrics"));
   }
   out.endpoint = *std::move(endpoint);
   return out;

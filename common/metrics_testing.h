@@ -11,9 +11,9 @@ namespace ps {
 
 // The sample of family `name` with exactly `labels`: a counter's or
 // gauge's value, a histogram's count; -1 when there is none.
-inline double MetricValue(const Metrics& metrics, const std::string& name,
-                          const std::map<std::string, std::string>& labels =
-                              {}) {
+inline double MetricValue(
+    const Metrics& metrics, const std::string& name,
+    const std::map<std::string, std::string>& labels = {}) {
   for (const prometheus::MetricFamily& f : metrics.Collect()) {
     if (f.name != name) continue;
     for (const prometheus::ClientMetric& m : f.metric) {

@@ -4,12 +4,12 @@
 #include <memory>
 #include <string>
 
-#include "common/metrics.h"
-#include "common/rpc.h"
 #include "absl/synchronization/notification.h"
+#include "common/metrics.h"
+#include "common/metrics_testing.h"
+#include "common/rpc.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "common/metrics_testing.h"
 #include "gtest/gtest.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
@@ -38,9 +38,8 @@ class FakeCoordinator final : public v1::Coordinator::Service {
 };
 
 // A raw callback method, as PsService's data plane.
-class FakeServer final
-    : public v1::ParameterServer::WithRawCallbackMethod_Pull<
-          v1::ParameterServer::Service> {
+class FakeServer final : public v1::ParameterServer::WithRawCallbackMethod_Pull<
+                             v1::ParameterServer::Service> {
  public:
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* ctx,
                                  const grpc::ByteBuffer*,
@@ -66,13 +65,13 @@ class FakeServer final
 class RpcMetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto started = StartServer(
-        "127.0.0.1", 0, {&coordinator_, &server_},
-        {v1::Coordinator::service_full_name(),
-         v1::ParameterServer::service_full_name()},
-        {},
-        {.registry = &metrics_.registry(),
-         .raw_methods = {"/ps.v1.ParameterServer/Pull"}});
+    auto started =
+        StartServer("127.0.0.1", 0, {&coordinator_, &server_},
+                    {v1::Coordinator::service_full_name(),
+                     v1::ParameterServer::service_full_name()},
+                    {},
+                    {.registry = &metrics_.registry(),
+                     .raw_methods = {"/ps.v1.ParameterServer/Pull"}});
     ASSERT_TRUE(started.ok()) << started.status();
     server_running_ = *std::move(started);
     channel_ = MakeChannel(server_running_.address);
@@ -103,20 +102,21 @@ TEST_F(RpcMetricsTest, UnaryProtobufCallIsCountedTimedAndSized) {
   }
   const std::string c = "ps.v1.Coordinator";
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handled_total",
-                  Of(c, "GetCluster", "OK")),
+                        Of(c, "GetCluster", "OK")),
             3);
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handling_seconds",
-                  Of(c, "GetCluster")),
+                        Of(c, "GetCluster")),
             3);
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_received_bytes_total",
-                  Of(c, "GetCluster")),
+                        Of(c, "GetCluster")),
             0);  // an empty request
-  EXPECT_EQ(
-      MetricValue(metrics_, "ps_rpc_server_sent_bytes_total", Of(c, "GetCluster")),
-      3.0 * response.ByteSizeLong());
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_sent_bytes_total",
+                        Of(c, "GetCluster")),
+            3.0 * response.ByteSizeLong());
   // A method never called has no series yet.
   EXPECT_EQ(
-      MetricValue(metrics_, "ps_rpc_server_handling_seconds", Of(c, "Barrier")), -1);
+      MetricValue(metrics_, "ps_rpc_server_handling_seconds", Of(c, "Barrier")),
+      -1);
 }
 
 TEST_F(RpcMetricsTest, ServerStreamCountsEveryMessageAndTheFinalCode) {
@@ -132,14 +132,14 @@ TEST_F(RpcMetricsTest, ServerStreamCountsEveryMessageAndTheFinalCode) {
   ASSERT_EQ(read, 2);
   const std::string c = "ps.v1.Coordinator";
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handled_total",
-                  Of(c, "WatchJob", "NOT_FOUND")),
+                        Of(c, "WatchJob", "NOT_FOUND")),
             1);
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_received_bytes_total",
-                  Of(c, "WatchJob")),
+                        Of(c, "WatchJob")),
             request.ByteSizeLong());
-  EXPECT_EQ(
-      MetricValue(metrics_, "ps_rpc_server_sent_bytes_total", Of(c, "WatchJob")),
-      2.0 * job.ByteSizeLong());
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_sent_bytes_total",
+                        Of(c, "WatchJob")),
+            2.0 * job.ByteSizeLong());
 }
 
 TEST_F(RpcMetricsTest, ClientStreamCountsEveryRequestMessage) {
@@ -154,7 +154,7 @@ TEST_F(RpcMetricsTest, ClientStreamCountsEveryRequestMessage) {
   writer->WritesDone();
   ASSERT_TRUE(writer->Finish().ok());
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_received_bytes_total",
-                  Of("ps.v1.ParameterServer", "InstallSnapshot")),
+                        Of("ps.v1.ParameterServer", "InstallSnapshot")),
             2.0 * chunk.ByteSizeLong());
 }
 
@@ -168,12 +168,14 @@ TEST_F(RpcMetricsTest, RawCallbackMethodIsMeasuredInBytes) {
   ASSERT_TRUE(stub->Pull(&ctx, request, &response).ok());
   const std::string s = "ps.v1.ParameterServer";
   EXPECT_EQ(
-      MetricValue(metrics_, "ps_rpc_server_handled_total", Of(s, "Pull", "OK")), 1);
+      MetricValue(metrics_, "ps_rpc_server_handled_total", Of(s, "Pull", "OK")),
+      1);
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_received_bytes_total",
-                  Of(s, "Pull")),
+                        Of(s, "Pull")),
             request.ByteSizeLong());
-  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_sent_bytes_total", Of(s, "Pull")),
-            response.ByteSizeLong());
+  EXPECT_EQ(
+      MetricValue(metrics_, "ps_rpc_server_sent_bytes_total", Of(s, "Pull")),
+      response.ByteSizeLong());
 }
 
 TEST_F(RpcMetricsTest, UnimplementedMethodOfAServiceIsLabelledByItsName) {
@@ -183,7 +185,7 @@ TEST_F(RpcMetricsTest, UnimplementedMethodOfAServiceIsLabelledByItsName) {
   EXPECT_EQ(stub->Register(&ctx, {}, &response).error_code(),
             grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handled_total",
-                  Of("ps.v1.Coordinator", "Register", "UNIMPLEMENTED")),
+                        Of("ps.v1.Coordinator", "Register", "UNIMPLEMENTED")),
             1);
 }
 
@@ -203,10 +205,10 @@ TEST_F(RpcMetricsTest, HealthCheckIsCounted) {
   done.WaitForNotification();
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handled_total",
-                  Of("grpc.health.v1.Health", "Check", "OK")),
+                        Of("grpc.health.v1.Health", "Check", "OK")),
             1);
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_received_bytes_total",
-                  Of("grpc.health.v1.Health", "Check")),
+                        Of("grpc.health.v1.Health", "Check")),
             0);
 }
 
@@ -225,7 +227,7 @@ TEST_F(RpcMetricsTest, PathOfNoServiceIsCountedAsUnknown) {
   done.WaitForNotification();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handled_total",
-                  Of("unknown", "unknown", "UNIMPLEMENTED")),
+                        Of("unknown", "unknown", "UNIMPLEMENTED")),
             1);
 }
 
@@ -254,12 +256,11 @@ TEST(RpcMetricsSelfRecordedTest, InterceptorLeavesTheMethodToItsService) {
   Metrics metrics;
   SelfRecordingServer service(&metrics.registry());
   const std::string pull = "/ps.v1.ParameterServer/Pull";
-  auto server = StartServer(
-      "127.0.0.1", 0, {&service}, {v1::ParameterServer::service_full_name()},
-      {},
-      {.registry = &metrics.registry(),
-       .raw_methods = {pull},
-       .self_recorded = {pull}});
+  auto server = StartServer("127.0.0.1", 0, {&service},
+                            {v1::ParameterServer::service_full_name()}, {},
+                            {.registry = &metrics.registry(),
+                             .raw_methods = {pull},
+                             .self_recorded = {pull}});
   ASSERT_TRUE(server.ok()) << server.status();
   auto stub = v1::ParameterServer::NewStub(MakeChannel(server->address));
   v1::PullRequest request;
@@ -287,10 +288,9 @@ TEST(RpcMetricsCreateTest, UnknownServiceOrRawMethodIsRefused) {
                 .code(),
             absl::StatusCode::kInvalidArgument);
   absl::Status s =
-      RpcServerMetrics::Create(
-          &metrics.registry(),
-          {.services = {"ps.v1.Coordinator"},
-           .raw_methods = {"/ps.v1.ParameterServer/Pull"}})
+      RpcServerMetrics::Create(&metrics.registry(),
+                               {.services = {"ps.v1.Coordinator"},
+                                .raw_methods = {"/ps.v1.ParameterServer/Pull"}})
           .status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("/ps.v1.ParameterServer/Pull"),

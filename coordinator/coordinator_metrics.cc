@@ -44,8 +44,7 @@ CoordinatorMetrics::CoordinatorMetrics(Metrics* metrics,
   });
 }
 
-void CoordinatorMetrics::CollectMembers(
-    std::vector<MetricFamily>* out) const {
+void CoordinatorMetrics::CollectMembers(std::vector<MetricFamily>* out) const {
   const absl::Time now = clock_();
   // Every role and state, so that a count that falls to zero reads 0.
   std::map<std::pair<std::string, std::string>, int> counts;
@@ -81,8 +80,8 @@ void CoordinatorMetrics::CollectMembers(
 
 void CoordinatorMetrics::CollectJobs(std::vector<MetricFamily>* out) const {
   std::map<std::string, int> states;
-  for (v1::JobState s : {v1::PENDING, v1::RUNNING, v1::SUCCEEDED, v1::FAILED,
-                         v1::CANCELLED}) {
+  for (v1::JobState s :
+       {v1::PENDING, v1::RUNNING, v1::SUCCEEDED, v1::FAILED, v1::CANCELLED}) {
     states[v1::JobState_Name(s)] = 0;
   }
   MetricFamily steps = Gauge("ps_coordinator_job_steps",
@@ -119,8 +118,8 @@ void CoordinatorMetrics::CollectJobs(std::vector<MetricFamily>* out) const {
     AddSample(&jobs, {{"state", state}}, n);
   }
   out->push_back(std::move(jobs));
-  for (MetricFamily* f : {&steps, &total, &loss, &accuracy, &speed,
-                          &staleness}) {
+  for (MetricFamily* f :
+       {&steps, &total, &loss, &accuracy, &speed, &staleness}) {
     out->push_back(std::move(*f));
   }
 }

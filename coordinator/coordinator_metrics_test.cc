@@ -55,8 +55,7 @@ class CoordinatorMetricsTest : public ::testing::Test {
   AgreeableServers servers_;
   JobManager jobs_{&members_, &servers_, clock_};
   Metrics metrics_;
-  CoordinatorMetrics coordinator_metrics_{&metrics_, &members_, &jobs_,
-                                          clock_};
+  CoordinatorMetrics coordinator_metrics_{&metrics_, &members_, &jobs_, clock_};
 };
 
 TEST_F(CoordinatorMetricsTest, MembersByRoleAndStateWithHeartbeatAges) {
@@ -68,19 +67,19 @@ TEST_F(CoordinatorMetricsTest, MembersByRoleAndStateWithHeartbeatAges) {
   now_ += absl::Seconds(2);  // the worker's lease has run out
   members_.Expire();
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_members",
-                  {{"role", "SERVER"}, {"state", "ALIVE"}}),
+                        {{"role", "SERVER"}, {"state", "ALIVE"}}),
             1);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_members",
-                  {{"role", "WORKER"}, {"state", "DEAD"}}),
+                        {{"role", "WORKER"}, {"state", "DEAD"}}),
             1);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_members",
-                  {{"role", "WORKER"}, {"state", "ALIVE"}}),
+                        {{"role", "WORKER"}, {"state", "ALIVE"}}),
             0);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_member_heartbeat_age_seconds",
-                  {{"member", server->id}, {"role", "SERVER"}}),
+                        {{"member", server->id}, {"role", "SERVER"}}),
             2);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_member_heartbeat_age_seconds",
-                  {{"member", worker->id}, {"role", "WORKER"}}),
+                        {{"member", worker->id}, {"role", "WORKER"}}),
             -1);  // dead: no lease to watch
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_lease_seconds"), 3);
 }
@@ -90,7 +89,8 @@ TEST_F(CoordinatorMetricsTest, RunningJobsProgressUntilTheyEnd) {
   ASSERT_TRUE(members_.Register(v1::WORKER, "127.0.0.1:2").ok());
   absl::StatusOr<std::string> id = jobs_.Submit(Spec());
   ASSERT_TRUE(id.ok()) << id.status();
-  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "PENDING"}}), 1);
+  EXPECT_EQ(
+      MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "PENDING"}}), 1);
   jobs_.Tick();
   ASSERT_EQ(jobs_.Get(*id)->state(), v1::RUNNING);
   v1::ReportProgressRequest p;
@@ -103,27 +103,31 @@ TEST_F(CoordinatorMetricsTest, RunningJobsProgressUntilTheyEnd) {
   p.set_examples_per_sec(1000);
   ASSERT_TRUE(jobs_.ReportProgress(p).ok());
   const Labels job = {{"job", *id}};
-  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "RUNNING"}}), 1);
-  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "PENDING"}}), 0);
+  EXPECT_EQ(
+      MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "RUNNING"}}), 1);
+  EXPECT_EQ(
+      MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "PENDING"}}), 0);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_steps", job), 40);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_total_steps", job), 100);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_loss", job), 0.5);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_accuracy", job), 0.75);
-  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_examples_per_second", job),
-            1000);
+  EXPECT_EQ(
+      MetricValue(metrics_, "ps_coordinator_job_examples_per_second", job),
+      1000);
   ASSERT_TRUE(jobs_.Cancel(*id).ok());
-  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "CANCELLED"}}),
-            1);
+  EXPECT_EQ(
+      MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "CANCELLED"}}),
+      1);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_steps", job), -1);
 }
 
 TEST_F(CoordinatorMetricsTest, EventCountersStartAtZero) {
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_server_failovers_total"), 0);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_checkpoints_total",
-                  {{"result", "ok"}}),
+                        {{"result", "ok"}}),
             0);
   EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_re_replications_total",
-                  {{"result", "failed"}}),
+                        {{"result", "failed"}}),
             0);
 }
 

@@ -36,10 +36,9 @@ class DataPlaneCall {
   void Finish(grpc::Status status) const {
     if (recorder_ != nullptr) {
       const std::chrono::duration<double> took = Clock::now() - start_;
-      recorder_->Record(status.error_code(), took.count(),
-                        static_cast<int64_t>(received_),
-                        status.ok() ? static_cast<int64_t>(response_->Length())
-                                    : 0);
+      recorder_->Record(
+          status.error_code(), took.count(), static_cast<int64_t>(received_),
+          status.ok() ? static_cast<int64_t>(response_->Length()) : 0);
     }
     reactor_->Finish(std::move(status));
   }

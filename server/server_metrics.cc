@@ -89,9 +89,9 @@ void ServerMetrics::CollectTables(
   auto values = MakeFamily("ps_server_table_values",
                            "float32 values of a job's table held here",
                            MetricType::Gauge);
-  auto rows = MakeFamily("ps_server_table_rows",
-                         "Rows of a job's sparse table held here",
-                         MetricType::Gauge);
+  auto rows =
+      MakeFamily("ps_server_table_rows",
+                 "Rows of a job's sparse table held here", MetricType::Gauge);
   for (const auto& [key, h] : held) {
     const auto& [job, table] = key;
     AddSample(&bytes, {{"job", job}, {"table", table}}, h.bytes);
@@ -115,12 +115,12 @@ void ServerMetrics::CollectJobs(
     j.waited += s.pulls_waited();
     ++j.roles[v1::ReplicaRole_Name(s.role())];
   }
-  auto pushes = MakeFamily("ps_server_job_pushes_applied_total",
-                           "Pushes applied to a job's groups here",
-                           MetricType::Counter);
-  auto pulls = MakeFamily("ps_server_job_pulls_total",
-                          "Pulls a job's groups here answered",
-                          MetricType::Counter);
+  auto pushes =
+      MakeFamily("ps_server_job_pushes_applied_total",
+                 "Pushes applied to a job's groups here", MetricType::Counter);
+  auto pulls =
+      MakeFamily("ps_server_job_pulls_total",
+                 "Pulls a job's groups here answered", MetricType::Counter);
   auto waited = MakeFamily("ps_server_job_pulls_waited_total",
                            "Pulls of a job that waited for its clocks",
                            MetricType::Counter);

@@ -33,8 +33,8 @@ TEST(ServerMetricsTest, TablesAndJobsAreReadFromTheStoreWhenScraped) {
   ASSERT_TRUE(store.CreateTables(CreateOneTableJob("dense", 100)).ok());
   ASSERT_TRUE(store.CreateTables(CreateSparseJob("sparse", "emb", 4)).ok());
   bool duplicate = false;
-  ASSERT_TRUE(store.Push(PushAllOfW("dense", RampGradient(100)), &duplicate)
-                  .ok());
+  ASSERT_TRUE(
+      store.Push(PushAllOfW("dense", RampGradient(100)), &duplicate).ok());
   ASSERT_TRUE(
       store.Push(SparsePush("sparse", "emb", {1, 2, 3}, 4), &duplicate).ok());
 
@@ -42,21 +42,22 @@ TEST(ServerMetricsTest, TablesAndJobsAreReadFromTheStoreWhenScraped) {
   const Labels sparse_emb = {{"job", "sparse"}, {"table", "emb"}};
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_values", dense_w), 100);
   EXPECT_GE(MetricValue(metrics, "ps_server_table_bytes", dense_w), 400);
-  EXPECT_EQ(MetricValue(metrics, "ps_server_table_rows", dense_w), -1);  // dense
+  EXPECT_EQ(MetricValue(metrics, "ps_server_table_rows", dense_w),
+            -1);  // dense
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_rows", sparse_emb), 3);
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_values", sparse_emb), 12);
   EXPECT_EQ(MetricValue(metrics, "ps_server_job_pushes_applied_total",
-                  {{"job", "dense"}}),
+                        {{"job", "dense"}}),
             1);
   EXPECT_EQ(MetricValue(metrics, "ps_server_groups",
-                  {{"job", "dense"}, {"role", "PRIMARY"}}),
+                        {{"job", "dense"}, {"role", "PRIMARY"}}),
             1);
 
   // A job's series go away with its tables.
   ASSERT_TRUE(store.DropTables("dense").ok());
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_values", dense_w), -1);
   EXPECT_EQ(MetricValue(metrics, "ps_server_job_pushes_applied_total",
-                  {{"job", "dense"}}),
+                        {{"job", "dense"}}),
             -1);
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_rows", sparse_emb), 3);
 }

@@ -56,8 +56,8 @@ std::vector<Sample> Parse(const std::string& text) {
       for (absl::string_view pair : absl::StrSplit(labels, ',')) {
         std::pair<std::string, std::string> kv =
             absl::StrSplit(pair, absl::MaxSplits('=', 1));
-        s.labels[kv.first] = std::string(absl::StripSuffix(
-            absl::StripPrefix(kv.second, "\""), "\""));
+        s.labels[kv.first] = std::string(
+            absl::StripSuffix(absl::StripPrefix(kv.second, "\""), "\""));
       }
     } else {
       s.name = std::string(line.substr(0, space));
@@ -225,7 +225,8 @@ TEST_F(MetricsTest, EveryDaemonServesSaneMetricsThatPromtoolAccepts) {
   v1::CancelJobRequest cancel;
   cancel.set_job_id(id);
   v1::CancelJobResponse cancelled;
-  ASSERT_TRUE(cluster_->coordinator()->CancelJob(&ctx, cancel, &cancelled).ok());
+  ASSERT_TRUE(
+      cluster_->coordinator()->CancelJob(&ctx, cancel, &cancelled).ok());
   coordinator = Scrape(endpoints.at("coordinator"));
   EXPECT_EQ(Value(coordinator, "ps_coordinator_jobs", {{"state", "CANCELLED"}}),
             1);
