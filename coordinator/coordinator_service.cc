@@ -296,4 +296,22 @@ grpc::Status CoordinatorService::GetJobToken(
   return grpc::Status::OK;
 }
 
+grpc::Status CoordinatorService::GetJobHistory(
+    grpc::ServerContext* ctx, const v1::GetJobHistoryRequest* request,
+    v1::JobHistory* response) {
+  if (request->max_points() < 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "max_points ", request->max_points(),
+        " is negative; allowed: 0 (every point) or more")));
+  }
+  if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<v1::JobHistory> history =
+      jobs_->History(request->job_id(), request->max_points());
+  if (!history.ok()) return ToGrpcStatus(history.status());
+  *response = *std::move(history);
+  return grpc::Status::OK;
+}
+
 }  // namespace ps::coordinator

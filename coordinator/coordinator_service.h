@@ -57,6 +57,9 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status GetJobToken(grpc::ServerContext*,
                            const v1::GetJobTokenRequest*,
                            v1::GetJobTokenResponse*) override;
+  grpc::Status GetJobHistory(grpc::ServerContext*,
+                             const v1::GetJobHistoryRequest*,
+                             v1::JobHistory*) override;
 
  private:
   // What the role policy (common/authz_policy.h) cannot say, from the

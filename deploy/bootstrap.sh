@@ -23,6 +23,8 @@ PACKAGES=(
   dataset-fashion-mnist
   # benchmarks
   iperf3
+  # psctl plot draws curves with gnuplot
+  gnuplot-nox
   # PyTorch 1.13 CPU baseline for bench/run_step_bench.sh (/usr/bin/python3)
   python3-torch
   # flight-delay workload: deploy/flights/setup.sh (node + npm; npm ships with

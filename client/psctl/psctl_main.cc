@@ -19,12 +19,18 @@
 #include "client/psctl/certs_command.h"
 #include "client/psctl/commands.h"
 #include "client/psctl/fault_injection.h"
+#include "client/psctl/plot.h"
 #include "common/daemon.h"
 #include "common/rpc.h"
 #include "common/security_flags.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
-ABSL_FLAG(std::string, out, "", "export: file to write the parameters to");
+ABSL_FLAG(std::string, out, "",
+          "export: file to write the parameters to; plot: the picture (.png "
+          "or .svg)");
+ABSL_FLAG(std::string, plot, "",
+          "local: draw the job's curves into this file (.png or .svg) when "
+          "it ends");
 ABSL_FLAG(std::string, format, "psx",
           "export, local --export_to: file format, psx or safetensors");
 ABSL_FLAG(int, servers, 2, "local: parameter servers to start");
@@ -82,11 +88,14 @@ commands:
                        [--resume_servers=N] another server count)
   export JOB --out=F   write a job's trained parameters to F
                        ([--format=psx|safetensors], default psx)
+  plot JOB --out=F     draw a job's loss, accuracy and examples/s over its
+                       steps into F (.png or .svg; needs gnuplot)
   cluster              members and their health
   tables [JOB]         tables held by each live server: rows, values, bytes
   local SPEC.json      run one job on a local cluster of real processes
                        (--servers=2 --workers=2 [--spare_workers=0]
-                       [--export_to=F [--format=psx|safetensors]])
+                       [--export_to=F [--format=psx|safetensors]]
+                       [--plot=F.png|F.svg])
   certs init --dir=DIR create the cluster CA in DIR (ca.crt, ca.key);
                        refuses to replace one ([--ca_name=NAME],
                        [--days=N] default 3650)
@@ -196,6 +205,7 @@ int RunLocalCommand(const std::string& spec_path,
                      .tls = !ps::InsecureRequested()};
   options.export_path = UserPath(absl::GetFlag(FLAGS_export_to));
   options.export_format = format;
+  options.plot_path = UserPath(absl::GetFlag(FLAGS_plot));
   options.timeout = absl::GetFlag(FLAGS_timeout);
   options.kills = absl::GetFlag(FLAGS_kill);
   // SIGINT/SIGTERM are blocked in every thread; this one turns them into a
@@ -269,6 +279,9 @@ int RunRemoteCommand(const std::string& command, const std::string& arg,
     if (!resumed.ok()) return Fail(resumed.status());
     std::cout << arg << " queued to resume at step " << resumed->step()
               << " from " << resumed->from() << "\n";
+  } else if (command == "plot") {
+    s = ps::client::Plot(client, arg, UserPath(absl::GetFlag(FLAGS_out)),
+                         std::cout);
   } else if (command == "cluster") {
     s = ps::client::Cluster(client, std::cout);
   } else if (command == "tables") {
@@ -301,7 +314,8 @@ int main(int argc, char** argv) {
   const std::string arg = args.size() > 2 ? args[2] : "";
   static const std::set<std::string> kCommands = {
       "submit",  "status", "list",  "watch",      "cancel", "export",
-      "cluster", "tables", "local", "checkpoint", "resume", "certs"};
+      "cluster", "tables", "local", "checkpoint", "resume", "certs",
+      "plot"};
   if (!kCommands.count(command)) {
     std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
@@ -318,6 +332,16 @@ int main(int argc, char** argv) {
       ps::client::ParseExportFormat(absl::GetFlag(FLAGS_format));
   if (!format.ok()) {
     Fail(format.status());
+    return 2;
+  }
+  // So is a plot file psctl could not write.
+  const std::string plot_file = command == "plot" ? absl::GetFlag(FLAGS_out)
+                                                  : absl::GetFlag(FLAGS_plot);
+  if ((command == "plot" || !plot_file.empty()) &&
+      !ps::client::IsPlotFileName(plot_file)) {
+    Fail(absl::InvalidArgumentError(absl::StrCat(
+        command == "plot" ? "--out" : "--plot", "='", plot_file,
+        "': allowed: a file name ending in .png or .svg")));
     return 2;
   }
   if (command == "local") return RunLocalCommand(arg, *format);
