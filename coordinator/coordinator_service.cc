@@ -122,9 +122,15 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::GetCluster(grpc::ServerContext*,
                                             const v1::GetClusterRequest*,
                                             v1::GetClusterResponse* response) {
+  *response = ClusterView();
+  return grpc::Status::OK;
+}
+
+v1::GetClusterResponse CoordinatorService::ClusterView() const {
+  v1::GetClusterResponse response;
   const absl::Time now = absl::Now();
   for (const MemberInfo& m : members_->All()) {
-    v1::Member* out = response->add_members();
+    v1::Member* out = response.add_members();
     out->set_id(m.id);
     out->set_role(m.role);
     out->set_address(m.address);
@@ -133,8 +139,9 @@ grpc::Status CoordinatorService::GetCluster(grpc::ServerContext*,
         absl::ToInt64Milliseconds(now - m.last_heartbeat));
     if (m.alive) out->set_job_id(jobs_->JobOfMember(m.id));
   }
-  response->set_lease_ms(absl::ToInt64Milliseconds(members_->lease()));
-  return grpc::Status::OK;
+  response.set_lease_ms(absl::ToInt64Milliseconds(members_->lease()));
+  response.set_dashboard_url(dashboard_url_);
+  return response;
 }
 
 grpc::Status CoordinatorService::SubmitJob(grpc::ServerContext* ctx,

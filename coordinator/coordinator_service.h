@@ -28,6 +28,10 @@ class CoordinatorService final : public v1::Coordinator::Service {
                          v1::HeartbeatResponse*) override;
   grpc::Status GetCluster(grpc::ServerContext*, const v1::GetClusterRequest*,
                           v1::GetClusterResponse*) override;
+  // What GetCluster answers (also for the dashboard). Thread-safe.
+  v1::GetClusterResponse ClusterView() const;
+  // GetClusterResponse.dashboard_url; set before serving.
+  void set_dashboard_url(std::string url) { dashboard_url_ = std::move(url); }
   grpc::Status SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest*,
                          v1::SubmitJobResponse*) override;
   grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest*,
@@ -83,6 +87,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
   JobManager* const jobs_;
   const absl::Duration heartbeat_interval_;
   StreamWatchdog streams_;  // WatchJob writes
+  std::string dashboard_url_;
 };
 
 }  // namespace ps::coordinator

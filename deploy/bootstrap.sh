@@ -25,6 +25,8 @@ PACKAGES=(
   iperf3
   # psctl plot draws curves with gnuplot
   gnuplot-nox
+  # the dashboard: its HTTP server; headless Chromium tests its pages
+  libcivetweb-dev chromium
   # PyTorch 1.13 CPU baseline for bench/run_step_bench.sh (/usr/bin/python3)
   python3-torch
   # flight-delay workload: deploy/flights/setup.sh (node + npm; npm ships with
@@ -43,12 +45,24 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "bootstrap: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  echo "bootstrap: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-echo "bootstrap: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# npm packages the build embeds (the dashboard's charts), pinned by each
+# folder's package-lock.json. `npm ci` reinstalls from scratch, so it runs
+# only when node_modules did not come from the current lock file.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+for dir in "$ROOT/coordinator/web"; do
+  lock_sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  mark="$dir/node_modules/.pscluster-lock.sha256"
+  if [[ -f "$mark" && $(cat "$mark") == "$lock_sum" ]]; then continue; fi
+  echo "bootstrap: npm ci in ${dir#"$ROOT"/}"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" >"$mark"
+done
 echo "bootstrap: done"

@@ -82,6 +82,9 @@ absl::Status Cluster(CoordinatorClient* coordinator, std::ostream& out) {
   absl::StatusOr<v1::GetClusterResponse> cluster = coordinator->GetCluster();
   if (!cluster.ok()) return cluster.status();
   out << ClusterTable(*cluster);
+  if (!cluster->dashboard_url().empty()) {
+    out << "dashboard: " << cluster->dashboard_url() << "\n";
+  }
   return absl::OkStatus();
 }
 

@@ -90,6 +90,9 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
       LocalCluster::Start(options.cluster);
   if (!cluster.ok()) return cluster.status();
+  if (!(*cluster)->dashboard_url().empty()) {
+    out << "dashboard: " << (*cluster)->dashboard_url() << std::endl;
+  }
   v1::JobSpec local = spec;
   local.mutable_cluster()->set_num_workers(options.cluster.workers);
   local.mutable_cluster()->set_num_servers(options.cluster.servers);

@@ -50,6 +50,9 @@ ABSL_FLAG(std::string, kill, "",
           "coordinator and starts it again on its state dir");
 ABSL_FLAG(std::string, export_to, "",
           "local: export the trained parameters here");
+ABSL_FLAG(bool, dashboard, true,
+          "local: the coordinator serves its web dashboard on a free "
+          "loopback port (printed)");
 ABSL_FLAG(bool, keep_logs, false,
           "local: keep the logs folder even on success");
 ABSL_FLAG(std::string, work_dir, "",
@@ -202,7 +205,8 @@ int RunLocalCommand(const std::string& spec_path,
                      .bin_dir = absl::GetFlag(FLAGS_bin_dir),
                      .work_dir = work_dir,
                      .lease = absl::GetFlag(FLAGS_lease),
-                     .tls = !ps::InsecureRequested()};
+                     .tls = !ps::InsecureRequested(),
+                     .dashboard = absl::GetFlag(FLAGS_dashboard)};
   options.export_path = UserPath(absl::GetFlag(FLAGS_export_to));
   options.export_format = format;
   options.plot_path = UserPath(absl::GetFlag(FLAGS_plot));
