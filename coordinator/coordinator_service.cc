@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/identity.h"
 #include "common/job_state.h"
+#include "common/logging.h"
 #include "common/status.h"
 
 namespace ps::coordinator {
@@ -158,6 +159,7 @@ grpc::Status CoordinatorService::SubmitJob(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::GetJob(grpc::ServerContext* ctx,
                                         const v1::GetJobRequest* request,
                                         v1::Job* response) {
+  const ScopedLogJob log_job(request->job_id());
   absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   if (absl::Status s = CheckOwner(*ctx, request->job_id(), &*job); !s.ok()) {
@@ -185,6 +187,7 @@ grpc::Status CoordinatorService::ListJobs(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::CancelJob(grpc::ServerContext* ctx,
                                            const v1::CancelJobRequest* request,
                                            v1::CancelJobResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -197,6 +200,7 @@ grpc::Status CoordinatorService::CancelJob(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::CheckpointJob(
     grpc::ServerContext* ctx, const v1::CheckpointJobRequest* request,
     v1::CheckpointInfo* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -209,6 +213,7 @@ grpc::Status CoordinatorService::CheckpointJob(
 grpc::Status CoordinatorService::ResumeJob(grpc::ServerContext* ctx,
                                            const v1::ResumeJobRequest* request,
                                            v1::ResumeJobResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -221,6 +226,7 @@ grpc::Status CoordinatorService::ResumeJob(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* ctx,
                                           const v1::WatchJobRequest* request,
                                           grpc::ServerWriter<v1::Job>* writer) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -241,6 +247,7 @@ grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::ReportProgress(
     grpc::ServerContext* ctx, const v1::ReportProgressRequest* request,
     v1::ReportProgressResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckMember(*ctx, request->member_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -250,6 +257,7 @@ grpc::Status CoordinatorService::ReportProgress(
 grpc::Status CoordinatorService::Barrier(grpc::ServerContext* ctx,
                                          const v1::BarrierRequest* request,
                                          v1::BarrierResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckRank(*ctx, request->job_id(), request->rank());
       !s.ok()) {
     return ToGrpcStatus(s);
@@ -269,6 +277,7 @@ grpc::Status CoordinatorService::Barrier(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::CompleteTask(
     grpc::ServerContext* ctx, const v1::CompleteTaskRequest* request,
     v1::CompleteTaskResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckMember(*ctx, request->member_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -278,6 +287,7 @@ grpc::Status CoordinatorService::CompleteTask(
 grpc::Status CoordinatorService::ReportUnreachable(
     grpc::ServerContext* ctx, const v1::ReportUnreachableRequest* request,
     v1::ReportUnreachableResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckMember(*ctx, request->reporter()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -293,6 +303,7 @@ grpc::Status CoordinatorService::ReportUnreachable(
 grpc::Status CoordinatorService::GetJobToken(
     grpc::ServerContext* ctx, const v1::GetJobTokenRequest* request,
     v1::GetJobTokenResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -306,6 +317,7 @@ grpc::Status CoordinatorService::GetJobToken(
 grpc::Status CoordinatorService::GetJobHistory(
     grpc::ServerContext* ctx, const v1::GetJobHistoryRequest* request,
     v1::JobHistory* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (request->max_points() < 0) {
     return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
         "max_points ", request->max_points(),

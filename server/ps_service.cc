@@ -126,6 +126,7 @@ absl::Status PsService::CheckToken(const grpc::ServerContextBase& ctx,
 grpc::Status PsService::CreateTables(grpc::ServerContext*,
                                      const v1::CreateTablesRequest* request,
                                      v1::CreateTablesResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   absl::Status s = store_->CreateTables(*request);
   if (s.ok()) {
     int sparse = 0;
@@ -147,6 +148,7 @@ grpc::Status PsService::CreateTables(grpc::ServerContext*,
 grpc::Status PsService::SealTables(grpc::ServerContext*,
                                    const v1::SealTablesRequest* request,
                                    v1::SealTablesResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   Logger("server")->info("job {}: sealed (ended; tables kept for readers)",
                          request->job_id());
   return ToGrpcStatus(store_->SealJob(request->job_id()));
@@ -155,6 +157,7 @@ grpc::Status PsService::SealTables(grpc::ServerContext*,
 grpc::Status PsService::DropTables(grpc::ServerContext*,
                                    const v1::DropTablesRequest* request,
                                    v1::DropTablesResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   Logger("server")->info("job {}: dropping tables", request->job_id());
   // A long-lived server serves many jobs: what this job held goes back to
   // the system, not only to malloc. (A call still reading the tables frees
@@ -388,6 +391,7 @@ grpc::Status PsService::ReadSnapshot(
 grpc::Status PsService::CopyGroup(grpc::ServerContext* ctx,
                                   const v1::CopyGroupRequest* request,
                                   v1::CopyGroupResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   absl::StatusOr<GroupHandle> group =
       store_->Group(request->job_id(), request->group());
   if (!group.ok()) return ToGrpcStatus(group.status());
@@ -482,6 +486,7 @@ grpc::Status PsService::InstallSnapshot(
 grpc::Status PsService::SetReplicas(grpc::ServerContext*,
                                     const v1::SetReplicasRequest* request,
                                     v1::SetReplicasResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   uint64_t applied = 0;
   absl::Status s = store_->SetReplicas(*request, &applied);
   if (s.ok()) {
