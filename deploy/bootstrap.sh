@@ -23,6 +23,8 @@ PACKAGES=(
   dataset-fashion-mnist
   # benchmarks
   iperf3
+  # the multi-host test bed: network namespaces, veth, bridge, tc
+  iproute2
   # psctl plot draws curves with gnuplot
   gnuplot-nox
   # the dashboard: its HTTP server; headless Chromium tests its pages
