@@ -77,6 +77,7 @@ absl::Status MemberAgent::Register() {
   v1::RegisterRequest request;
   request.set_role(options_.role);
   request.set_address(options_.address);
+  request.set_metrics_address(options_.metrics_address);
   v1::RegisterResponse response;
   grpc::ClientContext ctx;
   ctx.set_deadline(DeadlineIn(options_.rpc_timeout));

@@ -26,6 +26,9 @@ struct MemberAgentOptions {
   std::string coordinator;  // host:port
   v1::Role role = v1::ROLE_UNSPECIFIED;
   std::string address;  // this daemon's own host:port
+  // Where it serves its metrics, host:port ("" for none); the coordinator
+  // lists it (Member.metrics_address).
+  std::string metrics_address;
   absl::Duration rpc_timeout = absl::Seconds(2);
   // How long Start() keeps trying to reach the coordinator.
   absl::Duration register_timeout = absl::Seconds(30);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/authz_policy.h"
+#include "common/rpc_metrics.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/auth_metadata_processor.h"
@@ -63,7 +64,7 @@ absl::StatusOr<RunningServer> StartServer(
     const std::string& host, int port,
     const std::vector<grpc::Service*>& services,
     const std::vector<std::string>& health_names,
-    const ServerSecurity& security) {
+    const ServerSecurity& security, const ServerMetrics& metrics) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -88,6 +89,19 @@ absl::StatusOr<RunningServer> StartServer(
     builder.AddChannelArgument(name, value);
   });
   for (grpc::Service* s : services) builder.RegisterService(s);
+  if (metrics.registry != nullptr) {
+    absl::StatusOr<std::shared_ptr<const RpcServerMetrics>> rpc_metrics =
+        RpcServerMetrics::Create(metrics.registry,
+                                 {.services = health_names,
+                                  .raw_methods = metrics.raw_methods});
+    if (!rpc_metrics.ok()) return rpc_metrics.status();
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        creators;
+    creators.push_back(
+        RpcServerMetrics::InterceptorFactory(*std::move(rpc_metrics)));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   out.server = builder.BuildAndStart();
   if (!out.server || out.port == 0) {
     return absl::UnavailableError(

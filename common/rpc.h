@@ -13,6 +13,10 @@
 #include "common/rpc_security.h"
 #include "grpcpp/grpcpp.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace ps {
 
 // Largest message either side accepts. Clients split requests into chunks
@@ -58,16 +62,29 @@ struct ServerSecurity {
   std::string authz_policy;
 };
 
+// Where a server records the metrics of every call (common/rpc_metrics.h).
+struct ServerMetrics {
+  // Not owned; must outlive the server. Null: no metrics, and no
+  // interceptor on the call path at all.
+  prometheus::Registry* registry = nullptr;
+  // Paths of the services' methods whose handlers take grpc::ByteBuffer
+  // (RpcServerMethods::raw_methods), e.g. PsService::RawMethods().
+  std::vector<std::string> raw_methods;
+};
+
 // Binds `host:port` (port 0 picks a free port) and starts serving `services`,
 // which must outlive the server. The health service reports SERVING for the
 // server as a whole ("") and for each of `health_names` (full service names
-// such as "ps.v1.ParameterServer"; other names are NOT_FOUND).
-// INVALID_ARGUMENT when TLS is on and the policy does not parse.
+// such as "ps.v1.ParameterServer"; other names are NOT_FOUND); with
+// `metrics`, those are also the services whose methods label the metrics.
+// INVALID_ARGUMENT when TLS is on and the policy does not parse, or when
+// the metrics' services or raw methods are not generated ones.
 absl::StatusOr<RunningServer> StartServer(
     const std::string& host, int port,
     const std::vector<grpc::Service*>& services,
     const std::vector<std::string>& health_names = {},
-    const ServerSecurity& security = {});
+    const ServerSecurity& security = {},
+    const ServerMetrics& metrics = {});
 
 // A channel to `address` with the project's message limits. `index` makes
 // channels to the same address distinct connections (for parallel streams).

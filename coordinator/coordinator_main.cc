@@ -10,10 +10,12 @@
 #include "common/daemon.h"
 #include "common/authz_policy.h"
 #include "common/logging.h"
+#include "common/metrics_flags.h"
 #include "common/rpc.h"
 #include "common/security_flags.h"
 #include "common/serve.h"
 #include "common/stream_watchdog.h"
+#include "coordinator/coordinator_metrics.h"
 #include "coordinator/coordinator_service.h"
 #include "coordinator/dashboard.h"
 #include "coordinator/job_manager.h"
@@ -76,6 +78,7 @@ void SetUpProcess(int argc, char** argv) {
 
 // The flags' values, checked; the message names the flag.
 absl::Status CheckFlags() {
+  if (absl::Status s = ps::CheckMetricsPortFlag(); !s.ok()) return s;
   if (absl::Status s =
           ps::CheckDurationFlag("lease", absl::GetFlag(FLAGS_lease),
                                 absl::Milliseconds(100), absl::Hours(1));
@@ -171,6 +174,12 @@ int main(int argc, char** argv) {
     log->error("{}", std::string(security.status().message()));
     return 2;
   }
+  absl::StatusOr<ps::DaemonMetrics> metrics =
+      ps::StartMetricsFromFlags(absl::GetFlag(FLAGS_host));
+  if (!metrics.ok()) {
+    log->error("{}", std::string(metrics.status().message()));
+    return 1;
+  }
   std::unique_ptr<ps::coordinator::StateStore> store;
   ps::coordinator::StoredState stored;
   if (const std::string dir = absl::GetFlag(FLAGS_state_dir); !dir.empty()) {
@@ -198,8 +207,15 @@ int main(int argc, char** argv) {
     members.Restore(stored);
     jobs.Restore(stored);
   }
+  std::unique_ptr<ps::coordinator::CoordinatorMetrics> coordinator_metrics;
+  if (metrics->metrics != nullptr) {
+    coordinator_metrics = std::make_unique<ps::coordinator::CoordinatorMetrics>(
+        metrics->metrics.get(), &members, &jobs, [] { return absl::Now(); });
+    log->info("metrics on http://{}/metrics", metrics->address());
+  }
   ps::coordinator::CoordinatorService service(
-      &members, &jobs, lease / 4, absl::GetFlag(FLAGS_stream_stall_timeout));
+      &members, &jobs, lease / 4, absl::GetFlag(FLAGS_stream_stall_timeout),
+      metrics->address());
   std::unique_ptr<ps::coordinator::Dashboard> dashboard;
   if (const int port = absl::GetFlag(FLAGS_http_port); port != 0) {
     auto started = ps::coordinator::Dashboard::Start(
@@ -221,12 +237,12 @@ int main(int argc, char** argv) {
     service.set_dashboard_url(dashboard->url());
     log->info("dashboard at {}", dashboard->url());
   }
-  auto server =
-      ps::StartServer(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port),
-                      {&service}, {ps::v1::Coordinator::service_full_name()},
-                      {.security = *security,
-                       .authz_policy =
-                           ps::AuthzPolicyJson(ps::Daemon::kCoordinator)});
+  auto server = ps::StartServer(
+      absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {&service},
+      {ps::v1::Coordinator::service_full_name()},
+      {.security = *security,
+       .authz_policy = ps::AuthzPolicyJson(ps::Daemon::kCoordinator)},
+      {.registry = metrics->metrics ? &metrics->metrics->registry() : nullptr});
   if (!server.ok()) {
     log->error("{}", server.status().ToString());
     return 1;

@@ -96,8 +96,9 @@ grpc::Status CoordinatorService::Register(grpc::ServerContext* ctx,
   }
   absl::StatusOr<std::string> principal = OwnerName(*ctx);
   if (!principal.ok()) return ToGrpcStatus(principal.status());
-  absl::StatusOr<Registration> registered = members_->Register(
-      request->role(), request->address(), *principal);
+  absl::StatusOr<Registration> registered =
+      members_->Register(request->role(), request->address(), *principal,
+                         request->metrics_address());
   if (!registered.ok()) return ToGrpcStatus(registered.status());
   response->set_member_id(registered->id);
   response->set_incarnation(registered->incarnation);
@@ -135,12 +136,14 @@ v1::GetClusterResponse CoordinatorService::ClusterView() const {
     out->set_id(m.id);
     out->set_role(m.role);
     out->set_address(m.address);
+    out->set_metrics_address(m.metrics_address);
     out->set_state(m.alive ? v1::ALIVE : v1::DEAD);
     out->set_last_heartbeat_age_ms(
         absl::ToInt64Milliseconds(now - m.last_heartbeat));
     if (m.alive) out->set_job_id(jobs_->JobOfMember(m.id));
   }
   response.set_lease_ms(absl::ToInt64Milliseconds(members_->lease()));
+  response.set_metrics_address(metrics_address_);
   response.set_dashboard_url(dashboard_url_);
   return response;
 }

@@ -13,14 +13,17 @@ namespace ps::coordinator {
 class CoordinatorService final : public v1::Coordinator::Service {
  public:
   // `stream_stall_limit`: a WatchJob whose client reads nothing for this
-  // long is cancelled (see StreamWatchdog).
+  // long is cancelled (see StreamWatchdog). `metrics_address`: where the
+  // coordinator serves its own metrics (GetCluster says); "" for none.
   CoordinatorService(Membership* members, JobManager* jobs,
                      absl::Duration heartbeat_interval,
-                     absl::Duration stream_stall_limit = kStreamStallLimit)
+                     absl::Duration stream_stall_limit = kStreamStallLimit,
+                     std::string metrics_address = "")
       : members_(members),
         jobs_(jobs),
         heartbeat_interval_(heartbeat_interval),
-        streams_(stream_stall_limit) {}
+        streams_(stream_stall_limit),
+        metrics_address_(std::move(metrics_address)) {}
 
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest*,
                         v1::RegisterResponse*) override;
@@ -87,6 +90,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
   JobManager* const jobs_;
   const absl::Duration heartbeat_interval_;
   StreamWatchdog streams_;  // WatchJob writes
+  const std::string metrics_address_;
   std::string dashboard_url_;
 };
 

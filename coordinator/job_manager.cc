@@ -471,6 +471,8 @@ void JobManager::FailOver(Record* r, const MemberInfo& dead) {
   map.set_epoch(next_epoch_++);
   *r->job.mutable_partition_map() = map;
   Changed(r);
+  ++events_.server_failovers;
+  events_.primaries_promoted += static_cast<int64_t>(promoted.size());
   Logger("jobs")->warn(
       "{}: server {} at {} is gone; epoch {}; {}", r->job.id(), dead.id,
       dead.address, map.epoch(),
@@ -593,7 +595,9 @@ void JobManager::HealReplicas() {
               ? std::string("fully replicated")
               : absl::StrCat(short_groups, " groups short of replicas"));
       added = true;
+      ++events_.groups_re_replicated;
     } else {
+      ++events_.re_replications_failed;
       Logger("jobs")->warn("{}: copy of group {} to {} abandoned: {}",
                            job.id(), copy->group, copy->target.member_id(),
                            copied.ok() ? "the job or its map changed meanwhile"
@@ -605,6 +609,11 @@ void JobManager::HealReplicas() {
   } else {
     servers_->DropGroup(copy->target, job.id(), copy->group).IgnoreError();
   }
+}
+
+JobEventCounts JobManager::EventCounts() const {
+  absl::MutexLock lock(&mu_);
+  return events_;
 }
 
 std::vector<std::string> JobManager::ServersUnreachable(

@@ -85,6 +85,24 @@ struct JobManagerOptions {
   absl::Duration token_ttl = absl::Hours(1);
 };
 
+// Events JobManager counts as it goes, since the process started (for
+// coordinator/coordinator_metrics.h).
+struct JobEventCounts {
+  // A server of a running job died and the job went on at a new epoch.
+  int64_t server_failovers = 0;
+  // Groups whose backup took over from a dead primary.
+  int64_t primaries_promoted = 0;
+  // Ranks of a lost worker taken over by another worker.
+  int64_t ranks_handed_over = 0;
+  // Groups copied to a new backup (HealReplicas), and copies abandoned.
+  int64_t groups_re_replicated = 0;
+  int64_t re_replications_failed = 0;
+  int64_t checkpoints_written = 0;
+  int64_t checkpoints_failed = 0;
+  // Attempts queued to resume from a checkpoint (ResumeJob, or by itself).
+  int64_t jobs_resumed = 0;
+};
+
 class JobManager {
  public:
   JobManager(Membership* members, ServerControl* servers, Clock clock,
@@ -126,6 +144,8 @@ class JobManager {
 
   // The job a member works for, or "".
   std::string JobOfMember(const std::string& member_id) const;
+
+  JobEventCounts EventCounts() const;
 
   // Periodic work, in two parts that run on threads of their own, so that
   // lease expiry never waits on an RPC (a server that does not answer holds
@@ -333,6 +353,7 @@ class JobManager {
   absl::Mutex updates_mu_;  // one RunReplicaUpdates at a time, in order
   absl::Time next_heal_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::deque<std::string> kept_ ABSL_GUARDED_BY(mu_);  // succeeded, tables kept
+  JobEventCounts events_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ps::coordinator

@@ -104,12 +104,14 @@ absl::StatusOr<v1::CheckpointInfo> JobManager::Checkpoint(
   (*r)->checkpointing = false;
   (*r)->last_checkpoint = clock_();
   if (!info.ok()) {
+    ++events_.checkpoints_failed;
     (*r)->retry_checkpoint = clock_() + absl::Seconds(10);
     Logger("jobs")->warn("{}: checkpoint failed: {}; the next in 10 s at the "
                          "earliest", job_id, info.status().ToString());
     return info.status();
   }
   info->set_write_seconds(absl::ToDoubleSeconds(clock_() - start));
+  ++events_.checkpoints_written;
   *(*r)->job.add_checkpoints() = *info;
   std::vector<std::string> old;
   auto* list = (*r)->job.mutable_checkpoints();
@@ -358,6 +360,7 @@ void JobManager::Requeue(Record* r, const std::string& dir, int64_t step,
   r->tasks = TaskReports();
   r->handovers = RankHandovers();
   Changed(r);
+  ++events_.jobs_resumed;
   Logger("jobs")->warn("{}: attempt {} queued, resuming at step {} from {}: {}",
                        job.id(), job.attempt(), step, dir, why);
 }

@@ -75,6 +75,7 @@ void JobManager::FillVacantRanks() {
       r.job.set_worker_ids(taken.rank, worker);
       busy_[worker] = r.job.id();
       last_job_[worker] = r.job.id();
+      ++events_.ranks_handed_over;
       Logger("jobs")->info(
           "{}: rank {} (lost {}) taken over by {} from step {}, pushing as {}",
           r.job.id(), taken.rank, taken.lost_id, worker, step,

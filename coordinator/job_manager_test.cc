@@ -448,6 +448,7 @@ TEST_F(JobManagerTest, LostWorkersRankGoesToAnIdleWorkerAtItsReportedStep) {
   EXPECT_EQ(hb.task().rank(), 0);
   EXPECT_EQ(hb.task().push_worker_id(), lost);
   EXPECT_EQ(hb.task().resume_step(), 40);
+  EXPECT_EQ(jobs_.EventCounts().ranks_handed_over, 1);
   // The lost worker's reports are refused; the new one's are taken.
   v1::ReportProgressRequest old_report = Progress(job, 0, 45);
   old_report.set_member_id(lost);
@@ -541,6 +542,8 @@ TEST_F(JobManagerTest, DeadServerFailsOverToTheBackups) {
   v1::HeartbeatResponse hb;
   jobs_.FillHeartbeat(after.worker_ids(0), &hb);
   EXPECT_EQ(hb.task().partition_map().epoch(), after.partition_map().epoch());
+  EXPECT_EQ(jobs_.EventCounts().server_failovers, 1);
+  EXPECT_EQ(jobs_.EventCounts().primaries_promoted, 1);  // it led one group
 }
 
 // With one copy, the death of the server that held it fails the job, the

@@ -29,6 +29,7 @@ void Membership::Restore(const StoredState& state) {
     m.alive = stored.alive();
     m.incarnation = stored.incarnation();
     m.principal = stored.principal();
+    m.metrics_address = stored.metrics_address();
     m.last_heartbeat = now;
     next_id_ = std::max(next_id_, stored.number() + 1);
   }
@@ -44,13 +45,15 @@ void Membership::Save(int64_t n, const MemberInfo& m) {
   stored.set_incarnation(m.incarnation);
   stored.set_alive(m.alive);
   stored.set_principal(m.principal);
+  stored.set_metrics_address(m.metrics_address);
   if (absl::Status s = store_->SaveMember(stored, next_id_); !s.ok()) {
     Logger("members")->error("storing {}: {}", m.id, s.ToString());
   }
 }
 
 absl::StatusOr<Registration> Membership::Register(
-    v1::Role role, const std::string& address, const std::string& principal) {
+    v1::Role role, const std::string& address, const std::string& principal,
+    const std::string& metrics_address) {
   if (role != v1::SERVER && role != v1::WORKER) {
     return absl::InvalidArgumentError(
         absl::StrCat("role: ", role, "; allowed: SERVER, WORKER"));
@@ -59,6 +62,12 @@ absl::StatusOr<Registration> Membership::Register(
     return absl::InvalidArgumentError(
         absl::StrCat("address: '", address, "'; allowed: host:port"));
   }
+  if (!metrics_address.empty() &&
+      metrics_address.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics_address: '", metrics_address,
+                     "'; allowed: host:port, or empty for none"));
+  }
   absl::MutexLock lock(&mu_);
   const int64_t n = next_id_++;
   MemberInfo& m = members_[n];
@@ -66,6 +75,7 @@ absl::StatusOr<Registration> Membership::Register(
   m.role = role;
   m.address = address;
   m.principal = principal;
+  m.metrics_address = metrics_address;
   m.last_heartbeat = clock_();
   while (m.incarnation == 0) m.incarnation = absl::Uniform<uint64_t>(random_);
   Save(n, m);

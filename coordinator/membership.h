@@ -47,6 +47,8 @@ struct MemberInfo {
   // The name in the certificate it registered with ("" without TLS): only
   // that certificate may report for it.
   std::string principal;
+  // host:port of its Prometheus metrics; "" when it has none.
+  std::string metrics_address;
 };
 
 struct Registration {
@@ -67,9 +69,12 @@ class Membership {
   absl::Duration lease() const { return lease_; }
 
   // Returns the new member's id ("server-N" or "worker-N") and incarnation.
-  absl::StatusOr<Registration> Register(v1::Role role,
-                                        const std::string& address,
-                                        const std::string& principal = "");
+  // INVALID_ARGUMENT naming the field for a role other than SERVER or
+  // WORKER, or an address (or a non-empty metrics address) without a port.
+  absl::StatusOr<Registration> Register(
+      v1::Role role, const std::string& address,
+      const std::string& principal = "",
+      const std::string& metrics_address = "");
   // Renews the lease. NOT_FOUND for an unknown or dead member, and for an
   // incarnation other than the id's current holder's.
   absl::Status Heartbeat(const std::string& id, uint64_t incarnation);

@@ -29,6 +29,33 @@ TEST_F(MembershipTest, BadRegistrationIsInvalidArgument) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(MembershipTest, MetricsAddressIsKeptOrRefusedWithoutAPort) {
+  auto w = members_.Register(v1::WORKER, "127.0.0.1:2", "", "127.0.0.1:9100");
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(members_.Get(w->id)->metrics_address, "127.0.0.1:9100");
+  auto none = members_.Register(v1::WORKER, "127.0.0.1:3");
+  EXPECT_EQ(members_.Get(none->id)->metrics_address, "");
+  absl::Status bad =
+      members_.Register(v1::SERVER, "127.0.0.1:4", "", "9100").status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("metrics_address: '9100'"), std::string::npos)
+      << bad;
+}
+
+TEST_F(MembershipTest, RestoredMemberKeepsItsMetricsAddress) {
+  StoredState state;
+  v1::StoredMember& m = state.members.emplace_back();
+  m.set_number(3);
+  m.set_id("server-3");
+  m.set_role(v1::SERVER);
+  m.set_address("127.0.0.1:5");
+  m.set_alive(true);
+  m.set_incarnation(7);
+  m.set_metrics_address("127.0.0.1:9101");
+  members_.Restore(state);
+  EXPECT_EQ(members_.Get("server-3")->metrics_address, "127.0.0.1:9101");
+}
+
 TEST_F(MembershipTest, MemberWithoutHeartbeatDiesAfterLease) {
   auto a = members_.Register(v1::WORKER, "127.0.0.1:1");
   auto b = members_.Register(v1::WORKER, "127.0.0.1:2");

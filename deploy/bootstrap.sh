@@ -17,6 +17,9 @@ PACKAGES=(
   nlohmann-json3-dev
   # fuzz targets (fuzz/): clang with libFuzzer and the sanitizers
   clang-14 libclang-rt-14-dev
+  # metrics: prometheus-cpp (every daemon's --metrics_port) and promtool
+  # (the prometheus package), which tests/metrics_test checks their output with
+  prometheus-cpp-dev prometheus
   # CPU compute
   libopenblas-dev
   # data

@@ -1,5 +1,6 @@
 #include "server/ps_service.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -75,12 +76,23 @@ absl::Status ParsePush(const grpc::ByteBuffer& request, ParsedPush* out) {
   return absl::OkStatus();
 }
 
-// Applies a prepared push and writes the answer.
+using MetricsClock = std::chrono::steady_clock;
+
+double SecondsSince(MetricsClock::time_point start) {
+  return std::chrono::duration<double>(MetricsClock::now() - start).count();
+}
+
+// Applies a prepared push and writes the answer; times the apply when
+// `metrics` is not null.
 absl::Status ApplyAndAnswer(TableStore& store, const ParsedPush& push,
-                            grpc::ByteBuffer* response) {
+                            grpc::ByteBuffer* response,
+                            ServerMetrics* metrics) {
   bool duplicate = false;
+  const MetricsClock::time_point start =
+      metrics != nullptr ? MetricsClock::now() : MetricsClock::time_point();
   absl::Status s =
       store.ApplyPrepared(push.prepared, push.fields, *push.values, &duplicate);
+  if (metrics != nullptr) metrics->PushApplied(SecondsSince(start));
   if (!s.ok()) return s;
   v1::PushResponse reply;
   reply.set_duplicate(duplicate);
@@ -89,6 +101,12 @@ absl::Status ApplyAndAnswer(TableStore& store, const ParsedPush& push,
 }
 
 }  // namespace
+
+std::vector<std::string> RawDataPlaneMethods() {
+  const std::string prefix =
+      absl::StrCat("/", v1::ParameterServer::service_full_name(), "/");
+  return {prefix + "Pull", prefix + "Push", prefix + "Replicate"};
+}
 
 absl::Status PsService::CheckServing() const {
   if (!serving_ || serving_()) return absl::OkStatus();
@@ -188,12 +206,18 @@ grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
     reactor->Finish(ToGrpcStatus(allowed));
     return reactor;
   }
+  const MetricsClock::time_point start =
+      metrics_ != nullptr ? MetricsClock::now() : MetricsClock::time_point();
   pulls_.Schedule(
       *std::move(plan), absl::FromChrono(ctx->deadline()),
       /*cancelled=*/[ctx] { return ctx->IsCancelled(); },
       /*answer=*/
-      [reactor, response](const PullPlan& plan,
-                          absl::StatusOr<int64_t> staleness) {
+      [reactor, response, metrics = metrics_, start](
+          const PullPlan& plan, absl::StatusOr<int64_t> staleness) {
+        if (metrics != nullptr) {
+          metrics->PullAnswered(SecondsSince(start),
+                                staleness.ok() ? *staleness : -1);
+        }
         reactor->Finish(ToGrpcStatus(AnswerPull(plan, staleness, response)));
       });
   return reactor;
@@ -241,7 +265,8 @@ void PsService::ContinuePush(std::shared_ptr<ParsedPush> push,
                              grpc::ByteBuffer* response) {
   const GroupHandle group = push->prepared.group;
   if (!group.ordered()) {
-    reactor->Finish(ToGrpcStatus(ApplyAndAnswer(*store_, *push, response)));
+    reactor->Finish(
+        ToGrpcStatus(ApplyAndAnswer(*store_, *push, response, metrics_)));
     return;
   }
   // Numbered together with the backups it goes to, so that a backup added
@@ -251,12 +276,14 @@ void PsService::ContinuePush(std::shared_ptr<ParsedPush> push,
       group.order().Assign([&](uint64_t) { backups = group.backups(); });
   forwarder_.Forward(
       group, op, push->bytes, backups,
-      [this, push, group, op, reactor, response](absl::Status forwarded) {
+      [this, push, group, op, reactor, response,
+       backups = static_cast<int>(backups.size())](absl::Status forwarded) {
+        if (metrics_ != nullptr) metrics_->Forwarded(backups, forwarded.ok());
         OpOrder::Step step;
         if (forwarded.ok()) {
           step.apply = [this, push, reactor, response] {
-            reactor->Finish(
-                ToGrpcStatus(ApplyAndAnswer(*store_, *push, response)));
+            reactor->Finish(ToGrpcStatus(
+                ApplyAndAnswer(*store_, *push, response, metrics_)));
           };
         } else {
           // Not applied here: the op is passed over in this server's order.
@@ -325,7 +352,8 @@ grpc::ServerUnaryReactor* PsService::Replicate(
       grpc::ByteBuffer ignored;
       // The primary gets the same outcome from its own apply; a backup's
       // part is to have applied it in order.
-      absl::Status applied = ApplyAndAnswer(*store_, *push, &ignored);
+      absl::Status applied =
+          ApplyAndAnswer(*store_, *push, &ignored, metrics_);
       if (!applied.ok()) {
         Logger("server")->debug("job {} group {} op {}: {}",
                                 push->fields.job_id(), push->fields.group(),
@@ -451,6 +479,9 @@ grpc::Status PsService::CopyGroup(grpc::ServerContext* ctx,
   }
   response->set_snapshot_bytes(static_cast<int64_t>(bytes.size()));
   response->set_snapshot_op(snapshot_op);
+  if (metrics_ != nullptr) {
+    metrics_->GroupCopied(static_cast<int64_t>(bytes.size()));
+  }
   response->set_pause_us(absl::ToInt64Microseconds(pause));
   Logger("server")->info(
       "job {} group {}: copied to {} ({} bytes at op {}; pushes waited {})",

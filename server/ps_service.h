@@ -18,6 +18,7 @@
 #include "server/checkpoint_gate.h"
 #include "server/forwarder.h"
 #include "server/pull_scheduler.h"
+#include "server/server_metrics.h"
 #include "server/table_store.h"
 
 namespace ps::server {
@@ -28,6 +29,10 @@ using RawDataPlaneService = v1::ParameterServer::WithRawCallbackMethod_Pull<
     v1::ParameterServer::WithRawCallbackMethod_Push<
         v1::ParameterServer::WithRawCallbackMethod_Replicate<
             v1::ParameterServer::Service>>>;
+// The methods RawDataPlaneService makes raw, as paths: their handlers take
+// grpc::ByteBuffer (ServerMetrics::raw_methods in common/rpc.h). Keep the
+// two in step.
+std::vector<std::string> RawDataPlaneMethods();
 
 // How a server in a cluster takes part in replication.
 struct ReplicationOptions {
@@ -48,12 +53,15 @@ class PsService final : public RawDataPlaneService {
  public:
   // `max_waiting_pulls`: most pulls waiting at once (see kMaxWaitingPulls).
   // `stream_stall_limit`: a ScanRows whose client reads nothing for this
-  // long is cancelled (see StreamWatchdog).
+  // long is cancelled (see StreamWatchdog). `metrics` (not owned; null:
+  // none) records pushes, pulls, forwards, copies and checkpoints.
   explicit PsService(TableStore* store,
                      int max_waiting_pulls = kMaxWaitingPulls,
                      absl::Duration stream_stall_limit = ps::kStreamStallLimit,
-                     ReplicationOptions replication = {})
+                     ReplicationOptions replication = {},
+                     ServerMetrics* metrics = nullptr)
       : store_(store),
+        metrics_(metrics),
         pulls_({.max_waiting_pulls = max_waiting_pulls}),
         streams_(stream_stall_limit),
         serving_(std::move(replication.serving)),
@@ -155,6 +163,7 @@ class PsService final : public RawDataPlaneService {
                         absl::Time deadline) const;
 
   TableStore* store_;       // not owned
+  ServerMetrics* const metrics_;  // not owned; may be null
   PullScheduler pulls_;     // pulls waiting on their job's clocks
   StreamWatchdog streams_;  // ScanRows writes
   const std::function<bool()> serving_;

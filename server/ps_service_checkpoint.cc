@@ -127,6 +127,7 @@ grpc::Status PsService::WriteCheckpoint(
   if (!written.ok()) return ToGrpcStatus(written.status());
   response->set_size(written->size);
   response->set_crc32(written->crc32);
+  if (metrics_ != nullptr) metrics_->CheckpointWritten(written->size);
   response->set_pause_us(absl::ToInt64Microseconds(released - cut));
   response->set_wait_us(absl::ToInt64Microseconds(cut - start));
   Logger("server")->info(

@@ -12,11 +12,13 @@
 #include "common/logging.h"
 #include "common/authz_policy.h"
 #include "common/member_agent.h"
+#include "common/metrics_flags.h"
 #include "common/rpc.h"
 #include "common/security_flags.h"
 #include "common/serve.h"
 #include "common/stream_watchdog.h"
 #include "server/ps_service.h"
+#include "server/server_metrics.h"
 #include "server/table_store.h"
 
 ABSL_FLAG(std::string, coordinator, "",
@@ -45,6 +47,7 @@ namespace {
 
 // The flags' values, checked; the message names the flag.
 absl::Status CheckFlags() {
+  if (absl::Status s = ps::CheckMetricsPortFlag(); !s.ok()) return s;
   if (absl::GetFlag(FLAGS_max_memory_gb) <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--max_memory_gb must be > 0, got ",
@@ -58,7 +61,8 @@ absl::Status CheckFlags() {
 // Joins the coordinator given by --coordinator as the server at `address`;
 // nullptr when there is none (standalone).
 absl::StatusOr<std::unique_ptr<ps::MemberAgent>> JoinCluster(
-    const std::string& address, ps::server::TableStore* store,
+    const std::string& address, const std::string& metrics_address,
+    ps::server::TableStore* store,
     std::shared_ptr<const ps::RpcSecurity> security) {
   auto log = ps::Logger("server");
   if (absl::GetFlag(FLAGS_coordinator).empty()) {
@@ -78,6 +82,7 @@ absl::StatusOr<std::unique_ptr<ps::MemberAgent>> JoinCluster(
       ps::MemberAgent::Start({.coordinator = absl::GetFlag(FLAGS_coordinator),
                               .role = ps::v1::SERVER,
                               .address = address,
+                              .metrics_address = metrics_address,
                               .on_forgotten = forgotten,
                               .security = std::move(security)},
                              [](const ps::v1::HeartbeatResponse&) {});
@@ -123,9 +128,21 @@ int main(int argc, char** argv) {
     log->error("{}", std::string(security.status().message()));
     return 2;
   }
+  absl::StatusOr<ps::DaemonMetrics> metrics =
+      ps::StartMetricsFromFlags(absl::GetFlag(FLAGS_host));
+  if (!metrics.ok()) {
+    log->error("{}", std::string(metrics.status().message()));
+    return 1;
+  }
   ps::server::TableStore store(
       {.max_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_max_memory_gb) *
                                          (1 << 30))});
+  std::unique_ptr<ps::server::ServerMetrics> server_metrics;
+  if (metrics->metrics != nullptr) {
+    server_metrics = std::make_unique<ps::server::ServerMetrics>(
+        metrics->metrics.get(), &store);
+    log->info("metrics on http://{}/metrics", metrics->address());
+  }
   // Set once the server has joined the cluster (it needs its address).
   std::atomic<ps::MemberAgent*> member{nullptr};
   ps::server::PsService service(
@@ -142,19 +159,21 @@ int main(int argc, char** argv) {
                m->ReportUnreachable(job, {server});
              }
            },
-       .security = *security});
-  auto server = ps::StartServer(absl::GetFlag(FLAGS_host),
-                                absl::GetFlag(FLAGS_port), {&service},
-                                {ps::v1::ParameterServer::service_full_name()},
-                                {.security = *security,
-                                 .authz_policy = ps::AuthzPolicyJson(
-                                     ps::Daemon::kServer)});
+       .security = *security},
+      server_metrics.get());
+  auto server = ps::StartServer(
+      absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {&service},
+      {ps::v1::ParameterServer::service_full_name()},
+      {.security = *security,
+       .authz_policy = ps::AuthzPolicyJson(ps::Daemon::kServer)},
+      {.registry = metrics->metrics ? &metrics->metrics->registry() : nullptr,
+       .raw_methods = ps::server::RawDataPlaneMethods()});
   if (!server.ok()) {
     log->error("{}", server.status().ToString());
     return 1;
   }
   absl::StatusOr<std::unique_ptr<ps::MemberAgent>> agent =
-      JoinCluster(server->address, &store, *security);
+      JoinCluster(server->address, metrics->address(), &store, *security);
   if (!agent.ok()) {
     log->error("{}", agent.status().ToString());
     return 1;

@@ -39,7 +39,8 @@ void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease,
        .state_dir = state_dir_,
        .bin_dir = RunfilesBinDir(),
        .work_dir = work_dir_,
-       .lease = lease});
+       .lease = lease,
+       .metrics = metrics_});
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   cluster_ = *std::move(cluster);
 }

@@ -43,6 +43,9 @@ class ClusterTest : public ::testing::Test {
   // The coordinator's --state_dir when set before StartCluster; empty: the
   // coordinator keeps its state in memory.
   std::string state_dir_;
+  // Every process serves metrics (--metrics_port=-1) when set before
+  // StartCluster.
+  bool metrics_ = false;
   std::string work_dir_;
   std::string data_dir_;
   std::unique_ptr<client::LocalCluster> cluster_;

@@ -13,10 +13,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/http_get.h"
 #include "common/subprocess.h"
 #include "gtest/gtest.h"
 #include "tests/cluster_fixture.h"
-#include "tests/http_fetch.h"
 #include "tests/synthetic_data.h"
 
 namespace ps::testing {
@@ -104,7 +104,9 @@ TEST_F(DashboardBrowserTest, JobPageShowsItsStateAndLiveCurves) {
   for (absl::Time deadline = absl::Now() + absl::Seconds(60);
        points < 3 && absl::Now() < deadline;
        absl::SleepFor(absl::Milliseconds(100))) {
-    absl::StatusOr<HttpReply> h = HttpGet(url + "api/jobs/job-1/history");
+    // "http://HOST:PORT/" -> "HOST:PORT"
+    absl::StatusOr<HttpResponse> h = HttpGet(
+        url.substr(7, url.size() - 8), "/api/jobs/job-1/history");
     if (!h.ok() || h->status != 200) continue;
     points = 0;
     for (size_t at = 0; (at = h->body.find("\"step\"", at)) != std::string::npos;

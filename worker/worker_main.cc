@@ -14,12 +14,14 @@
 #include "common/daemon.h"
 #include "common/logging.h"
 #include "common/member_agent.h"
+#include "common/metrics_flags.h"
 #include "common/rpc.h"
 #include "common/security_flags.h"
 #include "common/serve.h"
 #include "worker/model/compute.h"
 #include "worker/task/task_coordinator.h"
 #include "worker/task/task_slot.h"
+#include "worker/task/worker_metrics.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
 ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on and advertise");
@@ -79,6 +81,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   openblas_set_num_threads(threads);
+  if (absl::Status s = ps::CheckMetricsPortFlag(); !s.ok()) {
+    log->error("{}", std::string(s.message()));
+    return 2;
+  }
   std::string where;
   const absl::StatusOr<ps::worker::ComputeOptions> compute =
       ComputeFromFlags(&where);
@@ -94,19 +100,34 @@ int main(int argc, char** argv) {
     log->error("{}", std::string(security.status().message()));
     return 2;
   }
+  absl::StatusOr<ps::DaemonMetrics> metrics =
+      ps::StartMetricsFromFlags(absl::GetFlag(FLAGS_host));
+  if (!metrics.ok()) {
+    log->error("{}", std::string(metrics.status().message()));
+    return 1;
+  }
+  std::unique_ptr<ps::worker::WorkerMetrics> worker_metrics;
+  if (metrics->metrics != nullptr) {
+    worker_metrics =
+        std::make_unique<ps::worker::WorkerMetrics>(metrics->metrics.get());
+    log->info("metrics on http://{}/metrics", metrics->address());
+  }
   auto server = ps::StartServer(
       absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {}, {},
       {.security = *security,
-       .authz_policy = ps::AuthzPolicyJson(ps::Daemon::kWorker)});
+       .authz_policy = ps::AuthzPolicyJson(ps::Daemon::kWorker)},
+      {.registry = metrics->metrics ? &metrics->metrics->registry() : nullptr});
   if (!server.ok()) {
     log->error("{}", server.status().ToString());
     return 1;
   }
-  ps::worker::TaskSlot slot(*compute, nullptr, *security);
+  ps::worker::TaskSlot slot(*compute, nullptr, *security,
+                            worker_metrics.get());
   auto agent = ps::MemberAgent::Start(
       {.coordinator = absl::GetFlag(FLAGS_coordinator),
        .role = ps::v1::WORKER,
        .address = server->address,
+       .metrics_address = metrics->address(),
        .on_forgotten = [&slot] { slot.Forgotten(); },
        .security = *security},
       [&slot](const ps::v1::HeartbeatResponse& r) { slot.OnHeartbeat(r); });

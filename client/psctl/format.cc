@@ -148,6 +148,21 @@ std::string ClusterTable(const v1::GetClusterResponse& cluster) {
         absl::StrCat(m.last_heartbeat_age_ms(), "ms ago"), m.job_id());
   }
   absl::StrAppend(&out, "lease: ", cluster.lease_ms(), " ms\n");
+  absl::StrAppend(&out, MetricsLines(cluster));
+  return out;
+}
+
+std::string MetricsLines(const v1::GetClusterResponse& cluster) {
+  std::string out;
+  auto line = [&out](const std::string& name, const std::string& address) {
+    if (address.empty()) return;
+    if (out.empty()) out = "metrics (Prometheus):\n";
+    absl::StrAppendFormat(&out, "  %-12s http://%s/metrics\n", name, address);
+  };
+  line("coordinator", cluster.metrics_address());
+  for (const v1::Member& m : cluster.members()) {
+    if (m.state() == v1::ALIVE) line(m.id(), m.metrics_address());
+  }
   return out;
 }
 

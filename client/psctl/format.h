@@ -20,8 +20,12 @@ std::string ReplicaLines(const v1::PartitionMap& map);
 std::string JobDetails(const v1::Job& job);
 // A table with one row per job.
 std::string JobTable(const std::vector<v1::Job>& jobs);
-// A table with one row per member.
+// A table with one row per member, then MetricsLines.
 std::string ClusterTable(const v1::GetClusterResponse& cluster);
+// Where the coordinator and each live member serve Prometheus metrics, one
+// "  NAME  http://HOST:PORT/metrics" line each under a heading; "" when
+// none does (every daemon runs without --metrics_port).
+std::string MetricsLines(const v1::GetClusterResponse& cluster);
 // One server's answer to ServerStatus.
 struct ServerTables {
   std::string member_id;

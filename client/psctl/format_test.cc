@@ -109,6 +109,29 @@ TEST(FormatTest, SparseModelResultShowsAuc) {
 namespace ps::client {
 namespace {
 
+TEST(FormatTest, ClusterShowsWhereLiveMembersServeMetrics) {
+  v1::GetClusterResponse cluster;
+  EXPECT_EQ(MetricsLines(cluster), "");
+  cluster.set_metrics_address("127.0.0.1:9000");
+  v1::Member* live = cluster.add_members();
+  live->set_id("server-1");
+  live->set_state(v1::ALIVE);
+  live->set_metrics_address("127.0.0.1:9001");
+  v1::Member* dead = cluster.add_members();
+  dead->set_id("worker-2");
+  dead->set_state(v1::DEAD);
+  dead->set_metrics_address("127.0.0.1:9002");
+  v1::Member* none = cluster.add_members();
+  none->set_id("worker-3");
+  none->set_state(v1::ALIVE);
+  const std::string table = ClusterTable(cluster);
+  EXPECT_THAT(table, HasSubstr("metrics (Prometheus):\n"
+                               "  coordinator  http://127.0.0.1:9000/metrics\n"
+                               "  server-1     http://127.0.0.1:9001/metrics\n"));
+  EXPECT_THAT(MetricsLines(cluster), Not(HasSubstr("9002")));
+  EXPECT_THAT(MetricsLines(cluster), Not(HasSubstr("worker-3")));
+}
+
 TEST(FormatTest, ReplicaLinesSayWhetherEveryGroupHasItsCopies) {
   v1::PartitionMap map;
   map.set_epoch(4);

@@ -115,6 +115,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> SpawnIn(
                                    absl::StrCat("--port=", port),
                                    "--port_file=" + port_file,
                                    "--log_level=" + options.log_level};
+  if (options.metrics) argv.push_back("--metrics_port=-1");
   argv.insert(argv.end(), args.begin(), args.end());
   // Appended to: a restarted coordinator's log follows its first one's.
   return Subprocess::Start(

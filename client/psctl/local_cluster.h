@@ -53,6 +53,9 @@ struct LocalClusterOptions {
   // The coordinator serves its web dashboard on a free loopback port
   // (dashboard_url()); a restarted coordinator serves it on the same one.
   bool dashboard = false;
+  // Every process serves Prometheus metrics on a free port of its own
+  // (--metrics_port=-1); GetCluster lists where (Member.metrics_address).
+  bool metrics = false;
 };
 
 class LocalCluster {

@@ -93,6 +93,11 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
   if (!(*cluster)->dashboard_url().empty()) {
     out << "dashboard: " << (*cluster)->dashboard_url() << std::endl;
   }
+  if (absl::StatusOr<v1::GetClusterResponse> members =
+          (*cluster)->client()->GetCluster();
+      members.ok()) {
+    out << MetricsLines(*members);
+  }
   v1::JobSpec local = spec;
   local.mutable_cluster()->set_num_workers(options.cluster.workers);
   local.mutable_cluster()->set_num_servers(options.cluster.servers);

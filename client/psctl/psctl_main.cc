@@ -117,7 +117,8 @@ Every command but local and certs talks to the cluster over mutual TLS:
   --insecure           plaintext, to a cluster run with --insecure
                        (loopback addresses only)
 local makes a throwaway CA and a certificate for every process in its
-work dir (--insecure: plaintext).
+work dir (--insecure: plaintext), and has every process serve Prometheus
+metrics on a free port (it prints where).
 )";
 
 // Paths given on the command line are relative to where the user stands,
@@ -206,7 +207,8 @@ int RunLocalCommand(const std::string& spec_path,
                      .work_dir = work_dir,
                      .lease = absl::GetFlag(FLAGS_lease),
                      .tls = !ps::InsecureRequested(),
-                     .dashboard = absl::GetFlag(FLAGS_dashboard)};
+                     .dashboard = absl::GetFlag(FLAGS_dashboard),
+                     .metrics = true};
   options.export_path = UserPath(absl::GetFlag(FLAGS_export_to));
   options.export_format = format;
   options.plot_path = UserPath(absl::GetFlag(FLAGS_plot));

@@ -33,8 +33,14 @@ struct TaskContext {
 
 class CoordinatorSink : public ProgressSink {
  public:
-  explicit CoordinatorSink(const TaskContext& ctx) : ctx_(ctx) {}
+  explicit CoordinatorSink(const TaskContext& ctx)
+      : ctx_(ctx), last_step_(ctx.task.resume_step()) {}
   absl::Status Report(const Progress& p) override {
+    if (ctx_.options.metrics != nullptr) {
+      ctx_.options.metrics->Reported(ctx_.task.job_id(), p.step - last_step_,
+                                     p);
+    }
+    last_step_ = p.step;
     v1::ReportProgressRequest r;
     r.set_member_id(ctx_.options.member_id);
     r.set_job_id(ctx_.task.job_id());
@@ -51,6 +57,7 @@ class CoordinatorSink : public ProgressSink {
 
  private:
   const TaskContext& ctx_;
+  int64_t last_step_;  // at the last report (the first step, before one)
 };
 
 // Meets the other ranks at the "trained" barrier, waiting up to

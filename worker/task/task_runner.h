@@ -16,6 +16,7 @@
 #include "worker/model/compute.h"
 #include "worker/task/param_stores.h"
 #include "worker/task/task_coordinator.h"
+#include "worker/task/worker_metrics.h"
 
 namespace ps::worker {
 
@@ -36,6 +37,8 @@ struct TaskRunnerOptions {
   // (null: none); see ServerParamStoresOptions.
   std::shared_ptr<const RpcSecurity> security;
   const client::JobTokenHolder* job_token = nullptr;
+  // Records the task's progress reports; not owned; null: no metrics.
+  WorkerMetrics* metrics = nullptr;
 };
 
 // Blocks until the task ends. Returns the task's outcome, also reported to

@@ -50,6 +50,25 @@ TEST_F(TaskRunnerTest, CompletedSparseTaskReportsItsScoreHistogram) {
   EXPECT_EQ(scored, 200);
 }
 
+TEST_F(TaskRunnerTest, ProgressReportsAreRecordedAsMetrics) {
+  Metrics metrics;
+  WorkerMetrics worker_metrics(&metrics);
+  ASSERT_TRUE(RunTask(MnistTask("metered"),
+                      {.member_id = "worker-1",
+                       .coordinator = &coordinator_,
+                       .stores = &stores_,
+                       .metrics = &worker_metrics},
+                      &cancelled_)
+                  .ok());
+  const std::string text = metrics.Text();
+  EXPECT_NE(text.find("ps_worker_steps_total{job=\"metered\"} 7"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("ps_worker_examples_total{job=\"metered\"} 200"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(TaskRunnerTest, ProgressIsReportedEveryFewStepsAndAfterTheLast) {
   ASSERT_TRUE(Run(MnistTask("progress")).ok());
   std::vector<int64_t> steps;

@@ -84,9 +84,12 @@ void TaskSlot::OnHeartbeat(const v1::HeartbeatResponse& response) {
                             .compute = compute_,
                             .map_epoch = &r->map_epoch,
                             .security = security_,
-                            .job_token = &r->job_token};
+                            .job_token = &r->job_token,
+                            .metrics = metrics_};
   r->thread = std::thread([r, options, task = response.task()] {
-    RunTask(task, options, &r->cancelled).IgnoreError();  // reported inside
+    // Reported to the coordinator inside; here only counted.
+    const absl::Status outcome = RunTask(task, options, &r->cancelled);
+    if (options.metrics != nullptr) options.metrics->TaskEnded(outcome);
     r->finished.store(true);
   });
   running_ = std::move(run);

@@ -20,6 +20,7 @@
 #include "worker/model/compute.h"
 #include "worker/task/param_stores.h"
 #include "worker/task/task_coordinator.h"
+#include "worker/task/worker_metrics.h"
 
 namespace ps::worker {
 
@@ -27,10 +28,15 @@ class TaskSlot {
  public:
   // Every task this slot runs computes on the backend `compute` picks and
   // keeps its parameters in `stores` (not owned; null: the job's parameter
-  // servers), reached with `security` (null: plaintext).
+  // servers), reached with `security` (null: plaintext); `metrics` (not
+  // owned; null: none) records its progress.
   explicit TaskSlot(ComputeOptions compute = {}, ParamStores* stores = nullptr,
-                    std::shared_ptr<const RpcSecurity> security = nullptr)
-      : compute_(compute), stores_(stores), security_(std::move(security)) {}
+                    std::shared_ptr<const RpcSecurity> security = nullptr,
+                    WorkerMetrics* metrics = nullptr)
+      : compute_(compute),
+        stores_(stores),
+        security_(std::move(security)),
+        metrics_(metrics) {}
   ~TaskSlot() { Shutdown(); }
 
   // Where tasks report, and as whom: `member_id` is asked each time a task
@@ -67,6 +73,7 @@ class TaskSlot {
   const ComputeOptions compute_;
   ParamStores* const stores_;
   const std::shared_ptr<const RpcSecurity> security_;  // may be null
+  WorkerMetrics* const metrics_;                       // may be null
   absl::Mutex mu_;
   std::function<std::string()> member_id_ ABSL_GUARDED_BY(mu_);
   TaskCoordinator* coordinator_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -39,6 +39,7 @@ void CloseWindow(BatchStats* window, absl::Time* window_start,
   progress->loss = window->loss_sum / window->count;
   progress->accuracy = static_cast<double>(window->correct) / window->count;
   progress->examples_per_sec = secs > 0 ? window->count / secs : 0;
+  progress->window_examples = window->count;
   *window = BatchStats();
   *window_start = now;
 }

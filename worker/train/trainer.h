@@ -41,6 +41,7 @@ struct Progress {
   double accuracy = 0;  // training accuracy over the report window.
   double examples_per_sec = 0;
   int64_t max_staleness = 0;  // over all pulls so far
+  int64_t window_examples = 0;  // examples trained on in the report window
 };
 
 class ProgressSink {

@@ -78,6 +78,9 @@ TEST(TrainerTest, PullComputePushEveryStepAndLearns) {
   EXPECT_EQ(sink.reports.back().max_staleness, 2);
   EXPECT_GT(sink.reports.back().accuracy, 0.95);
   EXPECT_LT(sink.reports.back().loss, sink.reports.front().loss);
+  int64_t examples = 0;  // the report windows cover every example once
+  for (const Progress& p : sink.reports) examples += p.window_examples;
+  EXPECT_EQ(examples, 3 * 200);
   auto stats = Evaluate(Blobs(100, 2), 16, store.values.data(), model->get());
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->count, 100);
