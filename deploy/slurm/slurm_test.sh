@@ -128,4 +128,15 @@ fi
 grep -q "SUCCEEDED" "$t/job.out" || fail "the pscluster job did not succeed"
 grep -Eq "accuracy" "$t/job.out" || fail "no accuracy in the job's output"
 [[ ! -e "$t/work/pki" ]] || fail "the job's certificates were left behind"
+# Every daemon of the job stopped on SIGTERM, not by Slurm's SIGKILL.
+if grep -E "srun: error|Killed" "$t/job.out"; then
+  fail "job steps did not stop cleanly"
+fi
+
+echo "== teardown"
+trap - EXIT
+cleanup
+[[ ! -e "$t" ]] || fail "$t is left behind"
+left=$(pgrep -f "$t" || true)
+[[ -z "$left" ]] || fail "processes left behind: $left"
 echo "PASS"
