@@ -50,8 +50,8 @@ std::string EncodeHealthCheckRequest(absl::string_view service) {
   {
     google::protobuf::io::StringOutputStream stream(&out);
     google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.WriteTag(WireFormatLite::MakeTag(
-        1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    coded.WriteTag(
+        WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
     coded.WriteVarint32(static_cast<uint32_t>(service.size()));
     coded.WriteRaw(service.data(), static_cast<int>(service.size()));
   }  // the streams flush into `out` when they go
@@ -74,11 +74,11 @@ absl::StatusOr<ServingStatus> DecodeHealthCheckResponse(
       break;
     }
   }
-  if (!in.ConsumedEntireMessage() || in.CurrentPosition() !=
-                                         static_cast<int>(bytes.size())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "malformed grpc.health.v1.HealthCheckResponse (", bytes.size(),
-        " bytes)"));
+  if (!in.ConsumedEntireMessage() ||
+      in.CurrentPosition() != static_cast<int>(bytes.size())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed grpc.health.v1.HealthCheckResponse (",
+                     bytes.size(), " bytes)"));
   }
   return status;
 }
@@ -95,8 +95,8 @@ absl::StatusOr<ServingStatus> CheckHealth(const RpcSecurity* security,
   grpc::ByteBuffer request(&slice, 1), response;
   absl::Notification done;
   grpc::Status status;
-  stub.UnaryCall(&ctx, kCheckMethod, grpc::StubOptions(), &request,
-                 &response, [&](grpc::Status s) {
+  stub.UnaryCall(&ctx, kCheckMethod, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
                    status = std::move(s);
                    done.Notify();
                  });

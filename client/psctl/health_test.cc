@@ -35,13 +35,14 @@ TEST(HealthCodecTest, DecodesEachStatus) {
 
 TEST(HealthCodecTest, SkipsUnknownFields) {
   // field 2 (string "ab"), then status SERVING.
-  EXPECT_EQ(*DecodeHealthCheckResponse(std::string("\x12\x02" "ab\x08\x01", 6)),
+  EXPECT_EQ(*DecodeHealthCheckResponse(
+                std::string{'\x12', '\x02', 'a', 'b', '\x08', '\x01'}),
             ServingStatus::kServing);
 }
 
 TEST(HealthCodecTest, RefusesTruncatedBytes) {
   absl::StatusOr<ServingStatus> s =
-      DecodeHealthCheckResponse(std::string("\x12\x05" "ab", 4));
+      DecodeHealthCheckResponse(std::string{'\x12', '\x05', 'a', 'b'});
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.status().message(), HasSubstr("malformed"));
   EXPECT_FALSE(DecodeHealthCheckResponse(std::string("\x08", 1)).ok());
@@ -70,20 +71,20 @@ class HealthCheckTest : public ::testing::Test {
     const char* tmp = std::getenv("TEST_TMPDIR");
     dir_ = std::string(tmp ? tmp : "/tmp") + "/health_test";
     std::filesystem::remove_all(dir_);
-    ASSERT_TRUE(certs::CreateClusterCredentials(
-                    dir_ + "/pki", {Request(Role::kServer, "s1")})
+    ASSERT_TRUE(certs::CreateClusterCredentials(dir_ + "/pki",
+                                                {Request(Role::kServer, "s1")})
                     .ok());
-    ASSERT_TRUE(certs::CreateClusterCredentials(
-                    dir_ + "/other", {Request(Role::kServer, "s1")})
+    ASSERT_TRUE(certs::CreateClusterCredentials(dir_ + "/other",
+                                                {Request(Role::kServer, "s1")})
                     .ok());
     absl::StatusOr<std::shared_ptr<const RpcSecurity>> security =
         RpcSecurity::Tls(TlsFilesInDir(dir_ + "/pki/server-s1"));
     ASSERT_TRUE(security.ok()) << security.status();
     security_ = *security;
-    absl::StatusOr<RunningServer> server = StartServer(
-        "127.0.0.1", 0, {}, {"ps.v1.ParameterServer"},
-        {.security = security_,
-         .authz_policy = AuthzPolicyJson(Daemon::kServer)});
+    absl::StatusOr<RunningServer> server =
+        StartServer("127.0.0.1", 0, {}, {"ps.v1.ParameterServer"},
+                    {.security = security_,
+                     .authz_policy = AuthzPolicyJson(Daemon::kServer)});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
@@ -98,8 +99,8 @@ class HealthCheckTest : public ::testing::Test {
 };
 
 TEST_F(HealthCheckTest, OwnCertificateSeesServing) {
-  absl::StatusOr<ServingStatus> s = CheckHealth(
-      security_.get(), server_.address, "", absl::Seconds(10));
+  absl::StatusOr<ServingStatus> s =
+      CheckHealth(security_.get(), server_.address, "", absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(*s, ServingStatus::kServing);
   s = CheckHealth(security_.get(), server_.address, "ps.v1.ParameterServer",
@@ -117,8 +118,8 @@ TEST_F(HealthCheckTest, UnknownServiceIsNotFound) {
 
 TEST_F(HealthCheckTest, StoppedServerIsNotServing) {
   server_.StopServing();
-  absl::StatusOr<ServingStatus> s = CheckHealth(
-      security_.get(), server_.address, "", absl::Seconds(10));
+  absl::StatusOr<ServingStatus> s =
+      CheckHealth(security_.get(), server_.address, "", absl::Seconds(10));
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(*s, ServingStatus::kNotServing);
 }
@@ -138,10 +139,9 @@ TEST_F(HealthCheckTest, PlaintextOrAnotherCaFailsTheHandshake) {
 }
 
 TEST(HealthCheckNoServerTest, NothingListeningIsUnavailable) {
-  EXPECT_EQ(CheckHealth(nullptr, "127.0.0.1:1", "", absl::Seconds(3))
-                .status()
-                .code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      CheckHealth(nullptr, "127.0.0.1:1", "", absl::Seconds(3)).status().code(),
+      absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -342,9 +342,8 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   const std::string arg = args.size() > 2 ? args[2] : "";
   static const std::set<std::string> kCommands = {
-      "submit",  "status", "list",  "watch",      "cancel", "export",
-      "cluster", "tables", "local", "checkpoint", "resume", "certs",
-      "plot",    "health"};
+      "submit", "status", "list",       "watch",  "cancel", "export", "cluster",
+      "tables", "local",  "checkpoint", "resume", "certs",  "plot",   "health"};
   if (!kCommands.count(command)) {
     std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
     return 2;

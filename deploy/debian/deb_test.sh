@@ -10,7 +10,8 @@
 #  5. the daemons start from their units' ExecStart lines and the shipped
 #     flags files (paths moved into the scratch root, ports made free),
 #     answer `psctl health` with their own certificates, form a cluster,
-#     and stop cleanly on SIGTERM.
+#     and stop cleanly on SIGTERM;
+#  6. purge removes the package and the coordinator's state.
 # Nothing outside $TEST_TMPDIR is written; every process is stopped.
 set -euo pipefail
 source deploy/testing/lib.sh
@@ -169,4 +170,15 @@ for i in 2 1 0; do
   wait "${pids[$i]}" || fail "daemon $i exited $? on SIGTERM"
 done
 pids=()
+[[ -s "$root/var/lib/pscluster/coordinator.db" ]] ||
+  fail "the coordinator kept no state in /var/lib/pscluster"
+
+echo "== purge"
+rm -rf "$root/etc/pscluster/tls"/*
+dpkg --root="$root" --force-script-chrootless --log=/dev/null --purge pscluster \
+  2> >(grep -v "^dpkg: warning: files list file" >&2)
+for f in usr/bin/ps_coordinator etc/pscluster/coordinator.flags \
+  lib/systemd/system/ps-server.service var/lib/pscluster; do
+  [[ ! -e "$root/$f" ]] || fail "purge left /$f"
+done
 echo "PASS"
