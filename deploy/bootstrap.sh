@@ -39,6 +39,10 @@ PACKAGES=(
   # bench/flights_torch.py; numpy also reads safetensors exports in
   # tests/check_safetensors.py
   nodejs python3-numpy
+  # deployment (deploy/): the .deb is built with dpkg-deb and binutils
+  # (objdump, strip); systemd-analyze checks its units and systemd-sysusers
+  # makes its user; deploy/slurm/slurm_test.sh runs a one-node Slurm cluster
+  slurm-wlm munge binutils systemd
 )
 
 missing=()
@@ -62,7 +66,8 @@ fi
 # folder's package-lock.json. `npm ci` reinstalls from scratch, so it runs
 # only when node_modules did not come from the current lock file.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-for dir in "$ROOT/coordinator/web"; do
+# deploy/k8s/validate: the offline Kubernetes schema validator.
+for dir in "$ROOT/coordinator/web" "$ROOT/deploy/k8s/validate"; do
   lock_sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
   mark="$dir/node_modules/.pscluster-lock.sha256"
   if [[ -f "$mark" && $(cat "$mark") == "$lock_sum" ]]; then continue; fi
@@ -70,4 +75,13 @@ for dir in "$ROOT/coordinator/web"; do
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$lock_sum" >"$mark"
 done
+
+# kubectl (with kustomize built in) renders deploy/k8s in k8s_test. It comes
+# with this kind of machine's image (google-cloud-cli's kubectl, 1.32);
+# Debian bookworm's kubernetes-client (1.20, kustomize v2) is too old for
+# the kustomization files, so nothing is installed here.
+if ! command -v kubectl >/dev/null; then
+  echo "bootstrap: warning: no kubectl; //deploy/k8s:k8s_test needs kubectl" \
+    ">= 1.27 (kustomize v5)" >&2
+fi
 echo "bootstrap: done"

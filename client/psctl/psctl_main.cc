@@ -19,6 +19,7 @@
 #include "client/psctl/certs_command.h"
 #include "client/psctl/commands.h"
 #include "client/psctl/fault_injection.h"
+#include "client/psctl/health.h"
 #include "client/psctl/plot.h"
 #include "common/daemon.h"
 #include "common/rpc.h"
@@ -70,6 +71,11 @@ ABSL_FLAG(std::string, role, "",
 ABSL_FLAG(std::string, name, "", "certs issue: the identity's name");
 ABSL_FLAG(std::vector<std::string>, dns, {},
           "certs issue: DNS names the daemon is reached by, e.g. localhost");
+ABSL_FLAG(std::string, service, "",
+          "health: the service to ask about, e.g. ps.v1.ParameterServer; "
+          "empty: the server as a whole");
+ABSL_FLAG(absl::Duration, health_timeout, absl::Seconds(5),
+          "health: give up after this long");
 ABSL_FLAG(std::vector<std::string>, ip, {},
           "certs issue: IP addresses the daemon is reached at, e.g. "
           "127.0.0.1");
@@ -94,6 +100,11 @@ commands:
   plot JOB --out=F     draw a job's loss, accuracy and examples/s over its
                        steps into F (.png or .svg; needs gnuplot)
   cluster              members and their health
+  health HOST:PORT     ask one daemon's gRPC health service (any role's
+                       certificate will do, e.g. the daemon's own); prints
+                       SERVING or NOT_SERVING and exits 0 only when
+                       SERVING ([--service=NAME], [--health_timeout=5s]);
+                       for probes, such as Kubernetes exec probes
   tables [JOB]         tables held by each live server: rows, values, bytes
   local SPEC.json      run one job on a local cluster of real processes
                        (--servers=2 --workers=2 [--spare_workers=0]
@@ -237,6 +248,20 @@ int RunLocalCommand(const std::string& spec_path,
   return ExitFor(job);
 }
 
+// `psctl health ADDR`: 0 when SERVING, 1 otherwise (NOT_SERVING, or no
+// answer, with the reason on stderr).
+int RunHealthCommand(const std::string& address) {
+  absl::StatusOr<std::shared_ptr<const ps::RpcSecurity>> security =
+      ps::SecurityFromFlags({address});
+  if (!security.ok()) return Fail(security.status());
+  absl::StatusOr<ps::client::ServingStatus> status = ps::client::CheckHealth(
+      security->get(), address, absl::GetFlag(FLAGS_service),
+      absl::GetFlag(FLAGS_health_timeout));
+  if (!status.ok()) return Fail(status.status());
+  std::cout << ps::client::ServingStatusName(*status) << std::endl;
+  return *status == ps::client::ServingStatus::kServing ? 0 : 1;
+}
+
 // A command that talks to the coordinator at --coordinator; its exit code.
 int RunRemoteCommand(const std::string& command, const std::string& arg,
                      ps::client::ExportFormat format) {
@@ -319,9 +344,8 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   const std::string arg = args.size() > 2 ? args[2] : "";
   static const std::set<std::string> kCommands = {
-      "submit",  "status", "list",  "watch",      "cancel", "export",
-      "cluster", "tables", "local", "checkpoint", "resume", "certs",
-      "plot"};
+      "submit", "status", "list",       "watch",  "cancel", "export", "cluster",
+      "tables", "local",  "checkpoint", "resume", "certs",  "plot",   "health"};
   if (!kCommands.count(command)) {
     std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
@@ -333,6 +357,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (command == "certs") return RunCertsCommand(arg);
+  if (command == "health") return RunHealthCommand(arg);
   // A bad --format is a usage error, found before anything is started.
   absl::StatusOr<ps::client::ExportFormat> format =
       ps::client::ParseExportFormat(absl::GetFlag(FLAGS_format));
