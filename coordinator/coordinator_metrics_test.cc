@@ -117,7 +117,7 @@ TEST_F(CoordinatorMetricsTest, RunningJobsProgressUntilTheyEnd) {
   p.set_accuracy(0.75);
   p.set_examples_per_sec(1000);
   ASSERT_TRUE(jobs_.ReportProgress(p).ok());
-  const Labels job = {{"job", *id}};
+  const Labels job = {{"job_id", *id}};
   EXPECT_EQ(Value(metrics_, "ps_coordinator_jobs", {{"state", "RUNNING"}}), 1);
   EXPECT_EQ(Value(metrics_, "ps_coordinator_jobs", {{"state", "PENDING"}}), 0);
   EXPECT_EQ(Value(metrics_, "ps_coordinator_job_steps", job), 40);
