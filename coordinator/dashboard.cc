@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "coordinator/web_assets.h"
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace ps::coordinator {
 
@@ -65,9 +66,29 @@ absl::StatusOr<int> MaxPoints(const std::string& query) {
   return 0;
 }
 
+// Prometheus' HTTP service discovery format: every live member's metrics
+// address, and the coordinator's, labelled with role and member.
+HttpAnswer PrometheusTargets(const v1::GetClusterResponse& cluster) {
+  nlohmann::json groups = nlohmann::json::array();
+  auto add = [&](const std::string& address, const std::string& role,
+                 const std::string& member) {
+    if (address.empty()) return;
+    groups.push_back({{"targets", {address}},
+                      {"labels", {{"role", role}, {"member", member}}}});
+  };
+  add(cluster.metrics_address(), "coordinator", "coordinator");
+  for (const v1::Member& m : cluster.members()) {
+    if (m.state() != v1::ALIVE) continue;
+    add(m.metrics_address(), m.role() == v1::SERVER ? "server" : "worker",
+        m.id());
+  }
+  return {200, kJson, groups.dump()};
+}
+
 HttpAnswer Api(const DashboardSource& source, absl::string_view path,
                const std::string& query) {
   if (path == "cluster") return Json(source.cluster());
+  if (path == "prometheus/targets") return PrometheusTargets(source.cluster());
   if (path == "jobs") {
     v1::ListJobsResponse list;
     for (v1::Job& job : source.jobs()) {

@@ -7,8 +7,11 @@
 //   GET /api/jobs                ps.v1.ListJobsResponse (no partition maps)
 //   GET /api/jobs/JOB            ps.v1.Job
 //   GET /api/jobs/JOB/history    ps.v1.JobHistory  [?max_points=N]
+//   GET /api/prometheus/targets  every live member's metrics address and
+//                                the coordinator's, in Prometheus' HTTP
+//                                service discovery format (http_sd_configs)
 //
-// in protobuf's JSON mapping: the same data as the gRPC API. Read-only and
+// the first four in protobuf's JSON mapping: the same data as the gRPC API. Read-only and
 // unauthenticated (docs/design.md, "Observability"): it binds to loopback
 // unless told otherwise.
 //

@@ -21,6 +21,13 @@ DashboardSource Source() {
     m->set_id("server-1");
     m->set_role(v1::SERVER);
     m->set_state(v1::ALIVE);
+    m->set_metrics_address("127.0.0.1:9471");
+    v1::Member* dead = c.add_members();
+    dead->set_id("worker-2");
+    dead->set_role(v1::WORKER);
+    dead->set_state(v1::DEAD);
+    dead->set_metrics_address("127.0.0.1:9480");
+    c.set_metrics_address("127.0.0.1:9470");
     c.set_lease_ms(3000);
     return c;
   };
@@ -90,6 +97,17 @@ TEST(DashboardRouteTest, ApiAnswersInProtobufJson) {
   HttpAnswer thin =
       Route(s, "GET", "/api/jobs/job-1/history", "x=1&max_points=2");
   EXPECT_FALSE(absl::StrContains(thin.body, "\"step\":\"2\"")) << thin.body;
+}
+
+TEST(DashboardRouteTest, PrometheusFindsTheLiveMembersMetrics) {
+  HttpAnswer sd = Route(Source(), "GET", "/api/prometheus/targets", "");
+  EXPECT_EQ(sd.status, 200);
+  EXPECT_EQ(sd.content_type, "application/json");
+  EXPECT_EQ(sd.body,
+            R"([{"labels":{"member":"coordinator","role":"coordinator"},)"
+            R"("targets":["127.0.0.1:9470"]},)"
+            R"({"labels":{"member":"server-1","role":"server"},)"
+            R"("targets":["127.0.0.1:9471"]}])");
 }
 
 TEST(DashboardRouteTest, BadRequestsAreNamed) {
