@@ -1,14 +1,15 @@
-// rpc_metrics_bench: what the RPC metrics interceptor (common/rpc_metrics.h)
-// costs per call, in one process: two in-process gRPC servers with a raw
-// Pull that answers at once, one without metrics and one with them (as
-// StartServer installs them), called in turn in blocks of --calls from one
-// client thread, --repeats times.
+// rpc_metrics_bench: what RPC metrics (common/rpc_metrics.h) cost per call,
+// in one process: three in-process gRPC servers with a raw Pull that
+// answers at once: without metrics, with the interceptor StartServer
+// installs, and recording the call in the handler (RpcMethodRecorder, as
+// PsService does for the data plane). They are called in turn in blocks of
+// --calls from one client thread, --repeats times.
 //
 // Prints the median wall time and process CPU time (client and server
 // together) per call for each, and the median of the per-repeat
-// differences, on - off, with their range. A CPU-time difference is what
-// the interceptor and its metrics add to every call, whatever the message
-// size; dataplane_bench gives the throughput of real servers.
+// differences from the server without metrics, with their range. A
+// CPU-time difference is what the metrics add to every call, whatever the
+// message size; dataplane_bench gives the throughput of real servers.
 #include <time.h>
 
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include "common/daemon.h"
 #include "common/metrics.h"
 #include "common/rpc.h"
+#include "common/rpc_metrics.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
 ABSL_FLAG(int, calls, 2000, "calls per block");
@@ -33,27 +35,37 @@ ABSL_FLAG(int, response_bytes, 1024, "bytes of each answer's values");
 namespace ps::bench {
 namespace {
 
-// Answers every Pull at once with the same bytes.
+// Answers every Pull at once with the same bytes; records it with
+// `recorder` unless null.
 class EchoServer final : public v1::ParameterServer::WithRawCallbackMethod_Pull<
                              v1::ParameterServer::Service> {
  public:
-  explicit EchoServer(int bytes) {
+  EchoServer(int bytes, RpcMethodRecorder* recorder) : recorder_(recorder) {
     v1::PullResponse answer;
     answer.set_values(std::string(bytes, 'v'));
     answer_ = answer.SerializeAsString();
   }
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* ctx,
-                                 const grpc::ByteBuffer*,
+                                 const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override {
+    const auto start = std::chrono::steady_clock::now();
     grpc::Slice slice(answer_);
     *response = grpc::ByteBuffer(&slice, 1);
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (recorder_ != nullptr) {
+      const std::chrono::duration<double> took =
+          std::chrono::steady_clock::now() - start;
+      recorder_->Record(grpc::StatusCode::OK, took.count(),
+                        static_cast<int64_t>(request->Length()),
+                        static_cast<int64_t>(response->Length()));
+    }
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
 
  private:
   std::string answer_;
+  RpcMethodRecorder* const recorder_;
 };
 
 double ProcessCpuSeconds() {
@@ -92,59 +104,72 @@ std::string Spread(const std::vector<double>& v) {
   return absl::StrFormat("%+.2f (%+.2f to %+.2f)", Median(v), *lo, *hi);
 }
 
+// One server of the comparison.
+struct Variant {
+  std::string name;
+  std::unique_ptr<EchoServer> service;
+  RunningServer server;
+  std::unique_ptr<v1::ParameterServer::Stub> stub;
+  std::vector<double> wall, cpu, d_wall, d_cpu;  // per block
+};
+
 absl::Status Run() {
-  EchoServer off_service(absl::GetFlag(FLAGS_response_bytes));
-  EchoServer on_service(absl::GetFlag(FLAGS_response_bytes));
   Metrics metrics;
   const std::string name = v1::ParameterServer::service_full_name();
-  absl::StatusOr<RunningServer> off =
-      StartServer("127.0.0.1", 0, {&off_service}, {name});
-  if (!off.ok()) return off.status();
-  absl::StatusOr<RunningServer> on = StartServer(
-      "127.0.0.1", 0, {&on_service}, {name}, {},
-      {.registry = &metrics.registry(),
-       .raw_methods = {"/" + name + "/Pull"}});
-  if (!on.ok()) return on.status();
-  auto off_stub = v1::ParameterServer::NewStub(MakeChannel(off->address));
-  auto on_stub = v1::ParameterServer::NewStub(MakeChannel(on->address));
+  const std::string pull = "/" + name + "/Pull";
+  RpcMethodRecorder recorder(&metrics.registry(), name, "Pull");
+  const int bytes = absl::GetFlag(FLAGS_response_bytes);
+  std::vector<Variant> variants(3);
+  variants[0].name = "off";
+  variants[1].name = "interceptor";
+  variants[2].name = "in the handler";
+  for (int i = 0; i < 3; ++i) {
+    Variant& v = variants[i];
+    v.service = std::make_unique<EchoServer>(bytes, i == 2 ? &recorder : nullptr);
+    ServerMetrics with;
+    if (i > 0) with = {.registry = &metrics.registry(), .raw_methods = {pull}};
+    if (i == 2) with.self_recorded = {pull};
+    absl::StatusOr<RunningServer> server =
+        StartServer("127.0.0.1", 0, {v.service.get()}, {name}, {}, with);
+    if (!server.ok()) return server.status();
+    v.server = *std::move(server);
+    v.stub = v1::ParameterServer::NewStub(MakeChannel(v.server.address));
+  }
   const int calls = absl::GetFlag(FLAGS_calls);
-  for (auto* stub : {off_stub.get(), on_stub.get()}) {  // warm up
-    if (absl::StatusOr<Block> b = Calls(stub, calls); !b.ok()) {
+  for (Variant& v : variants) {  // warm up
+    if (absl::StatusOr<Block> b = Calls(v.stub.get(), calls); !b.ok()) {
       return b.status();
     }
   }
-  std::vector<double> off_wall, off_cpu, on_wall, on_cpu, d_wall, d_cpu;
   for (int r = 0; r < absl::GetFlag(FLAGS_repeats); ++r) {
-    absl::StatusOr<Block> a, b;
-    if (r % 2 == 0) {
-      a = Calls(off_stub.get(), calls);
-      b = Calls(on_stub.get(), calls);
-    } else {
-      b = Calls(on_stub.get(), calls);
-      a = Calls(off_stub.get(), calls);
+    std::vector<Block> blocks(variants.size());
+    for (size_t k = 0; k < variants.size(); ++k) {
+      const size_t i = (k + r) % variants.size();  // each goes first in turn
+      absl::StatusOr<Block> b = Calls(variants[i].stub.get(), calls);
+      if (!b.ok()) return b.status();
+      blocks[i] = *b;
     }
-    if (!a.ok()) return a.status();
-    if (!b.ok()) return b.status();
-    off_wall.push_back(a->wall_us);
-    off_cpu.push_back(a->cpu_us);
-    on_wall.push_back(b->wall_us);
-    on_cpu.push_back(b->cpu_us);
-    d_wall.push_back(b->wall_us - a->wall_us);
-    d_cpu.push_back(b->cpu_us - a->cpu_us);
+    for (size_t i = 0; i < variants.size(); ++i) {
+      variants[i].wall.push_back(blocks[i].wall_us);
+      variants[i].cpu.push_back(blocks[i].cpu_us);
+      variants[i].d_wall.push_back(blocks[i].wall_us - blocks[0].wall_us);
+      variants[i].d_cpu.push_back(blocks[i].cpu_us - blocks[0].cpu_us);
+    }
   }
-  off->server->Shutdown();
-  on->server->Shutdown();
   absl::PrintF(
-      "| metrics | wall us/call | CPU us/call (client + server) |\n"
-      "|--|--:|--:|\n"
-      "| off | %.2f | %.2f |\n| on | %.2f | %.2f |\n"
-      "| on - off | %s | %s |\n\n"
-      "Medians over %d blocks of %d unary Pull calls each (a %d-byte "
-      "answer), off and on in turn; on - off is the median (range) of the "
-      "per-block differences.\n",
-      Median(off_wall), Median(off_cpu), Median(on_wall), Median(on_cpu),
-      Spread(d_wall), Spread(d_cpu), absl::GetFlag(FLAGS_repeats), calls,
-      absl::GetFlag(FLAGS_response_bytes));
+      "| metrics | wall us/call | CPU us/call (client + server) | wall - off "
+      "| CPU - off |\n|--|--:|--:|--:|--:|\n");
+  for (Variant& v : variants) {
+    v.server.server->Shutdown();
+    absl::PrintF("| %s | %.2f | %.2f | %s | %s |\n", v.name, Median(v.wall),
+                 Median(v.cpu), Spread(v.d_wall), Spread(v.d_cpu));
+  }
+  absl::PrintF(
+      "\nMedians over %d blocks of %d unary Pull calls each (a %d-byte "
+      "answer), the servers in turn; the differences are the median (range) "
+      "of each block's difference from the block of the server without "
+      "metrics in the same repeat.\n",
+      absl::GetFlag(FLAGS_repeats), calls, bytes);
   return absl::OkStatus();
 }
 

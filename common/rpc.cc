@@ -93,7 +93,8 @@ absl::StatusOr<RunningServer> StartServer(
     absl::StatusOr<std::shared_ptr<const RpcServerMetrics>> rpc_metrics =
         RpcServerMetrics::Create(metrics.registry,
                                  {.services = health_names,
-                                  .raw_methods = metrics.raw_methods});
+                                  .raw_methods = metrics.raw_methods,
+                                  .self_recorded = metrics.self_recorded});
     if (!rpc_metrics.ok()) return rpc_metrics.status();
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>

@@ -68,8 +68,11 @@ struct ServerMetrics {
   // interceptor on the call path at all.
   prometheus::Registry* registry = nullptr;
   // Paths of the services' methods whose handlers take grpc::ByteBuffer
-  // (RpcServerMethods::raw_methods), e.g. PsService::RawMethods().
+  // (RpcServerMethods::raw_methods).
   std::vector<std::string> raw_methods;
+  // Paths of the methods whose service records their calls itself
+  // (RpcServerMethods::self_recorded): no interceptor runs on them.
+  std::vector<std::string> self_recorded;
 };
 
 // Binds `host:port` (port 0 picks a free port) and starts serving `services`,

@@ -1,10 +1,7 @@
 #include "common/rpc_metrics.h"
 
-#include <array>
-#include <atomic>
 #include <chrono>
 
-#include "absl/base/call_once.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -14,14 +11,74 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message_lite.h"
 #include "grpcpp/support/byte_buffer.h"
-#include "prometheus/counter.h"
-#include "prometheus/histogram.h"
 
 namespace ps {
 
-namespace {
+RpcMethodRecorder::RpcMethodRecorder(prometheus::Registry* registry,
+                                     std::string service, std::string method)
+    : families_{&prometheus::BuildCounter()
+                     .Name("ps_rpc_server_handled_total")
+                     .Help("RPCs completed by this server, by method and "
+                           "status code")
+                     .Register(*registry),
+                &prometheus::BuildHistogram()
+                     .Name("ps_rpc_server_handling_seconds")
+                     .Help("Time from an RPC's start to its status, by method")
+                     .Register(*registry),
+                &prometheus::BuildCounter()
+                     .Name("ps_rpc_server_received_bytes_total")
+                     .Help("Request message bytes received (serialized), by "
+                           "method")
+                     .Register(*registry),
+                &prometheus::BuildCounter()
+                     .Name("ps_rpc_server_sent_bytes_total")
+                     .Help("Response message bytes sent (serialized), by "
+                           "method")
+                     .Register(*registry)},
+      labels_{{"service", std::move(service)}, {"method", std::move(method)}} {}
 
-constexpr int kCodes = 17;  // grpc::StatusCode OK .. UNAUTHENTICATED
+const RpcMethodRecorder::Series& RpcMethodRecorder::series() {
+  absl::call_once(once_, [this] {
+    series_.seconds = &families_.seconds->Add(labels_, LatencyBuckets());
+    series_.received = &families_.received->Add(labels_);
+    series_.sent = &families_.sent->Add(labels_);
+  });
+  return series_;
+}
+
+void RpcMethodRecorder::Received(int64_t bytes) {
+  series().received->Increment(static_cast<double>(bytes));
+}
+
+void RpcMethodRecorder::Sent(int64_t bytes) {
+  series().sent->Increment(static_cast<double>(bytes));
+}
+
+void RpcMethodRecorder::Handled(grpc::StatusCode code, double seconds) {
+  int c = static_cast<int>(code);
+  if (c < 0 || c >= kCodes) c = static_cast<int>(grpc::UNKNOWN);
+  prometheus::Counter* counter = handled_[c].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Family::Add is thread-safe and returns the same child for the same
+    // labels, so racing first calls agree.
+    prometheus::Labels labels = labels_;
+    labels["code"] = absl::StatusCodeToString(static_cast<absl::StatusCode>(c));
+    counter = &families_.handled->Add(labels);
+    handled_[c].store(counter, std::memory_order_release);
+  }
+  counter->Increment();
+  series().seconds->Observe(seconds);
+}
+
+void RpcMethodRecorder::Record(grpc::StatusCode code, double seconds,
+                               int64_t received, int64_t sent) {
+  const Series& s = series();
+  s.received->Increment(static_cast<double>(received));
+  s.sent->Increment(static_cast<double>(sent));
+  Handled(code, seconds);
+}
+
+namespace {
 
 // How a method's handler takes its requests.
 enum class RequestKind { kProto, kBytes, kUnknown };
@@ -33,62 +90,21 @@ constexpr absl::string_view kHealthService = "grpc.health.v1.Health";
 constexpr absl::string_view kReflectionService =
     "grpc.reflection.v1alpha.ServerReflection";
 
-// The families every method's series belong to.
-struct Families {
-  prometheus::Family<prometheus::Counter>* handled;
-  prometheus::Family<prometheus::Histogram>* seconds;
-  prometheus::Family<prometheus::Counter>* received;
-  prometheus::Family<prometheus::Counter>* sent;
-};
+using Clock = std::chrono::steady_clock;
 
 }  // namespace
 
-// A method's series, made on its first call: a server's scrape shows the
-// methods it was called with, not every method of its services.
 struct RpcServerMetrics::Method {
-  RequestKind kind = RequestKind::kUnknown;
-  prometheus::Labels labels;  // service, method
-  const Families* families = nullptr;
-
-  struct Series {
-    prometheus::Histogram* seconds;
-    prometheus::Counter* received;
-    prometheus::Counter* sent;
-  };
-  // After the first call, one atomic load.
-  const Series& Get() {
-    absl::call_once(once, [this] {
-      series.seconds = &families->seconds->Add(labels, LatencyBuckets());
-      series.received = &families->received->Add(labels);
-      series.sent = &families->sent->Add(labels);
-    });
-    return series;
-  }
-
-  void Handled(int code, double elapsed) {
-    if (code < 0 || code >= kCodes) code = static_cast<int>(grpc::UNKNOWN);
-    prometheus::Counter* c = handled[code].load(std::memory_order_acquire);
-    if (c == nullptr) {
-      // Family::Add is thread-safe and returns the same child for the same
-      // labels, so racing first calls agree.
-      prometheus::Labels l = labels;
-      l["code"] = absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-      c = &families->handled->Add(l);
-      handled[code].store(c, std::memory_order_release);
-    }
-    c->Increment();
-    series.seconds->Observe(elapsed);
-  }
-
- private:
-  absl::once_flag once;
-  Series series{};
-  // By status code, added to the family on first use.
-  std::array<std::atomic<prometheus::Counter*>, kCodes> handled{};
+  Method(prometheus::Registry* registry, absl::string_view service,
+         absl::string_view method, RequestKind kind)
+      : kind(kind),
+        recorder(registry, std::string(service), std::string(method)) {}
+  RequestKind kind;
+  bool self_recorded = false;  // no interceptor
+  RpcMethodRecorder recorder;
 };
 
 struct RpcServerMetrics::Table {
-  Families families;
   // By path; built once, read without a lock.
   absl::flat_hash_map<std::string, std::unique_ptr<Method>> methods;
   std::unique_ptr<Method> unknown;
@@ -96,16 +112,14 @@ struct RpcServerMetrics::Table {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // One call's interceptor.
 class MetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
   explicit MetricsInterceptor(RpcServerMetrics::Method* method)
-      : method_(method), series_(method->Get()), start_(Clock::now()) {}
+      : method_(method), start_(Clock::now()) {}
   ~MetricsInterceptor() override {
     // A call that ended without sending a status (cancelled first).
-    if (!done_) Finish(static_cast<int>(grpc::CANCELLED));
+    if (!done_) Finish(grpc::CANCELLED);
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* m) override {
@@ -117,11 +131,11 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
       // Serializes the message here rather than later in the same batch (no
       // extra copy); a ByteBuffer answer only gains a reference.
       if (const grpc::ByteBuffer* b = m->GetSerializedSendMessage()) {
-        series_.sent->Increment(static_cast<double>(b->Length()));
+        method_->recorder.Sent(static_cast<int64_t>(b->Length()));
       }
     }
     if (m->QueryInterceptionHookPoint(Hook::PRE_SEND_STATUS)) {
-      Finish(static_cast<int>(m->GetSendStatus().error_code()));
+      Finish(m->GetSendStatus().error_code());
     }
     m->Proceed();
   }
@@ -143,20 +157,23 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
       case RequestKind::kUnknown:
         return;
     }
-    series_.received->Increment(static_cast<double>(bytes));
+    method_->recorder.Received(static_cast<int64_t>(bytes));
   }
 
-  void Finish(int code) {
+  void Finish(grpc::StatusCode code) {
     done_ = true;
     const std::chrono::duration<double> elapsed = Clock::now() - start_;
-    method_->Handled(code, elapsed.count());
+    method_->recorder.Handled(code, elapsed.count());
   }
 
   RpcServerMetrics::Method* const method_;
-  const RpcServerMetrics::Method::Series& series_;
   const Clock::time_point start_;
   bool done_ = false;
 };
+
+std::string PathOf(absl::string_view service, absl::string_view method) {
+  return absl::StrCat("/", service, "/", method);
+}
 
 }  // namespace
 
@@ -167,58 +184,24 @@ class RpcServerMetrics::Factory final
       : metrics_(std::move(metrics)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new MetricsInterceptor(metrics_->Find(info->method()));
+    Method* method = metrics_->Find(info->method());
+    // No interceptor at all: gRPC then skips its interceptor machinery.
+    if (method->self_recorded) return nullptr;
+    return new MetricsInterceptor(method);
   }
 
  private:
   const std::shared_ptr<const RpcServerMetrics> metrics_;
 };
 
-namespace {
-
-Families MakeFamilies(prometheus::Registry* r) {
-  return Families{
-      &prometheus::BuildCounter()
-           .Name("ps_rpc_server_handled_total")
-           .Help("RPCs completed by this server, by method and status code")
-           .Register(*r),
-      &prometheus::BuildHistogram()
-           .Name("ps_rpc_server_handling_seconds")
-           .Help("Time from an RPC's start to its status, by method")
-           .Register(*r),
-      &prometheus::BuildCounter()
-           .Name("ps_rpc_server_received_bytes_total")
-           .Help("Request message bytes received (serialized), by method")
-           .Register(*r),
-      &prometheus::BuildCounter()
-           .Name("ps_rpc_server_sent_bytes_total")
-           .Help("Response message bytes sent (serialized), by method")
-           .Register(*r)};
-}
-
-std::string PathOf(absl::string_view service, absl::string_view method) {
-  return absl::StrCat("/", service, "/", method);
-}
-
-}  // namespace
-
 absl::StatusOr<std::shared_ptr<const RpcServerMetrics>>
 RpcServerMetrics::Create(prometheus::Registry* registry,
                          const RpcServerMethods& methods) {
   auto table = std::make_unique<Table>();
-  table->families = MakeFamilies(registry);
-  auto make = [&](absl::string_view service, absl::string_view method,
-                  RequestKind kind) {
-    auto m = std::make_unique<Method>();
-    m->kind = kind;
-    m->labels = {{"service", std::string(service)},
-                 {"method", std::string(method)}};
-    m->families = &table->families;
-    return m;
-  };
   auto add = [&](absl::string_view service, absl::string_view method,
                  RequestKind kind) {
-    table->methods[PathOf(service, method)] = make(service, method, kind);
+    table->methods[PathOf(service, method)] =
+        std::make_unique<Method>(registry, service, method, kind);
   };
   for (const std::string& name : methods.services) {
     const google::protobuf::ServiceDescriptor* service =
@@ -232,19 +215,31 @@ RpcServerMetrics::Create(prometheus::Registry* registry,
       add(name, service->method(i)->name(), RequestKind::kProto);
     }
   }
-  for (const std::string& path : methods.raw_methods) {
+  auto find = [&](const std::string& path,
+                  const char* what) -> absl::StatusOr<Method*> {
     auto it = table->methods.find(path);
     if (it == table->methods.end()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "RPC metrics: raw method ", path, " is not a method of [",
+          "RPC metrics: ", what, " method ", path, " is not a method of [",
           absl::StrJoin(methods.services, ", "), "]"));
     }
-    it->second->kind = RequestKind::kBytes;
+    return it->second.get();
+  };
+  for (const std::string& path : methods.raw_methods) {
+    absl::StatusOr<Method*> m = find(path, "raw");
+    if (!m.ok()) return m.status();
+    (*m)->kind = RequestKind::kBytes;
+  }
+  for (const std::string& path : methods.self_recorded) {
+    absl::StatusOr<Method*> m = find(path, "self-recorded");
+    if (!m.ok()) return m.status();
+    (*m)->self_recorded = true;
   }
   add(kHealthService, "Check", RequestKind::kBytes);
   add(kHealthService, "Watch", RequestKind::kBytes);
   add(kReflectionService, "ServerReflectionInfo", RequestKind::kProto);
-  table->unknown = make("unknown", "unknown", RequestKind::kUnknown);
+  table->unknown = std::make_unique<Method>(registry, "unknown", "unknown",
+                                            RequestKind::kUnknown);
   std::shared_ptr<RpcServerMetrics> out(new RpcServerMetrics());
   out->table_ = std::move(table);
   return out;

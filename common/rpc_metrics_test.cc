@@ -9,6 +9,7 @@
 #include "absl/synchronization/notification.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "common/metrics_testing.h"
 #include "gtest/gtest.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 
@@ -16,29 +17,6 @@ namespace ps {
 namespace {
 
 using Labels = std::map<std::string, std::string>;
-
-// The sample of family `name` with exactly `labels`: a counter's or
-// gauge's value, a histogram's count; -1 when there is none.
-double Value(const Metrics& metrics, const std::string& name,
-             const Labels& labels) {
-  for (const prometheus::MetricFamily& f : metrics.Collect()) {
-    if (f.name != name) continue;
-    for (const prometheus::ClientMetric& m : f.metric) {
-      Labels have;
-      for (const auto& l : m.label) have[l.name] = l.value;
-      if (have != labels) continue;
-      switch (f.type) {
-        case prometheus::MetricType::Counter:
-          return m.counter.value;
-        case prometheus::MetricType::Histogram:
-          return static_cast<double>(m.histogram.sample_count);
-        default:
-          return m.gauge.value;
-      }
-    }
-  }
-  return -1;
-}
 
 // A unary protobuf method, a server stream and a client stream.
 class FakeCoordinator final : public v1::Coordinator::Service {
@@ -124,21 +102,21 @@ TEST_F(RpcMetricsTest, UnaryProtobufCallIsCountedTimedAndSized) {
     ASSERT_TRUE(stub->GetCluster(&ctx, {}, &response).ok());
   }
   const std::string c = "ps.v1.Coordinator";
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_handled_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handled_total",
                   Of(c, "GetCluster", "OK")),
             3);
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_handling_seconds",
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handling_seconds",
                   Of(c, "GetCluster")),
             3);
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_received_bytes_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_received_bytes_total",
                   Of(c, "GetCluster")),
             0);  // an empty request
   EXPECT_EQ(
-      Value(metrics_, "ps_rpc_server_sent_bytes_total", Of(c, "GetCluster")),
+      MetricValue(metrics_, "ps_rpc_server_sent_bytes_total", Of(c, "GetCluster")),
       3.0 * response.ByteSizeLong());
   // A method never called has no series yet.
   EXPECT_EQ(
-      Value(metrics_, "ps_rpc_server_handling_seconds", Of(c, "Barrier")), -1);
+      MetricValue(metrics_, "ps_rpc_server_handling_seconds", Of(c, "Barrier")), -1);
 }
 
 TEST_F(RpcMetricsTest, ServerStreamCountsEveryMessageAndTheFinalCode) {
@@ -153,14 +131,14 @@ TEST_F(RpcMetricsTest, ServerStreamCountsEveryMessageAndTheFinalCode) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
   ASSERT_EQ(read, 2);
   const std::string c = "ps.v1.Coordinator";
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_handled_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handled_total",
                   Of(c, "WatchJob", "NOT_FOUND")),
             1);
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_received_bytes_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_received_bytes_total",
                   Of(c, "WatchJob")),
             request.ByteSizeLong());
   EXPECT_EQ(
-      Value(metrics_, "ps_rpc_server_sent_bytes_total", Of(c, "WatchJob")),
+      MetricValue(metrics_, "ps_rpc_server_sent_bytes_total", Of(c, "WatchJob")),
       2.0 * job.ByteSizeLong());
 }
 
@@ -175,7 +153,7 @@ TEST_F(RpcMetricsTest, ClientStreamCountsEveryRequestMessage) {
   ASSERT_TRUE(writer->Write(chunk));
   writer->WritesDone();
   ASSERT_TRUE(writer->Finish().ok());
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_received_bytes_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_received_bytes_total",
                   Of("ps.v1.ParameterServer", "InstallSnapshot")),
             2.0 * chunk.ByteSizeLong());
 }
@@ -190,11 +168,11 @@ TEST_F(RpcMetricsTest, RawCallbackMethodIsMeasuredInBytes) {
   ASSERT_TRUE(stub->Pull(&ctx, request, &response).ok());
   const std::string s = "ps.v1.ParameterServer";
   EXPECT_EQ(
-      Value(metrics_, "ps_rpc_server_handled_total", Of(s, "Pull", "OK")), 1);
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_received_bytes_total",
+      MetricValue(metrics_, "ps_rpc_server_handled_total", Of(s, "Pull", "OK")), 1);
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_received_bytes_total",
                   Of(s, "Pull")),
             request.ByteSizeLong());
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_sent_bytes_total", Of(s, "Pull")),
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_sent_bytes_total", Of(s, "Pull")),
             response.ByteSizeLong());
 }
 
@@ -204,7 +182,7 @@ TEST_F(RpcMetricsTest, UnimplementedMethodOfAServiceIsLabelledByItsName) {
   v1::RegisterResponse response;
   EXPECT_EQ(stub->Register(&ctx, {}, &response).error_code(),
             grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_handled_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handled_total",
                   Of("ps.v1.Coordinator", "Register", "UNIMPLEMENTED")),
             1);
 }
@@ -224,10 +202,10 @@ TEST_F(RpcMetricsTest, HealthCheckIsCounted) {
                     });
   done.WaitForNotification();
   EXPECT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_handled_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handled_total",
                   Of("grpc.health.v1.Health", "Check", "OK")),
             1);
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_received_bytes_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_received_bytes_total",
                   Of("grpc.health.v1.Health", "Check")),
             0);
 }
@@ -246,9 +224,59 @@ TEST_F(RpcMetricsTest, PathOfNoServiceIsCountedAsUnknown) {
                     });
   done.WaitForNotification();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(Value(metrics_, "ps_rpc_server_handled_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_rpc_server_handled_total",
                   Of("unknown", "unknown", "UNIMPLEMENTED")),
             1);
+}
+
+// Records its Pull itself, as PsService does for the data plane.
+class SelfRecordingServer final
+    : public v1::ParameterServer::WithRawCallbackMethod_Pull<
+          v1::ParameterServer::Service> {
+ public:
+  explicit SelfRecordingServer(prometheus::Registry* registry)
+      : recorder_(registry, "ps.v1.ParameterServer", "Pull") {}
+  grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* ctx,
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer*) override {
+    recorder_.Record(grpc::StatusCode::ABORTED, 0.001,
+                     static_cast<int64_t>(request->Length()), 0);
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::ABORTED, "recorded"));
+    return reactor;
+  }
+
+ private:
+  RpcMethodRecorder recorder_;
+};
+
+TEST(RpcMetricsSelfRecordedTest, InterceptorLeavesTheMethodToItsService) {
+  Metrics metrics;
+  SelfRecordingServer service(&metrics.registry());
+  const std::string pull = "/ps.v1.ParameterServer/Pull";
+  auto server = StartServer(
+      "127.0.0.1", 0, {&service}, {v1::ParameterServer::service_full_name()},
+      {},
+      {.registry = &metrics.registry(),
+       .raw_methods = {pull},
+       .self_recorded = {pull}});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::ParameterServer::NewStub(MakeChannel(server->address));
+  v1::PullRequest request;
+  request.set_keys("12345678");
+  grpc::ClientContext ctx;
+  v1::PullResponse response;
+  EXPECT_EQ(stub->Pull(&ctx, request, &response).error_code(),
+            grpc::StatusCode::ABORTED);
+  const std::map<std::string, std::string> labels = {
+      {"service", "ps.v1.ParameterServer"}, {"method", "Pull"}};
+  auto with_code = labels;
+  with_code["code"] = "ABORTED";
+  // Once: by the service, not again by an interceptor.
+  EXPECT_EQ(MetricValue(metrics, "ps_rpc_server_handled_total", with_code), 1);
+  EXPECT_EQ(MetricValue(metrics, "ps_rpc_server_received_bytes_total", labels),
+            request.ByteSizeLong());
+  server->server->Shutdown();
 }
 
 TEST(RpcMetricsCreateTest, UnknownServiceOrRawMethodIsRefused) {
@@ -268,6 +296,13 @@ TEST(RpcMetricsCreateTest, UnknownServiceOrRawMethodIsRefused) {
   EXPECT_NE(s.message().find("/ps.v1.ParameterServer/Pull"),
             absl::string_view::npos)
       << s;
+  EXPECT_EQ(RpcServerMetrics::Create(
+                &metrics.registry(),
+                {.services = {"ps.v1.Coordinator"},
+                 .self_recorded = {"/ps.v1.Coordinator/NoSuchMethod"}})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -7,28 +7,13 @@
 #include <string>
 
 #include "common/job_spec.h"
+#include "common/metrics_testing.h"
 #include "gtest/gtest.h"
 
 namespace ps::coordinator {
 namespace {
 
 using Labels = std::map<std::string, std::string>;
-
-// The value of family `name`'s sample with exactly `labels`; -1 when none.
-double Value(const Metrics& metrics, const std::string& name,
-             const Labels& labels = {}) {
-  for (const prometheus::MetricFamily& f : metrics.Collect()) {
-    if (f.name != name) continue;
-    for (const prometheus::ClientMetric& m : f.metric) {
-      Labels have;
-      for (const auto& l : m.label) have[l.name] = l.value;
-      if (have != labels) continue;
-      return f.type == prometheus::MetricType::Counter ? m.counter.value
-                                                       : m.gauge.value;
-    }
-  }
-  return -1;
-}
 
 // Tables are created and dropped without a word.
 class AgreeableServers : public ServerControl {
@@ -82,22 +67,22 @@ TEST_F(CoordinatorMetricsTest, MembersByRoleAndStateWithHeartbeatAges) {
   ASSERT_TRUE(members_.Heartbeat(server->id, server->incarnation).ok());
   now_ += absl::Seconds(2);  // the worker's lease has run out
   members_.Expire();
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_members",
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_members",
                   {{"role", "SERVER"}, {"state", "ALIVE"}}),
             1);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_members",
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_members",
                   {{"role", "WORKER"}, {"state", "DEAD"}}),
             1);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_members",
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_members",
                   {{"role", "WORKER"}, {"state", "ALIVE"}}),
             0);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_member_heartbeat_age_seconds",
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_member_heartbeat_age_seconds",
                   {{"member", server->id}, {"role", "SERVER"}}),
             2);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_member_heartbeat_age_seconds",
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_member_heartbeat_age_seconds",
                   {{"member", worker->id}, {"role", "WORKER"}}),
             -1);  // dead: no lease to watch
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_lease_seconds"), 3);
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_lease_seconds"), 3);
 }
 
 TEST_F(CoordinatorMetricsTest, RunningJobsProgressUntilTheyEnd) {
@@ -105,7 +90,7 @@ TEST_F(CoordinatorMetricsTest, RunningJobsProgressUntilTheyEnd) {
   ASSERT_TRUE(members_.Register(v1::WORKER, "127.0.0.1:2").ok());
   absl::StatusOr<std::string> id = jobs_.Submit(Spec());
   ASSERT_TRUE(id.ok()) << id.status();
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_jobs", {{"state", "PENDING"}}), 1);
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "PENDING"}}), 1);
   jobs_.Tick();
   ASSERT_EQ(jobs_.Get(*id)->state(), v1::RUNNING);
   v1::ReportProgressRequest p;
@@ -118,26 +103,26 @@ TEST_F(CoordinatorMetricsTest, RunningJobsProgressUntilTheyEnd) {
   p.set_examples_per_sec(1000);
   ASSERT_TRUE(jobs_.ReportProgress(p).ok());
   const Labels job = {{"job_id", *id}};
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_jobs", {{"state", "RUNNING"}}), 1);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_jobs", {{"state", "PENDING"}}), 0);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_job_steps", job), 40);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_job_total_steps", job), 100);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_job_loss", job), 0.5);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_job_accuracy", job), 0.75);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_job_examples_per_second", job),
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "RUNNING"}}), 1);
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "PENDING"}}), 0);
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_steps", job), 40);
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_total_steps", job), 100);
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_loss", job), 0.5);
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_accuracy", job), 0.75);
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_examples_per_second", job),
             1000);
   ASSERT_TRUE(jobs_.Cancel(*id).ok());
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_jobs", {{"state", "CANCELLED"}}),
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "CANCELLED"}}),
             1);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_job_steps", job), -1);
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_job_steps", job), -1);
 }
 
 TEST_F(CoordinatorMetricsTest, EventCountersStartAtZero) {
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_server_failovers_total"), 0);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_checkpoints_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_server_failovers_total"), 0);
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_checkpoints_total",
                   {{"result", "ok"}}),
             0);
-  EXPECT_EQ(Value(metrics_, "ps_coordinator_re_replications_total",
+  EXPECT_EQ(MetricValue(metrics_, "ps_coordinator_re_replications_total",
                   {{"result", "failed"}}),
             0);
 }

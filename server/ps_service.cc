@@ -12,6 +12,7 @@
 #include "common/logging.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "server/data_plane_call.h"
 #include "server/pull_answer.h"
 #include "server/value_pieces.h"
 #include "server/wire_format.h"
@@ -192,10 +193,12 @@ grpc::Status PsService::DropTables(grpc::ServerContext*,
 grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const DataPlaneCall call(
+      ctx, request, response,
+      metrics_ != nullptr ? metrics_->pull_rpc() : nullptr);
   if (absl::Status s = CheckServing(); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
+    call.Finish(ToGrpcStatus(s));
+    return call.reactor();
   }
   absl::StatusOr<PullPlan> plan = PlanPull(*store_, *request);
   absl::Status allowed =
@@ -203,8 +206,8 @@ grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
                            "", /*write=*/false)
                 : plan.status();
   if (!allowed.ok()) {
-    reactor->Finish(ToGrpcStatus(allowed));
-    return reactor;
+    call.Finish(ToGrpcStatus(allowed));
+    return call.reactor();
   }
   const MetricsClock::time_point start =
       metrics_ != nullptr ? MetricsClock::now() : MetricsClock::time_point();
@@ -212,21 +215,23 @@ grpc::ServerUnaryReactor* PsService::Pull(grpc::CallbackServerContext* ctx,
       *std::move(plan), absl::FromChrono(ctx->deadline()),
       /*cancelled=*/[ctx] { return ctx->IsCancelled(); },
       /*answer=*/
-      [reactor, response, metrics = metrics_, start](
+      [call, response, metrics = metrics_, start](
           const PullPlan& plan, absl::StatusOr<int64_t> staleness) {
         if (metrics != nullptr) {
           metrics->PullAnswered(SecondsSince(start),
                                 staleness.ok() ? *staleness : -1);
         }
-        reactor->Finish(ToGrpcStatus(AnswerPull(plan, staleness, response)));
+        call.Finish(ToGrpcStatus(AnswerPull(plan, staleness, response)));
       });
-  return reactor;
+  return call.reactor();
 }
 
 grpc::ServerUnaryReactor* PsService::Push(grpc::CallbackServerContext* ctx,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const DataPlaneCall call(
+      ctx, request, response,
+      metrics_ != nullptr ? metrics_->push_rpc() : nullptr);
   auto push = std::make_shared<ParsedPush>();
   absl::Status s = CheckServing();
   if (s.ok()) s = ParsePush(*request, push.get());
@@ -244,28 +249,28 @@ grpc::ServerUnaryReactor* PsService::Push(grpc::CallbackServerContext* ctx,
     }
   }
   if (!s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
+    call.Finish(ToGrpcStatus(s));
+    return call.reactor();
   }
   // A checkpoint's cut holds pushes of later steps (checkpoint_gate.h).
   const GroupHandle& group = push->prepared.group;
   if (!push->fields.worker_id().empty() &&
       checkpoints_.Hold({group.job_id(), group.group()}, push->fields.clock(),
-                        [this, push, reactor, response] {
-                          ContinuePush(push, reactor, response);
+                        [this, push, call, response] {
+                          ContinuePush(push, call, response);
                         })) {
-    return reactor;
+    return call.reactor();
   }
-  ContinuePush(push, reactor, response);
-  return reactor;
+  ContinuePush(push, call, response);
+  return call.reactor();
 }
 
 void PsService::ContinuePush(std::shared_ptr<ParsedPush> push,
-                             grpc::ServerUnaryReactor* reactor,
+                             DataPlaneCall call,
                              grpc::ByteBuffer* response) {
   const GroupHandle group = push->prepared.group;
   if (!group.ordered()) {
-    reactor->Finish(
+    call.Finish(
         ToGrpcStatus(ApplyAndAnswer(*store_, *push, response, metrics_)));
     return;
   }
@@ -276,23 +281,23 @@ void PsService::ContinuePush(std::shared_ptr<ParsedPush> push,
       group.order().Assign([&](uint64_t) { backups = group.backups(); });
   forwarder_.Forward(
       group, op, push->bytes, backups,
-      [this, push, group, op, reactor, response,
+      [this, push, group, op, call, response,
        backups = static_cast<int>(backups.size())](absl::Status forwarded) {
         if (metrics_ != nullptr) metrics_->Forwarded(backups, forwarded.ok());
         OpOrder::Step step;
         if (forwarded.ok()) {
-          step.apply = [this, push, reactor, response] {
-            reactor->Finish(ToGrpcStatus(
+          step.apply = [this, push, call, response] {
+            call.Finish(ToGrpcStatus(
                 ApplyAndAnswer(*store_, *push, response, metrics_)));
           };
         } else {
           // Not applied here: the op is passed over in this server's order.
-          step.apply = [reactor, forwarded] {
-            reactor->Finish(ToGrpcStatus(forwarded));
+          step.apply = [call, forwarded] {
+            call.Finish(ToGrpcStatus(forwarded));
           };
         }
-        step.drop = [reactor, group](bool) {
-          reactor->Finish(ToGrpcStatus(absl::AbortedError(absl::StrCat(
+        step.drop = [call, group](bool) {
+          call.Finish(ToGrpcStatus(absl::AbortedError(absl::StrCat(
               "job ", group.job_id(), " group ", group.group(),
               ": tables dropped or replaced while the push was forwarded")))); 
         };
@@ -303,7 +308,9 @@ void PsService::ContinuePush(std::shared_ptr<ParsedPush> push,
 grpc::ServerUnaryReactor* PsService::Replicate(
     grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const DataPlaneCall call(
+      ctx, request, response,
+      metrics_ != nullptr ? metrics_->replicate_rpc() : nullptr);
   auto push = std::make_shared<ParsedPush>();
   absl::Status s = ParsePush(*request, push.get());
   const v1::PushRequest& f = push->fields;
@@ -315,14 +322,14 @@ grpc::ServerUnaryReactor* PsService::Replicate(
   absl::StatusOr<GroupHandle> group =
       s.ok() ? store_->Group(f.job_id(), f.group()) : absl::StatusOr<GroupHandle>(s);
   if (!group.ok()) {
-    reactor->Finish(ToGrpcStatus(group.status()));
-    return reactor;
+    call.Finish(ToGrpcStatus(group.status()));
+    return call.reactor();
   }
   if (f.epoch() > group->epoch()) {
-    reactor->Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+    call.Finish(ToGrpcStatus(absl::UnavailableError(absl::StrCat(
         "job ", f.job_id(), " group ", f.group(), ": this backup is at epoch ",
         group->epoch(), ", the primary at ", f.epoch(), "; try again"))));
-    return reactor;
+    return call.reactor();
   }
   if (f.epoch() < group->epoch() || group->role() == v1::PRIMARY) {
     // Only a backup promoted in the sender's place proves the sender was
@@ -330,7 +337,7 @@ grpc::ServerUnaryReactor* PsService::Replicate(
     // of a newer epoch first (another group's failover or copy) makes the
     // primary try again once the coordinator has told it too.
     const bool replaced = group->role() == v1::PRIMARY;
-    reactor->Finish(ToGrpcStatus(
+    call.Finish(ToGrpcStatus(
         replaced
             ? absl::FailedPreconditionError(absl::StrCat(
                   "job ", f.job_id(), " group ", f.group(),
@@ -340,7 +347,7 @@ grpc::ServerUnaryReactor* PsService::Replicate(
                   "job ", f.job_id(), " group ", f.group(),
                   ": this backup is at epoch ", group->epoch(),
                   ", the primary at ", f.epoch(), "; try again"))));
-    return reactor;
+    return call.reactor();
   }
   absl::StatusOr<PreparedPush> prepared = store_->PreparePush(
       f, *push->values, TableStore::PushSource::kPrimary);
@@ -348,7 +355,7 @@ grpc::ServerUnaryReactor* PsService::Replicate(
   OpOrder::Step step;
   if (prepared.ok()) {
     push->prepared = *std::move(prepared);
-    step.apply = [this, push, reactor, response, joining] {
+    step.apply = [this, push, call, response, joining] {
       grpc::ByteBuffer ignored;
       // The primary gets the same outcome from its own apply; a backup's
       // part is to have applied it in order.
@@ -361,22 +368,22 @@ grpc::ServerUnaryReactor* PsService::Replicate(
       }
       if (!joining) {
         *response = SerializedBytes(v1::PushResponse());
-        reactor->Finish(grpc::Status::OK);
+        call.Finish(grpc::Status::OK);
       }
     };
   } else {
     // Refused here as on the primary; it still takes its place.
-    step.apply = [reactor, joining, status = prepared.status()] {
-      if (!joining) reactor->Finish(ToGrpcStatus(status));
+    step.apply = [call, joining, status = prepared.status()] {
+      if (!joining) call.Finish(ToGrpcStatus(status));
     };
   }
-  step.drop = [reactor, response, joining](bool applied_before) {
+  step.drop = [call, response, joining](bool applied_before) {
     if (joining) return;
     if (applied_before) {
       *response = SerializedBytes(v1::PushResponse());
-      reactor->Finish(grpc::Status::OK);
+      call.Finish(grpc::Status::OK);
     } else {
-      reactor->Finish(ToGrpcStatus(absl::AbortedError(
+      call.Finish(ToGrpcStatus(absl::AbortedError(
           "the group's order was reset (new primary, or tables dropped)")));
     }
   };
@@ -384,9 +391,9 @@ grpc::ServerUnaryReactor* PsService::Replicate(
   if (joining) {
     // A copy in progress holds the push until its snapshot is installed.
     *response = SerializedBytes(v1::PushResponse());
-    reactor->Finish(grpc::Status::OK);
+    call.Finish(grpc::Status::OK);
   }
-  return reactor;
+  return call.reactor();
 }
 
 grpc::Status PsService::ReadSnapshot(

@@ -16,6 +16,7 @@
 #include "common/stream_watchdog.h"
 #include "proto/ps/v1/ps.grpc.pb.h"
 #include "server/checkpoint_gate.h"
+#include "server/data_plane_call.h"
 #include "server/forwarder.h"
 #include "server/pull_scheduler.h"
 #include "server/server_metrics.h"
@@ -30,8 +31,10 @@ using RawDataPlaneService = v1::ParameterServer::WithRawCallbackMethod_Pull<
         v1::ParameterServer::WithRawCallbackMethod_Replicate<
             v1::ParameterServer::Service>>>;
 // The methods RawDataPlaneService makes raw, as paths: their handlers take
-// grpc::ByteBuffer (ServerMetrics::raw_methods in common/rpc.h). Keep the
-// two in step.
+// grpc::ByteBuffer, and PsService records their RPC metrics itself
+// (server/data_plane_call.h), so StartServer must run no interceptor on
+// them (ServerMetrics::raw_methods and self_recorded in common/rpc.h). Keep
+// the two in step.
 std::vector<std::string> RawDataPlaneMethods();
 
 // How a server in a cluster takes part in replication.
@@ -54,7 +57,8 @@ class PsService final : public RawDataPlaneService {
   // `max_waiting_pulls`: most pulls waiting at once (see kMaxWaitingPulls).
   // `stream_stall_limit`: a ScanRows whose client reads nothing for this
   // long is cancelled (see StreamWatchdog). `metrics` (not owned; null:
-  // none) records pushes, pulls, forwards, copies and checkpoints.
+  // none) records pushes, pulls, forwards, copies and checkpoints, and the
+  // RPC metrics of Pull, Push and Replicate.
   explicit PsService(TableStore* store,
                      int max_waiting_pulls = kMaxWaitingPulls,
                      absl::Duration stream_stall_limit = ps::kStreamStallLimit,
@@ -154,8 +158,7 @@ class PsService final : public RawDataPlaneService {
                           const std::string& job_key, bool ended,
                           const std::string& worker_id, bool write) const;
   // The rest of Push once the push may go on (not held by a checkpoint).
-  void ContinuePush(std::shared_ptr<ParsedPush> push,
-                    grpc::ServerUnaryReactor* reactor,
+  void ContinuePush(std::shared_ptr<ParsedPush> push, DataPlaneCall call,
                     grpc::ByteBuffer* response);
   // WriteCheckpoint's wait for the cut: OK once every rank has finished
   // exactly at_clock steps on the group.

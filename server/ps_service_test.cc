@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "common/metrics_testing.h"
 #include "common/rpc.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -480,6 +481,75 @@ TEST_F(PsServiceTest, EmptyLoadCheckpointIsRefusedNamingTheGroup) {
   grpc::ClientContext ctx;
   v1::ServerStatusResponse status;
   EXPECT_TRUE(stub_->ServerStatus(&ctx, {}, &status).ok());  // still up
+}
+
+// With metrics, PsService records its data-plane calls itself (StartServer
+// runs no interceptor on them): each once, with its code and bytes, and
+// the push apply and pull wait times.
+TEST(PsServiceMetricsTest, DataPlaneCallsAreRecordedOnceByTheService) {
+  Metrics metrics;
+  TableStore store;
+  ASSERT_TRUE(store.CreateTables(CreateTwoWorkerJob(v1::ASP, 0)).ok());
+  ServerMetrics server_metrics(&metrics, &store);
+  PsService service(&store, kMaxWaitingPulls, kStreamStallLimit, {},
+                    &server_metrics);
+  auto running = StartServer(
+      "127.0.0.1", 0, {&service}, {v1::ParameterServer::service_full_name()},
+      {},
+      {.registry = &metrics.registry(),
+       .raw_methods = RawDataPlaneMethods(),
+       .self_recorded = RawDataPlaneMethods()});
+  ASSERT_TRUE(running.ok()) << running.status();
+  auto stub = v1::ParameterServer::NewStub(MakeChannel(running->address));
+  const v1::PushRequest push = PushOf("a", 0, 1.0f);
+  {
+    grpc::ClientContext ctx;
+    v1::PushResponse response;
+    ASSERT_TRUE(stub->Push(&ctx, push, &response).ok());
+  }
+  v1::PullResponse pulled;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->Pull(&ctx, PullOfW(0), &pulled).ok());
+  }
+  {
+    v1::PullRequest unknown = PullOfW(0);
+    unknown.set_job_id("no-such-job");
+    grpc::ClientContext ctx;
+    v1::PullResponse response;
+    EXPECT_EQ(stub->Pull(&ctx, unknown, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  auto method = [](const std::string& name) {
+    return std::map<std::string, std::string>{
+        {"service", "ps.v1.ParameterServer"}, {"method", name}};
+  };
+  auto coded = [&](const std::string& name, const std::string& code) {
+    auto labels = method(name);
+    labels["code"] = code;
+    return labels;
+  };
+  EXPECT_EQ(MetricValue(metrics, "ps_rpc_server_handled_total",
+                        coded("Push", "OK")),
+            1);
+  EXPECT_EQ(MetricValue(metrics, "ps_rpc_server_handled_total",
+                        coded("Pull", "OK")),
+            1);
+  EXPECT_EQ(MetricValue(metrics, "ps_rpc_server_handled_total",
+                        coded("Pull", "NOT_FOUND")),
+            1);
+  EXPECT_EQ(MetricValue(metrics, "ps_rpc_server_handling_seconds",
+                        method("Pull")),
+            2);
+  EXPECT_EQ(MetricValue(metrics, "ps_rpc_server_received_bytes_total",
+                        method("Push")),
+            push.ByteSizeLong());
+  EXPECT_EQ(MetricValue(metrics, "ps_rpc_server_sent_bytes_total",
+                        method("Pull")),
+            pulled.ByteSizeLong());
+  EXPECT_EQ(MetricValue(metrics, "ps_server_push_apply_seconds"), 1);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_pull_wait_seconds"), 1);
+  running->server->Shutdown(DeadlineIn(absl::Seconds(1)));
 }
 
 }  // namespace

@@ -167,7 +167,8 @@ int main(int argc, char** argv) {
       {.security = *security,
        .authz_policy = ps::AuthzPolicyJson(ps::Daemon::kServer)},
       {.registry = metrics->metrics ? &metrics->metrics->registry() : nullptr,
-       .raw_methods = ps::server::RawDataPlaneMethods()});
+       .raw_methods = ps::server::RawDataPlaneMethods(),
+       .self_recorded = ps::server::RawDataPlaneMethods()});
   if (!server.ok()) {
     log->error("{}", server.status().ToString());
     return 1;

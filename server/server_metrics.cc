@@ -9,6 +9,8 @@ namespace {
 
 using prometheus::MetricType;
 
+constexpr char kService[] = "ps.v1.ParameterServer";
+
 prometheus::Histogram* Histogram(Metrics* m, const std::string& name,
                                  const std::string& help,
                                  const std::vector<double>& buckets) {
@@ -55,7 +57,10 @@ ServerMetrics::ServerMetrics(Metrics* metrics, const TableStore* store)
                           "Snapshot bytes sent to copy a group to a new "
                           "backup (re-replication)")),
       checkpoint_bytes_(Counter(metrics, "ps_server_checkpoint_bytes_total",
-                                "Checkpoint bytes written")) {
+                                "Checkpoint bytes written")),
+      pull_rpc_(&metrics->registry(), kService, "Pull"),
+      push_rpc_(&metrics->registry(), kService, "Push"),
+      replicate_rpc_(&metrics->registry(), kService, "Replicate") {
   collector_ = metrics->AddCollector([this](auto* out) {
     CollectTables(out);
     CollectJobs(out);

@@ -1,5 +1,7 @@
-// ps_server's own metrics (each RPC's count, time and bytes are the RPC
-// layer's: common/rpc_metrics.h).
+// ps_server's own metrics, and the RPC metrics of its data-plane methods,
+// which PsService records itself (server/data_plane_call.h; the other
+// methods' are recorded by the RPC layer's interceptor:
+// common/rpc_metrics.h).
 //
 // Recorded as things happen, with no labels (process-wide, cheap on the data
 // plane: every child is resolved when this object is made):
@@ -39,6 +41,7 @@
 #include <memory>
 
 #include "common/metrics.h"
+#include "common/rpc_metrics.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "server/table_store.h"
@@ -68,6 +71,11 @@ class ServerMetrics {
     checkpoint_bytes_->Increment(static_cast<double>(bytes));
   }
 
+  // The ps_rpc_server_* series of the data-plane methods.
+  RpcMethodRecorder* pull_rpc() { return &pull_rpc_; }
+  RpcMethodRecorder* push_rpc() { return &push_rpc_; }
+  RpcMethodRecorder* replicate_rpc() { return &replicate_rpc_; }
+
  private:
   void CollectTables(std::vector<prometheus::MetricFamily>* out) const;
   void CollectJobs(std::vector<prometheus::MetricFamily>* out) const;
@@ -80,6 +88,7 @@ class ServerMetrics {
   prometheus::Counter* forward_failures_;
   prometheus::Counter* copy_bytes_;
   prometheus::Counter* checkpoint_bytes_;
+  RpcMethodRecorder pull_rpc_, push_rpc_, replicate_rpc_;
   std::unique_ptr<Metrics::Collector> collector_;  // last: unregisters first
 };
 

@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "common/metrics_testing.h"
 #include "gtest/gtest.h"
 #include "server/test_jobs.h"
 
@@ -10,26 +11,6 @@ namespace ps::server {
 namespace {
 
 using Labels = std::map<std::string, std::string>;
-
-// The value of family `name`'s sample with exactly `labels` (a histogram's
-// count); -1 when there is none.
-double Value(const Metrics& metrics, const std::string& name,
-             const Labels& labels = {}) {
-  for (const prometheus::MetricFamily& f : metrics.Collect()) {
-    if (f.name != name) continue;
-    for (const prometheus::ClientMetric& m : f.metric) {
-      Labels have;
-      for (const auto& l : m.label) have[l.name] = l.value;
-      if (have != labels) continue;
-      if (f.type == prometheus::MetricType::Histogram) {
-        return static_cast<double>(m.histogram.sample_count);
-      }
-      return f.type == prometheus::MetricType::Counter ? m.counter.value
-                                                       : m.gauge.value;
-    }
-  }
-  return -1;
-}
 
 v1::PushRequest SparsePush(const std::string& job, const std::string& table,
                            const std::vector<uint64_t>& keys, int dim) {
@@ -59,25 +40,25 @@ TEST(ServerMetricsTest, TablesAndJobsAreReadFromTheStoreWhenScraped) {
 
   const Labels dense_w = {{"job_id", "dense"}, {"table", "w"}};
   const Labels sparse_emb = {{"job_id", "sparse"}, {"table", "emb"}};
-  EXPECT_EQ(Value(metrics, "ps_server_table_values", dense_w), 100);
-  EXPECT_GE(Value(metrics, "ps_server_table_bytes", dense_w), 400);
-  EXPECT_EQ(Value(metrics, "ps_server_table_rows", dense_w), -1);  // dense
-  EXPECT_EQ(Value(metrics, "ps_server_table_rows", sparse_emb), 3);
-  EXPECT_EQ(Value(metrics, "ps_server_table_values", sparse_emb), 12);
-  EXPECT_EQ(Value(metrics, "ps_server_job_pushes_applied_total",
+  EXPECT_EQ(MetricValue(metrics, "ps_server_table_values", dense_w), 100);
+  EXPECT_GE(MetricValue(metrics, "ps_server_table_bytes", dense_w), 400);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_table_rows", dense_w), -1);  // dense
+  EXPECT_EQ(MetricValue(metrics, "ps_server_table_rows", sparse_emb), 3);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_table_values", sparse_emb), 12);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_job_pushes_applied_total",
                   {{"job_id", "dense"}}),
             1);
-  EXPECT_EQ(Value(metrics, "ps_server_groups",
+  EXPECT_EQ(MetricValue(metrics, "ps_server_groups",
                   {{"job_id", "dense"}, {"role", "PRIMARY"}}),
             1);
 
   // A job's series go away with its tables.
   ASSERT_TRUE(store.DropTables("dense").ok());
-  EXPECT_EQ(Value(metrics, "ps_server_table_values", dense_w), -1);
-  EXPECT_EQ(Value(metrics, "ps_server_job_pushes_applied_total",
+  EXPECT_EQ(MetricValue(metrics, "ps_server_table_values", dense_w), -1);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_job_pushes_applied_total",
                   {{"job_id", "dense"}}),
             -1);
-  EXPECT_EQ(Value(metrics, "ps_server_table_rows", sparse_emb), 3);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_table_rows", sparse_emb), 3);
 }
 
 TEST(ServerMetricsTest, EventsAreRecorded) {
@@ -91,13 +72,13 @@ TEST(ServerMetricsTest, EventsAreRecorded) {
   m.Forwarded(2, /*ok=*/false);
   m.GroupCopied(1000);
   m.CheckpointWritten(500);
-  EXPECT_EQ(Value(metrics, "ps_server_push_apply_seconds"), 1);
-  EXPECT_EQ(Value(metrics, "ps_server_pull_wait_seconds"), 2);
-  EXPECT_EQ(Value(metrics, "ps_server_pull_staleness"), 1);
-  EXPECT_EQ(Value(metrics, "ps_server_forwarded_pushes_total"), 4);
-  EXPECT_EQ(Value(metrics, "ps_server_forward_failures_total"), 1);
-  EXPECT_EQ(Value(metrics, "ps_server_group_copy_bytes_total"), 1000);
-  EXPECT_EQ(Value(metrics, "ps_server_checkpoint_bytes_total"), 500);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_push_apply_seconds"), 1);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_pull_wait_seconds"), 2);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_pull_staleness"), 1);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_forwarded_pushes_total"), 4);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_forward_failures_total"), 1);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_group_copy_bytes_total"), 1000);
+  EXPECT_EQ(MetricValue(metrics, "ps_server_checkpoint_bytes_total"), 500);
 }
 
 }  // namespace
