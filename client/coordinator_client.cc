@@ -78,6 +78,15 @@ absl::StatusOr<v1::GetJobTokenResponse> CoordinatorClient::GetJobToken(
   return Call(&v1::Coordinator::Stub::GetJobToken, request, absl::ZeroDuration());
 }
 
+absl::StatusOr<v1::JobHistory> CoordinatorClient::GetJobHistory(
+    const std::string& job_id, int max_points) {
+  v1::GetJobHistoryRequest request;
+  request.set_job_id(job_id);
+  request.set_max_points(max_points);
+  return Call(&v1::Coordinator::Stub::GetJobHistory, request,
+              absl::ZeroDuration());
+}
+
 absl::StatusOr<v1::CheckpointInfo> CoordinatorClient::CheckpointJob(
     const std::string& job_id, absl::Duration timeout) {
   v1::CheckpointJobRequest request;

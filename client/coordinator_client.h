@@ -61,6 +61,9 @@ class CoordinatorClient {
   // A read-only data-plane token for the job (psctl export with TLS).
   absl::StatusOr<v1::GetJobTokenResponse> GetJobToken(
       const std::string& job_id);
+  // The job's recorded training curves, at most `max_points` (0: all).
+  absl::StatusOr<v1::JobHistory> GetJobHistory(const std::string& job_id,
+                                               int max_points = 0);
   // Members and their health.
   absl::StatusOr<v1::GetClusterResponse> GetCluster();
 

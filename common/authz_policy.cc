@@ -46,7 +46,7 @@ const std::vector<Rule>& Rules() {
        {kServer, kWorker, kUser, kAdmin}},
       {Daemon::kCoordinator, "ps.v1.Coordinator",
        {"SubmitJob", "ListJobs", "CancelJob", "WatchJob", "CheckpointJob",
-        "ResumeJob", "GetJobToken"},
+        "ResumeJob", "GetJobToken", "GetJobHistory"},
        {kUser, kAdmin}},
       // Workers read a job's map after a failover (never its parameters
       // or key: those need the job's token).

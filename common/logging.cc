@@ -30,7 +30,22 @@ class JsonFormatter final : public spdlog::formatter {
   }
 };
 
+absl::Mutex member_mu;
+std::string* member_id ABSL_GUARDED_BY(member_mu) = new std::string();
+thread_local absl::string_view log_job;
+
 }  // namespace
+
+void SetLogMember(const std::string& id) {
+  absl::MutexLock lock(&member_mu);
+  *member_id = id;
+}
+
+ScopedLogJob::ScopedLogJob(absl::string_view job_id) : previous_(log_job) {
+  log_job = job_id;
+}
+
+ScopedLogJob::~ScopedLogJob() { log_job = previous_; }
 
 std::string JsonLogLine(const spdlog::details::log_msg& msg) {
   nlohmann::ordered_json record;
@@ -41,6 +56,11 @@ std::string JsonLogLine(const spdlog::details::log_msg& msg) {
   record["component"] =
       std::string(msg.logger_name.data(), msg.logger_name.size());
   record["message"] = std::string(msg.payload.data(), msg.payload.size());
+  {
+    absl::MutexLock lock(&member_mu);
+    if (!member_id->empty()) record["member"] = *member_id;
+  }
+  if (!log_job.empty()) record["job"] = std::string(log_job);
   // Messages can carry bytes a peer sent: invalid UTF-8 is replaced, never
   // thrown.
   return record.dump(-1, ' ', false,

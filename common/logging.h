@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "spdlog/spdlog.h"
@@ -18,7 +19,8 @@ struct LoggingOptions {
   // off.
   std::string level = "info";
   // "text": one readable line per record (the default), "json": one JSON
-  // object per line, {"time", "level", "component", "message"}, for log
+  // object per line, {"time", "level", "component", "message"} and
+  // "member" and "job" where known (SetLogMember, ScopedLogJob), for log
   // shippers. Time is UTC, ISO 8601 with milliseconds.
   std::string format = "text";
 };
@@ -53,6 +55,25 @@ class LogRateLimiter {
   absl::Mutex mu_;
   absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t held_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Ids the "json" format adds to each record where known:
+//   "member": this process's member id (SetLogMember, once registered);
+//   "job": the job the logging thread works for (a ScopedLogJob on its
+//          stack; innermost wins).
+// The text format leaves them out (its messages name what they concern).
+void SetLogMember(const std::string& member_id);  // thread-safe
+
+class ScopedLogJob {
+ public:
+  // `job_id` must outlive the scope (a request's field, a task's).
+  explicit ScopedLogJob(absl::string_view job_id);
+  ~ScopedLogJob();
+  ScopedLogJob(const ScopedLogJob&) = delete;
+  ScopedLogJob& operator=(const ScopedLogJob&) = delete;
+
+ private:
+  absl::string_view previous_;
 };
 
 // One record as InitLogging's "json" format writes it (no newline).

@@ -1,5 +1,7 @@
 #include "common/logging.h"
 
+#include <thread>
+
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -34,6 +36,32 @@ TEST(LoggingTest, JsonLineIsOneObjectWithTimeLevelComponentAndMessage) {
   EXPECT_EQ(record["component"], "server");
   const std::string message = record["message"];
   EXPECT_EQ(message.rfind("job-1 \"quoted\"\nline two ", 0), 0u) << message;
+  EXPECT_FALSE(record.contains("member"));
+  EXPECT_FALSE(record.contains("job"));
+}
+
+TEST(LoggingTest, JsonLineNamesTheMemberAndTheJobWhereKnown) {
+  spdlog::details::log_msg msg(spdlog::log_clock::now(), spdlog::source_loc{},
+                               "worker", spdlog::level::info, "step");
+  SetLogMember("worker-3");
+  {
+    const std::string outer = "job-1", inner = "job-2";
+    ScopedLogJob job(outer);
+    EXPECT_EQ(nlohmann::json::parse(JsonLogLine(msg))["job"], "job-1");
+    {
+      ScopedLogJob nested(inner);
+      EXPECT_EQ(nlohmann::json::parse(JsonLogLine(msg))["job"], "job-2");
+    }
+    const nlohmann::json record = nlohmann::json::parse(JsonLogLine(msg));
+    EXPECT_EQ(record["job"], "job-1");
+    EXPECT_EQ(record["member"], "worker-3");
+    // Another thread works for no job.
+    std::thread([&] {
+      EXPECT_FALSE(nlohmann::json::parse(JsonLogLine(msg)).contains("job"));
+    }).join();
+  }
+  EXPECT_FALSE(nlohmann::json::parse(JsonLogLine(msg)).contains("job"));
+  SetLogMember("");
 }
 
 }  // namespace

@@ -85,6 +85,7 @@ absl::Status MemberAgent::Register() {
   if (!s.ok()) return s;
   absl::MutexLock lock(&mu_);
   member_id_ = response.member_id();
+  SetLogMember(member_id_);
   incarnation_ = response.incarnation();
   interval_ = absl::Milliseconds(std::max<int64_t>(response.heartbeat_interval_ms(), 10));
   lease_ = absl::Milliseconds(response.lease_ms());

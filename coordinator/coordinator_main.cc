@@ -17,6 +17,7 @@
 #include "common/stream_watchdog.h"
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/coordinator_service.h"
+#include "coordinator/dashboard.h"
 #include "coordinator/job_manager.h"
 #include "coordinator/membership.h"
 #include "coordinator/server_control.h"
@@ -49,6 +50,12 @@ ABSL_FLAG(bool, act_on_reports, true,
 ABSL_FLAG(absl::Duration, job_token_ttl, absl::Hours(1),
           "how long a job's data-plane token is good for (workers get a "
           "fresh one with each heartbeat; with TLS only)");
+ABSL_FLAG(int, http_port, 0,
+          "port of the web dashboard and its JSON API (read-only, no "
+          "authentication); 0: none, -1: any free port");
+ABSL_FLAG(std::string, http_host, "127.0.0.1",
+          "address the dashboard listens on (loopback unless you put it "
+          "behind something that authenticates)");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error, critical or off");
 ABSL_FLAG(std::string, log_format, "text",
@@ -209,6 +216,27 @@ int main(int argc, char** argv) {
   ps::coordinator::CoordinatorService service(
       &members, &jobs, lease / 4, absl::GetFlag(FLAGS_stream_stall_timeout),
       metrics->address());
+  std::unique_ptr<ps::coordinator::Dashboard> dashboard;
+  if (const int port = absl::GetFlag(FLAGS_http_port); port != 0) {
+    auto started = ps::coordinator::Dashboard::Start(
+        absl::GetFlag(FLAGS_http_host), port,
+        {.cluster = [&service] { return service.ClusterView(); },
+         .jobs = [&jobs] { return jobs.List(); },
+         .job = [&jobs](const std::string& id) { return jobs.Get(id); },
+         .history = [&jobs](const std::string& id,
+                            int max_points) {
+           return jobs.History(id, max_points);
+         }});
+    if (!started.ok()) {
+      log->error("{}", std::string(started.status().message()));
+      return started.status().code() == absl::StatusCode::kInvalidArgument
+                 ? 2
+                 : 1;
+    }
+    dashboard = std::move(*started);
+    service.set_dashboard_url(dashboard->url());
+    log->info("dashboard at {}", dashboard->url());
+  }
   auto server = ps::StartServer(
       absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {&service},
       {ps::v1::Coordinator::service_full_name()},
@@ -224,5 +252,8 @@ int main(int argc, char** argv) {
             absl::FormatDuration(lease));
   return ps::ServeUntilSignalled("coordinator", &*server,
                                  absl::GetFlag(FLAGS_port_file),
-                                 [&] { loops.reset(); });
+                                 [&] {
+                                   dashboard.reset();
+                                   loops.reset();
+                                 });
 }

@@ -105,7 +105,7 @@ void CoordinatorMetrics::CollectJobs(std::vector<MetricFamily>* out) const {
     if (job.state() != v1::RUNNING) continue;
     const v1::JobProgress& p = job.progress();
     const std::vector<std::pair<std::string, std::string>> id = {
-        {"job", job.id()}};
+        {"job_id", job.id()}};
     AddSample(&steps, id, static_cast<double>(p.step()));
     AddSample(&total, id, static_cast<double>(p.total_steps()));
     AddSample(&loss, id, p.loss());

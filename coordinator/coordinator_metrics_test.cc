@@ -102,7 +102,7 @@ TEST_F(CoordinatorMetricsTest, RunningJobsProgressUntilTheyEnd) {
   p.set_accuracy(0.75);
   p.set_examples_per_sec(1000);
   ASSERT_TRUE(jobs_.ReportProgress(p).ok());
-  const Labels job = {{"job", *id}};
+  const Labels job = {{"job_id", *id}};
   EXPECT_EQ(
       MetricValue(metrics_, "ps_coordinator_jobs", {{"state", "RUNNING"}}), 1);
   EXPECT_EQ(

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/identity.h"
 #include "common/job_state.h"
+#include "common/logging.h"
 #include "common/status.h"
 
 namespace ps::coordinator {
@@ -123,9 +124,15 @@ grpc::Status CoordinatorService::Heartbeat(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::GetCluster(grpc::ServerContext*,
                                             const v1::GetClusterRequest*,
                                             v1::GetClusterResponse* response) {
+  *response = ClusterView();
+  return grpc::Status::OK;
+}
+
+v1::GetClusterResponse CoordinatorService::ClusterView() const {
+  v1::GetClusterResponse response;
   const absl::Time now = absl::Now();
   for (const MemberInfo& m : members_->All()) {
-    v1::Member* out = response->add_members();
+    v1::Member* out = response.add_members();
     out->set_id(m.id);
     out->set_role(m.role);
     out->set_address(m.address);
@@ -135,9 +142,10 @@ grpc::Status CoordinatorService::GetCluster(grpc::ServerContext*,
         absl::ToInt64Milliseconds(now - m.last_heartbeat));
     if (m.alive) out->set_job_id(jobs_->JobOfMember(m.id));
   }
-  response->set_lease_ms(absl::ToInt64Milliseconds(members_->lease()));
-  response->set_metrics_address(metrics_address_);
-  return grpc::Status::OK;
+  response.set_lease_ms(absl::ToInt64Milliseconds(members_->lease()));
+  response.set_metrics_address(metrics_address_);
+  response.set_dashboard_url(dashboard_url_);
+  return response;
 }
 
 grpc::Status CoordinatorService::SubmitJob(grpc::ServerContext* ctx,
@@ -154,6 +162,7 @@ grpc::Status CoordinatorService::SubmitJob(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::GetJob(grpc::ServerContext* ctx,
                                         const v1::GetJobRequest* request,
                                         v1::Job* response) {
+  const ScopedLogJob log_job(request->job_id());
   absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
   if (!job.ok()) return ToGrpcStatus(job.status());
   if (absl::Status s = CheckOwner(*ctx, request->job_id(), &*job); !s.ok()) {
@@ -181,6 +190,7 @@ grpc::Status CoordinatorService::ListJobs(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::CancelJob(grpc::ServerContext* ctx,
                                            const v1::CancelJobRequest* request,
                                            v1::CancelJobResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -193,6 +203,7 @@ grpc::Status CoordinatorService::CancelJob(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::CheckpointJob(
     grpc::ServerContext* ctx, const v1::CheckpointJobRequest* request,
     v1::CheckpointInfo* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -205,6 +216,7 @@ grpc::Status CoordinatorService::CheckpointJob(
 grpc::Status CoordinatorService::ResumeJob(grpc::ServerContext* ctx,
                                            const v1::ResumeJobRequest* request,
                                            v1::ResumeJobResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -217,6 +229,7 @@ grpc::Status CoordinatorService::ResumeJob(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* ctx,
                                           const v1::WatchJobRequest* request,
                                           grpc::ServerWriter<v1::Job>* writer) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -237,6 +250,7 @@ grpc::Status CoordinatorService::WatchJob(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::ReportProgress(
     grpc::ServerContext* ctx, const v1::ReportProgressRequest* request,
     v1::ReportProgressResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckMember(*ctx, request->member_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -246,6 +260,7 @@ grpc::Status CoordinatorService::ReportProgress(
 grpc::Status CoordinatorService::Barrier(grpc::ServerContext* ctx,
                                          const v1::BarrierRequest* request,
                                          v1::BarrierResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckRank(*ctx, request->job_id(), request->rank());
       !s.ok()) {
     return ToGrpcStatus(s);
@@ -265,6 +280,7 @@ grpc::Status CoordinatorService::Barrier(grpc::ServerContext* ctx,
 grpc::Status CoordinatorService::CompleteTask(
     grpc::ServerContext* ctx, const v1::CompleteTaskRequest* request,
     v1::CompleteTaskResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckMember(*ctx, request->member_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -274,6 +290,7 @@ grpc::Status CoordinatorService::CompleteTask(
 grpc::Status CoordinatorService::ReportUnreachable(
     grpc::ServerContext* ctx, const v1::ReportUnreachableRequest* request,
     v1::ReportUnreachableResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckMember(*ctx, request->reporter()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -289,6 +306,7 @@ grpc::Status CoordinatorService::ReportUnreachable(
 grpc::Status CoordinatorService::GetJobToken(
     grpc::ServerContext* ctx, const v1::GetJobTokenRequest* request,
     v1::GetJobTokenResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -296,6 +314,25 @@ grpc::Status CoordinatorService::GetJobToken(
       jobs_->ReadToken(request->job_id());
   if (!token.ok()) return ToGrpcStatus(token.status());
   *response = *std::move(token);
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::GetJobHistory(
+    grpc::ServerContext* ctx, const v1::GetJobHistoryRequest* request,
+    v1::JobHistory* response) {
+  const ScopedLogJob log_job(request->job_id());
+  if (request->max_points() < 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "max_points ", request->max_points(),
+        " is negative; allowed: 0 (every point) or more")));
+  }
+  if (absl::Status s = CheckOwner(*ctx, request->job_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<v1::JobHistory> history =
+      jobs_->History(request->job_id(), request->max_points());
+  if (!history.ok()) return ToGrpcStatus(history.status());
+  *response = *std::move(history);
   return grpc::Status::OK;
 }
 

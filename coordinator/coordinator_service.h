@@ -31,6 +31,10 @@ class CoordinatorService final : public v1::Coordinator::Service {
                          v1::HeartbeatResponse*) override;
   grpc::Status GetCluster(grpc::ServerContext*, const v1::GetClusterRequest*,
                           v1::GetClusterResponse*) override;
+  // What GetCluster answers (also for the dashboard). Thread-safe.
+  v1::GetClusterResponse ClusterView() const;
+  // GetClusterResponse.dashboard_url; set before serving.
+  void set_dashboard_url(std::string url) { dashboard_url_ = std::move(url); }
   grpc::Status SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest*,
                          v1::SubmitJobResponse*) override;
   grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest*,
@@ -60,6 +64,9 @@ class CoordinatorService final : public v1::Coordinator::Service {
   grpc::Status GetJobToken(grpc::ServerContext*,
                            const v1::GetJobTokenRequest*,
                            v1::GetJobTokenResponse*) override;
+  grpc::Status GetJobHistory(grpc::ServerContext*,
+                             const v1::GetJobHistoryRequest*,
+                             v1::JobHistory*) override;
 
  private:
   // What the role policy (common/authz_policy.h) cannot say, from the
@@ -84,6 +91,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
   const absl::Duration heartbeat_interval_;
   StreamWatchdog streams_;  // WatchJob writes
   const std::string metrics_address_;
+  std::string dashboard_url_;
 };
 
 }  // namespace ps::coordinator

@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "common/model_layout.h"
 #include "common/partition.h"
+#include "coordinator/job_history.h"
 #include "coordinator/job_placement.h"
 
 namespace ps::coordinator {
@@ -113,6 +114,18 @@ absl::StatusOr<v1::Job> JobManager::Get(const std::string& job_id) const {
   return r->job;
 }
 
+absl::StatusOr<v1::JobHistory> JobManager::History(const std::string& job_id,
+                                                   int max_points) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const Record* r = FindConst(job_id);
+  if (r == nullptr) {
+    return absl::NotFoundError(absl::StrCat("unknown job '", job_id, "'"));
+  }
+  v1::JobHistory history = Thin(r->history, max_points);
+  history.set_job_id(r->job.id());
+  return history;
+}
+
 std::vector<v1::Job> JobManager::List() const {
   std::vector<v1::Job> out;
   absl::ReaderMutexLock lock(&mu_);
@@ -164,6 +177,9 @@ void JobManager::Finish(Record* r, v1::JobState state,
     }
   } else if (job.partition_map().servers_size() > 0) {
     QueueDrop(r, ServersOfJob(job));
+  }
+  if (job.progress().step() > 0) {
+    RecordProgress(job.progress(), clock_(), &r->history);
   }
   Changed(r);
   Logger("jobs")->info("{} {}: {}", job.id(), v1::JobState_Name(state), reason);
@@ -278,6 +294,7 @@ absl::Status JobManager::ReportProgress(
   if (!r.ok()) return r.status();
   *(*r)->job.mutable_progress() = (*r)->tasks.AddProgress(
       request, (*r)->job.spec().training().batch_size());
+  RecordProgress((*r)->job.progress(), clock_(), &(*r)->history);
   ProgressChanged(*r);
   return absl::OkStatus();
 }

@@ -124,6 +124,10 @@ class JobManager {
   absl::StatusOr<v1::GetJobTokenResponse> ReadToken(
       const std::string& job_id) const;
   absl::StatusOr<v1::Job> Get(const std::string& job_id) const;
+  // The job's recorded training curves (job_history.h), thinned to
+  // `max_points` (0: all). NOT_FOUND for an unknown job.
+  absl::StatusOr<v1::JobHistory> History(const std::string& job_id,
+                                         int max_points) const;
   std::vector<v1::Job> List() const;
   absl::StatusOr<v1::JobState> Cancel(const std::string& job_id);
   // Waits up to `timeout` for the job to change after version `seen`;
@@ -213,6 +217,7 @@ class JobManager {
     // does the drop a crash interrupted).
     std::vector<v1::ServerEndpoint> drop_on;
     std::string job_key;  // signs its tokens; new for each attempt
+    v1::JobHistory history;  // its curves, across attempts (job_history.h)
     bool checkpointing = false;  // a Checkpoint() is under way
     absl::Time last_checkpoint;  // or when the job started running
     absl::Time retry_checkpoint;  // after a failed one: not before

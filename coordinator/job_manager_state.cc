@@ -47,6 +47,7 @@ bool JobManager::Save(const Record& r) {
   r.handovers.SaveTo(&stored);
   for (const v1::ServerEndpoint& e : r.drop_on) *stored.add_drop_on() = e;
   stored.set_job_key(r.job_key);
+  *stored.mutable_history() = r.history;
   absl::Status s =
       options_.store->SaveJob(r.number, stored, next_job_, next_epoch_);
   r.unsaved_progress = false;
@@ -100,6 +101,7 @@ void JobManager::RestoreJob(const v1::StoredJob& stored) {
   r.number = n;
   r.job = stored.job();
   r.job_key = stored.job_key();
+  r.history = stored.history();
   r.tasks = TaskReports::Restore(stored);
   r.handovers = RankHandovers::Restore(stored);
   next_job_ = std::max(next_job_, n + 1);

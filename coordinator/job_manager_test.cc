@@ -569,6 +569,54 @@ TEST_F(JobManagerTest, DeadServerWithTheOnlyCopyFailsTheJobNamingIt) {
 // The coordinator's state survives its process: a manager and membership
 // built anew on the same store take the running job, its reports, the
 // members and the counters back.
+TEST_F(JobManagerTest, ProgressBecomesAHistoryThatARestartKeeps) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/hist";
+  std::filesystem::remove_all(dir);
+  StoredState state;
+  auto store = StateStore::Open(dir, &state);
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::string id;
+  {
+    Membership members(absl::Seconds(3), clock_, store->get());
+    const Registration server = *members.Register(v1::SERVER, "127.0.0.1:90");
+    const Registration worker = *members.Register(v1::WORKER, "127.0.0.1:80");
+    JobManager jobs(&members, &control_, clock_, {.store = store->get()});
+    id = *jobs.Submit(Spec(1));
+    jobs.Tick();
+    ASSERT_EQ(jobs.Get(id)->state(), v1::RUNNING) << jobs.Get(id)->reason();
+    // Four reports a second for five seconds, one point each 250 ms: all.
+    for (int step = 1; step <= 20; ++step) {
+      v1::ReportProgressRequest p = Progress(*jobs.Get(id), 0, step);
+      p.set_loss(100.0 / step);
+      ASSERT_TRUE(jobs.ReportProgress(p).ok());
+      now_ += absl::Milliseconds(250);
+      ASSERT_TRUE(members.Heartbeat(server.id, server.incarnation).ok());
+      ASSERT_TRUE(members.Heartbeat(worker.id, worker.incarnation).ok());
+      jobs.Tick();  // stores the progress once a second
+    }
+    EXPECT_EQ(jobs.History(id, 0)->points_size(), 20);
+  }
+  store->reset();  // the process ends
+  store = StateStore::Open(dir, &state);
+  ASSERT_TRUE(store.ok()) << store.status();
+  Membership members(absl::Seconds(3), clock_, store->get());
+  members.Restore(state);
+  JobManager jobs(&members, &control_, clock_, {.store = store->get()});
+  jobs.Restore(state);
+  absl::StatusOr<v1::JobHistory> history = jobs.History(id, 0);
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_EQ(history->job_id(), id);
+  ASSERT_EQ(history->points_size(), 20);
+  EXPECT_EQ(history->points(0).step(), 1);
+  EXPECT_EQ(history->points(19).step(), 20);
+  for (int i = 1; i < 20; ++i) {
+    EXPECT_LT(history->points(i).loss(), history->points(i - 1).loss());
+  }
+  EXPECT_EQ(jobs.History(id, 2)->points_size(), 2);
+  EXPECT_EQ(jobs.History("job-99", 0).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(JobManagerTest, RestoredFromItsStoreTheJobGoesOnAndIdsDoNotRepeat) {
   const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/state";
   std::filesystem::remove_all(dir);

@@ -26,6 +26,12 @@ PACKAGES=(
   dataset-fashion-mnist
   # benchmarks
   iperf3
+  # the multi-host test bed: network namespaces, veth, bridge, tc
+  iproute2
+  # psctl plot draws curves with gnuplot
+  gnuplot-nox
+  # the dashboard: its HTTP server; headless Chromium tests its pages
+  libcivetweb-dev chromium
   # PyTorch 1.13 CPU baseline for bench/run_step_bench.sh (/usr/bin/python3)
   python3-torch
   # flight-delay workload: deploy/flights/setup.sh (node + npm; npm ships with
@@ -33,6 +39,10 @@ PACKAGES=(
   # bench/flights_torch.py; numpy also reads safetensors exports in
   # tests/check_safetensors.py
   nodejs python3-numpy
+  # deployment (deploy/): the .deb is built with dpkg-deb and binutils
+  # (objdump, strip); systemd-analyze checks its units and systemd-sysusers
+  # makes its user; deploy/slurm/slurm_test.sh runs a one-node Slurm cluster
+  slurm-wlm munge binutils systemd
 )
 
 missing=()
@@ -44,12 +54,34 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "bootstrap: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  echo "bootstrap: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-echo "bootstrap: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# npm packages the build embeds (the dashboard's charts), pinned by each
+# folder's package-lock.json. `npm ci` reinstalls from scratch, so it runs
+# only when node_modules did not come from the current lock file.
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# deploy/k8s/validate: the offline Kubernetes schema validator.
+for dir in "$ROOT/coordinator/web" "$ROOT/deploy/k8s/validate"; do
+  lock_sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  mark="$dir/node_modules/.pscluster-lock.sha256"
+  if [[ -f "$mark" && $(cat "$mark") == "$lock_sum" ]]; then continue; fi
+  echo "bootstrap: npm ci in ${dir#"$ROOT"/}"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" >"$mark"
+done
+
+# kubectl (with kustomize built in) renders deploy/k8s in k8s_test. It comes
+# with this kind of machine's image (google-cloud-cli's kubectl, 1.32);
+# Debian bookworm's kubernetes-client (1.20, kustomize v2) is too old for
+# the kustomization files, so nothing is installed here.
+if ! command -v kubectl >/dev/null; then
+  echo "bootstrap: warning: no kubectl; //deploy/k8s:k8s_test needs kubectl" \
+    ">= 1.27 (kustomize v5)" >&2
+fi
 echo "bootstrap: done"

@@ -145,6 +145,7 @@ absl::Status PsService::CheckToken(const grpc::ServerContextBase& ctx,
 grpc::Status PsService::CreateTables(grpc::ServerContext*,
                                      const v1::CreateTablesRequest* request,
                                      v1::CreateTablesResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   absl::Status s = store_->CreateTables(*request);
   if (s.ok()) {
     int sparse = 0;
@@ -166,6 +167,7 @@ grpc::Status PsService::CreateTables(grpc::ServerContext*,
 grpc::Status PsService::SealTables(grpc::ServerContext*,
                                    const v1::SealTablesRequest* request,
                                    v1::SealTablesResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   Logger("server")->info("job {}: sealed (ended; tables kept for readers)",
                          request->job_id());
   return ToGrpcStatus(store_->SealJob(request->job_id()));
@@ -174,6 +176,7 @@ grpc::Status PsService::SealTables(grpc::ServerContext*,
 grpc::Status PsService::DropTables(grpc::ServerContext*,
                                    const v1::DropTablesRequest* request,
                                    v1::DropTablesResponse*) {
+  const ScopedLogJob log_job(request->job_id());
   Logger("server")->info("job {}: dropping tables", request->job_id());
   // A long-lived server serves many jobs: what this job held goes back to
   // the system, not only to malloc. (A call still reading the tables frees
@@ -423,6 +426,7 @@ grpc::Status PsService::ReadSnapshot(
 grpc::Status PsService::CopyGroup(grpc::ServerContext* ctx,
                                   const v1::CopyGroupRequest* request,
                                   v1::CopyGroupResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   absl::StatusOr<GroupHandle> group =
       store_->Group(request->job_id(), request->group());
   if (!group.ok()) return ToGrpcStatus(group.status());
@@ -520,6 +524,7 @@ grpc::Status PsService::InstallSnapshot(
 grpc::Status PsService::SetReplicas(grpc::ServerContext*,
                                     const v1::SetReplicasRequest* request,
                                     v1::SetReplicasResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   uint64_t applied = 0;
   absl::Status s = store_->SetReplicas(*request, &applied);
   if (s.ok()) {

@@ -71,6 +71,7 @@ absl::Status PsService::AwaitCut(const GroupHandle& group, int64_t at_clock,
 grpc::Status PsService::WriteCheckpoint(
     grpc::ServerContext* ctx, const v1::WriteCheckpointRequest* request,
     v1::WriteCheckpointResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   const absl::Time start = absl::Now();
   absl::StatusOr<GroupHandle> group =
       store_->Group(request->job_id(), request->group());
@@ -140,6 +141,7 @@ grpc::Status PsService::WriteCheckpoint(
 grpc::Status PsService::LoadCheckpoint(
     grpc::ServerContext* ctx, const v1::LoadCheckpointRequest* request,
     v1::LoadCheckpointResponse* response) {
+  const ScopedLogJob log_job(request->job_id());
   const bool same = SamePartitioning(request->old_map(), request->map());
   std::vector<std::string> old(request->old_map().groups_size());
   if (request->group() < 0 || request->group() >= request->map().groups_size() ||

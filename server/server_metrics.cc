@@ -94,9 +94,9 @@ void ServerMetrics::CollectTables(
                  "Rows of a job's sparse table held here", MetricType::Gauge);
   for (const auto& [key, h] : held) {
     const auto& [job, table] = key;
-    AddSample(&bytes, {{"job", job}, {"table", table}}, h.bytes);
-    AddSample(&values, {{"job", job}, {"table", table}}, h.values);
-    if (h.sparse) AddSample(&rows, {{"job", job}, {"table", table}}, h.rows);
+    AddSample(&bytes, {{"job_id", job}, {"table", table}}, h.bytes);
+    AddSample(&values, {{"job_id", job}, {"table", table}}, h.values);
+    if (h.sparse) AddSample(&rows, {{"job_id", job}, {"table", table}}, h.rows);
   }
   for (auto* f : {&bytes, &values, &rows}) out->push_back(std::move(*f));
 }
@@ -128,11 +128,11 @@ void ServerMetrics::CollectJobs(
                            "Replica groups of a job held here, by role",
                            MetricType::Gauge);
   for (const auto& [id, j] : jobs) {
-    AddSample(&pushes, {{"job", id}}, j.pushes);
-    AddSample(&pulls, {{"job", id}}, j.pulls);
-    AddSample(&waited, {{"job", id}}, j.waited);
+    AddSample(&pushes, {{"job_id", id}}, j.pushes);
+    AddSample(&pulls, {{"job_id", id}}, j.pulls);
+    AddSample(&waited, {{"job_id", id}}, j.waited);
     for (const auto& [role, n] : j.roles) {
-      AddSample(&groups, {{"job", id}, {"role", role}}, n);
+      AddSample(&groups, {{"job_id", id}, {"role", role}}, n);
     }
   }
   for (auto* f : {&pushes, &pulls, &waited, &groups}) {

@@ -38,8 +38,8 @@ TEST(ServerMetricsTest, TablesAndJobsAreReadFromTheStoreWhenScraped) {
   ASSERT_TRUE(
       store.Push(SparsePush("sparse", "emb", {1, 2, 3}, 4), &duplicate).ok());
 
-  const Labels dense_w = {{"job", "dense"}, {"table", "w"}};
-  const Labels sparse_emb = {{"job", "sparse"}, {"table", "emb"}};
+  const Labels dense_w = {{"job_id", "dense"}, {"table", "w"}};
+  const Labels sparse_emb = {{"job_id", "sparse"}, {"table", "emb"}};
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_values", dense_w), 100);
   EXPECT_GE(MetricValue(metrics, "ps_server_table_bytes", dense_w), 400);
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_rows", dense_w),
@@ -47,17 +47,17 @@ TEST(ServerMetricsTest, TablesAndJobsAreReadFromTheStoreWhenScraped) {
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_rows", sparse_emb), 3);
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_values", sparse_emb), 12);
   EXPECT_EQ(MetricValue(metrics, "ps_server_job_pushes_applied_total",
-                        {{"job", "dense"}}),
+                        {{"job_id", "dense"}}),
             1);
   EXPECT_EQ(MetricValue(metrics, "ps_server_groups",
-                        {{"job", "dense"}, {"role", "PRIMARY"}}),
+                        {{"job_id", "dense"}, {"role", "PRIMARY"}}),
             1);
 
   // A job's series go away with its tables.
   ASSERT_TRUE(store.DropTables("dense").ok());
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_values", dense_w), -1);
   EXPECT_EQ(MetricValue(metrics, "ps_server_job_pushes_applied_total",
-                        {{"job", "dense"}}),
+                        {{"job_id", "dense"}}),
             -1);
   EXPECT_EQ(MetricValue(metrics, "ps_server_table_rows", sparse_emb), 3);
 }

@@ -117,5 +117,40 @@ TEST(JsonLogTest, CoordinatorWritesOneJsonObjectALine) {
   EXPECT_GE(records, 2);  // serving, then the signal
 }
 
+TEST(JsonLogTest, AMemberNamesItselfOnceRegistered) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  const std::string port_file = dir + "/coordinator2.addr";
+  auto coordinator = Subprocess::Start(
+      {RunfilesBinDir() + "/coordinator/ps_coordinator", "--port=0",
+       "--insecure", "--port_file=" + port_file},
+      dir + "/coordinator2.log");
+  ASSERT_TRUE(coordinator.ok()) << coordinator.status();
+  absl::StatusOr<std::string> address =
+      WaitForFileLine(port_file, absl::Seconds(20), coordinator->get());
+  ASSERT_TRUE(address.ok()) << address.status();
+  const std::string log = dir + "/server-json.log";
+  auto server = Subprocess::Start(
+      {RunfilesBinDir() + "/server/ps_server", "--port=0", "--insecure",
+       "--coordinator=" + *address, "--log_format=json"},
+      log);
+  ASSERT_TRUE(server.ok()) << server.status();
+  nlohmann::json registered;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(20);
+       registered.is_null() && absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(20))) {
+    std::istringstream lines(Read(log));
+    std::string line;
+    while (std::getline(lines, line)) {
+      nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+      if (!record.is_discarded() &&
+          record.value("message", "").find("registered") != std::string::npos) {
+        registered = record;
+      }
+    }
+  }
+  ASSERT_FALSE(registered.is_null()) << Read(log);
+  EXPECT_EQ(registered["member"], "server-1") << registered.dump();
+}
+
 }  // namespace
 }  // namespace ps::testing

@@ -146,7 +146,7 @@ TEST_F(MetricsTest, EveryDaemonServesSaneMetricsThatPromtoolAccepts) {
   spec.mutable_training()->set_consistency(v1::SSP);
   spec.mutable_training()->set_staleness(1);
   const std::string id = Submit(spec);
-  const Labels job = {{"job", id}};
+  const Labels job = {{"job_id", id}};
 
   // Running: the coordinator shows the job's progress.
   std::string coordinator;
@@ -192,7 +192,7 @@ TEST_F(MetricsTest, EveryDaemonServesSaneMetricsThatPromtoolAccepts) {
             Value(server, "ps_server_pull_staleness_count"));  // SSP(1)
   EXPECT_GT(Value(server, "ps_server_job_pushes_applied_total", job), 0);
   EXPECT_GT(Value(server, "ps_server_table_bytes",
-                  {{"job", id}, {"table", "layer0.weight"}}),
+                  {{"job_id", id}, {"table", "layer0.weight"}}),
             784 * 32 * 4 - 1);
 
   std::vector<std::string> workers;

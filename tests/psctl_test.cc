@@ -61,9 +61,17 @@ class PsctlTest : public ::testing::Test {
 TEST_F(PsctlTest, LocalRunsJobToSucceededAndExports) {
   auto p = Psctl({"local", WriteSpec(2), "--servers=2", "--workers=2",
                   "--bin_dir=" + RunfilesBinDir(), "--work_dir=" + dir_ + "/logs",
-                  "--export_to=" + dir_ + "/m.psx"});
+                  "--export_to=" + dir_ + "/m.psx",
+                  "--plot=" + dir_ + "/curves.svg"});
   EXPECT_EQ(Wait(p.get(), absl::Seconds(120)), 0) << Output();
   const std::string out = Output();
+  EXPECT_NE(out.find("dashboard: http://127.0.0.1:"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("plot of job-1"), std::string::npos) << out;
+  std::ifstream svg(dir_ + "/curves.svg");
+  std::stringstream curves;
+  curves << svg.rdbuf();
+  EXPECT_NE(curves.str().find("training loss"), std::string::npos);
   EXPECT_NE(out.find("state:    SUCCEEDED"), std::string::npos) << out;
   EXPECT_NE(out.find("test accuracy"), std::string::npos) << out;
   EXPECT_NE(out.find("exported 2 tables"), std::string::npos) << out;
@@ -208,6 +216,22 @@ TEST_F(PsctlTest, LocalRefusesAMalformedKill) {
   EXPECT_NE(Output().find("--kill: 'database@1s': the role must be server, "
                           "worker or coordinator"),
             std::string::npos)
+      << Output();
+}
+
+TEST_F(PsctlTest, PlotFileMustBePngOrSvg) {
+  auto p = Psctl({"local", WriteSpec(1), "--plot=" + dir_ + "/curves.jpg",
+                  "--bin_dir=" + RunfilesBinDir(),
+                  "--work_dir=" + dir_ + "/logs"});
+  EXPECT_EQ(Wait(p.get(), absl::Seconds(30)), 2);  // a usage error
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/logs"));  // nothing started
+  EXPECT_NE(Output().find("curves.jpg': allowed: a file name ending in .png "
+                          "or .svg"),
+            std::string::npos)
+      << Output();
+  auto plot = Psctl({"plot", "job-1", "--insecure"});
+  EXPECT_EQ(Wait(plot.get(), absl::Seconds(30)), 2);
+  EXPECT_NE(Output().find("--out='': allowed"), std::string::npos)
       << Output();
 }
 

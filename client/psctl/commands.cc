@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/psctl/export.h"
 #include "client/psctl/format.h"
+#include "client/psctl/plot.h"
 #include "common/job_spec.h"
 #include "common/job_state.h"
 #include "common/rpc.h"
@@ -62,10 +63,28 @@ absl::Status Cancel(CoordinatorClient* coordinator, const std::string& job_id,
   return absl::OkStatus();
 }
 
+absl::Status Plot(CoordinatorClient* coordinator, const std::string& job_id,
+                  const std::string& path, std::ostream& out) {
+  absl::StatusOr<v1::Job> job = coordinator->GetJob(job_id);
+  if (!job.ok()) return job.status();
+  absl::StatusOr<v1::JobHistory> history =
+      coordinator->GetJobHistory(job_id);
+  if (!history.ok()) return history.status();
+  if (absl::Status s = WritePlot(*job, *history, path); !s.ok()) return s;
+  out << "plot of " << job_id << " (" << history->points_size()
+      << " points, steps " << history->points(0).step() << " to "
+      << history->points(history->points_size() - 1).step() << ") written to "
+      << path << std::endl;
+  return absl::OkStatus();
+}
+
 absl::Status Cluster(CoordinatorClient* coordinator, std::ostream& out) {
   absl::StatusOr<v1::GetClusterResponse> cluster = coordinator->GetCluster();
   if (!cluster.ok()) return cluster.status();
   out << ClusterTable(*cluster);
+  if (!cluster->dashboard_url().empty()) {
+    out << "dashboard: " << cluster->dashboard_url() << "\n";
+  }
   return absl::OkStatus();
 }
 

@@ -42,6 +42,11 @@ absl::Status Export(CoordinatorClient* coordinator, const std::string& job_id,
                     std::ostream& out,
                     std::shared_ptr<const RpcSecurity> security = nullptr);
 
+// Draws the job's recorded curves (loss, accuracy, examples/s over steps)
+// into `path` (.png or .svg) with gnuplot (client/psctl/plot.h).
+absl::Status Plot(CoordinatorClient* coordinator, const std::string& job_id,
+                  const std::string& path, std::ostream& out);
+
 // Streams the job's progress to `out` (at most one line per `every`, plus
 // every state change) until it ends or `timeout` passes, and returns its
 // final state. `on_context` receives the stream's context so a signal
@@ -55,6 +60,7 @@ absl::StatusOr<v1::Job> Watch(
 struct LocalRunOptions {
   LocalClusterOptions cluster;
   std::string export_path;  // empty: no export.
+  std::string plot_path;    // empty: no plot; else .png or .svg
   ExportFormat export_format = ExportFormat::kPsx;
   absl::Duration timeout = absl::Hours(24);
   // `--kill`: "server@3s,worker@10s" (client/psctl/fault_injection.h);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/rpc.h"
 #include "common/status.h"
 
@@ -147,6 +148,17 @@ absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartCoordinator(
     flags.push_back("--state_dir=" + options_.state_dir);
   }
   flags.push_back(SecurityFlag("coordinator-coordinator"));
+  if (options_.dashboard) {
+    // The port it had before a restart, else any free one.
+    int http_port = -1;
+    const size_t colon = dashboard_url_.rfind(':');
+    if (colon != std::string::npos) {
+      (void)absl::SimpleAtoi(
+          absl::StripSuffix(dashboard_url_.substr(colon + 1), "/"),
+          &http_port);
+    }
+    flags.push_back(absl::StrCat("--http_port=", http_port));
+  }
   absl::StatusOr<std::unique_ptr<Subprocess>> coord = SpawnIn(
       options_, "ps_coordinator", "coordinator", port, std::move(flags));
   if (!coord.ok()) return coord.status();
@@ -193,6 +205,11 @@ absl::Status LocalCluster::StartAll() {
       CoordinatorClient::Create(channel_);
   if (!client.ok()) return client.status();
   client_ = *std::move(client);
+  if (options_.dashboard) {
+    absl::StatusOr<v1::GetClusterResponse> cluster = client_->GetCluster();
+    if (!cluster.ok()) return cluster.status();
+    dashboard_url_ = cluster->dashboard_url();
+  }
   const std::string flag = "--coordinator=" + coordinator_address_;
   for (int i = 0; i < options_.servers; ++i) {
     absl::StatusOr<Subprocess*> p =

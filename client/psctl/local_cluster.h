@@ -50,6 +50,9 @@ struct LocalClusterOptions {
   // cluster's own client, which submits jobs) and an admin. False: every
   // process runs --insecure (plaintext on loopback).
   bool tls = false;
+  // The coordinator serves its web dashboard on a free loopback port
+  // (dashboard_url()); a restarted coordinator serves it on the same one.
+  bool dashboard = false;
   // Every process serves Prometheus metrics on a free port of its own
   // (--metrics_port=-1); GetCluster lists where (Member.metrics_address).
   bool metrics = false;
@@ -61,6 +64,8 @@ class LocalCluster {
       const LocalClusterOptions& options);
   ~LocalCluster() { Stop(); }
 
+  // "http://127.0.0.1:PORT/", or empty without options.dashboard.
+  const std::string& dashboard_url() const { return dashboard_url_; }
   const std::string& coordinator_address() const {
     return coordinator_address_;
   }
@@ -129,6 +134,7 @@ class LocalCluster {
   std::vector<std::thread> keepers_;
   absl::Notification stopping_;
   std::string coordinator_address_;
+  std::string dashboard_url_;
   std::shared_ptr<const RpcSecurity> security_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;

@@ -57,6 +57,14 @@ absl::Status ShowOutcome(CoordinatorClient* coordinator, const std::string& id,
                          std::shared_ptr<const RpcSecurity> security,
                          std::ostream& out) {
   out << JobDetails(job);
+  if (!options.plot_path.empty()) {
+    // A failed job's curves tell why as much as a good one's: drawn either
+    // way, and a plot that fails does not change the job's outcome.
+    if (absl::Status s = Plot(coordinator, id, options.plot_path, out);
+        !s.ok()) {
+      out << "plot: " << s.message() << std::endl;
+    }
+  }
   if (job.state() != v1::SUCCEEDED) return absl::OkStatus();
   Tables(coordinator, id, out, security.get()).IgnoreError();
   if (options.export_path.empty()) return absl::OkStatus();
@@ -82,6 +90,9 @@ absl::StatusOr<v1::Job> RunLocal(const v1::JobSpec& spec,
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
       LocalCluster::Start(options.cluster);
   if (!cluster.ok()) return cluster.status();
+  if (!(*cluster)->dashboard_url().empty()) {
+    out << "dashboard: " << (*cluster)->dashboard_url() << std::endl;
+  }
   if (absl::StatusOr<v1::GetClusterResponse> members =
           (*cluster)->client()->GetCluster();
       members.ok()) {

@@ -19,12 +19,19 @@
 #include "client/psctl/certs_command.h"
 #include "client/psctl/commands.h"
 #include "client/psctl/fault_injection.h"
+#include "client/psctl/health.h"
+#include "client/psctl/plot.h"
 #include "common/daemon.h"
 #include "common/rpc.h"
 #include "common/security_flags.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "coordinator host:port");
-ABSL_FLAG(std::string, out, "", "export: file to write the parameters to");
+ABSL_FLAG(std::string, out, "",
+          "export: file to write the parameters to; plot: the picture (.png "
+          "or .svg)");
+ABSL_FLAG(std::string, plot, "",
+          "local: draw the job's curves into this file (.png or .svg) when "
+          "it ends");
 ABSL_FLAG(std::string, format, "psx",
           "export, local --export_to: file format, psx or safetensors");
 ABSL_FLAG(int, servers, 2, "local: parameter servers to start");
@@ -44,6 +51,9 @@ ABSL_FLAG(std::string, kill, "",
           "coordinator and starts it again on its state dir");
 ABSL_FLAG(std::string, export_to, "",
           "local: export the trained parameters here");
+ABSL_FLAG(bool, dashboard, true,
+          "local: the coordinator serves its web dashboard on a free "
+          "loopback port (printed)");
 ABSL_FLAG(bool, keep_logs, false,
           "local: keep the logs folder even on success");
 ABSL_FLAG(std::string, work_dir, "",
@@ -61,6 +71,11 @@ ABSL_FLAG(std::string, role, "",
 ABSL_FLAG(std::string, name, "", "certs issue: the identity's name");
 ABSL_FLAG(std::vector<std::string>, dns, {},
           "certs issue: DNS names the daemon is reached by, e.g. localhost");
+ABSL_FLAG(std::string, service, "",
+          "health: the service to ask about, e.g. ps.v1.ParameterServer; "
+          "empty: the server as a whole");
+ABSL_FLAG(absl::Duration, health_timeout, absl::Seconds(5),
+          "health: give up after this long");
 ABSL_FLAG(std::vector<std::string>, ip, {},
           "certs issue: IP addresses the daemon is reached at, e.g. "
           "127.0.0.1");
@@ -82,11 +97,19 @@ commands:
                        [--resume_servers=N] another server count)
   export JOB --out=F   write a job's trained parameters to F
                        ([--format=psx|safetensors], default psx)
+  plot JOB --out=F     draw a job's loss, accuracy and examples/s over its
+                       steps into F (.png or .svg; needs gnuplot)
   cluster              members and their health
+  health HOST:PORT     ask one daemon's gRPC health service (any role's
+                       certificate will do, e.g. the daemon's own); prints
+                       SERVING or NOT_SERVING and exits 0 only when
+                       SERVING ([--service=NAME], [--health_timeout=5s]);
+                       for probes, such as Kubernetes exec probes
   tables [JOB]         tables held by each live server: rows, values, bytes
   local SPEC.json      run one job on a local cluster of real processes
                        (--servers=2 --workers=2 [--spare_workers=0]
-                       [--export_to=F [--format=psx|safetensors]])
+                       [--export_to=F [--format=psx|safetensors]]
+                       [--plot=F.png|F.svg])
   certs init --dir=DIR create the cluster CA in DIR (ca.crt, ca.key);
                        refuses to replace one ([--ca_name=NAME],
                        [--days=N] default 3650)
@@ -195,9 +218,11 @@ int RunLocalCommand(const std::string& spec_path,
                      .work_dir = work_dir,
                      .lease = absl::GetFlag(FLAGS_lease),
                      .tls = !ps::InsecureRequested(),
+                     .dashboard = absl::GetFlag(FLAGS_dashboard),
                      .metrics = true};
   options.export_path = UserPath(absl::GetFlag(FLAGS_export_to));
   options.export_format = format;
+  options.plot_path = UserPath(absl::GetFlag(FLAGS_plot));
   options.timeout = absl::GetFlag(FLAGS_timeout);
   options.kills = absl::GetFlag(FLAGS_kill);
   // SIGINT/SIGTERM are blocked in every thread; this one turns them into a
@@ -221,6 +246,20 @@ int RunLocalCommand(const std::string& spec_path,
     std::cout << "logs kept in " << work_dir << std::endl;
   }
   return ExitFor(job);
+}
+
+// `psctl health ADDR`: 0 when SERVING, 1 otherwise (NOT_SERVING, or no
+// answer, with the reason on stderr).
+int RunHealthCommand(const std::string& address) {
+  absl::StatusOr<std::shared_ptr<const ps::RpcSecurity>> security =
+      ps::SecurityFromFlags({address});
+  if (!security.ok()) return Fail(security.status());
+  absl::StatusOr<ps::client::ServingStatus> status = ps::client::CheckHealth(
+      security->get(), address, absl::GetFlag(FLAGS_service),
+      absl::GetFlag(FLAGS_health_timeout));
+  if (!status.ok()) return Fail(status.status());
+  std::cout << ps::client::ServingStatusName(*status) << std::endl;
+  return *status == ps::client::ServingStatus::kServing ? 0 : 1;
 }
 
 // A command that talks to the coordinator at --coordinator; its exit code.
@@ -271,6 +310,9 @@ int RunRemoteCommand(const std::string& command, const std::string& arg,
     if (!resumed.ok()) return Fail(resumed.status());
     std::cout << arg << " queued to resume at step " << resumed->step()
               << " from " << resumed->from() << "\n";
+  } else if (command == "plot") {
+    s = ps::client::Plot(client, arg, UserPath(absl::GetFlag(FLAGS_out)),
+                         std::cout);
   } else if (command == "cluster") {
     s = ps::client::Cluster(client, std::cout);
   } else if (command == "tables") {
@@ -302,8 +344,8 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   const std::string arg = args.size() > 2 ? args[2] : "";
   static const std::set<std::string> kCommands = {
-      "submit",  "status", "list",  "watch",      "cancel", "export",
-      "cluster", "tables", "local", "checkpoint", "resume", "certs"};
+      "submit", "status", "list",       "watch",  "cancel", "export", "cluster",
+      "tables", "local",  "checkpoint", "resume", "certs",  "plot",   "health"};
   if (!kCommands.count(command)) {
     std::cerr << "psctl: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
@@ -315,11 +357,22 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (command == "certs") return RunCertsCommand(arg);
+  if (command == "health") return RunHealthCommand(arg);
   // A bad --format is a usage error, found before anything is started.
   absl::StatusOr<ps::client::ExportFormat> format =
       ps::client::ParseExportFormat(absl::GetFlag(FLAGS_format));
   if (!format.ok()) {
     Fail(format.status());
+    return 2;
+  }
+  // So is a plot file psctl could not write.
+  const std::string plot_file = command == "plot" ? absl::GetFlag(FLAGS_out)
+                                                  : absl::GetFlag(FLAGS_plot);
+  if ((command == "plot" || !plot_file.empty()) &&
+      !ps::client::IsPlotFileName(plot_file)) {
+    Fail(absl::InvalidArgumentError(absl::StrCat(
+        command == "plot" ? "--out" : "--plot", "='", plot_file,
+        "': allowed: a file name ending in .png or .svg")));
     return 2;
   }
   if (command == "local") return RunLocalCommand(arg, *format);

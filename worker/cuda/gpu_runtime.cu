@@ -95,6 +95,8 @@ cublasStatus_t GemmCall(cublasHandle_t h, cublasOperation_t ta,
 
 }  // namespace
 
+bool BuiltWithCuda() { return true; }
+
 absl::StatusOr<int> DeviceCount() {
   int count = 0;
   if (absl::Status s =

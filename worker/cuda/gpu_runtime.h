@@ -27,6 +27,10 @@
 
 namespace ps::worker::gpu {
 
+// False in a build without the CUDA toolkit (worker/cuda/cuda.bzl), where
+// every call here answers FAILED_PRECONDITION saying so.
+bool BuiltWithCuda();
+
 // CUDA devices this process can use (after CUDA_VISIBLE_DEVICES). An error
 // (no driver, a driver older than the runtime) carries the runtime's words;
 // callers treat it as "no GPU".

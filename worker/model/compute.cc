@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "worker/cpu/cpu_embedding_model.h"
 #include "worker/cpu/cpu_mlp.h"
@@ -26,6 +27,10 @@ Placement OnGpu(int index) {
 
 absl::StatusOr<Placement> ResolveCuda(const ComputeOptions& options,
                                       const absl::StatusOr<int>& count) {
+  if (!gpu::BuiltWithCuda()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--device=cuda: ", count.status().message()));
+  }
   if (!count.ok() || *count == 0) {
     return absl::FailedPreconditionError(
         absl::StrFormat("--device=cuda but no CUDA device is visible (%s)",

@@ -315,6 +315,7 @@ absl::Status TrainAndEvaluateDense(const TaskContext& ctx,
 
 absl::Status RunTask(const v1::Task& task, const TaskRunnerOptions& options,
                      const std::atomic<bool>* cancelled) {
+  const ScopedLogJob log_job(task.job_id());
   auto log = Logger("worker");
   ServerParamStores servers(
       {.refresh =

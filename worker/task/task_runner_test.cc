@@ -61,10 +61,10 @@ TEST_F(TaskRunnerTest, ProgressReportsAreRecordedAsMetrics) {
                       &cancelled_)
                   .ok());
   const std::string text = metrics.Text();
-  EXPECT_NE(text.find("ps_worker_steps_total{job=\"metered\"} 7"),
+  EXPECT_NE(text.find("ps_worker_steps_total{job_id=\"metered\"} 7"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("ps_worker_examples_total{job=\"metered\"} 200"),
+  EXPECT_NE(text.find("ps_worker_examples_total{job_id=\"metered\"} 200"),
             std::string::npos)
       << text;
 }

@@ -45,7 +45,7 @@ WorkerMetrics::Job& WorkerMetrics::Find(const std::string& job_id) {
     speed_.Remove(old.speed);
     jobs_.pop_front();
   }
-  const prometheus::Labels labels = {{"job", job_id}};
+  const prometheus::Labels labels = {{"job_id", job_id}};
   jobs_.push_back(Job{job_id, &steps_.Add(labels), &examples_.Add(labels),
                       &loss_.Add(labels), &accuracy_.Add(labels),
                       &speed_.Add(labels)});

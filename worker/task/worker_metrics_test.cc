@@ -22,11 +22,12 @@ TEST(WorkerMetricsTest, ReportsAddUpStepsAndExamplesAndSetTheGauges) {
   p.loss = 0.25;
   m.Reported("job-1", 2, p);
   const std::string text = metrics.Text();
-  EXPECT_TRUE(Has(text, "ps_worker_steps_total{job=\"job-1\"} 4")) << text;
-  EXPECT_TRUE(Has(text, "ps_worker_examples_total{job=\"job-1\"} 128")) << text;
-  EXPECT_TRUE(Has(text, "ps_worker_loss{job=\"job-1\"} 0.25")) << text;
-  EXPECT_TRUE(Has(text, "ps_worker_accuracy{job=\"job-1\"} 0.8")) << text;
-  EXPECT_TRUE(Has(text, "ps_worker_examples_per_second{job=\"job-1\"} 250"))
+  EXPECT_TRUE(Has(text, "ps_worker_steps_total{job_id=\"job-1\"} 4")) << text;
+  EXPECT_TRUE(Has(text, "ps_worker_examples_total{job_id=\"job-1\"} 128"))
+      << text;
+  EXPECT_TRUE(Has(text, "ps_worker_loss{job_id=\"job-1\"} 0.25")) << text;
+  EXPECT_TRUE(Has(text, "ps_worker_accuracy{job_id=\"job-1\"} 0.8")) << text;
+  EXPECT_TRUE(Has(text, "ps_worker_examples_per_second{job_id=\"job-1\"} 250"))
       << text;
 }
 
@@ -37,10 +38,10 @@ TEST(WorkerMetricsTest, OnlyTheLatestJobsKeepTheirSeries) {
     m.Reported("job-" + std::to_string(i), 1, {});
   }
   const std::string text = metrics.Text();
-  EXPECT_FALSE(Has(text, "job=\"job-1\"")) << text;
-  EXPECT_TRUE(Has(text, "job=\"job-2\"")) << text;
+  EXPECT_FALSE(Has(text, "job_id=\"job-1\"")) << text;
+  EXPECT_TRUE(Has(text, "job_id=\"job-2\"")) << text;
   EXPECT_TRUE(
-      Has(text, "job=\"job-" + std::to_string(WorkerMetrics::kKeptJobs + 1)))
+      Has(text, "job_id=\"job-" + std::to_string(WorkerMetrics::kKeptJobs + 1)))
       << text;
 }
 
