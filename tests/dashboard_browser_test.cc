@@ -3,7 +3,6 @@
 // trains, and the test reads the DOM the page's scripts built (the state,
 // the curves' points) and keeps a screenshot (test.outputs/ in the test's
 // log folder).
-#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -17,7 +16,7 @@
 #include "common/subprocess.h"
 #include "gtest/gtest.h"
 #include "tests/cluster_fixture.h"
-#include "tests/synthetic_data.h"
+#include "tests/local_training_job.h"
 
 namespace ps::testing {
 namespace {
@@ -40,8 +39,6 @@ class DashboardBrowserTest : public ::testing::Test {
                       "deploy/bootstrap.sh installs it)";
     }
     dir_ = std::string(std::getenv("TEST_TMPDIR")) + "/dash";
-    std::filesystem::create_directories(dir_ + "/data");
-    ASSERT_TRUE(WriteSyntheticFashionMnist(dir_ + "/data", 2000, 200, 5).ok());
   }
 
   // Runs Chromium headless on `url` with `extra` flags; its stdout.
@@ -75,38 +72,18 @@ class DashboardBrowserTest : public ::testing::Test {
 };
 
 TEST_F(DashboardBrowserTest, JobPageShowsItsStateAndLiveCurves) {
-  const std::string spec = dir_ + "/spec.json";
-  std::ofstream(spec) << R"({"name": "dash", "model": {"type": "SOFTMAX"},
-      "data": {"dataset": "FASHION_MNIST", "dir": ")"
-                      << dir_ << R"(/data"},
-      "optimizer": {"type": "SGD", "learningRate": 0.05},
-      "training": {"epochs": 1000, "batchSize": 32, "reportEverySteps": 5},
-      "cluster": {"numWorkers": 1}})";
-  auto psctl = Subprocess::Start(
-      {RunfilesBinDir() + "/client/psctl/psctl", "local", spec,
-       "--servers=1", "--workers=1", "--bin_dir=" + RunfilesBinDir(),
-       "--work_dir=" + dir_ + "/logs"},
-      dir_ + "/psctl.log");
-  ASSERT_TRUE(psctl.ok()) << psctl.status();
-  // The dashboard's address, from psctl's output.
-  std::string url;
-  const std::regex printed("dashboard: (http://127\\.0\\.0\\.1:[0-9]+/)");
-  for (absl::Time deadline = absl::Now() + absl::Seconds(60);
-       url.empty() && absl::Now() < deadline && (*psctl)->Running();
-       absl::SleepFor(absl::Milliseconds(50))) {
-    std::smatch m;
-    const std::string log = Read(dir_ + "/psctl.log");
-    if (std::regex_search(log, m, printed)) url = m[1];
-  }
-  ASSERT_FALSE(url.empty()) << Read(dir_ + "/psctl.log");
+  absl::StatusOr<std::unique_ptr<LocalTrainingJob>> job =
+      LocalTrainingJob::Start(dir_);
+  ASSERT_TRUE(job.ok()) << job.status();
+  const std::string url = (*job)->dashboard_url();
   // Training: the history has a few points.
   int points = 0;
   for (absl::Time deadline = absl::Now() + absl::Seconds(60);
        points < 3 && absl::Now() < deadline;
        absl::SleepFor(absl::Milliseconds(100))) {
     // "http://HOST:PORT/" -> "HOST:PORT"
-    absl::StatusOr<HttpResponse> h = HttpGet(
-        url.substr(7, url.size() - 8), "/api/jobs/job-1/history");
+    absl::StatusOr<HttpResponse> h =
+        HttpGet((*job)->dashboard_address(), "/api/jobs/job-1/history");
     if (!h.ok() || h->status != 200) continue;
     points = 0;
     for (size_t at = 0; (at = h->body.find("\"step\"", at)) != std::string::npos;
@@ -114,7 +91,7 @@ TEST_F(DashboardBrowserTest, JobPageShowsItsStateAndLiveCurves) {
       ++points;
     }
   }
-  ASSERT_GE(points, 3) << "no progress recorded; " << Read(dir_ + "/psctl.log");
+  ASSERT_GE(points, 3) << "no progress recorded; " << (*job)->Output();
 
   const std::string dom = Chromium(url + "jobs/job-1", {"--dump-dom"});
   EXPECT_NE(dom.find("id=\"job-state\" class=\"state RUNNING\">RUNNING<"),
@@ -146,13 +123,7 @@ TEST_F(DashboardBrowserTest, JobPageShowsItsStateAndLiveCurves) {
   EXPECT_NE(overview.find("state ALIVE"), std::string::npos) << overview;
 
   // Ctrl-C: psctl cancels the job and stops the cluster.
-  kill((*psctl)->pid(), SIGINT);
-  for (absl::Time deadline = absl::Now() + absl::Seconds(60);
-       (*psctl)->Running() && absl::Now() < deadline;
-       absl::SleepFor(absl::Milliseconds(50))) {
-  }
-  EXPECT_FALSE((*psctl)->Running());
-  EXPECT_NE(Read(dir_ + "/psctl.log").find("CANCELLED"), std::string::npos);
+  EXPECT_TRUE((*job)->Interrupt()) << (*job)->Output();
 }
 
 }  // namespace

@@ -185,10 +185,4 @@ absl::Status Testbed::LimitRate(int host, int64_t bits_per_second) {
                       "burst", absl::StrCat(burst), "latency", "1000ms"});
 }
 
-absl::Status Testbed::DelayLink(int host, absl::Duration delay) {
-  if (delay <= absl::ZeroDuration()) return Qdisc(host, {});
-  return Qdisc(host, {"netem", "delay",
-                      absl::StrCat(absl::ToInt64Microseconds(delay), "us")});
-}
-
 }  // namespace ps::testing

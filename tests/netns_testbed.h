@@ -6,7 +6,8 @@
 //
 // Daemons run on a host through `ip netns exec` (InHost). A host's link can
 // be cut and restored (the bridge side of its cable goes down and up), or
-// slowed (tc).
+// rate-limited (tc tbf; netem delays are left out: the kernels CI runs on
+// have no sch_netem).
 //
 // Needs root and iproute2. Every namespace is deleted by the destructor;
 // test beds left by a killed test process are deleted by the next Create.
@@ -43,10 +44,6 @@ class Testbed {
   // Slows what the bridge sends host i to `bits_per_second` (a token
   // bucket, tc tbf); 0 removes the limit.
   absl::Status LimitRate(int host, int64_t bits_per_second);
-  // Delays every packet the bridge sends host i by `delay` (tc netem);
-  // zero removes it. FAILED_PRECONDITION where the kernel has no netem
-  // (sch_netem), as on the machines CI runs on.
-  absl::Status DelayLink(int host, absl::Duration delay);
 
  private:
   Testbed(std::string prefix, int hosts)

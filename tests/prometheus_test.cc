@@ -4,7 +4,6 @@
 // the coordinator's service discovery, read back through Prometheus' query
 // API.
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,7 +21,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/cluster_fixture.h"
 #include "tests/netns_testbed.h"
-#include "tests/synthetic_data.h"
+#include "tests/local_training_job.h"
 
 namespace ps::testing {
 namespace {
@@ -108,31 +107,10 @@ std::string UrlEncode(const std::string& s) {
 }
 
 TEST_F(PrometheusTest, ScrapesALocalClusterFoundThroughTheCoordinator) {
-  std::filesystem::create_directories(dir_ + "/data");
-  ASSERT_TRUE(WriteSyntheticFashionMnist(dir_ + "/data", 2000, 200, 3).ok());
-  const std::string spec = dir_ + "/spec.json";
-  std::ofstream(spec) << R"({"name": "scraped", "model": {"type": "SOFTMAX"},
-      "data": {"dataset": "FASHION_MNIST", "dir": ")"
-                      << dir_ << R"(/data"},
-      "optimizer": {"type": "SGD", "learningRate": 0.05},
-      "training": {"epochs": 1000, "batchSize": 32, "reportEverySteps": 5},
-      "cluster": {"numWorkers": 1}})";
-  auto psctl = Subprocess::Start(
-      {RunfilesBinDir() + "/client/psctl/psctl", "local", spec,
-       "--servers=1", "--workers=1", "--bin_dir=" + RunfilesBinDir(),
-       "--work_dir=" + dir_ + "/logs"},
-      dir_ + "/psctl.log");
-  ASSERT_TRUE(psctl.ok()) << psctl.status();
-  std::string dashboard;
-  const std::regex printed("dashboard: (http://127\\.0\\.0\\.1:[0-9]+/)");
-  for (absl::Time deadline = absl::Now() + absl::Seconds(60);
-       dashboard.empty() && absl::Now() < deadline && (*psctl)->Running();
-       absl::SleepFor(absl::Milliseconds(50))) {
-    std::smatch m;
-    const std::string log = Read(dir_ + "/psctl.log");
-    if (std::regex_search(log, m, printed)) dashboard = m[1];
-  }
-  ASSERT_FALSE(dashboard.empty()) << Read(dir_ + "/psctl.log");
+  absl::StatusOr<std::unique_ptr<LocalTrainingJob>> job =
+      LocalTrainingJob::Start(dir_);
+  ASSERT_TRUE(job.ok()) << job.status();
+  const std::string dashboard = (*job)->dashboard_url();
 
   // The shipped configuration, pointed at this coordinator, scraping and
   // discovering every second.
@@ -220,12 +198,7 @@ TEST_F(PrometheusTest, ScrapesALocalClusterFoundThroughTheCoordinator) {
   EXPECT_GE(queries, 10);
 
 
-  kill((*psctl)->pid(), SIGINT);  // cancels the job, stops the cluster
-  for (absl::Time deadline = absl::Now() + absl::Seconds(60);
-       (*psctl)->Running() && absl::Now() < deadline;
-       absl::SleepFor(absl::Milliseconds(50))) {
-  }
-  EXPECT_FALSE((*psctl)->Running());
+  EXPECT_TRUE((*job)->Interrupt()) << (*job)->Output();
 }
 
 }  // namespace
