@@ -7,6 +7,7 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
+#include "common/value_codec.h"
 
 namespace ps::client {
 namespace {
@@ -197,9 +198,10 @@ absl::Status PsClient::Push(const std::vector<TableRef>& refs,
                             const std::vector<SparsePushRef>& sparse,
                             int64_t clock) {
   uint64_t seq_base = 0;
+  const float* sent = WithFeedback(refs, grads);
   return WithFailover([&]() -> absl::Status {
     absl::StatusOr<std::unique_ptr<Stage>> push =
-        StagePush(refs, grads, sparse, clock, &seq_base);
+        StagePush(refs, sent, sparse, clock, &seq_base);
     if (!push.ok()) return push.status();
     return Run({push->get()});
   });
@@ -212,9 +214,10 @@ absl::Status PsClient::PushAndPull(
     const std::vector<SparsePullRef>& pull_sparse, int64_t pull_clock,
     int64_t* staleness) {
   uint64_t seq_base = 0;
+  const float* sent = WithFeedback(push_refs, grads);
   return WithFailover([&]() -> absl::Status {
     absl::StatusOr<std::unique_ptr<Stage>> push =
-        StagePush(push_refs, grads, push_sparse, push_clock, &seq_base);
+        StagePush(push_refs, sent, push_sparse, push_clock, &seq_base);
     if (!push.ok()) return push.status();
     absl::StatusOr<std::unique_ptr<Stage>> pull =
         StagePull(pull_refs, buffer, pull_sparse, pull_clock, staleness);
@@ -248,7 +251,12 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StartStage(
       RouteSparse(map_, options_.chunk_bytes, stage->tables, *dims);
   if (!routed.ok()) return Annotate(routed.status(), op);
   stage->sparse = *std::move(routed);
-  stage->folded = FoldDenseChunks(plan->chunks, kSmallCallBytes,
+  // An encoded dense push keeps every chunk in a request of its own
+  // (folded ones would travel as sparse rows do, by sparse_push).
+  const bool encoded_push =
+      kind == "push" && options_.compression.push() != v1::FLOAT32;
+  stage->folded = FoldDenseChunks(plan->chunks,
+                                  encoded_push ? 0 : kSmallCallBytes,
                                   options_.chunk_bytes, &stage->sparse);
   stage->sparse_call = {&plan->chunks, &stage->tables, *std::move(dims)};
   stage->calls = DenseCalls(plan, kind == "pull" ? PullMethod() : PushMethod(),
@@ -286,6 +294,7 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
     request.set_epoch(map_.epoch());
     request.set_group(r.server_index);
     request.set_clock(clock);
+    request.set_codec(options_.compression.pull());
     WriteSparseSlices(r, st->sparse_call, request.mutable_slices(),
                       request.mutable_sparse(), request.mutable_keys());
     return request.SerializeAsString();
@@ -297,24 +306,28 @@ absl::StatusOr<std::unique_ptr<PsClient::Stage>> PsClient::StagePull(
   st->prepare = [this, plan, dense_calls, st](int i) {
     if (i < dense_calls) PreparePull(plan, st->chunk_of[i], st->clock_field);
   };
-  ReadPullInto(st, plan, buffer, std::move(rows), staleness);
+  ReadPullInto(st, plan, buffer, std::move(rows), staleness,
+               options_.compression.pull());
   return stage;
 }
 
 void PsClient::ReadPullInto(Stage* st, Plan* plan, float* buffer,
-                            std::vector<float*> rows, int64_t* staleness) {
+                            std::vector<float*> rows, int64_t* staleness,
+                            v1::ValueCodec codec) {
   const int dense_calls = static_cast<int>(st->chunk_of.size());
   st->sparse_staleness.assign(st->sparse.size(), 0);
-  st->on_response = [plan, buffer, dense_calls, st, rows = std::move(rows)](
+  st->on_response = [plan, buffer, dense_calls, st, rows = std::move(rows),
+                     codec](
                         int i, grpc::ByteBuffer* response) -> absl::Status {
     if (i < dense_calls) {
       const int c = st->chunk_of[i];
       return ScatterPullResponse(response, plan->chunks[c], buffer,
-                                 &plan->staleness[c]);
+                                 &plan->staleness[c], codec);
     }
     const int k = i - dense_calls;
     return ScatterSparsePullResponse(response, st->sparse[k], st->sparse_call,
-                                     buffer, rows, &st->sparse_staleness[k]);
+                                     buffer, rows, &st->sparse_staleness[k],
+                                     codec);
   };
   for (size_t c = 0; c < st->folded.size(); ++c) {
     if (st->folded[c]) plan->staleness[c] = 0;
@@ -393,7 +406,18 @@ std::string PsClient::SparsePushBytes(const Stage& st, const SparseRequest& r,
   request.set_clock_pushes(st.per_server[r.server_index]);
   WriteSparseSlices(r, st.sparse_call, request.mutable_slices(),
                     request.mutable_sparse(), request.mutable_keys());
-  request.set_values(GatherSparseValues(r, st.sparse_call, grads, rows));
+  std::string values = GatherSparseValues(r, st.sparse_call, grads, rows);
+  const v1::ValueCodec codec = options_.compression.sparse_push();
+  if (codec != v1::FLOAT32) {
+    std::string encoded;
+    EncodeValues(codec, CodecOptionsOf(options_.compression),
+                 reinterpret_cast<const float*>(values.data()),
+                 static_cast<int64_t>(values.size() / sizeof(float)),
+                 &encoded);
+    values = std::move(encoded);
+    request.set_codec(codec);
+  }
+  request.set_values(std::move(values));
   return request.SerializeAsString();
 }
 
@@ -509,8 +533,9 @@ absl::Status PsClient::UpdatePlan(const std::vector<TableRef>& refs,
 void PsClient::PreparePull(Plan* plan, int i, const grpc::Slice& clock_field) {
   grpc::Slice& prefix = plan->pull_prefixes[i];
   if (prefix.size() == 0) {
-    prefix =
-        grpc::Slice(PullRequestBytes(job_id_, map_.epoch(), plan->chunks[i]));
+    prefix = grpc::Slice(PullRequestBytes(job_id_, map_.epoch(),
+                                          plan->chunks[i],
+                                          options_.compression.pull()));
   }
   const grpc::Slice parts[2] = {prefix, clock_field};
   plan->requests[i] = grpc::ByteBuffer(parts, clock_field.size() == 0 ? 1 : 2);
@@ -520,10 +545,45 @@ void PsClient::PreparePull(Plan* plan, int i, const grpc::Slice& clock_field) {
 void PsClient::PreparePush(Plan* plan, int i, const float* grads, int64_t clock,
                            int32_t clock_pushes, uint64_t seq, Loan* loan) {
   const Chunk& chunk = plan->chunks[i];
+  const v1::ValueCodec codec = options_.compression.push();
   std::string& prefix = plan->push_prefixes[i];
   if (prefix.empty()) {
-    prefix =
-        PushRequestPrefix(job_id_, map_.epoch(), options_.worker_id, chunk);
+    prefix = PushRequestPrefix(job_id_, map_.epoch(), options_.worker_id,
+                               chunk, codec);
+  }
+  if (codec != v1::FLOAT32) {
+    // The chunk's values in one run, encoded whole; with error feedback,
+    // what the encoding lost goes back to the residual, piece by piece.
+    std::vector<float> values(chunk.values), lost;
+    int64_t at = 0;
+    for (const RoutedSlice& piece : chunk.pieces) {
+      std::copy_n(grads + piece.buffer_offset, piece.count,
+                  values.begin() + at);
+      at += piece.count;
+    }
+    std::string encoded;
+    const CodecOptions codec_options = CodecOptionsOf(options_.compression);
+    if (UsesErrorFeedback(options_.compression)) {
+      lost.resize(chunk.values);
+      EncodeValuesWithLoss(codec, codec_options, values.data(), chunk.values,
+                           lost.data(), &encoded);
+      at = 0;
+      for (const RoutedSlice& piece : chunk.pieces) {
+        std::copy_n(lost.begin() + at, piece.count,
+                    feedback_.residual.begin() + piece.buffer_offset);
+        at += piece.count;
+      }
+    } else {
+      EncodeValues(codec, codec_options, values.data(), chunk.values,
+                   &encoded);
+    }
+    const grpc::Slice parts[2] = {
+        grpc::Slice(absl::StrCat(
+            prefix, PushRequestTail(seq, clock, clock_pushes,
+                                    static_cast<int64_t>(encoded.size())))),
+        grpc::Slice(encoded)};
+    plan->requests[i] = grpc::ByteBuffer(parts, 2);
+    return;
   }
   const int64_t value_bytes = chunk.values * int64_t{sizeof(float)};
   std::vector<grpc::Slice> parts;
@@ -535,6 +595,30 @@ void PsClient::PreparePush(Plan* plan, int i, const float* grads, int64_t clock,
         loan->Lend(grads + piece.buffer_offset, piece.count * sizeof(float)));
   }
   plan->requests[i] = grpc::ByteBuffer(parts.data(), parts.size());
+}
+
+const float* PsClient::WithFeedback(const std::vector<TableRef>& refs,
+                                   const float* grads) {
+  if (!UsesErrorFeedback(options_.compression) || grads == nullptr) {
+    return grads;
+  }
+  int64_t extent = 0;
+  for (const TableRef& r : refs) {
+    extent = std::max(extent, r.buffer_offset + r.count);
+  }
+  if (feedback_.refs != refs ||
+      static_cast<int64_t>(feedback_.residual.size()) != extent) {
+    // Other refs: what was lost belongs to other values. Start afresh.
+    feedback_.refs = refs;
+    feedback_.residual.assign(extent, 0.0f);
+    feedback_.meant.assign(extent, 0.0f);
+  }
+  for (const TableRef& r : refs) {
+    for (int64_t i = r.buffer_offset; i < r.buffer_offset + r.count; ++i) {
+      feedback_.meant[i] = grads[i] + feedback_.residual[i];
+    }
+  }
+  return feedback_.meant.data();
 }
 
 absl::Status PsClient::Execute(const CallSet& calls, const PrepareFn& prepare,

@@ -165,6 +165,14 @@ class PsClient {
     std::vector<int64_t> staleness;          // pulls only
     std::vector<std::string> push_prefixes;  // pushes only
   };
+  // Error feedback of dense pushes (PsClientOptions::compression): per
+  // float of the callers' gradient buffer, what earlier pushes of `refs`
+  // lost to the codec, and this push's gradient plus that.
+  struct Feedback {
+    std::vector<TableRef> refs;
+    std::vector<float> residual;
+    std::vector<float> meant;
+  };
   struct Stage;
   using PrepareFn = std::function<void(int call)>;
   using SerializeFn = std::function<std::string(const SparseRequest&)>;
@@ -184,9 +192,16 @@ class PsClient {
 
   absl::Status UpdatePlan(const std::vector<TableRef>& refs, Plan* plan);
   void PreparePull(Plan* plan, int chunk, const grpc::Slice& clock_field);
-  // The values are lent from `grads` through `loan`, not copied.
+  // The values are lent from `grads` through `loan`, not copied; or,
+  // under a push codec, encoded (and what they lost written to
+  // feedback_.residual when error feedback is on).
   void PreparePush(Plan* plan, int chunk, const float* grads, int64_t clock,
                    int32_t clock_pushes, uint64_t seq, Loan* loan);
+  // The gradients a push of `refs` sends: `grads`, or with error feedback
+  // `grads` plus what earlier pushes of the same refs lost (the same for
+  // every attempt of one push, so a push sent again is encoded the same).
+  const float* WithFeedback(const std::vector<TableRef>& refs,
+                            const float* grads);
   // Checks and routes one pull or push and builds its requests; nothing is
   // sent. Run() sends the RPCs of one or more stages at once.
   absl::StatusOr<std::unique_ptr<Stage>> StagePull(
@@ -217,10 +232,12 @@ class PsClient {
                               const float* grads,
                               const std::vector<const float*>& rows,
                               int64_t clock, uint64_t seq);
-  // Sets the pull stage's callbacks: answers go to `buffer` and each sparse
-  // ref's `rows`, the largest staleness to *staleness (if not null).
+  // Sets the pull stage's callbacks: answers (values encoded by `codec`) go
+  // to `buffer` and each sparse ref's `rows`, the largest staleness to
+  // *staleness (if not null).
   static void ReadPullInto(Stage* st, Plan* plan, float* buffer,
-                           std::vector<float*> rows, int64_t* staleness);
+                           std::vector<float*> rows, int64_t* staleness,
+                           v1::ValueCodec codec);
   // An INTERNAL error (the call's `status` in its message) if gRPC still
   // holds a stage's loan of push values kMaxTransportHold after the call;
   // else `status`.
@@ -245,6 +262,7 @@ class PsClient {
   std::vector<int> failed_;
   Plan pull_plan_;
   Plan push_plan_;
+  Feedback feedback_;
   std::vector<uint32_t> next_stub_;  // per server: round-robin for sparse RPCs
   // kCounter: starts at the creation time in microseconds, so a restarted
   // client with the same worker_id continues above the sequences it used

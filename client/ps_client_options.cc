@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/value_codec.h"
 
 namespace ps::client {
 
@@ -35,7 +36,7 @@ absl::Status ValidatePsClientOptions(const PsClientOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat(
         "channels_per_server ", o.channels_per_server, " must be in [1, 64]"));
   }
-  return absl::OkStatus();
+  return ValidateCompression(o.compression);
 }
 
 absl::Status ValidateClientMap(const v1::PartitionMap& map) {

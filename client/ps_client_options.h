@@ -113,6 +113,12 @@ struct PsClientOptions {
   const std::atomic<uint64_t>* newest_epoch = nullptr;
   // The channels to the servers (null: plaintext).
   std::shared_ptr<const RpcSecurity> security;
+  // How values travel (a job's training.compression): dense push requests
+  // are encoded by `push` (with error feedback when UsesErrorFeedback says
+  // so: the client keeps what a push lost and adds it to the next push of
+  // the same refs), sparse rows by `sparse_push`, and pulls ask for `pull`.
+  // The default sends float32 both ways.
+  v1::CompressionSpec compression;
   // If set, every call carries its current token ("ps-job-token"), as
   // servers of a cluster with TLS require. Not owned; must outlive the
   // client.

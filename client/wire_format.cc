@@ -1,6 +1,7 @@
 #include "client/wire_format.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/value_codec.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/support/proto_buffer_reader.h"
@@ -45,23 +46,25 @@ void AddSlices(const Chunk& chunk, Request* request) {
 }  // namespace
 
 std::string PullRequestBytes(const std::string& job_id, uint64_t epoch,
-                             const Chunk& chunk) {
+                             const Chunk& chunk, v1::ValueCodec codec) {
   v1::PullRequest request;
   request.set_job_id(job_id);
   request.set_epoch(epoch);
   request.set_group(chunk.server_index);
+  request.set_codec(codec);
   AddSlices(chunk, &request);
   return request.SerializeAsString();
 }
 
 std::string PushRequestPrefix(const std::string& job_id, uint64_t epoch,
-                              const std::string& worker_id,
-                              const Chunk& chunk) {
+                              const std::string& worker_id, const Chunk& chunk,
+                              v1::ValueCodec codec) {
   v1::PushRequest request;
   request.set_job_id(job_id);
   request.set_epoch(epoch);
   request.set_worker_id(worker_id);
   request.set_group(chunk.server_index);
+  request.set_codec(codec);
   AddSlices(chunk, &request);
   return request.SerializeAsString();
 }
@@ -91,7 +94,8 @@ std::string PushRequestTail(uint64_t seq, int64_t clock, int32_t clock_pushes,
 }
 
 absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
-                                 float* buffer, int64_t* staleness) {
+                                 float* buffer, int64_t* staleness,
+                                 v1::ValueCodec codec) {
   static const uint32_t kValuesTag =
       WireFormatLite::MakeTag(v1::PullResponse::kValuesFieldNumber,
                               WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
@@ -100,7 +104,9 @@ absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
   *staleness = 0;
   grpc::ProtoBufferReader reader(response);
   google::protobuf::io::CodedInputStream in(&reader);
-  const int64_t expected = chunk.values * int64_t{sizeof(float)};
+  const int64_t width = FixedValueBytes(codec);
+  const int64_t expected = chunk.values * width;
+  std::string encoded;  // one piece's values, when not float32
   int64_t got = 0;
   const absl::Status malformed =
       absl::DataLossError("pull response is not a valid PullResponse");
@@ -121,8 +127,16 @@ absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
     got = length;
     if (got != expected) break;
     for (const RoutedSlice& piece : chunk.pieces) {
-      if (!in.ReadRaw(buffer + piece.buffer_offset,
-                      static_cast<int>(piece.count * sizeof(float)))) {
+      float* out = buffer + piece.buffer_offset;
+      if (codec == v1::FLOAT32) {
+        if (!in.ReadRaw(out, static_cast<int>(piece.count * sizeof(float)))) {
+          return malformed;
+        }
+        continue;
+      }
+      encoded.resize(piece.count * width);
+      if (!in.ReadRaw(encoded.data(), static_cast<int>(encoded.size())) ||
+          !DecodeValues(codec, encoded, out, piece.count).ok()) {
         return malformed;
       }
     }
@@ -174,11 +188,29 @@ absl::Status ScatterSparsePullResponse(grpc::ByteBuffer* response,
                                        const SparseRequest& r,
                                        const SparseCall& call, float* buffer,
                                        const std::vector<float*>& rows,
-                                       int64_t* staleness) {
+                                       int64_t* staleness,
+                                       v1::ValueCodec codec) {
   v1::PullResponse parsed;
   grpc::ProtoBufferReader reader(response);
   if (!parsed.ParseFromZeroCopyStream(&reader)) {
     return absl::DataLossError("sparse pull response is not a PullResponse");
+  }
+  if (codec != v1::FLOAT32) {
+    const int64_t width = FixedValueBytes(codec);
+    const std::string& encoded = parsed.values();
+    if (width == 0 || encoded.size() % width != 0) {
+      return absl::DataLossError(absl::StrCat(
+          "sparse pull response holds ", encoded.size(),
+          " bytes, not a whole number of ", CodecName(codec), " values"));
+    }
+    std::string floats(encoded.size() / width * sizeof(float), '\0');
+    if (absl::Status s = DecodeValues(codec, encoded,
+                                      reinterpret_cast<float*>(floats.data()),
+                                      encoded.size() / width);
+        !s.ok()) {
+      return absl::DataLossError(s.message());
+    }
+    *parsed.mutable_values() = std::move(floats);
   }
   absl::Status s = ScatterSparseValues(r, call, parsed.values(), buffer, rows);
   if (!s.ok()) return s;

@@ -23,6 +23,7 @@
 #include "client/sparse_plan.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
+#include "proto/ps/v1/ps.pb.h"
 
 namespace ps::client {
 
@@ -30,16 +31,19 @@ namespace ps::client {
 const std::string& PullMethod();
 const std::string& PushMethod();
 
-// A serialised PullRequest for `chunk`'s pieces, without the clock (which
+// A serialised PullRequest for `chunk`'s pieces, asking for values encoded
+// by `codec` (FLOAT32, FLOAT16 or BFLOAT16), without the clock (which
 // changes per call and is appended as VarintField).
 std::string PullRequestBytes(const std::string& job_id, uint64_t epoch,
-                             const Chunk& chunk);
+                             const Chunk& chunk,
+                             v1::ValueCodec codec = v1::FLOAT32);
 
 // A serialised PushRequest for `chunk` holding every field but seq, clock,
 // clock_pushes and values; constant for a chunk, so it is built once per
-// plan.
+// plan. `codec`: how the values that follow are encoded.
 std::string PushRequestPrefix(const std::string& job_id, uint64_t epoch,
-                              const std::string& worker_id, const Chunk& chunk);
+                              const std::string& worker_id, const Chunk& chunk,
+                              v1::ValueCodec codec = v1::FLOAT32);
 
 // The bytes that follow the prefix: the seq, clock and clock_pushes fields
 // (how many requests of one Push go to the chunk's server), then the values
@@ -50,13 +54,14 @@ std::string PushRequestTail(uint64_t seq, int64_t clock, int32_t clock_pushes,
 // One varint field (int64 fields use it too, as two's complement).
 std::string VarintField(int field_number, uint64_t value);
 
-// Copies the values of the serialised PullResponse in `response` to
-// `buffer`: chunk.pieces[i] lands at buffer + pieces[i].buffer_offset, and
-// sets *staleness (0 when absent). DATA_LOSS when the message is malformed or
-// its values are not exactly chunk.values floats (the buffer may then be
-// partly written).
+// Copies the values of the serialised PullResponse in `response`, encoded
+// by `codec` (FLOAT32, FLOAT16 or BFLOAT16), to `buffer`: chunk.pieces[i]
+// lands at buffer + pieces[i].buffer_offset, and sets *staleness (0 when
+// absent). DATA_LOSS when the message is malformed or its values are not
+// exactly chunk.values values (the buffer may then be partly written).
 absl::Status ScatterPullResponse(grpc::ByteBuffer* response, const Chunk& chunk,
-                                 float* buffer, int64_t* staleness);
+                                 float* buffer, int64_t* staleness,
+                                 v1::ValueCodec codec = v1::FLOAT32);
 
 // Like ScatterPullResponse for the answer to sparse request `r` of `call`:
 // its folded dense values go to `buffer`, each row to rows[ref].
@@ -64,7 +69,8 @@ absl::Status ScatterSparsePullResponse(grpc::ByteBuffer* response,
                                        const SparseRequest& r,
                                        const SparseCall& call, float* buffer,
                                        const std::vector<float*>& rows,
-                                       int64_t* staleness);
+                                       int64_t* staleness,
+                                       v1::ValueCodec codec = v1::FLOAT32);
 
 // Lends the caller's memory to gRPC as send slices, so that a push's values
 // go from the caller's gradients to the socket with no copy in between, and

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/model_layout.h"
 #include "common/optimizer_spec.h"
+#include "common/value_codec.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -147,6 +148,10 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   }
   if (absl::Status s = CheckNoNul("data.dir", spec.data().dir(),
                                   "a folder path without NUL bytes");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateCompression(spec.training().compression());
       !s.ok()) {
     return s;
   }

@@ -23,6 +23,7 @@ struct ParsedPush {
   grpc::ByteBuffer bytes;  // the request as it came (for forwarding)
   std::vector<grpc::Slice> slices;
   v1::PushRequest fields;
+  std::vector<float> decoded;  // the values, when they came encoded
   std::unique_ptr<ValuePieces> values;
   PreparedPush prepared;
 };
@@ -67,8 +68,14 @@ absl::Status ParsePush(const grpc::ByteBuffer& request, ParsedPush* out) {
   if (absl::Status s = PiecesOf(request, &out->slices, &pieces); !s.ok()) {
     return s;
   }
+  std::vector<absl::string_view> encoded;
+  if (absl::Status s = ParsePushRequest(pieces, &out->fields, &encoded);
+      !s.ok()) {
+    return s;
+  }
   std::vector<absl::string_view> values;
-  if (absl::Status s = ParsePushRequest(pieces, &out->fields, &values);
+  if (absl::Status s = PushValues(out->fields, std::move(encoded),
+                                  &out->decoded, &values);
       !s.ok()) {
     return s;
   }

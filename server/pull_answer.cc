@@ -38,7 +38,7 @@ absl::StatusOr<grpc::ByteBuffer> CopiedResponse(
         absl::StrCat("cannot allocate a pull response of ", size, " bytes"));
   }
   std::memcpy(bytes, framing.head.data(), framing.head.size());
-  plan.Read(bytes + framing.head.size());
+  plan.ReadEncoded(bytes + framing.head.size());
   std::memcpy(bytes + framing.head.size() + value_bytes, framing.tail.data(),
               framing.tail.size());
   grpc::Slice slice(bytes, size, std::free);  // owns `bytes` from here
@@ -60,13 +60,14 @@ grpc::Slice SliceOfValues(DenseShard::SharedValues values) {
 }
 
 bool AnswersByReference(const PullPlan& plan) {
-  return plan.dense_only() && plan.dense_slices() > 0 &&
+  return plan.codec() == v1::FLOAT32 && plan.dense_only() &&
+         plan.dense_slices() > 0 &&
          plan.values() >= kMinReferencedValues * plan.dense_slices();
 }
 
 absl::Status WritePullResponse(const PullPlan& plan, int64_t staleness,
                                grpc::ByteBuffer* response) {
-  const int64_t value_bytes = plan.values() * int64_t{sizeof(float)};
+  const int64_t value_bytes = plan.value_bytes();
   const PullResponseFraming framing = FramePullResponse(value_bytes, staleness);
   if (AnswersByReference(plan)) {
     *response = SharedResponse(plan, framing);

@@ -1,12 +1,13 @@
 // The bytes of a pull's answer: a serialised PullResponse built from a
 // PullPlan that has been awaited, with the values copied at most once.
 //
-// Policy: the values of a dense-only pull whose slices are big (on average
+// Policy: the float32 values of a dense-only pull whose slices are big (on average
 // kMinReferencedValues or more) go out by reference to the shards
 // (PullPlan::Share, copy on write): the socket write is their only copy on
 // this side. Any other pull is answered in one buffer of exactly its size
 // (one allocation, where a small model's many pieces would each take a
-// slice), the values copied from the shards straight into place.
+// slice), the values copied from the shards straight into place, or
+// encoded (FLOAT16, BFLOAT16) on the way.
 //
 // Knows nothing of the gRPC service: a grpc::ByteBuffer is only the
 // container the bytes go out in. Thread-safe (no state).

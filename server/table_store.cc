@@ -1,12 +1,17 @@
 #include "server/table_store.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/value_codec.h"
 #include "server/group_snapshot.h"
 #include "server/table_defs.h"
+#include "server/wire_format.h"
 
 namespace ps::server {
 namespace {
@@ -450,6 +455,23 @@ absl::StatusOr<int64_t> PullPlan::Await(absl::Time deadline) const {
   return clock_->AwaitPull(pull_clock_, deadline);
 }
 
+int64_t PullPlan::value_bytes() const {
+  return values_ * FixedValueBytes(codec_);
+}
+
+void PullPlan::ReadEncoded(char* out) const {
+  if (codec_ == v1::FLOAT32) {
+    Read(out);
+    return;
+  }
+  std::vector<float> values(values_);
+  Read(reinterpret_cast<char*>(values.data()));
+  std::string encoded;
+  encoded.reserve(value_bytes());
+  EncodeValues(codec_, CodecOptions(), values.data(), values_, &encoded);
+  std::memcpy(out, encoded.data(), encoded.size());
+}
+
 void PullPlan::Read(char* out) const {
   for (const Slice& s : slices_) {
     s.shard->Read(s.offset, s.count, out);
@@ -492,8 +514,14 @@ absl::StatusOr<PullPlan> TableStore::PlanPull(
   if (!resolved->keys.empty()) {
     if (absl::Status s = CheckRoom(request.job_id()); !s.ok()) return s;
   }
+  if (FixedValueBytes(request.codec()) == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("codec: ", CodecName(request.codec()),
+                     "; allowed for pulls: FLOAT32, FLOAT16, BFLOAT16"));
+  }
   PullPlan plan;
   plan.values_ = values;
+  plan.codec_ = request.codec();
   plan.clock_ = (*job)->clock.get();
   plan.job_id_ = &(*job)->job_id;
   plan.job_key_ = &(*job)->job_key;
@@ -519,14 +547,20 @@ absl::Status TableStore::Pull(const v1::PullRequest& request,
   if (!staleness.ok()) return staleness.status();
   response->set_staleness(*staleness);
   std::string* values = response->mutable_values();
-  values->resize(plan->values() * sizeof(float));
-  plan->Read(values->data());
+  values->resize(plan->value_bytes());
+  plan->ReadEncoded(values->data());
   return absl::OkStatus();
 }
 
 absl::Status TableStore::Push(const v1::PushRequest& request, bool* duplicate) {
-  return Push(request, ValuePieces({absl::string_view(request.values())}),
-              duplicate);
+  std::vector<float> decoded;
+  std::vector<absl::string_view> pieces;
+  if (absl::Status s = PushValues(request, {request.values()}, &decoded,
+                                  &pieces);
+      !s.ok()) {
+    return s;
+  }
+  return Push(request, ValuePieces(std::move(pieces)), duplicate);
 }
 
 absl::Status TableStore::Push(const v1::PushRequest& request,

@@ -103,6 +103,10 @@ class PullPlan {
   // Floats the pull reads: its dense slices' counts plus its sparse slices'
   // keys x dim, summed.
   int64_t values() const { return values_; }
+  // How the answer's values are encoded (PullRequest.codec: FLOAT32,
+  // FLOAT16 or BFLOAT16), and the bytes they take so.
+  v1::ValueCodec codec() const { return codec_; }
+  int64_t value_bytes() const;
 
   // Waits (until `deadline` at most) until the job's consistency model lets
   // the pull read, then records it in the job's stats and returns its
@@ -117,6 +121,8 @@ class PullPlan {
   // aligned. Creates the missing rows of the sparse slices' keys. Call
   // after Await.
   void Read(char* out) const;
+  // Read, encoded as codec() says, to out[0, value_bytes()).
+  void ReadEncoded(char* out) const;
 
   // Whether Share can answer the pull: it has no sparse slices.
   bool dense_only() const { return sparse_.empty(); }
@@ -153,6 +159,7 @@ class PullPlan {
   std::vector<SparseRows> sparse_;
   std::vector<uint64_t> keys_;  // the request's keys, decoded
   int64_t values_ = 0;
+  v1::ValueCodec codec_ = v1::FLOAT32;
 };
 
 // A table of a group: DENSE as the ranges this server owns, SPARSE as

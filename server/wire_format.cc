@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <climits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/value_codec.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "server/table_defs.h"
 
 namespace ps::server {
 namespace {
@@ -210,6 +213,38 @@ PullResponseFraming FramePullResponse(int64_t value_bytes, int64_t staleness) {
     AppendVarint(static_cast<uint64_t>(staleness), &out.tail);
   }
   return out;
+}
+
+absl::Status PushValues(const v1::PushRequest& fields,
+                        std::vector<absl::string_view> pieces,
+                        std::vector<float>* decoded,
+                        std::vector<absl::string_view>* values) {
+  if (fields.codec() == v1::FLOAT32) {
+    *values = std::move(pieces);
+    return absl::OkStatus();
+  }
+  int64_t room = static_cast<int64_t>(fields.keys().size() / 8) * kMaxSparseDim;
+  for (const v1::DenseSlice& slice : fields.slices()) {
+    room += std::max<int64_t>(0, slice.count());
+  }
+  std::string joined;
+  absl::string_view encoded;
+  if (pieces.size() == 1) {
+    encoded = pieces[0];
+  } else {
+    for (absl::string_view piece : pieces) {
+      joined.append(piece.data(), piece.size());
+    }
+    encoded = joined;
+  }
+  absl::StatusOr<std::vector<float>> out =
+      DecodeToVector(fields.codec(), encoded, room);
+  if (!out.ok()) return out.status();
+  *decoded = *std::move(out);
+  values->assign({absl::string_view(reinterpret_cast<const char*>(
+                                        decoded->data()),
+                                    decoded->size() * sizeof(float))});
+  return absl::OkStatus();
 }
 
 }  // namespace ps::server

@@ -45,6 +45,18 @@ absl::Status ParsePushRequest(absl::Span<const absl::string_view> pieces,
                               v1::PushRequest* fields,
                               std::vector<absl::string_view>* values);
 
+// The float32 values of a push whose `values` field is the concatenation of
+// `pieces`, encoded as fields.codec() says: for FLOAT32, the pieces
+// themselves; else decoded into *decoded, which *values then views. The
+// decoded count is bounded by what the request's slices could hold (their
+// dense counts plus kMaxSparseDim values per key), so a forged header
+// cannot make the server allocate more; CheckPushValues checks it exactly.
+// INVALID_ARGUMENT names what is malformed.
+absl::Status PushValues(const v1::PushRequest& fields,
+                        std::vector<absl::string_view> pieces,
+                        std::vector<float>* decoded,
+                        std::vector<absl::string_view>* values);
+
 // A serialised PullResponse is head + values + tail, where head and tail
 // depend only on the size of the values and on the staleness.
 struct PullResponseFraming {

@@ -53,6 +53,7 @@ client::PsClientOptions ClientOptions(const v1::Task& task,
   options.newest_epoch = o.newest_epoch;
   options.security = o.security;
   options.job_token = o.job_token;
+  options.compression = task.spec().training().compression();
   if (o.refresh) {
     options.refresh_map = [refresh = o.refresh, job = task.job_id()](
                               uint64_t, const std::vector<std::string>& ids) {
