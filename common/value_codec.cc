@@ -39,6 +39,7 @@ uint32_t GetU32(const char* p) {
 }
 
 void PutU16s(const uint16_t* v, int64_t n, std::string* out) {
+  if (n == 0) return;
   const size_t at = out->size();
   out->resize(at + n * 2);
   std::memcpy(out->data() + at, v, n * 2);
@@ -86,10 +87,13 @@ void EncodeInt8(const CodecOptions& options, const float* values, int64_t count,
     const float scale =
         !finite ? std::numeric_limits<float>::quiet_NaN() : max_abs / 127.0f;
     std::memcpy(scales + b * 4, &scale, 4);
-    const float inverse = (finite && max_abs > 0) ? 127.0f / max_abs : 0.0f;
+    // In double: 127 / max_abs overflows float for a subnormal max_abs.
+    // A non-finite block's q is 0 (NaN * 0 is NaN, which no int8 holds).
+    const double inverse = (finite && max_abs > 0) ? 127.0 / max_abs : 0.0;
     for (int64_t i = 0; i < n; ++i) {
-      const float r = std::nearbyint(values[first + i] * inverse);
-      q[first + i] = static_cast<int8_t>(std::clamp(r, -127.0f, 127.0f));
+      const double r = std::nearbyint(values[first + i] * inverse);
+      q[first + i] =
+          finite ? static_cast<int8_t>(std::clamp(r, -127.0, 127.0)) : 0;
     }
   }
 }
@@ -111,6 +115,7 @@ void EncodeTopK(const CodecOptions& options, const float* values, int64_t count,
   std::sort(order.begin(), order.end());
   PutU32(static_cast<uint32_t>(count), out);
   PutU32(static_cast<uint32_t>(k), out);
+  if (k == 0) return;
   const size_t at = out->size();
   out->resize(at + k * 8);
   std::memcpy(out->data() + at, order.data(), k * 4);
@@ -269,7 +274,9 @@ void EncodeValues(v1::ValueCodec codec, const CodecOptions& options,
       EncodeTopK(options, values, count, out);
       return;
     default:
-      out->append(reinterpret_cast<const char*>(values), count * 4);
+      if (count > 0) {
+        out->append(reinterpret_cast<const char*>(values), count * 4);
+      }
       return;
   }
 }
@@ -336,7 +343,7 @@ absl::Status DecodeValues(v1::ValueCodec codec, absl::string_view encoded,
   const char* p = encoded.data();
   switch (codec) {
     case v1::FLOAT32:
-      std::memcpy(out, p, count * 4);
+      if (count > 0) std::memcpy(out, p, count * 4);
       return absl::OkStatus();
     case v1::FLOAT16:
     case v1::BFLOAT16:
