@@ -7,7 +7,8 @@
 // and heartbeat).
 //
 // Hosts: 0 the coordinator and psctl, 1..S servers, S+1..S+W workers;
-// plaintext (--insecure), so the figures are the codecs', not TLS's. Each
+// plaintext (--insecure --allow_insecure_remote: the namespaces' network is
+// the benchmark's own), so the figures are the codecs', not TLS's. Each
 // rate limits what the bridge sends to every host (a worker's pulls, a
 // server's pushes); "0" leaves the links unlimited.
 //
@@ -167,8 +168,8 @@ class Bench {
       if (!s.ok()) return s;
     }
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    std::string out;
     for (;;) {
-      std::string out;
       int alive = 0;
       if (Psctl({"cluster"}, &out).value_or(1) == 0) {
         for (size_t at = 0; (at = out.find(" alive ", at)) != std::string::npos;
@@ -180,7 +181,7 @@ class Bench {
       if (absl::Now() > deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
             "waiting for ", bed_->hosts() - 1, " members to register; ",
-            alive, " alive (logs in ", dir_, ")"));
+            alive, " alive (logs in ", dir_, "); psctl cluster: ", out));
       }
       absl::SleepFor(absl::Milliseconds(200));
     }
@@ -190,7 +191,7 @@ class Bench {
                      std::vector<std::string> flags) {
     std::vector<std::string> argv = {bin_ + "/" + binary,
                                      "--host=" + bed_->Address(host),
-                                     "--insecure"};
+                                     "--insecure", "--allow_insecure_remote"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(
         bed_->InHost(host, argv), absl::StrCat(dir_, "/host", host, ".log"));
@@ -205,6 +206,7 @@ class Bench {
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back("--coordinator=" + coordinator_);
     argv.push_back("--insecure");
+    argv.push_back("--allow_insecure_remote");
     return RunCommand(bed_->InHost(0, argv), timeout, out);
   }
 
