@@ -63,13 +63,16 @@ std::string ModeLine(const v1::TrainingSpec& t) {
   if (t.has_federated()) {
     return absl::StrFormat(
         "mode:     FedAvg, %d rounds, %.0f%% of the workers a round, %d local "
-        "epochs\n",
+        "epoch%s\n",
         t.epochs(), 100 * t.federated().client_fraction(),
-        t.federated().local_epochs());
+        t.federated().local_epochs(),
+        t.federated().local_epochs() == 1 ? "" : "s");
   }
   if (t.has_averaging()) {
     return absl::StrCat("mode:     local SGD, ", t.averaging().local_steps(),
-                        " local steps a round",
+                        t.averaging().local_steps() == 1 ? " local step"
+                                                         : " local steps",
+                        " a round",
                         t.averaging().mixing().empty()
                             ? ", models averaged"
                             : ", mixed by the job's matrix",
