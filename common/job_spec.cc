@@ -107,16 +107,15 @@ absl::Status ValidateLearningModes(const v1::JobSpec& spec) {
         " with ", mode, "; allowed: BSP (one clock is one round)"));
   }
   if (IsSparseModel(spec.model().type())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model.type: ", v1::ModelType_Name(spec.model().type()), " with ",
-        mode, "; allowed: SOFTMAX, MLP (dense models)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.type: ", v1::ModelType_Name(spec.model().type()),
+                     " with ", mode, "; allowed: SOFTMAX, MLP (dense models)"));
   }
   if (t.has_federated()) {
     const float c = t.federated().client_fraction();
     if (!(c > 0 && c <= 1)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("training.federated.clientFraction: ", c,
-                       "; allowed: (0, 1]"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "training.federated.clientFraction: ", c, "; allowed: (0, 1]"));
     }
     return CheckRange("training.federated.localEpochs",
                       t.federated().local_epochs(), 1, 100);
@@ -158,9 +157,9 @@ absl::Status ValidateMixing(const v1::JobSpec& spec) {
       row += v;
     }
     if (std::abs(row - 1) > 1e-6) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "training.averaging.mixing: row ", i, " sums to ", row,
-          "; allowed: every row sums to 1 (within 1e-6)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("training.averaging.mixing: row ", i, " sums to ", row,
+                       "; allowed: every row sums to 1 (within 1e-6)"));
     }
   }
   return absl::OkStatus();
@@ -218,8 +217,9 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
         v1::Consistency_Name(spec.training().consistency())));
   }
   if (!v1::DataSpec::Shard_IsValid(spec.data().shard())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "data.shard: ", spec.data().shard(), "; allowed: CONTIGUOUS, BY_LABEL"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("data.shard: ", spec.data().shard(),
+                     "; allowed: CONTIGUOUS, BY_LABEL"));
   }
   if (absl::Status s = ValidateLearningModes(spec); !s.ok()) return s;
   if (spec.data().dir().empty()) {

@@ -295,12 +295,13 @@ TEST(JobSpecTest, AveragingAndFederatedRangesAreChecked) {
 TEST(JobSpecTest, MixingMatrixIsChecked) {
   auto with = [](std::vector<float> w) {
     v1::JobSpec spec = Averaging();
-    for (float v : w) spec.mutable_training()->mutable_averaging()->add_mixing(v);
+    for (float v : w)
+      spec.mutable_training()->mutable_averaging()->add_mixing(v);
     return spec;
   };
   ExpectRejected(with({1, 0, 0}), "training.averaging.mixing", "3 entries");
-  ExpectRejected(with({1.5f, -0.5f, 0.5f, 0.5f}), "training.averaging.mixing[0]",
-                 "1.5");
+  ExpectRejected(with({1.5f, -0.5f, 0.5f, 0.5f}),
+                 "training.averaging.mixing[0]", "1.5");
   ExpectRejected(with({0.5f, 0.4f, 0.5f, 0.5f}), "training.averaging.mixing",
                  "row 0 sums to 0.9");
   v1::JobSpec adam = with({0.5f, 0.5f, 0.5f, 0.5f});

@@ -69,14 +69,13 @@ std::string ModeLine(const v1::TrainingSpec& t) {
         t.federated().local_epochs() == 1 ? "" : "s");
   }
   if (t.has_averaging()) {
-    return absl::StrCat("mode:     local SGD, ", t.averaging().local_steps(),
-                        t.averaging().local_steps() == 1 ? " local step"
-                                                         : " local steps",
-                        " a round",
-                        t.averaging().mixing().empty()
-                            ? ", models averaged"
-                            : ", mixed by the job's matrix",
-                        "\n");
+    return absl::StrCat(
+        "mode:     local SGD, ", t.averaging().local_steps(),
+        t.averaging().local_steps() == 1 ? " local step" : " local steps",
+        " a round",
+        t.averaging().mixing().empty() ? ", models averaged"
+                                       : ", mixed by the job's matrix",
+        "\n");
   }
   return "";
 }
@@ -89,7 +88,8 @@ std::string RoundLines(const v1::JobResult& r) {
   for (const v1::RoundResult& round : r.rounds()) {
     absl::StrAppendFormat(&out, "          %5d %8.2f%% %9.4f  %s\n",
                           round.round(), 100 * round.test_accuracy(),
-                          round.test_loss(), absl::StrJoin(round.clients(), " "));
+                          round.test_loss(),
+                          absl::StrJoin(round.clients(), " "));
   }
   return out;
 }

@@ -13,17 +13,18 @@ namespace {
 LocalSgdOptions LocalSgdOptionsOf(const v1::Task& task) {
   const v1::JobSpec& spec = task.spec();
   const auto& mixing = spec.training().averaging().mixing();
-  return LocalSgdOptions{.local_steps = spec.training().averaging().local_steps(),
-                         .learning_rate = spec.optimizer().learning_rate(),
-                         .mixing = {mixing.begin(), mixing.end()},
-                         .num_workers = task.num_workers()};
+  return LocalSgdOptions{
+      .local_steps = spec.training().averaging().local_steps(),
+      .learning_rate = spec.optimizer().learning_rate(),
+      .mixing = {mixing.begin(), mixing.end()},
+      .num_workers = task.num_workers()};
 }
 
 absl::Status TrainFederatedTask(const v1::Task& task,
                                 const TrainerOptions& options,
                                 const Examples& train, const Examples& test,
-                                int eval_batch, Model* model,
-                                ParamStore* store, ProgressSink* sink,
+                                int eval_batch, Model* model, ParamStore* store,
+                                ProgressSink* sink,
                                 const std::atomic<bool>* cancelled,
                                 v1::CompleteTaskRequest* done) {
   const v1::FederatedSpec& f = task.spec().training().federated();

@@ -45,10 +45,9 @@ absl::Status LocalEpochs(const TrainerOptions& options,
                          const FederatedOptions& fed, const Examples& train,
                          int64_t round, LocalSteps* steps, BatchStats* window) {
   for (int e = 0; e < fed.local_epochs; ++e) {
-    const std::vector<int64_t> order =
-        EpochOrder(options.seed, options.rank,
-                   static_cast<int>(round * fed.local_epochs + e + 1),
-                   train.count);
+    const std::vector<int64_t> order = EpochOrder(
+        options.seed, options.rank,
+        static_cast<int>(round * fed.local_epochs + e + 1), train.count);
     for (int64_t first = 0; first < train.count; first += options.batch_size) {
       const int64_t rows =
           std::min<int64_t>(options.batch_size, train.count - first);
@@ -75,7 +74,8 @@ absl::Status TrainFederated(const TrainerOptions& options,
   };
   absl::Status trained = RunRoundLoop(
       options, rounds, sink, cancelled,
-      [&](int64_t r, BatchStats* window, int* epoch) -> absl::StatusOr<int64_t> {
+      [&](int64_t r, BatchStats* window,
+          int* epoch) -> absl::StatusOr<int64_t> {
         *epoch = static_cast<int>(r) + 1;
         absl::StatusOr<int64_t> staleness = store->Pull(params.data(), r);
         if (!staleness.ok()) return staleness.status();

@@ -121,7 +121,8 @@ absl::Status TrainLocalSgd(const TrainerOptions& options,
   int order_epoch = 0;
   return RunRoundLoop(
       options, LocalSgdRounds(options, local, train.count), sink, cancelled,
-      [&](int64_t r, BatchStats* window, int* epoch) -> absl::StatusOr<int64_t> {
+      [&](int64_t r, BatchStats* window,
+          int* epoch) -> absl::StatusOr<int64_t> {
         absl::StatusOr<int64_t> staleness = store->Pull(pulled.data(), r);
         if (!staleness.ok()) return staleness.status();
         const float* own = pulled.data() + size * (mixing ? options.rank : 0);

@@ -93,8 +93,7 @@ TEST(LocalSgdTest, OneLocalStepIsBspSgdBitForBit) {
   constexpr int kRanks = 3;
   std::vector<float> bsp = RunRanks(
       kRanks, 1, [](int r, Model* m, ParamStore* s, ProgressSink* sink) {
-        return Train(Options(r, 2), Shard(150, r, kRanks), m, s, sink,
-                     nullptr);
+        return Train(Options(r, 2), Shard(150, r, kRanks), m, s, sink, nullptr);
       });
   std::vector<float> local = RunRanks(
       kRanks, 1, [](int r, Model* m, ParamStore* s, ProgressSink* sink) {
@@ -136,8 +135,8 @@ TEST(LocalSgdTest, UniformMixingEqualsAveraging) {
       });
   std::vector<float> mixed = RunRanks(
       kRanks, kRanks, [&](int r, Model* m, ParamStore* s, ProgressSink* sink) {
-        return TrainLocalSgd(Options(r, 3), mixing, Shard(150, r, kRanks), m,
-                             s, sink, nullptr);
+        return TrainLocalSgd(Options(r, 3), mixing, Shard(150, r, kRanks), m, s,
+                             sink, nullptr);
       });
   // Rank i's final model is the mix of the last copies, the mean here.
   std::vector<float> mean = MeanOfCopies(mixed, kRanks);
@@ -163,11 +162,11 @@ TEST(LocalSgdTest, IdentityMixingKeepsRanksApart) {
         return TrainLocalSgd(Options(r, 2), mixing, Shard(60, r, kRanks), m, s,
                              sink, nullptr);
       });
-  std::vector<float> alone = RunRanks(
-      1, 1, [](int, Model* m, ParamStore* s, ProgressSink* sink) {
+  std::vector<float> alone =
+      RunRanks(1, 1, [](int, Model* m, ParamStore* s, ProgressSink* sink) {
         LocalSgdOptions l{.local_steps = 1000, .learning_rate = kLr};
-        return TrainLocalSgd(Options(1, 2), l, Shard(60, 1, kRanks), m, s,
-                             sink, nullptr);
+        return TrainLocalSgd(Options(1, 2), l, Shard(60, 1, kRanks), m, s, sink,
+                             nullptr);
       });
   const size_t p = alone.size();
   for (size_t i = 0; i < p; ++i) {
@@ -263,8 +262,8 @@ TEST(FederatedTest, OneClientARoundSetsTheGlobalModel) {
   const int k = clients_of_round1[0];
   // The client's own local model, trained alone from the same start over
   // the same data order (one epoch as one round of local SGD).
-  std::vector<float> alone = RunRanks(
-      1, 1, [&](int, Model* m, ParamStore* s, ProgressSink* sink) {
+  std::vector<float> alone =
+      RunRanks(1, 1, [&](int, Model* m, ParamStore* s, ProgressSink* sink) {
         LocalSgdOptions l{.local_steps = 1000, .learning_rate = kLr};
         return TrainLocalSgd(Options(k, 1), l, Shard(120, k, kRanks), m, s,
                              sink, nullptr);

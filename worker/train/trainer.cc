@@ -11,8 +11,8 @@
 namespace ps::worker {
 
 Batch GatherBatch(const Examples& data, const std::vector<int64_t>& order,
-             int64_t first, int64_t rows, std::vector<float>* x,
-             std::vector<int32_t>* y) {
+                  int64_t first, int64_t rows, std::vector<float>* x,
+                  std::vector<int32_t>* y) {
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t row = order[first + i];
     std::copy_n(data.x.data() + row * data.dim, data.dim,
