@@ -221,6 +221,12 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
         absl::StrCat("data.shard: ", spec.data().shard(),
                      "; allowed: CONTIGUOUS, BY_LABEL"));
   }
+  if (spec.data().shard() == v1::DataSpec::BY_LABEL &&
+      spec.data().dataset() != v1::FASHION_MNIST) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data.shard: BY_LABEL with ", v1::Dataset_Name(spec.data().dataset()),
+        "; allowed: BY_LABEL with FASHION_MNIST only"));
+  }
   if (absl::Status s = ValidateLearningModes(spec); !s.ok()) return s;
   if (spec.data().dir().empty()) {
     return absl::InvalidArgumentError(

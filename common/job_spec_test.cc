@@ -313,6 +313,12 @@ TEST(JobSpecTest, ShardMustBeKnown) {
   v1::JobSpec spec = Good();
   spec.mutable_data()->set_shard(static_cast<v1::DataSpec::Shard>(7));
   ExpectRejected(spec, "data.shard", "7");
+  v1::JobSpec flights = Good();
+  flights.mutable_model()->set_type(v1::SPARSE_LR);
+  flights.mutable_model()->clear_hidden_sizes();
+  flights.mutable_data()->set_dataset(v1::FLIGHTS);
+  flights.mutable_data()->set_shard(v1::DataSpec::BY_LABEL);
+  ExpectRejected(flights, "data.shard", "FLIGHTS");
 }
 
 }  // namespace
