@@ -100,6 +100,89 @@ void Mix(const std::vector<float>& w, int rank, int n, const float* copies,
   }
 }
 
+// One rank's rounds of local SGD over its store.
+class RoundTrainer {
+ public:
+  RoundTrainer(const TrainerOptions& options, const LocalSgdOptions& local,
+               const Examples& train, int64_t steps_per_epoch, Model* model,
+               ParamStore* store)
+      : options_(options),
+        local_(local),
+        train_(train),
+        spe_(steps_per_epoch),
+        used_(ExamplesPerEpoch(options, train.count)),
+        total_(TotalSteps(options, train.count)),
+        copies_(local.mixing.empty() ? 1 : local.num_workers),
+        size_(model->num_params()),
+        store_(store),
+        steps_(train, model, options.batch_size, local.learning_rate),
+        pulled_(size_ * copies_),
+        push_(copies_ > 1 ? size_ * copies_ : 0, 0.0f),
+        mixed_(copies_ > 1 ? size_ : 0) {}
+
+  absl::StatusOr<int64_t> Run(int64_t r, BatchStats* window, int* epoch) {
+    absl::StatusOr<int64_t> staleness = store_->Pull(pulled_.data(), r);
+    if (!staleness.ok()) return staleness.status();
+    if (copies_ > 1) {
+      Mix(local_.mixing, options_.rank, copies_, pulled_.data(), size_,
+          mixed_.data());
+      steps_.Start(mixed_.data());
+    } else {
+      steps_.Start(pulled_.data());
+    }
+    absl::Status s = TrainSteps(r, window, epoch);
+    if (s.ok()) s = PushRound(r);
+    if (!s.ok()) return s;
+    return staleness;
+  }
+
+ private:
+  // Global steps [r*K, (r+1)*K) in Train()'s data order.
+  absl::Status TrainSteps(int64_t r, BatchStats* window, int* epoch) {
+    const int64_t b = options_.batch_size;
+    const int64_t end = std::min(total_, (r + 1) * local_.local_steps);
+    for (int64_t g = r * local_.local_steps; g < end; ++g) {
+      *epoch = static_cast<int>(g / spe_) + 1;
+      if (order_epoch_ != *epoch) {
+        order_ = EpochOrder(options_.seed, options_.rank, *epoch, train_.count);
+        order_epoch_ = *epoch;
+      }
+      const int64_t first = (g % spe_) * b;
+      absl::Status s =
+          steps_.Step(order_, first, std::min(b, used_ - first), window);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // Averaging: the gradient sum. Mixing: into this rank's copy only, what
+  // turns the copy into the local model under server SGD; zeros elsewhere.
+  absl::Status PushRound(int64_t r) {
+    if (copies_ == 1) return store_->Push(steps_.gradient_sum().data(), r);
+    const float* own = pulled_.data() + size_ * options_.rank;
+    float* mine = push_.data() + size_ * options_.rank;
+    const float scale = copies_ / local_.learning_rate;
+    for (size_t i = 0; i < size_; ++i) {
+      mine[i] = scale * (own[i] - steps_.params()[i]);
+    }
+    absl::Status s = store_->Push(push_.data(), r);
+    std::fill_n(mine, size_, 0.0f);
+    return s;
+  }
+
+  const TrainerOptions& options_;
+  const LocalSgdOptions& local_;
+  const Examples& train_;
+  const int64_t spe_, used_, total_;
+  const int copies_;
+  const size_t size_;
+  ParamStore* const store_;
+  LocalSteps steps_;
+  std::vector<float> pulled_, push_, mixed_;
+  std::vector<int64_t> order_;
+  int order_epoch_ = 0;
+};
+
 }  // namespace
 
 absl::Status TrainLocalSgd(const TrainerOptions& options,
@@ -108,61 +191,12 @@ absl::Status TrainLocalSgd(const TrainerOptions& options,
                            const std::atomic<bool>* cancelled) {
   absl::StatusOr<int64_t> epoch_steps = StepsPerEpoch(options, train.count);
   if (!epoch_steps.ok()) return epoch_steps.status();
-  const int64_t spe = *epoch_steps;
-  const int64_t used = ExamplesPerEpoch(options, train.count);
-  const int64_t total = TotalSteps(options, train.count);
-  const bool mixing = !local.mixing.empty();
-  const int copies = mixing ? local.num_workers : 1;
-  const size_t size = model->num_params();
-  std::vector<float> pulled(size * copies), push(size * copies, 0.0f);
-  std::vector<float> mixed(mixing ? size : 0);
-  LocalSteps steps(train, model, options.batch_size, local.learning_rate);
-  std::vector<int64_t> order;
-  int order_epoch = 0;
-  return RunRoundLoop(
-      options, LocalSgdRounds(options, local, train.count), sink, cancelled,
-      [&](int64_t r, BatchStats* window,
-          int* epoch) -> absl::StatusOr<int64_t> {
-        absl::StatusOr<int64_t> staleness = store->Pull(pulled.data(), r);
-        if (!staleness.ok()) return staleness.status();
-        const float* own = pulled.data() + size * (mixing ? options.rank : 0);
-        if (mixing) {
-          Mix(local.mixing, options.rank, copies, pulled.data(), size,
-              mixed.data());
-          steps.Start(mixed.data());
-        } else {
-          steps.Start(own);
-        }
-        const int64_t end = std::min(total, (r + 1) * local.local_steps);
-        for (int64_t g = r * local.local_steps; g < end; ++g) {
-          *epoch = static_cast<int>(g / spe) + 1;
-          if (order_epoch != *epoch) {
-            order = EpochOrder(options.seed, options.rank, *epoch, train.count);
-            order_epoch = *epoch;
-          }
-          const int64_t s = g % spe;
-          const int64_t rows = std::min<int64_t>(options.batch_size,
-                                                 used - s * options.batch_size);
-          absl::Status st =
-              steps.Step(order, s * options.batch_size, rows, window);
-          if (!st.ok()) return st;
-        }
-        if (!mixing) {
-          absl::Status st = store->Push(steps.gradient_sum().data(), r);
-          if (!st.ok()) return st;
-          return staleness;
-        }
-        // Only this rank's slot is non-zero: the others' copies are theirs.
-        float* mine = push.data() + size * options.rank;
-        const float scale = copies / local.learning_rate;
-        for (size_t i = 0; i < size; ++i) {
-          mine[i] = scale * (own[i] - steps.params()[i]);
-        }
-        absl::Status st = store->Push(push.data(), r);
-        std::fill_n(mine, size, 0.0f);
-        if (!st.ok()) return st;
-        return staleness;
-      });
+  RoundTrainer rounds(options, local, train, *epoch_steps, model, store);
+  return RunRoundLoop(options, LocalSgdRounds(options, local, train.count),
+                      sink, cancelled,
+                      [&rounds](int64_t r, BatchStats* window, int* epoch) {
+                        return rounds.Run(r, window, epoch);
+                      });
 }
 
 absl::Status PullModel(ParamStore* store, int64_t clock, int copies,
