@@ -1,5 +1,6 @@
 #include "common/job_spec.h"
 
+#include <cmath>
 #include <filesystem>
 #include <system_error>
 
@@ -88,7 +89,82 @@ absl::Status ValidateModel(const v1::JobSpec& spec) {
   return LayerSizes(spec).status();
 }
 
+// What averaging and federated training need: BSP (a clock is a round), a
+// dense model, and for mixing plain SGD (a rank's push must make its copy
+// its local model) and an n x n row-stochastic matrix.
+absl::Status ValidateLearningModes(const v1::JobSpec& spec) {
+  const v1::TrainingSpec& t = spec.training();
+  if (!t.has_averaging() && !t.has_federated()) return absl::OkStatus();
+  const std::string mode =
+      t.has_averaging() ? "training.averaging" : "training.federated";
+  if (t.has_averaging() && t.has_federated()) {
+    return absl::InvalidArgumentError(
+        "training.averaging, training.federated: both set; allowed: one "
+        "learning mode at a time");
+  }
+  if (t.consistency() != v1::BSP) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training.consistency: ", v1::Consistency_Name(t.consistency()),
+        " with ", mode, "; allowed: BSP (one clock is one round)"));
+  }
+  if (IsSparseModel(spec.model().type())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.type: ", v1::ModelType_Name(spec.model().type()),
+                     " with ", mode, "; allowed: SOFTMAX, MLP (dense models)"));
+  }
+  if (t.has_federated()) {
+    const float c = t.federated().client_fraction();
+    if (!(c > 0 && c <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "training.federated.clientFraction: ", c, "; allowed: (0, 1]"));
+    }
+    return CheckRange("training.federated.localEpochs",
+                      t.federated().local_epochs(), 1, 100);
+  }
+  if (absl::Status s = CheckRange("training.averaging.localSteps",
+                                  t.averaging().local_steps(), 1, 100000);
+      !s.ok()) {
+    return s;
+  }
+  return ValidateMixing(spec);
+}
+
 }  // namespace
+
+absl::Status ValidateMixing(const v1::JobSpec& spec) {
+  const auto& w = spec.training().averaging().mixing();
+  if (w.empty()) return absl::OkStatus();
+  const int64_t n = spec.cluster().num_workers();
+  if (w.size() != n * n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training.averaging.mixing: ", w.size(), " entries; allowed: n*n = ",
+        n * n, " for cluster.numWorkers ", n, " (row-major)"));
+  }
+  const v1::OptimizerSpec& o = spec.optimizer();
+  if (o.type() != v1::SGD || o.has_schedule()) {
+    return absl::InvalidArgumentError(
+        "optimizer: not plain SGD with a constant rate, with "
+        "training.averaging.mixing; allowed: type SGD without a schedule");
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    double row = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const float v = w[i * n + j];
+      if (!(v >= 0 && v <= 1)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("training.averaging.mixing[", i * n + j, "] (row ", i,
+                         ", column ", j, "): ", v, "; allowed: [0, 1]"));
+      }
+      row += v;
+    }
+    if (std::abs(row - 1) > 1e-6) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("training.averaging.mixing: row ", i, " sums to ", row,
+                       "; allowed: every row sums to 1 (within 1e-6)"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<v1::JobSpec> ParseJobSpecJson(const std::string& json) {
   v1::JobSpec spec;
@@ -141,6 +217,18 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
         " is only meaningful with consistency SSP; allowed: 0 for ",
         v1::Consistency_Name(spec.training().consistency())));
   }
+  if (!v1::DataSpec::Shard_IsValid(spec.data().shard())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data.shard: ", spec.data().shard(),
+                     "; allowed: CONTIGUOUS, BY_LABEL"));
+  }
+  if (spec.data().shard() == v1::DataSpec::BY_LABEL &&
+      spec.data().dataset() != v1::FASHION_MNIST) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data.shard: BY_LABEL with ", v1::Dataset_Name(spec.data().dataset()),
+        "; allowed: BY_LABEL with FASHION_MNIST only"));
+  }
+  if (absl::Status s = ValidateLearningModes(spec); !s.ok()) return s;
   if (spec.data().dir().empty()) {
     return absl::InvalidArgumentError(
         "data.dir: empty; allowed: a folder readable by the coordinator and "

@@ -21,6 +21,10 @@ absl::StatusOr<v1::JobSpec> ParseJobSpecJson(const std::string& json);
 // Checks what can be checked without the cluster: types, ranges, sizes,
 // paths (no NUL byte, which would cut them short for every system call).
 absl::Status ValidateJobSpec(const v1::JobSpec& spec);
+// training.averaging.mixing alone (part of ValidateJobSpec): empty, or
+// n x n for n = cluster.numWorkers, entries in [0, 1], rows summing to 1
+// within 1e-6, and optimizer SGD without a schedule.
+absl::Status ValidateMixing(const v1::JobSpec& spec);
 // training.checkpoint alone (part of ValidateJobSpec): counts in range, and
 // a dir (absolute, no "..", no NUL byte) exactly when checkpoints are on.
 absl::Status ValidateCheckpointSpec(const v1::CheckpointSpec& checkpoint);

@@ -240,5 +240,86 @@ TEST(JobSpecTest, PathsWithANulByteAreRejected) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A Good() spec in BSP with local SGD over 2 ranks.
+v1::JobSpec Averaging() {
+  v1::JobSpec spec = Good();
+  spec.mutable_training()->set_consistency(v1::BSP);
+  spec.mutable_training()->mutable_averaging()->set_local_steps(4);
+  return spec;
+}
+
+TEST(JobSpecTest, LearningModesAreValid) {
+  EXPECT_TRUE(ValidateJobSpec(Averaging()).ok());
+  v1::JobSpec mixing = Averaging();
+  for (float w : {0.75f, 0.25f, 0.5f, 0.5f}) {
+    mixing.mutable_training()->mutable_averaging()->add_mixing(w);
+  }
+  EXPECT_TRUE(ValidateJobSpec(mixing).ok()) << ValidateJobSpec(mixing);
+  v1::JobSpec fed = Good();
+  fed.mutable_training()->set_consistency(v1::BSP);
+  fed.mutable_training()->mutable_federated()->set_client_fraction(0.5);
+  fed.mutable_training()->mutable_federated()->set_local_epochs(2);
+  fed.mutable_data()->set_shard(v1::DataSpec::BY_LABEL);
+  EXPECT_TRUE(ValidateJobSpec(fed).ok()) << ValidateJobSpec(fed);
+}
+
+TEST(JobSpecTest, LearningModesNeedBspAndDenseModels) {
+  v1::JobSpec asp = Averaging();
+  asp.mutable_training()->set_consistency(v1::ASP);
+  ExpectRejected(asp, "training.consistency", "ASP");
+  v1::JobSpec sparse = Averaging();
+  sparse.mutable_model()->set_type(v1::SPARSE_LR);
+  sparse.mutable_model()->clear_hidden_sizes();
+  sparse.mutable_data()->set_dataset(v1::FLIGHTS);
+  ExpectRejected(sparse, "model.type", "SPARSE_LR");
+  v1::JobSpec both = Averaging();
+  both.mutable_training()->mutable_federated()->set_client_fraction(1);
+  both.mutable_training()->mutable_federated()->set_local_epochs(1);
+  ExpectRejected(both, "training.federated", "both set");
+}
+
+TEST(JobSpecTest, AveragingAndFederatedRangesAreChecked) {
+  v1::JobSpec k = Averaging();
+  k.mutable_training()->mutable_averaging()->set_local_steps(0);
+  ExpectRejected(k, "training.averaging.localSteps", "0");
+  v1::JobSpec fed = Good();
+  fed.mutable_training()->set_consistency(v1::BSP);
+  fed.mutable_training()->mutable_federated()->set_client_fraction(1.5);
+  fed.mutable_training()->mutable_federated()->set_local_epochs(1);
+  ExpectRejected(fed, "training.federated.clientFraction", "1.5");
+  fed.mutable_training()->mutable_federated()->set_client_fraction(0.5);
+  fed.mutable_training()->mutable_federated()->set_local_epochs(0);
+  ExpectRejected(fed, "training.federated.localEpochs", "0");
+}
+
+TEST(JobSpecTest, MixingMatrixIsChecked) {
+  auto with = [](std::vector<float> w) {
+    v1::JobSpec spec = Averaging();
+    for (float v : w)
+      spec.mutable_training()->mutable_averaging()->add_mixing(v);
+    return spec;
+  };
+  ExpectRejected(with({1, 0, 0}), "training.averaging.mixing", "3 entries");
+  ExpectRejected(with({1.5f, -0.5f, 0.5f, 0.5f}),
+                 "training.averaging.mixing[0]", "1.5");
+  ExpectRejected(with({0.5f, 0.4f, 0.5f, 0.5f}), "training.averaging.mixing",
+                 "row 0 sums to 0.9");
+  v1::JobSpec adam = with({0.5f, 0.5f, 0.5f, 0.5f});
+  adam.mutable_optimizer()->set_type(v1::ADAM);
+  ExpectRejected(adam, "optimizer", "SGD");
+}
+
+TEST(JobSpecTest, ShardMustBeKnown) {
+  v1::JobSpec spec = Good();
+  spec.mutable_data()->set_shard(static_cast<v1::DataSpec::Shard>(7));
+  ExpectRejected(spec, "data.shard", "7");
+  v1::JobSpec flights = Good();
+  flights.mutable_model()->set_type(v1::SPARSE_LR);
+  flights.mutable_model()->clear_hidden_sizes();
+  flights.mutable_data()->set_dataset(v1::FLIGHTS);
+  flights.mutable_data()->set_shard(v1::DataSpec::BY_LABEL);
+  ExpectRejected(flights, "data.shard", "FLIGHTS");
+}
+
 }  // namespace
 }  // namespace ps

@@ -1,5 +1,6 @@
 #include "common/model_layout.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/container/flat_hash_set.h"
@@ -143,13 +144,30 @@ absl::StatusOr<std::vector<int64_t>> LayerSizes(const v1::JobSpec& spec) {
   return sizes;
 }
 
+int ModelCopies(const v1::JobSpec& spec) {
+  return spec.training().averaging().mixing().empty()
+             ? 1
+             : std::max(1, spec.cluster().num_workers());
+}
+
 absl::StatusOr<std::vector<v1::TableDef>> ModelTables(const v1::JobSpec& spec) {
   absl::StatusOr<std::vector<int64_t>> sizes = LayerSizes(spec);
   if (!sizes.ok()) return sizes.status();
   std::vector<v1::TableDef> tables;
   if (!IsSparseModel(spec.model().type())) {
     AddDenseLayers(spec, *sizes, &tables);
-    return tables;
+    const int copies = ModelCopies(spec);
+    if (copies == 1) return tables;
+    // One copy per rank, each seeded as the single copy is, so that every
+    // rank starts from the same model.
+    std::vector<v1::TableDef> per_rank;
+    for (int r = 0; r < copies; ++r) {
+      for (const v1::TableDef& t : tables) {
+        per_rank.push_back(t);
+        per_rank.back().set_name(absl::StrCat("rank", r, "/", t.name()));
+      }
+    }
+    return per_rank;
   }
   absl::StatusOr<SparseModelShape> shape = SparseShapeOf(spec);
   if (!shape.ok()) return shape.status();

@@ -53,6 +53,15 @@ absl::StatusOr<std::vector<int64_t>> LayerSizes(const v1::JobSpec& spec);
 // (SPARSE, dim embedding_dim, uniform in +-1/sqrt(embedding_dim)), then the
 // dense "bias" (1 value, zero), then for WIDE_DEEP the deep layers as above.
 // The worker's dense flat buffer holds the DENSE tables only, in this order.
+//
+// A dense model with training.averaging.mixing has ModelCopies(spec) copies
+// of its tables, one per rank, in rank order, each name prefixed with
+// "rank<r>/" (e.g. "rank1/layer0.weight") and each initialised as the single
+// copy would be.
+// Copies of the model's tables: cluster.num_workers with a mixing matrix,
+// else 1.
+int ModelCopies(const v1::JobSpec& spec);
+
 absl::StatusOr<std::vector<v1::TableDef>> ModelTables(const v1::JobSpec& spec);
 
 }  // namespace ps

@@ -32,6 +32,23 @@ TEST(ModelLayoutTest, MlpHasWeightAndBiasPerLayerInOrder) {
   EXPECT_EQ((*tables)[0].optimizer().learning_rate(), 0.1f);
 }
 
+TEST(ModelLayoutTest, MixingHasOneEquallySeededCopyPerRank) {
+  v1::JobSpec spec = MlpSpec();
+  spec.mutable_cluster()->set_num_workers(2);
+  for (float w : {0.5f, 0.5f, 0.5f, 0.5f}) {
+    spec.mutable_training()->mutable_averaging()->add_mixing(w);
+  }
+  EXPECT_EQ(ModelCopies(spec), 2);
+  absl::StatusOr<std::vector<v1::TableDef>> tables = ModelTables(spec);
+  ASSERT_TRUE(tables.ok()) << tables.status();
+  ASSERT_EQ(tables->size(), 8u);
+  EXPECT_EQ((*tables)[0].name(), "rank0/layer0.weight");
+  EXPECT_EQ((*tables)[4].name(), "rank1/layer0.weight");
+  EXPECT_EQ((*tables)[7].name(), "rank1/layer1.bias");
+  EXPECT_EQ((*tables)[0].init().seed(), (*tables)[4].init().seed());
+  EXPECT_EQ(ModelCopies(MlpSpec()), 1);
+}
+
 TEST(ModelLayoutTest, SoftmaxIgnoresHiddenSizes) {
   v1::JobSpec spec = MlpSpec();
   spec.mutable_model()->set_type(v1::SOFTMAX);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <map>
 
 #include "common/auc.h"
 
@@ -36,6 +37,38 @@ v1::JobProgress AggregateProgress(
   return p;
 }
 
+namespace {
+
+// The ranks' per-round evaluations of a federated job, summed by round
+// (ascending); a round's clients are the first reporting rank's (every rank
+// computes the same set).
+void CombineRounds(const std::vector<v1::CompleteTaskRequest>& by_rank,
+                   v1::JobResult* result) {
+  std::map<int32_t, v1::RoundEvaluation> rounds;
+  for (const v1::CompleteTaskRequest& r : by_rank) {
+    for (const v1::RoundEvaluation& e : r.rounds()) {
+      auto [it, fresh] = rounds.try_emplace(e.round(), e);
+      if (fresh) continue;
+      it->second.set_test_examples(it->second.test_examples() +
+                                   e.test_examples());
+      it->second.set_test_correct(it->second.test_correct() + e.test_correct());
+      it->second.set_test_loss_sum(it->second.test_loss_sum() +
+                                   e.test_loss_sum());
+    }
+  }
+  for (const auto& [round, e] : rounds) {
+    v1::RoundResult& out = *result->add_rounds();
+    out.set_round(round);
+    *out.mutable_clients() = e.clients();
+    if (e.test_examples() == 0) continue;
+    out.set_test_accuracy(static_cast<double>(e.test_correct()) /
+                          e.test_examples());
+    out.set_test_loss(e.test_loss_sum() / e.test_examples());
+  }
+}
+
+}  // namespace
+
 v1::JobResult CombineEvaluations(
     const std::vector<v1::CompleteTaskRequest>& by_rank) {
   v1::JobResult result;
@@ -67,6 +100,7 @@ v1::JobResult CombineEvaluations(
                              result.test_examples());
     result.set_test_loss(loss / result.test_examples());
   }
+  CombineRounds(by_rank, &result);
   return result;
 }
 

@@ -67,5 +67,31 @@ TEST(CombineEvaluationsTest, MergesScoreHistogramsIntoOneAuc) {
   EXPECT_DOUBLE_EQ(r.test_auc(), 1.0);
 }
 
+TEST(CombineEvaluationsTest, SumsEachRoundOverRanks) {
+  v1::CompleteTaskRequest a, b;
+  for (int round : {2, 1}) {  // any order in; ascending out
+    v1::RoundEvaluation& e = *a.add_rounds();
+    e.set_round(round);
+    e.set_test_examples(100);
+    e.set_test_correct(round == 1 ? 50 : 70);
+    e.set_test_loss_sum(100);
+    e.add_clients(1);
+  }
+  v1::RoundEvaluation& e = *b.add_rounds();
+  e.set_round(1);
+  e.set_test_examples(300);
+  e.set_test_correct(250);
+  e.set_test_loss_sum(100);
+  e.add_clients(1);
+  v1::JobResult r = CombineEvaluations({a, b});
+  ASSERT_EQ(r.rounds_size(), 2);
+  EXPECT_EQ(r.rounds(0).round(), 1);
+  EXPECT_DOUBLE_EQ(r.rounds(0).test_accuracy(), 0.75);
+  EXPECT_DOUBLE_EQ(r.rounds(0).test_loss(), 0.5);
+  EXPECT_EQ(r.rounds(0).clients_size(), 1);
+  EXPECT_EQ(r.rounds(1).round(), 2);
+  EXPECT_DOUBLE_EQ(r.rounds(1).test_accuracy(), 0.7);
+}
+
 }  // namespace
 }  // namespace ps::coordinator

@@ -45,6 +45,21 @@ absl::Status ValidateEvaluation(const v1::CompleteTaskRequest& request) {
                      " bins and score_hist_neg ", request.score_hist_neg_size(),
                      "; allowed: both empty or both ", kAucBins));
   }
+  if (request.rounds_size() > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rounds: ", request.rounds_size(), " entries; allowed: at most 1000"));
+  }
+  for (const v1::RoundEvaluation& e : request.rounds()) {
+    if (e.round() < 1 || e.round() > 1000 || e.test_examples() < 0 ||
+        e.test_correct() < 0 || e.test_correct() > e.test_examples() ||
+        e.clients_size() > 4096) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rounds: round ", e.round(), " with test_correct ", e.test_correct(),
+          " of test_examples ", e.test_examples(), " and ", e.clients_size(),
+          " clients; allowed: round in [1, 1000], 0 <= correct <= examples, "
+          "at most 4096 clients"));
+    }
+  }
   for (int b = 0; b < request.score_hist_pos_size(); ++b) {
     if (request.score_hist_pos(b) < 0 || request.score_hist_neg(b) < 0) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -59,6 +59,22 @@ TEST(ValidateEvaluationTest, CountsAndHistogramsMustBeConsistent) {
             "score histogram bin 3 is negative; allowed: counts >= 0");
 }
 
+TEST(ValidateEvaluationTest, RoundsMustBeConsistent) {
+  v1::CompleteTaskRequest c = Done(0, 10, 5);
+  v1::RoundEvaluation& e = *c.add_rounds();
+  e.set_round(1);
+  e.set_test_examples(10);
+  e.set_test_correct(5);
+  EXPECT_TRUE(ValidateEvaluation(c).ok());
+  e.set_test_correct(11);
+  EXPECT_EQ(ValidateEvaluation(c).code(), absl::StatusCode::kInvalidArgument);
+  e.set_test_correct(5);
+  e.set_round(0);
+  absl::Status s = ValidateEvaluation(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("rounds: round 0"), std::string::npos) << s;
+}
+
 TEST(TaskReportsTest, BarrierReleasesWhenEveryRankArrivedOnce) {
   TaskReports tasks(3);
   tasks.Arrive("trained", 0);

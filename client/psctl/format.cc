@@ -58,6 +58,42 @@ std::string ReplicaLines(const v1::PartitionMap& map) {
       "\n", groups);
 }
 
+// The job's learning mode, or "" for plain per-step training.
+std::string ModeLine(const v1::TrainingSpec& t) {
+  if (t.has_federated()) {
+    return absl::StrFormat(
+        "mode:     FedAvg, %d rounds, %.0f%% of the workers a round, %d local "
+        "epoch%s\n",
+        t.epochs(), 100 * t.federated().client_fraction(),
+        t.federated().local_epochs(),
+        t.federated().local_epochs() == 1 ? "" : "s");
+  }
+  if (t.has_averaging()) {
+    return absl::StrCat(
+        "mode:     local SGD, ", t.averaging().local_steps(),
+        t.averaging().local_steps() == 1 ? " local step" : " local steps",
+        " a round",
+        t.averaging().mixing().empty() ? ", models averaged"
+                                       : ", mixed by the job's matrix",
+        "\n");
+  }
+  return "";
+}
+
+// A federated job's accuracy after each round.
+std::string RoundLines(const v1::JobResult& r) {
+  if (r.rounds().empty()) return "";
+  std::string out = absl::StrFormat("rounds:   %5s %9s %9s  %s\n", "ROUND",
+                                    "TEST ACC", "TEST LOSS", "CLIENTS");
+  for (const v1::RoundResult& round : r.rounds()) {
+    absl::StrAppendFormat(&out, "          %5d %8.2f%% %9.4f  %s\n",
+                          round.round(), 100 * round.test_accuracy(),
+                          round.test_loss(),
+                          absl::StrJoin(round.clients(), " "));
+  }
+  return out;
+}
+
 std::string JobDetails(const v1::Job& job) {
   std::string out =
       absl::StrCat("job:      ", job.id(), " (", job.spec().name(), ")\n",
@@ -90,6 +126,7 @@ std::string JobDetails(const v1::Job& job) {
           ? absl::StrCat("(", job.spec().training().staleness(), ")")
           : "",
       ", max staleness ", job.progress().max_staleness(), "\n");
+  absl::StrAppend(&out, ModeLine(job.spec().training()));
   if (job.state() == v1::SUCCEEDED) {
     const v1::JobResult& r = job.result();
     if (IsSparseModel(job.spec().model().type())) {
@@ -112,6 +149,7 @@ std::string JobDetails(const v1::Job& job) {
                             "workers\n",
                             r.train_examples_per_sec());
     }
+    absl::StrAppend(&out, RoundLines(r));
   }
   return out;
 }

@@ -62,6 +62,31 @@ TEST(FormatTest, DetailsShowReasonAndResult) {
   EXPECT_NE(JobDetails(job).find("test accuracy 86.12%"), std::string::npos);
 }
 
+TEST(FormatTest, FederatedJobShowsItsModeAndEveryRound) {
+  v1::Job job;
+  job.set_id("job-1");
+  job.set_state(v1::SUCCEEDED);
+  v1::TrainingSpec& t = *job.mutable_spec()->mutable_training();
+  t.set_epochs(2);
+  t.mutable_federated()->set_client_fraction(0.4f);
+  t.mutable_federated()->set_local_epochs(3);
+  for (int r : {1, 2}) {
+    v1::RoundResult& round = *job.mutable_result()->add_rounds();
+    round.set_round(r);
+    round.set_test_accuracy(r == 1 ? 0.5 : 0.625);
+    round.set_test_loss(1.25);
+    round.add_clients(0);
+    round.add_clients(3);
+  }
+  const std::string out = JobDetails(job);
+  EXPECT_NE(out.find("mode:     FedAvg, 2 rounds, 40% of the workers a round, "
+                     "3 local epochs"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("    2    62.50%    1.2500  0 3"), std::string::npos)
+      << out;
+}
+
 TEST(FormatTest, TablesShowSparseRowsAndSkipRangesHeldElsewhere) {
   ServerTables a;
   a.member_id = "server-1";

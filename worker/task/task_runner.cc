@@ -13,6 +13,8 @@
 #include "worker/data/flights_data.h"
 #include "worker/model/compute.h"
 #include "worker/model/flights_model.h"
+#include "worker/task/learning_modes.h"
+#include "worker/train/local_sgd.h"
 #include "worker/train/sparse_trainer.h"
 #include "worker/train/trainer.h"
 
@@ -113,20 +115,23 @@ std::string PushWorkerId(const TaskContext& ctx) {
 // The part of a task both model kinds share: runs `train`, records the
 // examples it went through and its duration in *done, meets the other ranks
 // and, when all went well, runs `evaluate` at the clock after the last step
-// (under BSP/SSP its pulls wait for every worker's updates).
+// (under BSP/SSP its pulls wait for every worker's updates), `final_clock`.
+// A `train` that counts its examples itself sets done->train_examples.
 absl::Status TrainMeetEvaluate(
     const TaskContext& ctx, const TrainerOptions& topt, int64_t shard_count,
-    absl::FunctionRef<absl::Status(ProgressSink*)> train,
+    int64_t final_clock, absl::FunctionRef<absl::Status(ProgressSink*)> train,
     absl::FunctionRef<absl::Status(int64_t clock)> evaluate,
     v1::CompleteTaskRequest* done) {
   CoordinatorSink sink(ctx);
   const absl::Time start = absl::Now();
   absl::Status s = train(&sink);
-  done->set_train_examples(ExamplesPerEpoch(topt, shard_count) * topt.epochs);
+  if (done->train_examples() == 0) {
+    done->set_train_examples(ExamplesPerEpoch(topt, shard_count) * topt.epochs);
+  }
   done->set_train_loop_seconds(absl::ToDoubleSeconds(absl::Now() - start));
   if (s.ok()) s = AwaitOthers(ctx);
   if (!s.ok()) return s;
-  return evaluate(TotalSteps(topt, shard_count));
+  return evaluate(final_clock);
 }
 
 // This rank's shards of a flight-delay job's data, hashed.
@@ -222,7 +227,7 @@ absl::Status TrainAndEvaluateSparse(const TaskContext& ctx,
       data->test.count, slots, (*model)->num_dense());
   const TrainerOptions topt = TrainerOptionsFor(task, data->train_split);
   return TrainMeetEvaluate(
-      ctx, topt, data->train.count,
+      ctx, topt, data->train.count, TotalSteps(topt, data->train.count),
       [&](ProgressSink* sink) {
         return TrainSparse(topt, data->train, model->get(), store->get(), sink,
                            ctx.cancelled);
@@ -245,8 +250,7 @@ struct MnistShards {
 
 absl::StatusOr<MnistShards> LoadMnistShards(const v1::Task& task) {
   const std::string& dir = task.spec().data().dir();
-  absl::StatusOr<Examples> train =
-      LoadFashionMnist(dir, Split::kTrain, task.rank(), task.num_workers());
+  absl::StatusOr<Examples> train = LoadTrainShard(task);
   if (!train.ok()) return train.status();
   absl::StatusOr<Examples> test =
       LoadFashionMnist(dir, Split::kTest, task.rank(), task.num_workers());
@@ -256,12 +260,15 @@ absl::StatusOr<MnistShards> LoadMnistShards(const v1::Task& task) {
   return MnistShards{*std::move(train), *std::move(test)};
 }
 
-// Pulls the parameters at `clock` and evaluates them on `test` into *done.
-absl::Status EvaluateDense(const Examples& test, int64_t clock, Model* model,
-                           ParamStore* store, v1::CompleteTaskRequest* done) {
+// Pulls the parameters at `clock` (the mean of the `copies` copies of a
+// mixing job) and evaluates them on `test` into *done.
+absl::Status EvaluateDense(const Examples& test, int64_t clock, int copies,
+                           Model* model, ParamStore* store,
+                           v1::CompleteTaskRequest* done) {
   std::vector<float> params(model->num_params());
-  absl::StatusOr<int64_t> final_pull = store->Pull(params.data(), clock);
-  if (!final_pull.ok()) return final_pull.status();
+  absl::Status final_pull =
+      PullModel(store, clock, copies, model->num_params(), params.data());
+  if (!final_pull.ok()) return final_pull;
   absl::StatusOr<BatchStats> eval =
       Evaluate(test, kEvalBatch, params.data(), model);
   if (!eval.ok()) return eval.status();
@@ -290,8 +297,9 @@ absl::Status TrainAndEvaluateDense(const TaskContext& ctx,
       CreateModel(*sizes, std::max(spec.training().batch_size(), kEvalBatch),
                   ctx.options.compute);
   if (!model.ok()) return model.status();
+  const int copies = DenseCopies(task);
   absl::StatusOr<std::unique_ptr<ParamStore>> store = ctx.stores.ConnectDense(
-      task, PushWorkerId(ctx), (*model)->num_params(), ctx.cancelled);
+      task, PushWorkerId(ctx), (*model)->num_params() * copies, ctx.cancelled);
   if (!store.ok()) return store.status();
   Logger("worker")->info(
       "{} rank {}/{}: {} train and {} test examples, {} parameters",
@@ -300,13 +308,15 @@ absl::Status TrainAndEvaluateDense(const TaskContext& ctx,
   const TrainerOptions topt = TrainerOptionsFor(task, data->train.split_count);
   return TrainMeetEvaluate(
       ctx, topt, data->train.count,
+      DenseFinalClock(task, topt, data->train.count),
       [&](ProgressSink* sink) {
-        return Train(topt, data->train, model->get(), store->get(), sink,
-                     ctx.cancelled);
+        return TrainDense(task, topt, data->train, data->test, kEvalBatch,
+                          model->get(), store->get(), sink, ctx.cancelled,
+                          done);
       },
       [&](int64_t clock) {
-        return EvaluateDense(data->test, clock, model->get(), store->get(),
-                             done);
+        return EvaluateDense(data->test, clock, copies, model->get(),
+                             store->get(), done);
       },
       done);
 }

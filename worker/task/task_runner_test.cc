@@ -37,6 +37,48 @@ TEST_F(TaskRunnerTest, CompletedDenseTaskReportsItsEvaluation) {
   EXPECT_GT(done.test_correct(), 50);  // the classes are easy to tell apart
 }
 
+TEST_F(TaskRunnerTest, FederatedTaskReportsEveryRoundsEvaluation) {
+  v1::Task task = MnistTask("fedavg");
+  v1::JobSpec& spec = *task.mutable_spec();
+  spec.mutable_optimizer()->set_type(v1::SGD);
+  spec.mutable_optimizer()->set_learning_rate(0.1f);
+  spec.mutable_data()->set_shard(v1::DataSpec::BY_LABEL);
+  spec.mutable_training()->set_consistency(v1::BSP);
+  spec.mutable_training()->set_epochs(3);  // rounds
+  spec.mutable_training()->set_report_every_steps(1);
+  spec.mutable_training()->mutable_federated()->set_client_fraction(1);
+  spec.mutable_training()->mutable_federated()->set_local_epochs(2);
+  ASSERT_TRUE(Run(task).ok());
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  const v1::CompleteTaskRequest done = coordinator_.completed()[0];
+  EXPECT_FALSE(done.failed()) << done.reason();
+  EXPECT_EQ(done.train_examples(), 3 * 2 * 200);
+  ASSERT_EQ(done.rounds_size(), 3);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(done.rounds(r).round(), r + 1);
+    EXPECT_EQ(done.rounds(r).test_examples(), 100);
+    EXPECT_EQ(done.rounds(r).clients_size(), 1);
+  }
+  EXPECT_EQ(done.rounds(2).test_correct(), done.test_correct());
+  EXPECT_EQ(stores_.pushed_clocks(), (std::vector<int64_t>{0, 1, 2}));
+  ASSERT_FALSE(coordinator_.progress().empty());
+  EXPECT_EQ(coordinator_.progress().back().total_steps(), 3);
+}
+
+TEST_F(TaskRunnerTest, AveragingTaskPushesOncePerRound) {
+  v1::Task task = MnistTask("local-sgd");
+  v1::JobSpec& spec = *task.mutable_spec();
+  spec.mutable_optimizer()->set_learning_rate(0.1f);
+  spec.mutable_training()->set_consistency(v1::BSP);
+  spec.mutable_training()->mutable_averaging()->set_local_steps(3);
+  ASSERT_TRUE(Run(task).ok());
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  EXPECT_FALSE(coordinator_.completed()[0].failed());
+  EXPECT_EQ(coordinator_.completed()[0].test_examples(), 100);
+  // 7 steps in rounds of 3, 3 and 1.
+  EXPECT_EQ(stores_.pushed_clocks(), (std::vector<int64_t>{0, 1, 2}));
+}
+
 TEST_F(TaskRunnerTest, CompletedSparseTaskReportsItsScoreHistogram) {
   ASSERT_TRUE(Run(FlightsTask("flights")).ok());
   ASSERT_EQ(coordinator_.completed().size(), 1u);

@@ -9,12 +9,10 @@
 #include "absl/time/clock.h"
 
 namespace ps::worker {
-namespace {
 
-// Gathers rows `order[first, first+rows)` of `data` into contiguous buffers.
-Batch Gather(const Examples& data, const std::vector<int64_t>& order,
-             int64_t first, int64_t rows, std::vector<float>* x,
-             std::vector<int32_t>* y) {
+Batch GatherBatch(const Examples& data, const std::vector<int64_t>& order,
+                  int64_t first, int64_t rows, std::vector<float>* x,
+                  std::vector<int32_t>* y) {
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t row = order[first + i];
     std::copy_n(data.x.data() + row * data.dim, data.dim,
@@ -23,8 +21,6 @@ Batch Gather(const Examples& data, const std::vector<int64_t>& order,
   }
   return Batch{x->data(), y->data(), rows, data.dim};
 }
-
-}  // namespace
 
 int64_t ExamplesPerEpoch(const TrainerOptions& options, int64_t shard_count) {
   return options.examples_per_epoch > 0
@@ -136,7 +132,7 @@ absl::Status Train(const TrainerOptions& options, const Examples& train,
           order = EpochOrder(options.seed, options.rank, epoch, train.count);
         }
         const int64_t rows = std::min(batch, used - s * batch);
-        Batch b = Gather(train, order, s * batch, rows, &x, &y);
+        Batch b = GatherBatch(train, order, s * batch, rows, &x, &y);
         // A device backend copies the batch over while the pull is in flight.
         if (absl::Status st = model->Prefetch(b); !st.ok()) return st;
         absl::StatusOr<int64_t> staleness = store->Pull(params.data(), g);

@@ -75,6 +75,12 @@ struct TrainerOptions {
 std::vector<int64_t> EpochOrder(uint64_t seed, int rank, int epoch,
                                 int64_t count);
 
+// Gathers rows order[first, first + rows) of `data` into *x and *y (sized
+// for at least `rows`) and returns them as a batch.
+Batch GatherBatch(const Examples& data, const std::vector<int64_t>& order,
+                  int64_t first, int64_t rows, std::vector<float>* x,
+                  std::vector<int32_t>* y);
+
 // Examples of a shard of `shard_count` that one epoch trains on:
 // options.examples_per_epoch when set, at most the shard.
 int64_t ExamplesPerEpoch(const TrainerOptions& options, int64_t shard_count);
