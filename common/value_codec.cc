@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
-#include <numeric>
 
 #include "absl/strings/str_cat.h"
 
@@ -98,29 +98,39 @@ void EncodeInt8(const CodecOptions& options, const float* values, int64_t count,
   }
 }
 
-void EncodeTopK(const CodecOptions& options, const float* values, int64_t count,
-                std::string* out) {
+void EncodeTopK(const CodecOptions& options, const float* values,
+                int64_t count, std::string* out) {
   const int64_t k = TopK(options, count);
-  std::vector<uint32_t> order(count);
-  std::iota(order.begin(), order.end(), 0u);
-  // Largest magnitude first; ties by index, so the choice is deterministic.
-  auto before = [values](uint32_t a, uint32_t b) {
-    const float ma = Magnitude(values[a]), mb = Magnitude(values[b]);
-    return ma != mb ? ma > mb : a < b;
-  };
-  if (k < count) {
-    std::nth_element(order.begin(), order.begin() + k, order.end(), before);
-  }
-  order.resize(k);
-  std::sort(order.begin(), order.end());
   PutU32(static_cast<uint32_t>(count), out);
   PutU32(static_cast<uint32_t>(k), out);
   if (k == 0) return;
+  // The k-th largest magnitude, by selection on a copy; then one pass in
+  // index order takes every value above it and, of those equal to it, the
+  // first ones (so ties go by index and the choice is deterministic), with
+  // indexes ascending as they come.
+  std::vector<float> magnitudes(count);
+  for (int64_t i = 0; i < count; ++i) magnitudes[i] = Magnitude(values[i]);
+  std::vector<float> scratch = magnitudes;
+  std::nth_element(scratch.begin(), scratch.begin() + (k - 1), scratch.end(),
+                   std::greater<float>());
+  const float threshold = scratch[k - 1];
+  int64_t above = 0;
+  for (float m : magnitudes) above += m > threshold;
+  int64_t ties = k - above;
   const size_t at = out->size();
   out->resize(at + k * 8);
-  std::memcpy(out->data() + at, order.data(), k * 4);
-  char* v = out->data() + at + k * 4;
-  for (int64_t i = 0; i < k; ++i) std::memcpy(v + i * 4, &values[order[i]], 4);
+  char* index = out->data() + at;
+  char* value = index + k * 4;
+  int64_t taken = 0;
+  for (int64_t i = 0; i < count && taken < k; ++i) {
+    const bool take = magnitudes[i] > threshold ||
+                      (magnitudes[i] == threshold && ties-- > 0);
+    if (!take) continue;
+    const uint32_t i32 = static_cast<uint32_t>(i);
+    std::memcpy(index + taken * 4, &i32, 4);
+    std::memcpy(value + taken * 4, &values[i], 4);
+    ++taken;
+  }
 }
 
 absl::Status Malformed(v1::ValueCodec codec, absl::string_view what) {
