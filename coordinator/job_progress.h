@@ -14,7 +14,8 @@ namespace ps::coordinator {
 v1::JobProgress AggregateProgress(
     const std::vector<v1::ReportProgressRequest>& by_rank, int batch_size);
 
-// Accuracy and mean loss over the union of the ranks' test shards.
+// Accuracy and mean loss over the union of the ranks' test shards; for an
+// ensemble also each member's (JobResult.members), by member index.
 v1::JobResult CombineEvaluations(
     const std::vector<v1::CompleteTaskRequest>& by_rank);
 

@@ -28,7 +28,9 @@ absl::Status CheckRunningRank(const v1::Job& job, int rank,
 
 // Whether a successful rank's evaluation is well formed: 0 <= test_correct
 // <= test_examples, and score histograms both empty or both of kAucBins
-// non-negative counts. INVALID_ARGUMENT naming the field otherwise.
+// non-negative counts, an ensemble member's 0 <= test_correct <=
+// test_examples and weight in [0, 1]. INVALID_ARGUMENT naming the field
+// otherwise.
 absl::Status ValidateEvaluation(const v1::CompleteTaskRequest& request);
 
 class TaskReports {

@@ -13,6 +13,7 @@
 #include "worker/data/flights_data.h"
 #include "worker/model/compute.h"
 #include "worker/model/flights_model.h"
+#include "worker/task/ensemble_task.h"
 #include "worker/train/sparse_trainer.h"
 #include "worker/train/trainer.h"
 
@@ -237,31 +238,42 @@ absl::Status TrainAndEvaluateSparse(const TaskContext& ctx,
       done);
 }
 
-// This rank's shards of Fashion-MNIST, standardised.
+// This rank's shards of Fashion-MNIST, standardised, and an ensemble's
+// held-out training rows (ensemble_task.h).
 struct MnistShards {
   Examples train;
   Examples test;
+  Examples holdout;
 };
 
 absl::StatusOr<MnistShards> LoadMnistShards(const v1::Task& task) {
   const std::string& dir = task.spec().data().dir();
-  absl::StatusOr<Examples> train =
-      LoadFashionMnist(dir, Split::kTrain, task.rank(), task.num_workers());
+  absl::StatusOr<TrainingShard> train =
+      LoadTrainingShard(dir, task.spec(), task.rank(), task.num_workers());
   if (!train.ok()) return train.status();
   absl::StatusOr<Examples> test =
       LoadFashionMnist(dir, Split::kTest, task.rank(), task.num_workers());
   if (!test.ok()) return test.status();
-  Standardize(kFashionMnistMean, kFashionMnistStd, &*train);
+  Standardize(kFashionMnistMean, kFashionMnistStd, &train->train);
+  Standardize(kFashionMnistMean, kFashionMnistStd, &train->holdout);
   Standardize(kFashionMnistMean, kFashionMnistStd, &*test);
-  return MnistShards{*std::move(train), *std::move(test)};
+  return MnistShards{std::move(train->train), *std::move(test),
+                     std::move(train->holdout)};
 }
 
-// Pulls the parameters at `clock` and evaluates them on `test` into *done.
-absl::Status EvaluateDense(const Examples& test, int64_t clock, Model* model,
-                           ParamStore* store, v1::CompleteTaskRequest* done) {
+// Pulls the parameters at `clock` and evaluates them on the test shard into
+// *done (an ensemble: its members and their mixture).
+absl::Status EvaluateDense(const v1::JobSpec& spec, const MnistShards& data,
+                           int64_t clock, Model* model, ParamStore* store,
+                           v1::CompleteTaskRequest* done) {
   std::vector<float> params(model->num_params());
   absl::StatusOr<int64_t> final_pull = store->Pull(params.data(), clock);
   if (!final_pull.ok()) return final_pull.status();
+  if (IsEnsemble(spec)) {
+    return EvaluateEnsemble(spec, params.data(), data.holdout, data.test,
+                            kEvalBatch, done);
+  }
+  const Examples& test = data.test;
   absl::StatusOr<BatchStats> eval =
       Evaluate(test, kEvalBatch, params.data(), model);
   if (!eval.ok()) return eval.status();
@@ -286,9 +298,10 @@ absl::Status TrainAndEvaluateDense(const TaskContext& ctx,
         "model input size ", sizes->front(), " does not match the data's ",
         data->train.dim, " features"));
   }
+  const int64_t max_rows = std::max(spec.training().batch_size(), kEvalBatch);
   absl::StatusOr<std::unique_ptr<Model>> model =
-      CreateModel(*sizes, std::max(spec.training().batch_size(), kEvalBatch),
-                  ctx.options.compute);
+      IsEnsemble(spec) ? CreateEnsemble(spec, max_rows, ctx.options.compute)
+                       : CreateModel(*sizes, max_rows, ctx.options.compute);
   if (!model.ok()) return model.status();
   absl::StatusOr<std::unique_ptr<ParamStore>> store = ctx.stores.ConnectDense(
       task, PushWorkerId(ctx), (*model)->num_params(), ctx.cancelled);
@@ -305,7 +318,7 @@ absl::Status TrainAndEvaluateDense(const TaskContext& ctx,
                      ctx.cancelled);
       },
       [&](int64_t clock) {
-        return EvaluateDense(data->test, clock, model->get(), store->get(),
+        return EvaluateDense(spec, *data, clock, model->get(), store->get(),
                              done);
       },
       done);
