@@ -37,19 +37,32 @@ absl::Status EnsembleModel::Prefetch(const Batch& batch) {
 absl::Status EnsembleModel::ForwardBackward(const float* params,
                                             const Batch& batch, float* grads,
                                             BatchStats* stats) {
+  return ForwardBackwardEach(params, std::vector<Batch>(members_.size(), batch),
+                             grads, stats);
+}
+
+absl::Status EnsembleModel::ForwardBackwardEach(
+    const float* params, const std::vector<Batch>& batches, float* grads,
+    BatchStats* stats) {
   if (params == nullptr || grads == nullptr || stats == nullptr) {
     return absl::InvalidArgumentError(
         "params, grads and stats must all be non-null");
   }
+  if (batches.size() != members_.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(batches.size(), " batches for ", members_.size(),
+                     " members; expected one each"));
+  }
   std::vector<BatchStats> per_member(members_.size());
   for (size_t i = 0; i < members_.size(); ++i) {
-    if (absl::Status s = members_[i]->ForwardBackward(
-            params + offsets_[i], batch, grads + offsets_[i], &per_member[i]);
+    if (absl::Status s =
+            members_[i]->ForwardBackward(params + offsets_[i], batches[i],
+                                         grads + offsets_[i], &per_member[i]);
         !s.ok()) {
       return s;
     }
   }
-  AddMean(per_member, batch.rows, stats);
+  AddMean(per_member, batches[0].rows, stats);
   return absl::OkStatus();
 }
 

@@ -37,6 +37,12 @@ class EnsembleModel final : public Model {
   // and of their correct counts rounded down; count is the batch's rows.
   absl::Status ForwardBackward(const float* params, const Batch& batch,
                                float* grads, BatchStats* stats) override;
+  // ForwardBackward with member i on batches[i] (one batch per member, of
+  // any sizes): how members train on data orders of their own. *stats gets
+  // the members' mean as above, counting the first batch's rows.
+  absl::Status ForwardBackwardEach(const float* params,
+                                   const std::vector<Batch>& batches,
+                                   float* grads, BatchStats* stats);
   // The members' mean as ForwardBackward gives it.
   absl::Status Evaluate(const float* params, const Batch& batch,
                         BatchStats* stats) override;

@@ -94,6 +94,27 @@ absl::StatusOr<std::vector<double>> FitWeights(Members& m, const float* params,
   return FitMixtureWeights(label_log_probs);
 }
 
+// Copies rows order[first, first + rows) of `data` into x and y.
+Batch Gather(const Examples& data, const std::vector<int64_t>& order,
+             int64_t first, int64_t rows, std::vector<float>* x,
+             std::vector<int32_t>* y) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t row = order[first + i];
+    std::copy_n(data.x.data() + row * data.dim, data.dim,
+                x->data() + i * data.dim);
+    (*y)[i] = data.y[row];
+  }
+  return Batch{x->data(), y->data(), rows, data.dim};
+}
+
+// Each member's epoch order and batch buffers.
+struct MemberData {
+  uint64_t seed = 0;
+  std::vector<int64_t> order;
+  std::vector<float> x;
+  std::vector<int32_t> y;
+};
+
 }  // namespace
 
 int64_t HoldoutRows(const v1::JobSpec& spec, int64_t split_rows) {
@@ -142,6 +163,50 @@ absl::StatusOr<std::unique_ptr<Model>> CreateEnsemble(
       EnsembleModel::Create(std::move(members));
   if (!ensemble.ok()) return ensemble.status();
   return std::unique_ptr<Model>(*std::move(ensemble));
+}
+
+absl::Status TrainEnsemble(const TrainerOptions& options,
+                           const v1::JobSpec& spec, const Examples& train,
+                           Model* model, ParamStore* store, ProgressSink* sink,
+                           const std::atomic<bool>* cancelled) {
+  auto* ensemble = dynamic_cast<EnsembleModel*>(model);
+  if (ensemble == nullptr) {
+    return absl::InvalidArgumentError("TrainEnsemble needs an EnsembleModel");
+  }
+  absl::StatusOr<int64_t> epoch_steps = StepsPerEpoch(options, train.count);
+  if (!epoch_steps.ok()) return epoch_steps.status();
+  const int64_t steps_per_epoch = *epoch_steps;
+  const int64_t used = ExamplesPerEpoch(options, train.count);
+  const int64_t batch = options.batch_size;
+  std::vector<MemberData> members(ensemble->num_members());
+  for (int i = 0; i < ensemble->num_members(); ++i) {
+    members[i].seed = MemberSeed(spec, i);
+    members[i].x.resize(batch * train.dim);
+    members[i].y.resize(batch);
+  }
+  std::vector<float> params(model->num_params()), grads(model->num_params());
+  std::vector<Batch> batches(members.size());
+  return RunTrainingLoop(
+      options, train.count, sink, cancelled,
+      [&](int64_t g, BatchStats* window) -> absl::StatusOr<int64_t> {
+        const int64_t s = g % steps_per_epoch;
+        const int epoch = static_cast<int>(g / steps_per_epoch) + 1;
+        const int64_t rows = std::min(batch, used - s * batch);
+        for (size_t i = 0; i < members.size(); ++i) {
+          MemberData& m = members[i];
+          if (s == 0 || m.order.empty()) {  // a new epoch, or a resumed one
+            m.order = EpochOrder(m.seed, options.rank, epoch, train.count);
+          }
+          batches[i] = Gather(train, m.order, s * batch, rows, &m.x, &m.y);
+        }
+        absl::StatusOr<int64_t> staleness = store->Pull(params.data(), g);
+        if (!staleness.ok()) return staleness.status();
+        absl::Status st = ensemble->ForwardBackwardEach(params.data(), batches,
+                                                        grads.data(), window);
+        if (st.ok()) st = store->Push(grads.data(), g);
+        if (!st.ok()) return st;
+        return staleness;
+      });
 }
 
 absl::Status EvaluateEnsemble(const v1::JobSpec& spec, const float* params,

@@ -1,11 +1,13 @@
 // The parts of a dense task that an ensemble (ModelSpec.ensemble) changes:
 // the training split less the rows held out to fit the weights on, the
-// composite model the training loop runs, and the evaluation of every
-// member and of their weighted mixture. The task runner calls these; the
-// training loop itself is the one every dense model uses.
+// composite model, its training step (every member on a data order of its
+// own, in the loop every model shares: RunTrainingLoop) and the evaluation
+// of every member and of their weighted mixture. The task runner calls
+// these.
 #ifndef PS_WORKER_TASK_ENSEMBLE_TASK_H_
 #define PS_WORKER_TASK_ENSEMBLE_TASK_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +18,7 @@
 #include "worker/data/fashion_mnist.h"
 #include "worker/model/compute.h"
 #include "worker/model/model.h"
+#include "worker/train/trainer.h"
 
 namespace ps::worker {
 
@@ -46,6 +49,19 @@ absl::StatusOr<TrainingShard> LoadTrainingShard(const std::string& dir,
 absl::StatusOr<std::unique_ptr<Model>> CreateEnsemble(
     const v1::JobSpec& spec, int64_t max_batch_rows,
     const ComputeOptions& options);
+
+// Trains the ensemble `model` (from CreateEnsemble) as Train() trains one
+// model, but with each member visiting `train` in an order of its own:
+// member i shuffles each epoch with EpochOrder(MemberSeed(spec, i), rank,
+// epoch), so member 0 (seeded like the single model by default) sees the
+// single model's batches and the others other ones, which makes their
+// errors less alike. One pull and one push a step carry every member.
+// InvalidArgument when `model` is not an EnsembleModel; otherwise Train()'s
+// errors.
+absl::Status TrainEnsemble(const TrainerOptions& options,
+                           const v1::JobSpec& spec, const Examples& train,
+                           Model* model, ParamStore* store, ProgressSink* sink,
+                           const std::atomic<bool>* cancelled);
 
 // Evaluates the ensemble whose parameters are `params` (the members' flat
 // buffers in order): fits the weights on `holdout` unless the spec fixes

@@ -73,6 +73,68 @@ TEST(EnsembleTaskTest, CompositeModelSpansEveryMember) {
             (784 * 8 + 8 + 8 * 10 + 10) + (784 * 4 + 4 + 4 * 10 + 10));
 }
 
+// Plain SGD (lr 0.1) on a flat buffer in memory; pulls are never stale.
+class SgdStore : public ParamStore {
+ public:
+  explicit SgdStore(std::vector<float> values) : values(std::move(values)) {}
+  absl::StatusOr<int64_t> Pull(float* params, int64_t clock) override {
+    std::copy(values.begin(), values.end(), params);
+    return 0;
+  }
+  absl::Status Push(const float* grads, int64_t clock) override {
+    for (size_t i = 0; i < values.size(); ++i) values[i] -= 0.1f * grads[i];
+    return absl::OkStatus();
+  }
+  std::vector<float> values;
+};
+
+class NullSink : public ProgressSink {
+ public:
+  absl::Status Report(const Progress&) override { return absl::OkStatus(); }
+};
+
+// Each member trains exactly as one model trained alone with the member's
+// seed for its data order: member 0 as the single model of the job.
+TEST(EnsembleTaskTest, EachMemberTrainsAsItWouldAlone) {
+  const std::string dir = Data("train");
+  v1::JobSpec spec = Spec(dir);
+  spec.mutable_training()->set_seed(3);
+  v1::EnsembleMember* second =
+      spec.mutable_model()->mutable_ensemble()->mutable_members(1);
+  second->set_hidden_sizes(0, 8);
+  second->set_seed(11);
+  absl::StatusOr<Examples> train = LoadFashionMnist(dir, Split::kTrain, 0, 1);
+  ASSERT_TRUE(train.ok());
+  TrainerOptions options{.epochs = 2, .batch_size = 32, .seed = 3};
+  absl::StatusOr<std::unique_ptr<Model>> ensemble =
+      CreateEnsemble(spec, 32, {.device = Device::kCpu});
+  ASSERT_TRUE(ensemble.ok());
+  const int64_t n = (*ensemble)->num_params() / 2;
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(-0.1f, 0.1f);
+  std::vector<float> init(2 * n);
+  for (float& v : init) v = u(rng);
+  SgdStore store(init);
+  NullSink sink;
+  ASSERT_TRUE(TrainEnsemble(options, spec, *train, ensemble->get(), &store,
+                            &sink, nullptr)
+                  .ok());
+  for (int member = 0; member < 2; ++member) {
+    absl::StatusOr<std::unique_ptr<Model>> alone =
+        CreateModel({784, 8, 10}, 32, {.device = Device::kCpu});
+    ASSERT_TRUE(alone.ok());
+    SgdStore own(std::vector<float>(init.begin() + member * n,
+                                    init.begin() + (member + 1) * n));
+    options.seed = member == 0 ? 3 : 11;
+    ASSERT_TRUE(
+        Train(options, *train, alone->get(), &own, &sink, nullptr).ok());
+    EXPECT_EQ(own.values,
+              std::vector<float>(store.values.begin() + member * n,
+                                 store.values.begin() + (member + 1) * n))
+        << "member " << member;
+  }
+}
+
 // With weights {1, 0} the mixture is member 0 exactly; the result lists
 // both members with their normalised weights.
 TEST(EnsembleTaskTest, ZeroWeightMemberLeavesTheMixtureToTheOther) {

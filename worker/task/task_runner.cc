@@ -314,6 +314,10 @@ absl::Status TrainAndEvaluateDense(const TaskContext& ctx,
   return TrainMeetEvaluate(
       ctx, topt, data->train.count,
       [&](ProgressSink* sink) {
+        if (IsEnsemble(spec)) {
+          return TrainEnsemble(topt, spec, data->train, model->get(),
+                               store->get(), sink, ctx.cancelled);
+        }
         return Train(topt, data->train, model->get(), store->get(), sink,
                      ctx.cancelled);
       },
