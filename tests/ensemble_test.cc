@@ -1,8 +1,10 @@
 // Ensembles end to end: real ps_coordinator, ps_server and ps_worker
 // processes train every member of a job and report each member's test
 // figures and the weighted ensemble's.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -57,6 +59,8 @@ TEST_F(ClusterTest, ShippedEnsembleIsAtLeastItsBestMember) {
   }
   EXPECT_NEAR(weights, 1.0, 1e-6);
   EXPECT_GE(r.test_accuracy(), BestMember(r)) << r.DebugString();
+  std::cout << "ensemble " << r.test_accuracy() << ", best member "
+            << BestMember(r) << "\n";
 }
 
 // Fixed weights on the synthetic data, over two workers: every member is
