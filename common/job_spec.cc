@@ -75,7 +75,98 @@ std::string FirstUnknownField(const google::protobuf::Message& message,
   return "";
 }
 
+absl::Status CheckHiddenSizes(
+    absl::string_view field,
+    const google::protobuf::RepeatedField<int32_t>& sizes) {
+  for (int i = 0; i < sizes.size(); ++i) {
+    absl::Status s =
+        CheckRange(absl::StrCat(field, "[", i, "]"), sizes[i], 1, 65536);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// An ensemble member's hidden sizes (its own, or model.hiddenSizes).
+absl::Status ValidateMember(const v1::JobSpec& spec, int i) {
+  const v1::EnsembleMember& m = spec.model().ensemble().members(i);
+  const std::string field =
+      absl::StrCat("model.ensemble.members[", i, "].hiddenSizes");
+  if (spec.model().type() == v1::SOFTMAX && !m.hidden_sizes().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": set for SOFTMAX; allowed: empty (or use model.type MLP)"));
+  }
+  if (spec.model().type() == v1::MLP && m.hidden_sizes().empty() &&
+      spec.model().hidden_sizes().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field,
+        ": empty and so is model.hiddenSizes; allowed: one or more "
+        "sizes in [1, 65536] in either"));
+  }
+  return CheckHiddenSizes(field, m.hidden_sizes());
+}
+
+// Weights: every member's or none, each >= 0, not all 0; a holdout only
+// when they are fitted.
+absl::Status ValidateEnsembleWeights(const v1::EnsembleSpec& e) {
+  int weighted = 0;
+  double sum = 0;
+  for (int i = 0; i < e.members_size(); ++i) {
+    if (!e.members(i).has_weight()) continue;
+    ++weighted;
+    const float w = e.members(i).weight();
+    if (!(w >= 0) || std::isinf(w)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model.ensemble.members[", i, "].weight: ", w,
+                       "; allowed: a finite number >= 0"));
+    }
+    sum += w;
+  }
+  if (weighted != 0 && weighted != e.members_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.ensemble.members[].weight: set for ", weighted, " of ",
+        e.members_size(),
+        " members; allowed: every member's (fixed weights) or none (fitted)"));
+  }
+  if (weighted != 0 && sum <= 0) {
+    return absl::InvalidArgumentError(
+        "model.ensemble.members[].weight: all 0; allowed: at least one > 0");
+  }
+  const float h = e.holdout_fraction();
+  if (weighted != 0 && h != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.ensemble.holdoutFraction: ", h,
+        " with fixed weights; allowed: unset (nothing is fitted)"));
+  }
+  if (h != 0 && !(h >= 0.01f && h <= 0.5f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.ensemble.holdoutFraction: ", h,
+                     " is out of range; allowed: 0 (0.1) or [0.01, 0.5]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateEnsemble(const v1::JobSpec& spec) {
+  const v1::EnsembleSpec& e = spec.model().ensemble();
+  if (absl::Status s =
+          CheckRange("model.ensemble.members", e.members_size(), 2, 16);
+      !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(s.message(), " members (unset model.ensemble for one)"));
+  }
+  if (absl::Status s = MemberLayerSizes(spec).status(); !s.ok()) return s;
+  for (int i = 0; i < e.members_size(); ++i) {
+    if (absl::Status s = ValidateMember(spec, i); !s.ok()) return s;
+  }
+  if (absl::Status s =
+          CheckHiddenSizes("model.hiddenSizes", spec.model().hidden_sizes());
+      !s.ok()) {
+    return s;
+  }
+  return ValidateEnsembleWeights(e);
+}
+
 absl::Status ValidateModel(const v1::JobSpec& spec) {
+  if (spec.model().has_ensemble()) return ValidateEnsemble(spec);
   if (spec.model().type() == v1::MLP && spec.model().hidden_sizes().empty()) {
     return absl::InvalidArgumentError(
         "model.hiddenSizes: empty for MLP; allowed: one or more sizes in "
@@ -101,6 +192,11 @@ absl::Status ValidateLearningModes(const v1::JobSpec& spec) {
     return absl::InvalidArgumentError(
         "training.averaging, training.federated: both set; allowed: one "
         "learning mode at a time");
+  }
+  if (spec.model().has_ensemble()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        mode, ": set with model.ensemble; allowed: an ensemble trains its "
+        "members step by step (no learning mode)"));
   }
   if (t.consistency() != v1::BSP) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -227,6 +323,12 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat(
         "data.shard: BY_LABEL with ", v1::Dataset_Name(spec.data().dataset()),
         "; allowed: BY_LABEL with FASHION_MNIST only"));
+  }
+  if (spec.data().shard() == v1::DataSpec::BY_LABEL &&
+      spec.model().has_ensemble()) {
+    return absl::InvalidArgumentError(
+        "data.shard: BY_LABEL with model.ensemble; allowed: CONTIGUOUS (an "
+        "ensemble holds out the split's last rows to fit its weights)");
   }
   if (absl::Status s = ValidateLearningModes(spec); !s.ok()) return s;
   if (spec.data().dir().empty()) {

@@ -321,5 +321,102 @@ TEST(JobSpecTest, ShardMustBeKnown) {
   ExpectRejected(flights, "data.shard", "FLIGHTS");
 }
 
+v1::JobSpec GoodEnsemble() {
+  v1::JobSpec spec = Good();
+  spec.mutable_model()->clear_hidden_sizes();
+  v1::EnsembleSpec* e = spec.mutable_model()->mutable_ensemble();
+  e->add_members()->add_hidden_sizes(64);
+  e->add_members()->add_hidden_sizes(128);
+  e->mutable_members(1)->set_seed(3);
+  return spec;
+}
+
+TEST(JobSpecTest, EnsembleFromJsonIsValid) {
+  absl::StatusOr<v1::JobSpec> spec = ParseJobSpecJson(R"({
+    "model": {"type": "MLP", "ensemble": {
+      "members": [{"hiddenSizes": [64]}, {"hiddenSizes": [32], "seed": "5"}],
+      "holdoutFraction": 0.2}},
+    "data": {"dataset": "FASHION_MNIST", "dir": "/data"},
+    "optimizer": {"type": "SGD", "learningRate": 0.1},
+    "training": {"epochs": 1, "batchSize": 64},
+    "cluster": {"numWorkers": 1}
+  })");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(ValidateJobSpec(*spec).ok()) << ValidateJobSpec(*spec);
+  EXPECT_TRUE(ValidateJobSpec(GoodEnsemble()).ok());
+}
+
+TEST(JobSpecTest, EnsembleNeedsTwoToSixteenMembers) {
+  v1::JobSpec spec = GoodEnsemble();
+  spec.mutable_model()->mutable_ensemble()->mutable_members()->RemoveLast();
+  ExpectRejected(spec, "model.ensemble.members", "1");
+  spec.mutable_model()->mutable_ensemble()->clear_members();
+  spec.mutable_model()->mutable_ensemble()->set_holdout_fraction(0.1f);
+  ExpectRejected(spec, "model.ensemble.members", "0");
+}
+
+TEST(JobSpecTest, EnsembleOfSparseModelsIsRejected) {
+  v1::JobSpec spec = GoodEnsemble();
+  spec.mutable_model()->set_type(v1::WIDE_DEEP);
+  spec.mutable_data()->set_dataset(v1::FLIGHTS);
+  ExpectRejected(spec, "model.ensemble", "WIDE_DEEP");
+}
+
+TEST(JobSpecTest, EnsembleMemberHiddenSizesAreChecked) {
+  v1::JobSpec spec = GoodEnsemble();
+  spec.mutable_model()
+      ->mutable_ensemble()
+      ->mutable_members(1)
+      ->set_hidden_sizes(0, 0);
+  ExpectRejected(spec, "model.ensemble.members[1].hiddenSizes[0]", "0");
+  spec = GoodEnsemble();
+  spec.mutable_model()
+      ->mutable_ensemble()
+      ->mutable_members(0)
+      ->clear_hidden_sizes();
+  ExpectRejected(spec, "model.ensemble.members[0].hiddenSizes", "empty");
+  spec.mutable_model()->add_hidden_sizes(16);  // the members' default
+  EXPECT_TRUE(ValidateJobSpec(spec).ok()) << ValidateJobSpec(spec);
+  spec.mutable_model()->set_type(v1::SOFTMAX);
+  ExpectRejected(spec, "model.ensemble.members[1].hiddenSizes", "SOFTMAX");
+}
+
+TEST(JobSpecTest, EnsembleWeightsAreAllOrNone) {
+  v1::JobSpec spec = GoodEnsemble();
+  v1::EnsembleSpec* e = spec.mutable_model()->mutable_ensemble();
+  e->mutable_members(0)->set_weight(0.5f);
+  ExpectRejected(spec, "model.ensemble.members[].weight", "1 of 2");
+  e->mutable_members(1)->set_weight(0.0f);
+  EXPECT_TRUE(ValidateJobSpec(spec).ok()) << ValidateJobSpec(spec);
+  e->mutable_members(1)->set_weight(-1.0f);
+  ExpectRejected(spec, "model.ensemble.members[1].weight", "-1");
+  e->mutable_members(0)->set_weight(0.0f);
+  e->mutable_members(1)->set_weight(0.0f);
+  ExpectRejected(spec, "model.ensemble.members[].weight", "all 0");
+}
+
+TEST(JobSpecTest, EnsembleHoldoutFractionIsChecked) {
+  v1::JobSpec spec = GoodEnsemble();
+  v1::EnsembleSpec* e = spec.mutable_model()->mutable_ensemble();
+  e->set_holdout_fraction(0.6f);
+  ExpectRejected(spec, "model.ensemble.holdoutFraction", "0.6");
+  e->set_holdout_fraction(0.25f);
+  EXPECT_TRUE(ValidateJobSpec(spec).ok());
+  e->mutable_members(0)->set_weight(1.0f);
+  e->mutable_members(1)->set_weight(1.0f);
+  ExpectRejected(spec, "model.ensemble.holdoutFraction", "fixed weights");
+}
+
+
+TEST(JobSpecTest, EnsembleTakesNoLearningModeAndNoLabelShards) {
+  v1::JobSpec spec = GoodEnsemble();
+  spec.mutable_training()->set_consistency(v1::BSP);
+  spec.mutable_training()->mutable_averaging()->set_local_steps(2);
+  ExpectRejected(spec, "training.averaging", "model.ensemble");
+  spec = GoodEnsemble();
+  spec.mutable_data()->set_shard(v1::DataSpec::BY_LABEL);
+  ExpectRejected(spec, "data.shard", "model.ensemble");
+}
+
 }  // namespace
 }  // namespace ps

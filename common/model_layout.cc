@@ -9,24 +9,36 @@
 namespace ps {
 namespace {
 
-// Table i (0-based) is seeded with seed * 1000003 + i + 1.
-v1::TableDef& AddTable(const v1::JobSpec& spec, std::string name,
+// Table i (0-based) of a model seeded with `seed` is seeded with
+// seed * 1000003 + i + 1; an ensemble member's tables count from 0 again.
+v1::TableDef& AddTable(const v1::JobSpec& spec, uint64_t seed,
+                       int64_t first_table, std::string name,
                        std::vector<v1::TableDef>* tables) {
   v1::TableDef& t = tables->emplace_back();
   t.set_name(std::move(name));
-  t.mutable_init()->set_seed(spec.training().seed() * 1000003 + tables->size());
+  t.mutable_init()->set_seed(seed * 1000003 + tables->size() - first_table);
   *t.mutable_optimizer() = spec.optimizer();
   return t;
 }
 
+v1::TableDef& AddTable(const v1::JobSpec& spec, std::string name,
+                       std::vector<v1::TableDef>* tables) {
+  return AddTable(spec, spec.training().seed(), 0, std::move(name), tables);
+}
+
+// The layers' tables, "<prefix>layer<l>.weight" and ".bias", seeded with
+// `seed`, counting tables from tables[first_table].
 void AddDenseLayers(const v1::JobSpec& spec, const std::vector<int64_t>& sizes,
+                    uint64_t seed, int64_t first_table,
+                    const std::string& prefix,
                     std::vector<v1::TableDef>* tables) {
   for (size_t l = 0; l + 1 < sizes.size(); ++l) {
     const int64_t in = sizes[l], out = sizes[l + 1];
     const float scale = 1.0f / std::sqrt(static_cast<float>(in));
     for (bool is_weight : {true, false}) {
       v1::TableDef& t = AddTable(
-          spec, absl::StrCat("layer", l, is_weight ? ".weight" : ".bias"),
+          spec, seed, first_table,
+          absl::StrCat(prefix, "layer", l, is_weight ? ".weight" : ".bias"),
           tables);
       if (is_weight) t.add_shape(in);
       t.add_shape(out);
@@ -150,12 +162,81 @@ int ModelCopies(const v1::JobSpec& spec) {
              : std::max(1, spec.cluster().num_workers());
 }
 
+bool IsEnsemble(const v1::JobSpec& spec) {
+  return spec.model().ensemble().members_size() > 0;
+}
+
+absl::StatusOr<std::vector<std::vector<int64_t>>> MemberLayerSizes(
+    const v1::JobSpec& spec) {
+  if (!IsEnsemble(spec)) {
+    absl::StatusOr<std::vector<int64_t>> sizes = LayerSizes(spec);
+    if (!sizes.ok()) return sizes.status();
+    return std::vector<std::vector<int64_t>>{*std::move(sizes)};
+  }
+  const v1::ModelType type = spec.model().type();
+  if (type != v1::SOFTMAX && type != v1::MLP) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.ensemble: set for model.type ", v1::ModelType_Name(type),
+        "; allowed: ensembles of SOFTMAX or MLP models on FASHION_MNIST"));
+  }
+  absl::StatusOr<DatasetShape> shape = ShapeOf(spec.data().dataset());
+  if (!shape.ok()) return shape.status();
+  std::vector<std::vector<int64_t>> members;
+  for (const v1::EnsembleMember& m : spec.model().ensemble().members()) {
+    std::vector<int64_t>& sizes = members.emplace_back();
+    sizes.push_back(shape->input_dim);
+    if (type == v1::MLP) {
+      const auto& hidden = m.hidden_sizes().empty()
+                               ? spec.model().hidden_sizes()
+                               : m.hidden_sizes();
+      sizes.insert(sizes.end(), hidden.begin(), hidden.end());
+    }
+    sizes.push_back(shape->num_classes);
+  }
+  return members;
+}
+
+uint64_t MemberSeed(const v1::JobSpec& spec, int member) {
+  const v1::EnsembleMember& m = spec.model().ensemble().members(member);
+  return m.has_seed() ? m.seed() : spec.training().seed() + member;
+}
+
+std::vector<double> FixedEnsembleWeights(const v1::JobSpec& spec) {
+  const auto& members = spec.model().ensemble().members();
+  std::vector<double> weights;
+  double sum = 0;
+  for (const v1::EnsembleMember& m : members) {
+    if (!m.has_weight()) return {};
+    weights.push_back(m.weight());
+    sum += m.weight();
+  }
+  for (double& w : weights) w = sum > 0 ? w / sum : 1.0 / weights.size();
+  return weights;
+}
+
+double HoldoutFraction(const v1::JobSpec& spec) {
+  if (!IsEnsemble(spec) || !FixedEnsembleWeights(spec).empty()) return 0;
+  const float f = spec.model().ensemble().holdout_fraction();
+  return f == 0 ? 0.1 : f;
+}
+
 absl::StatusOr<std::vector<v1::TableDef>> ModelTables(const v1::JobSpec& spec) {
+  std::vector<v1::TableDef> tables;
+  if (IsEnsemble(spec)) {
+    absl::StatusOr<std::vector<std::vector<int64_t>>> members =
+        MemberLayerSizes(spec);
+    if (!members.ok()) return members.status();
+    for (size_t i = 0; i < members->size(); ++i) {
+      AddDenseLayers(spec, (*members)[i], MemberSeed(spec, i),
+                     static_cast<int64_t>(tables.size()),
+                     absl::StrCat("member", i, "/"), &tables);
+    }
+    return tables;
+  }
   absl::StatusOr<std::vector<int64_t>> sizes = LayerSizes(spec);
   if (!sizes.ok()) return sizes.status();
-  std::vector<v1::TableDef> tables;
   if (!IsSparseModel(spec.model().type())) {
-    AddDenseLayers(spec, *sizes, &tables);
+    AddDenseLayers(spec, *sizes, spec.training().seed(), 0, "", &tables);
     const int copies = ModelCopies(spec);
     if (copies == 1) return tables;
     // One copy per rank, each seeded as the single copy is, so that every
@@ -192,7 +273,7 @@ absl::StatusOr<std::vector<v1::TableDef>> ModelTables(const v1::JobSpec& spec) {
   bias.add_shape(1);
   bias.set_size(1);
   bias.mutable_init()->set_kind(v1::Initializer::ZEROS);
-  AddDenseLayers(spec, *sizes, &tables);
+  AddDenseLayers(spec, *sizes, spec.training().seed(), 0, "", &tables);
   return tables;
 }
 

@@ -44,6 +44,30 @@ absl::StatusOr<SparseModelShape> SparseShapeOf(const v1::JobSpec& spec);
 // for SPARSE_LR.
 absl::StatusOr<std::vector<int64_t>> LayerSizes(const v1::JobSpec& spec);
 
+// Ensembles (ModelSpec.ensemble with members): several dense models of
+// model.type in one job, each with tables of its own.
+bool IsEnsemble(const v1::JobSpec& spec);
+
+// Each member's dense layer widths, as LayerSizes gives them for a single
+// model: a member's hidden_sizes, or model.hiddenSizes when it has none.
+// Not an ensemble: LayerSizes(spec) as the only member. InvalidArgument
+// naming the field for an ensemble of another model type or dataset.
+absl::StatusOr<std::vector<std::vector<int64_t>>> MemberLayerSizes(
+    const v1::JobSpec& spec);
+
+// The seed of member `member`'s initialisation: its own, else
+// training.seed + member (so member 0 starts as the single model would).
+uint64_t MemberSeed(const v1::JobSpec& spec, int member);
+
+// The members' fixed weights normalised to sum to 1; empty when they are
+// to be fitted (no member has a weight).
+std::vector<double> FixedEnsembleWeights(const v1::JobSpec& spec);
+
+// The share of the training split held out of training to fit an
+// ensemble's weights on: holdout_fraction with its default resolved; 0 for
+// fixed weights and for a single model.
+double HoldoutFraction(const v1::JobSpec& spec);
+
 // The model's tables in flat-buffer order. Dense models: for each layer l,
 // "layer<l>.weight" [in, out] then "layer<l>.bias" [out]. Weights and biases
 // start uniform in +-1/sqrt(in) (PyTorch's nn.Linear default), seeded from
@@ -54,15 +78,19 @@ absl::StatusOr<std::vector<int64_t>> LayerSizes(const v1::JobSpec& spec);
 // dense "bias" (1 value, zero), then for WIDE_DEEP the deep layers as above.
 // The worker's dense flat buffer holds the DENSE tables only, in this order.
 //
+// Ensembles: member i's layers as above, named "member<i>/layer<l>.weight"
+// and ".bias", seeded from MemberSeed(spec, i) and counted from the member's
+// first table; members in order.
+//
 // A dense model with training.averaging.mixing has ModelCopies(spec) copies
 // of its tables, one per rank, in rank order, each name prefixed with
 // "rank<r>/" (e.g. "rank1/layer0.weight") and each initialised as the single
 // copy would be.
+absl::StatusOr<std::vector<v1::TableDef>> ModelTables(const v1::JobSpec& spec);
+
 // Copies of the model's tables: cluster.num_workers with a mixing matrix,
 // else 1.
 int ModelCopies(const v1::JobSpec& spec);
-
-absl::StatusOr<std::vector<v1::TableDef>> ModelTables(const v1::JobSpec& spec);
 
 }  // namespace ps
 

@@ -65,6 +65,64 @@ TEST(ModelLayoutTest, UnknownModelIsInvalidArgument) {
   EXPECT_NE(tables.status().message().find("model.type"), std::string::npos);
 }
 
+v1::JobSpec EnsembleSpec() {
+  v1::JobSpec spec = MlpSpec();
+  spec.mutable_training()->set_seed(7);
+  v1::EnsembleSpec* e = spec.mutable_model()->mutable_ensemble();
+  e->add_members();  // hidden 256, seed 7
+  e->add_members()->add_hidden_sizes(32);
+  e->add_members()->set_seed(99);
+  return spec;
+}
+
+TEST(ModelLayoutTest, EnsembleMembersHaveOwnPrefixedTables) {
+  absl::StatusOr<std::vector<v1::TableDef>> tables =
+      ModelTables(EnsembleSpec());
+  ASSERT_TRUE(tables.ok()) << tables.status();
+  ASSERT_EQ(tables->size(), 12u);
+  EXPECT_EQ((*tables)[0].name(), "member0/layer0.weight");
+  EXPECT_EQ((*tables)[4].name(), "member1/layer0.weight");
+  EXPECT_EQ((*tables)[4].size(), 784 * 32);
+  EXPECT_EQ((*tables)[11].name(), "member2/layer1.bias");
+  EXPECT_EQ((*tables)[8].size(), 784 * 256);
+}
+
+TEST(ModelLayoutTest, EnsembleMemberZeroStartsAsTheSingleModel) {
+  v1::JobSpec single = MlpSpec();
+  single.mutable_training()->set_seed(7);
+  absl::StatusOr<std::vector<v1::TableDef>> plain = ModelTables(single);
+  absl::StatusOr<std::vector<v1::TableDef>> tables =
+      ModelTables(EnsembleSpec());
+  ASSERT_TRUE(plain.ok() && tables.ok());
+  for (int t = 0; t < 4; ++t) {
+    EXPECT_EQ((*tables)[t].init().seed(), (*plain)[t].init().seed());
+  }
+  // Member 1 is seeded with 8 and member 2 with its own 99.
+  EXPECT_EQ((*tables)[4].init().seed(), 8u * 1000003 + 1);
+  EXPECT_EQ((*tables)[8].init().seed(), 99u * 1000003 + 1);
+}
+
+TEST(ModelLayoutTest, FixedEnsembleWeightsAreNormalised) {
+  v1::JobSpec spec = EnsembleSpec();
+  EXPECT_TRUE(FixedEnsembleWeights(spec).empty());
+  EXPECT_DOUBLE_EQ(HoldoutFraction(spec), 0.1);
+  for (int i = 0; i < 3; ++i) {
+    spec.mutable_model()->mutable_ensemble()->mutable_members(i)->set_weight(i +
+                                                                             1);
+  }
+  EXPECT_EQ(FixedEnsembleWeights(spec),
+            (std::vector<double>{1.0 / 6, 2.0 / 6, 3.0 / 6}));
+  EXPECT_EQ(HoldoutFraction(spec), 0);
+}
+
+TEST(ModelLayoutTest, EnsembleOfSparseModelsIsInvalidArgument) {
+  v1::JobSpec spec = EnsembleSpec();
+  spec.mutable_model()->set_type(v1::SPARSE_LR);
+  absl::Status s = ModelTables(spec).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("model.ensemble"), std::string::npos) << s;
+}
+
 v1::JobSpec WideDeepSpec() {
   v1::JobSpec spec;
   spec.mutable_model()->set_type(v1::WIDE_DEEP);

@@ -67,6 +67,39 @@ void CombineRounds(const std::vector<v1::CompleteTaskRequest>& by_rank,
   }
 }
 
+// An ensemble's members over the union of the ranks' test shards: correct
+// counts and loss sums add up; the weights are the first reporting rank's
+// (every rank fits the same ones on the same held-out rows).
+void CombineMembers(const std::vector<v1::CompleteTaskRequest>& by_rank,
+                    v1::JobResult* result) {
+  struct Sums {
+    int64_t correct = 0;
+    double loss = 0;
+    double weight = -1;
+  };
+  std::vector<Sums> sums;
+  for (const v1::CompleteTaskRequest& r : by_rank) {
+    if (sums.size() < static_cast<size_t>(r.members_size())) {
+      sums.resize(r.members_size());
+    }
+    for (int i = 0; i < r.members_size(); ++i) {
+      sums[i].correct += r.members(i).test_correct();
+      sums[i].loss += r.members(i).test_loss_sum();
+      if (sums[i].weight < 0) sums[i].weight = r.members(i).weight();
+    }
+  }
+  const int64_t examples = result->test_examples();
+  for (size_t i = 0; i < sums.size(); ++i) {
+    v1::MemberResult* m = result->add_members();
+    m->set_index(static_cast<int>(i));
+    m->set_weight(std::max(0.0, sums[i].weight));
+    if (examples > 0) {
+      m->set_test_accuracy(static_cast<double>(sums[i].correct) / examples);
+      m->set_test_loss(sums[i].loss / examples);
+    }
+  }
+}
+
 }  // namespace
 
 v1::JobResult CombineEvaluations(
@@ -101,6 +134,7 @@ v1::JobResult CombineEvaluations(
     result.set_test_loss(loss / result.test_examples());
   }
   CombineRounds(by_rank, &result);
+  CombineMembers(by_rank, &result);
   return result;
 }
 

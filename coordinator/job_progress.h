@@ -15,7 +15,8 @@ v1::JobProgress AggregateProgress(
     const std::vector<v1::ReportProgressRequest>& by_rank, int batch_size);
 
 // Accuracy and mean loss over the union of the ranks' test shards; for a
-// federated job also per round (JobResult.rounds, ascending by round).
+// federated job also per round (JobResult.rounds, ascending by round); for
+// an ensemble also each member's (JobResult.members), by member index.
 v1::JobResult CombineEvaluations(
     const std::vector<v1::CompleteTaskRequest>& by_rank);
 

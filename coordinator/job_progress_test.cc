@@ -51,6 +51,45 @@ TEST(JobProgressTest, CombinesEvaluationsOverAllRanks) {
   EXPECT_DOUBLE_EQ(r.test_loss(), 0.08);
 }
 
+v1::MemberEvaluation Member(int64_t correct, double loss, double weight) {
+  v1::MemberEvaluation m;
+  m.set_test_correct(correct);
+  m.set_test_loss_sum(loss);
+  m.set_weight(weight);
+  return m;
+}
+
+// Each member's figures add up over the ranks' test shards like the
+// ensemble's own.
+TEST(CombineEvaluationsTest, SumsEachEnsembleMemberOverRanks) {
+  v1::CompleteTaskRequest a, b;
+  a.set_test_examples(600);
+  a.set_test_correct(540);
+  b.set_test_examples(400);
+  b.set_test_correct(350);
+  *a.add_members() = Member(500, 60, 0.25);
+  *a.add_members() = Member(530, 30, 0.75);
+  *b.add_members() = Member(300, 40, 0.25);
+  *b.add_members() = Member(340, 20, 0.75);
+  v1::JobResult r = CombineEvaluations({a, b});
+  EXPECT_DOUBLE_EQ(r.test_accuracy(), 0.89);
+  ASSERT_EQ(r.members_size(), 2);
+  EXPECT_EQ(r.members(0).index(), 0);
+  EXPECT_DOUBLE_EQ(r.members(0).test_accuracy(), 0.8);
+  EXPECT_DOUBLE_EQ(r.members(0).test_loss(), 0.1);
+  EXPECT_DOUBLE_EQ(r.members(0).weight(), 0.25);
+  EXPECT_EQ(r.members(1).index(), 1);
+  EXPECT_DOUBLE_EQ(r.members(1).test_accuracy(), 0.87);
+  EXPECT_DOUBLE_EQ(r.members(1).test_loss(), 0.05);
+  EXPECT_DOUBLE_EQ(r.members(1).weight(), 0.75);
+}
+
+TEST(CombineEvaluationsTest, SingleModelHasNoMembers) {
+  v1::CompleteTaskRequest a;
+  a.set_test_examples(10);
+  EXPECT_EQ(CombineEvaluations({a}).members_size(), 0);
+}
+
 TEST(CombineEvaluationsTest, MergesScoreHistogramsIntoOneAuc) {
   // Rank 0 holds the positives, rank 1 the negatives: only the merged
   // histograms can rank them against each other.

@@ -60,6 +60,16 @@ absl::Status ValidateEvaluation(const v1::CompleteTaskRequest& request) {
           "at most 4096 clients"));
     }
   }
+  for (int i = 0; i < request.members_size(); ++i) {
+    const v1::MemberEvaluation& m = request.members(i);
+    if (m.test_correct() < 0 || m.test_correct() > request.test_examples() ||
+        !(m.weight() >= 0 && m.weight() <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "members[", i, "]: test_correct ", m.test_correct(), ", weight ",
+          m.weight(), "; allowed: 0 <= correct <= test_examples ",
+          request.test_examples(), ", weight in [0, 1]"));
+    }
+  }
   for (int b = 0; b < request.score_hist_pos_size(); ++b) {
     if (request.score_hist_pos(b) < 0 || request.score_hist_neg(b) < 0) {
       return absl::InvalidArgumentError(absl::StrCat(

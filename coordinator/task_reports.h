@@ -28,8 +28,10 @@ absl::Status CheckRunningRank(const v1::Job& job, int rank,
 
 // Whether a successful rank's evaluation is well formed: 0 <= test_correct
 // <= test_examples, and score histograms both empty or both of kAucBins
-// non-negative counts, and per-round evaluations (at most 1000, rounds in
-// [1, 1000], 0 <= correct <= examples). INVALID_ARGUMENT naming the field
+// non-negative counts, per-round evaluations (at most 1000, rounds in
+// [1, 1000], 0 <= correct <= examples), and an ensemble member's
+// 0 <= test_correct <= test_examples and weight in [0, 1]. INVALID_ARGUMENT
+// naming the field
 // otherwise.
 absl::Status ValidateEvaluation(const v1::CompleteTaskRequest& request);
 

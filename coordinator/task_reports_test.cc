@@ -144,5 +144,21 @@ TEST(TaskReportsTest, RestoreOfMismatchedListsSizesThemByRank) {
   EXPECT_EQ(back.ReportedStep(1), 0);
 }
 
+TEST(ValidateEvaluationTest, EnsembleMembersMustBeConsistent) {
+  v1::CompleteTaskRequest c = Done(0, 10, 5);
+  v1::MemberEvaluation* m = c.add_members();
+  m->set_test_correct(10);
+  m->set_weight(0.5);
+  EXPECT_TRUE(ValidateEvaluation(c).ok());
+  m->set_test_correct(11);
+  EXPECT_EQ(ValidateEvaluation(c).code(), absl::StatusCode::kInvalidArgument);
+  m->set_test_correct(1);
+  m->set_weight(1.5);
+  absl::Status s = ValidateEvaluation(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("members[0]"), std::string::npos) << s;
+}
+
+
 }  // namespace
 }  // namespace ps::coordinator

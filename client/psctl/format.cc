@@ -94,6 +94,33 @@ std::string RoundLines(const v1::JobResult& r) {
   return out;
 }
 
+namespace {
+
+// An ensemble's members, one line each: what the member is and its own test
+// figures, under the result line (which is the weighted ensemble's).
+std::string MemberLines(const v1::Job& job) {
+  const auto& members = job.spec().model().ensemble().members();
+  absl::StatusOr<std::vector<std::vector<int64_t>>> sizes =
+      MemberLayerSizes(job.spec());
+  std::string out;
+  for (const v1::MemberResult& m : job.result().members()) {
+    std::string what;
+    if (sizes.ok() && m.index() >= 0 && m.index() < members.size()) {
+      const std::vector<int64_t>& s = (*sizes)[m.index()];
+      what = absl::StrCat("  (", absl::StrJoin(s, "-"), ", seed ",
+                          MemberSeed(job.spec(), m.index()), ")");
+    }
+    absl::StrAppendFormat(&out,
+                          "          member %d: test accuracy %.2f%%  test "
+                          "loss %.4f  weight %.3f%s\n",
+                          m.index(), 100 * m.test_accuracy(), m.test_loss(),
+                          m.weight(), what);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string JobDetails(const v1::Job& job) {
   std::string out =
       absl::StrCat("job:      ", job.id(), " (", job.spec().name(), ")\n",
@@ -142,6 +169,7 @@ std::string JobDetails(const v1::Job& job) {
                             "(%d test examples)  trained in %.1f s\n",
                             100 * r.test_accuracy(), r.test_loss(),
                             r.test_examples(), r.train_seconds());
+      absl::StrAppend(&out, MemberLines(job));
     }
     if (r.train_examples_per_sec() > 0) {
       absl::StrAppendFormat(&out,

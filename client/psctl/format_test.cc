@@ -114,6 +114,32 @@ TEST(FormatTest, TablesShowSparseRowsAndSkipRangesHeldElsewhere) {
   EXPECT_EQ(TablesTable({a}, "job-2").find("wide"), std::string::npos);
 }
 
+TEST(FormatTest, EnsembleResultShowsEveryMember) {
+  v1::Job job;
+  job.set_id("job-1");
+  job.set_state(v1::SUCCEEDED);
+  v1::ModelSpec* model = job.mutable_spec()->mutable_model();
+  model->set_type(v1::MLP);
+  job.mutable_spec()->mutable_data()->set_dataset(v1::FASHION_MNIST);
+  job.mutable_spec()->mutable_training()->set_seed(7);
+  model->mutable_ensemble()->add_members()->add_hidden_sizes(64);
+  model->mutable_ensemble()->add_members()->add_hidden_sizes(32);
+  job.mutable_result()->set_test_accuracy(0.8712);
+  for (int i = 0; i < 2; ++i) {
+    v1::MemberResult* m = job.mutable_result()->add_members();
+    m->set_index(i);
+    m->set_test_accuracy(0.85 + i * 0.01);
+    m->set_test_loss(0.4);
+    m->set_weight(i == 0 ? 0.25 : 0.75);
+  }
+  const std::string out = JobDetails(job);
+  EXPECT_THAT(out, HasSubstr("test accuracy 87.12%"));
+  EXPECT_THAT(out, HasSubstr("member 0: test accuracy 85.00%  test loss "
+                             "0.4000  weight 0.250  (784-64-10, seed 7)"));
+  EXPECT_THAT(out, HasSubstr("member 1: test accuracy 86.00%"));
+  EXPECT_THAT(out, HasSubstr("weight 0.750  (784-32-10, seed 8)"));
+}
+
 TEST(FormatTest, SparseModelResultShowsAuc) {
   v1::Job job;
   job.set_id("job-1");

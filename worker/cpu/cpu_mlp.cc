@@ -1,5 +1,6 @@
 #include "worker/cpu/cpu_mlp.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -35,6 +36,18 @@ class CpuMlp final : public BasicModel<T> {
     return absl::OkStatus();
   }
 
+  absl::Status Logits(const T* params, const BasicBatch<T>& batch,
+                      T* logits) override {
+    if (params == nullptr || batch.x == nullptr || logits == nullptr) {
+      return absl::InvalidArgumentError(
+          "params, batch.x and logits must all be non-null");
+    }
+    if (absl::Status s = CheckShape(batch); !s.ok()) return s;
+    const T* out = stack_.Forward(params, batch.x, batch.rows);
+    std::copy_n(out, batch.rows * stack_.outputs(), logits);
+    return absl::OkStatus();
+  }
+
  private:
   absl::Status CheckArgs(const T* params, const BasicBatch<T>& batch,
                          const BatchStats* stats) const {
@@ -43,18 +56,18 @@ class CpuMlp final : public BasicModel<T> {
       return absl::InvalidArgumentError(
           "params, stats, batch.x and batch.y must all be non-null");
     }
+    if (absl::Status s = CheckShape(batch); !s.ok()) return s;
+    return CheckLabels("batch.y", batch.y, batch.rows, Head::kSoftmax,
+                       stack_.outputs());
+  }
+
+  absl::Status CheckShape(const BasicBatch<T>& batch) const {
     const int64_t inputs = stack_.layer_sizes().front();
     if (batch.dim != inputs) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "batch.dim is %d, expected layer_sizes[0] = %d", batch.dim, inputs));
     }
-    if (absl::Status s =
-            CheckBatchRows("batch.rows", batch.rows, stack_.max_rows());
-        !s.ok()) {
-      return s;
-    }
-    return CheckLabels("batch.y", batch.y, batch.rows, Head::kSoftmax,
-                       stack_.outputs());
+    return CheckBatchRows("batch.rows", batch.rows, stack_.max_rows());
   }
 
   CpuDenseStack<T> stack_;

@@ -207,6 +207,38 @@ TEST(CpuMlpTest, EvaluateMatchesForwardBackwardStats) {
   EXPECT_EQ(trained.count, 2 * kRows);
 }
 
+// The logits' softmax cross-entropy is the loss Evaluate reports, and
+// labels are not needed.
+TEST(CpuMlpTest, LogitsGiveEvaluatesLoss) {
+  constexpr int kRows = 5, kClasses = 4;
+  std::mt19937 rng(2);
+  std::unique_ptr<Model> model = MakeMlp({6, 8, kClasses}, 8);
+  const std::vector<float> params =
+      UniformVector(model->num_params(), 1.0f, rng);
+  const std::vector<float> x = UniformVector(kRows * 6, 1.0f, rng);
+  const std::vector<int32_t> y = RandomLabels(kRows, kClasses, rng);
+  std::vector<float> logits(kRows * kClasses);
+  ASSERT_TRUE(
+      model->Logits(params.data(), {x.data(), nullptr, kRows, 6}, logits.data())
+          .ok());
+  double loss = 0;
+  for (int r = 0; r < kRows; ++r) {
+    double sum = 0;
+    for (int c = 0; c < kClasses; ++c)
+      sum += std::exp(logits[r * kClasses + c]);
+    loss += std::log(sum) - logits[r * kClasses + y[r]];
+  }
+  BatchStats stats;
+  ASSERT_TRUE(
+      model->Evaluate(params.data(), {x.data(), y.data(), kRows, 6}, &stats)
+          .ok());
+  EXPECT_NEAR(loss, stats.loss_sum, 1e-4);
+  EXPECT_EQ(
+      model->Logits(params.data(), {x.data(), nullptr, kRows, 5}, logits.data())
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
 TEST(CpuMlpTest, HugeLogitsGiveFiniteLoss) {
   std::unique_ptr<Model> model = MakeMlp({2, 3}, 1);
   // Logits are {1e4, -1e4, 0}: exp() of them unshifted would overflow.

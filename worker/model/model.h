@@ -76,6 +76,16 @@ class BasicModel {
   // count to *stats. Gives the same loss as ForwardBackward for equal inputs.
   virtual absl::Status Evaluate(const T* params, const BasicBatch<T>& batch,
                                 BatchStats* stats) = 0;
+
+  // Forward pass only: writes the batch's logits, rows x classes row-major,
+  // to `logits` (the softmax of a row is its class probabilities). Reads
+  // no labels: batch.y may be null. An ensemble mixes its members'
+  // probabilities from these. The default, for backends that do not
+  // offer it (CUDA), returns Unimplemented.
+  virtual absl::Status Logits(const T* /*params*/,
+                              const BasicBatch<T>& /*batch*/, T* /*logits*/) {
+    return absl::UnimplementedError("this backend does not return logits");
+  }
 };
 
 using Batch = BasicBatch<float>;

@@ -15,6 +15,7 @@
 #include "worker/model/flights_model.h"
 #include "worker/task/learning_modes.h"
 #include "worker/train/local_sgd.h"
+#include "worker/task/ensemble_task.h"
 #include "worker/train/sparse_trainer.h"
 #include "worker/train/trainer.h"
 
@@ -242,33 +243,53 @@ absl::Status TrainAndEvaluateSparse(const TaskContext& ctx,
       done);
 }
 
-// This rank's shards of Fashion-MNIST, standardised.
+// This rank's shards of Fashion-MNIST, standardised, and an ensemble's
+// held-out training rows (ensemble_task.h).
 struct MnistShards {
   Examples train;
   Examples test;
+  Examples holdout;
 };
 
 absl::StatusOr<MnistShards> LoadMnistShards(const v1::Task& task) {
   const std::string& dir = task.spec().data().dir();
-  absl::StatusOr<Examples> train = LoadTrainShard(task);
-  if (!train.ok()) return train.status();
+  MnistShards out;
+  if (IsEnsemble(task.spec())) {
+    absl::StatusOr<TrainingShard> train =
+        LoadTrainingShard(dir, task.spec(), task.rank(), task.num_workers());
+    if (!train.ok()) return train.status();
+    out.train = std::move(train->train);
+    out.holdout = std::move(train->holdout);
+  } else {
+    absl::StatusOr<Examples> train = LoadTrainShard(task);
+    if (!train.ok()) return train.status();
+    out.train = *std::move(train);
+  }
   absl::StatusOr<Examples> test =
       LoadFashionMnist(dir, Split::kTest, task.rank(), task.num_workers());
   if (!test.ok()) return test.status();
-  Standardize(kFashionMnistMean, kFashionMnistStd, &*train);
-  Standardize(kFashionMnistMean, kFashionMnistStd, &*test);
-  return MnistShards{*std::move(train), *std::move(test)};
+  out.test = *std::move(test);
+  Standardize(kFashionMnistMean, kFashionMnistStd, &out.train);
+  Standardize(kFashionMnistMean, kFashionMnistStd, &out.holdout);
+  Standardize(kFashionMnistMean, kFashionMnistStd, &out.test);
+  return out;
 }
 
 // Pulls the parameters at `clock` (the mean of the `copies` copies of a
-// mixing job) and evaluates them on `test` into *done.
-absl::Status EvaluateDense(const Examples& test, int64_t clock, int copies,
-                           Model* model, ParamStore* store,
-                           v1::CompleteTaskRequest* done) {
+// mixing job) and evaluates them on the test shard into *done (an ensemble:
+// its members and their mixture).
+absl::Status EvaluateDense(const v1::JobSpec& spec, const MnistShards& data,
+                           int64_t clock, int copies, Model* model,
+                           ParamStore* store, v1::CompleteTaskRequest* done) {
   std::vector<float> params(model->num_params());
   absl::Status final_pull =
       PullModel(store, clock, copies, model->num_params(), params.data());
   if (!final_pull.ok()) return final_pull;
+  if (IsEnsemble(spec)) {
+    return EvaluateEnsemble(spec, params.data(), data.holdout, data.test,
+                            kEvalBatch, done);
+  }
+  const Examples& test = data.test;
   absl::StatusOr<BatchStats> eval =
       Evaluate(test, kEvalBatch, params.data(), model);
   if (!eval.ok()) return eval.status();
@@ -293,9 +314,10 @@ absl::Status TrainAndEvaluateDense(const TaskContext& ctx,
         "model input size ", sizes->front(), " does not match the data's ",
         data->train.dim, " features"));
   }
+  const int64_t max_rows = std::max(spec.training().batch_size(), kEvalBatch);
   absl::StatusOr<std::unique_ptr<Model>> model =
-      CreateModel(*sizes, std::max(spec.training().batch_size(), kEvalBatch),
-                  ctx.options.compute);
+      IsEnsemble(spec) ? CreateEnsemble(spec, max_rows, ctx.options.compute)
+                       : CreateModel(*sizes, max_rows, ctx.options.compute);
   if (!model.ok()) return model.status();
   const int copies = DenseCopies(task);
   absl::StatusOr<std::unique_ptr<ParamStore>> store = ctx.stores.ConnectDense(
@@ -310,12 +332,16 @@ absl::Status TrainAndEvaluateDense(const TaskContext& ctx,
       ctx, topt, data->train.count,
       DenseFinalClock(task, topt, data->train.count),
       [&](ProgressSink* sink) {
+        if (IsEnsemble(spec)) {
+          return TrainEnsemble(topt, spec, data->train, model->get(),
+                               store->get(), sink, ctx.cancelled);
+        }
         return TrainDense(task, topt, data->train, data->test, kEvalBatch,
                           model->get(), store->get(), sink, ctx.cancelled,
                           done);
       },
       [&](int64_t clock) {
-        return EvaluateDense(data->test, clock, copies, model->get(),
+        return EvaluateDense(spec, *data, clock, copies, model->get(),
                              store->get(), done);
       },
       done);

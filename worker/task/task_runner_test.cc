@@ -224,5 +224,26 @@ TEST_F(TaskRunnerTest, JobEndedAtTheCoordinatorReportsNothing) {
   EXPECT_TRUE(coordinator_.completed().empty());
 }
 
+TEST_F(TaskRunnerTest, EnsembleTaskReportsEveryMemberAndTheMixture) {
+  v1::Task task = MnistTask("ensemble");
+  v1::EnsembleSpec* e =
+      task.mutable_spec()->mutable_model()->mutable_ensemble();
+  e->add_members();
+  e->add_members()->set_seed(11);
+  e->set_holdout_fraction(0.2f);
+  ASSERT_TRUE(Run(task).ok());
+  ASSERT_EQ(coordinator_.completed().size(), 1u);
+  const v1::CompleteTaskRequest done = coordinator_.completed()[0];
+  EXPECT_FALSE(done.failed()) << done.reason();
+  EXPECT_EQ(done.train_examples(), 160);  // 40 of 200 held out
+  EXPECT_EQ(done.test_examples(), 100);
+  ASSERT_EQ(done.members_size(), 2);
+  EXPECT_NEAR(done.members(0).weight() + done.members(1).weight(), 1.0, 1e-9);
+  for (const v1::MemberEvaluation& m : done.members()) {
+    EXPECT_GT(m.test_correct(), 50);
+  }
+}
+
+
 }  // namespace
 }  // namespace ps::worker
