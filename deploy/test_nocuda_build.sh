@@ -39,7 +39,16 @@ bzl() { bazel --output_base="$OUTPUT_BASE" "$@"; }
 trap 'bzl shutdown >/dev/null 2>&1 || true' EXIT
 
 targets=("$@")
-((${#targets[@]})) || targets=(//...)
+if ((${#targets[@]} == 0)); then
+  # //... by its top-level folders: the workspace's bazel-* links lead into
+  # the usual output base, which this output base would read as packages.
+  targets=(//:all)
+  for dir in */; do
+    dir=${dir%/}
+    [[ $dir != bazel-* && ! -L $dir ]] || continue
+    [[ -n $(find "$dir" -name BUILD -print -quit) ]] && targets+=("//$dir/...")
+  done
+fi
 bzl test --disk_cache="$DISK_CACHE" "${targets[@]}"
 bzl build --disk_cache="$DISK_CACHE" //worker:ps_worker
 
