@@ -104,27 +104,40 @@ void EncodeTopK(const CodecOptions& options, const float* values,
   PutU32(static_cast<uint32_t>(count), out);
   PutU32(static_cast<uint32_t>(k), out);
   if (k == 0) return;
-  // The k-th largest magnitude, by selection on a copy; then one pass in
-  // index order takes every value above it and, of those equal to it, the
-  // first ones (so ties go by index and the choice is deterministic), with
-  // indexes ascending as they come.
-  std::vector<float> magnitudes(count);
-  for (int64_t i = 0; i < count; ++i) magnitudes[i] = Magnitude(values[i]);
-  std::vector<float> scratch = magnitudes;
-  std::nth_element(scratch.begin(), scratch.begin() + (k - 1), scratch.end(),
-                   std::greater<float>());
-  const float threshold = scratch[k - 1];
+  // The k-th largest magnitude by radix selection on the magnitudes' bits
+  // (for floats >= 0, and infinity, the bits order as the values do): a
+  // histogram of the top 16 bits finds the bucket that holds it, and a
+  // selection among that bucket's few values the exact one. Then one pass
+  // in index order takes every value above it and, of those equal to it,
+  // the first ones (ties by index: deterministic), indexes ascending.
+  std::vector<uint32_t> keys(count);
+  std::vector<uint32_t> histogram(1 << 16, 0);
+  for (int64_t i = 0; i < count; ++i) {
+    keys[i] = BitsOf(Magnitude(values[i]));
+    ++histogram[keys[i] >> 16];
+  }
   int64_t above = 0;
-  for (float m : magnitudes) above += m > threshold;
-  int64_t ties = k - above;
+  uint32_t bucket = (1 << 16) - 1;
+  while (above + histogram[bucket] < k) above += histogram[bucket--];
+  std::vector<uint32_t> low;
+  low.reserve(histogram[bucket]);
+  for (uint32_t key : keys) {
+    if ((key >> 16) == bucket) low.push_back(key & 0xffffu);
+  }
+  const int64_t rank = k - above;  // 1-based, within the bucket
+  std::nth_element(low.begin(), low.begin() + (rank - 1), low.end(),
+                   std::greater<uint32_t>());
+  const uint32_t threshold = (bucket << 16) | low[rank - 1];
+  int64_t ties = k;
+  for (uint32_t key : keys) ties -= key > threshold;
   const size_t at = out->size();
   out->resize(at + k * 8);
   char* index = out->data() + at;
   char* value = index + k * 4;
   int64_t taken = 0;
   for (int64_t i = 0; i < count && taken < k; ++i) {
-    const bool take = magnitudes[i] > threshold ||
-                      (magnitudes[i] == threshold && ties-- > 0);
+    const bool take =
+        keys[i] > threshold || (keys[i] == threshold && ties-- > 0);
     if (!take) continue;
     const uint32_t i32 = static_cast<uint32_t>(i);
     std::memcpy(index + taken * 4, &i32, 4);
