@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "common/subprocess.h"
 #include "gtest/gtest.h"
@@ -26,6 +28,10 @@ class TestbedTest : public ::testing::Test {
   int Transfer(int64_t bytes, absl::Duration timeout) {
     const std::string log = absl::StrCat(std::getenv("TEST_TMPDIR"), "/rx",
                                          ++transfers_, ".log");
+    // A log of the same name from an earlier test of this process would
+    // already hold "listening" (Subprocess appends): the sender would then
+    // race the receiver's start and find no listener.
+    std::filesystem::remove(log);
     auto receiver = Subprocess::Start(
         bed_->InHost(1, {"/usr/bin/python3", "-c",
                          "import socket\n"
