@@ -7,7 +7,8 @@
 // and sends all of them at once, spread over several connections per server.
 // The plan for a list of refs is kept, so repeating a call with the same refs
 // (a training loop) skips routing and reuses request headers. Dense push
-// values are sent from the caller's buffer without a copy. Sparse keys are
+// values are sent from the caller's buffer without a copy, unless
+// PsClientOptions::compression encodes them. Sparse keys are
 // routed per call (they change every step): each key goes to the server of
 // its virtual partition, and one call sends at most one request per server
 // for its sparse rows (more when they exceed chunk_bytes), concurrently with
