@@ -30,18 +30,6 @@ class CheckpointTest : public ClusterTest {
     return spec;
   }
 
-  std::vector<float> TrainedParams(const v1::Job& job, const std::string& tag) {
-    const std::string path = absl::StrCat(work_dir_, "/", job.id(), tag, ".psx");
-    EXPECT_TRUE(client::ExportJob(job, path).ok());
-    std::vector<float> out;
-    const auto tables = client::ReadExport(path);
-    EXPECT_TRUE(tables.ok()) << tables.status();
-    if (!tables.ok()) return out;
-    for (const auto& t : *tables) {
-      out.insert(out.end(), t.values.begin(), t.values.end());
-    }
-    return out;
-  }
 
   // Submits `spec`, waits for `step` steps, checkpoints, cancels; returns
   // the job (CANCELLED, with its checkpoint).

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "client/psctl/export.h"
 #include "common/job_state.h"
 #include "common/rpc.h"
 #include "common/status.h"
@@ -141,6 +142,20 @@ v1::Job ClusterTest::WaitFor(const std::string& id,
 
 v1::Job ClusterTest::WaitForEnd(const std::string& id, absl::Duration timeout) {
   return WaitFor(id, IsFinal, timeout);
+}
+
+std::vector<float> ClusterTest::TrainedParams(const v1::Job& job,
+                                              const std::string& tag) {
+  const std::string path = absl::StrCat(work_dir_, "/", job.id(), tag, ".psx");
+  EXPECT_TRUE(client::ExportJob(job, path).ok());
+  std::vector<float> out;
+  const auto tables = client::ReadExport(path);
+  EXPECT_TRUE(tables.ok()) << tables.status();
+  if (!tables.ok()) return out;
+  for (const auto& t : *tables) {
+    out.insert(out.end(), t.values.begin(), t.values.end());
+  }
+  return out;
 }
 
 }  // namespace ps::testing

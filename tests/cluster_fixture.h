@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "client/psctl/local_cluster.h"
 #include "gtest/gtest.h"
@@ -39,6 +40,11 @@ class ClusterTest : public ::testing::Test {
                   const std::function<bool(const v1::Job&)>& done,
                   absl::Duration timeout);
   v1::Job WaitForEnd(const std::string& id, absl::Duration timeout);
+  // A finished job's tables, exported (to work_dir_/<id><tag>.psx) and read
+  // back, concatenated in export order; empty (and the test failed) when the
+  // export cannot be read.
+  std::vector<float> TrainedParams(const v1::Job& job,
+                                   const std::string& tag = "");
 
   // The coordinator's --state_dir when set before StartCluster; empty: the
   // coordinator keeps its state in memory.

@@ -74,18 +74,6 @@ std::vector<float> UnionBatchSgd(const v1::JobSpec& spec, int workers) {
 
 class ConsistencyTest : public ClusterTest {
  protected:
-  std::vector<float> TrainedParams(const v1::Job& job) {
-    const std::string path = work_dir_ + "/" + job.id() + ".psx";
-    EXPECT_TRUE(client::ExportJob(job, path).ok());
-    std::vector<float> out;
-    const auto tables = client::ReadExport(path);
-    EXPECT_TRUE(tables.ok()) << tables.status();
-    for (const auto& t : *tables) {
-      out.insert(out.end(), t.values.begin(), t.values.end());
-    }
-    return out;
-  }
-
   // Runs a 2-worker job while worker 0 is repeatedly frozen (SIGSTOP) for
   // 200 ms: a genuinely slow worker, with no hook in the product. Returns the
   // job and the server's statistics for it.

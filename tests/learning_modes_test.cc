@@ -15,19 +15,6 @@ namespace {
 
 class LearningModesTest : public ClusterTest {
  protected:
-  // The job's trained tables, concatenated in export order.
-  std::vector<float> TrainedParams(const v1::Job& job) {
-    const std::string path = work_dir_ + "/" + job.id() + ".psx";
-    EXPECT_TRUE(client::ExportJob(job, path).ok());
-    std::vector<float> out;
-    const auto tables = client::ReadExport(path);
-    EXPECT_TRUE(tables.ok()) << tables.status();
-    for (const auto& t : *tables) {
-      out.insert(out.end(), t.values.begin(), t.values.end());
-    }
-    return out;
-  }
-
   v1::Job Run(const v1::JobSpec& spec) {
     v1::Job job = WaitForEnd(Submit(spec), absl::Seconds(120));
     EXPECT_EQ(job.state(), v1::SUCCEEDED) << job.reason();

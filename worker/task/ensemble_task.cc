@@ -94,19 +94,6 @@ absl::StatusOr<std::vector<double>> FitWeights(Members& m, const float* params,
   return FitMixtureWeights(label_log_probs);
 }
 
-// Copies rows order[first, first + rows) of `data` into x and y.
-Batch Gather(const Examples& data, const std::vector<int64_t>& order,
-             int64_t first, int64_t rows, std::vector<float>* x,
-             std::vector<int32_t>* y) {
-  for (int64_t i = 0; i < rows; ++i) {
-    const int64_t row = order[first + i];
-    std::copy_n(data.x.data() + row * data.dim, data.dim,
-                x->data() + i * data.dim);
-    (*y)[i] = data.y[row];
-  }
-  return Batch{x->data(), y->data(), rows, data.dim};
-}
-
 // Each member's epoch order and batch buffers.
 struct MemberData {
   uint64_t seed = 0;
@@ -197,7 +184,7 @@ absl::Status TrainEnsemble(const TrainerOptions& options,
           if (s == 0 || m.order.empty()) {  // a new epoch, or a resumed one
             m.order = EpochOrder(m.seed, options.rank, epoch, train.count);
           }
-          batches[i] = Gather(train, m.order, s * batch, rows, &m.x, &m.y);
+          batches[i] = GatherBatch(train, m.order, s * batch, rows, &m.x, &m.y);
         }
         absl::StatusOr<int64_t> staleness = store->Pull(params.data(), g);
         if (!staleness.ok()) return staleness.status();
