@@ -24,8 +24,9 @@ PACKAGES=(
   libopenblas-dev
   # data
   dataset-fashion-mnist
-  # benchmarks
-  iperf3
+  # benchmarks: iperf3 (the loopback anchor), valgrind (callgrind counts
+  # what metrics cost: bench/metrics_callgrind.sh)
+  iperf3 valgrind
   # the multi-host test bed: network namespaces, veth, bridge, tc
   iproute2
   # psctl plot draws curves with gnuplot
