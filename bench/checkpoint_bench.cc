@@ -1,14 +1,21 @@
 // Checkpoint write and restore throughput against the disk's own, in one
 // run: standalone ps_server daemons hold one dense table (SGD, so the
-// checkpoint is the model's size) split over --servers groups; each repeat
-//   disk:    one thread per server writes its share to a file (4 MiB
-//            writes, fsync) and reads it back after dropping it from the
-//            page cache (posix_fadvise DONTNEED);
+// checkpoint is the model's size) split over --servers groups, made once
+// (a training job's tables, checkpointed again and again); each repeat
+//   disk write: one thread per server writes its share to a file (4 MiB
+//            writes, fsync);
 //   write:   WriteCheckpoint on every group's primary at once (snapshot in
-//            memory, pushes held meanwhile: the pause; then write + fsync +
-//            rename);
-//   restore: the tables made anew, the files dropped from the page cache,
-//            LoadCheckpoint on every server at once (read, CRC, install).
+//            memory, pushes held meanwhile: the pause; then CRC, write +
+//            fsync + rename);
+//   disk read: a second job's tables made; the checkpoint's files dropped
+//            from the page cache and read, one thread each (4 MiB reads);
+//   restore: the files dropped again, LoadCheckpoint on every server at
+//            once (read, CRC, install), the second job dropped.
+// Dropping from the page cache: with --drop_caches (the default) and the
+// right to, sync and /proc/sys/vm/drop_caches (the whole machine's clean
+// cache: run it on a machine doing nothing else); otherwise, or where that
+// is refused, posix_fadvise(DONTNEED) on the files, which some VMs ignore
+// (the reads then come from memory). The table says which.
 // Prints a Markdown table of medians. Run from the repository root:
 //   bazel build -c opt //bench:checkpoint_bench //server:ps_server
 //   bazel-bin/bench/checkpoint_bench --model_bytes=1G --servers=2
@@ -41,6 +48,9 @@ ABSL_FLAG(int, repeats, 3, "measurements of each kind; the table gives medians")
 ABSL_FLAG(std::string, work_dir, "",
           "server logs and the files written (on the disk measured); empty: a "
           "new /tmp/ckpt-bench.XXXXXX, removed afterwards");
+ABSL_FLAG(bool, drop_caches, true,
+          "drop the page cache with /proc/sys/vm/drop_caches before each "
+          "read (needs root); else posix_fadvise(DONTNEED) on the files");
 
 namespace ps::bench {
 namespace {
@@ -68,11 +78,28 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-void DropFromCache(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return;
-  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  close(fd);
+// How the files were dropped from the page cache, for the table.
+std::string g_dropped_by = "posix_fadvise(DONTNEED)";
+
+void DropFromCache(const std::vector<std::string>& paths) {
+  if (absl::GetFlag(FLAGS_drop_caches)) {
+    sync();
+    const int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+    if (fd >= 0) {
+      const bool dropped = ::write(fd, "1", 1) == 1;
+      close(fd);
+      if (dropped) {
+        g_dropped_by = "/proc/sys/vm/drop_caches";
+        return;
+      }
+    }
+  }
+  for (const std::string& path : paths) {
+    const int fd = open(path.c_str(), O_RDONLY);
+    if (fd < 0) continue;
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+  }
 }
 
 // Runs body(i) for i in [0, n) on threads of their own; the wall seconds.
@@ -85,10 +112,22 @@ double Timed(int n, F body) {
   return absl::ToDoubleSeconds(absl::Now() - start);
 }
 
-// The disk alone: each thread writes `bytes` to its file and fsyncs, then
-// (after dropping it from the cache) reads it back. {write s, read s}.
-std::pair<double, double> DiskSeconds(const std::string& dir, int n,
-                                      int64_t bytes) {
+// Reads each of `paths` on a thread of its own in 4 MiB reads, after
+// dropping them from the page cache; the wall seconds.
+double ReadSeconds(const std::vector<std::string>& paths) {
+  DropFromCache(paths);
+  return Timed(static_cast<int>(paths.size()), [&](int i) {
+    std::vector<char> in(kBlock);
+    const int fd = open(paths[i].c_str(), O_RDONLY);
+    while (::read(fd, in.data(), kBlock) > 0) {
+    }
+    close(fd);
+  });
+}
+
+// The disk alone: each thread writes `bytes` to its file and fsyncs. The
+// wall seconds.
+double DiskWriteSeconds(const std::string& dir, int n, int64_t bytes) {
   std::vector<char> block(kBlock, 'x');
   auto path = [&](int i) { return absl::StrCat(dir, "/disk-", i); };
   const double write = Timed(n, [&](int i) {
@@ -99,16 +138,8 @@ std::pair<double, double> DiskSeconds(const std::string& dir, int n,
     fsync(fd);
     close(fd);
   });
-  for (int i = 0; i < n; ++i) DropFromCache(path(i));
-  const double read = Timed(n, [&](int i) {
-    std::vector<char> in(kBlock);
-    const int fd = open(path(i).c_str(), O_RDONLY);
-    while (::read(fd, in.data(), kBlock) > 0) {
-    }
-    close(fd);
-  });
   for (int i = 0; i < n; ++i) std::filesystem::remove(path(i));
-  return {write, read};
+  return write;
 }
 
 struct Row {
@@ -145,12 +176,11 @@ absl::Status Run() {
   if (!map.ok()) return map.status();
   PlaceReplicaGroups(1, &*map);
   const std::string job = "ckpt-bench";
+  const std::string restored = "ckpt-bench-restored";
+  if (absl::Status s = CreateTables(job, *map); !s.ok()) return s;
   Row row;
   for (int r = 0; r < absl::GetFlag(FLAGS_repeats); ++r) {
-    auto [dw, dr] = DiskSeconds(*dir, n, *bytes / n);
-    row.disk_write.push_back(dw);
-    row.disk_read.push_back(dr);
-    if (absl::Status s = CreateTables(job, *map); !s.ok()) return s;
+    row.disk_write.push_back(DiskWriteSeconds(*dir, n, *bytes / n));
     const std::string ckpt = absl::StrCat(*dir, "/ckpt-", r);
     std::vector<v1::WriteCheckpointResponse> written(n);
     std::vector<absl::Status> status(n);
@@ -170,10 +200,10 @@ absl::Status Run() {
       pause = std::max(pause, written[g].pause_us() / 1e3);
     }
     row.pause_ms.push_back(pause);
-    if (absl::Status s = DropTables(job, *map); !s.ok()) return s;
-    if (absl::Status s = CreateTables(job, *map); !s.ok()) return s;
+    if (absl::Status s = CreateTables(restored, *map); !s.ok()) return s;
+    std::vector<std::string> paths;
     v1::LoadCheckpointRequest base;
-    base.set_job_id(job);
+    base.set_job_id(restored);
     base.set_epoch(map->epoch());
     *base.mutable_old_map() = *map;
     *base.mutable_map() = *map;
@@ -183,8 +213,13 @@ absl::Status Run() {
       f->set_path(absl::StrCat(ckpt, "/group-", g, ".snap"));
       f->set_size(written[g].size());
       f->set_crc32(written[g].crc32());
-      DropFromCache(f->path());
+      paths.push_back(f->path());
     }
+    // The disk's read of the same files just before they are restored: on
+    // a VM the speed of a virtual disk's read depends on what the host
+    // still caches, so another file read at another time is no anchor.
+    row.disk_read.push_back(ReadSeconds(paths));
+    DropFromCache(paths);
     row.restore.push_back(Timed(n, [&](int g) {
       v1::LoadCheckpointRequest request = base;
       request.set_group(g);
@@ -196,14 +231,16 @@ absl::Status Run() {
     for (int g = 0; g < n; ++g) {
       if (!status[g].ok()) return status[g];
     }
-    if (absl::Status s = DropTables(job, *map); !s.ok()) return s;
+    if (absl::Status s = DropTables(restored, *map); !s.ok()) return s;
     std::filesystem::remove_all(ckpt);
   }
+  if (absl::Status s = DropTables(job, *map); !s.ok()) return s;
   const double gb = *bytes / 1e9;
   const double dw = gb / Median(row.disk_write), dr = gb / Median(row.disk_read);
   const double w = gb / Median(row.write), l = gb / Median(row.restore);
-  absl::PrintF("model %.2f GB (SGD: values only) on %d servers, %d repeats, medians\n\n", gb, n,
-               absl::GetFlag(FLAGS_repeats));
+  absl::PrintF("model %.2f GB (SGD: values only) on %d servers, %d repeats, medians; "
+               "files dropped from the page cache before reads by %s\n\n",
+               gb, n, absl::GetFlag(FLAGS_repeats), g_dropped_by);
   absl::PrintF("| | GB/s | disk GB/s (same threads) | ratio |\n|---|--:|--:|--:|\n");
   absl::PrintF("| checkpoint write | %.3f | %.3f | %.2f |\n", w, dw, w / dw);
   absl::PrintF("| restore (load) | %.3f | %.3f | %.2f |\n", l, dr, l / dr);

@@ -299,7 +299,11 @@ void Apply(const Image& image, const GroupParts& parts) {
 
 }  // namespace
 
-void WriteGroupSnapshot(const GroupParts& unsorted, std::string* out) {
+void WriteGroupSnapshot(const GroupParts& parts, std::string* out) {
+  SealGroupSnapshot(WriteGroupSnapshotState(parts, out), out);
+}
+
+size_t WriteGroupSnapshotState(const GroupParts& unsorted, std::string* out) {
   const GroupParts parts = Sorted(unsorted);
   const size_t start = out->size();
   SnapshotWriter w(out);
@@ -313,7 +317,12 @@ void WriteGroupSnapshot(const GroupParts& unsorted, std::string* out) {
   WriteClock(*parts.clock, w);
   WriteSums(parts, w);
   w.PatchU64(size_at, w.size() - start + snapshot::kTrailerBytes);
-  w.U32(snapshot::Crc32(absl::string_view(*out).substr(start)));
+  return start;
+}
+
+void SealGroupSnapshot(size_t start, std::string* out) {
+  SnapshotWriter(out).U32(
+      snapshot::Crc32(absl::string_view(*out).substr(start)));
 }
 
 absl::Status ReadGroupSnapshot(absl::string_view bytes,

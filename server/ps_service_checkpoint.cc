@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "server/checkpoint_file.h"
+#include "server/group_snapshot.h"
 #include "server/group_snapshot_format.h"
 #include "server/ps_service.h"
 #include "server/repartition.h"
@@ -90,9 +91,18 @@ grpc::Status PsService::WriteCheckpoint(
   // The snapshot's memory is touched now, before the cut: a first touch of
   // each page costs far more than the copy into it (a page fault; on some
   // virtual machines tens of microseconds), and would lengthen the pause.
-  std::string bytes;
-  PrepareLargeBuffer(&bytes,
-                     static_cast<size_t>(group->StateBytes()) + (size_t{1} << 20));
+  // The group's last checkpoint left its buffer, mapped, unless told not
+  // to (TableStoreOptions::keep_checkpoint_buffers); it is kept again.
+  std::string bytes = store_->TakeCheckpointBuffer(*group);
+  absl::Cleanup keep = [&] {
+    store_->KeepCheckpointBuffer(*group, std::move(bytes));
+  };
+  const size_t need =
+      static_cast<size_t>(group->StateBytes()) + (size_t{1} << 20);
+  if (bytes.capacity() < need) {
+    bytes = std::string();  // freed before the larger one is mapped
+    PrepareLargeBuffer(&bytes, need);
+  }
   bytes.clear();  // keeps the capacity, and the pages
   const CheckpointGate::Key key{request->job_id(), request->group()};
   if (!checkpoints_.Arm(key, request->at_clock())) {
@@ -109,8 +119,9 @@ grpc::Status PsService::WriteCheckpoint(
   }
   const absl::Time cut = absl::Now();
   uint64_t op = 0;
-  absl::Status s =
-      store_->SnapshotGroup(request->job_id(), request->group(), &bytes, &op);
+  size_t state_at = 0;
+  absl::Status s = store_->SnapshotGroupState(
+      request->job_id(), request->group(), &bytes, &op, &state_at);
   // A push admitted before the gate was armed may have gone past the cut.
   if (std::string past = Past(group->ClockState(), request->at_clock());
       s.ok() && !past.empty()) {
@@ -119,6 +130,7 @@ grpc::Status PsService::WriteCheckpoint(
   std::move(release).Invoke();
   const absl::Time released = absl::Now();
   if (!s.ok()) return ToGrpcStatus(s);
+  SealGroupSnapshot(state_at, &bytes);  // pushes go on meanwhile
   std::error_code ec;
   std::filesystem::create_directories(
       std::filesystem::path(request->path()).parent_path(), ec);

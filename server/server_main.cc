@@ -37,6 +37,10 @@ ABSL_FLAG(std::string, log_format, "text",
 ABSL_FLAG(absl::Duration, stream_stall_timeout, ps::kStreamStallLimit,
           "a ScanRows stream whose client reads nothing for this long is "
           "cancelled");
+ABSL_FLAG(bool, keep_checkpoint_buffers, true,
+          "keep each replica group's checkpoint snapshot buffer (the size of "
+          "its state) between its checkpoints, so that the next checkpoint "
+          "does not map that memory anew; false frees it after each one");
 ABSL_FLAG(bool, batch_scheduling, true,
           "run the server's threads under Linux's SCHED_BATCH policy, so that "
           "a thread woken by an arriving request does not preempt the client "
@@ -136,7 +140,8 @@ int main(int argc, char** argv) {
   }
   ps::server::TableStore store(
       {.max_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_max_memory_gb) *
-                                         (1 << 30))});
+                                         (1 << 30)),
+       .keep_checkpoint_buffers = absl::GetFlag(FLAGS_keep_checkpoint_buffers)});
   std::unique_ptr<ps::server::ServerMetrics> server_metrics;
   if (metrics->metrics != nullptr) {
     server_metrics = std::make_unique<ps::server::ServerMetrics>(

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -321,17 +322,25 @@ GroupParts PartsOf(GroupTables& job) {
 absl::Status TableStore::SnapshotGroupAt(const GroupHandle& group, uint64_t at,
                                          std::string* out, uint64_t* op,
                                          absl::Duration* pause) const {
+  SealGroupSnapshot(StateAt(group, at, out, op, pause), out);
+  return absl::OkStatus();
+}
+
+size_t TableStore::StateAt(const GroupHandle& group, uint64_t at,
+                           std::string* out, uint64_t* op,
+                           absl::Duration* pause) const {
   std::shared_ptr<JobTables> job = group.job_;
   absl::Notification written;
+  size_t start = 0;
   group.order().AtBoundary(at, [&] {
-    const absl::Time start = absl::Now();
+    const absl::Time began = absl::Now();
     *op = job->order.applied();
-    WriteGroupSnapshot(PartsOf(*job), out);
-    *pause = absl::Now() - start;
+    start = WriteGroupSnapshotState(PartsOf(*job), out);
+    *pause = absl::Now() - began;
     written.Notify();
   });
   written.WaitForNotification();
-  return absl::OkStatus();
+  return start;
 }
 
 absl::Status TableStore::InstallSnapshot(const std::string& job_id, int group,
@@ -358,16 +367,40 @@ absl::Status TableStore::InstallSnapshot(const std::string& job_id, int group,
 
 absl::Status TableStore::SnapshotGroup(const std::string& job_id, int group,
                                        std::string* out, uint64_t* op) const {
+  size_t start = 0;
+  absl::Status s = SnapshotGroupState(job_id, group, out, op, &start);
+  if (s.ok()) SealGroupSnapshot(start, out);
+  return s;
+}
+
+std::string TableStore::TakeCheckpointBuffer(const GroupHandle& group) const {
+  absl::MutexLock lock(&group.job_->checkpoint_buffer_mu);
+  return std::exchange(group.job_->checkpoint_buffer, std::string());
+}
+
+void TableStore::KeepCheckpointBuffer(const GroupHandle& group,
+                                      std::string buffer) const {
+  if (!options_.keep_checkpoint_buffers) return;
+  buffer.clear();  // keeps the capacity
+  absl::MutexLock lock(&group.job_->checkpoint_buffer_mu);
+  group.job_->checkpoint_buffer = std::move(buffer);
+}
+
+absl::Status TableStore::SnapshotGroupState(const std::string& job_id,
+                                            int group, std::string* out,
+                                            uint64_t* op,
+                                            size_t* start) const {
   absl::StatusOr<GroupHandle> found = Group(job_id, group);
   if (!found.ok()) return found.status();
   GroupTables& job = *found->job_;
   if (!job.ordered) {
     *op = job.order.applied();
-    WriteGroupSnapshot(PartsOf(job), out);
+    *start = WriteGroupSnapshotState(PartsOf(job), out);
     return absl::OkStatus();
   }
   absl::Duration pause;
-  return SnapshotGroupAt(*found, job.order.applied(), out, op, &pause);
+  *start = StateAt(*found, job.order.applied(), out, op, &pause);
+  return absl::OkStatus();
 }
 
 absl::Status TableStore::LoadGroup(const std::string& job_id, int group,

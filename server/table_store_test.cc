@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/group_snapshot.h"
 
 namespace ps::server {
 namespace {
@@ -95,6 +96,47 @@ TEST_F(TableStoreTest, PushAppliesSgdAndPullReadsIt) {
   EXPECT_EQ(v[9], 0);
   EXPECT_EQ(v[10], -1);
   EXPECT_EQ(v[12], -3);
+}
+
+// A checkpoint takes the state while pushes are held and seals it (the
+// checksum trailer) after: the two parts make the same bytes as one
+// snapshot, after whatever *out already held.
+TEST_F(TableStoreTest, SnapshotStateSealedLaterIsTheSnapshot) {
+  bool dup = false;
+  ASSERT_TRUE(store_.Push(Push(10, {1, 2, 3}), &dup).ok());
+  std::string whole;
+  uint64_t op = 0;
+  ASSERT_TRUE(store_.SnapshotGroup(kJob, 0, &whole, &op).ok());
+  std::string parts = "before";
+  size_t start = 0;
+  ASSERT_TRUE(store_.SnapshotGroupState(kJob, 0, &parts, &op, &start).ok());
+  EXPECT_EQ(start, 6u);
+  EXPECT_EQ(parts.size(), 6 + whole.size() - 4);  // no trailer yet
+  SealGroupSnapshot(start, &parts);
+  EXPECT_EQ(parts.substr(0, 6), "before");
+  EXPECT_EQ(parts.substr(6), whole);
+}
+
+TEST_F(TableStoreTest, CheckpointBufferIsKeptWithTheGroupUnlessTurnedOff) {
+  constexpr size_t kBytes = size_t{1} << 20;
+  absl::StatusOr<GroupHandle> group = store_.Group(kJob, 0);
+  ASSERT_TRUE(group.ok()) << group.status();
+  EXPECT_LT(store_.TakeCheckpointBuffer(*group).capacity(), kBytes);  // none
+  std::string buffer(kBytes, 'x');
+  const char* memory = buffer.data();
+  store_.KeepCheckpointBuffer(*group, std::move(buffer));
+  std::string back = store_.TakeCheckpointBuffer(*group);
+  EXPECT_TRUE(back.empty());  // its bytes are the last checkpoint's
+  EXPECT_GE(back.capacity(), kBytes);
+  EXPECT_EQ(back.data(), memory);
+  EXPECT_LT(store_.TakeCheckpointBuffer(*group).capacity(), kBytes);  // taken
+
+  TableStore off({.keep_checkpoint_buffers = false});
+  ASSERT_TRUE(off.CreateTables(Create()).ok());
+  absl::StatusOr<GroupHandle> other = off.Group(kJob, 0);
+  ASSERT_TRUE(other.ok()) << other.status();
+  off.KeepCheckpointBuffer(*other, std::string(kBytes, 'x'));
+  EXPECT_LT(off.TakeCheckpointBuffer(*other).capacity(), kBytes);
 }
 
 TEST_F(TableStoreTest, RetriedPushIsAppliedOnce) {

@@ -31,29 +31,36 @@ class CheckpointTest : public ClusterTest {
   }
 
 
-  // Submits `spec`, waits for `step` steps, checkpoints, cancels; returns
-  // the job (CANCELLED, with its checkpoint).
-  v1::Job CheckpointAndCancel(const v1::JobSpec& spec, int64_t step) {
+  // Submits `spec`, waits for `step` steps, checkpoints, and again every
+  // 20 steps until it has `checkpoints` of them, cancels; returns the job
+  // (CANCELLED, with its checkpoints). A group's later checkpoints are
+  // written from the buffer its first one left (keep_checkpoint_buffers).
+  v1::Job CheckpointAndCancel(const v1::JobSpec& spec, int64_t step,
+                              int checkpoints = 1) {
     const std::string id = Submit(spec);
-    WaitFor(
-        id,
-        [step](const v1::Job& j) {
-          return j.state() != v1::PENDING && j.progress().step() >= step;
-        },
-        absl::Seconds(60));
-    absl::StatusOr<v1::CheckpointInfo> info =
-        cluster_->client()->CheckpointJob(id, absl::Minutes(2));
-    EXPECT_TRUE(info.ok()) << info.status();
+    for (int c = 0; c < checkpoints; ++c) {
+      const int64_t at = step + 20 * c;
+      WaitFor(
+          id,
+          [at](const v1::Job& j) {
+            return j.state() != v1::PENDING && j.progress().step() >= at;
+          },
+          absl::Seconds(60));
+      absl::StatusOr<v1::CheckpointInfo> info =
+          cluster_->client()->CheckpointJob(id, absl::Minutes(2));
+      EXPECT_TRUE(info.ok()) << info.status();
+      if (info.ok()) {
+        EXPECT_TRUE(std::filesystem::exists(info->dir() + "/manifest.json"));
+        std::cerr << "checkpoint at step " << info->step() << ": "
+                  << info->bytes() << " bytes, pushes held "
+                  << info->pause_us() << " us, " << info->write_seconds()
+                  << " s\n";
+      }
+    }
     EXPECT_TRUE(cluster_->client()->CancelJob(id).ok());
     const v1::Job job = WaitForEnd(id, absl::Seconds(30));
     EXPECT_EQ(job.state(), v1::CANCELLED);
-    EXPECT_EQ(job.checkpoints_size(), 1);
-    if (info.ok()) {
-      EXPECT_TRUE(std::filesystem::exists(info->dir() + "/manifest.json"));
-      std::cerr << "checkpoint at step " << info->step() << ": "
-                << info->bytes() << " bytes, pushes held " << info->pause_us()
-                << " us, " << info->write_seconds() << " s\n";
-    }
+    EXPECT_EQ(job.checkpoints_size(), checkpoints);
     return job;
   }
 
@@ -75,12 +82,16 @@ TEST_F(CheckpointTest, BspResumeEndsWithTheParametersOfAnUninterruptedRun) {
   ASSERT_EQ(baseline.state(), v1::SUCCEEDED) << baseline.reason();
   const std::vector<float> expected = TrainedParams(baseline, "");
 
-  const v1::Job cancelled = CheckpointAndCancel(spec, 100);
+  // Two checkpoints: the second, written from the buffer the first left,
+  // is the one resumed from.
+  const v1::Job cancelled = CheckpointAndCancel(spec, 100, 2);
+  ASSERT_EQ(cancelled.checkpoints_size(), 2);
+  EXPECT_GT(cancelled.checkpoints(1).step(), cancelled.checkpoints(0).step());
   ASSERT_TRUE(Resume(cancelled.id()).ok());
   const v1::Job resumed = WaitForEnd(cancelled.id(), absl::Seconds(90));
   ASSERT_EQ(resumed.state(), v1::SUCCEEDED) << resumed.reason();
   EXPECT_EQ(resumed.attempt(), 1);
-  EXPECT_EQ(resumed.resume_step(), cancelled.checkpoints(0).step());
+  EXPECT_EQ(resumed.resume_step(), cancelled.checkpoints(1).step());
   const std::vector<float> got = TrainedParams(resumed, "-resumed");
   ASSERT_EQ(got.size(), expected.size());
   double worst = 0;
