@@ -119,15 +119,24 @@ absl::Status SyncDirectory(const std::string& path) {
   return fd.Close(what);
 }
 
-// Writes and syncs `tmp`, then renames it over `path`; the caller removes
-// `tmp` on error.
+// Writes `body` to `tmp`, starts its write-back, appends finish()'s bytes
+// (*end), syncs, then renames `tmp` over `path`; the caller removes `tmp`
+// on error.
 absl::Status WriteAndRename(const std::string& tmp, const std::string& path,
-                            absl::string_view bytes) {
+                            absl::string_view body,
+                            absl::FunctionRef<FileEnd()> finish,
+                            FileEnd* end) {
   const std::string what =
       absl::StrCat("write ", path, " (temporary ", tmp, ")");
   Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (fd.get() < 0) return SysError(what, "open");
-  if (absl::Status s = WriteAll(fd.get(), bytes, what); !s.ok()) return s;
+  if (absl::Status s = WriteAll(fd.get(), body, what); !s.ok()) return s;
+  // Only a start: an error of the write-back shows in fsync below.
+  sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+  *end = finish();
+  if (absl::Status s = WriteAll(fd.get(), end->bytes, what); !s.ok()) {
+    return s;
+  }
   if (fsync(fd.get()) != 0) return SysError(what, "fsync");
   if (absl::Status s = fd.Close(what); !s.ok()) return s;
   if (rename(tmp.c_str(), path.c_str()) != 0) return SysError(what, "rename");
@@ -176,19 +185,27 @@ FileDigest DigestOf(absl::string_view bytes) {
   return {bytes.size(), snapshot::Crc32(bytes)};
 }
 
+absl::StatusOr<FileDigest> WriteFileDurably(const std::string& path,
+                                            absl::string_view bytes) {
+  return WriteFileDurably(path, bytes, [bytes] {
+    return FileEnd{.bytes = "", .file_crc32 = DigestOf(bytes).crc32};
+  });
+}
+
 absl::StatusOr<FileDigest> WriteFileDurably(
-    const std::string& path, absl::string_view bytes,
-    std::optional<uint32_t> known_crc32) {
+    const std::string& path, absl::string_view body,
+    absl::FunctionRef<FileEnd()> finish) {
   absl::BitGen random;
   const std::string tmp =
       absl::StrFormat("%s.tmp-%016x", path, absl::Uniform<uint64_t>(random));
-  if (absl::Status s = WriteAndRename(tmp, path, bytes); !s.ok()) {
+  FileEnd end;
+  if (absl::Status s = WriteAndRename(tmp, path, body, finish, &end);
+      !s.ok()) {
     unlink(tmp.c_str());  // may not exist (open failed): nothing to report
     return s;
   }
   if (absl::Status s = SyncDirectory(path); !s.ok()) return s;
-  if (known_crc32.has_value()) return FileDigest{bytes.size(), *known_crc32};
-  return DigestOf(bytes);
+  return FileDigest{body.size() + end.bytes.size(), end.file_crc32};
 }
 
 absl::StatusOr<std::string> ReadFileChecked(const std::string& path,

@@ -13,10 +13,10 @@
 #define PS_SERVER_CHECKPOINT_FILE_H_
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -50,13 +50,25 @@ FileDigest DigestOf(absl::string_view bytes);
 // fsync) leaves the new content at `path` with its durability unknown.
 // Concurrent calls on one path each write their own temporary file; the
 // last rename wins.
-//
-// `known_crc32`: the caller's CRC-32 of `bytes`, when it has one (a group
-// snapshot's is derived from its trailer: SnapshotFileCrc32), so that
-// `bytes` are not read a second time to compute it.
+absl::StatusOr<FileDigest> WriteFileDurably(const std::string& path,
+                                            absl::string_view bytes);
+
+// The end of a file that is computed from the rest (a group snapshot's
+// checksum trailer), and the CRC-32 of the whole file.
+struct FileEnd {
+  std::string bytes;
+  uint32_t file_crc32 = 0;
+};
+
+// WriteFileDurably for a file made of `body` and then what `finish`
+// returns: `body` is written, the kernel is asked to start writing it to
+// the disk (sync_file_range), and only then is `finish` called, so that
+// the disk works while it computes. `body` is not read after `finish` is
+// called (it may append to the buffer `body` views). The digest is the
+// whole file's size and finish()'s CRC-32.
 absl::StatusOr<FileDigest> WriteFileDurably(
-    const std::string& path, absl::string_view bytes,
-    std::optional<uint32_t> known_crc32 = std::nullopt);
+    const std::string& path, absl::string_view body,
+    absl::FunctionRef<FileEnd()> finish);
 
 // Makes *buffer `size` bytes long (zeros), its memory touched now and, where
 // the kernel allows, backed by transparent huge pages (madvise): one page

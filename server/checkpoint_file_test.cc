@@ -82,6 +82,35 @@ TEST_F(CheckpointFileTest, WrittenFileReadsBackAndLeavesNoTemporary) {
   EXPECT_TRUE(*read == bytes);
 }
 
+// A file whose end is computed once its body is written (a snapshot's
+// checksum trailer): the end is called for after the body is in the
+// temporary file, and the file is body + end with the end's CRC.
+TEST_F(CheckpointFileTest, FileEndIsComputedAfterTheBodyIsWritten) {
+  std::string bytes = Pattern(1 << 20);
+  const std::string body = bytes;
+  int64_t body_on_disk = -1;
+  absl::StatusOr<FileDigest> written =
+      WriteFileDurably(Path("g1"), bytes, [&] {
+        for (const std::string& name : Entries(dir_)) {
+          if (name.rfind("g1.tmp-", 0) == 0) {
+            struct stat st;
+            if (stat(Path(name).c_str(), &st) == 0) body_on_disk = st.st_size;
+          }
+        }
+        bytes += "tail";  // may move the buffer the body was read from
+        return FileEnd{.bytes = "tail", .file_crc32 = DigestOf(bytes).crc32};
+      });
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(body_on_disk, static_cast<int64_t>(body.size()));
+  EXPECT_EQ(written->size, body.size() + 4);
+  EXPECT_EQ(written->crc32, DigestOf(body + "tail").crc32);
+  EXPECT_THAT(Entries(dir_), ::testing::ElementsAre("g1"));
+  absl::StatusOr<std::string> read =
+      ReadFileChecked(Path("g1"), written->size, written->crc32);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(*read == body + "tail");
+}
+
 TEST_F(CheckpointFileTest, WriteReplacesAnOldFileWhole) {
   ASSERT_TRUE(WriteFileDurably(Path("m"), Pattern(1000)).ok());
   absl::StatusOr<FileDigest> second = WriteFileDurably(Path("m"), "short");

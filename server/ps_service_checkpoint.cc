@@ -130,12 +130,20 @@ grpc::Status PsService::WriteCheckpoint(
   std::move(release).Invoke();
   const absl::Time released = absl::Now();
   if (!s.ok()) return ToGrpcStatus(s);
-  SealGroupSnapshot(state_at, &bytes);  // pushes go on meanwhile
   std::error_code ec;
   std::filesystem::create_directories(
       std::filesystem::path(request->path()).parent_path(), ec);
-  absl::StatusOr<FileDigest> written = WriteFileDurably(
-      request->path(), bytes, snapshot::SnapshotFileCrc32(bytes));
+  // Pushes go on while the state is written; its checksum trailer is
+  // computed while the disk writes the state.
+  absl::StatusOr<FileDigest> written =
+      WriteFileDurably(request->path(), bytes, [&] {
+        SealGroupSnapshot(state_at, &bytes);
+        const absl::string_view sealed = bytes;
+        return FileEnd{
+            .bytes = std::string(sealed.substr(sealed.size() -
+                                               snapshot::kTrailerBytes)),
+            .file_crc32 = snapshot::SnapshotFileCrc32(sealed)};
+      });
   if (!written.ok()) return ToGrpcStatus(written.status());
   response->set_size(written->size);
   response->set_crc32(written->crc32);
