@@ -41,6 +41,7 @@ void ClusterTest::StartCluster(int servers, int workers, absl::Duration lease,
        .bin_dir = RunfilesBinDir(),
        .work_dir = work_dir_,
        .lease = lease,
+       .dashboard = dashboard_,
        .metrics = metrics_});
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   cluster_ = *std::move(cluster);

@@ -52,6 +52,9 @@ class ClusterTest : public ::testing::Test {
   // Every process serves metrics (--metrics_port=-1) when set before
   // StartCluster.
   bool metrics_ = false;
+  // The coordinator serves its dashboard (cluster_->dashboard_url()) when
+  // set before StartCluster.
+  bool dashboard_ = false;
   std::string work_dir_;
   std::string data_dir_;
   std::unique_ptr<client::LocalCluster> cluster_;

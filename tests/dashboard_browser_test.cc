@@ -3,37 +3,24 @@
 // trains, and the test reads the DOM the page's scripts built (the state,
 // the curves' points) and keeps a screenshot (test.outputs/ in the test's
 // log folder).
-#include <unistd.h>
-
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/http_get.h"
-#include "common/subprocess.h"
 #include "gtest/gtest.h"
 #include "tests/cluster_fixture.h"
+#include "tests/headless_chromium.h"
 #include "tests/local_training_job.h"
 
 namespace ps::testing {
 namespace {
 
-constexpr char kChromium[] = "/usr/bin/chromium";
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class DashboardBrowserTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (access(kChromium, X_OK) != 0) {
+    if (!ChromiumInstalled()) {
       GTEST_SKIP() << kChromium
                    << " is not installed (Debian package chromium; "
                       "deploy/bootstrap.sh installs it)";
@@ -41,31 +28,9 @@ class DashboardBrowserTest : public ::testing::Test {
     dir_ = std::string(std::getenv("TEST_TMPDIR")) + "/dash";
   }
 
-  // Runs Chromium headless on `url` with `extra` flags; its stdout.
   std::string Chromium(const std::string& url,
                        const std::vector<std::string>& extra) {
-    static int run = 0;
-    const std::string profile = absl::StrCat(dir_, "/chromium", ++run);
-    std::vector<std::string> argv = {
-        kChromium, "--headless", "--no-sandbox", "--disable-gpu",
-        "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync",
-        "--disable-crash-reporter", "--user-data-dir=" + profile,
-        // Lets the page's fetches and first refresh finish before the DOM
-        // is read.
-        "--virtual-time-budget=5000"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.push_back(url);
-    const std::string out = profile + ".out";
-    auto p = Subprocess::Start(argv, out);
-    EXPECT_TRUE(p.ok()) << p.status();
-    if (!p.ok()) return "";
-    const absl::Time deadline = absl::Now() + absl::Seconds(90);
-    while ((*p)->Running() && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    EXPECT_FALSE((*p)->Running()) << "chromium still running on " << url;
-    return Read(out);
+    return RunChromium(dir_, url, extra);
   }
 
   std::string dir_;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/job_spec.h"
 #include "tests/cluster_fixture.h"
+#include "tests/headless_chromium.h"
 
 namespace ps::testing {
 namespace {
@@ -66,6 +67,7 @@ TEST_F(ClusterTest, ShippedEnsembleIsAtLeastItsBestMember) {
 // Fixed weights on the synthetic data, over two workers: every member is
 // reported with its normalised weight, and the tables are the members'.
 TEST_F(ClusterTest, FixedWeightEnsembleReportsItsWeights) {
+  dashboard_ = true;
   StartCluster(/*servers=*/2, /*workers=*/2);
   v1::JobSpec spec = Spec(/*workers=*/2, /*epochs=*/1);
   v1::EnsembleSpec* e = spec.mutable_model()->mutable_ensemble();
@@ -84,6 +86,17 @@ TEST_F(ClusterTest, FixedWeightEnsembleReportsItsWeights) {
   ASSERT_EQ(job.partition_map().tables_size(), 8);
   EXPECT_EQ(job.partition_map().tables(4).name(), "member1/layer0.weight");
   EXPECT_EQ(job.partition_map().tables(4).size(), 784 * 16);
+  // The dashboard's job page lists the members with their weights.
+  if (!ChromiumInstalled()) {
+    GTEST_SKIP() << "the dashboard's members are not checked: no "
+                 << kChromium;
+  }
+  const std::string dom = RunChromium(
+      work_dir_, cluster_->dashboard_url() + "jobs/" + job.id(),
+      {"--dump-dom"});
+  EXPECT_NE(dom.find("id=\"members\" data-rows=\"2\""), std::string::npos)
+      << dom;
+  EXPECT_NE(dom.find(">0.7500<"), std::string::npos) << dom;
 }
 
 }  // namespace

@@ -4,11 +4,12 @@
 //  - uniform mixing through per-rank copies equals model averaging, up to
 //    float rounding;
 //  - a FedAvg job over non-IID (BY_LABEL) shards completes with its
-//    per-round report.
+//    per-round report, which the dashboard's job page shows.
 #include <cmath>
 
 #include "client/psctl/export.h"
 #include "tests/cluster_fixture.h"
+#include "tests/headless_chromium.h"
 
 namespace ps::testing {
 namespace {
@@ -58,6 +59,7 @@ TEST_F(LearningModesTest, OneLocalStepIsBspSgdAndUniformMixingIsAveraging) {
 }
 
 TEST_F(LearningModesTest, FedAvgOverNonIidShardsReportsEveryRound) {
+  dashboard_ = true;
   StartCluster(/*servers=*/1, /*workers=*/2);
   v1::JobSpec spec = BspSpec(2);
   spec.mutable_data()->set_shard(v1::DataSpec::BY_LABEL);
@@ -75,6 +77,14 @@ TEST_F(LearningModesTest, FedAvgOverNonIidShardsReportsEveryRound) {
   }
   EXPECT_DOUBLE_EQ(r.rounds(2).test_accuracy(), r.test_accuracy());
   EXPECT_EQ(job.progress().total_steps(), 2 * 3);  // rounds, over ranks
+  if (!ChromiumInstalled()) {
+    GTEST_SKIP() << "the dashboard's rounds are not checked: no " << kChromium;
+  }
+  const std::string dom = RunChromium(
+      work_dir_, cluster_->dashboard_url() + "jobs/" + job.id(),
+      {"--dump-dom"});
+  EXPECT_NE(dom.find("id=\"rounds\" data-rows=\"3\""), std::string::npos)
+      << dom;
 }
 
 }  // namespace

@@ -123,6 +123,38 @@ function placement(map) {
   return table(['table', 'kind', 'piece', 'lives on'], rows);
 }
 
+// A table with an id, and its row count for people and tests reading the
+// page.
+function counted(id, t, rows) {
+  t.id = id;
+  t.dataset.rows = String(rows);
+  return t;
+}
+
+// A finished job's own results beyond accuracy and loss: an ensemble's
+// members, a federated job's rounds.
+function results(r) {
+  const parts = [];
+  const members = r.members || [];
+  if (members.length) {
+    parts.push(el('h2', {}, 'Ensemble members'), counted('members', table(
+        ['member', 'weight', 'test accuracy', 'test loss'],
+        members.map((m) => [num(m.index), fixed(m.weight, 4),
+                            pct(m.test_accuracy), fixed(m.test_loss, 4)]),
+        [1, 2, 3]), members.length));
+  }
+  const rounds = r.rounds || [];
+  if (rounds.length) {
+    parts.push(el('h2', {}, 'Rounds: the global model after each'),
+               counted('rounds', table(
+                   ['round', 'clients (ranks)', 'test accuracy', 'test loss'],
+                   rounds.map((q) => [num(q.round), (q.clients || []).join(', '),
+                                      pct(q.test_accuracy), fixed(q.test_loss, 4)]),
+                   [2, 3]), rounds.length));
+  }
+  return parts;
+}
+
 let jobPage = null;  // the parts of the page that are kept between refreshes
 
 async function showJob(id) {
@@ -132,9 +164,10 @@ async function showJob(id) {
   if (!jobPage) {
     jobPage = {
       head: el('div'), facts: el('div', {class: 'facts'}),
-      charts: el('div', {class: 'charts'}), tables: el('div'),
+      results: el('div'), charts: el('div', {class: 'charts'}),
+      tables: el('div'),
     };
-    main.replaceChildren(jobPage.head, jobPage.facts,
+    main.replaceChildren(jobPage.head, jobPage.facts, jobPage.results,
                          el('h2', {}, 'Training curves'), jobPage.charts,
                          el('h2', {}, 'Tables and where they live'),
                          jobPage.tables);
@@ -152,12 +185,15 @@ async function showJob(id) {
     ['max staleness', p.max_staleness],
     ['ETA', `${fixed(p.eta_seconds, 0)} s`],
   ];
+  const r = job.result || {};
   if (job.state === 'SUCCEEDED') {
-    facts.push(['test accuracy', pct(job.result.test_accuracy)],
-               ['test loss', fixed(job.result.test_loss, 4)]);
+    facts.push(['test accuracy', pct(r.test_accuracy)],
+               ['test loss', fixed(r.test_loss, 4)]);
+    if (num(r.test_auc) > 0) facts.push(['test AUC', fixed(r.test_auc, 4)]);
   }
   jobPage.facts.replaceChildren(
       ...facts.map(([k, v]) => el('div', {}, el('span', {class: 'muted'}, k), el('b', {}, v))));
+  jobPage.results.replaceChildren(...results(r));
   const pts = history.points;
   const xs = pts.map((q) => num(q.step));
   chart('loss', 'training loss', '#d62728', xs, pts.map((q) => num(q.loss)), jobPage.charts);
