@@ -7,8 +7,9 @@
 # instructions per data-plane call of each server and the share of the "on"
 # server's instructions spent in metrics code (bench/metrics_share.py says
 # what is counted), after subtracting each server's start-up and shutdown
-# (measured by starting and stopping one of each without a call). Callgrind runs the servers about 50 times slower, so the
-# call counts are small; the shares are per call, not per second.
+# (measured by starting and stopping one of each without a call). Callgrind
+# runs the servers about 50 times slower, so the call counts are small; the
+# shares are per call, not per second.
 #
 #   bash bench/metrics_callgrind.sh [--sizes=4K,1M,16M] [--seconds=3] [--keep]
 #
