@@ -70,7 +70,11 @@ def parse(path):
             names[match.group(1)] = match.group(2)
         return names.get(match.group(1), "?")
 
-    with open(path, encoding="utf-8", errors="replace") as f:
+    try:
+        f = open(path, encoding="utf-8", errors="replace")
+    except OSError as e:
+        sys.exit(f"{path}: {e.strerror} (a callgrind output file is needed)")
+    with f:
         for line in f:
             line = line.rstrip("\n")
             if not line:
@@ -173,7 +177,12 @@ def main(args):
     paths = []
     for arg in args:
         if arg.startswith("--idle="):
-            off, on = arg[len("--idle="):].split(",")
+            files = arg[len("--idle="):].split(",")
+            if len(files) != 2:
+                sys.exit(f"{arg}: allowed: --idle=OFF_FILE,ON_FILE (two "
+                         "callgrind files, of a server without metrics and "
+                         "one with them)")
+            off, on = files
             for setting, path in ((False, off), (True, on)):
                 command, total, metrics, calls = parse(path)
                 if calls or (("--metrics_port" in command) != setting):

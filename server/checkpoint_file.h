@@ -70,10 +70,10 @@ absl::StatusOr<FileDigest> WriteFileDurably(
     const std::string& path, absl::string_view body,
     absl::FunctionRef<FileEnd()> finish);
 
-// Makes *buffer `size` bytes long (zeros), its memory touched now and, where
-// the kernel allows, backed by transparent huge pages (madvise): one page
-// fault per 2 MiB instead of per 4 KiB. A first touch of a page is what
-// copying a large snapshot mostly costs on some virtual machines.
+// Makes *buffer `size` bytes long (zeros), its memory mapped now, in one
+// madvise(MADV_POPULATE_WRITE) where the kernel has it, and where it allows
+// backed by transparent huge pages. A first touch of a page is what copying
+// a large snapshot mostly costs on some virtual machines.
 void PrepareLargeBuffer(std::string* buffer, size_t size);
 
 // The content of the file at `path`, which a manifest says is `size` bytes
