@@ -11,12 +11,21 @@
 //
 // What parses is restored with ReadGroupSnapshot into a fresh SnapshotGroup
 // (fuzz/snapshot_group.h, the group the seeds were taken of) of the
-// snapshot's mode. Besides what the sanitizers catch, it aborts when:
+// snapshot's mode. Every input is also loaded as a checkpoint's file (a
+// memfd, the manifest's CRC-32 that of the bytes) with
+// ReadGroupSnapshotFile into another fresh group. Besides what the
+// sanitizers catch, it aborts when:
 //   - a refusal is not INVALID_ARGUMENT or DATA_LOSS, or its message does
 //     not start with "snapshot"; or DATA_LOSS comes for a fixed frame;
 //   - ReadGroupSnapshot refuses and the group's state changed anyway;
 //   - a restored group's snapshot does not restore into a fresh group, or
-//     that group's snapshot differs (restoring must be a fixed point).
+//     that group's snapshot differs (restoring must be a fixed point);
+//   - the file's load and the in-memory restore disagree: one refuses and
+//     the other does not, the file's group changed although refused, or
+//     the two groups' snapshots differ.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -51,15 +60,42 @@ bool Expected(const absl::Status& s, bool fixed) {
   return s.message().substr(0, 8) == "snapshot";
 }
 
+// ReadGroupSnapshotFile of `bytes` into a fresh group of `mode`: whether it
+// loaded, and the group's snapshot then; aborts where a refusal is not
+// INVALID_ARGUMENT or DATA_LOSS from the snapshot's checks or the group
+// changed anyway.
+bool LoadFile(const std::string& bytes, ps::v1::Consistency mode,
+              std::string* loaded) {
+  const int fd = memfd_create("group-0.snap", MFD_CLOEXEC);
+  if (fd < 0 || write(fd, bytes.data(), bytes.size()) !=
+                    static_cast<ssize_t>(bytes.size())) {
+    abort();
+  }
+  SnapshotGroup group(mode);
+  const std::string before = group.Snapshot();
+  const absl::Status s = ps::server::ReadGroupSnapshotFile(
+      fd, bytes.size(), snapshot::Crc32(bytes), "group-0.snap", group.parts());
+  close(fd);
+  *loaded = group.Snapshot();
+  if (!s.ok() && (!Expected(s, /*fixed=*/false) || *loaded != before)) {
+    abort();
+  }
+  return s.ok();
+}
+
 void Restore(const std::string& bytes, ps::v1::Consistency mode) {
   SnapshotGroup group(mode);
   const std::string before = group.Snapshot();
   const absl::Status s = ps::server::ReadGroupSnapshot(bytes, group.parts());
+  std::string from_file;
+  const bool file_loaded = LoadFile(bytes, mode, &from_file);
+  if (file_loaded != s.ok()) abort();
   if (!s.ok()) {
     if (!Expected(s, /*fixed=*/true) || group.Snapshot() != before) abort();
     return;
   }
   const std::string restored = group.Snapshot();
+  if (from_file != restored) abort();
   SnapshotGroup again(mode);
   if (!ps::server::ReadGroupSnapshot(restored, again.parts()).ok() ||
       again.Snapshot() != restored) {
@@ -77,6 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<snapshot::Image> image = snapshot::ParseSnapshot(bytes);
   if (!image.ok()) {
     if (!Expected(image.status(), fix)) abort();
+    std::string from_file;
+    if (LoadFile(bytes, ps::v1::ASP, &from_file)) abort();
     return 0;
   }
   Restore(bytes, image->mode == ps::v1::BSP   ? ps::v1::BSP

@@ -144,11 +144,12 @@ absl::Status WriteAndRename(const std::string& tmp, const std::string& path,
   return absl::OkStatus();
 }
 
-// The whole regular file at `path`, once `check_size` accepted its size
-// (before anything is allocated); DATA_LOSS if it changes size meanwhile.
-absl::StatusOr<std::string> ReadWhole(
+// Opens the regular file at `path` and, once `check_size` accepted its
+// size (before anything is allocated), hands it to `use`.
+absl::Status WithRegularFile(
     const std::string& path, absl::string_view what,
-    absl::FunctionRef<absl::Status(uint64_t size)> check_size) {
+    absl::FunctionRef<absl::Status(uint64_t size)> check_size,
+    absl::FunctionRef<absl::Status(int fd, uint64_t size)> use) {
   Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return SysError(what, "open");
   struct stat st;
@@ -159,25 +160,46 @@ absl::StatusOr<std::string> ReadWhole(
   }
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (absl::Status s = check_size(size); !s.ok()) return s;
+  return use(fd.get(), size);
+}
+
+// The whole regular file at `path`, once `check_size` accepted its size;
+// DATA_LOSS if it changes size meanwhile.
+absl::StatusOr<std::string> ReadWhole(
+    const std::string& path, absl::string_view what,
+    absl::FunctionRef<absl::Status(uint64_t size)> check_size) {
   std::string bytes;
-  PrepareLargeBuffer(&bytes, size);
-  size_t got = 0;
-  if (absl::Status s = ReadAll(fd.get(), bytes.data(), size, &got, what);
-      !s.ok()) {
-    return s;
-  }
-  char extra;
-  size_t more = 0;
-  if (absl::Status s = ReadAll(fd.get(), &extra, 1, &more, what); !s.ok()) {
-    return s;
-  }
-  if (got != size || more != 0) {
-    return absl::DataLossError(
-        absl::StrCat(what, ": expected ", size, " bytes, found ",
-                     more != 0 ? "more" : absl::StrCat(got),
-                     " (the file changed while it was read)"));
-  }
+  absl::Status read = WithRegularFile(
+      path, what, check_size, [&](int fd, uint64_t size) -> absl::Status {
+        PrepareLargeBuffer(&bytes, size);
+        size_t got = 0;
+        if (absl::Status s = ReadAll(fd, bytes.data(), size, &got, what);
+            !s.ok()) {
+          return s;
+        }
+        char extra;
+        size_t more = 0;
+        if (absl::Status s = ReadAll(fd, &extra, 1, &more, what); !s.ok()) {
+          return s;
+        }
+        if (got != size || more != 0) {
+          return absl::DataLossError(
+              absl::StrCat(what, ": expected ", size, " bytes, found ",
+                           more != 0 ? "more" : absl::StrCat(got),
+                           " (the file changed while it was read)"));
+        }
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
   return bytes;
+}
+
+// ReadFileChecked's check of the size.
+absl::Status CheckSizeIs(uint64_t expected, uint64_t found,
+                         absl::string_view what) {
+  if (found == expected) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrCat(what, ": expected ", expected, " bytes, found ", found));
 }
 
 }  // namespace
@@ -212,12 +234,8 @@ absl::StatusOr<FileDigest> WriteFileDurably(
 absl::StatusOr<std::string> ReadFileChecked(const std::string& path,
                                             uint64_t size, uint32_t crc32) {
   const std::string what = absl::StrCat("read ", path);
-  absl::StatusOr<std::string> bytes =
-      ReadWhole(path, what, [&](uint64_t found) {
-        if (found == size) return absl::OkStatus();
-        return absl::DataLossError(
-            absl::StrCat(what, ": expected ", size, " bytes, found ", found));
-      });
+  absl::StatusOr<std::string> bytes = ReadWhole(
+      path, what, [&](uint64_t found) { return CheckSizeIs(size, found, what); });
   if (!bytes.ok()) return bytes.status();
   const uint32_t found = DigestOf(*bytes).crc32;
   if (found != crc32) {
@@ -226,6 +244,15 @@ absl::StatusOr<std::string> ReadFileChecked(const std::string& path,
                         what, crc32, found, size));
   }
   return bytes;
+}
+
+absl::Status ReadFileWith(const std::string& path, uint64_t size,
+                          absl::FunctionRef<absl::Status(int fd)> read) {
+  const std::string what = absl::StrCat("read ", path);
+  return WithRegularFile(
+      path, what,
+      [&](uint64_t found) { return CheckSizeIs(size, found, what); },
+      [&](int fd, uint64_t) { return read(fd); });
 }
 
 absl::Status WriteManifestFile(const std::string& path,

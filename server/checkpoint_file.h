@@ -89,6 +89,13 @@ void PrepareLargeBuffer(std::string* buffer, size_t size);
 absl::StatusOr<std::string> ReadFileChecked(const std::string& path,
                                             uint64_t size, uint32_t crc32);
 
+// Opens the file at `path` as ReadFileChecked does, checks that it is a
+// regular file of `size` bytes, and hands its descriptor to `read` (which
+// reads it and checks its checksum itself), returning what that returns.
+// Errors before `read` runs as ReadFileChecked's.
+absl::Status ReadFileWith(const std::string& path, uint64_t size,
+                          absl::FunctionRef<absl::Status(int fd)> read);
+
 // --------------------------------------------------------------- manifest
 
 inline constexpr char kManifestFormat[] = "pscluster-checkpoint";

@@ -32,6 +32,7 @@ DenseShard::DenseShard(const v1::TableDef& def, int64_t begin, int64_t end,
                        std::unique_ptr<UpdateRule> rule)
     : begin_(begin),
       end_(end),
+      init_(def.init()),
       optimizer_(def.optimizer()),
       rule_(std::move(rule)),
       stripes_(new absl::Mutex[Stripes(begin, end)]) {
@@ -177,6 +178,36 @@ void DenseShard::RestoreState(const void* in) {
   if (!state_.empty()) {
     std::memcpy(state_.data(), from, state_.size() * sizeof(float));
   }
+}
+
+bool DenseShard::ReadState(
+    absl::FunctionRef<bool(void* to, size_t bytes)> read) {
+  constexpr size_t kPiece = size_t{1} << 20;
+  RangeLock lock(*this, begin_, end_ - begin_, Access::kWrite);
+  bool ok = true;
+  ForEachStripe(0, end_ - begin_,
+                [&](int64_t stripe, int64_t first, int64_t n) {
+                  // A stripe's block is a MiB (kStripeValues floats).
+                  if (ok) ok = read(WritableBlock(stripe) + first, n * sizeof(float));
+                });
+  char* to = reinterpret_cast<char*>(state_.data());
+  for (size_t left = state_.size() * sizeof(float); ok && left > 0;) {
+    const size_t n = std::min(left, kPiece);
+    ok = read(to, n);
+    to += n;
+    left -= n;
+  }
+  return ok;
+}
+
+void DenseShard::ResetState() {
+  RangeLock lock(*this, begin_, end_ - begin_, Access::kWrite);
+  ForEachStripe(0, end_ - begin_,
+                [&](int64_t stripe, int64_t first, int64_t n) {
+                  FillInitial(init_, begin_ + stripe * kStripeValues + first,
+                              n, WritableBlock(stripe) + first);
+                });
+  std::fill(state_.begin(), state_.end(), 0.0f);
 }
 
 void DenseShard::ApplyLocked(int64_t offset, int64_t count, const float* grad) {

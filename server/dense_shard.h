@@ -24,6 +24,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/ps/v1/ps.pb.h"
 #include "server/update_rule.h"
@@ -95,6 +96,14 @@ class DenseShard {
   // instant: every stripe is held for writing. Values already handed out by
   // Share keep showing the old values (copy on write, as for Apply).
   void RestoreState(const void* in);
+  // RestoreState with the floats read in place by `read(to, bytes)`, which
+  // fills `to` with the next `bytes` bytes of that layout (a MiB or less
+  // at a time) or returns false; then this stops and returns false, with
+  // the state part-read. Every stripe is held for writing meanwhile.
+  bool ReadState(absl::FunctionRef<bool(void* to, size_t bytes)> read);
+  // Every value back at the table's initializer's and every state plane at
+  // zero, as the shard was built (after a ReadState that failed).
+  void ResetState();
 
  private:
   enum class Access { kRead, kWrite };
@@ -126,6 +135,7 @@ class DenseShard {
   }
 
   const int64_t begin_, end_;
+  const v1::Initializer init_;
   const v1::OptimizerSpec optimizer_;
   const std::unique_ptr<UpdateRule> rule_;
   // ceil((end - begin) / kStripeValues) locks; stripe i guards values

@@ -1,10 +1,14 @@
 #include "server/group_snapshot.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "absl/base/internal/raw_logging.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "server/group_snapshot_format.h"
 #include "server/initializer.h"
 
@@ -32,10 +36,6 @@ GroupParts Sorted(const GroupParts& parts) {
   std::sort(sorted.sparse.begin(), sorted.sparse.end(),
             [](const Sparse& a, const Sparse& b) { return a.first < b.first; });
   return sorted;
-}
-
-std::string DenseName(const std::string& table, int64_t begin, int64_t end) {
-  return absl::StrCat("dense range ", table, " [", begin, ", ", end, ")");
 }
 
 // ---------------------------------------------------------------- writing
@@ -155,29 +155,41 @@ absl::Status Mismatch(absl::string_view what) {
       absl::StrCat("snapshot of another group: ", what));
 }
 
+absl::Status CheckDenseCount(size_t count, const GroupParts& parts) {
+  if (count == parts.dense.size()) return absl::OkStatus();
+  return Mismatch(
+      absl::StrCat(count, " dense ranges; here ", parts.dense.size()));
+}
+
+// The snapshot's range `d` against the group's range `here` in its place.
+absl::Status CheckDenseRange(const DenseImage& d, const Dense& here) {
+  const auto& [table, shard] = here;
+  const std::string name = snapshot::DenseRangeName(d.table, d.begin, d.end);
+  if (d.table != table || d.begin != shard->begin() || d.end != shard->end()) {
+    return Mismatch(absl::StrCat(
+        name, " where here is ",
+        snapshot::DenseRangeName(table, shard->begin(), shard->end())));
+  }
+  const std::string opt = snapshot::EncodeOptimizer(shard->optimizer());
+  if (d.optimizer != opt) {
+    return Mismatch(absl::StrCat(
+        name, ": ", snapshot::OptimizerDifference(d.optimizer, opt)));
+  }
+  if (d.planes != static_cast<uint32_t>(shard->state_planes())) {
+    return Mismatch(absl::StrCat(name, ": ", d.planes, " state planes; here ",
+                                 shard->state_planes()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckDense(const Image& image, const GroupParts& parts) {
-  if (image.dense.size() != parts.dense.size()) {
-    return Mismatch(absl::StrCat(image.dense.size(), " dense ranges; here ",
-                                 parts.dense.size()));
+  if (absl::Status s = CheckDenseCount(image.dense.size(), parts); !s.ok()) {
+    return s;
   }
   for (size_t i = 0; i < image.dense.size(); ++i) {
-    const DenseImage& d = image.dense[i];
-    const auto& [table, shard] = parts.dense[i];
-    const std::string name = DenseName(d.table, d.begin, d.end);
-    if (d.table != table || d.begin != shard->begin() ||
-        d.end != shard->end()) {
-      return Mismatch(
-          absl::StrCat(name, " where here is ",
-                       DenseName(table, shard->begin(), shard->end())));
-    }
-    const std::string here = snapshot::EncodeOptimizer(shard->optimizer());
-    if (d.optimizer != here) {
-      return Mismatch(absl::StrCat(
-          name, ": ", snapshot::OptimizerDifference(d.optimizer, here)));
-    }
-    if (d.planes != static_cast<uint32_t>(shard->state_planes())) {
-      return Mismatch(absl::StrCat(name, ": ", d.planes, " state planes; here ",
-                                   shard->state_planes()));
+    if (absl::Status s = CheckDenseRange(image.dense[i], parts.dense[i]);
+        !s.ok()) {
+      return s;
     }
   }
   return absl::OkStatus();
@@ -256,7 +268,7 @@ absl::Status CheckSums(const Image& image, const GroupParts& parts) {
     if (parts.bsp != nullptr && !parts.bsp->Holds(shard)) {
       return Mismatch(
           absl::StrCat("the BSP accumulator here lacks ",
-                       DenseName(table, shard->begin(), shard->end())));
+                       snapshot::DenseRangeName(table, shard->begin(), shard->end())));
     }
   }
   for (const auto& [table, shard] : parts.sparse) {
@@ -279,7 +291,9 @@ std::vector<uint64_t> Keys(const RowsImage& rows) {
 // Cannot fail: every check passed.
 void Apply(const Image& image, const GroupParts& parts) {
   for (size_t i = 0; i < image.dense.size(); ++i) {
-    parts.dense[i].second->RestoreState(image.dense[i].state);
+    if (image.dense[i].state != nullptr) {
+      parts.dense[i].second->RestoreState(image.dense[i].state);
+    }
     if (parts.bsp != nullptr) {
       parts.bsp->RestoreSums(parts.dense[i].second, image.dense_sum[i]);
     }
@@ -295,6 +309,104 @@ void Apply(const Image& image, const GroupParts& parts) {
   parts.dedup->Restore(image.dedup);
   // Last: a pull waiting for a clock reads only once the values are in.
   parts.clock->Restore(image.clock);
+}
+
+// ------------------------------------------------------ reading a file
+
+absl::Status CheckGroup(const Image& image, const GroupParts& parts) {
+  for (absl::Status s :
+       {CheckSparse(image, parts), CheckClock(image, *parts.clock),
+        CheckSums(image, parts)}) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// The header, checked as CheckFrame checks a snapshot in memory.
+void ReadHeader(SnapshotFileReader& r, uint64_t size) {
+  char magic[snapshot::kMagicBytes];
+  uint32_t version = 0;
+  uint64_t declared = 0;
+  if (!r.Read("magic", magic, sizeof(magic))) return;
+  if (absl::string_view(magic, sizeof(magic)) !=
+      absl::string_view(snapshot::kMagic, snapshot::kMagicBytes)) {
+    return r.Fail(
+        "does not start with \"PSGSNAP1\"; not a group snapshot");
+  }
+  if (!r.U32("version", &version) || !r.U64("size", &declared)) return;
+  if (version != kGroupSnapshotVersion) {
+    return r.Fail(absl::StrCat("version ", version, "; this server reads ",
+                               kGroupSnapshotVersion));
+  }
+  if (declared != size) {
+    return r.Fail(absl::StrCat(size, " bytes; its header says ", declared,
+                               " (truncated or padded)"));
+  }
+}
+
+// The dense section, each range's floats read straight into its shard once
+// its header matched the group's range (*touched then).
+void ReadDense(SnapshotFileReader& r, const GroupParts& parts, Image* image,
+               bool* touched, absl::Status* mismatch) {
+  uint32_t count = 0;
+  if (!r.Expect("dense section tag", snapshot::kDenseTag) ||
+      !r.U32("dense range count", &count)) {
+    return;
+  }
+  if (*mismatch = CheckDenseCount(count, parts); !mismatch->ok()) return;
+  for (uint32_t i = 0; i < count; ++i) {
+    DenseImage d;
+    std::string opt(snapshot::kOptimizerBytes, '\0');
+    r.String("dense table name", &d.table);
+    r.I64("dense begin", &d.begin);
+    r.I64("dense end", &d.end);
+    r.Read("dense optimizer", opt.data(), opt.size());
+    r.U32("dense state planes", &d.planes);
+    if (!r.ok()) return;
+    if (std::string problem = snapshot::DenseHeaderProblem(d);
+        !problem.empty()) {
+      return r.Fail(problem);
+    }
+    d.optimizer = opt;
+    if (*mismatch = CheckDenseRange(d, parts.dense[i]); !mismatch->ok()) {
+      return;
+    }
+    d.optimizer = {};
+    DenseShard* shard = parts.dense[i].second;
+    const std::string what = absl::StrCat(
+        snapshot::DenseRangeName(d.table, d.begin, d.end), " values");
+    const uint64_t bytes = uint64_t(shard->state_floats()) * sizeof(float);
+    if (bytes > r.left()) {
+      return r.Fail(absl::StrCat("truncated: ", what, " needs ", bytes,
+                                 " bytes; ", r.left(), " left"));
+    }
+    *touched = true;
+    if (!shard->ReadState(
+            [&](void* to, size_t n) { return r.Read(what, to, n); })) {
+      return;
+    }
+    image->dense.push_back(std::move(d));
+  }
+}
+
+// zlib's CRC-32 continued from `crc` over bytes [from, to) of the file.
+absl::StatusOr<uint32_t> ContinueCrc(int fd, uint64_t from, uint64_t to,
+                                     uint32_t crc, const std::string& path) {
+  std::string piece(std::min<uint64_t>(to - from, uint64_t{1} << 20), '\0');
+  while (from < to) {
+    const size_t n = std::min<uint64_t>(to - from, piece.size());
+    const ssize_t got = pread(fd, piece.data(), n, from);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return absl::ErrnoToStatus(errno, absl::StrCat("read ", path));
+    if (got == 0) {
+      return absl::DataLossError(absl::StrCat(
+          "read ", path, ": ended at byte ", from,
+          " (the file changed while it was read)"));
+    }
+    crc = snapshot::ContinueCrc32(crc, absl::string_view(piece.data(), got));
+    from += static_cast<uint64_t>(got);
+  }
+  return crc;
 }
 
 }  // namespace
@@ -330,12 +442,81 @@ absl::Status ReadGroupSnapshot(absl::string_view bytes,
   const GroupParts parts = Sorted(unsorted);
   absl::StatusOr<Image> image = snapshot::ParseSnapshot(bytes);
   if (!image.ok()) return image.status();
-  for (absl::Status s :
-       {CheckDense(*image, parts), CheckSparse(*image, parts),
-        CheckClock(*image, *parts.clock), CheckSums(*image, parts)}) {
+  for (absl::Status s : {CheckDense(*image, parts), CheckGroup(*image, parts)}) {
     if (!s.ok()) return s;
   }
   Apply(*image, parts);
+  return absl::OkStatus();
+}
+
+absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
+                                   const std::string& path,
+                                   const GroupParts& unsorted) {
+  const GroupParts parts = Sorted(unsorted);
+  if (size < snapshot::kHeaderBytes + snapshot::kTrailerBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "snapshot: ", size, " bytes; a header and a trailer take ",
+        snapshot::kHeaderBytes + snapshot::kTrailerBytes));
+  }
+  const uint64_t body = size - snapshot::kTrailerBytes;
+  SnapshotFileReader r(fd, body, path);
+  Image image;
+  bool touched = false;
+  absl::Status mismatch;
+  std::string rest;
+  uint64_t rest_at = 0;
+  ReadHeader(r, size);
+  if (r.ok()) ReadDense(r, parts, &image, &touched, &mismatch);
+  if (r.ok() && mismatch.ok()) {
+    rest_at = r.position();
+    rest.resize(r.left());
+    r.Read("the sections after the dense one", rest.data(), rest.size());
+  }
+  auto failed = [&](absl::Status s) {
+    if (touched) {
+      for (const auto& [table, shard] : parts.dense) shard->ResetState();
+    }
+    return s;
+  };
+  // An I/O error, or a file that changed while it was read.
+  if (!r.ok() && !absl::IsInvalidArgument(r.status())) return failed(r.status());
+  // The checksums first: a damaged file is DATA_LOSS whatever it parses as.
+  absl::StatusOr<uint32_t> crc = r.crc32();
+  if (r.position() < body) {
+    crc = ContinueCrc(fd, r.position(), body, r.crc32(), path);
+    if (!crc.ok()) return failed(crc.status());
+  }
+  char trailer[snapshot::kTrailerBytes];
+  const ssize_t got = pread(fd, trailer, sizeof(trailer), body);
+  if (got != static_cast<ssize_t>(sizeof(trailer))) {
+    return failed(got < 0 ? absl::ErrnoToStatus(errno, absl::StrCat("read ", path))
+                          : absl::DataLossError(absl::StrCat(
+                                "read ", path, ": ended at byte ", body,
+                                " (the file changed while it was read)")));
+  }
+  const absl::string_view trailer_bytes(trailer, sizeof(trailer));
+  const uint32_t file_crc = snapshot::ContinueCrc32(*crc, trailer_bytes);
+  if (file_crc != file_crc32) {
+    return failed(absl::DataLossError(
+        absl::StrFormat("read %s: expected CRC-32 0x%08x, found 0x%08x (%d "
+                        "bytes)",
+                        path, file_crc32, file_crc, size)));
+  }
+  uint32_t declared = 0;
+  std::memcpy(&declared, trailer, sizeof(declared));
+  if (declared != *crc) {
+    return failed(absl::DataLossError(
+        absl::StrCat("snapshot: checksum 0x", absl::Hex(*crc), " of ", size,
+                     " bytes; its trailer says 0x", absl::Hex(declared))));
+  }
+  if (!r.ok()) return failed(r.status());
+  if (!mismatch.ok()) return failed(mismatch);
+  if (absl::Status s = snapshot::ParseAfterDense(rest, rest_at, &image);
+      !s.ok()) {
+    return failed(s);
+  }
+  if (absl::Status s = CheckGroup(image, parts); !s.ok()) return failed(s);
+  Apply(image, parts);
   return absl::OkStatus();
 }
 

@@ -122,6 +122,28 @@ void SealGroupSnapshot(size_t start, std::string* out);
 absl::Status ReadGroupSnapshot(absl::string_view bytes,
                                const GroupParts& parts);
 
+// ReadGroupSnapshot from a checkpoint's file, `fd`, open for reading, a
+// regular file of `size` bytes (the caller checked) whose CRC-32 should be
+// `file_crc32` (the manifest's); `path` names it in errors. Each dense
+// range's floats go into its shard through the reader's 4 MiB buffer
+// (SnapshotFileReader), checksummed there: no buffer holds the dense state
+// twice, and the memory a restore needs is the group's own plus the sparse
+// and bookkeeping sections.
+//
+// Errors as ReadGroupSnapshot's, and in this order: an I/O error or a file
+// that ends early (it changed while it was read); DATA_LOSS where the
+// file's CRC-32 is not `file_crc32` (the message names the file and both
+// values, as ReadFileChecked's) or the trailer's is not that of the bytes
+// before it, whatever else is wrong (a damaged file is reported as one);
+// then INVALID_ARGUMENT for a malformed snapshot or one of another group.
+// On any error the group is as it was, provided it was as built: dense
+// ranges read into are reset to their initializer's values and zero state
+// (TableStore::LoadGroup loads only into a group that has applied
+// nothing); nothing else is changed before every check has passed.
+absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
+                                   const std::string& path,
+                                   const GroupParts& parts);
+
 }  // namespace ps::server
 
 #endif  // PS_SERVER_GROUP_SNAPSHOT_H_

@@ -127,8 +127,10 @@ std::string Difference(absl::string_view prefix, const Field (&fields)[N],
 
 }  // namespace
 
-uint32_t Crc32(absl::string_view bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
+uint32_t Crc32(absl::string_view bytes) { return ContinueCrc32(0, bytes); }
+
+uint32_t ContinueCrc32(uint32_t crc_so_far, absl::string_view bytes) {
+  uLong crc = crc_so_far;
   // crc32 takes at most a uInt of bytes at a time.
   constexpr size_t kChunk = size_t{1} << 30;
   for (size_t at = 0; at < bytes.size(); at += kChunk) {

@@ -37,6 +37,8 @@ inline constexpr uint32_t kSumsTag = Tag("BSPS");
 
 // zlib's CRC-32 of `bytes`.
 uint32_t Crc32(absl::string_view bytes);
+// zlib's CRC-32 of the bytes whose CRC-32 is `crc_so_far`, then `bytes`.
+uint32_t ContinueCrc32(uint32_t crc_so_far, absl::string_view bytes);
 // The CRC-32 of a whole snapshot as written by WriteGroupSnapshot (trailer
 // included), from its trailer alone: zlib's CRC continued over the four
 // trailer bytes. Equal to Crc32(snapshot) when the trailer is right; at least
@@ -66,7 +68,9 @@ struct DenseImage {
   int64_t begin = 0, end = 0;
   absl::string_view optimizer;  // kOptimizerBytes
   uint32_t planes = 0;
-  const char* state = nullptr;  // (1 + planes) * (end - begin) floats
+  // (1 + planes) * (end - begin) floats; nullptr where they were read
+  // straight into the shard (LoadGroupSnapshotFile).
+  const char* state = nullptr;
 };
 struct RowsImage {
   uint64_t rows = 0;
@@ -93,6 +97,21 @@ struct Image {
   bool sparse_sums = false;
   std::vector<RowsImage> sparse_sum;  // per sparse: dim floats per row
 };
+
+// "dense range <table> [<begin>, <end>)", as errors name a range.
+std::string DenseRangeName(absl::string_view table, int64_t begin,
+                           int64_t end);
+// What is wrong with a dense range's header on its own (not a range, too
+// many state planes), or "".
+std::string DenseHeaderProblem(const DenseImage& d);
+
+// The sections after the dense one (sparse, dedup, clock, BSP sums) from
+// `rest`, the snapshot's bytes from the "SPRS" tag up to its trailer, which
+// start at byte `at` of the snapshot (positions in errors count from the
+// snapshot's first byte). image->dense must hold the dense ranges already
+// (the BSP sums' sizes come from them); the rest of *image is filled in.
+// INVALID_ARGUMENT as ParseSnapshot.
+absl::Status ParseAfterDense(absl::string_view rest, size_t at, Image* image);
 
 // Checks the header, the size and the checksum of a whole snapshot, then
 // parses its sections, checking each on its own (not against any group):

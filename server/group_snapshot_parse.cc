@@ -50,14 +50,9 @@ void ParseDense(SnapshotReader& r, std::vector<DenseImage>* out) {
     r.U32("dense state planes", &d.planes);
     if (!r.ok()) return;
     d.optimizer = absl::string_view(opt, kOptimizerBytes);
-    const std::string name =
-        absl::StrCat("dense range ", d.table, " [", d.begin, ", ", d.end, ")");
-    if (d.begin < 0 || d.end < d.begin) {
-      return r.Fail(absl::StrCat(name, ": not a range"));
-    }
-    if (d.planes > kMaxStatePlanes) {
-      return r.Fail(absl::StrCat(name, ": ", d.planes,
-                                 " state planes; at most ", kMaxStatePlanes));
+    const std::string name = DenseRangeName(d.table, d.begin, d.end);
+    if (std::string problem = DenseHeaderProblem(d); !problem.empty()) {
+      return r.Fail(problem);
     }
     d.state = r.Span(absl::StrCat(name, " values"),
                      static_cast<uint64_t>(d.end - d.begin),
@@ -244,7 +239,40 @@ absl::Status CheckFrame(absl::string_view bytes) {
   return absl::OkStatus();
 }
 
+void ParseAfterDense(SnapshotReader& r, Image* image) {
+  ParseSparse(r, &image->sparse);
+  ParseDedup(r, &image->dedup);
+  ParseClock(r, image);
+  ParseSums(r, image);
+  if (r.ok() && r.left() != 0) {
+    r.Fail(absl::StrCat(r.left(), " bytes left over after the last section"));
+  }
+}
+
 }  // namespace
+
+std::string DenseRangeName(absl::string_view table, int64_t begin,
+                           int64_t end) {
+  return absl::StrCat("dense range ", table, " [", begin, ", ", end, ")");
+}
+
+std::string DenseHeaderProblem(const DenseImage& d) {
+  if (d.begin < 0 || d.end < d.begin) {
+    return absl::StrCat(DenseRangeName(d.table, d.begin, d.end), ": not a range");
+  }
+  if (d.planes > kMaxStatePlanes) {
+    return absl::StrCat(DenseRangeName(d.table, d.begin, d.end), ": ", d.planes,
+                        " state planes; at most ", kMaxStatePlanes);
+  }
+  return "";
+}
+
+absl::Status ParseAfterDense(absl::string_view rest, size_t at,
+                             Image* image) {
+  SnapshotReader r(rest, at);
+  ParseAfterDense(r, image);
+  return r.status();
+}
 
 absl::StatusOr<Image> ParseSnapshot(absl::string_view bytes) {
   if (absl::Status s = CheckFrame(bytes); !s.ok()) return s;
@@ -253,13 +281,7 @@ absl::StatusOr<Image> ParseSnapshot(absl::string_view bytes) {
   r.Span("header", 1, kHeaderBytes);
   Image image;
   ParseDense(r, &image.dense);
-  ParseSparse(r, &image.sparse);
-  ParseDedup(r, &image.dedup);
-  ParseClock(r, &image);
-  ParseSums(r, &image);
-  if (r.ok() && r.left() != 0) {
-    r.Fail(absl::StrCat(r.left(), " bytes left over after the last section"));
-  }
+  ParseAfterDense(r, &image);
   if (!r.ok()) return r.status();
   return image;
 }

@@ -1,15 +1,19 @@
 #include "server/group_snapshot.h"
 #include "server/group_snapshot_format.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -42,7 +46,9 @@ v1::TableDef Def(const TableSpec& t) {
   def.set_name(t.name);
   def.set_kind(t.dim > 0 ? v1::SPARSE : v1::DENSE);
   def.set_dim(t.dim);
-  def.set_size(t.dim > 0 ? 0 : 1000);
+  int64_t size = 1000;
+  for (auto [begin, end] : t.ranges) size = std::max(size, end);
+  def.set_size(t.dim > 0 ? 0 : size);
   def.mutable_init()->set_kind(v1::Initializer::UNIFORM);
   def.mutable_init()->set_scale(0.5f);
   def.mutable_init()->set_seed(t.seed);
@@ -402,6 +408,163 @@ TEST(GroupSnapshotTest, BspSumsOnlyIntoABspGroup) {
   EXPECT_THAT(std::string(s.message()),
               HasSubstr("BSP sums: dense 1, sparse 1; here "
                         "dense 0, sparse 0"));
+}
+
+// ---------------------------------------------- ReadGroupSnapshotFile
+
+// ReadGroupSnapshotFile of `bytes` as a checkpoint's file (in memory, a
+// memfd) whose manifest gives `file_crc32`: by default the bytes' own.
+absl::Status LoadFile(absl::string_view bytes, const GroupParts& parts,
+                      std::optional<uint32_t> file_crc32 = std::nullopt) {
+  const int fd = memfd_create("group-0.snap", MFD_CLOEXEC);
+  EXPECT_GE(fd, 0);
+  for (size_t at = 0; at < bytes.size();) {
+    const ssize_t n = write(fd, bytes.data() + at, bytes.size() - at);
+    EXPECT_GT(n, 0);
+    if (n <= 0) break;
+    at += size_t(n);
+  }
+  absl::Status s = ReadGroupSnapshotFile(
+      fd, bytes.size(), file_crc32.value_or(snapshot::Crc32(bytes)),
+      "ckpt/group-0.snap", parts);
+  close(fd);
+  return s;
+}
+
+// Ranges of several stripes and Adam's two planes: the floats come in
+// pieces of a MiB, cut at stripes and planes.
+GroupSpec Large() {
+  GroupSpec spec;
+  spec.tables = {
+      {"big", v1::ADAM, {{0, 700000}, {700000, 700010}}},
+      {"emb", v1::ADAGRAD, {}, /*dim=*/4},
+  };
+  return spec;
+}
+
+TEST(GroupSnapshotFileTest, LoadsAsTheSnapshotInMemoryDoes) {
+  for (const GroupSpec& spec :
+       {Small(), Mixed(), Mixed(v1::BSP), Mixed(v1::ASP), Large()}) {
+    Group source(spec);
+    source.Steps(0, 3);
+    source.Push("w0", 100, 3, 9);  // under BSP: sums of an open clock
+    const std::string bytes = source.Snapshot();
+    Group target(spec);
+    ASSERT_TRUE(LoadFile(bytes, target.parts).ok());
+    EXPECT_EQ(target.Snapshot(), bytes);
+    EXPECT_EQ(target.Values(), source.Values());
+    // And they go on in step.
+    for (Group* g : {&source, &target}) {
+      g->Push("w1", 101, 3, 11);
+      g->Steps(4, 6);
+    }
+    EXPECT_EQ(target.Snapshot(), source.Snapshot());
+  }
+}
+
+TEST(GroupSnapshotFileTest, DamagedFileIsDataLossAndLeavesTheGroupAsBuilt) {
+  for (const GroupSpec& spec : {Small(), Large()}) {
+    Group source(spec);
+    source.Steps(0, 2);
+    const std::string bytes = source.Snapshot();
+    const uint32_t manifest_crc = snapshot::Crc32(bytes);
+    Group target(spec);
+    const std::string built = target.Snapshot();
+    // Every byte of a small snapshot; a large one's header, the first
+    // range's floats (values, then planes), the second range and the tail.
+    std::vector<size_t> at;
+    if (bytes.size() < 10000) {
+      for (size_t i = 0; i < bytes.size(); ++i) at.push_back(i);
+    } else {
+      at = {0,   9,    17,   30,  60,   100,  1 << 20, bytes.size() / 3,
+            bytes.size() / 2,   bytes.size() - 300,     bytes.size() - 100,
+            bytes.size() - 30,  bytes.size() - 1};
+    }
+    for (size_t i : at) {
+      std::string flipped = bytes;
+      flipped[i] ^= 0x10;
+      absl::Status s = LoadFile(flipped, target.parts, manifest_crc);
+      ASSERT_EQ(s.code(), absl::StatusCode::kDataLoss) << i << " " << s;
+      ASSERT_THAT(std::string(s.message()),
+                  HasSubstr(absl::StrFormat(
+                      "read ckpt/group-0.snap: expected CRC-32 0x%08x",
+                      manifest_crc)));
+      ASSERT_EQ(target.Snapshot(), built) << i;
+    }
+    // The trailer alone wrong, the manifest's CRC taken from the file.
+    std::string bad_trailer = bytes;
+    bad_trailer.back() ^= 1;
+    absl::Status s = LoadFile(bad_trailer, target.parts);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("its trailer says"));
+    EXPECT_EQ(target.Snapshot(), built);
+    // Short or long.
+    for (size_t n : {size_t{0}, size_t{10}, size_t{30}, bytes.size() / 2,
+                     bytes.size() - 1}) {
+      s = LoadFile(bytes.substr(0, n), target.parts, manifest_crc);
+      EXPECT_FALSE(s.ok()) << n;
+      EXPECT_EQ(target.Snapshot(), built) << n;
+    }
+    s = LoadFile(bytes + "x", target.parts, manifest_crc);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_EQ(target.Snapshot(), built);
+    ASSERT_TRUE(LoadFile(bytes, target.parts, manifest_crc).ok());
+    EXPECT_EQ(target.Snapshot(), bytes);
+  }
+}
+
+// Both checksums made right for the flipped bytes: the parser sees them.
+TEST(GroupSnapshotFileTest, FlipsBehindValidChecksumsFailWholeOrLoad) {
+  Group source(Mixed());
+  source.Steps(0, 2);
+  const std::string bytes = source.Snapshot();
+  int refused = 0;
+  for (size_t bit = 0; bit < (bytes.size() - 4) * 8; bit += 3) {
+    std::string flipped = bytes;
+    flipped[bit / 8] ^= char(1 << (bit % 8));
+    const uint32_t crc = snapshot::Crc32(
+        absl::string_view(flipped).substr(0, flipped.size() - 4));
+    std::memcpy(&flipped[flipped.size() - 4], &crc, 4);
+    Group target(Mixed());
+    const std::string built = target.Snapshot();
+    absl::Status s = LoadFile(flipped, target.parts);
+    if (!s.ok()) {
+      ++refused;
+      ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bit << s;
+      ASSERT_EQ(target.Snapshot(), built) << bit << s;
+    } else {
+      ASSERT_EQ(target.Snapshot(), flipped) << bit;
+    }
+  }
+  EXPECT_GT(refused, 0);
+}
+
+TEST(GroupSnapshotFileTest, AnotherGroupIsRefusedAfterItsRangesWereRead) {
+  Group source(Mixed());
+  source.Steps(0, 3);
+  const std::string bytes = source.Snapshot();
+  const std::vector<std::pair<std::function<void(GroupSpec&)>, std::string>>
+      cases = {
+          // The third range differs: two were read into the shards first.
+          {[](GroupSpec& g) { g.tables[2].type = v1::SGD; },
+           "dense range m [10, 70): optimizer.type: snapshot ADAM, here SGD"},
+          {[](GroupSpec& g) { g.tables[0].ranges.pop_back(); },
+           "4 dense ranges; here 3"},
+          {[](GroupSpec& g) { g.tables[3].dim = 5; },
+           "sparse table emb: dim 4; here 5"},
+          {[](GroupSpec& g) { g.staleness = 3; },
+           "consistency SSP staleness 2; here SSP staleness 3"},
+      };
+  for (const auto& [change, message] : cases) {
+    GroupSpec spec = Mixed();
+    change(spec);
+    Group target(spec);
+    const std::string built = target.Snapshot();
+    absl::Status s = LoadFile(bytes, target.parts);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(message));
+    EXPECT_EQ(target.Snapshot(), built) << message;
+  }
 }
 
 TEST(SnapshotFileCrc32Test, EqualsTheCrcOfTheWholeSnapshot) {

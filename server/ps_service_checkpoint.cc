@@ -175,38 +175,53 @@ grpc::Status PsService::LoadCheckpoint(
         "files: ", request->files_size(), " for ", old.size(),
         " groups of the checkpoint's map")));
   }
-  uint64_t read = 0;
   for (const v1::CheckpointFileRef& f : request->files()) {
     if (f.group() < 0 || f.group() >= static_cast<int>(old.size())) {
       return ToGrpcStatus(absl::InvalidArgumentError(
           absl::StrCat("files: group ", f.group(), " of ", f.path(),
                        " is not a group of the checkpoint's map")));
     }
-    if (same && f.group() != request->group()) continue;
+  }
+  if (same) {
+    // The group's own file, read straight into its tables.
+    const v1::CheckpointFileRef* mine = nullptr;
+    for (const v1::CheckpointFileRef& f : request->files()) {
+      if (f.group() == request->group()) mine = &f;
+    }
+    if (mine == nullptr) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "files: none for group ", request->group())));
+    }
+    absl::Status s = ReadFileWith(mine->path(), mine->size(), [&](int fd) {
+      return store_->LoadGroupFile(request->job_id(), request->group(),
+                                   request->epoch(), fd, mine->size(),
+                                   mine->crc32(), mine->path());
+    });
+    if (!s.ok()) return ToGrpcStatus(s);
+    response->set_bytes_read(mine->size());
+    return grpc::Status::OK;
+  }
+  uint64_t read = 0;
+  for (const v1::CheckpointFileRef& f : request->files()) {
     absl::StatusOr<std::string> bytes =
         ReadFileChecked(f.path(), f.size(), f.crc32());
     if (!bytes.ok()) return ToGrpcStatus(bytes.status());
     read += bytes->size();
     old[f.group()] = *std::move(bytes);
   }
-  std::string mine;
-  if (same) {
-    mine = std::move(old[request->group()]);
-  } else {
-    absl::StatusOr<RepartitionedGroups> groups =
-        Repartition(request->old_map(), std::move(old), request->map(),
-                    absl::MakeConstSpan(request->resume_steps().data(),
-                                        request->resume_steps().size()));
-    if (!groups.ok()) return ToGrpcStatus(groups.status());
-    if (request->group() < 0 ||
-        request->group() >= static_cast<int>(groups->snapshots.size())) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrCat("group ", request->group(), " is not in the map")));
-    }
-    mine = std::move(groups->snapshots[request->group()]);
+  absl::StatusOr<RepartitionedGroups> groups =
+      Repartition(request->old_map(), std::move(old), request->map(),
+                  absl::MakeConstSpan(request->resume_steps().data(),
+                                      request->resume_steps().size()));
+  if (!groups.ok()) return ToGrpcStatus(groups.status());
+  if (request->group() < 0 ||
+      request->group() >= static_cast<int>(groups->snapshots.size())) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("group ", request->group(), " is not in the map")));
   }
-  absl::Status s = store_->LoadGroup(request->job_id(), request->group(),
-                                     request->epoch(), mine);
+  absl::Status s =
+      store_->LoadGroup(request->job_id(), request->group(), request->epoch(),
+                        groups->snapshots[request->group()]);
   if (!s.ok()) return ToGrpcStatus(s);
   response->set_bytes_read(read);
   return grpc::Status::OK;

@@ -29,10 +29,6 @@ absl::Status Invalid(absl::string_view what) {
   return absl::InvalidArgumentError(what);
 }
 
-std::string DenseName(absl::string_view table, int64_t begin, int64_t end) {
-  return absl::StrCat("dense range ", table, " [", begin, ", ", end, ")");
-}
-
 // The maps' tables: each valid, and the same in both.
 absl::Status CheckTables(const v1::PartitionMap& old_map,
                          const v1::PartitionMap& new_map,
@@ -101,11 +97,11 @@ absl::Status CheckDense(const Image& image, const v1::PartitionMap& map, int g,
   for (size_t i = 0; i < want.size(); ++i) {
     const snapshot::DenseImage& d = image.dense[i];
     const v1::DenseRange& r = want[i];
-    const std::string name = DenseName(d.table, d.begin, d.end);
+    const std::string name = snapshot::DenseRangeName(d.table, d.begin, d.end);
     if (d.table != r.table() || d.begin != r.begin() || d.end != r.end()) {
       return Invalid(absl::StrCat(group, ": its snapshot holds ", name,
                                   " where the old map has ",
-                                  DenseName(r.table(), r.begin(), r.end())));
+                                  snapshot::DenseRangeName(r.table(), r.begin(), r.end())));
     }
     TableInfo& t = old.tables.at(d.table);
     if (d.optimizer != t.optimizer) {
@@ -271,7 +267,7 @@ absl::Status CheckBetweenClocks(const Image& image, int g) {
     const snapshot::DenseImage& d = image.dense[i];
     if (!AllZero(image.dense_sum[i], (d.end - d.begin) * sizeof(float))) {
       return Invalid(absl::StrCat(group, "BSP sums of ",
-                                  DenseName(d.table, d.begin, d.end),
+                                  snapshot::DenseRangeName(d.table, d.begin, d.end),
                                   " are not zero", kWhy));
     }
   }

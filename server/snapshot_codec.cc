@@ -1,9 +1,14 @@
 #include "server/snapshot_codec.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
+#include "zlib.h"
 
 namespace ps::server {
 
@@ -33,7 +38,7 @@ void SnapshotWriter::PatchU64(size_t at, uint64_t v) {
 void SnapshotReader::Fail(absl::string_view message) {
   if (status_.ok()) {
     status_ = absl::InvalidArgumentError(
-        absl::StrCat("snapshot at byte ", at_, ": ", message));
+        absl::StrCat("snapshot at byte ", base_ + at_, ": ", message));
   }
 }
 
@@ -84,6 +89,100 @@ bool SnapshotReader::Expect(absl::string_view what, uint32_t expected) {
     at_ -= 4;
     Fail(absl::StrCat(what, ": found 0x", absl::Hex(v), ", expected 0x",
                       absl::Hex(expected)));
+    return false;
+  }
+  return true;
+}
+
+void SnapshotFileReader::Fail(absl::string_view message) {
+  if (status_.ok()) {
+    status_ = absl::InvalidArgumentError(
+        absl::StrCat("snapshot at byte ", at_, ": ", message));
+  }
+}
+
+SnapshotFileReader::SnapshotFileReader(int fd, uint64_t limit,
+                                       std::string file)
+    : fd_(fd),
+      limit_(limit),
+      file_(std::move(file)),
+      capacity_(static_cast<size_t>(std::min(limit, kBufferBytes))),
+      buffer_(new char[capacity_]) {}
+
+bool SnapshotFileReader::Fill() {
+  buffer_at_ = buffer_end_ = 0;
+  const uint64_t from = at_;
+  const size_t want = static_cast<size_t>(std::min<uint64_t>(
+      capacity_, limit_ - from));
+  while (buffer_end_ < want) {
+    const ssize_t got =
+        pread(fd_, buffer_.get() + buffer_end_, want - buffer_end_,
+              static_cast<off_t>(from + buffer_end_));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      status_ = absl::ErrnoToStatus(errno, absl::StrCat("read ", file_));
+      return false;
+    }
+    if (got == 0) {
+      status_ = absl::DataLossError(
+          absl::StrCat("read ", file_, ": ended at byte ", from + buffer_end_,
+                       " (the file changed while it was read)"));
+      return false;
+    }
+    buffer_end_ += static_cast<size_t>(got);
+  }
+  return true;
+}
+
+bool SnapshotFileReader::Read(absl::string_view what, void* out, uint64_t n) {
+  if (ok() && n > left()) {
+    Fail(absl::StrCat("truncated: ", what, " needs ", n, " bytes; ", left(),
+                      " left"));
+  }
+  char* to = static_cast<char*>(out);
+  while (ok() && n > 0) {
+    if (buffer_at_ == buffer_end_ && !Fill()) break;
+    const size_t piece = static_cast<size_t>(
+        std::min<uint64_t>(n, buffer_end_ - buffer_at_));
+    const char* from = buffer_.get() + buffer_at_;
+    crc_ = static_cast<uint32_t>(::crc32(
+        crc_, reinterpret_cast<const Bytef*>(from), static_cast<uInt>(piece)));
+    std::memcpy(to, from, piece);
+    to += piece;
+    buffer_at_ += piece;
+    at_ += piece;
+    n -= piece;
+  }
+  if (n > 0) std::memset(to, 0, n);
+  return ok();
+}
+
+bool SnapshotFileReader::String(absl::string_view what, std::string* v) {
+  uint32_t size = 0;
+  if (!U32(what, &size)) {
+    v->clear();
+    return false;
+  }
+  if (size > left()) {
+    Fail(absl::StrCat("truncated: ", what, " needs ", size, " bytes; ", left(),
+                      " left"));
+    v->clear();
+    return false;
+  }
+  v->resize(size);
+  return Read(what, v->data(), size);
+}
+
+bool SnapshotFileReader::Expect(absl::string_view what, uint32_t expected) {
+  const uint64_t at = at_;
+  uint32_t v = 0;
+  if (!U32(what, &v)) return false;
+  if (v != expected) {
+    if (status_.ok()) {
+      status_ = absl::InvalidArgumentError(
+          absl::StrCat("snapshot at byte ", at, ": ", what, ": found 0x",
+                       absl::Hex(v), ", expected 0x", absl::Hex(expected)));
+    }
     return false;
   }
   return true;

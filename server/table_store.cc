@@ -405,6 +405,24 @@ absl::Status TableStore::SnapshotGroupState(const std::string& job_id,
 
 absl::Status TableStore::LoadGroup(const std::string& job_id, int group,
                                    uint64_t epoch, absl::string_view bytes) {
+  absl::StatusOr<GroupHandle> found = NewGroup(job_id, group, epoch);
+  if (!found.ok()) return found.status();
+  return ReadGroupSnapshot(bytes, PartsOf(*found->job_));
+}
+
+absl::Status TableStore::LoadGroupFile(const std::string& job_id, int group,
+                                       uint64_t epoch, int fd, uint64_t size,
+                                       uint32_t file_crc32,
+                                       const std::string& path) {
+  absl::StatusOr<GroupHandle> found = NewGroup(job_id, group, epoch);
+  if (!found.ok()) return found.status();
+  return ReadGroupSnapshotFile(fd, size, file_crc32, path,
+                               PartsOf(*found->job_));
+}
+
+absl::StatusOr<GroupHandle> TableStore::NewGroup(const std::string& job_id,
+                                                 int group,
+                                                 uint64_t epoch) const {
   absl::StatusOr<GroupHandle> found = Group(job_id, group);
   if (!found.ok()) return found.status();
   GroupTables& job = *found->job_;
@@ -415,7 +433,7 @@ absl::Status TableStore::LoadGroup(const std::string& job_id, int group,
         " with ", job.pushes_applied.load(), " pushes applied; a checkpoint "
         "loads only into a new group at epoch ", epoch));
   }
-  return ReadGroupSnapshot(bytes, PartsOf(job));
+  return found;
 }
 
 int64_t GroupHandle::StateBytes() const {

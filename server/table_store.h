@@ -331,6 +331,12 @@ class TableStore {
   // INVALID_ARGUMENT / DATA_LOSS as ReadGroupSnapshot (nothing changed).
   absl::Status LoadGroup(const std::string& job_id, int group, uint64_t epoch,
                          absl::string_view bytes);
+  // LoadGroup from the checkpoint's file itself (ReadGroupSnapshotFile:
+  // `fd` open on the regular file `path` of `size` bytes, its CRC-32
+  // `file_crc32`), the dense state read straight into the group.
+  absl::Status LoadGroupFile(const std::string& job_id, int group,
+                             uint64_t epoch, int fd, uint64_t size,
+                             uint32_t file_crc32, const std::string& path);
   // The group, whatever its epoch and role; NOT_FOUND if none.
   absl::StatusOr<GroupHandle> Group(const std::string& job_id,
                                     int group) const;
@@ -403,6 +409,11 @@ class TableStore {
     std::vector<uint64_t> keys;
     int64_t sparse_values = 0;
   };
+
+  // The group, if it is at `epoch` and has applied nothing (the groups a
+  // checkpoint loads into); FAILED_PRECONDITION otherwise.
+  absl::StatusOr<GroupHandle> NewGroup(const std::string& job_id, int group,
+                                       uint64_t epoch) const;
 
   using GroupKey = std::pair<std::string, int>;
   // The group's state without its trailer (WriteGroupSnapshotState), taken
