@@ -11,6 +11,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libssl-dev zlib1g-dev
+  # checkpoint checksums: libdeflate's CRC-32
+  libdeflate-dev
   # coordinator state (SQLite; the sqlite3 shell to inspect it)
   libsqlite3-dev sqlite3
   # JSON, header-only: log records, checkpoint manifests, safetensors headers

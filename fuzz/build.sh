@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets listed in fuzz/targets with clang
 # (-fsanitize=fuzzer,address,undefined), straight from the sources: Bazel
 # here builds with gcc, and a second toolchain for a few small binaries is
-# not worth it. The parsers need Abseil, protobuf and zlib (Debian's -dev
+# not worth it. The parsers need Abseil, protobuf, zlib and libdeflate (Debian's -dev
 # packages, linked through pkg-config) and nlohmann-json (header-only).
 #
 #   fuzz/build.sh [target...]      (default: every target)
@@ -35,7 +35,7 @@ CXXFLAGS=(-std=c++17 -g -O1 -fno-omit-frame-pointer
 JOBS=${FUZZ_JOBS:-$(nproc)}
 LIB_PKGS=(absl_status absl_statusor absl_strings absl_str_format
           absl_synchronization absl_raw_hash_set absl_hash absl_time
-          protobuf zlib libcrypto)
+          protobuf zlib libdeflate libcrypto)
 
 # The first clang++ that links a libFuzzer program, or nothing.
 find_clang() {

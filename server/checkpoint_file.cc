@@ -8,7 +8,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,7 +20,7 @@
 namespace ps::server {
 namespace {
 
-// read() and write() move at most about 2 GiB a call; crc32() a uInt.
+// read() and write() move at most about 2 GiB a call.
 constexpr size_t kChunk = size_t{1} << 30;
 
 absl::Status SysError(absl::string_view what, absl::string_view call) {

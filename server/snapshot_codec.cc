@@ -8,7 +8,7 @@
 
 #include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
-#include "zlib.h"
+#include "libdeflate.h"
 
 namespace ps::server {
 
@@ -145,8 +145,7 @@ bool SnapshotFileReader::Read(absl::string_view what, void* out, uint64_t n) {
     const size_t piece = static_cast<size_t>(
         std::min<uint64_t>(n, buffer_end_ - buffer_at_));
     const char* from = buffer_.get() + buffer_at_;
-    crc_ = static_cast<uint32_t>(::crc32(
-        crc_, reinterpret_cast<const Bytef*>(from), static_cast<uInt>(piece)));
+    crc_ = libdeflate_crc32(crc_, from, piece);
     std::memcpy(to, from, piece);
     to += piece;
     buffer_at_ += piece;
