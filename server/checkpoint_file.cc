@@ -233,8 +233,9 @@ absl::StatusOr<FileDigest> WriteFileDurably(
 absl::StatusOr<std::string> ReadFileChecked(const std::string& path,
                                             uint64_t size, uint32_t crc32) {
   const std::string what = absl::StrCat("read ", path);
-  absl::StatusOr<std::string> bytes = ReadWhole(
-      path, what, [&](uint64_t found) { return CheckSizeIs(size, found, what); });
+  absl::StatusOr<std::string> bytes =
+      ReadWhole(path, what,
+                [&](uint64_t found) { return CheckSizeIs(size, found, what); });
   if (!bytes.ok()) return bytes.status();
   const uint32_t found = DigestOf(*bytes).crc32;
   if (found != crc32) {

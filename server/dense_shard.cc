@@ -188,7 +188,9 @@ bool DenseShard::ReadState(
   ForEachStripe(0, end_ - begin_,
                 [&](int64_t stripe, int64_t first, int64_t n) {
                   // A stripe's block is a MiB (kStripeValues floats).
-                  if (ok) ok = read(WritableBlock(stripe) + first, n * sizeof(float));
+                  if (ok) {
+                    ok = read(WritableBlock(stripe) + first, n * sizeof(float));
+                  }
                 });
   char* to = reinterpret_cast<char*>(state_.data());
   for (size_t left = state_.size() * sizeof(float); ok && left > 0;) {

@@ -266,9 +266,9 @@ absl::Status CheckSums(const Image& image, const GroupParts& parts) {
   }
   for (const auto& [table, shard] : parts.dense) {
     if (parts.bsp != nullptr && !parts.bsp->Holds(shard)) {
-      return Mismatch(
-          absl::StrCat("the BSP accumulator here lacks ",
-                       snapshot::DenseRangeName(table, shard->begin(), shard->end())));
+      return Mismatch(absl::StrCat(
+          "the BSP accumulator here lacks ",
+          snapshot::DenseRangeName(table, shard->begin(), shard->end())));
     }
   }
   for (const auto& [table, shard] : parts.sparse) {
@@ -442,7 +442,8 @@ absl::Status ReadGroupSnapshot(absl::string_view bytes,
   const GroupParts parts = Sorted(unsorted);
   absl::StatusOr<Image> image = snapshot::ParseSnapshot(bytes);
   if (!image.ok()) return image.status();
-  for (absl::Status s : {CheckDense(*image, parts), CheckGroup(*image, parts)}) {
+  for (absl::Status s :
+       {CheckDense(*image, parts), CheckGroup(*image, parts)}) {
     if (!s.ok()) return s;
   }
   Apply(*image, parts);
@@ -479,7 +480,9 @@ absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
     return s;
   };
   // An I/O error, or a file that changed while it was read.
-  if (!r.ok() && !absl::IsInvalidArgument(r.status())) return failed(r.status());
+  if (!r.ok() && !absl::IsInvalidArgument(r.status())) {
+    return failed(r.status());
+  }
   // The checksums first: a damaged file is DATA_LOSS whatever it parses as.
   absl::StatusOr<uint32_t> crc = r.crc32();
   if (r.position() < body) {
@@ -489,10 +492,11 @@ absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
   char trailer[snapshot::kTrailerBytes];
   const ssize_t got = pread(fd, trailer, sizeof(trailer), body);
   if (got != static_cast<ssize_t>(sizeof(trailer))) {
-    return failed(got < 0 ? absl::ErrnoToStatus(errno, absl::StrCat("read ", path))
-                          : absl::DataLossError(absl::StrCat(
-                                "read ", path, ": ended at byte ", body,
-                                " (the file changed while it was read)")));
+    return failed(got < 0
+                      ? absl::ErrnoToStatus(errno, absl::StrCat("read ", path))
+                      : absl::DataLossError(absl::StrCat(
+                            "read ", path, ": ended at byte ", body,
+                            " (the file changed while it was read)")));
   }
   const absl::string_view trailer_bytes(trailer, sizeof(trailer));
   const uint32_t file_crc = snapshot::ContinueCrc32(*crc, trailer_bytes);

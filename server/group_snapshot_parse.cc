@@ -258,7 +258,8 @@ std::string DenseRangeName(absl::string_view table, int64_t begin,
 
 std::string DenseHeaderProblem(const DenseImage& d) {
   if (d.begin < 0 || d.end < d.begin) {
-    return absl::StrCat(DenseRangeName(d.table, d.begin, d.end), ": not a range");
+    return absl::StrCat(DenseRangeName(d.table, d.begin, d.end),
+                        ": not a range");
   }
   if (d.planes > kMaxStatePlanes) {
     return absl::StrCat(DenseRangeName(d.table, d.begin, d.end), ": ", d.planes,

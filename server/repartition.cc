@@ -99,9 +99,9 @@ absl::Status CheckDense(const Image& image, const v1::PartitionMap& map, int g,
     const v1::DenseRange& r = want[i];
     const std::string name = snapshot::DenseRangeName(d.table, d.begin, d.end);
     if (d.table != r.table() || d.begin != r.begin() || d.end != r.end()) {
-      return Invalid(absl::StrCat(group, ": its snapshot holds ", name,
-                                  " where the old map has ",
-                                  snapshot::DenseRangeName(r.table(), r.begin(), r.end())));
+      return Invalid(absl::StrCat(
+          group, ": its snapshot holds ", name, " where the old map has ",
+          snapshot::DenseRangeName(r.table(), r.begin(), r.end())));
     }
     TableInfo& t = old.tables.at(d.table);
     if (d.optimizer != t.optimizer) {
@@ -266,9 +266,10 @@ absl::Status CheckBetweenClocks(const Image& image, int g) {
   for (size_t i = 0; image.dense_sums && i < image.dense.size(); ++i) {
     const snapshot::DenseImage& d = image.dense[i];
     if (!AllZero(image.dense_sum[i], (d.end - d.begin) * sizeof(float))) {
-      return Invalid(absl::StrCat(group, "BSP sums of ",
-                                  snapshot::DenseRangeName(d.table, d.begin, d.end),
-                                  " are not zero", kWhy));
+      return Invalid(
+          absl::StrCat(group, "BSP sums of ",
+                       snapshot::DenseRangeName(d.table, d.begin, d.end),
+                       " are not zero", kWhy));
     }
   }
   for (size_t i = 0; image.sparse_sums && i < image.sparse.size(); ++i) {
