@@ -1,5 +1,6 @@
 #include "server/snapshot_codec.h"
 
+#include <libdeflate.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,7 +9,6 @@
 
 #include "absl/base/config.h"
 #include "absl/strings/str_cat.h"
-#include "libdeflate.h"
 
 namespace ps::server {
 
