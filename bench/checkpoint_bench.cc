@@ -252,6 +252,14 @@ absl::Status Run() {
   }
   absl::PrintF("\ncheckpoint write GB/s by repeat (ratio to that repeat's disk "
                "write), the first mapping its buffer: %s\n", each);
+  each.clear();
+  for (size_t r = 0; r < row.restore.size(); ++r) {
+    absl::StrAppendFormat(&each, "%s%.3f (%.2f)", r == 0 ? "" : ", ",
+                          gb / row.restore[r],
+                          row.disk_read[r] / row.restore[r]);
+  }
+  absl::PrintF("restore GB/s by repeat (ratio to that repeat's disk read): "
+               "%s\n", each);
   absl::PrintF("\npushes held per checkpoint (the training pause): %.1f ms median, "
                "%.1f ms max\n", Median(row.pause_ms),
                *std::max_element(row.pause_ms.begin(), row.pause_ms.end()));
