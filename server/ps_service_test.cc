@@ -483,6 +483,30 @@ TEST_F(PsServiceTest, EmptyLoadCheckpointIsRefusedNamingTheGroup) {
   EXPECT_TRUE(stub_->ServerStatus(&ctx, {}, &status).ok());  // still up
 }
 
+TEST_F(PsServiceTest, LoadCheckpointWithoutTheGroupsFileIsRefused) {
+  Start(v1::ASP, 0);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(DeadlineIn(absl::Seconds(10)));
+  v1::LoadCheckpointRequest request;
+  request.set_job_id("j");
+  request.set_epoch(1);
+  request.set_group(0);
+  for (v1::PartitionMap* map :
+       {request.mutable_old_map(), request.mutable_map()}) {
+    map->add_groups();
+    map->add_groups();
+  }
+  for (int i = 0; i < 2; ++i) {  // two files, both of group 1
+    v1::CheckpointFileRef* f = request.add_files();
+    f->set_group(1);
+    f->set_path(absl::StrCat("/nonexistent/group-1.snap"));
+  }
+  v1::LoadCheckpointResponse response;
+  const grpc::Status s = stub_->LoadCheckpoint(&ctx, request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "files: none for group 0");
+}
+
 // With metrics, PsService records its data-plane calls itself (StartServer
 // runs no interceptor on them): each once, with its code and bytes, and
 // the push apply and pull wait times.
