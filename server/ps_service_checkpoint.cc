@@ -212,7 +212,8 @@ grpc::Status PsService::LoadCheckpoint(
   absl::StatusOr<RepartitionedGroups> groups =
       Repartition(request->old_map(), std::move(old), request->map(),
                   absl::MakeConstSpan(request->resume_steps().data(),
-                                      request->resume_steps().size()));
+                                      request->resume_steps().size()),
+                  request->group());
   if (!groups.ok()) return ToGrpcStatus(groups.status());
   if (request->group() < 0 ||
       request->group() >= static_cast<int>(groups->snapshots.size())) {

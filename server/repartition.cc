@@ -334,7 +334,8 @@ bool SamePartitioning(const v1::PartitionMap& a, const v1::PartitionMap& b) {
 
 absl::StatusOr<RepartitionedGroups> Repartition(
     const v1::PartitionMap& old_map, std::vector<std::string> old_snapshots,
-    const v1::PartitionMap& new_map, absl::Span<const int64_t> resume_steps) {
+    const v1::PartitionMap& new_map, absl::Span<const int64_t> resume_steps,
+    int only_group) {
   for (const auto& [map, which] :
        {std::pair(&old_map, "old "), std::pair(&new_map, "new ")}) {
     if (absl::Status s = ValidatePartitionLayout(*map); !s.ok()) {
@@ -365,7 +366,7 @@ absl::StatusOr<RepartitionedGroups> Repartition(
     }
   }
   out.snapshots = repartition::BuildGroups(
-      old, new_map, ClockFor(old.images[0], resume_steps));
+      old, new_map, ClockFor(old.images[0], resume_steps), only_group);
   return out;
 }
 

@@ -57,7 +57,8 @@ namespace ps::server {
 bool SamePartitioning(const v1::PartitionMap& a, const v1::PartitionMap& b);
 
 struct RepartitionedGroups {
-  std::vector<std::string> snapshots;  // by group of the new map
+  // By group of the new map; with `only_group`, the others are empty.
+  std::vector<std::string> snapshots;
   // SamePartitioning: `snapshots` are the old ones, moved out unchanged.
   bool unchanged = false;
 };
@@ -68,8 +69,11 @@ struct RepartitionedGroups {
 // and `resume_steps` (by rank: the steps each rank finished, where it
 // resumes).
 //
-// Memory: the old snapshots and the new ones at once, plus 16 bytes per
-// sparse row; no other copy of values.
+// `only_group` >= 0 builds that group's snapshot alone (a server loading
+// its group needs no other); the checks are the same.
+//
+// Memory: the old snapshots and the new ones at once (with `only_group`,
+// that one), plus 16 bytes per sparse row; no other copy of values.
 //
 // Checked before anything is built, every error naming what is wrong:
 // INVALID_ARGUMENT for either map's layout (ValidatePartitionLayout); a
@@ -86,7 +90,8 @@ struct RepartitionedGroups {
 // checksum that does not match), its message prefixed with the group.
 absl::StatusOr<RepartitionedGroups> Repartition(
     const v1::PartitionMap& old_map, std::vector<std::string> old_snapshots,
-    const v1::PartitionMap& new_map, absl::Span<const int64_t> resume_steps);
+    const v1::PartitionMap& new_map, absl::Span<const int64_t> resume_steps,
+    int only_group = -1);
 
 }  // namespace ps::server
 

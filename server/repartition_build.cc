@@ -199,7 +199,7 @@ std::string BuildGroup(
 
 std::vector<std::string> BuildGroups(const OldGroups& old,
                                      const v1::PartitionMap& new_map,
-                                     const NewClock& clock) {
+                                     const NewClock& clock, int only_group) {
   // Sparse tables in snapshot order (by name), as every old snapshot
   // holds them.
   std::vector<const TableInfo*> sparse;
@@ -213,7 +213,10 @@ std::vector<std::string> BuildGroups(const OldGroups& old,
   const auto pieces = DensePieces(old.images);
   std::vector<std::string> out;
   for (int g = 0; g < new_map.servers_size(); ++g) {
-    out.push_back(BuildGroup(old, new_map, g, pieces, sparse, routed, clock));
+    out.push_back(only_group < 0 || g == only_group
+                      ? BuildGroup(old, new_map, g, pieces, sparse, routed,
+                                   clock)
+                      : std::string());
   }
   return out;
 }

@@ -41,10 +41,11 @@ struct NewClock {
 };
 
 // The snapshot of each group of `new_map` (by group), whose tables are
-// `old.tables`: every check has passed, so nothing can fail.
+// `old.tables`: every check has passed, so nothing can fail. With
+// `only_group` >= 0, that group's alone; the others are left empty.
 std::vector<std::string> BuildGroups(const OldGroups& old,
                                      const v1::PartitionMap& new_map,
-                                     const NewClock& clock);
+                                     const NewClock& clock, int only_group);
 
 }  // namespace ps::server::repartition
 

@@ -87,6 +87,19 @@ void ExpectExactResume(v1::Consistency mode, int from, int to) {
   EXPECT_TRUE(*again == moved->snapshots);
 
   ExpectSameModel(old, resumed, "after re-partitioning");
+  // Each group built alone is the same snapshot; the others stay empty.
+  for (int g = 0; g < to; ++g) {
+    absl::StatusOr<std::vector<std::string>> again_old = old.Snapshots();
+    ASSERT_TRUE(again_old.ok()) << again_old.status();
+    absl::StatusOr<RepartitionedGroups> one = Repartition(
+        old.map(), *std::move(again_old), new_map, {kSteps, kSteps}, g);
+    ASSERT_TRUE(one.ok()) << one.status();
+    ASSERT_EQ(one->snapshots.size(), static_cast<size_t>(to));
+    for (int h = 0; h < to; ++h) {
+      EXPECT_EQ(one->snapshots[h], h == g ? moved->snapshots[g] : "")
+          << g << " " << h;
+    }
+  }
   if (mode != v1::ASP) {
     // The clock resumes at the resume step: a pull there does not wait,
     // one a clock later (past SSP's bound of 2) does.
