@@ -413,9 +413,11 @@ TEST(GroupSnapshotTest, BspSumsOnlyIntoABspGroup) {
 // ---------------------------------------------- ReadGroupSnapshotFile
 
 // ReadGroupSnapshotFile of `bytes` as a checkpoint's file (in memory, a
-// memfd) whose manifest gives `file_crc32`: by default the bytes' own.
+// memfd) whose manifest gives `file_crc32` (by default the bytes' own),
+// told the file holds `size` bytes (by default, as many as it does).
 absl::Status LoadFile(absl::string_view bytes, const GroupParts& parts,
-                      std::optional<uint32_t> file_crc32 = std::nullopt) {
+                      std::optional<uint32_t> file_crc32 = std::nullopt,
+                      std::optional<uint64_t> size = std::nullopt) {
   const int fd = memfd_create("group-0.snap", MFD_CLOEXEC);
   EXPECT_GE(fd, 0);
   for (size_t at = 0; at < bytes.size();) {
@@ -425,8 +427,8 @@ absl::Status LoadFile(absl::string_view bytes, const GroupParts& parts,
     at += size_t(n);
   }
   absl::Status s = ReadGroupSnapshotFile(
-      fd, bytes.size(), file_crc32.value_or(snapshot::Crc32(bytes)),
-      "ckpt/group-0.snap", parts);
+      fd, size.value_or(bytes.size()),
+      file_crc32.value_or(snapshot::Crc32(bytes)), "ckpt/group-0.snap", parts);
   close(fd);
   return s;
 }
@@ -510,6 +512,27 @@ TEST(GroupSnapshotFileTest, DamagedFileIsDataLossAndLeavesTheGroupAsBuilt) {
     EXPECT_EQ(target.Snapshot(), built);
     ASSERT_TRUE(LoadFile(bytes, target.parts, manifest_crc).ok());
     EXPECT_EQ(target.Snapshot(), bytes);
+  }
+}
+
+// The file is shorter than its size said when it was opened (cut while it
+// was read): DATA_LOSS naming the file, wherever the cut falls.
+TEST(GroupSnapshotFileTest, AFileCutWhileReadIsDataLoss) {
+  Group source(Large());
+  source.Steps(0, 2);
+  const std::string bytes = source.Snapshot();
+  Group target(Large());
+  const std::string built = target.Snapshot();
+  for (size_t cut : {size_t{12}, size_t{1} << 20, bytes.size() / 2,
+                     bytes.size() - 2}) {
+    absl::Status s = LoadFile(bytes.substr(0, cut), target.parts,
+                              snapshot::Crc32(bytes), bytes.size());
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << cut << " " << s;
+    EXPECT_THAT(std::string(s.message()),
+                HasSubstr("read ckpt/group-0.snap: ended at byte"));
+    EXPECT_THAT(std::string(s.message()),
+                HasSubstr("the file changed while it was read"));
+    EXPECT_EQ(target.Snapshot(), built) << cut;
   }
 }
 
