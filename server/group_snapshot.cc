@@ -1,9 +1,6 @@
 #include "server/group_snapshot.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 
 #include "absl/base/internal/raw_logging.h"
@@ -389,26 +386,6 @@ void ReadDense(SnapshotFileReader& r, const GroupParts& parts, Image* image,
   }
 }
 
-// zlib's CRC-32 continued from `crc` over bytes [from, to) of the file.
-absl::StatusOr<uint32_t> ContinueCrc(int fd, uint64_t from, uint64_t to,
-                                     uint32_t crc, const std::string& path) {
-  std::string piece(std::min<uint64_t>(to - from, uint64_t{1} << 20), '\0');
-  while (from < to) {
-    const size_t n = std::min<uint64_t>(to - from, piece.size());
-    const ssize_t got = pread(fd, piece.data(), n, from);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return absl::ErrnoToStatus(errno, absl::StrCat("read ", path));
-    if (got == 0) {
-      return absl::DataLossError(absl::StrCat(
-          "read ", path, ": ended at byte ", from,
-          " (the file changed while it was read)"));
-    }
-    crc = snapshot::ContinueCrc32(crc, absl::string_view(piece.data(), got));
-    from += static_cast<uint64_t>(got);
-  }
-  return crc;
-}
-
 }  // namespace
 
 void WriteGroupSnapshot(const GroupParts& parts, std::string* out) {
@@ -484,22 +461,13 @@ absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
     return failed(r.status());
   }
   // The checksums first: a damaged file is DATA_LOSS whatever it parses as.
-  absl::StatusOr<uint32_t> crc = r.crc32();
-  if (r.position() < body) {
-    crc = ContinueCrc(fd, r.position(), body, r.crc32(), path);
-    if (!crc.ok()) return failed(crc.status());
-  }
   char trailer[snapshot::kTrailerBytes];
-  const ssize_t got = pread(fd, trailer, sizeof(trailer), body);
-  if (got != static_cast<ssize_t>(sizeof(trailer))) {
-    return failed(got < 0
-                      ? absl::ErrnoToStatus(errno, absl::StrCat("read ", path))
-                      : absl::DataLossError(absl::StrCat(
-                            "read ", path, ": ended at byte ", body,
-                            " (the file changed while it was read)")));
+  if (!r.ChecksumRest() || !r.ReadAfterLimit(trailer, sizeof(trailer))) {
+    return failed(r.status());
   }
+  const uint32_t crc = r.crc32();
   const absl::string_view trailer_bytes(trailer, sizeof(trailer));
-  const uint32_t file_crc = snapshot::ContinueCrc32(*crc, trailer_bytes);
+  const uint32_t file_crc = snapshot::ContinueCrc32(crc, trailer_bytes);
   if (file_crc != file_crc32) {
     return failed(absl::DataLossError(
         absl::StrFormat("read %s: expected CRC-32 0x%08x, found 0x%08x (%d "
@@ -508,9 +476,9 @@ absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
   }
   uint32_t declared = 0;
   std::memcpy(&declared, trailer, sizeof(declared));
-  if (declared != *crc) {
+  if (declared != crc) {
     return failed(absl::DataLossError(
-        absl::StrCat("snapshot: checksum 0x", absl::Hex(*crc), " of ", size,
+        absl::StrCat("snapshot: checksum 0x", absl::Hex(crc), " of ", size,
                      " bytes; its trailer says 0x", absl::Hex(declared))));
   }
   if (!r.ok()) return failed(r.status());

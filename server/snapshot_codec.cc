@@ -109,29 +109,46 @@ SnapshotFileReader::SnapshotFileReader(int fd, uint64_t limit,
       capacity_(static_cast<size_t>(std::min(limit, kBufferBytes))),
       buffer_(new char[capacity_]) {}
 
-bool SnapshotFileReader::Fill() {
-  buffer_at_ = buffer_end_ = 0;
-  const uint64_t from = at_;
-  const size_t want = static_cast<size_t>(std::min<uint64_t>(
-      capacity_, limit_ - from));
-  while (buffer_end_ < want) {
+bool SnapshotFileReader::ReadAt(char* out, size_t n, uint64_t at) {
+  for (size_t done = 0; done < n;) {
     const ssize_t got =
-        pread(fd_, buffer_.get() + buffer_end_, want - buffer_end_,
-              static_cast<off_t>(from + buffer_end_));
+        pread(fd_, out + done, n - done, static_cast<off_t>(at + done));
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      status_ = absl::ErrnoToStatus(errno, absl::StrCat("read ", file_));
+    if (got <= 0) {
+      status_ = got < 0
+                    ? absl::ErrnoToStatus(errno, absl::StrCat("read ", file_))
+                    : absl::DataLossError(absl::StrCat(
+                          "read ", file_, ": ended at byte ", at + done,
+                          " (the file changed while it was read)"));
       return false;
     }
-    if (got == 0) {
-      status_ = absl::DataLossError(
-          absl::StrCat("read ", file_, ": ended at byte ", from + buffer_end_,
-                       " (the file changed while it was read)"));
-      return false;
-    }
-    buffer_end_ += static_cast<size_t>(got);
+    done += static_cast<size_t>(got);
   }
   return true;
+}
+
+bool SnapshotFileReader::Fill() {
+  buffer_at_ = buffer_end_ = 0;
+  const size_t want =
+      static_cast<size_t>(std::min<uint64_t>(capacity_, limit_ - at_));
+  if (!ReadAt(buffer_.get(), want, at_)) return false;
+  buffer_end_ = want;
+  return true;
+}
+
+bool SnapshotFileReader::ChecksumRest() {
+  while (at_ < limit_) {
+    if (buffer_at_ == buffer_end_ && !Fill()) return false;
+    const size_t piece = buffer_end_ - buffer_at_;
+    crc_ = libdeflate_crc32(crc_, buffer_.get() + buffer_at_, piece);
+    buffer_at_ = buffer_end_;
+    at_ += piece;
+  }
+  return true;
+}
+
+bool SnapshotFileReader::ReadAfterLimit(void* out, size_t n) {
+  return ReadAt(static_cast<char*>(out), n, limit_);
 }
 
 bool SnapshotFileReader::Read(absl::string_view what, void* out, uint64_t n) {

@@ -98,9 +98,10 @@ class SnapshotReader {
 // names the file.
 class SnapshotFileReader {
  public:
-  // `fd` is open for reading at offset 0, stays open while the reader is
-  // used, and holds `size` bytes (the caller checked), of which the reader
-  // reads at most the first `limit`. `file` names it in errors.
+  // `fd` is open for reading, stays open while the reader is used, and
+  // its file's size was checked by the caller; the reader reads its first
+  // `limit` bytes (and, with ReadAfterLimit, a few more). `file` names it
+  // in errors.
   SnapshotFileReader(int fd, uint64_t limit, std::string file);
 
   bool U8(absl::string_view what, uint8_t* v) { return Read(what, v, 1); }
@@ -126,13 +127,26 @@ class SnapshotFileReader {
   uint64_t left() const { return limit_ - at_; }
   // zlib's CRC-32 of the bytes read so far.
   uint32_t crc32() const { return crc_; }
+  // Reads and checksums whatever is left before the limit, whether or not
+  // a parse failed (a failure found by the caller stays the status): the
+  // CRC-32 of everything up to the limit, to tell a damaged file from a
+  // malformed one. False where an I/O error or an early end of the file
+  // stopped it (that is then the status).
+  bool ChecksumRest();
+  // The `n` bytes right after the limit (a trailer), not checksummed; false
+  // as ChecksumRest.
+  bool ReadAfterLimit(void* out, size_t n);
 
  private:
   static constexpr uint64_t kBufferBytes = uint64_t{4} << 20;
 
   // Reads the next bytes (up to the buffer's size or the limit) into the
-  // buffer; false with status_ set on an I/O error or an early end.
+  // buffer; false as ReadAt.
   bool Fill();
+  // Bytes [at, at + n) of the file into `out`; false with status_ set on an
+  // I/O error or an early end (DATA_LOSS: the file changed while it was
+  // read).
+  bool ReadAt(char* out, size_t n, uint64_t at);
 
   const int fd_;
   const uint64_t limit_;
