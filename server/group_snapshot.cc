@@ -321,23 +321,12 @@ absl::Status CheckGroup(const Image& image, const GroupParts& parts) {
 
 // The header, checked as CheckFrame checks a snapshot in memory.
 void ReadHeader(SnapshotFileReader& r, uint64_t size) {
-  char magic[snapshot::kMagicBytes];
-  uint32_t version = 0;
-  uint64_t declared = 0;
-  if (!r.Read("magic", magic, sizeof(magic))) return;
-  if (absl::string_view(magic, sizeof(magic)) !=
-      absl::string_view(snapshot::kMagic, snapshot::kMagicBytes)) {
-    return r.Fail(
-        "does not start with \"PSGSNAP1\"; not a group snapshot");
-  }
-  if (!r.U32("version", &version) || !r.U64("size", &declared)) return;
-  if (version != kGroupSnapshotVersion) {
-    return r.Fail(absl::StrCat("version ", version, "; this server reads ",
-                               kGroupSnapshotVersion));
-  }
-  if (declared != size) {
-    return r.Fail(absl::StrCat(size, " bytes; its header says ", declared,
-                               " (truncated or padded)"));
+  char header[snapshot::kHeaderBytes];
+  if (!r.Read("header", header, sizeof(header))) return;
+  if (std::string problem = snapshot::HeaderProblem(
+          absl::string_view(header, sizeof(header)), size);
+      !problem.empty()) {
+    r.Fail(problem);
   }
 }
 
@@ -431,11 +420,7 @@ absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
                                    const std::string& path,
                                    const GroupParts& unsorted) {
   const GroupParts parts = Sorted(unsorted);
-  if (size < snapshot::kHeaderBytes + snapshot::kTrailerBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "snapshot: ", size, " bytes; a header and a trailer take ",
-        snapshot::kHeaderBytes + snapshot::kTrailerBytes));
-  }
+  if (absl::Status s = snapshot::CheckSnapshotLength(size); !s.ok()) return s;
   const uint64_t body = size - snapshot::kTrailerBytes;
   SnapshotFileReader r(fd, body, path);
   Image image;
@@ -477,9 +462,7 @@ absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
   uint32_t declared = 0;
   std::memcpy(&declared, trailer, sizeof(declared));
   if (declared != crc) {
-    return failed(absl::DataLossError(
-        absl::StrCat("snapshot: checksum 0x", absl::Hex(crc), " of ", size,
-                     " bytes; its trailer says 0x", absl::Hex(declared))));
+    return failed(snapshot::TrailerMismatch(crc, declared, size));
   }
   if (!r.ok()) return failed(r.status());
   if (!mismatch.ok()) return failed(mismatch);

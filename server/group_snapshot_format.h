@@ -69,7 +69,7 @@ struct DenseImage {
   absl::string_view optimizer;  // kOptimizerBytes
   uint32_t planes = 0;
   // (1 + planes) * (end - begin) floats; nullptr where they were read
-  // straight into the shard (LoadGroupSnapshotFile).
+  // straight into the shard (ReadGroupSnapshotFile).
   const char* state = nullptr;
 };
 struct RowsImage {
@@ -97,6 +97,17 @@ struct Image {
   bool sparse_sums = false;
   std::vector<RowsImage> sparse_sum;  // per sparse: dim floats per row
 };
+
+// The frame's checks, shared by ParseSnapshot and the file loader
+// (ReadGroupSnapshotFile): INVALID_ARGUMENT for a snapshot of `size` bytes
+// too short for a header and a trailer; what is wrong with `header` (its
+// first kHeaderBytes: the magic, the version, or a declared size other
+// than `size`), or ""; DATA_LOSS for a trailer that says `declared` where
+// the bytes before it have CRC-32 `computed`.
+absl::Status CheckSnapshotLength(uint64_t size);
+std::string HeaderProblem(absl::string_view header, uint64_t size);
+absl::Status TrailerMismatch(uint32_t computed, uint32_t declared,
+                             uint64_t size);
 
 // "dense range <table> [<begin>, <end>)", as errors name a range.
 std::string DenseRangeName(absl::string_view table, int64_t begin,

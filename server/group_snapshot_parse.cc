@@ -200,42 +200,18 @@ void ParseSums(SnapshotReader& r, Image* out) {
 }
 
 absl::Status CheckFrame(absl::string_view bytes) {
-  if (bytes.size() < kHeaderBytes + kTrailerBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("snapshot: ", bytes.size(),
-                     " bytes; a header and a "
-                     "trailer take ",
-                     kHeaderBytes + kTrailerBytes));
-  }
-  if (bytes.substr(0, kMagicBytes) != absl::string_view(kMagic, kMagicBytes)) {
-    return absl::InvalidArgumentError(
-        "snapshot: does not start with \"PSGSNAP1\"; not a group snapshot");
-  }
-  SnapshotReader r(bytes.substr(kMagicBytes));
-  uint32_t version = 0;
-  uint64_t size = 0;
-  r.U32("version", &version);
-  r.U64("size", &size);
-  if (version != kGroupSnapshotVersion) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("snapshot: version ", version, "; this server reads ",
-                     kGroupSnapshotVersion));
-  }
-  if (size != bytes.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("snapshot: ", bytes.size(), " bytes; its header says ",
-                     size, " (truncated or padded)"));
+  if (absl::Status s = CheckSnapshotLength(bytes.size()); !s.ok()) return s;
+  if (std::string problem =
+          HeaderProblem(bytes.substr(0, kHeaderBytes), bytes.size());
+      !problem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("snapshot: ", problem));
   }
   SnapshotReader trailer(bytes.substr(bytes.size() - kTrailerBytes));
   uint32_t crc = 0;
   trailer.U32("checksum", &crc);
   const uint32_t computed =
       Crc32(bytes.substr(0, bytes.size() - kTrailerBytes));
-  if (crc != computed) {
-    return absl::DataLossError(absl::StrCat(
-        "snapshot: checksum 0x", absl::Hex(computed), " of ", bytes.size(),
-        " bytes; its trailer says 0x", absl::Hex(crc)));
-  }
+  if (crc != computed) return TrailerMismatch(computed, crc, bytes.size());
   return absl::OkStatus();
 }
 
@@ -250,6 +226,41 @@ void ParseAfterDense(SnapshotReader& r, Image* image) {
 }
 
 }  // namespace
+
+absl::Status CheckSnapshotLength(uint64_t size) {
+  if (size >= kHeaderBytes + kTrailerBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("snapshot: ", size, " bytes; a header and a trailer take ",
+                   kHeaderBytes + kTrailerBytes));
+}
+
+std::string HeaderProblem(absl::string_view header, uint64_t size) {
+  if (header.substr(0, kMagicBytes) !=
+      absl::string_view(kMagic, kMagicBytes)) {
+    return "does not start with \"PSGSNAP1\"; not a group snapshot";
+  }
+  SnapshotReader r(header.substr(kMagicBytes));
+  uint32_t version = 0;
+  uint64_t declared = 0;
+  r.U32("version", &version);
+  r.U64("size", &declared);
+  if (version != kGroupSnapshotVersion) {
+    return absl::StrCat("version ", version, "; this server reads ",
+                        kGroupSnapshotVersion);
+  }
+  if (declared != size) {
+    return absl::StrCat(size, " bytes; its header says ", declared,
+                        " (truncated or padded)");
+  }
+  return "";
+}
+
+absl::Status TrailerMismatch(uint32_t computed, uint32_t declared,
+                             uint64_t size) {
+  return absl::DataLossError(absl::StrCat(
+      "snapshot: checksum 0x", absl::Hex(computed), " of ", size,
+      " bytes; its trailer says 0x", absl::Hex(declared)));
+}
 
 std::string DenseRangeName(absl::string_view table, int64_t begin,
                            int64_t end) {
