@@ -499,7 +499,7 @@ TEST_F(PsServiceTest, LoadCheckpointWithoutTheGroupsFileIsRefused) {
   for (int i = 0; i < 2; ++i) {  // two files, both of group 1
     v1::CheckpointFileRef* f = request.add_files();
     f->set_group(1);
-    f->set_path(absl::StrCat("/nonexistent/group-1.snap"));
+    f->set_path("/nonexistent/group-1.snap");
   }
   v1::LoadCheckpointResponse response;
   const grpc::Status s = stub_->LoadCheckpoint(&ctx, request, &response);
