@@ -109,6 +109,10 @@ struct Row {
   double p50_ms = 0, p99_ms = 0;                    // per call
   // The servers' CPU time per Push and per Pull call, all servers summed.
   double push_cpu_us = 0, pull_cpu_us = 0;
+  // This process's (the client's) CPU time per Push call, and how many
+  // vCPUs the push phase kept busy: servers' and client's CPU time over
+  // the phase's wall time.
+  double client_push_cpu_us = 0, push_busy_cpus = 0;
   // Each repeat's push, pull and push+pull bytes per second and CPU per
   // call, for ratios of rows measured in the same repeats.
   std::vector<double> push_runs, pull_runs, step_runs;
@@ -183,6 +187,7 @@ struct Samples {
   double one_push = 0, one_pull = 0;  // a first call's seconds: the pace
   std::vector<double> push_bps, pull_bps, step_bps, step_calls;
   std::vector<double> push_cpu_us, pull_cpu_us;  // servers' CPU per call
+  std::vector<double> client_push_cpu_us, push_busy_cpus;
 };
 
 // CPU seconds the processes `pids` have used so far, all threads, from
@@ -249,16 +254,24 @@ absl::Status Phases(const Variant& v, int64_t bytes, Samples* out) {
         TimeCalls(std::max(1, absl::GetFlag(FLAGS_warmup)), step);
     if (!settle.ok()) return settle.status();
   } while (absl::Now() < settled);
+  const std::vector<pid_t> self = {getpid()};
   const double cpu_start = CpuSeconds(v.servers);
+  const double client_cpu_start = CpuSeconds(self);
   absl::StatusOr<std::vector<double>> pushes =
       TimeCalls(Iterations(out->one_push), push);
   if (!pushes.ok()) return pushes.status();
   const double cpu_pushed = CpuSeconds(v.servers);
+  const double client_cpu_pushed = CpuSeconds(self);
   absl::StatusOr<std::vector<double>> pulls =
       TimeCalls(Iterations(out->one_pull), pull);
   if (!pulls.ok()) return pulls.status();
   const double cpu_pulled = CpuSeconds(v.servers);
   out->push_cpu_us.push_back(1e6 * (cpu_pushed - cpu_start) / pushes->size());
+  out->client_push_cpu_us.push_back(
+      1e6 * (client_cpu_pushed - client_cpu_start) / pushes->size());
+  out->push_busy_cpus.push_back(
+      (cpu_pushed - cpu_start + client_cpu_pushed - client_cpu_start) /
+      Sum(*pushes));
   out->pull_cpu_us.push_back(1e6 * (cpu_pulled - cpu_pushed) / pulls->size());
   int next = 0;
   auto alternate = [&] { return next++ % 2 == 0 ? push() : pull(); };
@@ -309,6 +322,8 @@ absl::Status Measure(const std::vector<Variant>& variants, int64_t bytes,
     row->p99_ms = 1e3 * Percentile(got.step_calls, 0.99);
     row->push_cpu_us = Median(got.push_cpu_us);
     row->pull_cpu_us = Median(got.pull_cpu_us);
+    row->client_push_cpu_us = Median(got.client_push_cpu_us);
+    row->push_busy_cpus = Median(got.push_busy_cpus);
     row->push_runs = got.push_bps;
     row->pull_runs = got.pull_bps;
     row->step_runs = got.step_bps;
@@ -458,17 +473,18 @@ void PrintTable(const std::vector<Row>& rows) {
       "| security | metrics | servers | replicas | size | loopback GB/s | "
       "push GB/s | pull GB/s | push+pull GB/s | p50 ms | p99 ms | "
       "push / loopback | pull / loopback | server CPU us/push | "
-      "server CPU us/pull |\n"
-      "|--|--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+      "server CPU us/pull | client CPU us/push | vCPUs busy in push |\n"
+      "|--|--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
   for (const Row& r : rows) {
     const double lo = r.loopback_bps > 0 ? r.loopback_bps : NAN;
     absl::PrintF(
         "| %s | %s | %d | %d | %s | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f "
-        "| %.2f | %.2f | %.1f | %.1f |\n",
+        "| %.2f | %.2f | %.1f | %.1f | %.1f | %.2f |\n",
         r.security, r.metrics, r.servers, r.replicas, SizeLabel(r.bytes),
         r.loopback_bps / gb, r.push_bps / gb,
         r.pull_bps / gb, r.step_bps / gb, r.p50_ms, r.p99_ms, r.push_bps / lo,
-        r.pull_bps / lo, r.push_cpu_us, r.pull_cpu_us);
+        r.pull_bps / lo, r.push_cpu_us, r.pull_cpu_us, r.client_push_cpu_us,
+        r.push_busy_cpus);
   }
   absl::PrintF(
       "\nGB = 1e9 bytes of float32 values. Each column is the median of %d "
@@ -476,7 +492,9 @@ void PrintTable(const std::vector<Row>& rows) {
       "pull and push+pull (about %.2f s each); push+pull alternates Push and "
       "Pull calls and counts both directions; p50/p99 are per call in that "
       "phase; server CPU is the servers' CPU time (all threads, all servers) "
-      "per Push or Pull call in those phases. "
+      "per Push or Pull call in those phases, client CPU this process's per "
+      "Push, and vCPUs busy the servers' and client's CPU time in the push "
+      "phase over its wall time. "
       "chunk_bytes=%d, channels_per_server=%d, client process tuned: %s, "
       "server flags: %s. Metrics on: servers with --metrics_port=-1, each "
       "scraped once per repeat; off and on rows of a size were measured in "
