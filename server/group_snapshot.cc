@@ -319,45 +319,21 @@ absl::Status CheckGroup(const Image& image, const GroupParts& parts) {
   return absl::OkStatus();
 }
 
-// The header, checked as CheckFrame checks a snapshot in memory.
-void ReadHeader(SnapshotFileReader& r, uint64_t size) {
-  char header[snapshot::kHeaderBytes];
-  if (!r.Read("header", header, sizeof(header))) return;
-  if (std::string problem = snapshot::HeaderProblem(
-          absl::string_view(header, sizeof(header)), size);
-      !problem.empty()) {
-    r.Fail(problem);
-  }
-}
-
 // The dense section, each range's floats read straight into its shard once
 // its header matched the group's range (*touched then).
 void ReadDense(SnapshotFileReader& r, const GroupParts& parts, Image* image,
                bool* touched, absl::Status* mismatch) {
   uint32_t count = 0;
-  if (!r.Expect("dense section tag", snapshot::kDenseTag) ||
-      !r.U32("dense range count", &count)) {
-    return;
-  }
+  if (!ReadDenseSectionCount(r, &count)) return;
   if (*mismatch = CheckDenseCount(count, parts); !mismatch->ok()) return;
   for (uint32_t i = 0; i < count; ++i) {
     DenseImage d;
-    std::string opt(snapshot::kOptimizerBytes, '\0');
-    r.String("dense table name", &d.table);
-    r.I64("dense begin", &d.begin);
-    r.I64("dense end", &d.end);
-    r.Read("dense optimizer", opt.data(), opt.size());
-    r.U32("dense state planes", &d.planes);
-    if (!r.ok()) return;
-    if (std::string problem = snapshot::DenseHeaderProblem(d);
-        !problem.empty()) {
-      return r.Fail(problem);
-    }
-    d.optimizer = opt;
+    std::string opt;
+    if (!ReadDenseHeader(r, &d, &opt)) return;
     if (*mismatch = CheckDenseRange(d, parts.dense[i]); !mismatch->ok()) {
       return;
     }
-    d.optimizer = {};
+    d.optimizer = {};  // opt goes out of scope
     DenseShard* shard = parts.dense[i].second;
     const std::string what = absl::StrCat(
         snapshot::DenseRangeName(d.table, d.begin, d.end), " values");
@@ -376,6 +352,65 @@ void ReadDense(SnapshotFileReader& r, const GroupParts& parts, Image* image,
 }
 
 }  // namespace
+
+void ReadSnapshotHeader(SnapshotFileReader& r, uint64_t size) {
+  char header[snapshot::kHeaderBytes];
+  if (!r.Read("header", header, sizeof(header))) return;
+  if (std::string problem = snapshot::HeaderProblem(
+          absl::string_view(header, sizeof(header)), size);
+      !problem.empty()) {
+    r.Fail(problem);
+  }
+}
+
+bool ReadDenseSectionCount(SnapshotFileReader& r, uint32_t* count) {
+  return r.Expect("dense section tag", snapshot::kDenseTag) &&
+         r.U32("dense range count", count);
+}
+
+bool ReadDenseHeader(SnapshotFileReader& r, snapshot::DenseImage* d,
+                     std::string* optimizer) {
+  optimizer->assign(snapshot::kOptimizerBytes, '\0');
+  r.String("dense table name", &d->table);
+  r.I64("dense begin", &d->begin);
+  r.I64("dense end", &d->end);
+  r.Read("dense optimizer", optimizer->data(), optimizer->size());
+  r.U32("dense state planes", &d->planes);
+  if (!r.ok()) return false;
+  d->optimizer = *optimizer;
+  if (std::string problem = snapshot::DenseHeaderProblem(*d);
+      !problem.empty()) {
+    r.Fail(problem);
+    return false;
+  }
+  return true;
+}
+
+absl::Status CheckSnapshotFileChecksums(SnapshotFileReader& r, uint64_t size,
+                                        uint32_t file_crc32,
+                                        const std::string& path) {
+  // An I/O error, or a file that changed while it was read.
+  if (!r.ok() && !absl::IsInvalidArgument(r.status())) return r.status();
+  // The checksums before anything else: a damaged file is DATA_LOSS
+  // whatever it parses as.
+  char trailer[snapshot::kTrailerBytes];
+  if (!r.ChecksumRest() || !r.ReadAfterLimit(trailer, sizeof(trailer))) {
+    return r.status();
+  }
+  const uint32_t crc = r.crc32();
+  const uint32_t file_crc = snapshot::ContinueCrc32(
+      crc, absl::string_view(trailer, sizeof(trailer)));
+  if (file_crc != file_crc32) {
+    return absl::DataLossError(
+        absl::StrFormat("read %s: expected CRC-32 0x%08x, found 0x%08x (%d "
+                        "bytes)",
+                        path, file_crc32, file_crc, size));
+  }
+  uint32_t declared = 0;
+  std::memcpy(&declared, trailer, sizeof(declared));
+  if (declared != crc) return snapshot::TrailerMismatch(crc, declared, size);
+  return absl::OkStatus();
+}
 
 void WriteGroupSnapshot(const GroupParts& parts, std::string* out) {
   SealGroupSnapshot(WriteGroupSnapshotState(parts, out), out);
@@ -428,7 +463,7 @@ absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
   absl::Status mismatch;
   std::string rest;
   uint64_t rest_at = 0;
-  ReadHeader(r, size);
+  ReadSnapshotHeader(r, size);
   if (r.ok()) ReadDense(r, parts, &image, &touched, &mismatch);
   if (r.ok() && mismatch.ok()) {
     rest_at = r.position();
@@ -441,28 +476,9 @@ absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
     }
     return s;
   };
-  // An I/O error, or a file that changed while it was read.
-  if (!r.ok() && !absl::IsInvalidArgument(r.status())) {
-    return failed(r.status());
-  }
-  // The checksums first: a damaged file is DATA_LOSS whatever it parses as.
-  char trailer[snapshot::kTrailerBytes];
-  if (!r.ChecksumRest() || !r.ReadAfterLimit(trailer, sizeof(trailer))) {
-    return failed(r.status());
-  }
-  const uint32_t crc = r.crc32();
-  const absl::string_view trailer_bytes(trailer, sizeof(trailer));
-  const uint32_t file_crc = snapshot::ContinueCrc32(crc, trailer_bytes);
-  if (file_crc != file_crc32) {
-    return failed(absl::DataLossError(
-        absl::StrFormat("read %s: expected CRC-32 0x%08x, found 0x%08x (%d "
-                        "bytes)",
-                        path, file_crc32, file_crc, size)));
-  }
-  uint32_t declared = 0;
-  std::memcpy(&declared, trailer, sizeof(declared));
-  if (declared != crc) {
-    return failed(snapshot::TrailerMismatch(crc, declared, size));
+  if (absl::Status s = CheckSnapshotFileChecksums(r, size, file_crc32, path);
+      !s.ok()) {
+    return failed(s);
   }
   if (!r.ok()) return failed(r.status());
   if (!mismatch.ok()) return failed(mismatch);

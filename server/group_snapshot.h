@@ -59,8 +59,10 @@
 #include "absl/strings/string_view.h"
 #include "server/bsp_accumulator.h"
 #include "server/dense_shard.h"
+#include "server/group_snapshot_format.h"
 #include "server/job_clock.h"
 #include "server/push_dedup.h"
+#include "server/snapshot_codec.h"
 #include "server/sparse_bsp.h"
 #include "server/sparse_shard.h"
 
@@ -143,6 +145,29 @@ absl::Status ReadGroupSnapshot(absl::string_view bytes,
 absl::Status ReadGroupSnapshotFile(int fd, uint64_t size, uint32_t file_crc32,
                                    const std::string& path,
                                    const GroupParts& parts);
+
+// The steps of ReadGroupSnapshotFile that other readers of snapshot files
+// share (RepartitionReader, server/repartition.h), on a reader over the
+// file's bytes before its trailer:
+//   ReadSnapshotHeader: the header, checked against the file's `size` (the
+//     reader fails where it is wrong);
+//   ReadDenseSectionCount: the dense section's tag and range count;
+//   ReadDenseHeader: a dense range's header, its optimizer bytes kept in
+//     *optimizer (which d->optimizer views), checked on its own
+//     (DenseHeaderProblem); the range's floats are next;
+//   CheckSnapshotFileChecksums: once the parse has read what it wanted (or
+//     failed), checksums the rest and reads the trailer. An I/O error or
+//     early end as the reader reports it; then DATA_LOSS where the file's
+//     CRC-32 is not `file_crc32` (naming `path`, both values and `size`) or
+//     the trailer's is not that of the bytes before it; else OK, whatever
+//     parse failure the reader holds.
+void ReadSnapshotHeader(SnapshotFileReader& r, uint64_t size);
+bool ReadDenseSectionCount(SnapshotFileReader& r, uint32_t* count);
+bool ReadDenseHeader(SnapshotFileReader& r, snapshot::DenseImage* d,
+                     std::string* optimizer);
+absl::Status CheckSnapshotFileChecksums(SnapshotFileReader& r, uint64_t size,
+                                        uint32_t file_crc32,
+                                        const std::string& path);
 
 }  // namespace ps::server
 

@@ -163,20 +163,20 @@ grpc::Status PsService::LoadCheckpoint(
     v1::LoadCheckpointResponse* response) {
   const ScopedLogJob log_job(request->job_id());
   const bool same = SamePartitioning(request->old_map(), request->map());
-  std::vector<std::string> old(request->old_map().groups_size());
+  const int old_groups = request->old_map().groups_size();
   if (request->group() < 0 || request->group() >= request->map().groups_size() ||
-      (same && request->group() >= static_cast<int>(old.size()))) {
+      (same && request->group() >= old_groups)) {
     return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
         "group: ", request->group(), "; allowed: [0, ",
         request->map().groups_size(), ") (the groups of the job's map)")));
   }
-  if (request->files_size() != static_cast<int>(old.size())) {
+  if (request->files_size() != old_groups) {
     return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-        "files: ", request->files_size(), " for ", old.size(),
+        "files: ", request->files_size(), " for ", old_groups,
         " groups of the checkpoint's map")));
   }
   for (const v1::CheckpointFileRef& f : request->files()) {
-    if (f.group() < 0 || f.group() >= static_cast<int>(old.size())) {
+    if (f.group() < 0 || f.group() >= old_groups) {
       return ToGrpcStatus(absl::InvalidArgumentError(
           absl::StrCat("files: group ", f.group(), " of ", f.path(),
                        " is not a group of the checkpoint's map")));
@@ -201,28 +201,25 @@ grpc::Status PsService::LoadCheckpoint(
     response->set_bytes_read(mine->size());
     return grpc::Status::OK;
   }
+  // Re-partitioned: each file read once, keeping what this group needs.
+  absl::StatusOr<std::unique_ptr<RepartitionReader>> reader =
+      RepartitionReader::Start(request->old_map(), request->map(),
+                               request->group());
+  if (!reader.ok()) return ToGrpcStatus(reader.status());
   uint64_t read = 0;
   for (const v1::CheckpointFileRef& f : request->files()) {
-    absl::StatusOr<std::string> bytes =
-        ReadFileChecked(f.path(), f.size(), f.crc32());
-    if (!bytes.ok()) return ToGrpcStatus(bytes.status());
-    read += bytes->size();
-    old[f.group()] = *std::move(bytes);
+    absl::Status s = ReadFileWith(f.path(), f.size(), [&](int fd) {
+      return (*reader)->AddFile(f.group(), fd, f.size(), f.crc32(), f.path());
+    });
+    if (!s.ok()) return ToGrpcStatus(s);
+    read += f.size();
   }
-  absl::StatusOr<RepartitionedGroups> groups =
-      Repartition(request->old_map(), std::move(old), request->map(),
-                  absl::MakeConstSpan(request->resume_steps().data(),
-                                      request->resume_steps().size()),
-                  request->group());
-  if (!groups.ok()) return ToGrpcStatus(groups.status());
-  if (request->group() < 0 ||
-      request->group() >= static_cast<int>(groups->snapshots.size())) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("group ", request->group(), " is not in the map")));
-  }
-  absl::Status s =
-      store_->LoadGroup(request->job_id(), request->group(), request->epoch(),
-                        groups->snapshots[request->group()]);
+  absl::StatusOr<std::string> snapshot = (*reader)->Finish(absl::MakeConstSpan(
+      request->resume_steps().data(), request->resume_steps().size()));
+  if (!snapshot.ok()) return ToGrpcStatus(snapshot.status());
+  reader->reset();  // what it kept, before the group is loaded
+  absl::Status s = store_->LoadGroup(request->job_id(), request->group(),
+                                     request->epoch(), *snapshot);
   if (!s.ok()) return ToGrpcStatus(s);
   response->set_bytes_read(read);
   return grpc::Status::OK;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -13,7 +14,9 @@
 #include "common/optimizer_spec.h"
 #include "common/partition.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "server/group_snapshot.h"
 #include "server/repartition_build.h"
+#include "server/snapshot_codec.h"
 #include "server/table_defs.h"
 
 namespace ps::server {
@@ -368,6 +371,230 @@ absl::StatusOr<RepartitionedGroups> Repartition(
   out.snapshots = repartition::BuildGroups(
       old, new_map, ClockFor(old.images[0], resume_steps), only_group);
   return out;
+}
+
+// ------------------------------------------------------ from the files
+
+struct RepartitionReader::State {
+  // The maps, by value: old.tables points into old_map.
+  v1::PartitionMap old_map, new_map;
+  int group = 0;
+  OldGroups old;  // images by old group, as each file is added
+  std::vector<bool> added;
+  // The new group's ranges, by table: [begin, end) pairs.
+  absl::flat_hash_map<std::string, std::vector<std::pair<int64_t, int64_t>>>
+      ranges;
+  // What the images point into: dense windows and sparse rows kept.
+  std::vector<std::unique_ptr<char[]>> kept;
+};
+
+RepartitionReader::RepartitionReader(const v1::PartitionMap& old_map,
+                                     const v1::PartitionMap& new_map,
+                                     int group)
+    : state_(std::make_unique<State>()) {
+  state_->old_map = old_map;
+  state_->new_map = new_map;
+  state_->group = group;
+}
+
+RepartitionReader::~RepartitionReader() = default;
+
+absl::StatusOr<std::unique_ptr<RepartitionReader>> RepartitionReader::Start(
+    const v1::PartitionMap& old_map, const v1::PartitionMap& new_map,
+    int group) {
+  for (const auto& [map, which] :
+       {std::pair(&old_map, "old "), std::pair(&new_map, "new ")}) {
+    if (absl::Status s = ValidatePartitionLayout(*map); !s.ok()) {
+      return Invalid(absl::StrCat(which, s.message()));
+    }
+  }
+  if (group < 0 || group >= new_map.servers_size()) {
+    return Invalid(absl::StrCat("group ", group, "; the new map's groups are 0 to ",
+                                new_map.servers_size() - 1));
+  }
+  if (SamePartitioning(old_map, new_map)) {
+    return Invalid(
+        "the maps place the same pieces in the same groups: each group loads "
+        "its own file, not a re-partitioned one");
+  }
+  std::unique_ptr<RepartitionReader> reader(
+      new RepartitionReader(old_map, new_map, group));
+  State& st = *reader->state_;
+  if (absl::Status s = CheckTables(st.old_map, st.new_map, &st.old.tables);
+      !s.ok()) {
+    return s;
+  }
+  st.old.images.resize(st.old_map.servers_size());
+  st.added.assign(st.old_map.servers_size(), false);
+  for (const v1::DenseRange& r : RangesOf(st.new_map, group)) {
+    st.ranges[r.table()].emplace_back(r.begin(), r.end());
+  }
+  return reader;
+}
+
+std::pair<int64_t, int64_t> RepartitionReader::Window(const std::string& table,
+                                                      int64_t begin,
+                                                      int64_t end) const {
+  int64_t lo = end, hi = begin;
+  auto it = state_->ranges.find(table);
+  if (it != state_->ranges.end()) {
+    for (const auto& [b, e] : it->second) {
+      if (std::max(b, begin) >= std::min(e, end)) continue;
+      lo = std::min(lo, std::max(b, begin));
+      hi = std::max(hi, std::min(e, end));
+    }
+  }
+  if (lo >= hi) return {begin, begin};
+  return {lo, hi};
+}
+
+absl::Status RepartitionReader::AddFile(int old_group, int fd, uint64_t size,
+                                        uint32_t file_crc32,
+                                        const std::string& path) {
+  State& st = *state_;
+  const std::string group = absl::StrCat("old group ", old_group);
+  if (old_group < 0 || old_group >= st.old_map.servers_size()) {
+    return Invalid(absl::StrCat(group, " (", path,
+                                "): the checkpoint's map has groups 0 to ",
+                                st.old_map.servers_size() - 1));
+  }
+  if (st.added[old_group]) {
+    return Invalid(absl::StrCat(group, " (", path, "): its file was read already"));
+  }
+  auto invalid = [&](const absl::Status& s) {
+    return absl::Status(s.code(),
+                        absl::StrCat(group, " (", path, "): ", s.message()));
+  };
+  if (absl::Status s = snapshot::CheckSnapshotLength(size); !s.ok()) {
+    return invalid(s);
+  }
+  SnapshotFileReader r(fd, size - snapshot::kTrailerBytes, path);
+  Image image;
+  std::vector<std::unique_ptr<char[]>> kept;
+  std::vector<std::unique_ptr<std::string>> optimizers;  // the images' views
+  std::vector<std::pair<int64_t, int64_t>> windows;     // by dense range
+  uint64_t kept_bytes = 0;
+  ReadSnapshotHeader(r, size);
+  uint32_t count = 0;
+  if (r.ok()) ReadDenseSectionCount(r, &count);
+  for (uint32_t i = 0; r.ok() && i < count; ++i) {
+    snapshot::DenseImage d;
+    optimizers.push_back(std::make_unique<std::string>());
+    if (!ReadDenseHeader(r, &d, optimizers.back().get())) break;
+    const uint64_t planes = 1 + uint64_t{d.planes};
+    const uint64_t width = static_cast<uint64_t>(d.end - d.begin);
+    const std::string what = absl::StrCat(
+        snapshot::DenseRangeName(d.table, d.begin, d.end), " values");
+    if (width > r.left() / (sizeof(float) * planes)) {
+      r.Fail(absl::StrCat("truncated: ", what, " needs ", planes, " x ", width,
+                          " floats; ", r.left(), " bytes left"));
+      break;
+    }
+    const auto [lo, hi] = Window(d.table, d.begin, d.end);
+    const uint64_t kept_floats = static_cast<uint64_t>(hi - lo);
+    std::unique_ptr<char[]> window;
+    if (kept_floats > 0) {
+      window.reset(new char[planes * kept_floats * sizeof(float)]);
+    }
+    for (uint64_t p = 0; p < planes && r.ok(); ++p) {
+      r.Skip(what, (lo - d.begin) * sizeof(float));
+      r.Read(what, window.get() + p * kept_floats * sizeof(float),
+             kept_floats * sizeof(float));
+      r.Skip(what, (d.end - hi) * sizeof(float));
+    }
+    d.state = window.get();
+    kept_bytes += planes * kept_floats * sizeof(float);
+    if (window != nullptr) kept.push_back(std::move(window));
+    windows.emplace_back(lo, hi);
+    image.dense.push_back(std::move(d));
+  }
+  std::string rest;
+  uint64_t rest_at = 0;
+  if (r.ok()) {
+    rest_at = r.position();
+    rest.resize(r.left());
+    r.Read("the sections after the dense one", rest.data(), rest.size());
+  }
+  if (absl::Status s = CheckSnapshotFileChecksums(r, size, file_crc32, path);
+      !s.ok()) {
+    return s;
+  }
+  if (!r.ok()) return invalid(r.status());
+  if (absl::Status s = snapshot::ParseAfterDense(rest, rest_at, &image);
+      !s.ok()) {
+    return invalid(s);
+  }
+  for (absl::Status s : {CheckDense(image, st.old_map, old_group, st.old),
+                         CheckSparse(image, st.old_map, old_group, st.old)}) {
+    if (!s.ok()) return s;
+  }
+  if (image.mode == v1::BSP) {
+    if (absl::Status s = CheckBetweenClocks(image, old_group); !s.ok()) {
+      return s;
+    }
+  }
+  // Checked: keep what the new group needs, and nothing that points into
+  // `rest` or `optimizers`.
+  for (size_t i = 0; i < image.dense.size(); ++i) {
+    snapshot::DenseImage& d = image.dense[i];
+    std::tie(d.begin, d.end) = windows[i];
+    d.optimizer = {};
+  }
+  const uint32_t partitions = st.new_map.sparse_partitions();
+  for (snapshot::SparseImage& s : image.sparse) {
+    const TableInfo& t = st.old.tables.at(s.table);
+    const size_t row_bytes = sizeof(float) *
+                             static_cast<size_t>(t.def->dim()) *
+                             static_cast<size_t>(1 + t.planes);
+    std::vector<uint64_t> rows;  // indices of the rows kept
+    for (uint64_t i = 0; i < s.rows.rows; ++i) {
+      uint64_t key;
+      std::memcpy(&key, s.rows.keys + i * sizeof(key), sizeof(key));
+      if (st.new_map.partition_servers(SparsePartition(key, partitions)) ==
+          st.group) {
+        rows.push_back(i);
+      }
+    }
+    const size_t bytes = rows.size() * (sizeof(uint64_t) + row_bytes);
+    std::unique_ptr<char[]> buffer(bytes > 0 ? new char[bytes] : nullptr);
+    char* keys = buffer.get();
+    char* data = keys + rows.size() * sizeof(uint64_t);
+    for (size_t k = 0; k < rows.size(); ++k) {
+      std::memcpy(keys + k * sizeof(uint64_t),
+                  s.rows.keys + rows[k] * sizeof(uint64_t), sizeof(uint64_t));
+      std::memcpy(data + k * row_bytes, s.rows.data + rows[k] * row_bytes,
+                  row_bytes);
+    }
+    s.rows = {rows.size(), keys, data};
+    s.init = {};
+    s.optimizer = {};
+    kept_bytes += bytes;
+    if (buffer != nullptr) kept.push_back(std::move(buffer));
+  }
+  image.dedup.clear();
+  image.dense_sum.clear();
+  image.sparse_sum.clear();
+  st.old.images[old_group] = std::move(image);
+  for (auto& k : kept) st.kept.push_back(std::move(k));
+  st.added[old_group] = true;
+  kept_bytes_ += kept_bytes;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RepartitionReader::Finish(
+    absl::Span<const int64_t> resume_steps) {
+  State& st = *state_;
+  for (size_t g = 0; g < st.added.size(); ++g) {
+    if (!st.added[g]) {
+      return Invalid(absl::StrCat("old group ", g, ": no file read for it"));
+    }
+  }
+  if (absl::Status s = CheckClocks(st.old.images, resume_steps); !s.ok()) {
+    return s;
+  }
+  std::vector<std::string> built = repartition::BuildGroups(
+      st.old, st.new_map, ClockFor(st.old.images[0], resume_steps), st.group);
+  return std::move(built[st.group]);
 }
 
 }  // namespace ps::server

@@ -35,12 +35,15 @@
 // repeated push is then answered as a duplicate where it was applied, and
 // the resume steps are not written anywhere (only their count is checked).
 //
-// Pure functions: no RPC, no I/O, no shared state; thread-safe.
+// Repartition and SamePartitioning are pure functions: no RPC, no I/O, no
+// shared state; thread-safe. RepartitionReader reads files.
 #ifndef PS_SERVER_REPARTITION_H_
 #define PS_SERVER_REPARTITION_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -92,6 +95,69 @@ absl::StatusOr<RepartitionedGroups> Repartition(
     const v1::PartitionMap& old_map, std::vector<std::string> old_snapshots,
     const v1::PartitionMap& new_map, absl::Span<const int64_t> resume_steps,
     int only_group = -1);
+
+// Repartition for one new group, from the old groups' checkpoint files
+// rather than their snapshots in memory: how a server loads its group of a
+// job resumed on another number of servers. Each old file is read once
+// through SnapshotFileReader's 4 MiB buffer and checksummed there. Of its
+// dense ranges only the part that overlaps the new group's ranges of the
+// same table is kept (values and every state plane; the hull, where the
+// group has several ranges of a table), and of its sparse rows only those
+// of the new group's virtual partitions. Memory: what is kept (about the
+// new group's share of the model) and the snapshot Finish builds from it,
+// plus, while a file is read, its sections after the dense one (sparse rows
+// and BSP sums); Repartition holds every old snapshot at once.
+//
+// Start, then AddFile once for each old group, in any order, then Finish;
+// the result is what Repartition(..., group) builds from the same files'
+// bytes. The checks are Repartition's, run as the files come in (the maps
+// and tables in Start; each file's own when it is read; the clocks across
+// groups in Finish), so where several things are wrong the first reported
+// may be another than Repartition's. Not thread-safe.
+class RepartitionReader {
+ public:
+  // INVALID_ARGUMENT as Repartition for either map and their tables; for
+  // `group` not a group of `new_map`; and for maps that are
+  // SamePartitioning (each group then loads its own file whole, with its
+  // de-duplication record and clocks: ReadGroupSnapshotFile).
+  static absl::StatusOr<std::unique_ptr<RepartitionReader>> Start(
+      const v1::PartitionMap& old_map, const v1::PartitionMap& new_map,
+      int group);
+  ~RepartitionReader();
+
+  // Reads old group `old_group`'s file: `fd`, open for reading, a regular
+  // file of `size` bytes (the caller checked) whose CRC-32 should be
+  // `file_crc32` (the manifest's); `path` names it in errors. Errors, in
+  // ReadGroupSnapshotFile's order: an I/O error or a file that ended early;
+  // DATA_LOSS for a checksum that does not match, whatever else is wrong;
+  // then INVALID_ARGUMENT as Repartition's for the snapshot (prefixed with
+  // the old group and the file), for an old group out of range, or one
+  // whose file was added already. After an error the reader must not be
+  // used further.
+  absl::Status AddFile(int old_group, int fd, uint64_t size,
+                       uint32_t file_crc32, const std::string& path);
+
+  // The new group's snapshot, once every old group's file was added:
+  // INVALID_ARGUMENT naming an old group without one, or as Repartition for
+  // the clocks across groups and `resume_steps`.
+  absl::StatusOr<std::string> Finish(absl::Span<const int64_t> resume_steps);
+
+  // Bytes kept from the files added so far (dense parts and sparse rows).
+  uint64_t kept_bytes() const { return kept_bytes_; }
+
+ private:
+  struct State;
+  RepartitionReader(const v1::PartitionMap& old_map,
+                    const v1::PartitionMap& new_map, int group);
+
+  // What of old range [begin, end) of `table` the new group needs:
+  // [lo, hi), empty (lo == hi) where nothing.
+  std::pair<int64_t, int64_t> Window(const std::string& table, int64_t begin,
+                                     int64_t end) const;
+
+  std::unique_ptr<State> state_;
+  uint64_t kept_bytes_ = 0;
+};
 
 }  // namespace ps::server
 
