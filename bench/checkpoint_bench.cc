@@ -11,6 +11,10 @@
 //            from the page cache and read, one thread each (4 MiB reads);
 //   restore: the files dropped again, LoadCheckpoint on every server at
 //            once (read, CRC, install), the second job dropped.
+// With --resume_servers=M, the last repeat's checkpoint is also restored
+// re-partitioned onto M servers (a resume on another server count), timed,
+// with each server's peak memory during its load above what it held
+// before (VmHWM, reset through /proc/PID/clear_refs, less VmRSS).
 // Dropping from the page cache: with --drop_caches (the default) and the
 // right to, sync and /proc/sys/vm/drop_caches (the whole machine's clean
 // cache: run it on a machine doing nothing else); otherwise, or where that
@@ -25,12 +29,15 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -45,6 +52,9 @@ ABSL_FLAG(std::string, server_binary, "", "ps_server binary (see bench_cluster.h
 ABSL_FLAG(std::string, model_bytes, "1G", "model size; K, M, G suffixes are binary");
 ABSL_FLAG(int, servers, 2, "servers (one replica group each)");
 ABSL_FLAG(int, repeats, 3, "measurements of each kind; the table gives medians");
+ABSL_FLAG(int, resume_servers, 0,
+          "also restore the last checkpoint re-partitioned onto this many "
+          "servers (0: not); must differ from --servers");
 ABSL_FLAG(std::string, work_dir, "",
           "server logs and the files written (on the disk measured); empty: a "
           "new /tmp/ckpt-bench.XXXXXX, removed afterwards");
@@ -146,10 +156,85 @@ struct Row {
   std::vector<double> disk_write, disk_read, write, restore, pause_ms;
 };
 
+// A line of /proc/PID/status in bytes ("VmRSS", "VmHWM"), or -1.
+int64_t StatusBytes(pid_t pid, const std::string& field) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(in, line);) {
+    if (absl::StartsWith(line, field + ":")) {
+      int64_t kb = 0;
+      std::istringstream(line.substr(field.size() + 1)) >> kb;
+      return kb * 1024;
+    }
+  }
+  return -1;
+}
+
+// The checkpoint of `old_map` (`files`) restored onto the first `m` of
+// `servers`, re-partitioned: a line giving its speed and each server's
+// peak memory during the load above what it held before.
+absl::StatusOr<std::string> RestoreRepartitioned(
+    const std::vector<ServerProcess>& servers,
+    const std::vector<std::unique_ptr<v1::ParameterServer::Stub>>& stubs,
+    int m, const v1::PartitionMap& old_map, const v1::TableDef& table,
+    const std::vector<v1::CheckpointFileRef>& files, int64_t bytes) {
+  std::vector<v1::ServerEndpoint> endpoints;
+  for (int i = 0; i < m; ++i) endpoints.push_back(servers[i].endpoint);
+  absl::StatusOr<v1::PartitionMap> map = BuildPartitionMap(1, endpoints, {table});
+  if (!map.ok()) return map.status();
+  PlaceReplicaGroups(1, &*map);
+  const std::string job = "ckpt-bench-resized";
+  if (absl::Status s = CreateTables(job, *map); !s.ok()) return s;
+  std::vector<std::string> paths;
+  for (const v1::CheckpointFileRef& f : files) paths.push_back(f.path());
+  DropFromCache(paths);
+  std::vector<int64_t> before(m);
+  for (int i = 0; i < m; ++i) {
+    const pid_t pid = servers[i].process->pid();
+    std::ofstream(absl::StrCat("/proc/", pid, "/clear_refs")) << "5";
+    before[i] = StatusBytes(pid, "VmRSS");
+  }
+  std::vector<absl::Status> status(m);
+  const double seconds = Timed(m, [&](int g) {
+    v1::LoadCheckpointRequest request;
+    request.set_job_id(job);
+    request.set_epoch(map->epoch());
+    request.set_group(g);
+    *request.mutable_old_map() = old_map;
+    *request.mutable_map() = *map;
+    for (const v1::CheckpointFileRef& f : files) *request.add_files() = f;
+    v1::LoadCheckpointResponse response;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Minutes(5)));
+    status[g] = FromGrpcStatus(stubs[g]->LoadCheckpoint(&ctx, request, &response));
+  });
+  for (int g = 0; g < m; ++g) {
+    if (!status[g].ok()) return status[g];
+  }
+  std::string peaks;
+  for (int i = 0; i < m; ++i) {
+    const int64_t peak = StatusBytes(servers[i].process->pid(), "VmHWM");
+    absl::StrAppendFormat(&peaks, "%s%.0f", i == 0 ? "" : " / ",
+                          (peak - before[i]) / 1e6);
+  }
+  if (absl::Status s = DropTables(job, *map); !s.ok()) return s;
+  return absl::StrFormat(
+      "\nrestore re-partitioned from %d onto %d servers: %.3f GB/s (%.2f s); "
+      "each server's peak memory during its load above its tables: %s MB "
+      "(the checkpoint %.0f MB, a new group's share %.0f MB)\n",
+      old_map.servers_size(), m, bytes / 1e9 / seconds, seconds, peaks,
+      bytes / 1e6, bytes / 1e6 / m);
+}
+
 absl::Status Run() {
   absl::StatusOr<int64_t> bytes = ParseBytes(absl::GetFlag(FLAGS_model_bytes));
   if (!bytes.ok()) return bytes.status();
   const int n = absl::GetFlag(FLAGS_servers);
+  const int resume = absl::GetFlag(FLAGS_resume_servers);
+  if (resume < 0 || resume == n) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--resume_servers: ", resume, "; allowed: 0 (none) or a server count "
+        "other than --servers (", n, ")"));
+  }
   absl::StatusOr<std::string> binary =
       FindServerBinary(absl::GetFlag(FLAGS_server_binary));
   if (!binary.ok()) return binary.status();
@@ -157,12 +242,12 @@ absl::Status Run() {
       MakeWorkDir(absl::GetFlag(FLAGS_work_dir), "ckpt-bench");
   if (!dir.ok()) return dir.status();
   absl::StatusOr<std::vector<ServerProcess>> servers =
-      StartServers(*binary, n, *dir, {"--max_memory_gb=8"});
+      StartServers(*binary, std::max(n, resume), *dir, {"--max_memory_gb=8"});
   if (!servers.ok()) return servers.status();
   std::vector<v1::ServerEndpoint> endpoints;
   std::vector<std::unique_ptr<v1::ParameterServer::Stub>> stubs;
   for (const ServerProcess& s : *servers) {
-    endpoints.push_back(s.endpoint);
+    if (endpoints.size() < static_cast<size_t>(n)) endpoints.push_back(s.endpoint);
     stubs.push_back(v1::ParameterServer::NewStub(MakeChannel(s.endpoint.address())));
   }
   v1::TableDef table;
@@ -179,6 +264,7 @@ absl::Status Run() {
   const std::string restored = "ckpt-bench-restored";
   if (absl::Status s = CreateTables(job, *map); !s.ok()) return s;
   Row row;
+  std::string resized;  // --resume_servers' line
   for (int r = 0; r < absl::GetFlag(FLAGS_repeats); ++r) {
     row.disk_write.push_back(DiskWriteSeconds(*dir, n, *bytes / n));
     const std::string ckpt = absl::StrCat(*dir, "/ckpt-", r);
@@ -232,6 +318,14 @@ absl::Status Run() {
       if (!status[g].ok()) return status[g];
     }
     if (absl::Status s = DropTables(restored, *map); !s.ok()) return s;
+    if (resume > 0 && r + 1 == absl::GetFlag(FLAGS_repeats)) {
+      std::vector<v1::CheckpointFileRef> files(base.files().begin(),
+                                               base.files().end());
+      absl::StatusOr<std::string> line = RestoreRepartitioned(
+          *servers, stubs, resume, *map, table, files, *bytes);
+      if (!line.ok()) return line.status();
+      resized = *line;
+    }
     std::filesystem::remove_all(ckpt);
   }
   if (absl::Status s = DropTables(job, *map); !s.ok()) return s;
@@ -263,6 +357,7 @@ absl::Status Run() {
   absl::PrintF("\npushes held per checkpoint (the training pause): %.1f ms median, "
                "%.1f ms max\n", Median(row.pause_ms),
                *std::max_element(row.pause_ms.begin(), row.pause_ms.end()));
+  absl::PrintF("%s", resized);
   for (ServerProcess& s : *servers) s.process->Stop();
   RemoveWorkDir(absl::GetFlag(FLAGS_work_dir), *dir);
   return absl::OkStatus();
