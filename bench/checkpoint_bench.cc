@@ -156,6 +156,26 @@ struct Row {
   std::vector<double> disk_write, disk_read, write, restore, pause_ms;
 };
 
+// LoadCheckpoint of `base` for groups [0, n) at once, group g on
+// stubs[g]: the wall seconds, or the first group's error.
+absl::StatusOr<double> LoadAll(
+    const std::vector<std::unique_ptr<v1::ParameterServer::Stub>>& stubs,
+    int n, const v1::LoadCheckpointRequest& base) {
+  std::vector<absl::Status> status(n);
+  const double seconds = Timed(n, [&](int g) {
+    v1::LoadCheckpointRequest request = base;
+    request.set_group(g);
+    v1::LoadCheckpointResponse response;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(absl::Minutes(5)));
+    status[g] = FromGrpcStatus(stubs[g]->LoadCheckpoint(&ctx, request, &response));
+  });
+  for (int g = 0; g < n; ++g) {
+    if (!status[g].ok()) return status[g];
+  }
+  return seconds;
+}
+
 // A line of /proc/PID/status in bytes ("VmRSS", "VmHWM"), or -1.
 int64_t StatusBytes(pid_t pid, const std::string& field) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
@@ -193,23 +213,15 @@ absl::StatusOr<std::string> RestoreRepartitioned(
     std::ofstream(absl::StrCat("/proc/", pid, "/clear_refs")) << "5";
     before[i] = StatusBytes(pid, "VmRSS");
   }
-  std::vector<absl::Status> status(m);
-  const double seconds = Timed(m, [&](int g) {
-    v1::LoadCheckpointRequest request;
-    request.set_job_id(job);
-    request.set_epoch(map->epoch());
-    request.set_group(g);
-    *request.mutable_old_map() = old_map;
-    *request.mutable_map() = *map;
-    for (const v1::CheckpointFileRef& f : files) *request.add_files() = f;
-    v1::LoadCheckpointResponse response;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(DeadlineIn(absl::Minutes(5)));
-    status[g] = FromGrpcStatus(stubs[g]->LoadCheckpoint(&ctx, request, &response));
-  });
-  for (int g = 0; g < m; ++g) {
-    if (!status[g].ok()) return status[g];
-  }
+  v1::LoadCheckpointRequest base;
+  base.set_job_id(job);
+  base.set_epoch(map->epoch());
+  *base.mutable_old_map() = old_map;
+  *base.mutable_map() = *map;
+  for (const v1::CheckpointFileRef& f : files) *base.add_files() = f;
+  absl::StatusOr<double> loaded = LoadAll(stubs, m, base);
+  if (!loaded.ok()) return loaded.status();
+  const double seconds = *loaded;
   std::string peaks;
   for (int i = 0; i < m; ++i) {
     const int64_t peak = StatusBytes(servers[i].process->pid(), "VmHWM");
@@ -306,17 +318,9 @@ absl::Status Run() {
     // still caches, so another file read at another time is no anchor.
     row.disk_read.push_back(ReadSeconds(paths));
     DropFromCache(paths);
-    row.restore.push_back(Timed(n, [&](int g) {
-      v1::LoadCheckpointRequest request = base;
-      request.set_group(g);
-      v1::LoadCheckpointResponse response;
-      grpc::ClientContext ctx;
-      ctx.set_deadline(DeadlineIn(absl::Minutes(5)));
-      status[g] = FromGrpcStatus(stubs[g]->LoadCheckpoint(&ctx, request, &response));
-    }));
-    for (int g = 0; g < n; ++g) {
-      if (!status[g].ok()) return status[g];
-    }
+    absl::StatusOr<double> loaded = LoadAll(stubs, n, base);
+    if (!loaded.ok()) return loaded.status();
+    row.restore.push_back(*loaded);
     if (absl::Status s = DropTables(restored, *map); !s.ok()) return s;
     if (resume > 0 && r + 1 == absl::GetFlag(FLAGS_repeats)) {
       std::vector<v1::CheckpointFileRef> files(base.files().begin(),
