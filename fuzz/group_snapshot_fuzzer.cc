@@ -40,17 +40,6 @@ namespace {
 namespace snapshot = ::ps::server::snapshot;
 using ::ps::fuzz::SnapshotGroup;
 
-// Writes the header's size and the trailer's checksum for `bytes`.
-void FixFrame(std::string& bytes) {
-  if (bytes.size() < snapshot::kHeaderBytes + snapshot::kTrailerBytes) return;
-  const uint64_t size = bytes.size();
-  std::memcpy(&bytes[snapshot::kMagicBytes + 4], &size, sizeof(size));
-  const size_t body = bytes.size() - snapshot::kTrailerBytes;
-  const uint32_t crc =
-      snapshot::Crc32(absl::string_view(bytes).substr(0, body));
-  std::memcpy(&bytes[body], &crc, sizeof(crc));
-}
-
 bool Expected(const absl::Status& s, bool fixed) {
   if (s.code() == absl::StatusCode::kDataLoss) {
     if (fixed) return false;
@@ -109,7 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const bool fix = data[0] % 8 != 0;
   std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (fix) FixFrame(bytes);
+  if (fix) ps::fuzz::FixSnapshotFrame(bytes);
   absl::StatusOr<snapshot::Image> image = snapshot::ParseSnapshot(bytes);
   if (!image.ok()) {
     if (!Expected(image.status(), fix)) abort();

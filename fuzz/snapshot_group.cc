@@ -1,9 +1,11 @@
 #include "fuzz/snapshot_group.h"
 
+#include <cstring>
 #include <utility>
 #include <vector>
 
 #include "absl/base/internal/raw_logging.h"
+#include "server/group_snapshot_format.h"
 #include "server/update_rule.h"
 #include "server/value_pieces.h"
 
@@ -41,10 +43,16 @@ std::vector<float> Grads(size_t n, uint64_t seed) {
 
 }  // namespace
 
-SnapshotGroup::SnapshotGroup(v1::Consistency mode) {
-  const v1::TableDef w = Def("w", v1::ADAM, 0);
-  const v1::TableDef emb = Def("emb", v1::ADAGRAD, kDim);
-  dense_ = std::make_unique<server::DenseShard>(w, 2, 10, Rule(w));
+std::vector<v1::TableDef> SnapshotGroup::Tables() {
+  return {Def("w", v1::ADAM, 0), Def("emb", v1::ADAGRAD, kDim)};
+}
+
+SnapshotGroup::SnapshotGroup(v1::Consistency mode, int64_t begin,
+                             int64_t end) {
+  const std::vector<v1::TableDef> tables = Tables();
+  const v1::TableDef& w = tables[0];
+  const v1::TableDef& emb = tables[1];
+  dense_ = std::make_unique<server::DenseShard>(w, begin, end, Rule(w));
   sparse_ = std::make_unique<server::SparseShard>(emb, kDim, Rule(emb));
   clock_ = std::make_unique<server::JobClock>(
       mode, mode == v1::SSP ? 1 : 0, std::vector<std::string>{"w0", "w1"});
@@ -104,6 +112,17 @@ std::string SnapshotGroup::Snapshot() const {
   std::string out;
   server::WriteGroupSnapshot(parts_, &out);
   return out;
+}
+
+void FixSnapshotFrame(std::string& bytes) {
+  namespace snapshot = server::snapshot;
+  if (bytes.size() < snapshot::kHeaderBytes + snapshot::kTrailerBytes) return;
+  const uint64_t size = bytes.size();
+  std::memcpy(&bytes[snapshot::kMagicBytes + 4], &size, sizeof(size));
+  const size_t body = bytes.size() - snapshot::kTrailerBytes;
+  const uint32_t crc =
+      snapshot::Crc32(absl::string_view(bytes).substr(0, body));
+  std::memcpy(&bytes[body], &crc, sizeof(crc));
 }
 
 }  // namespace ps::fuzz

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "proto/ps/v1/ps.pb.h"
 #include "server/bsp_accumulator.h"
@@ -27,8 +28,13 @@ namespace ps::fuzz {
 
 class SnapshotGroup {
  public:
-  // `mode`: ASP, SSP (staleness 1) or BSP.
-  explicit SnapshotGroup(v1::Consistency mode);
+  // The tables: "w" (dense, 16 values) and "emb" (sparse).
+  static std::vector<v1::TableDef> Tables();
+
+  // `mode`: ASP, SSP (staleness 1) or BSP. The group holds "w"'s range
+  // [begin, end) (the seeds' group: [2, 10)).
+  explicit SnapshotGroup(v1::Consistency mode, int64_t begin = 2,
+                         int64_t end = 10);
 
   // Both workers push clocks [0, clocks); then, when `half_clock`, "w0"
   // pushes clock `clocks` once of two announced pushes, so a BSP group
@@ -52,6 +58,11 @@ class SnapshotGroup {
   server::GroupParts parts_;
   uint64_t next_seq_ = 0;
 };
+
+// Writes the header's size and the trailer's checksum for `bytes`, as the
+// fuzz targets do before parsing a mutated snapshot (a snapshot too short
+// for a header and a trailer is left as it is).
+void FixSnapshotFrame(std::string& bytes);
 
 }  // namespace ps::fuzz
 

@@ -599,6 +599,8 @@ int main(int argc, char** argv) {
   ps::client::SafetensorsSeeds(root + "/safetensors_reader");
   ps::server::ManifestSeeds(root + "/checkpoint_manifest");
   ps::server::SnapshotSeeds(root + "/group_snapshot");
+  // The re-partitioning reader reads the same snapshots as old group 0.
+  ps::server::SnapshotSeeds(root + "/repartition_reader");
   ps::fuzz::PushSeeds(root + "/push_request");
   ps::fuzz::PullSeeds(root + "/pull_request");
   ps::fuzz::SparseSeeds(root + "/sparse_request");

@@ -461,12 +461,13 @@ absl::Status RepartitionReader::AddFile(int old_group, int fd, uint64_t size,
   if (st.added[old_group]) {
     return Invalid(absl::StrCat(group, " (", path, "): its file was read already"));
   }
-  auto invalid = [&](const absl::Status& s) {
+  // An error of this file's, naming it (the code kept).
+  auto named = [&](const absl::Status& s) {
     return absl::Status(s.code(),
                         absl::StrCat(group, " (", path, "): ", s.message()));
   };
   if (absl::Status s = snapshot::CheckSnapshotLength(size); !s.ok()) {
-    return invalid(s);
+    return named(s);
   }
   SnapshotFileReader r(fd, size - snapshot::kTrailerBytes, path);
   Image image;
@@ -517,12 +518,12 @@ absl::Status RepartitionReader::AddFile(int old_group, int fd, uint64_t size,
   }
   if (absl::Status s = CheckSnapshotFileChecksums(r, size, file_crc32, path);
       !s.ok()) {
-    return s;
+    return named(s);
   }
-  if (!r.ok()) return invalid(r.status());
+  if (!r.ok()) return named(r.status());
   if (absl::Status s = snapshot::ParseAfterDense(rest, rest_at, &image);
       !s.ok()) {
-    return invalid(s);
+    return named(s);
   }
   for (absl::Status s : {CheckDense(image, st.old_map, old_group, st.old),
                          CheckSparse(image, st.old_map, old_group, st.old)}) {

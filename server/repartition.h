@@ -130,10 +130,10 @@ class RepartitionReader {
   // `file_crc32` (the manifest's); `path` names it in errors. Errors, in
   // ReadGroupSnapshotFile's order: an I/O error or a file that ended early;
   // DATA_LOSS for a checksum that does not match, whatever else is wrong;
-  // then INVALID_ARGUMENT as Repartition's for the snapshot (prefixed with
-  // the old group and the file), for an old group out of range, or one
-  // whose file was added already. After an error the reader must not be
-  // used further.
+  // then INVALID_ARGUMENT as Repartition's for the snapshot, for an old
+  // group out of range, or one whose file was added already. Errors of the
+  // file's frame, checksums and sections are prefixed with the old group
+  // and the file. After an error the reader must not be used further.
   absl::Status AddFile(int old_group, int fd, uint64_t size,
                        uint32_t file_crc32, const std::string& path);
 
