@@ -113,11 +113,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The other groups' files in the input's mode, so that its clock can
   // match theirs.
   absl::StatusOr<snapshot::Image> image = snapshot::ParseSnapshot(bytes);
-  const v1::Consistency mode =
-      !image.ok()                  ? v1::ASP
-      : image->mode == v1::BSP     ? v1::BSP
-      : image->mode == v1::SSP     ? v1::SSP
-                                   : v1::ASP;
+  const v1::Consistency mode = !image.ok()              ? v1::ASP
+                               : image->mode == v1::BSP ? v1::BSP
+                               : image->mode == v1::SSP ? v1::SSP
+                                                        : v1::ASP;
   const std::vector<std::string> files = {
       bytes, SnapshotGroup(mode, 0, 2).Snapshot(),
       SnapshotGroup(mode, 10, 16).Snapshot()};

@@ -389,8 +389,7 @@ struct RepartitionReader::State {
 };
 
 RepartitionReader::RepartitionReader(const v1::PartitionMap& old_map,
-                                     const v1::PartitionMap& new_map,
-                                     int group)
+                                     const v1::PartitionMap& new_map, int group)
     : state_(std::make_unique<State>()) {
   state_->old_map = old_map;
   state_->new_map = new_map;
@@ -409,7 +408,8 @@ absl::StatusOr<std::unique_ptr<RepartitionReader>> RepartitionReader::Start(
     }
   }
   if (group < 0 || group >= new_map.servers_size()) {
-    return Invalid(absl::StrCat("group ", group, "; the new map's groups are 0 to ",
+    return Invalid(absl::StrCat("group ", group,
+                                "; the new map's groups are 0 to ",
                                 new_map.servers_size() - 1));
   }
   if (SamePartitioning(old_map, new_map)) {
@@ -459,7 +459,8 @@ absl::Status RepartitionReader::AddFile(int old_group, int fd, uint64_t size,
                                 st.old_map.servers_size() - 1));
   }
   if (st.added[old_group]) {
-    return Invalid(absl::StrCat(group, " (", path, "): its file was read already"));
+    return Invalid(
+        absl::StrCat(group, " (", path, "): its file was read already"));
   }
   // An error of this file's, naming it (the code kept).
   auto named = [&](const absl::Status& s) {
@@ -473,7 +474,7 @@ absl::Status RepartitionReader::AddFile(int old_group, int fd, uint64_t size,
   Image image;
   std::vector<std::unique_ptr<char[]>> kept;
   std::vector<std::unique_ptr<std::string>> optimizers;  // the images' views
-  std::vector<std::pair<int64_t, int64_t>> windows;     // by dense range
+  std::vector<std::pair<int64_t, int64_t>> windows;      // by dense range
   uint64_t kept_bytes = 0;
   ReadSnapshotHeader(r, size);
   uint32_t count = 0;
@@ -544,8 +545,7 @@ absl::Status RepartitionReader::AddFile(int old_group, int fd, uint64_t size,
   const uint32_t partitions = st.new_map.sparse_partitions();
   for (snapshot::SparseImage& s : image.sparse) {
     const TableInfo& t = st.old.tables.at(s.table);
-    const size_t row_bytes = sizeof(float) *
-                             static_cast<size_t>(t.def->dim()) *
+    const size_t row_bytes = sizeof(float) * static_cast<size_t>(t.def->dim()) *
                              static_cast<size_t>(1 + t.planes);
     std::vector<uint64_t> rows;  // indices of the rows kept
     for (uint64_t i = 0; i < s.rows.rows; ++i) {

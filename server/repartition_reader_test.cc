@@ -116,7 +116,8 @@ void ExpectSameAsInMemory(v1::Consistency mode, int from, int to) {
   const Files files(old.snapshots);
   for (int g = 0; g < to; ++g) {
     uint64_t kept = 0;
-    absl::StatusOr<std::string> got = FromFiles(old.map, files, new_map, g, &kept);
+    absl::StatusOr<std::string> got =
+        FromFiles(old.map, files, new_map, g, &kept);
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_TRUE(*got == want->snapshots[g]) << "new group " << g;
     // Its own share, not the checkpoint: at most the values and state it
@@ -170,14 +171,15 @@ TEST(RepartitionReaderTest, FileCutWhileReadIsDataLoss) {
   const Trained old = Train(2, v1::ASP);
   Files files({old.snapshots[0]});
   // The manifest and the caller's check said more bytes than are there.
-  const std::string cut = old.snapshots[1].substr(0, old.snapshots[1].size() / 2);
+  const std::string cut =
+      old.snapshots[1].substr(0, old.snapshots[1].size() / 2);
   files.Add(cut, snapshot::Crc32(old.snapshots[1]), "ckpt/group-1.snap");
   const File& f = files[1];
   absl::StatusOr<std::unique_ptr<RepartitionReader>> reader =
       RepartitionReader::Start(old.map, ShardedMap(3, 9), 0);
   ASSERT_TRUE(reader.ok()) << reader.status();
-  const absl::Status s = (*reader)->AddFile(1, f.fd, old.snapshots[1].size(),
-                                            f.crc32, f.path);
+  const absl::Status s =
+      (*reader)->AddFile(1, f.fd, old.snapshots[1].size(), f.crc32, f.path);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_THAT(s.message(), HasSubstr("the file changed while it was read"));
 }
@@ -185,8 +187,7 @@ TEST(RepartitionReaderTest, FileCutWhileReadIsDataLoss) {
 TEST(RepartitionReaderTest, AnotherGroupsFileIsRefusedAsInMemory) {
   const Trained old = Train(2, v1::ASP);
   const v1::PartitionMap new_map = ShardedMap(3, 9);
-  const std::vector<std::string> swapped = {old.snapshots[1],
-                                            old.snapshots[0]};
+  const std::vector<std::string> swapped = {old.snapshots[1], old.snapshots[0]};
   absl::StatusOr<RepartitionedGroups> want =
       Repartition(old.map, swapped, new_map, {kSteps, kSteps});
   ASSERT_FALSE(want.ok());
@@ -214,7 +215,8 @@ TEST(RepartitionReaderTest, MissingOrRepeatedFileIsRefused) {
 // parse, not the checksum, meets it.
 void FixTrailer(std::string& bytes) {
   const size_t body = bytes.size() - snapshot::kTrailerBytes;
-  const uint32_t crc = snapshot::Crc32(absl::string_view(bytes).substr(0, body));
+  const uint32_t crc =
+      snapshot::Crc32(absl::string_view(bytes).substr(0, body));
   std::memcpy(&bytes[body], &crc, sizeof(crc));
 }
 
@@ -235,9 +237,8 @@ TEST(RepartitionReaderTest, FlippedBytesAreRefusedOrBuiltAsInMemory) {
         Repartition(old.map, changed, new_map, {kSteps, kSteps}, 1);
     const Files files(changed);
     absl::StatusOr<std::string> got = FromFiles(old.map, files, new_map, 1);
-    ASSERT_EQ(got.ok(), want.ok())
-        << "byte " << at << ": file " << got.status() << "; in memory "
-        << want.status();
+    ASSERT_EQ(got.ok(), want.ok()) << "byte " << at << ": file " << got.status()
+                                   << "; in memory " << want.status();
     if (got.ok()) {
       ++built;
       EXPECT_TRUE(*got == want->snapshots[1]) << "byte " << at;
