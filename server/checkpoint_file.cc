@@ -193,7 +193,7 @@ absl::StatusOr<std::string> ReadWhole(
   return bytes;
 }
 
-// ReadFileChecked's check of the size.
+// ReadFileWith's check of the size.
 absl::Status CheckSizeIs(uint64_t expected, uint64_t found,
                          absl::string_view what) {
   if (found == expected) return absl::OkStatus();
@@ -228,22 +228,6 @@ absl::StatusOr<FileDigest> WriteFileDurably(
   }
   if (absl::Status s = SyncDirectory(path); !s.ok()) return s;
   return FileDigest{body.size() + end.bytes.size(), end.file_crc32};
-}
-
-absl::StatusOr<std::string> ReadFileChecked(const std::string& path,
-                                            uint64_t size, uint32_t crc32) {
-  const std::string what = absl::StrCat("read ", path);
-  absl::StatusOr<std::string> bytes =
-      ReadWhole(path, what,
-                [&](uint64_t found) { return CheckSizeIs(size, found, what); });
-  if (!bytes.ok()) return bytes.status();
-  const uint32_t found = DigestOf(*bytes).crc32;
-  if (found != crc32) {
-    return absl::DataLossError(
-        absl::StrFormat("%s: expected CRC-32 0x%08x, found 0x%08x (%d bytes)",
-                        what, crc32, found, size));
-  }
-  return bytes;
 }
 
 absl::Status ReadFileWith(const std::string& path, uint64_t size,

@@ -76,23 +76,15 @@ absl::StatusOr<FileDigest> WriteFileDurably(
 // a large snapshot mostly costs on some virtual machines.
 void PrepareLargeBuffer(std::string* buffer, size_t size);
 
-// The content of the file at `path`, which a manifest says is `size` bytes
-// with CRC-32 `crc32`. The size is checked (fstat on the opened file)
-// before any memory is allocated, so a wrong or hostile size costs nothing;
-// the checksum once the bytes are read.
-//
-// NOT_FOUND: no such file. DATA_LOSS, naming the file and both values
-// (expected, found): another size (including a file that changed size
-// while it was read), another checksum. FAILED_PRECONDITION: not a regular
-// file. Other errors as errno says (absl::ErrnoToStatus), naming the file
-// and the system call.
-absl::StatusOr<std::string> ReadFileChecked(const std::string& path,
-                                            uint64_t size, uint32_t crc32);
-
-// Opens the file at `path` as ReadFileChecked does, checks that it is a
-// regular file of `size` bytes, and hands its descriptor to `read` (which
-// reads it and checks its checksum itself), returning what that returns.
-// Errors before `read` runs as ReadFileChecked's.
+// Opens the file at `path`, which a manifest says is `size` bytes, checks
+// that it is a regular file of that size (fstat on the opened file, before
+// anything is read or allocated, so a wrong or hostile size costs nothing),
+// and hands its descriptor to `read`, which reads it and checks its
+// checksum (ReadGroupSnapshotFile, RepartitionReader::AddFile), returning
+// what that returns. Errors before `read` runs: NOT_FOUND, no such file;
+// DATA_LOSS, naming the file and both sizes, another size;
+// FAILED_PRECONDITION, not a regular file; others as errno says
+// (absl::ErrnoToStatus), naming the file and the system call.
 absl::Status ReadFileWith(const std::string& path, uint64_t size,
                           absl::FunctionRef<absl::Status(int fd)> read);
 

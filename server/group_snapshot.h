@@ -135,7 +135,7 @@ absl::Status ReadGroupSnapshot(absl::string_view bytes,
 // Errors as ReadGroupSnapshot's, and in this order: an I/O error or a file
 // that ends early (it changed while it was read); DATA_LOSS where the
 // file's CRC-32 is not `file_crc32` (the message names the file and both
-// values, as ReadFileChecked's) or the trailer's is not that of the bytes
+// values) or the trailer's is not that of the bytes
 // before it, whatever else is wrong (a damaged file is reported as one);
 // then INVALID_ARGUMENT for a malformed snapshot or one of another group.
 // On any error the group is as it was, provided it was as built: dense

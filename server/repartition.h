@@ -70,10 +70,12 @@ struct RepartitionedGroups {
 // of `old_map`, each that group's snapshot; taken by value so that the
 // unchanged case moves rather than copies them: pass them with std::move)
 // and `resume_steps` (by rank: the steps each rank finished, where it
-// resumes).
+// resumes). The form in memory of what RepartitionReader (below) builds
+// from the files, which is what a server runs; tests and the
+// repartition_reader fuzz target hold the reader to it.
 //
-// `only_group` >= 0 builds that group's snapshot alone (a server loading
-// its group needs no other); the checks are the same.
+// `only_group` >= 0 builds that group's snapshot alone; the checks are the
+// same.
 //
 // Memory: the old snapshots and the new ones at once (with `only_group`,
 // that one), plus 16 bytes per sparse row; no other copy of values.
