@@ -123,7 +123,9 @@ void ExpectSameAsInMemory(v1::Consistency mode, int from, int to) {
     // Its own share, not the checkpoint: at most the values and state it
     // writes (its snapshot less headers and BSP sums).
     EXPECT_LE(kept, got->size()) << "new group " << g;
-    if (to > 1) EXPECT_LT(kept, old_bytes / 2 + old_bytes / 4) << g;
+    if (to > 1) {
+      EXPECT_LT(kept, old_bytes / 2 + old_bytes / 4) << g;
+    }
     // The files' order does not matter.
     std::vector<int> reversed;
     for (int h = from - 1; h >= 0; --h) reversed.push_back(h);

@@ -35,9 +35,14 @@ double BestMember(const v1::JobResult& r) {
 }
 
 // The shipped example on the real Fashion-MNIST (2 of its 5 epochs, to
-// keep CI fast): the fitted mixture is at least as accurate as its best
-// member, and the result lists every member.
-TEST_F(ClusterTest, ShippedEnsembleIsAtLeastItsBestMember) {
+// keep CI fast): the result lists every member; the mixture's test log-loss
+// is at most its members' weighted mean (Jensen: -log of a mixture is at
+// most the mixture of -logs, example by example, so a mixture applied
+// wrongly fails this); and its accuracy is within half a point of its best
+// member's. It is measured 0.29-0.56 points above at 2 epochs, but weights
+// fitted on held-out training rows promise nothing exact on the test set:
+// one CI run had 85.35% against 85.37%.
+TEST_F(ClusterTest, ShippedEnsembleIsNoWorseThanItsMembers) {
   v1::JobSpec spec = ShippedExample();
   ASSERT_TRUE(ValidateJobSpec(spec).ok()) << ValidateJobSpec(spec);
   if (!std::filesystem::exists(spec.data().dir() +
@@ -52,14 +57,16 @@ TEST_F(ClusterTest, ShippedEnsembleIsAtLeastItsBestMember) {
   const v1::JobResult& r = job.result();
   EXPECT_EQ(r.test_examples(), 10000);
   ASSERT_EQ(r.members_size(), 3);
-  double weights = 0;
+  double weights = 0, mean_loss = 0;
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(r.members(i).index(), i);
     EXPECT_GT(r.members(i).test_accuracy(), 0.75);
     weights += r.members(i).weight();
+    mean_loss += r.members(i).weight() * r.members(i).test_loss();
   }
   EXPECT_NEAR(weights, 1.0, 1e-6);
-  EXPECT_GE(r.test_accuracy(), BestMember(r)) << r.DebugString();
+  EXPECT_LE(r.test_loss(), mean_loss + 1e-6) << r.DebugString();
+  EXPECT_GE(r.test_accuracy(), BestMember(r) - 0.005) << r.DebugString();
   std::cout << "ensemble " << r.test_accuracy() << ", best member "
             << BestMember(r) << "\n";
 }
